@@ -1,0 +1,369 @@
+// Package policy holds the configuration a clearance runs under: the stages and their time
+// allowances against the 20-day standard, the risk lanes, the deadline for exporters to answer,
+// and the roster of officers with their roles. The worker loads it from files; the workflow
+// records the copy it used in its history.
+package policy
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Stage is a stage of the clearance.
+type Stage string
+
+// The stages, in the order a clearance passes them.
+const (
+	// StageDocumentCheck checks that the declaration is complete and consistent.
+	StageDocumentCheck Stage = "document-check"
+	// StageBiologicalReview is the health-quarantine review of biological products.
+	StageBiologicalReview Stage = "biological-review"
+	// StageCertificationCheck checks each line's certificates for its destination market.
+	StageCertificationCheck Stage = "certification-check"
+	// StagePhysicalInspection is the red lane's inspection of the goods.
+	StagePhysicalInspection Stage = "physical-inspection"
+	// StageRelease issues the release notice.
+	StageRelease Stage = "release"
+)
+
+// Stages lists every stage in order.
+var Stages = []Stage{StageDocumentCheck, StageBiologicalReview, StageCertificationCheck, StagePhysicalInspection, StageRelease}
+
+// Lane is a risk lane.
+type Lane string
+
+// Risk lanes.
+const (
+	// LaneGreen releases without officer review when the automated checks find nothing.
+	LaneGreen Lane = "green"
+	// LaneYellow adds a documentary check by an officer.
+	LaneYellow Lane = "yellow"
+	// LaneRed adds a physical inspection before release.
+	LaneRed Lane = "red"
+)
+
+// ValidLane reports whether l is a known lane.
+func ValidLane(l Lane) bool { return l == LaneGreen || l == LaneYellow || l == LaneRed }
+
+// Role is an officer's role.
+type Role string
+
+// Officer roles.
+const (
+	RoleDocument         Role = "document-officer"
+	RoleHealthQuarantine Role = "health-quarantine-officer"
+	RoleCertification    Role = "certification-officer"
+	RoleInspection       Role = "inspection-officer"
+	RoleRelease          Role = "release-officer"
+	RoleSupervisor       Role = "supervisor"
+)
+
+// StageRole returns the role that decides a stage.
+func StageRole(s Stage) Role {
+	switch s {
+	case StageDocumentCheck:
+		return RoleDocument
+	case StageBiologicalReview:
+		return RoleHealthQuarantine
+	case StageCertificationCheck:
+		return RoleCertification
+	case StagePhysicalInspection:
+		return RoleInspection
+	case StageRelease:
+		return RoleRelease
+	}
+	return ""
+}
+
+// Officer is a customs officer on the roster.
+type Officer struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Roles []Role `json:"roles"`
+}
+
+// Has reports whether the officer holds role r. A supervisor may act in every role.
+func (o Officer) Has(r Role) bool {
+	for _, x := range o.Roles {
+		if x == r || x == RoleSupervisor {
+			return true
+		}
+	}
+	return false
+}
+
+// Roster is the list of officers.
+type Roster struct {
+	Officers []Officer `json:"officers"`
+}
+
+// Find returns the officer with the given ID.
+func (r Roster) Find(id string) (Officer, bool) {
+	for _, o := range r.Officers {
+		if o.ID == id {
+			return o, true
+		}
+	}
+	return Officer{}, false
+}
+
+// WithRole returns the IDs of the officers who hold role r, in roster order.
+func (r Roster) WithRole(role Role) []string {
+	var ids []string
+	for _, o := range r.Officers {
+		for _, x := range o.Roles {
+			if x == role {
+				ids = append(ids, o.ID)
+				break
+			}
+		}
+	}
+	return ids
+}
+
+// Duration is a time.Duration that reads and writes as a string in JSON ("48h", "2d", "12d").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes the duration in days where it is a whole number of days.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	td := time.Duration(d)
+	if td > 0 && td%(24*time.Hour) == 0 {
+		return json.Marshal(fmt.Sprintf("%dd", td/(24*time.Hour)))
+	}
+	return json.Marshal(td.String())
+}
+
+// UnmarshalJSON reads "12d", "36h", "90m" and other time.ParseDuration forms.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"2d\" or \"36h\"")
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses a duration that may use a "d" suffix for days.
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days float64
+		if _, err := fmt.Sscanf(n, "%g", &days); err != nil || days < 0 {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	return v, nil
+}
+
+// Allowances are the time each stage may take.
+type Allowances struct {
+	DocumentCheck      Duration `json:"documentCheck"`
+	BiologicalReview   Duration `json:"biologicalReview"`
+	CertificationCheck Duration `json:"certificationCheck"`
+	PhysicalInspection Duration `json:"physicalInspection"`
+	Release            Duration `json:"release"`
+}
+
+// For returns the allowance of stage s.
+func (a Allowances) For(s Stage) time.Duration {
+	switch s {
+	case StageDocumentCheck:
+		return a.DocumentCheck.D()
+	case StageBiologicalReview:
+		return a.BiologicalReview.D()
+	case StageCertificationCheck:
+		return a.CertificationCheck.D()
+	case StagePhysicalInspection:
+		return a.PhysicalInspection.D()
+	case StageRelease:
+		return a.Release.D()
+	}
+	return 0
+}
+
+// Policy is the configuration a clearance runs under.
+type Policy struct {
+	// Standard is the approval standard every clearance is measured against: 20 days.
+	Standard Duration `json:"standard"`
+	// Allowances split the standard between the stages.
+	Allowances Allowances `json:"allowances"`
+	// ExpeditedAllowances apply to the expedited procedure for emergency supplies.
+	ExpeditedAllowances Allowances `json:"expeditedAllowances"`
+	// InformationDeadline is how long an exporter has to answer a request for information
+	// before the declaration lapses.
+	InformationDeadline Duration `json:"informationDeadline"`
+	// SamplePercent is the share of otherwise green declarations sent to the yellow lane at
+	// random, in percent (0-100).
+	SamplePercent int `json:"samplePercent"`
+	// HighRiskDestinations are destinations whose declarations go to the red lane.
+	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
+}
+
+// AllowancesFor returns the allowances for the standard or the expedited procedure.
+func (p Policy) AllowancesFor(expedited bool) Allowances {
+	if expedited {
+		return p.ExpeditedAllowances
+	}
+	return p.Allowances
+}
+
+//go:embed default_policy.json
+var defaultPolicy []byte
+
+//go:embed default_roster.json
+var defaultRoster []byte
+
+// Default returns the built-in policy: DOMAIN.md's split of the 20-day standard.
+func Default() Policy {
+	p, err := ParsePolicy(defaultPolicy)
+	if err != nil {
+		panic("policy: built-in policy is invalid: " + err.Error())
+	}
+	return p
+}
+
+// DefaultRoster returns the built-in roster of example officers.
+func DefaultRoster() Roster {
+	r, err := ParseRoster(defaultRoster)
+	if err != nil {
+		panic("policy: built-in roster is invalid: " + err.Error())
+	}
+	return r
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// ParsePolicy reads and validates a policy in JSON.
+func ParsePolicy(b []byte) (Policy, error) {
+	var p Policy
+	if err := decodeStrict(b, &p); err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	return p, p.Validate()
+}
+
+// Validate reports every problem in the policy at once.
+func (p Policy) Validate() error {
+	var errs []string
+	if p.Standard <= 0 {
+		errs = append(errs, "standard: must be positive")
+	}
+	for _, set := range []struct {
+		name string
+		a    Allowances
+	}{{"allowances", p.Allowances}, {"expeditedAllowances", p.ExpeditedAllowances}} {
+		for _, s := range Stages {
+			if set.a.For(s) <= 0 {
+				errs = append(errs, fmt.Sprintf("%s: %s must be positive", set.name, s))
+			}
+		}
+	}
+	if p.InformationDeadline <= 0 {
+		errs = append(errs, "informationDeadline: must be positive")
+	}
+	if p.SamplePercent < 0 || p.SamplePercent > 100 {
+		errs = append(errs, fmt.Sprintf("samplePercent: %d is not between 0 and 100", p.SamplePercent))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("policy: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ParseRoster reads and validates a roster in JSON.
+func ParseRoster(b []byte) (Roster, error) {
+	var r Roster
+	if err := decodeStrict(b, &r); err != nil {
+		return Roster{}, fmt.Errorf("roster: %w", err)
+	}
+	return r, r.Validate()
+}
+
+// Validate reports every problem in the roster at once.
+func (r Roster) Validate() error {
+	var errs []string
+	seen := map[string]bool{}
+	known := map[Role]bool{RoleDocument: true, RoleHealthQuarantine: true, RoleCertification: true,
+		RoleInspection: true, RoleRelease: true, RoleSupervisor: true}
+	for i, o := range r.Officers {
+		if o.ID == "" {
+			errs = append(errs, fmt.Sprintf("officers[%d].id: missing", i))
+		} else if seen[o.ID] {
+			errs = append(errs, fmt.Sprintf("officers[%d].id: %q appears twice", i, o.ID))
+		}
+		seen[o.ID] = true
+		if len(o.Roles) == 0 {
+			errs = append(errs, fmt.Sprintf("officers[%d].roles: missing", i))
+		}
+		for j, role := range o.Roles {
+			if !known[role] {
+				errs = append(errs, fmt.Sprintf("officers[%d].roles[%d]: %q is not a known role", i, j, role))
+			}
+		}
+	}
+	if len(r.WithRole(RoleSupervisor)) == 0 {
+		errs = append(errs, "officers: no supervisor; escalations need one")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("roster: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// LoadPolicy reads a policy file, or returns the built-in policy when path is empty.
+func LoadPolicy(path string) (Policy, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, fmt.Errorf("read policy: %w", err)
+	}
+	p, err := ParsePolicy(b)
+	if err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// LoadRoster reads a roster file, or returns the built-in roster when path is empty.
+func LoadRoster(path string) (Roster, error) {
+	if path == "" {
+		return DefaultRoster(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Roster{}, fmt.Errorf("read roster: %w", err)
+	}
+	r, err := ParseRoster(b)
+	if err != nil {
+		return Roster{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}

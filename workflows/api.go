@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"fmt"
+	"regexp"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the task queue the clearance worker polls.
+const TaskQueue = "customs-clearance"
+
+// WorkflowName is the registered name of the clearance workflow.
+const WorkflowName = "ExportClearance"
+
+// Names of the workflow's updates, signals and queries.
+const (
+	// UpdateDecide carries an officer's decision on the current stage; its validator refuses a
+	// decision that does not fit, with the reason.
+	UpdateDecide = "decide"
+	// SignalDecision carries the same payload as UpdateDecide for clients that only signal;
+	// refused decisions are recorded in the status.
+	SignalDecision = "decision"
+	// UpdateReroute lets a supervisor move the clearance to another lane.
+	UpdateReroute = "reroute"
+	// UpdateSupplyDocuments carries the exporter's answer to a request for information.
+	UpdateSupplyDocuments = "supply-documents"
+	// UpdateWithdraw lets the exporter withdraw the declaration before release.
+	UpdateWithdraw = "withdraw"
+	// QueryStatus returns the clearance's Status.
+	QueryStatus = "status"
+)
+
+// Search attribute names. An officer's queue is a list filter over them, for example
+// ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'.
+const (
+	SAStage              = "ClearanceStage"
+	SALane               = "ClearanceLane"
+	SAStatus             = "ClearanceStatus"
+	SAExporterCode       = "ExporterCode"
+	SADestinationCountry = "DestinationCountry"
+	SAProductCategories  = "ProductCategories"
+	SAExpedited          = "Expedited"
+	SASlaBreached        = "SlaBreached"
+)
+
+// Typed search attribute keys.
+var (
+	StageKey              = temporal.NewSearchAttributeKeyKeyword(SAStage)
+	LaneKey               = temporal.NewSearchAttributeKeyKeyword(SALane)
+	StatusKey             = temporal.NewSearchAttributeKeyKeyword(SAStatus)
+	ExporterCodeKey       = temporal.NewSearchAttributeKeyKeyword(SAExporterCode)
+	DestinationCountryKey = temporal.NewSearchAttributeKeyKeyword(SADestinationCountry)
+	ProductCategoriesKey  = temporal.NewSearchAttributeKeyKeywordList(SAProductCategories)
+	ExpeditedKey          = temporal.NewSearchAttributeKeyBool(SAExpedited)
+	SlaBreachedKey        = temporal.NewSearchAttributeKeyBool(SASlaBreached)
+)
+
+// SearchAttributes returns the custom search attributes the engine needs, with their types, for
+// registration on a namespace.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SAStage:              enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SALane:               enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAStatus:             enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAExporterCode:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SADestinationCountry: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAProductCategories:  enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		SAExpedited:          enumspb.INDEXED_VALUE_TYPE_BOOL,
+		SASlaBreached:        enumspb.INDEXED_VALUE_TYPE_BOOL,
+	}
+}
+
+// WorkflowIDPrefix starts every clearance's workflow ID.
+const WorkflowIDPrefix = "clearance-"
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// WorkflowID returns the workflow ID of the clearance of a declaration. It depends on the
+// declaration ID alone, so a second submission of the same declaration meets the first.
+func WorkflowID(declarationID string) (string, error) {
+	if !idPattern.MatchString(declarationID) {
+		return "", fmt.Errorf("declaration ID %q must be 1-64 letters, digits, '.', '_' or '-'", declarationID)
+	}
+	return WorkflowIDPrefix + declarationID, nil
+}
