@@ -1,0 +1,537 @@
+// Package embedded runs a Temporal server and its Web UI inside the engine's process, for one
+// machine: persistence in a SQLite file (or in memory), the frontend on one address, every other
+// service on loopback, and the namespace created with the engine's search attributes.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	serverlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/workflows"
+)
+
+// Defaults applied by Start to zero fields of Config.
+const (
+	DefaultIP        = "127.0.0.1"
+	DefaultGRPCPort  = 7233
+	DefaultUIPort    = 8233
+	DefaultNamespace = "default"
+	DefaultRetention = 24 * time.Hour
+)
+
+// DBFile is the name of the SQLite database inside Config.DataDir.
+const DBFile = "temporal.db"
+
+// clusterName names the single cluster; it is stored in the database, so it never changes.
+const clusterName = "active"
+
+// loopback is where every service but the frontend listens.
+const loopback = "127.0.0.1"
+
+// Config configures an embedded server.
+type Config struct {
+	// DataDir holds the SQLite database (DataDir/temporal.db) and a lock file; it is created if
+	// missing. Required unless InMemory.
+	DataDir string
+	// InMemory keeps everything in memory, lost on Stop; DataDir must then be empty.
+	InMemory bool
+	// IP is the address the frontend (gRPC) and the Web UI listen on; default 127.0.0.1.
+	// 0.0.0.0 exposes both to the network, without TLS or authentication.
+	IP string
+	// GRPCPort is the frontend's port; default 7233.
+	GRPCPort int
+	// UIPort is the Web UI's port; default 8233.
+	UIPort int
+	// DisableUI turns the Web UI off.
+	DisableUI bool
+	// Namespace is created on first start with the engine's search attributes; default
+	// "default".
+	Namespace string
+	// Retention is how long closed workflows stay in a namespace this Start creates; default
+	// 24h, as in the Temporal CLI's dev server. It does not change an existing namespace.
+	Retention time.Duration
+	// Logger receives the server's warnings and errors; nil discards them.
+	Logger *zap.Logger
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	server    temporal.Server
+	ui        *uiserver.Server
+	uiDone    chan struct{}
+	lock      *dirLock
+	frontend  string
+	uiAddress string
+	namespace string
+
+	// logLevel gates the server's logger, so Stop can quiet it: the server's own shutdown
+	// warnings are noise, and v1.32.1 leaves some system workers running after Stop, retrying
+	// the closed frontend.
+	logLevel zap.AtomicLevel
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func (cfg *Config) setDefaults() {
+	if cfg.IP == "" {
+		cfg.IP = DefaultIP
+	}
+	if cfg.GRPCPort == 0 {
+		cfg.GRPCPort = DefaultGRPCPort
+	}
+	if cfg.UIPort == 0 {
+		cfg.UIPort = DefaultUIPort
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+}
+
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.InMemory && cfg.DataDir != "":
+		return errors.New("embedded server: DataDir must be empty when InMemory is set")
+	case !cfg.InMemory && cfg.DataDir == "":
+		return errors.New("embedded server: DataDir is required unless InMemory is set")
+	case net.ParseIP(cfg.IP) == nil:
+		return fmt.Errorf("embedded server: IP %q is not an IP address", cfg.IP)
+	case cfg.GRPCPort < 1 || cfg.GRPCPort > 65535:
+		return fmt.Errorf("embedded server: gRPC port %d is out of range", cfg.GRPCPort)
+	case !cfg.DisableUI && (cfg.UIPort < 1 || cfg.UIPort > 65535):
+		return fmt.Errorf("embedded server: UI port %d is out of range", cfg.UIPort)
+	case !cfg.DisableUI && cfg.UIPort == cfg.GRPCPort:
+		return fmt.Errorf("embedded server: UI port and gRPC port are both %d", cfg.UIPort)
+	case cfg.Retention < time.Hour:
+		return fmt.Errorf("embedded server: retention %v is under the server's minimum of 1h", cfg.Retention)
+	}
+	return nil
+}
+
+// Start starts the server and, unless disabled, the Web UI, and returns once both answer. On the
+// first start in DataDir it creates the database and its schema; afterwards it keeps the data.
+// Either way it creates the namespace if missing and registers any of workflows.SearchAttributes
+// the namespace lacks. ctx bounds the wait for the server to answer, not the server's life: call
+// Stop.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+
+	s := &Server{namespace: cfg.Namespace}
+	s.frontend = net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.GRPCPort))
+
+	// Ports in use would otherwise show up as a server start failure deep in its logs, or, for
+	// the UI, as the UI server exiting the process.
+	if err := checkPortFree(cfg.IP, cfg.GRPCPort); err != nil {
+		return nil, fmt.Errorf("embedded server: gRPC %w", err)
+	}
+	if !cfg.DisableUI {
+		if err := checkPortFree(cfg.IP, cfg.UIPort); err != nil {
+			return nil, fmt.Errorf("embedded server: UI %w", err)
+		}
+	}
+
+	sqlConf, err := s.prepareStore(&cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	srv, err := newTemporalServer(&cfg, sqlConf, s.serverLogger(cfg.Logger))
+	if err != nil {
+		return nil, errors.Join(err, s.releaseLock())
+	}
+	if err := srv.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("embedded server: start: %w", err), s.releaseLock())
+	}
+	s.server = srv
+
+	if err := s.ensureSearchAttributes(ctx, cfg.Logger); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+
+	if !cfg.DisableUI {
+		if err := s.startUI(ctx, &cfg); err != nil {
+			return nil, errors.Join(err, s.Stop())
+		}
+	}
+	return s, nil
+}
+
+// prepareStore locks DataDir, creates the schema on first use, creates the namespace if missing,
+// and returns the SQLite configuration for the server.
+func (s *Server) prepareStore(cfg *Config) (*config.SQL, error) {
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if cfg.InMemory {
+		// The SQLite plugin creates the schema itself when it opens an in-memory database.
+		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		sqlConf.DatabaseName = fmt.Sprintf("embedded-%d", rand.Int64())
+	} else {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("embedded server: data dir: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded server: create data dir: %w", err)
+		}
+		lock, err := lockDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
+		// Plain pragma names: every attribute that is not a SQLite URI parameter becomes a
+		// _pragma. WAL lets readers run beside the writer; FULL keeps every committed
+		// transaction across power loss.
+		sqlConf.ConnectAttributes = map[string]string{
+			"mode":         "rwc",
+			"journal_mode": "wal",
+			"synchronous":  "full",
+		}
+		sqlConf.DatabaseName = filepath.Join(dir, DBFile)
+		if err := setupSchemaOnce(sqlConf.DatabaseName, sqlConf); err != nil {
+			return nil, errors.Join(err, s.releaseLock())
+		}
+	}
+
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, cfg.Namespace, false, workflows.SearchAttributes())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("embedded server: namespace %s: %w", cfg.Namespace, err), s.releaseLock())
+	}
+	ns.Detail.Config.Retention = durationpb.New(cfg.Retention)
+	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
+		return nil, errors.Join(fmt.Errorf("embedded server: create namespace %s: %w", cfg.Namespace, err), s.releaseLock())
+	}
+	return sqlConf, nil
+}
+
+// setupSchemaOnce creates the schema when the database file does not exist yet. A failed setup
+// removes the file, so the next start tries again instead of running on half a schema.
+func setupSchemaOnce(path string, sqlConf *config.SQL) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("embedded server: database: %w", err)
+	}
+	if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+		errs := []error{fmt.Errorf("embedded server: create schema in %s: %w", path, err)}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger) (temporal.Server, error) {
+	frontendHost := net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.GRPCPort))
+	ports := map[primitives.ServiceName]int{primitives.FrontendService: cfg.GRPCPort}
+	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		p, err := freePort(loopback)
+		if err != nil {
+			return nil, fmt.Errorf("embedded server: port for %s: %w", svc, err)
+		}
+		ports[svc] = p
+	}
+
+	conf := &config.Config{}
+	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: loopback}
+	conf.Persistence = config.Persistence{
+		DefaultStore:     sqliteplugin.PluginName,
+		VisibilityStore:  sqliteplugin.PluginName,
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConf}},
+	}
+	conf.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontendHost},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	conf.Services = map[string]config.Service{}
+	for svc, port := range ports {
+		rpc := config.RPC{GRPCPort: port, BindOnIP: loopback}
+		host := net.JoinHostPort(loopback, strconv.Itoa(port))
+		if svc == primitives.FrontendService {
+			rpc.BindOnIP = cfg.IP
+			host = frontendHost
+		}
+		conf.Services[string(svc)] = config.Service{RPC: rpc}
+		hosts[svc] = static.SingleLocalHost(host)
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontendHost
+
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("embedded server: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("embedded server: claim mapper: %w", err)
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		// Static hosts instead of the gossip ring: one process needs no membership, and a
+		// restart does not wait on the previous run's members recorded in the database.
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg.InMemory)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("embedded server: %w", err)
+	}
+	return srv, nil
+}
+
+// dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
+// nothing: frontend.enableUpdateWorkflowExecution and its AsyncAccepted variant default to true.
+func dynamicConfig(inMemory bool) dynamicconfig.StaticClient {
+	dc := dynamicconfig.StaticClient{
+		// Officers' queues, the auditor and the Web UI are all visibility queries; the default
+		// of 10 per second per namespace throttles a UI page that refreshes counts and lists.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// With the worker off, history applies a closing parent's policy to its children
+		// itself, whatever their number; the worker is for clusters with huge fan-outs, and
+		// the server never stops it.
+		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+	}
+	if inMemory {
+		// The scanners tidy a database that outlives the process; the server never stops
+		// their workers either, which would pile up in a process that starts many servers.
+		dc[dynamicconfig.TaskQueueScannerEnabled.Key()] = false
+		dc[dynamicconfig.HistoryScannerEnabled.Key()] = false
+	}
+	return dc
+}
+
+// serverLogger adapts zl to the server's logger, at warn level at least (the server is chatty at
+// info) and behind s.logLevel. The server records its own call site, so zap's is dropped.
+func (s *Server) serverLogger(zl *zap.Logger) serverlog.Logger {
+	lvl := zapcore.WarnLevel
+	for lvl < zapcore.FatalLevel && !zl.Core().Enabled(lvl) {
+		lvl++
+	}
+	s.logLevel = zap.NewAtomicLevelAt(lvl)
+	zl = zl.Named("temporal").WithOptions(zap.WithCaller(false), zap.IncreaseLevel(s.logLevel))
+	return serverlog.NewZapLogger(zl)
+}
+
+// atLeastWarn returns zl raised to warn level; a logger already above it is returned as is (zap
+// refuses to lower a level).
+func atLeastWarn(zl *zap.Logger) *zap.Logger {
+	if zl.Core().Enabled(zapcore.InfoLevel) {
+		return zl.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
+	}
+	return zl
+}
+
+// ensureSearchAttributes registers any missing custom search attributes, then waits until the
+// frontend accepts a visibility query naming all of them: attributes added now reach the
+// services' namespace caches only at their next refresh.
+func (s *Server) ensureSearchAttributes(ctx context.Context, zl *zap.Logger) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  s.frontend,
+		Namespace: s.namespace,
+		Logger:    logging.NewSDKLogger(atLeastWarn(zl.Named("temporal-client"))),
+	})
+	if err != nil {
+		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.frontend, err)
+	}
+	defer c.Close()
+	if err := connect.RegisterSearchAttributes(ctx, c, s.namespace); err != nil {
+		return fmt.Errorf("embedded server: %w", err)
+	}
+
+	var terms []string
+	for name := range workflows.SearchAttributes() {
+		terms = append(terms, name+" IS NULL")
+	}
+	query := strings.Join(terms, " OR ")
+	for {
+		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: s.namespace,
+			Query:     query,
+		})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("embedded server: search attributes not usable in namespace %s: %w", s.namespace, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) startUI(ctx context.Context, cfg *Config) error {
+	uiHost := cfg.IP
+	if strings.Contains(uiHost, ":") {
+		uiHost = "[" + uiHost + "]" // the UI server joins host and port with a plain colon
+	}
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host:                uiHost,
+		Port:                cfg.UIPort,
+		TemporalGRPCAddress: s.frontend,
+		EnableUI:            true,
+		DefaultNamespace:    cfg.Namespace,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+		HideLogs:            true,
+		DisableNewsFetch:    true,
+	}))
+	s.uiAddress = "http://" + net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.UIPort))
+	s.uiDone = make(chan struct{})
+	go func() {
+		defer close(s.uiDone)
+		// Start blocks until Stop; it exits the process itself if it cannot listen.
+		if err := s.ui.Start(); err != nil {
+			cfg.Logger.Error("web UI stopped", zap.Error(err))
+		}
+	}()
+
+	health := s.uiAddress + "/healthz"
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, health, nil)
+		if err != nil {
+			return fmt.Errorf("embedded server: UI health request: %w", err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			err = resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			if err == nil {
+				err = fmt.Errorf("%s answered %s", health, resp.Status)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("embedded server: UI at %s not answering: %w", s.uiAddress, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// FrontendAddress returns the host:port clients dial; an unspecified IP becomes loopback.
+func (s *Server) FrontendAddress() string { return s.frontend }
+
+// UIAddress returns the Web UI's base URL, such as http://127.0.0.1:8233, or "" when the UI is
+// disabled.
+func (s *Server) UIAddress() string { return s.uiAddress }
+
+// Namespace returns the namespace Start created or found.
+func (s *Server) Namespace() string { return s.namespace }
+
+// Stop stops the Web UI and the server and releases DataDir, so another Start may use it. It is
+// safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.ui != nil {
+			s.ui.Stop()
+			<-s.uiDone
+		}
+		var errs []error
+		if s.server != nil {
+			if s.logLevel.Level() < zapcore.ErrorLevel {
+				s.logLevel.SetLevel(zapcore.ErrorLevel)
+			}
+			if err := s.server.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("embedded server: stop: %w", err))
+			}
+			s.logLevel.SetLevel(zapcore.InvalidLevel)
+		}
+		errs = append(errs, s.releaseLock())
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+func (s *Server) releaseLock() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.release()
+	s.lock = nil
+	if err != nil {
+		return fmt.Errorf("embedded server: unlock data dir: %w", err)
+	}
+	return nil
+}
+
+// dialHost returns the host to dial for a listener on ip.
+func dialHost(ip string) string {
+	if net.ParseIP(ip).IsUnspecified() {
+		return loopback
+	}
+	return ip
+}
+
+func checkPortFree(ip string, port int) error {
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("port %s is not free: %w", addr, err)
+	}
+	return l.Close()
+}
+
+// freePort returns a port on ip that the system had free a moment ago.
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
+}
