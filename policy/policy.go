@@ -9,7 +9,9 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -134,11 +136,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // MarshalJSON writes the duration in days where it is a whole number of days.
 func (d Duration) MarshalJSON() ([]byte, error) {
-	td := time.Duration(d)
-	if td > 0 && td%(24*time.Hour) == 0 {
-		return json.Marshal(fmt.Sprintf("%dd", td/(24*time.Hour)))
-	}
-	return json.Marshal(td.String())
+	return json.Marshal(d.String())
 }
 
 // UnmarshalJSON reads "12d", "36h", "90m" and other time.ParseDuration forms.
@@ -155,20 +153,29 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseDuration parses a duration that may use a "d" suffix for days.
+// ParseDuration parses a duration that may use a "d" suffix for days ("2d", "1.5d", "-3d").
 func ParseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days float64
-		if _, err := fmt.Sscanf(n, "%g", &days); err != nil || days < 0 {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil || math.IsNaN(days) || math.IsInf(days, 0) || math.Abs(days) > 100000 {
 			return 0, fmt.Errorf("%q is not a duration", s)
 		}
 		return time.Duration(days * float64(24*time.Hour)), nil
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a duration", s)
 	}
 	return v, nil
+}
+
+// String formats the duration as MarshalJSON does.
+func (d Duration) String() string {
+	td := time.Duration(d)
+	if td != 0 && td%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", td/(24*time.Hour))
+	}
+	return td.String()
 }
 
 // Allowances are the time each stage may take.

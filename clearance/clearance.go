@@ -1,0 +1,248 @@
+// Package clearance is the client side of the clearance engine: it starts clearances and talks
+// to running ones (status, documents, withdrawal, decisions) over a Temporal client. The
+// exporter's starter, the tests and the tools share it, so there is one rule for workflow IDs
+// and start options.
+package clearance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/workflows"
+)
+
+// DuplicateError reports a declaration whose clearance already exists.
+type DuplicateError struct {
+	DeclarationID string
+	WorkflowID    string
+	RunID         string
+	// State is "running" or how the earlier clearance ended (released, refused, ...).
+	State string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("declaration %s was already submitted: clearance %s is %s", e.DeclarationID, e.WorkflowID, e.State)
+}
+
+// StartOptions returns the options a clearance starts with. A workflow ID is used once: the
+// server refuses a second clearance of the same declaration while the first runs and after it
+// ended (a corrected declaration is lodged under a new ID).
+func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error) {
+	id, err := workflows.WorkflowID(d.ID)
+	if err != nil {
+		return client.StartWorkflowOptions{}, err
+	}
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.ExporterCodeKey.ValueSet(d.Exporter.Code),
+			workflows.DestinationCountryKey.ValueSet(d.Destination),
+			workflows.ProductCategoriesKey.ValueSet(d.CategoryList()),
+			workflows.ExpeditedKey.ValueSet(d.IsExpedited()),
+			workflows.StatusKey.ValueSet(string(workflows.StateChecking)),
+			workflows.SlaBreachedKey.ValueSet(false),
+		),
+		StaticSummary: Summary(d),
+		StaticDetails: Details(d),
+	}, nil
+}
+
+// Submit starts the clearance of a validated declaration.
+func Submit(ctx context.Context, c client.Client, d declaration.Declaration) (client.WorkflowRun, error) {
+	opts, err := StartOptions(d)
+	if err != nil {
+		return nil, err
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Declaration: d})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		dup := &DuplicateError{DeclarationID: d.ID, WorkflowID: opts.ID, RunID: started.RunId, State: "running"}
+		if desc, derr := c.DescribeWorkflowExecution(ctx, opts.ID, ""); derr == nil {
+			info := desc.GetWorkflowExecutionInfo()
+			dup.RunID = info.GetExecution().GetRunId()
+			if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				dup.State = closedState(info)
+			}
+		}
+		return nil, dup
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start clearance of %s: %w", d.ID, err)
+	}
+	return run, nil
+}
+
+// closedState reads how a closed clearance ended from its ClearanceStatus search attribute.
+func closedState(info *workflowpb.WorkflowExecutionInfo) string {
+	if p, ok := info.GetSearchAttributes().GetIndexedFields()[workflows.SAStatus]; ok {
+		var s string
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err == nil && s != "" {
+			return s
+		}
+	}
+	return strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
+
+// Status queries a clearance's status.
+func Status(ctx context.Context, c client.Client, declarationID string) (workflows.Status, error) {
+	var s workflows.Status
+	id, err := workflows.WorkflowID(declarationID)
+	if err != nil {
+		return s, err
+	}
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	if err != nil {
+		return s, fmt.Errorf("query %s: %w", id, err)
+	}
+	if err := v.Get(&s); err != nil {
+		return s, fmt.Errorf("read status of %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// update sends an update and waits for its result. A refusal by the workflow's validator comes
+// back as a *RefusedError carrying the validator's reason.
+func update(ctx context.Context, c client.Client, declarationID, name string, arg, result any) error {
+	id, err := workflows.WorkflowID(declarationID)
+	if err != nil {
+		return err
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, result)
+	}
+	if err == nil {
+		return nil
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return &RefusedError{Update: name, WorkflowID: id, Reason: app.Message()}
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return &RefusedError{Update: name, WorkflowID: id, Reason: "the clearance has ended or does not exist"}
+	}
+	return fmt.Errorf("%s on %s: %w", name, id, err)
+}
+
+// RefusedError is an update the clearance refused, with the reason.
+type RefusedError struct {
+	Update     string
+	WorkflowID string
+	Reason     string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%s refused by %s: %s", e.Update, e.WorkflowID, e.Reason)
+}
+
+// Decide sends an officer's decision as the update "decide".
+func Decide(ctx context.Context, c client.Client, declarationID string, d workflows.Decision) (workflows.DecisionRecord, error) {
+	var r workflows.DecisionRecord
+	return r, update(ctx, c, declarationID, workflows.UpdateDecide, d, &r)
+}
+
+// Reroute sends a supervisor's reroute.
+func Reroute(ctx context.Context, c client.Client, declarationID string, r workflows.Reroute) (workflows.RerouteRecord, error) {
+	var rec workflows.RerouteRecord
+	return rec, update(ctx, c, declarationID, workflows.UpdateReroute, r, &rec)
+}
+
+// Supply sends the exporter's documents for a request for information.
+func Supply(ctx context.Context, c client.Client, declarationID string, s workflows.Supply) (workflows.SupplyRecord, error) {
+	var rec workflows.SupplyRecord
+	return rec, update(ctx, c, declarationID, workflows.UpdateSupplyDocuments, s, &rec)
+}
+
+// Withdraw withdraws a declaration.
+func Withdraw(ctx context.Context, c client.Client, declarationID, reason string) error {
+	var st workflows.State
+	return update(ctx, c, declarationID, workflows.UpdateWithdraw, workflows.Withdrawal{Reason: reason}, &st)
+}
+
+// Wait blocks until the clearance ends and returns its result.
+func Wait(ctx context.Context, c client.Client, declarationID string) (workflows.Result, error) {
+	var r workflows.Result
+	id, err := workflows.WorkflowID(declarationID)
+	if err != nil {
+		return r, err
+	}
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &r); err != nil {
+		return r, fmt.Errorf("wait for %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Summary is the one-line static summary the Web UI shows for a clearance.
+func Summary(d declaration.Declaration) string {
+	exp := ""
+	if d.IsExpedited() {
+		exp = " [expedited]"
+	}
+	return fmt.Sprintf("%s: %s to %s by %s, exporter %s%s", d.ID, strings.Join(d.CategoryList(), ", "), d.Destination,
+		d.Transport, d.Exporter.Code, exp)
+}
+
+// Details is the static details the Web UI shows: the parties and the goods lines, in Markdown.
+func Details(d declaration.Declaration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Exporter** %s (%s)  \n**Manufacturer** %s  \n**Consignee** %s, %s  \n**Destination** %s by %s\n\n",
+		d.Exporter.Name, d.Exporter.Code, d.Manufacturer.Name, d.Consignee.Name, d.Consignee.Country, d.Destination, d.Transport)
+	b.WriteString("| line | HS code | goods | quantity | value | biological |\n|---|---|---|---|---|---|\n")
+	for _, l := range d.Lines {
+		bio := "no"
+		if l.Biological {
+			bio = "class " + string(l.RiskClass)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d %s | %s %s | %s |\n", l.ID, l.HSCode, l.Description, l.Quantity, l.Unit,
+			Money(l.Value, l.Currency), l.Currency, bio)
+	}
+	if d.IsExpedited() {
+		fmt.Fprintf(&b, "\n**Expedited**: %s\n", d.Expedited.Justification)
+	}
+	return b.String()
+}
+
+// Money formats an amount in minor units with the currency's decimals.
+func Money(minor int64, currency string) string {
+	decimals := 2
+	switch currency {
+	case "JPY", "KRW", "VND", "CLP", "ISK":
+		decimals = 0
+	case "KWD", "BHD", "OMR", "JOD", "TND":
+		decimals = 3
+	}
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	if decimals == 0 {
+		return fmt.Sprintf("%s%d", sign, minor)
+	}
+	scale := int64(1)
+	for i := 0; i < decimals; i++ {
+		scale *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d", sign, minor/scale, decimals, minor%scale)
+}
+
+// UILink returns the Web UI address of a clearance.
+func UILink(uiBase, namespace, workflowID string) string {
+	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}

@@ -1,0 +1,131 @@
+// Command devserver is the engine on one machine: an embedded Temporal server persisted in a
+// SQLite file, the Temporal Web UI, the custom search attributes registered, and the clearance
+// worker running in the same process. Everything binds to loopback unless told otherwise.
+//
+//	go run ./deploy/devserver            # data under ./data, UI on http://localhost:8233
+//	go run ./deploy/devserver --memory   # nothing kept after exit
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/logging"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("devserver", flag.ContinueOnError)
+	var cfg engine.Config
+	cfg.RegisterFlags(fs)
+	memory := fs.Bool("memory", false, "keep Temporal's data in memory only (lost on exit)")
+	ip := fs.String("ip", embedded.DefaultIP, "address to bind gRPC and the Web UI to")
+	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
+	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
+	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
+	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
+	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "devserver: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	zl, err := logging.New(*level, false)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devserver: --log-level: %v\n", err)
+		return 2
+	}
+	defer func() { _ = zl.Sync() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	scfg := embedded.Config{
+		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
+		Namespace: *namespace, Retention: *retention, Logger: zl,
+	}
+	if !*memory {
+		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
+	}
+	srv, err := embedded.Start(ctx, scfg)
+	if err != nil {
+		zl.Error("cannot start the embedded Temporal server", zap.Error(err))
+		return 1
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			zl.Warn("stop server", zap.Error(err))
+		}
+	}()
+
+	e, err := engine.Open(cfg, zl)
+	if err != nil {
+		zl.Error("cannot open the engine", zap.Error(err))
+		return 1
+	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			zl.Warn("close engine", zap.Error(err))
+		}
+	}()
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
+	})
+	if err != nil {
+		zl.Error("cannot connect to the embedded server", zap.Error(err))
+		return 1
+	}
+	defer c.Close()
+
+	fmt.Printf(`
+Customs clearance engine is running.
+  Temporal gRPC  %s (namespace %q)
+  Web UI         %s
+  Data           %s
+
+Submit the example declarations from another terminal:
+  go run ./starter submit examples/us-nasal-cannulas-anaesthesia-masks.json examples/de-antibody-test-kits.json
+  go run ./starter status NBKR-2020-000331
+Officers' queues are list filters in the Web UI, for example
+  ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
+
+Stop with Ctrl-C.
+`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir))
+	if err := e.Run(ctx, c, cfg); err != nil {
+		zl.Error("worker failed", zap.Error(err))
+		return 1
+	}
+	zl.Info("stopping")
+	return 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(disabled)"
+	}
+	return s
+}
+
+func dataWhere(memory bool, dir string) string {
+	if memory {
+		return "in memory (lost on exit); release register in " + dir
+	}
+	return dir
+}

@@ -1,0 +1,536 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// a is used only to name activity methods; the worker registers the real one.
+var a *activities.Activities
+
+// ExportClearance carries one export declaration through the clearance stages and returns how
+// it ended, with its timeline set against the 20-day standard.
+func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
+	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx)}
+	if err := c.setup(ctx); err != nil {
+		return Result{}, err
+	}
+	return c.run(ctx)
+}
+
+// clearance is the workflow's state. Update and signal handlers change it; run reads it.
+type clearance struct {
+	decl      declaration.Declaration
+	cfg       activities.Configuration
+	selection activities.LaneSelection
+	lane      policy.Lane
+	stage     policy.Stage
+	state     State
+	waiting   *Waiting
+	reason    string
+	submitted time.Time
+	ended     time.Time
+	breached  bool
+	notice    *activities.ReleaseNotice
+
+	findings    []StageFindings
+	decisions   []DecisionRecord
+	refused     []RefusedDecision
+	reroutes    []RerouteRecord
+	supplies    []SupplyRecord
+	escalations []Escalation
+	timeline    []StageRecord
+
+	// pending is an accepted officer decision that run has not applied yet.
+	pending *DecisionRecord
+	// supplied is set when the exporter answers the open request for information.
+	supplied bool
+	// withdrawal is set when the exporter withdraws the declaration.
+	withdrawal *Withdrawal
+	// releasing is set once the release is approved: from then on nothing can stop it.
+	releasing bool
+}
+
+// errWithdrawn ends a stage early when the exporter withdraws.
+var errWithdrawn = errors.New("withdrawn")
+
+func (c *clearance) logger(ctx workflow.Context) interface {
+	Info(string, ...interface{})
+	Warn(string, ...interface{})
+} {
+	return workflow.GetLogger(ctx)
+}
+
+func (c *clearance) run(ctx workflow.Context) (Result, error) {
+	log := c.logger(ctx)
+	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Load the clearance policy and officer roster"),
+		a.LoadConfiguration).Get(ctx, &c.cfg); err != nil {
+		return Result{}, fmt.Errorf("load configuration: %w", err)
+	}
+	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Select the risk lane"), a.SelectLane,
+		activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}).Get(ctx, &c.selection); err != nil {
+		return Result{}, fmt.Errorf("select lane: %w", err)
+	}
+	c.lane = c.selection.Lane
+	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
+		DestinationCountryKey.ValueSet(c.decl.Destination),
+		ProductCategoriesKey.ValueSet(c.decl.CategoryList()),
+		ExpeditedKey.ValueSet(c.decl.IsExpedited()),
+		LaneKey.ValueSet(string(c.lane)),
+		SlaBreachedKey.ValueSet(false),
+	); err != nil {
+		return Result{}, fmt.Errorf("upsert search attributes: %w", err)
+	}
+
+	for stage := policy.StageDocumentCheck; stage != ""; stage = c.next(stage) {
+		end, err := c.runStage(ctx, stage)
+		if err != nil {
+			return Result{}, err
+		}
+		if end != "" {
+			return c.finish(ctx, end)
+		}
+	}
+	return c.finish(ctx, StateReleased)
+}
+
+// next returns the stage after s for this declaration and its current lane, or "" after release.
+func (c *clearance) next(s policy.Stage) policy.Stage {
+	switch s {
+	case policy.StageDocumentCheck:
+		if c.decl.NeedsBiologicalReview() {
+			return policy.StageBiologicalReview
+		}
+		return policy.StageCertificationCheck
+	case policy.StageBiologicalReview:
+		return policy.StageCertificationCheck
+	case policy.StageCertificationCheck:
+		if c.lane == policy.LaneRed {
+			return policy.StagePhysicalInspection
+		}
+		return policy.StageRelease
+	case policy.StagePhysicalInspection:
+		return policy.StageRelease
+	}
+	return ""
+}
+
+// runStage runs one stage to its end. It returns the final state when the stage ends the
+// clearance (refused, lapsed, withdrawn), or "" when the clearance goes on.
+func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, error) {
+	now := workflow.Now(ctx)
+	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
+	c.stage = stage
+	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance)})
+	idx := len(c.timeline) - 1
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
+		return "", fmt.Errorf("upsert stage: %w", err)
+	}
+	workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
+
+	stageCtx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, allowance) })
+
+	end, outcome, err := c.decideStage(ctx, stage, idx)
+	if err != nil {
+		return "", err
+	}
+	c.endStage(ctx, idx, outcome)
+	return end, nil
+}
+
+// decideStage loops over checks, officer decisions and requests for information until the
+// stage is approved or the clearance ends. It returns the final state ("" to go on) and the
+// stage outcome for the timeline.
+func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx int) (State, string, error) {
+	reviewAfterSupply := false
+	for {
+		if c.withdrawal != nil {
+			return c.withdrawn(), "withdrawn", nil
+		}
+		if err := c.setState(ctx, StateChecking); err != nil {
+			return "", "", err
+		}
+		started := workflow.Now(ctx)
+		res, refusal, err := c.check(ctx, stage)
+		c.timeline[idx].CheckTime += policy.Duration(workflow.Now(ctx).Sub(started))
+		c.timeline[idx].CheckRuns++
+		if err != nil {
+			return "", "", err
+		}
+		if res != nil {
+			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
+		}
+		if refusal != "" {
+			c.decisions = append(c.decisions, DecisionRecord{
+				Decision: Decision{Stage: stage, Outcome: OutcomeReject, Reason: refusal},
+				At:       workflow.Now(ctx), Via: ViaAutomatic,
+			})
+			c.reason = refusal
+			return StateRefused, "refused", nil
+		}
+		if c.withdrawal != nil {
+			return c.withdrawn(), "withdrawn", nil
+		}
+		if !reviewAfterSupply && !c.needsOfficer(stage, res) {
+			c.decisions = append(c.decisions, DecisionRecord{
+				Decision: Decision{Stage: stage, Outcome: OutcomeApprove, Reason: "automated checks found nothing to review"},
+				At:       workflow.Now(ctx), Via: ViaAutomatic,
+			})
+			if stage == policy.StageRelease {
+				if err := c.release(ctx, ""); err != nil {
+					return "", "", err
+				}
+			}
+			return "", "cleared", nil
+		}
+
+		d, err := c.awaitOfficer(ctx, stage, idx)
+		if errors.Is(err, errWithdrawn) {
+			return c.withdrawn(), "withdrawn", nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		switch d.Outcome {
+		case OutcomeApprove:
+			if stage == policy.StageRelease {
+				if err := c.release(ctx, d.Officer); err != nil {
+					return "", "", err
+				}
+			}
+			return "", "approved", nil
+		case OutcomeReject:
+			c.reason = d.Reason
+			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
+				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, d.Reason)})
+			return StateRefused, "refused", nil
+		case OutcomeRequestInformation:
+			supplied, err := c.awaitExporter(ctx, d, idx)
+			if errors.Is(err, errWithdrawn) {
+				return c.withdrawn(), "withdrawn", nil
+			}
+			if err != nil {
+				return "", "", err
+			}
+			if !supplied {
+				c.reason = fmt.Sprintf("no answer to the request for information at %s within %s",
+					stage, c.cfg.Policy.InformationDeadline)
+				c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,
+					Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
+				return StateLapsed, "lapsed", nil
+			}
+			reviewAfterSupply = true
+		}
+	}
+}
+
+func (c *clearance) withdrawn() State {
+	c.reason = c.withdrawal.Reason
+	return StateWithdrawn
+}
+
+// needsOfficer reports whether an officer must decide the stage: the lane asks for it, the
+// stage always has one, or the automated checks found something.
+func (c *clearance) needsOfficer(stage policy.Stage, res *activities.CheckResult) bool {
+	if res != nil && res.NeedsOfficer() {
+		return true
+	}
+	switch stage {
+	case policy.StageBiologicalReview, policy.StagePhysicalInspection:
+		return true
+	case policy.StageDocumentCheck:
+		return c.lane == policy.LaneYellow || c.lane == policy.LaneRed
+	case policy.StageCertificationCheck:
+		return c.lane == policy.LaneRed
+	case policy.StageRelease:
+		return c.lane == policy.LaneRed || c.decl.NeedsBiologicalReview()
+	}
+	return true
+}
+
+// check runs the stage's automated checks. A refusal by rule (an invalid certificate) comes back
+// as a reason, with the findings that caused it.
+func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities.CheckResult, string, error) {
+	in := activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}
+	var fn any
+	var summary string
+	switch stage {
+	case policy.StageDocumentCheck:
+		fn, summary = a.CheckDocuments, "Check documents are complete and consistent"
+	case policy.StageBiologicalReview:
+		fn, summary = a.PrescreenBiological, "Pre-screen biological products"
+	case policy.StageCertificationCheck:
+		fn, summary = a.VerifyCertificates, "Verify certificates for "+c.decl.Destination
+	case policy.StagePhysicalInspection:
+		fn, summary = a.PlanInspection, "Plan the physical inspection"
+	default:
+		return nil, "", nil
+	}
+	var res activities.CheckResult
+	err := workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidCertificate {
+		if appErr.HasDetails() {
+			if derr := appErr.Details(&res); derr != nil {
+				return nil, "", fmt.Errorf("read certificate findings: %w", derr)
+			}
+		}
+		res.Stage = stage
+		return &res, refusalReason(appErr.Message(), res), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%s checks: %w", stage, err)
+	}
+	res.Stage = stage
+	return &res, "", nil
+}
+
+// refusalReason builds the reason an exporter reads from the blocking findings.
+func refusalReason(msg string, res activities.CheckResult) string {
+	var parts []string
+	for _, f := range res.Findings {
+		if f.Severity == activities.SeverityError {
+			parts = append(parts, f.Message)
+		}
+	}
+	if len(parts) == 0 {
+		return msg
+	}
+	return strings.Join(parts, "; ")
+}
+
+// awaitOfficer waits for an officer's decision on the stage, or a withdrawal.
+func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx int) (DecisionRecord, error) {
+	var cfg activities.Configuration
+	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Refresh the officer roster"), a.LoadConfiguration).Get(ctx, &cfg); err != nil {
+		return DecisionRecord{}, fmt.Errorf("refresh roster: %w", err)
+	}
+	c.cfg.Roster = cfg.Roster
+	since := workflow.Now(ctx)
+	role := policy.StageRole(stage)
+	c.waiting = &Waiting{
+		For: "officer-decision", Role: role, Officers: c.eligible(stage),
+		Since: since, Due: c.timeline[idx].Started.Add(c.timeline[idx].Allowance.D()),
+	}
+	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
+		return DecisionRecord{}, err
+	}
+	if err := workflow.Await(ctx, func() bool { return c.pending != nil || c.withdrawal != nil }); err != nil {
+		return DecisionRecord{}, err
+	}
+	c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+	c.waiting = nil
+	if c.pending == nil {
+		return DecisionRecord{}, errWithdrawn
+	}
+	d := *c.pending
+	c.pending = nil
+	workflow.GetLogger(ctx).Info("officer decided", "declarationID", c.decl.ID, "stage", stage,
+		"officer", d.Officer, "outcome", d.Outcome, "via", d.Via)
+	return d, nil
+}
+
+// eligible lists the officers who may decide the stage now.
+func (c *clearance) eligible(stage policy.Stage) []string {
+	var ids []string
+	for _, o := range c.cfg.Roster.Officers {
+		if o.Has(policy.StageRole(stage)) && c.separationOfDuties(stage, o.ID) == "" {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
+}
+
+// separationOfDuties returns why the officer may not decide the stage, or "".
+func (c *clearance) separationOfDuties(stage policy.Stage, officer string) string {
+	if stage != policy.StageRelease {
+		return ""
+	}
+	for _, d := range c.decisions {
+		if d.Stage == policy.StageBiologicalReview && d.Officer == officer && d.Via != ViaAutomatic {
+			return fmt.Sprintf("officer: %q decided the biological review and may not also decide the release", officer)
+		}
+	}
+	return ""
+}
+
+// awaitExporter asks the exporter for information and waits for the answer until the deadline.
+// It reports whether the exporter answered.
+func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
+	since := workflow.Now(ctx)
+	deadline := c.cfg.Policy.InformationDeadline.D()
+	c.supplied = false
+	c.waiting = &Waiting{
+		For: "exporter-documents", Exporter: c.decl.Exporter.Code, Requested: d.Requested,
+		Reason: d.Reason, Since: since, Due: since.Add(deadline),
+	}
+	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
+		return false, err
+	}
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
+		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
+	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      deadline,
+		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("Exporter's deadline to answer (%s)", c.cfg.Policy.InformationDeadline)},
+	}, func() bool { return c.supplied || c.withdrawal != nil })
+	if err != nil {
+		return false, err
+	}
+	c.timeline[idx].ExporterWait += policy.Duration(workflow.Now(ctx).Sub(since))
+	c.waiting = nil
+	if c.withdrawal != nil {
+		return false, errWithdrawn
+	}
+	return ok, nil
+}
+
+// watchAllowance escalates the stage if it is still running when its allowance ends. The stage
+// keeps waiting: nothing is approved because time ran out.
+func (c *clearance) watchAllowance(ctx workflow.Context, idx int, allowance time.Duration) {
+	stage := c.timeline[idx].Stage
+	timer := workflow.NewTimerWithOptions(ctx, allowance, workflow.TimerOptions{
+		Summary: fmt.Sprintf("%s allowance (%s)", stage, policy.Duration(allowance)),
+	})
+	if err := timer.Get(ctx, nil); err != nil {
+		return // the stage ended in time
+	}
+	supervisors := c.cfg.Roster.WithRole(policy.RoleSupervisor)
+	supervisor := ""
+	if len(supervisors) > 0 {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(c.decl.ID + "/" + string(stage)))
+		supervisor = supervisors[int(h.Sum32()%uint32(len(supervisors)))]
+	}
+	c.escalations = append(c.escalations, Escalation{Stage: stage, At: workflow.Now(ctx),
+		Allowance: policy.Duration(allowance), Supervisor: supervisor})
+	c.timeline[idx].Escalated = true
+	c.breached = true
+	if c.waiting != nil && c.waiting.For == "officer-decision" && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
+		c.waiting.Officers = append(c.waiting.Officers, supervisor)
+	}
+	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,
+		"stage", stage, "allowance", allowance, "supervisor", supervisor)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert SlaBreached failed", "declarationID", c.decl.ID, "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// release issues the release notice (once per declaration) and tells the exporter.
+func (c *clearance) release(ctx workflow.Context, officer string) error {
+	c.releasing = true
+	var n activities.ReleaseNotice
+	actx := c.activityCtx(ctx, "Issue the release notice")
+	if err := workflow.ExecuteActivity(actx, a.IssueReleaseNotice, activities.ReleaseRequest{
+		DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.lane, Officer: officer,
+	}).Get(actx, &n); err != nil {
+		return fmt.Errorf("issue release notice: %w", err)
+	}
+	c.notice = &n
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyReleased, Notice: n.Number,
+		Message: fmt.Sprintf("Declaration %s released under notice %s; the goods may be loaded", c.decl.ID, n.Number)})
+	return nil
+}
+
+// notify tells the exporter. A notification that cannot be delivered after its retries is
+// logged and does not hold up the clearance: the status and result carry the same facts.
+func (c *clearance) notify(ctx workflow.Context, n activities.Notification) {
+	n.DeclarationID, n.ExporterCode = c.decl.ID, c.decl.Exporter.Code
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy:            retryPolicy(),
+		Summary:                "Notify the exporter: " + string(n.Kind),
+	})
+	if err := workflow.ExecuteActivity(actx, a.NotifyExporter, n).Get(actx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("exporter notification failed", "declarationID", c.decl.ID,
+			"kind", n.Kind, "error", err)
+	}
+}
+
+func retryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        5 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrInvalidCertificate, activities.ErrInvalidDeclaration},
+	}
+}
+
+// activityCtx gives automated checks their options: retried without limit (a registry that is
+// down delays the clearance, it does not end it), each attempt bounded.
+func (c *clearance) activityCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         retryPolicy(),
+		Summary:             summary,
+	})
+}
+
+// setState records the clearance's state in the search attributes and the current details.
+func (c *clearance) setState(ctx workflow.Context, s State) error {
+	c.state = s
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(s))); err != nil {
+		return fmt.Errorf("upsert status: %w", err)
+	}
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	return nil
+}
+
+func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
+	now := workflow.Now(ctx)
+	r := &c.timeline[idx]
+	r.Ended = now
+	r.Duration = policy.Duration(now.Sub(r.Started))
+	r.Outcome = outcome
+	r.Overrun = r.Duration > r.Allowance
+	workflow.GetLogger(ctx).Info("stage ended", "declarationID", c.decl.ID, "stage", r.Stage,
+		"outcome", outcome, "duration", r.Duration.D())
+}
+
+// finish ends the clearance in state s.
+func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
+	c.ended = workflow.Now(ctx)
+	if err := c.setState(ctx, s); err != nil {
+		return Result{}, err
+	}
+	// Let handlers that are still running (a late decision's update) answer their callers.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return Result{}, err
+	}
+	elapsed := c.ended.Sub(c.submitted)
+	std := c.cfg.Policy.Standard.D()
+	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
+		"elapsed", elapsed, "standard", std)
+	return Result{
+		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
+		Notice: c.notice, Stage: c.stage, Reason: c.reason,
+		Submitted: c.submitted, Ended: c.ended,
+		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
+		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
+		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed),
+	}, nil
+}

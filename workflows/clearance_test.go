@@ -1,0 +1,557 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+var start = time.Date(2020, 4, 1, 9, 0, 0, 0, time.UTC)
+
+// fixture is a valid declaration of surgical masks to the US.
+func fixture() declaration.Declaration {
+	return declaration.Declaration{
+		ID:           "NB2020-0001",
+		Exporter:     declaration.Party{Name: "Ningbo Mediguard Export Co., Ltd.", Code: "3302960123", Country: "CN"},
+		Manufacturer: declaration.Party{Name: "Ningbo Mediguard Medical Products Co., Ltd.", Code: "91330201MA2AB1234X", Country: "CN"},
+		Consignee:    declaration.Party{Name: "Midwest Medical Supply LLC", Country: "US"},
+		Destination:  "US",
+		Transport:    declaration.TransportAir,
+		Lines: []declaration.Line{{
+			ID: "1", HSCode: "6307.90", Description: "Disposable surgical masks, 3-ply", Quantity: 200000,
+			Unit: "pcs", Value: 4000000, Currency: "USD", Category: declaration.CategoryMedicalMask, DeviceClass: declaration.DeviceClassIIa,
+		}},
+		Certificates: []declaration.Certificate{{
+			Scheme: declaration.SchemeFDA510K, Number: "K200123", Holder: "Ningbo Mediguard Medical Products Co., Ltd.",
+			Lines: []string{"1"}, ValidFrom: start.AddDate(-1, 0, 0), ValidTo: start.AddDate(5, 0, 0),
+		}},
+		Documents: []declaration.Document{
+			{Type: declaration.DocCommercialInvoice, Reference: "INV-1", Amount: 4000000, Currency: "USD"},
+			{Type: declaration.DocPackingList, Reference: "PL-1"},
+		},
+	}
+}
+
+func biological(d declaration.Declaration) declaration.Declaration {
+	d.Lines = append(d.Lines, declaration.Line{
+		ID: "2", HSCode: "3822.00", Description: "COVID-19 IgG/IgM antibody rapid test kits", Quantity: 10000, Unit: "kits",
+		Value: 5000000, Currency: "USD", Category: declaration.CategoryTestKit, Biological: true, RiskClass: declaration.RiskD,
+	})
+	d.Documents[0].Amount += 5000000
+	d.Certificates[0].Lines = []string{"1", "2"}
+	return d
+}
+
+// harness runs the workflow in the SDK test environment with mocked activities.
+type harness struct {
+	testsuite.WorkflowTestSuite
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	cfg activities.Configuration
+
+	mu            sync.Mutex
+	lane          policy.Lane
+	checks        map[policy.Stage][]func(activities.CheckInput) (activities.CheckResult, error)
+	checkCalls    map[policy.Stage]int
+	notices       int
+	notifications []activities.Notification
+	sa            map[string]any
+	rejections    map[string]error
+	accepted      map[string]bool
+}
+
+func newHarness(t *testing.T, lane policy.Lane) *harness {
+	h := &harness{
+		t: t, lane: lane,
+		cfg:        activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()},
+		checks:     map[policy.Stage][]func(activities.CheckInput) (activities.CheckResult, error){},
+		checkCalls: map[policy.Stage]int{},
+		sa:         map[string]any{},
+		rejections: map[string]error{},
+		accepted:   map[string]bool{},
+	}
+	h.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h.env = h.NewTestWorkflowEnvironment()
+	h.env.SetStartTime(start)
+	h.env.RegisterWorkflowWithOptions(ExportClearance, workflow.RegisterOptions{Name: WorkflowName})
+	h.env.RegisterActivity(&activities.Activities{})
+	h.env.OnActivity(a.LoadConfiguration, mock.Anything).Return(
+		func(context.Context) (activities.Configuration, error) { return h.cfg, nil }).Maybe()
+	h.env.OnActivity(a.SelectLane, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CheckInput) (activities.LaneSelection, error) {
+			return activities.LaneSelection{Lane: h.lane, Reasons: []string{"test"}}, nil
+		}).Maybe()
+	for stage, fn := range map[policy.Stage]any{
+		policy.StageDocumentCheck:      a.CheckDocuments,
+		policy.StageBiologicalReview:   a.PrescreenBiological,
+		policy.StageCertificationCheck: a.VerifyCertificates,
+		policy.StagePhysicalInspection: a.PlanInspection,
+	} {
+		stage := stage
+		h.env.OnActivity(fn, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+				return h.check(stage, in)
+			}).Maybe()
+	}
+	h.env.OnActivity(a.IssueReleaseNotice, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, r activities.ReleaseRequest) (activities.ReleaseNotice, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.notices++
+			return activities.ReleaseNotice{Number: "RN-2020-00000001", DeclarationID: r.DeclarationID, IssuedAt: start}, nil
+		}).Maybe()
+	h.env.OnActivity(a.NotifyExporter, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, n activities.Notification) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.notifications = append(h.notifications, n)
+			return nil
+		}).Maybe()
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		for k, v := range args.Get(0).(temporal.SearchAttributes).GetUntypedValues() {
+			h.sa[k.GetName()] = v
+		}
+	}).Maybe()
+	return h
+}
+
+// onCheck queues results for a stage's checks; the last one repeats.
+func (h *harness) onCheck(stage policy.Stage, fns ...func(activities.CheckInput) (activities.CheckResult, error)) {
+	h.checks[stage] = fns
+}
+
+func (h *harness) check(stage policy.Stage, in activities.CheckInput) (activities.CheckResult, error) {
+	h.mu.Lock()
+	n := h.checkCalls[stage]
+	h.checkCalls[stage]++
+	fns := h.checks[stage]
+	h.mu.Unlock()
+	if len(fns) == 0 {
+		return activities.CheckResult{Stage: stage, CheckedAt: in.On}, nil
+	}
+	if n >= len(fns) {
+		n = len(fns) - 1
+	}
+	return fns[n](in)
+}
+
+func findings(sev activities.Severity, code string) func(activities.CheckInput) (activities.CheckResult, error) {
+	return func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On, Findings: []activities.Finding{{Code: code, Severity: sev, Message: code}}}, nil
+	}
+}
+
+// send sends an update after a delay and records whether it was accepted or why it was refused.
+func (h *harness) send(after time.Duration, id, name string, arg any) {
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+			OnAccept: func() { h.accepted[id] = true },
+			OnReject: func(err error) { h.rejections[id] = err },
+			OnComplete: func(_ any, err error) {
+				if err != nil {
+					h.rejections[id] = err
+				}
+			},
+		}, arg)
+	}, after)
+}
+
+func (h *harness) decide(after time.Duration, id string, d Decision) {
+	h.send(after, id, UpdateDecide, d)
+}
+
+func (h *harness) status() Status {
+	v, err := h.env.QueryWorkflow(QueryStatus)
+	require.NoError(h.t, err)
+	var s Status
+	require.NoError(h.t, v.Get(&s))
+	return s
+}
+
+func (h *harness) run(d declaration.Declaration) Result {
+	h.env.ExecuteWorkflow(WorkflowName, Input{Declaration: d})
+	require.True(h.t, h.env.IsWorkflowCompleted())
+	require.NoError(h.t, h.env.GetWorkflowError())
+	var r Result
+	require.NoError(h.t, h.env.GetWorkflowResult(&r))
+	h.env.AssertExpectations(h.t)
+	return r
+}
+
+func stages(r Result) []policy.Stage {
+	var out []policy.Stage
+	for _, s := range r.Timeline {
+		out = append(out, s.Stage)
+	}
+	return out
+}
+
+func TestGreenLaneReleasesWithoutOfficers(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageCertificationCheck, policy.StageRelease}, stages(r))
+	require.NotNil(t, r.Notice)
+	require.Equal(t, 1, h.notices)
+	for _, d := range r.Decisions {
+		require.Equal(t, ViaAutomatic, d.Via)
+		require.Equal(t, OutcomeApprove, d.Outcome)
+	}
+	for _, s := range r.Timeline {
+		require.Equal(t, "cleared", s.Outcome)
+		require.False(t, s.Overrun)
+	}
+	require.Equal(t, policy.Duration(2*24*time.Hour), r.Timeline[0].Allowance)
+	require.Equal(t, policy.Duration(20*24*time.Hour), r.Standard)
+	require.True(t, r.WithinStandard)
+	require.Equal(t, r.Standard-r.Elapsed, r.Margin)
+	require.Equal(t, "released", h.sa[SAStatus])
+	require.Equal(t, "green", h.sa[SALane])
+	require.Equal(t, "release", h.sa[SAStage])
+	require.Equal(t, "3302960123", h.sa[SAExporterCode])
+	require.Equal(t, "US", h.sa[SADestinationCountry])
+	require.Equal(t, []string{"medical-mask"}, h.sa[SAProductCategories])
+	require.Equal(t, false, h.sa[SAExpedited])
+	require.Equal(t, false, h.sa[SASlaBreached])
+	require.Len(t, h.notifications, 1)
+	require.Equal(t, activities.NotifyReleased, h.notifications[0].Kind)
+}
+
+func TestYellowLaneOfficerApprovesDocuments(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var during Status
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, time.Hour)
+	h.decide(3*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, StateAwaitingOfficer, during.State)
+	require.Equal(t, policy.StageDocumentCheck, during.Stage)
+	require.NotNil(t, during.Waiting)
+	require.Equal(t, policy.RoleDocument, during.Waiting.Role)
+	require.Equal(t, []string{"doc-li", "doc-chen", "sup-huang"}, during.Waiting.Officers)
+	require.Equal(t, start.Add(48*time.Hour), during.Waiting.Due)
+
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, h.accepted["d1"])
+	require.Equal(t, "approved", r.Timeline[0].Outcome)
+	require.Equal(t, policy.Duration(3*time.Hour), r.Timeline[0].Duration)
+	require.Equal(t, policy.Duration(3*time.Hour), r.Timeline[0].OfficerWait)
+	officer := r.Decisions[0]
+	require.Equal(t, "doc-li", officer.Officer)
+	require.Equal(t, ViaUpdate, officer.Via)
+	require.Equal(t, start.Add(3*time.Hour), officer.At)
+}
+
+func TestOfficerRejects(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeReject,
+		Reason: "invoice does not match the packing list"})
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, "invoice does not match the packing list", r.Reason)
+	require.Equal(t, policy.StageDocumentCheck, r.Stage)
+	require.Len(t, r.Timeline, 1)
+	require.Equal(t, "refused", r.Timeline[0].Outcome)
+	require.Nil(t, r.Notice)
+	require.Zero(t, h.notices)
+	require.Equal(t, "refused", h.sa[SAStatus])
+	require.Equal(t, activities.NotifyRefused, h.notifications[0].Kind)
+}
+
+func TestRequestAndSupplyReRunsChecks(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageDocumentCheck,
+		findings(activities.SeverityError, "missing-quality-declaration"),
+		findings(activities.SeverityInfo, "documents-complete"))
+	var waiting Status
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation,
+		Reason: "attach the manufacturer's quality declaration", Requested: []string{"quality-declaration"}})
+	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 2*time.Hour)
+	h.send(26*time.Hour, "s1", UpdateSupplyDocuments, Supply{
+		Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-2020-17"}}, Note: "attached"})
+	h.decide(30*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, StateAwaitingExporter, waiting.State)
+	require.Equal(t, "exporter-documents", waiting.Waiting.For)
+	require.Equal(t, "3302960123", waiting.Waiting.Exporter)
+	require.Equal(t, start.Add(time.Hour+5*24*time.Hour), waiting.Waiting.Due)
+	require.True(t, h.accepted["s1"])
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, 2, h.checkCalls[policy.StageDocumentCheck])
+	require.Equal(t, policy.Duration(25*time.Hour), r.Timeline[0].ExporterWait)
+	require.Equal(t, policy.Duration(5*time.Hour), r.Timeline[0].OfficerWait)
+	require.Equal(t, 2, r.Timeline[0].CheckRuns)
+	require.Equal(t, activities.NotifyInformationRequest, h.notifications[0].Kind)
+}
+
+func TestSuppliedDocumentsReachTheChecks(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var second activities.CheckInput
+	h.onCheck(policy.StageDocumentCheck,
+		findings(activities.SeverityError, "missing-quality-declaration"),
+		func(in activities.CheckInput) (activities.CheckResult, error) {
+			second = in
+			return activities.CheckResult{CheckedAt: in.On}, nil
+		})
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "quality declaration"})
+	h.send(2*time.Hour, "s1", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-9"}}})
+	h.decide(3*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, second.Declaration.Documents, 3)
+	require.Equal(t, "QD-9", second.Declaration.Documents[2].Reference)
+}
+
+func TestRequestLapsesWithoutAnswer(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "packing list is illegible"})
+	r := h.run(fixture())
+
+	require.Equal(t, StateLapsed, r.State)
+	require.Contains(t, r.Reason, "5d")
+	require.Equal(t, start.Add(time.Hour+5*24*time.Hour), r.Ended)
+	require.Equal(t, "lapsed", r.Timeline[0].Outcome)
+	require.Equal(t, "lapsed", h.sa[SAStatus])
+	require.Equal(t, activities.NotifyLapsed, h.notifications[len(h.notifications)-1].Kind)
+	// The document check overran its 2-day allowance while the exporter was silent.
+	require.True(t, r.Timeline[0].Escalated)
+}
+
+func TestOverrunEscalatesAndKeepsWaiting(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var overdue Status
+	h.env.RegisterDelayedCallback(func() { overdue = h.status() }, 50*time.Hour)
+	h.decide(72*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "sup-huang", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, StateAwaitingOfficer, overdue.State, "nothing is approved because time ran out")
+	require.True(t, overdue.SlaBreached)
+	require.Contains(t, overdue.Waiting.Officers, "sup-huang")
+	require.Len(t, overdue.Escalations, 1)
+	e := overdue.Escalations[0]
+	require.Equal(t, policy.StageDocumentCheck, e.Stage)
+	require.Equal(t, start.Add(48*time.Hour), e.At)
+	require.Equal(t, "sup-huang", e.Supervisor)
+	require.True(t, overdue.Timeline[0].Overrun)
+
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, r.Timeline[0].Escalated)
+	require.True(t, r.Timeline[0].Overrun)
+	require.False(t, r.Timeline[1].Escalated)
+	require.Equal(t, true, h.sa[SASlaBreached])
+}
+
+func TestExpeditedGetsShorterAllowances(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	d := fixture()
+	d.Expedited = &declaration.Expedited{Justification: "Emergency supplies for a hospital under the COVID-19 emergency"}
+	h.decide(13*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(d)
+
+	require.True(t, r.Expedited)
+	require.Equal(t, true, h.sa[SAExpedited])
+	require.Equal(t, policy.Duration(12*time.Hour), r.Timeline[0].Allowance)
+	require.True(t, r.Timeline[0].Escalated, "13h exceeds the expedited 12h allowance")
+	// Every check still runs.
+	require.Equal(t, 1, h.checkCalls[policy.StageDocumentCheck])
+	require.Equal(t, 1, h.checkCalls[policy.StageCertificationCheck])
+}
+
+func TestRedLaneInspectsBeforeRelease(t *testing.T) {
+	h := newHarness(t, policy.LaneRed)
+	h.decide(1*time.Hour, "doc", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	h.decide(2*time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour, "insp", Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove})
+	h.decide(4*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Empty(t, h.rejections)
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageCertificationCheck,
+		policy.StagePhysicalInspection, policy.StageRelease}, stages(r))
+	require.Equal(t, 1, h.checkCalls[policy.StagePhysicalInspection])
+	require.Equal(t, policy.Duration(4*time.Hour), r.Elapsed)
+	require.Equal(t, 1, h.notices)
+}
+
+func TestBiologicalReviewAndSeparationOfDuties(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.decide(time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "rel-wu", Outcome: OutcomeApprove})
+	h.decide(2*time.Hour, "rel-same", Decision{Stage: policy.StageRelease, Officer: "rel-wu", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	var atRelease Status
+	h.env.RegisterDelayedCallback(func() { atRelease = h.status() }, 150*time.Minute)
+	r := h.run(biological(fixture()))
+
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview,
+		policy.StageCertificationCheck, policy.StageRelease}, stages(r))
+	require.ErrorContains(t, h.rejections["rel-same"], "decided the biological review")
+	require.NotContains(t, atRelease.Waiting.Officers, "rel-wu")
+	require.Contains(t, atRelease.Waiting.Officers, "rel-zhou")
+	require.Equal(t, policy.Duration(12*24*time.Hour), r.Timeline[1].Allowance)
+	require.Equal(t, []string{"medical-mask", "test-kit"}, h.sa[SAProductCategories])
+}
+
+func TestInvalidCertificateRefusedByRule(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageCertificationCheck, func(in activities.CheckInput) (activities.CheckResult, error) {
+		res := activities.CheckResult{Stage: policy.StageCertificationCheck, CheckedAt: in.On, Findings: []activities.Finding{{
+			Code: "issuer-not-notified", Severity: activities.SeverityError, Field: "certificates[0].issuer",
+			Message: "body 1282 is not notified for the PPE regulation"}}}
+		return res, temporal.NewNonRetryableApplicationError("invalid certificate", activities.ErrInvalidCertificate, nil, res)
+	})
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, policy.StageCertificationCheck, r.Stage)
+	require.Equal(t, "body 1282 is not notified for the PPE regulation", r.Reason)
+	last := r.Decisions[len(r.Decisions)-1]
+	require.Equal(t, ViaAutomatic, last.Via)
+	require.Equal(t, OutcomeReject, last.Outcome)
+	require.Zero(t, h.notices)
+}
+
+func TestRegistryOutageIsRetriedNotFatal(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageCertificationCheck,
+		func(activities.CheckInput) (activities.CheckResult, error) {
+			return activities.CheckResult{}, errors.New("registry unavailable")
+		},
+		func(activities.CheckInput) (activities.CheckResult, error) {
+			return activities.CheckResult{}, errors.New("registry unavailable")
+		},
+		func(in activities.CheckInput) (activities.CheckResult, error) {
+			return activities.CheckResult{CheckedAt: in.On}, nil
+		})
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, 3, h.checkCalls[policy.StageCertificationCheck])
+}
+
+func TestRerouteToRedAddsInspection(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(30*time.Minute, "rr-bad", UpdateReroute, Reroute{Officer: "doc-li", Lane: policy.LaneRed, Reason: "tip-off"})
+	h.send(time.Hour, "rr", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "intelligence on counterfeit masks"})
+	h.decide(2*time.Hour, "doc", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove})
+	h.decide(4*time.Hour, "insp", Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove})
+	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.ErrorContains(t, h.rejections["rr-bad"], "not a supervisor")
+	require.True(t, h.accepted["rr"])
+	require.Equal(t, policy.LaneRed, r.Lane)
+	require.Equal(t, "red", h.sa[SALane])
+	require.Contains(t, stages(r), policy.StagePhysicalInspection)
+	require.Equal(t, StateReleased, r.State)
+}
+
+func TestDecisionValidatorRefusals(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	cases := map[string]struct {
+		d    Decision
+		want string
+	}{
+		"wrong-stage":      {Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove}, "not the current stage"},
+		"no-stage":         {Decision{Officer: "doc-li", Outcome: OutcomeApprove}, "stage: missing"},
+		"unknown-officer":  {Decision{Stage: policy.StageDocumentCheck, Officer: "nobody", Outcome: OutcomeApprove}, `"nobody" is not on the roster`},
+		"no-officer":       {Decision{Stage: policy.StageDocumentCheck, Outcome: OutcomeApprove}, "officer: missing"},
+		"wrong-role":       {Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: OutcomeApprove}, "does not hold the role document-officer"},
+		"reject-no-reason": {Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeReject}, "reason: required to reject"},
+		"request-no-reason": {Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "  "},
+			"reason: required to request-information"},
+		"bad-outcome": {Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: "maybe"}, `"maybe" is not approve`},
+	}
+	for id, c := range cases {
+		h.decide(time.Hour, id, c.d)
+	}
+	h.decide(2*time.Hour, "ok", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	// Sent while the certification checks run (green-equivalent automatic stage): not awaiting anyone.
+	h.decide(2*time.Hour, "after", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	for id, c := range cases {
+		require.ErrorContains(t, h.rejections[id], c.want, id)
+		require.False(t, h.accepted[id], id)
+	}
+	require.Error(t, h.rejections["after"])
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Decisions, 3, "one officer decision and two automatic clearances; refusals change nothing")
+}
+
+func TestSignalDecisionAppliesAndRecordsRefusals(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: OutcomeApprove})
+	}, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, map[string]any{"stage": "document-check", "colour": "blue"})
+	}, 90*time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeApprove})
+	}, 2*time.Hour)
+	var s Status
+	h.env.RegisterDelayedCallback(func() { s = h.status() }, 100*time.Minute)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, s.Refused, 2)
+	require.Contains(t, s.Refused[0].Reason, "does not hold the role")
+	require.Contains(t, s.Refused[1].Reason, "malformed decision")
+	require.Equal(t, "doc-chen", r.Decisions[0].Officer)
+	require.Equal(t, ViaSignal, r.Decisions[0].Via)
+	require.Equal(t, StateAwaitingOfficer, s.State, "refused signals change nothing")
+}
+
+func TestWithdrawEndsTheClearance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(time.Hour, "w-empty", UpdateWithdraw, Withdrawal{})
+	h.send(2*time.Hour, "w", UpdateWithdraw, Withdrawal{Reason: "order cancelled by the buyer"})
+	r := h.run(fixture())
+	require.ErrorContains(t, h.rejections["w-empty"], "reason: required")
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Equal(t, "order cancelled by the buyer", r.Reason)
+	require.Equal(t, "withdrawn", h.sa[SAStatus])
+	require.Zero(t, h.notices)
+}
+
+func TestSupplyRefusedWhenNotAwaitingDocuments(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(time.Hour, "s", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocContract, Reference: "C-1"}}})
+	h.decide(2*time.Hour, "d", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.ErrorContains(t, h.rejections["s"], "not awaiting documents")
+	require.Equal(t, StateReleased, r.State)
+}
+
+func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
+	c := &clearance{state: StateAwaitingOfficer, stage: policy.StageBiologicalReview, lane: policy.LaneYellow,
+		waiting: &Waiting{Role: policy.RoleHealthQuarantine, Officers: []string{"hq-wang", "hq-zhao"},
+			Due: start.Add(12 * 24 * time.Hour)}}
+	got := c.details(start.Add(36 * time.Hour))
+	require.Equal(t, "Awaiting a decision on **biological-review** from a health-quarantine-officer (hq-wang, hq-zhao). "+
+		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.", got)
+	c.state, c.waiting = StateAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
+	require.Contains(t, c.details(start.Add(2*time.Hour)), "overdue by 1h 0m")
+	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))
+}

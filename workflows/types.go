@@ -1,0 +1,223 @@
+// Package workflows holds the ExportClearance workflow: it carries an export declaration through
+// document check, biological product review, certification check, physical inspection (red
+// lane) and release, waits for officers and exporters where it must, and measures every stage
+// against its allowance and the whole clearance against the 20-day standard.
+package workflows
+
+import (
+	"time"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// Input starts a clearance.
+type Input struct {
+	Declaration declaration.Declaration `json:"declaration"`
+}
+
+// State is where a clearance stands; it is the value of the ClearanceStatus search attribute.
+type State string
+
+// States of a clearance. The last four are final.
+const (
+	StateChecking         State = "checking"
+	StateAwaitingOfficer  State = "awaiting-officer"
+	StateAwaitingExporter State = "awaiting-exporter"
+	StateReleased         State = "released"
+	StateRefused          State = "refused"
+	StateLapsed           State = "lapsed"
+	StateWithdrawn        State = "withdrawn"
+)
+
+// Final reports whether s ends the clearance.
+func (s State) Final() bool {
+	return s == StateReleased || s == StateRefused || s == StateLapsed || s == StateWithdrawn
+}
+
+// Outcome is what an officer decides on a stage.
+type Outcome string
+
+// Decision outcomes.
+const (
+	OutcomeApprove            Outcome = "approve"
+	OutcomeReject             Outcome = "reject"
+	OutcomeRequestInformation Outcome = "request-information"
+)
+
+// Decision is an officer's decision on a stage, sent as the update "decide" or the signal
+// "decision".
+type Decision struct {
+	// Stage is the stage decided; it must be the current one.
+	Stage policy.Stage `json:"stage"`
+	// Officer is the deciding officer's roster ID.
+	Officer string  `json:"officer"`
+	Outcome Outcome `json:"outcome"`
+	// Reason is required to reject or to request information; the exporter sees it.
+	Reason string `json:"reason,omitempty"`
+	// Requested lists the documents or certificates asked for, with request-information.
+	Requested []string `json:"requested,omitempty"`
+}
+
+// Via says how a decision reached the workflow.
+type Via string
+
+// Channels of a decision.
+const (
+	ViaUpdate    Via = "update"
+	ViaSignal    Via = "signal"
+	ViaAutomatic Via = "automatic"
+)
+
+// DecisionRecord is a decision as recorded, with when and how it arrived. Automatic decisions
+// (a stage cleared without findings, a refusal by rule) have no officer.
+type DecisionRecord struct {
+	Decision
+	At  time.Time `json:"at"`
+	Via Via       `json:"via"`
+}
+
+// RefusedDecision is a decision signal the workflow refused, with the reason. Refused updates
+// are answered to their caller and leave no trace in the history.
+type RefusedDecision struct {
+	Decision Decision  `json:"decision"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
+}
+
+// Reroute moves a clearance to another lane; only a supervisor may send it.
+type Reroute struct {
+	Officer string      `json:"officer"`
+	Lane    policy.Lane `json:"lane"`
+	Reason  string      `json:"reason"`
+}
+
+// RerouteRecord is an applied reroute.
+type RerouteRecord struct {
+	Reroute
+	From policy.Lane `json:"from"`
+	At   time.Time   `json:"at"`
+}
+
+// Supply is the exporter's answer to a request for information.
+type Supply struct {
+	Documents    []declaration.Document    `json:"documents,omitempty"`
+	Certificates []declaration.Certificate `json:"certificates,omitempty"`
+	Note         string                    `json:"note,omitempty"`
+}
+
+// SupplyRecord is a supply as received.
+type SupplyRecord struct {
+	Stage        policy.Stage `json:"stage"`
+	At           time.Time    `json:"at"`
+	Documents    int          `json:"documents"`
+	Certificates int          `json:"certificates"`
+	Note         string       `json:"note,omitempty"`
+}
+
+// Withdrawal is the exporter's withdrawal of a declaration.
+type Withdrawal struct {
+	Reason string `json:"reason"`
+}
+
+// Escalation records a stage that overran its allowance.
+type Escalation struct {
+	Stage      policy.Stage    `json:"stage"`
+	At         time.Time       `json:"at"`
+	Allowance  policy.Duration `json:"allowance"`
+	Supervisor string          `json:"supervisor"`
+}
+
+// StageRecord is one stage's entry in the timeline.
+type StageRecord struct {
+	Stage   policy.Stage `json:"stage"`
+	Started time.Time    `json:"started"`
+	// Ended is zero while the stage runs.
+	Ended time.Time `json:"ended"`
+	// Duration is Ended-Started, or the time so far while the stage runs.
+	Duration  policy.Duration `json:"duration"`
+	Allowance policy.Duration `json:"allowance"`
+	// Outcome is approved, cleared (automatically), refused, lapsed or withdrawn; empty while
+	// the stage runs.
+	Outcome   string `json:"outcome,omitempty"`
+	Overrun   bool   `json:"overrun"`
+	Escalated bool   `json:"escalated"`
+	CheckRuns int    `json:"checkRuns"`
+	// Time spent on automated checks, waiting for officers and waiting for the exporter.
+	CheckTime    policy.Duration `json:"checkTime"`
+	OfficerWait  policy.Duration `json:"officerWait"`
+	ExporterWait policy.Duration `json:"exporterWait"`
+}
+
+// Waiting says what a clearance waits for and from whom.
+type Waiting struct {
+	// For is "officer-decision" or "exporter-documents".
+	For string `json:"for"`
+	// Role is the officer role awaited; Officers lists who may decide.
+	Role     policy.Role `json:"role,omitempty"`
+	Officers []string    `json:"officers,omitempty"`
+	// Exporter is the exporter's code when documents are awaited; Requested what was asked.
+	Exporter  string    `json:"exporter,omitempty"`
+	Requested []string  `json:"requested,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Since     time.Time `json:"since"`
+	// Due is the end of the stage allowance (officer) or the exporter's deadline.
+	Due time.Time `json:"due"`
+}
+
+// StageFindings holds what a stage's automated checks found, latest run last.
+type StageFindings struct {
+	Stage  policy.Stage           `json:"stage"`
+	Result activities.CheckResult `json:"result"`
+}
+
+// Status is the answer to the query "status".
+type Status struct {
+	DeclarationID string                    `json:"declarationId"`
+	Exporter      string                    `json:"exporter"`
+	Stage         policy.Stage              `json:"stage"`
+	Lane          policy.Lane               `json:"lane"`
+	LaneSelection activities.LaneSelection  `json:"laneSelection"`
+	State         State                     `json:"state"`
+	Expedited     bool                      `json:"expedited"`
+	SlaBreached   bool                      `json:"slaBreached"`
+	Waiting       *Waiting                  `json:"waiting,omitempty"`
+	Findings      []StageFindings           `json:"findings"`
+	Decisions     []DecisionRecord          `json:"decisions"`
+	Refused       []RefusedDecision         `json:"refusedDecisions,omitempty"`
+	Reroutes      []RerouteRecord           `json:"reroutes,omitempty"`
+	Supplies      []SupplyRecord            `json:"supplies,omitempty"`
+	Escalations   []Escalation              `json:"escalations,omitempty"`
+	Timeline      []StageRecord             `json:"timeline"`
+	Notice        *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
+	Reason        string                    `json:"reason,omitempty"`
+	Submitted     time.Time                 `json:"submitted"`
+	// Elapsed is the time since submission (until the end, once ended).
+	Elapsed  policy.Duration `json:"elapsed"`
+	Standard policy.Duration `json:"standard"`
+}
+
+// Result is what a clearance returns when it ends.
+type Result struct {
+	DeclarationID string                    `json:"declarationId"`
+	State         State                     `json:"state"`
+	Lane          policy.Lane               `json:"lane"`
+	Expedited     bool                      `json:"expedited"`
+	Notice        *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
+	// Stage is where the clearance ended.
+	Stage       policy.Stage     `json:"stage"`
+	Reason      string           `json:"reason,omitempty"`
+	Submitted   time.Time        `json:"submitted"`
+	Ended       time.Time        `json:"ended"`
+	Timeline    []StageRecord    `json:"timeline"`
+	Decisions   []DecisionRecord `json:"decisions"`
+	Escalations []Escalation     `json:"escalations,omitempty"`
+	// Elapsed is the total time from submission to the end, set against Standard.
+	Elapsed  policy.Duration `json:"elapsed"`
+	Standard policy.Duration `json:"standard"`
+	// WithinStandard is true when Elapsed does not exceed Standard; Margin is Standard minus
+	// Elapsed (negative when over).
+	WithinStandard bool            `json:"withinStandard"`
+	Margin         policy.Duration `json:"margin"`
+}
