@@ -77,8 +77,14 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 		a.LoadConfiguration).Get(ctx, &c.cfg); err != nil {
 		return Result{}, fmt.Errorf("load configuration: %w", err)
 	}
-	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Select the risk lane"), a.SelectLane,
-		activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}).Get(ctx, &c.selection); err != nil {
+	err := workflow.ExecuteActivity(c.activityCtx(ctx, "Select the risk lane"), a.SelectLane,
+		activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}).Get(ctx, &c.selection)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidDeclaration {
+		// Started without the starter's validation: refuse, naming the problems.
+		return c.refuseInvalid(ctx, appErr.Message())
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("select lane: %w", err)
 	}
 	c.lane = c.selection.Lane
@@ -104,6 +110,21 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 		}
 	}
 	return c.finish(ctx, StateReleased)
+}
+
+// refuseInvalid ends a clearance whose declaration does not validate at its first stage.
+func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, error) {
+	now := workflow.Now(ctx)
+	c.stage = policy.StageDocumentCheck
+	c.reason = reason
+	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: "refused",
+		Allowance: c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck})
+	c.decisions = append(c.decisions, DecisionRecord{
+		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
+		return Result{}, fmt.Errorf("upsert stage: %w", err)
+	}
+	return c.finish(ctx, StateRefused)
 }
 
 // next returns the stage after s for this declaration and its current lane, or "" after release.
@@ -283,6 +304,9 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 	var res activities.CheckResult
 	err := workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
 	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidDeclaration {
+		return &res, appErr.Message(), nil
+	}
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidCertificate {
 		if appErr.HasDetails() {
 			if derr := appErr.Details(&res); derr != nil {

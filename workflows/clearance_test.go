@@ -67,6 +67,7 @@ type harness struct {
 
 	mu            sync.Mutex
 	lane          policy.Lane
+	laneErr       error
 	checks        map[policy.Stage][]func(activities.CheckInput) (activities.CheckResult, error)
 	checkCalls    map[policy.Stage]int
 	notices       int
@@ -95,6 +96,9 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 		func(context.Context) (activities.Configuration, error) { return h.cfg, nil }).Maybe()
 	h.env.OnActivity(a.SelectLane, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckInput) (activities.LaneSelection, error) {
+			if h.laneErr != nil {
+				return activities.LaneSelection{}, h.laneErr
+			}
 			return activities.LaneSelection{Lane: h.lane, Reasons: []string{"test"}}, nil
 		}).Maybe()
 	for stage, fn := range map[policy.Stage]any{
@@ -554,4 +558,20 @@ func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
 	c.state, c.waiting = StateAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
 	require.Contains(t, c.details(start.Add(2*time.Hour)), "overdue by 1h 0m")
 	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))
+}
+
+func TestInvalidDeclarationRefusedAtStart(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.laneErr = temporal.NewNonRetryableApplicationError(`declaration does not validate: lines[0].hsCode: "90189" is not a 6-10 digit HS code`,
+		activities.ErrInvalidDeclaration, nil)
+	d := fixture()
+	d.Lines[0].HSCode = "90189"
+	r := h.run(d)
+
+	require.Equal(t, StateRefused, r.State)
+	require.Contains(t, r.Reason, "lines[0].hsCode")
+	require.Equal(t, policy.StageDocumentCheck, r.Stage)
+	require.Len(t, r.Timeline, 1)
+	require.Zero(t, h.checkCalls[policy.StageDocumentCheck])
+	require.Equal(t, "refused", h.sa[SAStatus])
 }
