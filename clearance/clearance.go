@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -48,6 +50,9 @@ func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without it the SDK answers a duplicate with the existing run instead of an error, and
+		// a resubmission would look like a new clearance.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.ExporterCodeKey.ValueSet(d.Exporter.Code),
 			workflows.DestinationCountryKey.ValueSet(d.Destination),
@@ -111,7 +116,24 @@ func Status(ctx context.Context, c client.Client, declarationID string) (workflo
 	if err := v.Get(&s); err != nil {
 		return s, fmt.Errorf("read status of %s: %w", id, err)
 	}
+	bringUpToDate(&s, time.Now())
 	return s, nil
+}
+
+// bringUpToDate moves a running clearance's elapsed times from its last event, which is the
+// clock the workflow's query sees, to now.
+func bringUpToDate(s *workflows.Status, now time.Time) {
+	if s.State.Final() || s.Submitted.IsZero() || now.Before(s.Submitted) {
+		return
+	}
+	s.Elapsed = policy.Duration(now.Sub(s.Submitted))
+	for i := range s.Timeline {
+		t := &s.Timeline[i]
+		if t.Ended.IsZero() {
+			t.Duration = policy.Duration(now.Sub(t.Started))
+			t.Overrun = t.Duration > t.Allowance
+		}
+	}
 }
 
 // update sends an update and waits for its result. A refusal by the workflow's validator comes

@@ -314,10 +314,11 @@ func (c *clearance) status(now time.Time) Status {
 		}
 	}
 	return Status{
+		Findings: orEmpty(c.findings), Decisions: orEmpty(c.decisions), Timeline: orEmpty(timeline),
 		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
 		LaneSelection: c.selection, State: c.state, Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Waiting: c.waiting, Findings: c.findings, Decisions: c.decisions, Refused: c.refused,
-		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: timeline,
+		Waiting: c.waiting, Refused: c.refused,
+		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations,
 		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
 		Elapsed: policy.Duration(end.Sub(c.submitted)), Standard: c.cfg.Policy.Standard,
 	}
@@ -373,4 +374,12 @@ func roundDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh %dm", h, m)
 	}
 	return fmt.Sprintf("%dm", m)
+}
+
+// orEmpty makes a nil list an empty one, so JSON shows [] rather than null.
+func orEmpty[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }
