@@ -16,6 +16,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+
+	"github.com/medsupply/customs/codec"
 )
 
 // Environment variables read for flag defaults; the names are those of the Temporal CLI and the
@@ -57,6 +59,9 @@ type Options struct {
 	TLSCAFile string
 	// TLSServerName overrides the name checked against the server's certificate.
 	TLSServerName string
+	// CodecKeys is a keyring file (or the keyring JSON itself) whose keys encrypt payloads and
+	// failure messages with AES-256-GCM; empty sends them in clear.
+	CodecKeys string
 
 	// envErr records an environment variable that could not be used as a flag default.
 	envErr error
@@ -88,7 +93,12 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		"PEM bundle of CAs to trust for the server certificate instead of the system's (env "+EnvTLSCA+")")
 	fs.StringVar(&o.TLSServerName, "tls-server-name", os.Getenv(EnvTLSServerName),
 		"server name to check the server certificate against (env "+EnvTLSServerName+")")
+	fs.StringVar(&o.CodecKeys, "codec-keys", os.Getenv(EnvCodecKeys),
+		"keyring file that encrypts payloads (AES-256-GCM); every worker and client of a namespace needs the same keys (env "+EnvCodecKeys+")")
 }
+
+// EnvCodecKeys names the environment variable holding the keyring file or JSON.
+const EnvCodecKeys = "CUSTOMS_CODEC_KEYS"
 
 // tlsFlag is the --tls flag. Setting it on the command line also drops a complaint about
 // TEMPORAL_TLS, which the flag overrides.
@@ -143,6 +153,13 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 	opts.ConnectionOptions.TLS = tlsConf
 	if o.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+	}
+	if o.CodecKeys != "" {
+		ring, err := codec.LoadKeyring(o.CodecKeys)
+		if err != nil {
+			return client.Options{}, fmt.Errorf("--codec-keys: %w", err)
+		}
+		codec.Apply(&opts, codec.New(ring))
 	}
 	return opts, nil
 }

@@ -83,6 +83,9 @@ type Config struct {
 	Retention time.Duration
 	// Logger receives the server's warnings and errors; nil discards them.
 	Logger *zap.Logger
+	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
+	// empty when payloads are not encrypted.
+	CodecEndpoint string
 }
 
 // Server is a running embedded Temporal server.
@@ -428,6 +431,7 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true,
+		Codec:               uiconfig.Codec{Endpoint: cfg.CodecEndpoint},
 	}))
 	s.uiAddress = "http://" + net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.UIPort))
 	s.uiDone = make(chan struct{})

@@ -10,15 +10,20 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/medsupply/customs/codec"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/logging"
@@ -39,6 +44,8 @@ func run(args []string) int {
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
+	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
+	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -60,6 +67,27 @@ func run(args []string) int {
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl,
+	}
+	var cd *codec.Codec
+	if *codecKeys != "" {
+		ring, err := codec.LoadKeyring(*codecKeys)
+		if err != nil {
+			zl.Error("--codec-keys", zap.Error(err))
+			return 2
+		}
+		cd = codec.New(ring)
+		addr := net.JoinHostPort(*ip, strconv.Itoa(*codecPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			zl.Error("cannot serve the codec", zap.Error(err))
+			return 1
+		}
+		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
+		cs := &http.Server{Handler: codec.NewHandler(cd, codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}),
+			ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = cs.Serve(ln) }()
+		defer func() { _ = cs.Close() }()
+		scfg.CodecEndpoint = "http://" + addr
 	}
 	if !*memory {
 		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
@@ -85,9 +113,13 @@ func run(args []string) int {
 			zl.Warn("close engine", zap.Error(err))
 		}
 	}()
-	c, err := client.DialContext(ctx, client.Options{
+	copts := client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
-	})
+	}
+	if cd != nil {
+		codec.Apply(&copts, cd)
+	}
+	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		zl.Error("cannot connect to the embedded server", zap.Error(err))
 		return 1
