@@ -124,6 +124,8 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
 		return Result{}, fmt.Errorf("upsert stage: %w", err)
 	}
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
+		Message: fmt.Sprintf("Declaration %s refused: %s", c.decl.ID, reason)})
 	return c.finish(ctx, StateRefused)
 }
 
@@ -201,6 +203,8 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
 			c.reason = refusal
+			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
+				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, refusal)})
 			return StateRefused, "refused", nil
 		}
 		if c.withdrawal != nil {

@@ -433,6 +433,9 @@ func TestInvalidCertificateRefusedByRule(t *testing.T) {
 	require.Equal(t, ViaAutomatic, last.Via)
 	require.Equal(t, OutcomeReject, last.Outcome)
 	require.Zero(t, h.notices)
+	require.Len(t, h.notifications, 1)
+	require.Equal(t, activities.NotifyRefused, h.notifications[0].Kind)
+	require.Contains(t, h.notifications[0].Message, "body 1282")
 }
 
 func TestRegistryOutageIsRetriedNotFatal(t *testing.T) {
@@ -574,4 +577,5 @@ func TestInvalidDeclarationRefusedAtStart(t *testing.T) {
 	require.Len(t, r.Timeline, 1)
 	require.Zero(t, h.checkCalls[policy.StageDocumentCheck])
 	require.Equal(t, "refused", h.sa[SAStatus])
+	require.Equal(t, activities.NotifyRefused, h.notifications[0].Kind)
 }
