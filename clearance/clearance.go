@@ -132,6 +132,14 @@ func bringUpToDate(s *workflows.Status, now time.Time) {
 		if t.Ended.IsZero() {
 			t.Duration = policy.Duration(now.Sub(t.Started))
 			t.Overrun = t.Duration > t.Allowance
+			// The wait in progress is added to the stage's waits only when it ends.
+			if w := s.Waiting; w != nil && !w.Since.IsZero() && now.After(w.Since) {
+				if w.For == "exporter-documents" {
+					t.ExporterWait += policy.Duration(now.Sub(w.Since))
+				} else {
+					t.OfficerWait += policy.Duration(now.Sub(w.Since))
+				}
+			}
 		}
 	}
 }

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/trs"
+	"github.com/medsupply/customs/workflows"
+)
+
+// TestTimeReleaseStudyMatchesRecordedTimelines runs clearances on the real server and checks
+// that the study built from the server (results of closed ones, status of a running one)
+// carries exactly their recorded timelines and counts them in the right groups.
+func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
+	green := submit(t, "us-nasal-cannulas-anaesthesia-masks.json")
+	yellow := submit(t, "de-antibody-test-kits.json")
+	running := submit(t, "us-n95-respirators-niosh.json")
+
+	awaitOfficer(t, yellow, policy.StageDocumentCheck)
+	approve(t, yellow, policy.StageDocumentCheck, "doc-li")
+	awaitOfficer(t, yellow, policy.StageBiologicalReview)
+	approve(t, yellow, policy.StageBiologicalReview, "hq-wang")
+	awaitOfficer(t, yellow, policy.StageRelease)
+	approve(t, yellow, policy.StageRelease, "rel-zhou")
+	results := map[string]workflows.Result{}
+	for _, id := range []string{green, yellow} {
+		code, res := wait(t, id)
+		if code != 0 {
+			t.Fatalf("%s: exit %d (%s)", id, code, res.State)
+		}
+		results[id] = res
+	}
+	awaitOfficer(t, running, policy.StageDocumentCheck)
+
+	query := fmt.Sprintf("WorkflowId IN ('%s', '%s', '%s')", workflowID(t, green), workflowID(t, yellow), workflowID(t, running))
+	var cs []trs.Clearance
+	eventually(t, "the three clearances listed with their final state", func() error {
+		var err error
+		cs, err = trs.Load(testContext(t), tc, namespace, query)
+		if err != nil {
+			return err
+		}
+		closed := 0
+		for _, c := range cs {
+			if !c.Running {
+				closed++
+			}
+		}
+		if len(cs) != 3 || closed != 2 {
+			return fmt.Errorf("%d listed, %d closed", len(cs), closed)
+		}
+		return nil
+	})
+
+	byID := map[string]trs.Clearance{}
+	for _, c := range cs {
+		byID[c.DeclarationID] = c
+	}
+	for id, res := range results {
+		c := byID[id]
+		if c.Elapsed != res.Elapsed.D() || len(c.Timeline) != len(res.Timeline) {
+			t.Fatalf("%s: study has %s over %d stages, result %s over %d", id, c.Elapsed, len(c.Timeline), res.Elapsed, len(res.Timeline))
+		}
+		for i := range res.Timeline {
+			if c.Timeline[i] != res.Timeline[i] {
+				t.Errorf("%s stage %d: study %+v, recorded %+v", id, i, c.Timeline[i], res.Timeline[i])
+			}
+		}
+	}
+	if !byID[running].Running || byID[running].Timeline[0].OfficerWait <= 0 {
+		t.Errorf("the running clearance %+v is not counted up to now", byID[running])
+	}
+
+	r := trs.Build(cs, trs.StandardOf(cs, 0), query, time.Now())
+	if r.Standard != 20*24*time.Hour {
+		t.Errorf("standard %s", r.Standard)
+	}
+	var all, bio trs.Group
+	for _, g := range r.Groups {
+		switch {
+		case g.Dimension == "all":
+			all = g
+		case g.Dimension == "biological" && g.Key == "biological review":
+			bio = g
+		}
+	}
+	if all.Total.Count != 3 || all.Running != 1 || bio.Total.Count != 1 {
+		t.Fatalf("all %+v, biological %+v", all.Total, bio.Total)
+	}
+	var maxDoc time.Duration
+	for _, c := range cs {
+		maxDoc = max(maxDoc, c.Timeline[0].Duration.D())
+	}
+	if all.Stages[0].Stage != policy.StageDocumentCheck || all.Stages[0].Count != 3 || all.Stages[0].Max != maxDoc {
+		t.Errorf("document check %+v, want 3 with max %s", all.Stages[0], maxDoc)
+	}
+	var page bytes.Buffer
+	if err := trs.WriteHTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `id="total-histogram"`) {
+		t.Error("the page has no histogram")
+	}
+}

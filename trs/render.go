@@ -1,0 +1,237 @@
+package trs
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Human formats a duration for people: "12d 4h", "5h 12m", "3m 4s", "85ms".
+func Human(d time.Duration) string {
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	day := 24 * time.Hour
+	switch {
+	case d >= day:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%s%dd %dh", sign, d/day, (d%day)/time.Hour)
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%s%dh %dm", sign, d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%s%dm %ds", sign, d/time.Minute, (d%time.Minute)/time.Second)
+	case d >= time.Second:
+		return sign + d.Round(10*time.Millisecond).String()
+	}
+	return sign + d.Round(time.Millisecond).String()
+}
+
+func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" }
+
+// WriteTable prints the report as terminal tables, one per group.
+func WriteTable(w io.Writer, r Report) error {
+	fmt.Fprintf(w, "Time Release Study: %d clearances against the %s standard (%s)\n", r.Clearances, Human(r.Standard), r.Counting)
+	if r.Query != "" {
+		fmt.Fprintf(w, "Query: %s\n", r.Query)
+	}
+	for _, g := range r.Groups {
+		fmt.Fprintf(w, "\n== %s: %s (%d clearances", g.Dimension, g.Key, g.Total.Count)
+		if g.Running > 0 {
+			fmt.Fprintf(w, ", %d still running, counted up to now", g.Running)
+		}
+		fmt.Fprintln(w, ")")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stage\tn\tmean\tmedian\tp90\tmax\tallowance\twithin\t")
+		for _, s := range g.Stages {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Stage, s.Count, Human(s.Mean), Human(s.Median), Human(s.P90), Human(s.Max), Human(s.Allowance), pct(s.Within))
+		}
+		fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", g.Total.Count, Human(g.Total.Mean), Human(g.Total.Median), Human(g.Total.P90), Human(g.Total.Max), Human(r.Standard), pct(g.WithinStandard))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "mean vs standard: %s; mean wait on officers %s, on the exporter %s, on checks %s, other %s\n",
+			Human(g.MeanVsStandard), Human(g.MeanWaits.Officers), Human(g.MeanWaits.Exporter), Human(g.MeanWaits.Checks), Human(g.MeanWaits.Other))
+	}
+	return nil
+}
+
+// WriteCSV writes one row per group and stage (and a "total" row per group), durations in
+// seconds.
+func WriteCSV(w io.Writer, r Report) error {
+	cw := csv.NewWriter(w)
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+	if err := cw.Write([]string{"dimension", "key", "stage", "count", "mean_s", "median_s", "p90_s", "max_s", "allowance_s", "within_share",
+		"mean_vs_standard_s", "wait_officers_s", "wait_exporter_s", "wait_checks_s"}); err != nil {
+		return err
+	}
+	for _, g := range r.Groups {
+		for _, s := range g.Stages {
+			if err := cw.Write([]string{g.Dimension, g.Key, string(s.Stage), strconv.Itoa(s.Count), secs(s.Mean), secs(s.Median), secs(s.P90), secs(s.Max),
+				secs(s.Allowance), strconv.FormatFloat(s.Within, 'f', 4, 64), "", "", "", ""}); err != nil {
+				return err
+			}
+		}
+		t := g.Total
+		if err := cw.Write([]string{g.Dimension, g.Key, "total", strconv.Itoa(t.Count), secs(t.Mean), secs(t.Median), secs(t.P90), secs(t.Max),
+			secs(r.Standard), strconv.FormatFloat(g.WithinStandard, 'f', 4, 64), secs(g.MeanVsStandard),
+			secs(g.MeanWaits.Officers), secs(g.MeanWaits.Exporter), secs(g.MeanWaits.Checks)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the report as JSON; durations are nanoseconds.
+func WriteJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Report
+		DurationUnit string `json:"durationUnit"`
+	}{r, "ns"})
+}
+
+// bar is one bar of a chart.
+type bar struct {
+	Label      string
+	X, Y, W, H float64
+	// TX is where the value's label starts: just right of the bar.
+	TX    float64
+	Value string
+	Data  string
+}
+
+type chart struct {
+	Width, Height float64
+	Bars          []bar
+	Marks         []bar // allowance or standard markers
+	Axis          []bar // labels
+}
+
+// stageChart draws, per stage, the mean and p90 against the allowance, scaled to the largest.
+func stageChart(g Group) chart {
+	c := chart{Width: 900, Height: 40 + 46*float64(len(g.Stages))}
+	var top time.Duration
+	for _, s := range g.Stages {
+		top = max(top, s.P90, s.Allowance, s.Mean)
+	}
+	if top == 0 {
+		top = 1
+	}
+	scale := func(d time.Duration) float64 { return 560 * float64(d) / float64(top) }
+	for i, s := range g.Stages {
+		y := 20 + 46*float64(i)
+		c.Axis = append(c.Axis, bar{Label: string(s.Stage), X: 0, Y: y + 20})
+		c.Bars = append(c.Bars,
+			bar{Label: "mean", X: 180, Y: y, W: scale(s.Mean), TX: 184 + scale(s.Mean), H: 14, Value: "mean " + Human(s.Mean), Data: fmt.Sprintf("%s mean %d", s.Stage, s.Mean)},
+			bar{Label: "p90", X: 180, Y: y + 16, W: scale(s.P90), TX: 184 + scale(s.P90), H: 14, Value: "p90 " + Human(s.P90), Data: fmt.Sprintf("%s p90 %d", s.Stage, s.P90)})
+		c.Marks = append(c.Marks, bar{Label: "allowance " + Human(s.Allowance), X: 180 + scale(s.Allowance), Y: y - 2, H: 34,
+			Data: fmt.Sprintf("%s allowance %d", s.Stage, s.Allowance)})
+	}
+	return c
+}
+
+// histogram bins total times, with the standard marked.
+func histogram(cs []Clearance, standard time.Duration) (chart, []int) {
+	var top time.Duration = standard
+	for _, c := range cs {
+		top = max(top, c.Elapsed)
+	}
+	const bins = 20
+	width := time.Duration(math.Ceil(float64(top) / bins))
+	if width <= 0 {
+		width = 1
+	}
+	counts := make([]int, bins)
+	for _, c := range cs {
+		i := int(c.Elapsed / width)
+		if i >= bins {
+			i = bins - 1
+		}
+		counts[i]++
+	}
+	most := 1
+	for _, n := range counts {
+		most = max(most, n)
+	}
+	ch := chart{Width: 760, Height: 260}
+	for i, n := range counts {
+		h := 200 * float64(n) / float64(most)
+		ch.Bars = append(ch.Bars, bar{X: 40 + 34*float64(i), Y: 220 - h, W: 30, H: h, Value: strconv.Itoa(n),
+			Label: Human(width*time.Duration(i)) + "–" + Human(width*time.Duration(i+1)), Data: strconv.Itoa(n)})
+	}
+	x := 40 + 34*float64(bins)*float64(standard)/float64(width*bins)
+	ch.Marks = append(ch.Marks, bar{X: x, Y: 10, H: 215, Label: "standard " + Human(standard), Data: strconv.FormatInt(int64(standard), 10)})
+	ch.Axis = append(ch.Axis, bar{Label: "0", X: 40, Y: 240}, bar{Label: Human(width * bins), X: 40 + 34*bins - 20, Y: 240})
+	return ch, counts
+}
+
+var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Time Release Study</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#1d2433;max-width:1000px}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{padding:.25em .6em;border-bottom:1px solid #dde;text-align:right}
+th:first-child,td:first-child{text-align:left}h2{margin-top:2em}.note{color:#556}
+svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.bin{fill:#3b6fd8}
+</style></head><body>
+<h1>Time Release Study</h1>
+<p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard, counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
+<h2>Stage durations against allowances</h2>
+<p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance.</p>
+<svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">
+{{range .Stages.Axis}}<text x="{{.X}}" y="{{.Y}}">{{.Label}}</text>
+{{end}}{{range .Stages.Bars}}<rect class="{{.Label}}" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}} {{.Value}}</title></rect>
+<text x="{{.TX}}" y="{{.Y}}" dy="11">{{.Value}}</text>
+{{end}}{{range .Stages.Marks}}<rect class="mark allowance" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect>
+{{end}}</svg>
+<h2>Total time against the standard</h2>
+<p class="note">Clearances by total time; the red line is the {{human .R.Standard}} standard.</p>
+<svg id="total-histogram" width="{{.Hist.Width}}" height="{{.Hist.Height}}" role="img" aria-label="distribution of total time">
+{{range .Hist.Bars}}<rect class="bin" data-count="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}}: {{.Value}}</title></rect>
+{{end}}{{range .Hist.Marks}}<rect class="mark standard" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect><text x="{{.X}}" y="{{.Y}}" dx="-4" dy="10" text-anchor="end">{{.Label}}</text>
+{{end}}{{range .Hist.Axis}}<text x="{{.X}}" y="{{.Y}}">{{.Label}}</text>
+{{end}}</svg>
+{{range .R.Groups}}
+<h2>{{.Dimension}}: {{.Key}}</h2>
+<p>{{.Total.Count}} clearances{{if .Running}}, {{.Running}} still running (counted up to now){{end}}; {{pct .WithinStandard}} within the standard; mean {{human .MeanVsStandard}} against it. Mean wait on officers {{human .MeanWaits.Officers}}, on the exporter {{human .MeanWaits.Exporter}}, on checks {{human .MeanWaits.Checks}}.</p>
+<table><tr><th>stage</th><th>n</th><th>mean</th><th>median</th><th>p90</th><th>max</th><th>allowance</th><th>within</th></tr>
+{{range .Stages}}<tr><td>{{.Stage}}</td><td>{{.Count}}</td><td>{{human .Mean}}</td><td>{{human .Median}}</td><td>{{human .P90}}</td><td>{{human .Max}}</td><td>{{human .Allowance}}</td><td>{{pct .Within}}</td></tr>
+{{end}}<tr><th>total</th><td>{{.Total.Count}}</td><td>{{human .Total.Mean}}</td><td>{{human .Total.Median}}</td><td>{{human .Total.P90}}</td><td>{{human .Total.Max}}</td><td>{{human $.R.Standard}}</td><td>{{pct .WithinStandard}}</td></tr></table>
+{{end}}
+<script type="application/json" id="trs-data">{{.JSON}}</script>
+</body></html>
+`))
+
+// WriteHTML writes a self-contained page with the tables and two charts: stage durations
+// against allowances, and the distribution of total time against the standard. It needs no
+// network to display.
+func WriteHTML(w io.Writer, r Report) error {
+	all := Group{}
+	for _, g := range r.Groups {
+		if g.Dimension == "all" {
+			all = g
+		}
+	}
+	hist, _ := histogram(r.Totals, r.Standard)
+	var js strings.Builder
+	if err := WriteJSON(&js, r); err != nil {
+		return err
+	}
+	return page.Execute(w, struct {
+		R      Report
+		Stages chart
+		Hist   chart
+		JSON   template.JS
+	}{r, stageChart(all), hist, template.JS(js.String())})
+}

@@ -1,0 +1,198 @@
+package trs
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/workflows"
+)
+
+const day = 24 * time.Hour
+
+func TestStatsMatchHandComputedValues(t *testing.T) {
+	// 1, 2, 3, 4, 10 days: mean 4d; median 3d; p90 at rank 3.6 -> 4d + 0.6*(10d-4d) = 7.6d.
+	ds := []time.Duration{10 * day, 1 * day, 3 * day, 2 * day, 4 * day}
+	s := summarise(ds, []bool{false, true, true, true, true})
+	if s.Count != 5 || s.Mean != 4*day || s.Median != 3*day || s.Max != 10*day {
+		t.Fatalf("%+v", s)
+	}
+	if want := time.Duration(7.6 * float64(day)); s.P90 != want {
+		t.Errorf("p90 = %s, want %s", s.P90, want)
+	}
+	if s.Within != 0.8 {
+		t.Errorf("within = %v, want 0.8", s.Within)
+	}
+	// Even count: the median is the mean of the middle two.
+	if m := summarise([]time.Duration{1 * time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour}, nil).Median; m != 3*time.Hour {
+		t.Errorf("median = %s, want 3h", m)
+	}
+	if s := summarise(nil, nil); s.Count != 0 || s.Max != 0 {
+		t.Errorf("empty: %+v", s)
+	}
+	if s := summarise([]time.Duration{5 * time.Minute}, nil); s.P90 != 5*time.Minute || s.Median != 5*time.Minute {
+		t.Errorf("one value: %+v", s)
+	}
+}
+
+func rec(stage policy.Stage, d, allowance, officer, exporter, checks time.Duration) workflows.StageRecord {
+	return workflows.StageRecord{Stage: stage, Duration: policy.Duration(d), Allowance: policy.Duration(allowance),
+		OfficerWait: policy.Duration(officer), ExporterWait: policy.Duration(exporter), CheckTime: policy.Duration(checks)}
+}
+
+func sample() []Clearance {
+	return []Clearance{
+		{DeclarationID: "A", Lane: policy.LaneGreen, Categories: []string{"medical-mask"}, Elapsed: 2 * day, Timeline: []workflows.StageRecord{
+			rec(policy.StageDocumentCheck, day, 2*day, 0, 0, time.Minute), rec(policy.StageCertificationCheck, day, 4*day, 0, 0, time.Minute)}},
+		{DeclarationID: "B", Lane: policy.LaneYellow, Categories: []string{"test-kit", "medical-mask"}, Elapsed: 16 * day, Timeline: []workflows.StageRecord{
+			rec(policy.StageDocumentCheck, 3*day, 2*day, 2*day, day, 0), rec(policy.StageBiologicalReview, 13*day, 12*day, 13*day, 0, 0)}},
+		{DeclarationID: "C", Lane: policy.LaneYellow, Expedited: true, Running: true, Categories: []string{"test-kit"}, Elapsed: 24 * day, Timeline: []workflows.StageRecord{
+			rec(policy.StageDocumentCheck, 4*day, day, 4*day, 0, 0), rec(policy.StageBiologicalReview, 20*day, 3*day, 20*day, 0, 0)}},
+	}
+}
+
+func find(t *testing.T, r Report, dim, key string) Group {
+	t.Helper()
+	for _, g := range r.Groups {
+		if g.Dimension == dim && g.Key == key {
+			return g
+		}
+	}
+	t.Fatalf("no group %s=%s", dim, key)
+	return Group{}
+}
+
+func TestBuildSplitsAndComparesWithTheStandard(t *testing.T) {
+	r := Build(sample(), 20*day, "", time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC))
+	all := find(t, r, "all", "all")
+	if all.Total.Count != 3 || all.Total.Mean != 14*day || all.Total.Median != 16*day || all.Running != 1 {
+		t.Fatalf("all: %+v", all.Total)
+	}
+	if all.WithinStandard != 2.0/3 || all.MeanVsStandard != -6*day {
+		t.Errorf("within %v vs standard %s", all.WithinStandard, all.MeanVsStandard)
+	}
+	doc := all.Stages[0]
+	if doc.Stage != policy.StageDocumentCheck || doc.Count != 3 || doc.Mean != day*8/3 || doc.Within != 1.0/3 {
+		t.Errorf("document check: %+v", doc)
+	}
+	if all.MeanWaits.Officers != 13*day || all.MeanWaits.Exporter != day/3 {
+		t.Errorf("waits %+v", all.MeanWaits)
+	}
+	if g := find(t, r, "lane", "yellow"); g.Total.Count != 2 || g.Total.Mean != 20*day || g.WithinStandard != 0.5 {
+		t.Errorf("yellow: %+v", g.Total)
+	}
+	if g := find(t, r, "procedure", "expedited"); g.Total.Count != 1 || g.Stages[1].Allowance != 3*day {
+		t.Errorf("expedited: %+v", g)
+	}
+	if g := find(t, r, "category", "medical-mask"); g.Total.Count != 2 {
+		t.Errorf("a clearance with two categories counts in both: %+v", g.Total)
+	}
+	if g := find(t, r, "biological", "biological review"); g.Total.Count != 2 {
+		t.Errorf("biological: %+v", g.Total)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	r := Build(sample(), 20*day, "ClearanceStatus = 'released'", time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC))
+
+	var table bytes.Buffer
+	if err := WriteTable(&table, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 clearances against the 20d 0h standard", "== lane: yellow (2 clearances, 1 still running", "biological-review"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+
+	var c bytes.Buffer
+	if err := WriteCSV(&c, r); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&c).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[1][0] != "all" || rows[1][2] != "document-check" || rows[1][4] != strconv.FormatFloat((day*8/3).Seconds(), 'f', 3, 64) {
+		t.Errorf("csv row %v", rows[1])
+	}
+
+	var js bytes.Buffer
+	if err := WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Clearances int `json:"clearances"`
+		Groups     []Group
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Clearances != 3 || len(back.Groups) != len(r.Groups) {
+		t.Fatalf("json: %v %+v", err, back.Clearances)
+	}
+}
+
+func TestHTMLCarriesTheChartsData(t *testing.T) {
+	r := Build(sample(), 20*day, "", time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC))
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stageBars, allowances, bins, standard int
+	binTotal := 0
+	var data string
+	var walk func(n *html.Node, in string)
+	walk = func(n *html.Node, in string) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+			}
+			switch {
+			case n.Data == "svg":
+				in = attr["id"]
+			case n.Data == "rect" && in == "stage-chart" && (attr["class"] == "mean" || attr["class"] == "p90"):
+				stageBars++
+			case n.Data == "rect" && in == "stage-chart" && attr["class"] == "mark allowance":
+				allowances++
+			case n.Data == "rect" && in == "total-histogram" && attr["class"] == "bin":
+				bins++
+				n, _ := strconv.Atoi(attr["data-count"])
+				binTotal += n
+			case n.Data == "rect" && in == "total-histogram" && attr["class"] == "mark standard":
+				standard++
+				if attr["data-value"] != strconv.FormatInt(int64(20*day), 10) {
+					t.Errorf("standard line at %s", attr["data-value"])
+				}
+			case n.Data == "script" && attr["id"] == "trs-data":
+				data = n.FirstChild.Data
+			case n.Data == "script" && attr["src"] != "", n.Data == "link" && attr["href"] != "":
+				t.Errorf("the page loads %v: it must be self-contained", attr)
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, in)
+		}
+	}
+	walk(doc, "")
+	// Three stages in the "all" group, a mean and a p90 bar each, one allowance mark each.
+	if stageBars != 6 || allowances != 3 {
+		t.Errorf("stage chart: %d bars, %d allowance marks", stageBars, allowances)
+	}
+	if bins != 20 || binTotal != 3 || standard != 1 {
+		t.Errorf("histogram: %d bins holding %d clearances, %d standard lines", bins, binTotal, standard)
+	}
+	var back struct{ Clearances int }
+	if err := json.Unmarshal([]byte(data), &back); err != nil || back.Clearances != 3 {
+		t.Errorf("embedded data: %v %+v", err, back)
+	}
+}
