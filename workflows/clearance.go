@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -119,7 +120,7 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 	c.reason = reason
 	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: "refused",
 		Allowance: c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck})
-	c.decisions = append(c.decisions, DecisionRecord{
+	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
 		return Result{}, fmt.Errorf("upsert stage: %w", err)
@@ -198,7 +199,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
 		}
 		if refusal != "" {
-			c.decisions = append(c.decisions, DecisionRecord{
+			c.record(ctx, DecisionRecord{
 				Decision: Decision{Stage: stage, Outcome: OutcomeReject, Reason: refusal},
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
@@ -211,7 +212,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return c.withdrawn(), "withdrawn", nil
 		}
 		if !reviewAfterSupply && !c.needsOfficer(stage, res) {
-			c.decisions = append(c.decisions, DecisionRecord{
+			c.record(ctx, DecisionRecord{
 				Decision: Decision{Stage: stage, Outcome: OutcomeApprove, Reason: "automated checks found nothing to review"},
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
@@ -447,6 +448,7 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, allowance time
 		Allowance: policy.Duration(allowance), Supervisor: supervisor})
 	c.timeline[idx].Escalated = true
 	c.breached = true
+	c.metrics(ctx, map[string]string{"stage": string(stage)}).Counter(MetricSLABreaches).Inc(1)
 	if c.waiting != nil && c.waiting.For == "officer-decision" && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
 		c.waiting.Officers = append(c.waiting.Officers, supervisor)
 	}
@@ -535,6 +537,8 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	r.Duration = policy.Duration(now.Sub(r.Started))
 	r.Outcome = outcome
 	r.Overrun = r.Duration > r.Allowance
+	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": outcome}).
+		Timer(MetricStageDuration).Record(r.Duration.D())
 	workflow.GetLogger(ctx).Info("stage ended", "declarationID", c.decl.ID, "stage", r.Stage,
 		"outcome", outcome, "duration", r.Duration.D())
 }
@@ -551,6 +555,9 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	}
 	elapsed := c.ended.Sub(c.submitted)
 	std := c.cfg.Policy.Standard.D()
+	h := c.metrics(ctx, map[string]string{"state": string(s)})
+	h.Timer(MetricClearanceDuration).Record(elapsed)
+	h.Counter(MetricClearancesEnded).Inc(1)
 	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
 		"elapsed", elapsed, "standard", std)
 	return Result{
@@ -561,4 +568,36 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
 		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed),
 	}, nil
+}
+
+// Metric names. The SDK's handler drops them while a workflow replays, so each is recorded once.
+const (
+	// MetricStageDuration is a histogram of stage durations by stage, lane, procedure, outcome.
+	MetricStageDuration = "clearance_stage_duration"
+	// MetricClearanceDuration is a histogram of total durations by final state, lane, procedure.
+	MetricClearanceDuration = "clearance_duration"
+	// MetricClearancesEnded counts ended clearances by final state, lane, procedure.
+	MetricClearancesEnded = "clearance_ended"
+	// MetricDecisions counts decisions by stage, outcome and channel (update, signal, automatic).
+	MetricDecisions = "clearance_decisions"
+	// MetricSLABreaches counts stages that overran their allowance, by stage, lane, procedure.
+	MetricSLABreaches = "clearance_sla_breaches"
+)
+
+// metrics returns the replay-safe metrics handler tagged with the clearance's lane and
+// procedure and the given tags.
+func (c *clearance) metrics(ctx workflow.Context, tags map[string]string) client.MetricsHandler {
+	procedure := "standard"
+	if c.decl.IsExpedited() {
+		procedure = "expedited"
+	}
+	tags["lane"], tags["procedure"] = string(c.lane), procedure
+	return workflow.GetMetricsHandler(ctx).WithTags(tags)
+}
+
+// record keeps a decision and counts it.
+func (c *clearance) record(ctx workflow.Context, r DecisionRecord) {
+	c.decisions = append(c.decisions, r)
+	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": string(r.Outcome), "via": string(r.Via)}).
+		Counter(MetricDecisions).Inc(1)
 }

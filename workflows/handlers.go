@@ -154,7 +154,7 @@ func (c *clearance) validateDecision(d Decision) error {
 // accept records a valid decision for run to apply.
 func (c *clearance) accept(ctx workflow.Context, d Decision, via Via) DecisionRecord {
 	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via}
-	c.decisions = append(c.decisions, r)
+	c.record(ctx, r)
 	c.pending = &r
 	return r
 }

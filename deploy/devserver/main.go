@@ -27,6 +27,7 @@ import (
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/metrics"
 )
 
 func main() {
@@ -46,6 +47,7 @@ func run(args []string) int {
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
 	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address (for example 127.0.0.1:9090); empty: off")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -119,12 +121,28 @@ func run(args []string) int {
 	if cd != nil {
 		codec.Apply(&copts, cd)
 	}
+	var mx *metrics.Metrics
+	if *metricsAddr != "" {
+		if mx, err = metrics.New(); err != nil {
+			zl.Error("metrics", zap.Error(err))
+			return 1
+		}
+		copts.MetricsHandler = mx.Handler
+	}
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		zl.Error("cannot connect to the embedded server", zap.Error(err))
 		return 1
 	}
 	defer c.Close()
+	if mx != nil {
+		go func() {
+			if err := mx.Serve(ctx, *metricsAddr); err != nil {
+				zl.Error("metrics endpoint", zap.Error(err))
+			}
+		}()
+		go func() { _ = mx.WatchOpen(ctx, c, srv.Namespace(), 30*time.Second) }()
+	}
 
 	fmt.Printf(`
 Customs clearance engine is running.

@@ -1,0 +1,172 @@
+package workflows
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// The golden histories are real histories of the released workflow, one per path, recorded by
+// audit/golden. docs/audit.md says how a change to the workflow keeps them replaying.
+const goldenDir = "testdata/golden"
+
+func goldenFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 12, "golden histories in %s", goldenDir)
+	return files
+}
+
+// replay replays one golden history against wf registered under the workflow's name, as the
+// worker registers ExportClearance.
+func replay(t *testing.T, wf any, file string) error {
+	t.Helper()
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: WorkflowName})
+	return r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
+}
+
+func quietLogger() *discardLogger { return &discardLogger{} }
+
+// discardLogger keeps the replayer's panic reports out of the test output: the tests below
+// expect some replays to fail.
+type discardLogger struct{}
+
+func (discardLogger) Debug(string, ...any) {}
+func (discardLogger) Info(string, ...any)  {}
+func (discardLogger) Warn(string, ...any)  {}
+func (discardLogger) Error(string, ...any) {}
+
+// screenSanctionsList names the activity the example change adds.
+const screenSanctionsList = "ScreenSanctionsList"
+
+// extraCheck is the example change: a sanctions screening of the exporter before anything else.
+func extraCheck(ctx workflow.Context, in Input) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	return workflow.ExecuteActivity(actx, screenSanctionsList, in.Declaration.Exporter.Code).Get(ctx, nil)
+}
+
+// exportClearanceVersioned is the change made as docs/audit.md says: behind workflow.GetVersion,
+// so a clearance that started before it replays the old way and a new one takes the new path.
+func exportClearanceVersioned(ctx workflow.Context, in Input) (Result, error) {
+	if workflow.GetVersion(ctx, "extra-check", workflow.DefaultVersion, 1) == 1 {
+		if err := extraCheck(ctx, in); err != nil {
+			return Result{}, err
+		}
+	}
+	return ExportClearance(ctx, in)
+}
+
+// exportClearanceUnversioned is the same change released without GetVersion.
+func exportClearanceUnversioned(ctx workflow.Context, in Input) (Result, error) {
+	if err := extraCheck(ctx, in); err != nil {
+		return Result{}, err
+	}
+	return ExportClearance(ctx, in)
+}
+
+// exportClearanceOldBranchRemoved is the versioned change once its old branch is removed: the
+// minimum supported version moved to 1. It is only released when no open clearance started
+// before the change.
+func exportClearanceOldBranchRemoved(ctx workflow.Context, in Input) (Result, error) {
+	workflow.GetVersion(ctx, "extra-check", 1, 1)
+	if err := extraCheck(ctx, in); err != nil {
+		return Result{}, err
+	}
+	return ExportClearance(ctx, in)
+}
+
+// TestGoldenHistoriesReplay replays every golden history against the workflow as it is now: an
+// unversioned change to ExportClearance fails here before it reaches a worker.
+func TestGoldenHistoriesReplay(t *testing.T) {
+	for _, f := range goldenFiles(t) {
+		require.NoError(t, replay(t, ExportClearance, f), filepath.Base(f))
+	}
+}
+
+func TestVersionedChangeReplaysOldHistories(t *testing.T) {
+	for _, f := range goldenFiles(t) {
+		require.NoError(t, replay(t, exportClearanceVersioned, f), filepath.Base(f))
+	}
+}
+
+func TestUnversionedChangeBreaksOldHistories(t *testing.T) {
+	for _, f := range goldenFiles(t) {
+		err := replay(t, exportClearanceUnversioned, f)
+		require.Error(t, err, filepath.Base(f))
+		// TMPRL1100 is the SDK's code for a non-determinism error.
+		require.Contains(t, err.Error(), "TMPRL1100", "%s: want a non-determinism error", filepath.Base(f))
+	}
+}
+
+func TestRemovingTheOldBranchEarlyBreaksOldHistories(t *testing.T) {
+	for _, f := range goldenFiles(t) {
+		err := replay(t, exportClearanceOldBranchRemoved, f)
+		require.Error(t, err, filepath.Base(f))
+		require.Contains(t, err.Error(), "TMPRL1100", filepath.Base(f))
+	}
+}
+
+// TestVersionedChangeTakesNewPath runs the versioned change as a new clearance: it records the
+// version and screens the exporter before the lane is selected, then clears as before.
+func TestVersionedChangeTakesNewPath(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "examples", "us-nasal-cannulas-anaesthesia-masks.json"))
+	require.NoError(t, err)
+	decl, err := declaration.ParseAndValidate(raw)
+	require.NoError(t, err)
+
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(quietLogger())
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(exportClearanceVersioned, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivity(&activities.Activities{})
+	env.RegisterActivityWithOptions(func(context.Context, string) error { return nil },
+		activity.RegisterOptions{Name: screenSanctionsList})
+
+	var order []string
+	note := func(name string) { order = append(order, name) }
+	env.OnActivity(screenSanctionsList, mock.Anything, decl.Exporter.Code).Return(
+		func(context.Context, string) error { note(screenSanctionsList); return nil }).Once()
+	env.OnActivity(a.LoadConfiguration, mock.Anything).Return(
+		func(context.Context) (activities.Configuration, error) {
+			note("LoadConfiguration")
+			return activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()}, nil
+		})
+	env.OnActivity(a.SelectLane, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CheckInput) (activities.LaneSelection, error) {
+			note("SelectLane")
+			return activities.LaneSelection{Lane: policy.LaneGreen, Reasons: []string{"green: test"}}, nil
+		})
+	clean := func(context.Context, activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{}, nil
+	}
+	env.OnActivity(a.CheckDocuments, mock.Anything, mock.Anything).Return(clean)
+	env.OnActivity(a.VerifyCertificates, mock.Anything, mock.Anything).Return(clean)
+	env.OnActivity(a.IssueReleaseNotice, mock.Anything, mock.Anything).Return(
+		activities.ReleaseNotice{Number: "RN-2020-00000001", DeclarationID: decl.ID}, nil).Once()
+	env.OnActivity(a.NotifyExporter, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(WorkflowName, Input{Declaration: decl})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var r Result
+	require.NoError(t, env.GetWorkflowResult(&r))
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []string{screenSanctionsList, "LoadConfiguration", "SelectLane"}, order,
+		"the new path screens the exporter first")
+	env.AssertExpectations(t)
+}
