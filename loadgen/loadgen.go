@@ -1,0 +1,337 @@
+// Package loadgen drives clearances through a Temporal server at a given concurrency or rate,
+// with an automatic officer, and measures them beside a bare baseline: a workflow of as many
+// no-op activities as a green-lane clearance executes, on the same server. The ratio of the two
+// says how close the engine sits to what the server allows.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/workflows"
+)
+
+// GreenLaneActivities is how many activities a green-lane clearance executes: load the
+// configuration, select the lane, check documents, verify certificates, issue the notice,
+// notify the exporter.
+const GreenLaneActivities = 6
+
+// BaselineTaskQueue is the task queue of the bare baseline workflow.
+const BaselineTaskQueue = "customs-baseline"
+
+// BaselineWorkflow runs n no-op activities in sequence with the clearance's activity options.
+func BaselineWorkflow(ctx workflow.Context, n int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
+	})
+	for i := 0; i < n; i++ {
+		if err := workflow.ExecuteActivity(ctx, NoOp, i).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NoOp is the baseline's activity.
+func NoOp(_ context.Context, _ int) error { return nil }
+
+// RegisterBaseline registers the baseline workflow and activity.
+func RegisterBaseline(r worker.Registry) {
+	r.RegisterWorkflowWithOptions(BaselineWorkflow, workflow.RegisterOptions{Name: "BareBaseline"})
+	r.RegisterActivityWithOptions(NoOp, activity.RegisterOptions{Name: "NoOp"})
+}
+
+// Options shape a run.
+type Options struct {
+	// N is how many workflows to run; Concurrency how many may be in flight at once.
+	N           int
+	Concurrency int
+	// Rate limits starts per second; 0 starts as fast as Concurrency allows.
+	Rate float64
+	// Templates are the declarations to copy, in turn, under generated IDs.
+	Templates []declaration.Declaration
+	// Prefix starts every generated declaration ID.
+	Prefix string
+	// OfficerDelay is how long the automatic officer takes to approve a stage that awaits one.
+	OfficerDelay time.Duration
+	// Progress, when set, is called after each finished workflow.
+	Progress func(done, total int)
+}
+
+// Latencies summarise durations.
+type Latencies struct {
+	P50, P95, P99, Max time.Duration
+}
+
+func latencies(ds []time.Duration) Latencies {
+	if len(ds) == 0 {
+		return Latencies{}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	return Latencies{P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ds[len(ds)-1]}
+}
+
+// Result is what a run measured.
+type Result struct {
+	Kind       string
+	N          int
+	Completed  int
+	Errors     int
+	FirstError string
+	Wall       time.Duration
+	// PerSecond is completed workflows per second of wall time.
+	PerSecond float64
+	EndToEnd  Latencies
+	// Stages are the clearance stages' durations as the workflow recorded them.
+	Stages map[policy.Stage]Latencies
+	// Decisions counts the automatic officer's approvals.
+	Decisions int
+}
+
+// pacer hands out start permits at a rate and a concurrency.
+type pacer struct {
+	sem  chan struct{}
+	tick <-chan time.Time
+	stop func()
+}
+
+func newPacer(concurrency int, rate float64) *pacer {
+	p := &pacer{sem: make(chan struct{}, max(1, concurrency)), stop: func() {}}
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		p.tick, p.stop = t.C, t.Stop
+	}
+	return p
+}
+
+func (p *pacer) acquire(ctx context.Context) error {
+	if p.tick != nil {
+		select {
+		case <-p.tick:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pacer) release() { <-p.sem }
+
+type tally struct {
+	mu        sync.Mutex
+	e2e       []time.Duration
+	stages    map[policy.Stage][]time.Duration
+	errors    int
+	first     string
+	completed int
+	decisions atomic.Int64
+}
+
+func (t *tally) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.errors++
+	if t.first == "" {
+		t.first = err.Error()
+	}
+}
+
+// RunClearances submits N clearances and waits for them, approving whatever awaits an officer
+// after OfficerDelay.
+func RunClearances(ctx context.Context, c client.Client, o Options) (Result, error) {
+	if len(o.Templates) == 0 {
+		return Result{}, errors.New("no declaration templates")
+	}
+	t := &tally{stages: map[policy.Stage][]time.Duration{}}
+	p := newPacer(o.Concurrency, o.Rate)
+	defer p.stop()
+	var wg sync.WaitGroup
+	start := time.Now()
+	done := atomic.Int64{}
+	ids := generateIDs(o.Prefix, o.N)
+	for i := 0; i < o.N; i++ {
+		if err := p.acquire(ctx); err != nil {
+			break
+		}
+		d := o.Templates[i%len(o.Templates)]
+		d.ID = ids[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.release()
+			began := time.Now()
+			if _, err := clearance.Submit(ctx, c, d); err != nil {
+				t.fail(err)
+				return
+			}
+			r, err := follow(ctx, c, d.ID, o.OfficerDelay, &t.decisions)
+			if err != nil {
+				t.fail(err)
+				return
+			}
+			e2e := time.Since(began)
+			t.mu.Lock()
+			t.completed++
+			t.e2e = append(t.e2e, e2e)
+			for _, s := range r.Timeline {
+				t.stages[s.Stage] = append(t.stages[s.Stage], s.Duration.D())
+			}
+			t.mu.Unlock()
+			if o.Progress != nil {
+				o.Progress(int(done.Add(1)), o.N)
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	res := Result{Kind: "clearance", N: o.N, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
+		PerSecond: float64(t.completed) / wall.Seconds(), EndToEnd: latencies(t.e2e), Stages: map[policy.Stage]Latencies{},
+		Decisions: int(t.decisions.Load())}
+	for s, ds := range t.stages {
+		res.Stages[s] = latencies(ds)
+	}
+	return res, nil
+}
+
+// follow waits for a clearance to end; when it is not a green-lane clearance, it approves each
+// stage that awaits an officer after the delay, as an eligible officer.
+func follow(ctx context.Context, c client.Client, id string, delay time.Duration, decisions *atomic.Int64) (workflows.Result, error) {
+	wid, err := workflows.WorkflowID(id)
+	if err != nil {
+		return workflows.Result{}, err
+	}
+	run := c.GetWorkflow(ctx, wid, "")
+	result := make(chan error, 1)
+	var r workflows.Result
+	go func() { result <- run.Get(ctx, &r) }()
+	poll := time.NewTicker(max(delay/2, 50*time.Millisecond))
+	defer poll.Stop()
+	decided := map[policy.Stage]bool{}
+	for {
+		select {
+		case err := <-result:
+			if err == nil && r.State != workflows.StateReleased {
+				err = fmt.Errorf("%s ended %s: %s", id, r.State, r.Reason)
+			}
+			return r, err
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-poll.C:
+			s, err := clearance.Status(ctx, c, id)
+			if err != nil || s.State != workflows.StateAwaitingOfficer || decided[s.Stage] || s.Waiting == nil || len(s.Waiting.Officers) == 0 {
+				continue
+			}
+			if wait := delay - time.Since(s.Waiting.Since); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return r, ctx.Err()
+				}
+			}
+			if _, err := clearance.Decide(ctx, c, id, workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[0], Outcome: workflows.OutcomeApprove}); err == nil {
+				decided[s.Stage] = true
+				decisions.Add(1)
+			}
+		}
+	}
+}
+
+// RunBaseline runs N bare workflows of n no-op activities each at the same concurrency and rate.
+func RunBaseline(ctx context.Context, c client.Client, o Options, activitiesPerWorkflow int) (Result, error) {
+	t := &tally{}
+	p := newPacer(o.Concurrency, o.Rate)
+	defer p.stop()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < o.N; i++ {
+		if err := p.acquire(ctx); err != nil {
+			break
+		}
+		id := fmt.Sprintf("%s-bare-%d", o.Prefix, i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.release()
+			began := time.Now()
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue}, "BareBaseline", activitiesPerWorkflow)
+			if err == nil {
+				err = run.Get(ctx, nil)
+			}
+			if err != nil {
+				t.fail(err)
+				return
+			}
+			e2e := time.Since(began)
+			t.mu.Lock()
+			t.completed++
+			t.e2e = append(t.e2e, e2e)
+			t.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	return Result{Kind: "baseline", N: o.N, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
+		PerSecond: float64(t.completed) / wall.Seconds(), EndToEnd: latencies(t.e2e)}, nil
+}
+
+// generateIDs returns n declaration IDs under prefix, skipping those the random sample would
+// send to the yellow lane, so a green template stays green.
+func generateIDs(prefix string, n int) []string {
+	ids := make([]string, 0, n)
+	percent := policy.Default().SamplePercent
+	for i := 0; len(ids) < n; i++ {
+		id := prefix + "-" + strconv.Itoa(i)
+		if !activities.Sampled(id, percent) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// PeakRSS returns a process's peak resident set size in bytes (VmHWM), 0 when unknown. pid 0 is
+// this process.
+func PeakRSS(pid int) uint64 {
+	path := "/proc/self/status"
+	if pid > 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,108 @@
+package loadgen
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/policy"
+)
+
+func TestLatenciesAndIDs(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	l := latencies(ds)
+	if l.P50 != 51*time.Millisecond || l.P95 != 96*time.Millisecond || l.P99 != 100*time.Millisecond || l.Max != 100*time.Millisecond {
+		t.Errorf("%+v", l)
+	}
+	ids := generateIDs("x", 200)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if activities.Sampled(id, policy.Default().SamplePercent) || seen[id] {
+			t.Fatalf("id %s sampled or repeated", id)
+		}
+		seen[id] = true
+	}
+	if len(ids) != 200 {
+		t.Fatalf("%d ids", len(ids))
+	}
+}
+
+// TestRunAgainstARealServer runs a few clearances (one needing an officer) and the baseline.
+func TestRunAgainstARealServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	c := srv.GetDefaultClient()
+	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
+	e, err := engine.Open(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	w := e.NewWorker(c, cfg)
+	bw := worker.New(c, BaselineTaskQueue, worker.Options{})
+	RegisterBaseline(bw)
+	for _, x := range []worker.Worker{w, bw} {
+		if err := x.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer x.Stop()
+	}
+	var templates []declaration.Declaration
+	for _, f := range []string{"us-nasal-cannulas-anaesthesia-masks.json", "us-n95-respirators-niosh.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := declaration.ParseAndValidate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates = append(templates, d)
+	}
+	// Search attributes become usable a moment after registration: retry the first run.
+	o := Options{N: 6, Concurrency: 3, Templates: templates, Prefix: "lt", OfficerDelay: 10 * time.Millisecond}
+	var r Result
+	for attempt := 0; ; attempt++ {
+		o.Prefix = "lt" + string(rune('a'+attempt))
+		if r, err = RunClearances(ctx, c, o); err != nil {
+			t.Fatal(err)
+		}
+		if r.Errors == 0 || attempt == 20 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r.Completed != 6 || r.Errors != 0 {
+		t.Fatalf("clearances: %+v", r)
+	}
+	if r.Decisions != 3 {
+		t.Errorf("officer approvals %d, want 3 (one per yellow clearance)", r.Decisions)
+	}
+	if _, ok := r.Stages[policy.StageRelease]; !ok || r.PerSecond <= 0 {
+		t.Errorf("stages %v, rate %v", r.Stages, r.PerSecond)
+	}
+	b, err := RunBaseline(ctx, c, o, GreenLaneActivities)
+	if err != nil || b.Completed != 6 || b.Errors != 0 {
+		t.Fatalf("baseline: %v %+v", err, b)
+	}
+	if PeakRSS(0) == 0 {
+		t.Error("no peak RSS for this process")
+	}
+}
