@@ -131,7 +131,7 @@ func bringUpToDate(s *workflows.Status, now time.Time) {
 		t := &s.Timeline[i]
 		if t.Ended.IsZero() {
 			t.Duration = policy.Duration(now.Sub(t.Started))
-			t.Overrun = t.Duration > t.Allowance
+			t.Overrun = !t.Due.IsZero() && now.After(t.Due)
 			// The wait in progress is added to the stage's waits only when it ends.
 			if w := s.Waiting; w != nil && !w.Since.IsZero() && now.After(w.Since) {
 				if w.For == "exporter-documents" {

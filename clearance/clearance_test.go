@@ -15,7 +15,8 @@ func TestBringUpToDateMovesRunningTimesToNow(t *testing.T) {
 		Waiting: &workflows.Waiting{For: "officer-decision", Since: t0.Add(2 * time.Hour)},
 		Timeline: []workflows.StageRecord{
 			{Stage: policy.StageDocumentCheck, Started: t0, Ended: t0.Add(time.Hour), Duration: policy.Duration(time.Hour)},
-			{Stage: policy.StageBiologicalReview, Started: t0.Add(time.Hour), Allowance: policy.Duration(12 * 24 * time.Hour)},
+			{Stage: policy.StageBiologicalReview, Started: t0.Add(time.Hour), Allowance: policy.Duration(12 * 24 * time.Hour),
+				Due: t0.Add(time.Hour + 12*24*time.Hour)},
 		}}
 	bringUpToDate(&s, t0.Add(14*24*time.Hour))
 	if got, want := s.Elapsed.D(), 14*24*time.Hour; got != want {

@@ -220,6 +220,8 @@ type Policy struct {
 	SamplePercent int `json:"samplePercent"`
 	// HighRiskDestinations are destinations whose declarations go to the red lane.
 	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
+	// Calendar says whether allowances count calendar time or working days.
+	Calendar Calendar `json:"calendar,omitempty"`
 }
 
 // AllowancesFor returns the allowances for the standard or the expedited procedure.
@@ -297,6 +299,7 @@ func (p Policy) Validate() error {
 	if p.SamplePercent < 0 || p.SamplePercent > 100 {
 		errs = append(errs, fmt.Sprintf("samplePercent: %d is not between 0 and 100", p.SamplePercent))
 	}
+	errs = append(errs, p.Calendar.Validate()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("policy: %s", strings.Join(errs, "; "))
 	}

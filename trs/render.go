@@ -40,7 +40,7 @@ func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%"
 
 // WriteTable prints the report as terminal tables, one per group.
 func WriteTable(w io.Writer, r Report) error {
-	fmt.Fprintf(w, "Time Release Study: %d clearances against the %s standard (%s)\n", r.Clearances, Human(r.Standard), r.Counting)
+	fmt.Fprintf(w, "Time Release Study: %d clearances against the %s standard (allowances counted in %s)\n", r.Clearances, Human(r.Standard), r.Counting)
 	if r.Query != "" {
 		fmt.Fprintf(w, "Query: %s\n", r.Query)
 	}
@@ -186,7 +186,7 @@ th:first-child,td:first-child{text-align:left}h2{margin-top:2em}.note{color:#556
 svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.bin{fill:#3b6fd8}
 </style></head><body>
 <h1>Time Release Study</h1>
-<p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard, counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
+<p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
 <h2>Stage durations against allowances</h2>
 <p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance.</p>
 <svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">

@@ -2,6 +2,7 @@ package trs
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/medsupply/customs/policy"
@@ -11,16 +12,18 @@ import (
 // Clearance is one clearance as the study sees it: closed ones from their result, running ones
 // from their status up to now.
 type Clearance struct {
-	DeclarationID string                  `json:"declarationId"`
-	State         workflows.State         `json:"state"`
-	Lane          policy.Lane             `json:"lane"`
-	Expedited     bool                    `json:"expedited"`
-	Categories    []string                `json:"categories"`
-	Running       bool                    `json:"running"`
-	Submitted     time.Time               `json:"submitted"`
-	Elapsed       time.Duration           `json:"elapsed"`
-	Standard      time.Duration           `json:"standard"`
-	Timeline      []workflows.StageRecord `json:"timeline"`
+	DeclarationID string          `json:"declarationId"`
+	State         workflows.State `json:"state"`
+	Lane          policy.Lane     `json:"lane"`
+	Expedited     bool            `json:"expedited"`
+	Categories    []string        `json:"categories"`
+	Running       bool            `json:"running"`
+	Submitted     time.Time       `json:"submitted"`
+	Elapsed       time.Duration   `json:"elapsed"`
+	Standard      time.Duration   `json:"standard"`
+	// Counting is how the clearance's allowances were counted: calendar or business-days.
+	Counting string                  `json:"counting"`
+	Timeline []workflows.StageRecord `json:"timeline"`
 }
 
 // Biological reports whether the clearance had a biological review.
@@ -36,14 +39,14 @@ func (c Clearance) Biological() bool {
 // FromResult turns a closed clearance's result into an observation.
 func FromResult(r workflows.Result, categories []string) Clearance {
 	return Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
-		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Timeline: r.Timeline}
+		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline}
 }
 
 // FromStatus turns a running clearance's status (brought up to now) into an observation.
 func FromStatus(s workflows.Status, categories []string) Clearance {
 	return Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
 		Categories: categories, Running: !s.State.Final(), Submitted: s.Submitted, Elapsed: s.Elapsed.D(),
-		Standard: s.Standard.D(), Timeline: s.Timeline}
+		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline}
 }
 
 // StageStats are the statistics of one stage within a group.
@@ -85,7 +88,8 @@ type Report struct {
 	Generated time.Time     `json:"generated"`
 	Query     string        `json:"query,omitempty"`
 	Standard  time.Duration `json:"standard"`
-	// Counting says how durations were counted.
+	// Counting says how the allowances were counted: "calendar time", "working days", or both
+	// when the clearances ran under different policies. Durations are always elapsed time.
 	Counting   string      `json:"counting"`
 	Clearances int         `json:"clearances"`
 	Groups     []Group     `json:"groups"`
@@ -94,7 +98,7 @@ type Report struct {
 
 // Build studies the clearances against the standard.
 func Build(cs []Clearance, standard time.Duration, query string, generated time.Time) Report {
-	r := Report{Generated: generated, Query: query, Standard: standard, Counting: "calendar time", Clearances: len(cs), Totals: cs}
+	r := Report{Generated: generated, Query: query, Standard: standard, Counting: counting(cs), Clearances: len(cs), Totals: cs}
 	r.Groups = append(r.Groups, group("all", "all", cs, standard))
 	for _, dim := range []struct {
 		name string
@@ -173,10 +177,38 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		var allow time.Duration
 		for i, s := range recs {
 			ds[i] = s.Duration.D()
-			ok[i] = s.Duration <= s.Allowance
+			ok[i] = withinAllowance(s)
 			allow += s.Allowance.D()
 		}
 		g.Stages = append(g.Stages, StageStats{Stage: st, Stats: summarise(ds, ok), Allowance: allow / time.Duration(len(recs))})
 	}
 	return g
+}
+
+// withinAllowance reports whether a stage ended (or, running, stands) before its allowance ran
+// out: its due time, which working-day counting moves past weekends and holidays.
+func withinAllowance(s workflows.StageRecord) bool {
+	if s.Due.IsZero() {
+		return s.Duration <= s.Allowance
+	}
+	end := s.Ended
+	if end.IsZero() {
+		end = s.Started.Add(s.Duration.D())
+	}
+	return !end.After(s.Due)
+}
+
+func counting(cs []Clearance) string {
+	seen := map[string]bool{}
+	for _, c := range cs {
+		seen[c.Counting] = true
+	}
+	var names []string
+	if seen[policy.CountingCalendar] || seen[""] {
+		names = append(names, "calendar time")
+	}
+	if seen[policy.CountingBusinessDays] {
+		names = append(names, "working days")
+	}
+	return strings.Join(names, " and ")
 }

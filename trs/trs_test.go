@@ -196,3 +196,26 @@ func TestHTMLCarriesTheChartsData(t *testing.T) {
 		t.Errorf("embedded data: %v %+v", err, back)
 	}
 }
+
+func TestWorkingDayAllowances(t *testing.T) {
+	start := time.Date(2020, 4, 3, 1, 0, 0, 0, time.UTC)
+	// Four calendar days against a 2-day allowance that working-day counting moved to the 8th.
+	stage := workflows.StageRecord{Stage: policy.StageDocumentCheck, Started: start, Ended: start.Add(4 * day),
+		Duration: policy.Duration(4 * day), Allowance: policy.Duration(2 * day), Due: start.Add(5 * day)}
+	c := Clearance{DeclarationID: "W", Lane: policy.LaneYellow, Counting: policy.CountingBusinessDays, Elapsed: 4 * day,
+		Timeline: []workflows.StageRecord{stage}}
+	r := Build([]Clearance{c}, 20*day, "", start)
+	if r.Counting != "working days" {
+		t.Errorf("counting %q", r.Counting)
+	}
+	if got := r.Groups[0].Stages[0].Within; got != 1 {
+		t.Errorf("within %v: the stage ended before its working-day due time", got)
+	}
+	late := stage
+	late.Ended, late.Duration = start.Add(6*day), policy.Duration(6*day)
+	c2 := Clearance{DeclarationID: "X", Counting: policy.CountingCalendar, Elapsed: 6 * day, Timeline: []workflows.StageRecord{late}}
+	r = Build([]Clearance{c, c2}, 20*day, "", start)
+	if r.Counting != "calendar time and working days" || r.Groups[0].Stages[0].Within != 0.5 {
+		t.Errorf("counting %q within %v", r.Counting, r.Groups[0].Stages[0].Within)
+	}
+}

@@ -118,8 +118,9 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 	now := workflow.Now(ctx)
 	c.stage = policy.StageDocumentCheck
 	c.reason = reason
+	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck
 	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: "refused",
-		Allowance: c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck})
+		Allowance: allowance, Due: c.cfg.Policy.Calendar.Due(now, allowance.D())})
 	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
@@ -157,7 +158,8 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 	now := workflow.Now(ctx)
 	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
 	c.stage = stage
-	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance)})
+	due := c.cfg.Policy.Calendar.Due(now, allowance)
+	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
 	idx := len(c.timeline) - 1
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
 		return "", fmt.Errorf("upsert stage: %w", err)
@@ -166,7 +168,7 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, allowance) })
+	workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, due.Sub(now)) })
 
 	end, outcome, err := c.decideStage(ctx, stage, idx)
 	if err != nil {
@@ -353,7 +355,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	role := policy.StageRole(stage)
 	c.waiting = &Waiting{
 		For: "officer-decision", Role: role, Officers: c.eligible(stage),
-		Since: since, Due: c.timeline[idx].Started.Add(c.timeline[idx].Allowance.D()),
+		Since: since, Due: c.timeline[idx].Due,
 	}
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
 		return DecisionRecord{}, err
@@ -427,13 +429,18 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	return ok, nil
 }
 
-// watchAllowance escalates the stage if it is still running when its allowance ends. The stage
-// keeps waiting: nothing is approved because time ran out.
-func (c *clearance) watchAllowance(ctx workflow.Context, idx int, allowance time.Duration) {
+// watchAllowance escalates the stage if it is still running when its allowance ends, after
+// wait (the allowance, or longer when weekends and holidays stop the clock). The stage keeps
+// waiting: nothing is approved because time ran out.
+func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Duration) {
 	stage := c.timeline[idx].Stage
-	timer := workflow.NewTimerWithOptions(ctx, allowance, workflow.TimerOptions{
-		Summary: fmt.Sprintf("%s allowance (%s)", stage, policy.Duration(allowance)),
-	})
+	allowance := c.timeline[idx].Allowance.D()
+	summary := fmt.Sprintf("%s allowance (%s)", stage, policy.Duration(allowance))
+	if c.cfg.Policy.Calendar.BusinessDays() {
+		summary = fmt.Sprintf("%s allowance (%s in working days, until %s)", stage, policy.Duration(allowance),
+			c.timeline[idx].Due.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary})
 	if err := timer.Get(ctx, nil); err != nil {
 		return // the stage ended in time
 	}
@@ -536,7 +543,7 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	r.Ended = now
 	r.Duration = policy.Duration(now.Sub(r.Started))
 	r.Outcome = outcome
-	r.Overrun = r.Duration > r.Allowance
+	r.Overrun = r.Ended.After(r.Due)
 	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": outcome}).
 		Timer(MetricStageDuration).Record(r.Duration.D())
 	workflow.GetLogger(ctx).Info("stage ended", "declarationID", c.decl.ID, "stage", r.Stage,
@@ -566,7 +573,7 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		Submitted: c.submitted, Ended: c.ended,
 		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
-		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed),
+		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed), Counting: c.cfg.Policy.Calendar.Name(),
 	}, nil
 }
 

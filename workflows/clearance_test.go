@@ -579,3 +579,34 @@ func TestInvalidDeclarationRefusedAtStart(t *testing.T) {
 	require.Equal(t, "refused", h.sa[SAStatus])
 	require.Equal(t, activities.NotifyRefused, h.notifications[0].Kind)
 }
+
+func TestBusinessDaysStopTheClockOverWeekendsAndHolidays(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays, Holidays: []string{"2020-04-06"}}
+	friday := time.Date(2020, 4, 3, 1, 0, 0, 0, time.UTC) // 09:00 in China
+	h.env.SetStartTime(friday)
+	// Four calendar days later, on Tuesday: past a 2-day calendar allowance, within 2 working days.
+	h.decide(4*24*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, "business-days", r.Counting)
+	require.Equal(t, time.Date(2020, 4, 8, 1, 0, 0, 0, time.UTC), r.Timeline[0].Due.UTC())
+	require.False(t, r.Timeline[0].Escalated)
+	require.False(t, r.Timeline[0].Overrun)
+	require.Empty(t, r.Escalations)
+	require.Equal(t, false, h.sa[SASlaBreached])
+}
+
+func TestBusinessDaysEscalateWhenWorkingTimeRunsOut(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays}
+	h.env.SetStartTime(time.Date(2020, 4, 3, 1, 0, 0, 0, time.UTC))
+	h.decide(6*24*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Len(t, r.Escalations, 1)
+	// Due Tuesday 09:00 China time: Friday's 15 hours, Monday's 24, Tuesday's first 9.
+	require.Equal(t, time.Date(2020, 4, 7, 1, 0, 0, 0, time.UTC), r.Escalations[0].At.UTC())
+	require.True(t, r.Timeline[0].Overrun)
+}

@@ -310,7 +310,7 @@ func (c *clearance) status(now time.Time) Status {
 	for i := range timeline {
 		if timeline[i].Ended.IsZero() {
 			timeline[i].Duration = policy.Duration(now.Sub(timeline[i].Started))
-			timeline[i].Overrun = timeline[i].Duration > timeline[i].Allowance
+			timeline[i].Overrun = now.After(timeline[i].Due)
 		}
 	}
 	return Status{
@@ -320,7 +320,7 @@ func (c *clearance) status(now time.Time) Status {
 		Waiting: c.waiting, Refused: c.refused,
 		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations,
 		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
-		Elapsed: policy.Duration(end.Sub(c.submitted)), Standard: c.cfg.Policy.Standard,
+		Elapsed: policy.Duration(end.Sub(c.submitted)), Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
 	}
 }
 

@@ -138,6 +138,9 @@ type StageRecord struct {
 	// Duration is Ended-Started, or the time so far while the stage runs.
 	Duration  policy.Duration `json:"duration"`
 	Allowance policy.Duration `json:"allowance"`
+	// Due is when the allowance ends: Started+Allowance in calendar time, later when the
+	// policy counts working days. Overrun means the stage was still running then.
+	Due time.Time `json:"due"`
 	// Outcome is approved, cleared (automatically), refused, lapsed or withdrawn; empty while
 	// the stage runs.
 	Outcome   string `json:"outcome,omitempty"`
@@ -196,6 +199,8 @@ type Status struct {
 	// Elapsed is the time since submission (until the end, once ended).
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`
+	// Counting says how allowances are counted: calendar or business-days.
+	Counting string `json:"counting"`
 }
 
 // Result is what a clearance returns when it ends.
@@ -220,4 +225,6 @@ type Result struct {
 	// Elapsed (negative when over).
 	WithinStandard bool            `json:"withinStandard"`
 	Margin         policy.Duration `json:"margin"`
+	// Counting says how allowances were counted: calendar or business-days.
+	Counting string `json:"counting"`
 }
