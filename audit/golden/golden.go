@@ -1,0 +1,441 @@
+// Package golden records the golden histories of the ExportClearance workflow: one real history
+// per path through it (green release, officer approval, rejection, request for information
+// answered and lapsed, escalation, expedited, red lane, reroute, refusal by an invalid
+// certificate, withdrawal, a decision sent as a signal), each run by the real worker and
+// activities against a real Temporal server, driven through the clearance client package, and
+// written as JSON in the form the Web UI downloads. Every build replays them (see the tests of
+// the audit and workflows packages), so a change to the released workflow that would break
+// running clearances fails the tests. docs/audit.md gives the command that records them.
+package golden
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/workflows"
+)
+
+// Dir is where the golden histories live, relative to the module root.
+const Dir = "workflows/testdata/golden"
+
+// Scenario is one path through the clearance, recorded as one golden history.
+type Scenario struct {
+	// Name is the golden file's name without ".json".
+	Name string
+	// Covers says which path through the workflow the history takes.
+	Covers string
+	// Example is the declaration file in examples/.
+	Example string
+	// ID replaces the example's declaration ID, so one example can be recorded on several paths.
+	ID string
+	// Policy adjusts the built-in policy for this run: time-dependent paths need allowances or
+	// an information deadline of seconds.
+	Policy func(*policy.Policy)
+	// Drive acts as the officers and the exporter until the clearance ends.
+	Drive func(ctx context.Context, d *Driver) error
+	// Lane (the lane the clearance ends in) and State are what the run must show; the recorder
+	// refuses a run that differs.
+	Lane  policy.Lane
+	State workflows.State
+}
+
+// Scenarios returns every path a golden history covers.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name: "green-release", Covers: "green lane: every check passes, released without an officer",
+			Example: "us-nasal-cannulas-anaesthesia-masks.json",
+			Lane:    policy.LaneGreen, State: workflows.StateReleased,
+			Drive: func(context.Context, *Driver) error { return nil },
+		},
+		{
+			Name: "yellow-approve", Covers: "yellow lane: a document officer approves, released",
+			Example: "us-n95-respirators-niosh.json",
+			Lane:    policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
+			Name: "yellow-biological", Covers: "yellow lane with a biological product: document officer, health-quarantine officer, release officer",
+			Example: "de-antibody-test-kits.json",
+			Lane:    policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Steps(ctx,
+					step{policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""},
+					step{policy.StageBiologicalReview, "hq-wang", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-zhou", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
+			Name: "reject", Covers: "yellow lane: the document officer rejects, refused",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0513",
+			Lane: policy.LaneYellow, State: workflows.StateRefused,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-chen", workflows.OutcomeReject,
+					"the packing list declares 4,000 cartons but the commercial invoice bills 3,600")
+			},
+		},
+		{
+			Name: "request-supply", Covers: "a finding, a request for information, the exporter supplies the document, the officer approves, released",
+			Example: "missing-documents-quality-declaration-thermometers.json",
+			Lane:    policy.LaneGreen, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Request(ctx, policy.StageDocumentCheck, "doc-li",
+					"the manufacturer's quality declaration required by announcement No. 5 of 2020 is missing",
+					"quality-declaration"); err != nil {
+					return err
+				}
+				if err := d.Supply(ctx, workflows.Supply{
+					Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-RW-2020-0506",
+						Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}},
+					Note: "quality declaration signed by the manufacturer's quality director",
+				}); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
+			Name: "request-lapse", Covers: "a request for information the exporter does not answer in time: lapsed",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0514",
+			Policy: func(p *policy.Policy) { p.InformationDeadline = policy.Duration(3 * time.Second) },
+			Lane:   policy.LaneYellow, State: workflows.StateLapsed,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Request(ctx, policy.StageDocumentCheck, "doc-chen",
+					"the NIOSH approval label for model 9231 is missing", "niosh-label")
+			},
+		},
+		{
+			Name: "escalation", Covers: "the document check overruns its allowance: escalated to the supervisor (SlaBreached), who then approves",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0515",
+			Policy: func(p *policy.Policy) { p.Allowances.DocumentCheck = policy.Duration(2 * time.Second) },
+			Lane:   policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if _, err := d.Await(ctx, "the escalation", func(s workflows.Status) bool { return s.SlaBreached }); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "sup-huang", workflows.OutcomeApprove, "")
+			},
+		},
+		{
+			Name: "expedited", Covers: "expedited procedure (emergency ventilators), red lane under the shorter allowances: four officers",
+			Example: "expedited-emergency-ventilators.json",
+			Lane:    policy.LaneRed, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Steps(ctx,
+					step{policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""},
+					step{policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove, ""},
+					step{policy.StagePhysicalInspection, "insp-sun", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-zhou", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
+			Name: "red-inspection", Covers: "red lane (biological risk class B): biological review, certification officer, physical inspection, release",
+			Example: "fr-biological-class-b.json",
+			Lane:    policy.LaneRed, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Steps(ctx,
+					step{policy.StageDocumentCheck, "doc-chen", workflows.OutcomeApprove, ""},
+					step{policy.StageBiologicalReview, "hq-zhao", workflows.OutcomeApprove, ""},
+					step{policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove, ""},
+					step{policy.StagePhysicalInspection, "insp-sun", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-wu", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
+			Name: "reroute", Covers: "a supervisor reroutes a yellow clearance to the red lane: certification officer and physical inspection added",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0516",
+			Lane: policy.LaneRed, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if _, err := clearance.Reroute(ctx, d.c, d.ID, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
+					Reason: "counterfeit N95 respirators reported on this route"}); err != nil {
+					return err
+				}
+				return d.Steps(ctx,
+					step{policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""},
+					step{policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove, ""},
+					step{policy.StagePhysicalInspection, "insp-sun", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-zhou", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
+			Name: "invalid-certificate", Covers: "the certification check finds a CE certificate from a body not notified for PPE: refused by rule (InvalidCertificate)",
+			Example: "es-masks-non-notified-body.json",
+			Lane:    policy.LaneYellow, State: workflows.StateRefused,
+			Drive: func(ctx context.Context, d *Driver) error {
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
+			Name: "withdrawal", Covers: "the exporter withdraws during the biological review",
+			Example: "de-antibody-test-kits.json", ID: "LB-2020-DE-0416",
+			Lane: policy.LaneYellow, State: workflows.StateWithdrawn,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""); err != nil {
+					return err
+				}
+				if err := d.AwaitOfficer(ctx, policy.StageBiologicalReview); err != nil {
+					return err
+				}
+				return clearance.Withdraw(ctx, d.c, d.ID, "the consignee cancelled the order")
+			},
+		},
+		{
+			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if err := d.Signal(ctx, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "cert-liu",
+					Outcome: workflows.OutcomeApprove}); err != nil {
+					return err
+				}
+				if _, err := d.Await(ctx, "the refusal of the first signal", func(s workflows.Status) bool { return len(s.Refused) == 1 }); err != nil {
+					return err
+				}
+				return d.Signal(ctx, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+					Outcome: workflows.OutcomeApprove})
+			},
+		},
+	}
+}
+
+// Recorder runs scenarios against a Temporal server with the real worker.
+type Recorder struct {
+	c          client.Client
+	examples   string
+	policyPath string
+	eng        *engine.Engine
+	w          worker.Worker
+}
+
+// NewRecorder registers the engine's search attributes on namespace, opens the engine with its
+// data under workDir and starts the worker on c. examplesDir is the examples/ directory.
+func NewRecorder(ctx context.Context, c client.Client, namespace, examplesDir, workDir string, logger *zap.Logger) (*Recorder, error) {
+	if err := connect.RegisterSearchAttributes(ctx, c, namespace); err != nil {
+		return nil, err
+	}
+	r := &Recorder{c: c, examples: examplesDir, policyPath: filepath.Join(workDir, "policy.json")}
+	if err := r.writePolicy(nil); err != nil {
+		return nil, err
+	}
+	cfg := engine.Config{DataDir: workDir, Notifications: "-", PolicyFile: r.policyPath}
+	eng, err := engine.Open(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	r.eng = eng
+	r.w = eng.NewWorker(c, cfg)
+	if err := r.w.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("start worker: %w", err), eng.Close())
+	}
+	return r, nil
+}
+
+// Close stops the worker and closes the engine.
+func (r *Recorder) Close() error {
+	r.w.Stop()
+	return r.eng.Close()
+}
+
+// writePolicy writes the built-in policy, adjusted, where the worker reads it: each clearance
+// reads the policy once, when it starts.
+func (r *Recorder) writePolicy(adjust func(*policy.Policy)) error {
+	p := policy.Default()
+	if adjust != nil {
+		adjust(&p)
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(r.policyPath, b, 0o600)
+}
+
+// Record runs one scenario to its end and returns its history, read back from the server. It
+// refuses a run whose lane or final state is not the scenario's, or whose history does not
+// replay.
+func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, error) {
+	raw, err := os.ReadFile(filepath.Join(r.examples, s.Example))
+	if err != nil {
+		return nil, err
+	}
+	decl, err := declaration.ParseAndValidate(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Example, err)
+	}
+	if s.ID != "" {
+		decl.ID = s.ID
+	}
+	if err := r.writePolicy(s.Policy); err != nil {
+		return nil, err
+	}
+	run, err := clearance.Submit(ctx, r.c, decl)
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{c: r.c, ID: decl.ID}
+	if err := s.Drive(ctx, d); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	res, err := clearance.Wait(ctx, r.c, decl.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if res.State != s.State || res.Lane != s.Lane {
+		return nil, fmt.Errorf("%s: ended %s in the %s lane, want %s in the %s lane (%s)", s.Name, res.State, res.Lane,
+			s.State, s.Lane, res.Reason)
+	}
+	h, err := audit.FetchHistory(ctx, r.c, run.GetID(), run.GetRunID())
+	if err != nil {
+		return nil, err
+	}
+	if err := audit.Replay(h, audit.Converters{}); err != nil {
+		return nil, fmt.Errorf("%s: the recorded history does not replay: %w", s.Name, err)
+	}
+	return h, nil
+}
+
+// Write writes a history to dir/NAME.json in the Web UI's JSON form.
+func Write(dir, name string, h *historypb.History) (string, error) {
+	b, err := audit.MarshalHistoryJSON(h)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name+".json")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+// Index is the README of the golden directory: every file and the path it covers.
+func Index() string {
+	var b strings.Builder
+	b.WriteString("# Golden histories of ExportClearance\n\n")
+	b.WriteString("Real histories of the released workflow, one per path, recorded by `audit/golden` against an\n")
+	b.WriteString("in-process Temporal server with the real worker and activities, in the JSON form the Web UI\n")
+	b.WriteString("downloads. Every `go test ./...` replays them; see `docs/audit.md` to record them again. This\n")
+	b.WriteString("file is written by the recorder.\n\n")
+	b.WriteString("| file | example | lane | ends | path |\n|---|---|---|---|---|\n")
+	for _, s := range Scenarios() {
+		fmt.Fprintf(&b, "| `%s.json` | `%s` | %s | %s | %s |\n", s.Name, s.Example, s.Lane, s.State, s.Covers)
+	}
+	return b.String()
+}
+
+// Driver acts on one clearance as its officers and exporter would.
+type Driver struct {
+	c client.Client
+	// ID is the declaration ID.
+	ID string
+}
+
+type step struct {
+	stage   policy.Stage
+	officer string
+	outcome workflows.Outcome
+	reason  string
+}
+
+// Steps decides stages in turn, each once the clearance awaits it.
+func (d *Driver) Steps(ctx context.Context, steps ...step) error {
+	for _, s := range steps {
+		if err := d.Decide(ctx, s.stage, s.officer, s.outcome, s.reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Await polls the clearance's status until cond holds.
+func (d *Driver) Await(ctx context.Context, what string, cond func(workflows.Status) bool) (workflows.Status, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := clearance.Status(ctx, d.c, d.ID)
+		if err == nil && cond(s) {
+			return s, nil
+		}
+		if err == nil && s.State.Final() {
+			return s, fmt.Errorf("%s ended (%s: %s) while waiting for %s", d.ID, s.State, s.Reason, what)
+		}
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("%s: gave up waiting for %s (state %s, stage %s, last error %v)", d.ID, what, s.State, s.Stage, err)
+		}
+		select {
+		case <-ctx.Done():
+			return s, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// AwaitOfficer waits until the clearance awaits an officer's decision on stage.
+func (d *Driver) AwaitOfficer(ctx context.Context, stage policy.Stage) error {
+	_, err := d.Await(ctx, "an officer's decision on "+string(stage), func(s workflows.Status) bool {
+		return s.State == workflows.StateAwaitingOfficer && s.Stage == stage
+	})
+	return err
+}
+
+// Decide waits for the stage to await an officer, then sends the decision as the update.
+func (d *Driver) Decide(ctx context.Context, stage policy.Stage, officer string, outcome workflows.Outcome, reason string) error {
+	if err := d.AwaitOfficer(ctx, stage); err != nil {
+		return err
+	}
+	_, err := clearance.Decide(ctx, d.c, d.ID, workflows.Decision{Stage: stage, Officer: officer, Outcome: outcome, Reason: reason})
+	return err
+}
+
+// Request asks the exporter for information on stage.
+func (d *Driver) Request(ctx context.Context, stage policy.Stage, officer, reason string, requested ...string) error {
+	if err := d.AwaitOfficer(ctx, stage); err != nil {
+		return err
+	}
+	_, err := clearance.Decide(ctx, d.c, d.ID, workflows.Decision{Stage: stage, Officer: officer,
+		Outcome: workflows.OutcomeRequestInformation, Reason: reason, Requested: requested})
+	return err
+}
+
+// Supply waits until documents are awaited and sends them.
+func (d *Driver) Supply(ctx context.Context, s workflows.Supply) error {
+	if _, err := d.Await(ctx, "the request for documents", func(st workflows.Status) bool {
+		return st.State == workflows.StateAwaitingExporter
+	}); err != nil {
+		return err
+	}
+	_, err := clearance.Supply(ctx, d.c, d.ID, s)
+	return err
+}
+
+// Signal sends a decision as the signal "decision".
+func (d *Driver) Signal(ctx context.Context, dec workflows.Decision) error {
+	id, err := workflows.WorkflowID(d.ID)
+	if err != nil {
+		return err
+	}
+	return d.c.SignalWorkflow(ctx, id, "", workflows.SignalDecision, dec)
+}

@@ -1,0 +1,302 @@
+package golden
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/server/temporaltest"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/workflows"
+)
+
+var record = flag.Bool("record", false, "record every golden history into "+Dir+" (about 30 seconds)")
+
+// goldenDir is Dir seen from this package.
+var goldenDir = filepath.Join("..", "..", filepath.FromSlash(Dir))
+
+const examplesDir = "../../examples"
+
+func startServer(t *testing.T) (*temporaltest.TestServer, *Recorder) {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := NewRecorder(ctx, ts.GetDefaultClient(), ts.GetDefaultNamespace(), examplesDir, t.TempDir(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return ts, r
+}
+
+// TestRecordGolden records every golden history against an in-process Temporal server. It runs
+// only with -record: go test ./audit/golden -run TestRecordGolden -record
+func TestRecordGolden(t *testing.T) {
+	if !*record {
+		t.Skip("records the golden histories only with -record")
+	}
+	_, r := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, s := range Scenarios() {
+		h, err := r.Record(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, err := Write(goldenDir, s.Name, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d events", path, len(h.GetEvents()))
+	}
+	if err := os.WriteFile(filepath.Join(goldenDir, "README.md"), []byte(Index()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGoldenFilesMatchScenarios keeps the committed histories and their index in step with the
+// scenarios: a scenario added without recording, or a golden file deleted, fails here.
+func TestGoldenFilesMatchScenarios(t *testing.T) {
+	want := map[string]bool{"README.md": true}
+	for _, s := range Scenarios() {
+		want[s.Name+".json"] = true
+		if _, err := os.Stat(filepath.Join(goldenDir, s.Name+".json")); err != nil {
+			t.Errorf("scenario %s has no golden history: %v (record with -record)", s.Name, err)
+		}
+	}
+	entries, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			t.Errorf("%s in %s belongs to no scenario", e.Name(), goldenDir)
+		}
+	}
+	index, err := os.ReadFile(filepath.Join(goldenDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(index) != Index() {
+		t.Errorf("%s/README.md is out of date; record again with -record", goldenDir)
+	}
+}
+
+// TestRecordEndToEnd proves the recorder on a real server: it records the green path, then
+// checks the written file replays, its trail tells the story, the auditor reads the same
+// clearance from the server, and the digest of the file, of the server's gRPC answer and of
+// the Web UI's download are one and the same.
+func TestRecordEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts, r := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	green := Scenarios()[0]
+	if green.Name != "green-release" {
+		t.Fatalf("first scenario is %s", green.Name)
+	}
+	fetched, err := r.Record(ctx, green)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, err := Write(dir, green.Name, fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The written file replays and its trail tells the green path.
+	var out, errOut bytes.Buffer
+	if code := audit.Run(ctx, []string{"replay", path}, &out, &errOut, nil); code != audit.ExitOK {
+		t.Fatalf("replay exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	h, err := audit.ReadHistoryFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.BuildTrail(h, audit.Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trail.State != string(workflows.StateReleased) || trail.DeclarationID != "NBKR-2020-000331" {
+		t.Errorf("trail: state %s, declaration %s", trail.State, trail.DeclarationID)
+	}
+	var lane, notice bool
+	for _, row := range trail.Rows {
+		lane = lane || (row.Kind == audit.RowLane && row.Outcome == "green lane")
+		notice = notice || (row.Kind == audit.RowReleaseNotice && strings.HasPrefix(row.Outcome, "notice ") && row.Actor == audit.ActorSystem)
+	}
+	if !lane || !notice {
+		t.Errorf("trail lacks the green lane (%v) or the automatic release notice (%v):\n%+v", lane, notice, trail.Rows)
+	}
+
+	// One digest whatever the source: the file, the gRPC answer, the Web UI's download.
+	fileDigest, err := audit.Digest(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcDigest, err := audit.Digest(fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := downloadLikeWebUI(t, ctx, ts, workflows.WorkflowIDPrefix+"NBKR-2020-000331", fetched)
+	uiPath := filepath.Join(dir, "ui-download.json")
+	if err := os.WriteFile(uiPath, ui, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uiHistory, err := audit.ReadHistoryFile(uiPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiDigest, err := audit.Digest(uiHistory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileDigest != grpcDigest || uiDigest != grpcDigest {
+		t.Errorf("digests differ: file %s, gRPC %s, Web UI %s", fileDigest, grpcDigest, uiDigest)
+	}
+	if trail.Digest != grpcDigest {
+		t.Errorf("trail digest %s, want %s", trail.Digest, grpcDigest)
+	}
+
+	// The auditor against the server: the trail by declaration ID, replay by query, and a query
+	// that matches nothing.
+	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
+	out.Reset()
+	errOut.Reset()
+	if code := audit.Run(ctx, append([]string{"trail", "NBKR-2020-000331", "--json"}, conn...), &out, &errOut, nil); code != audit.ExitOK {
+		t.Fatalf("trail exit %d: %s", code, errOut.String())
+	}
+	var fromServer audit.Trail
+	if err := json.Unmarshal(out.Bytes(), &fromServer); err != nil {
+		t.Fatal(err)
+	}
+	if fromServer.Digest != grpcDigest || len(fromServer.Rows) != len(trail.Rows) {
+		t.Errorf("server trail: digest %s, %d rows; want %s, %d rows", fromServer.Digest, len(fromServer.Rows), grpcDigest, len(trail.Rows))
+	}
+	// Visibility records are written asynchronously: give the listing a moment.
+	query := fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowName)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out.Reset()
+		errOut.Reset()
+		code := audit.Run(ctx, append([]string{"replay", "--query", query}, conn...), &out, &errOut, nil)
+		got := strings.TrimSpace(out.String())
+		if code == audit.ExitOK && got == "matched 1, replayed 1, failed 0, skipped 0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replay --query: exit %d, stdout %q, stderr %q", code, got, errOut.String())
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	code := audit.Run(ctx, append([]string{"replay", "--query", "WorkflowId = 'clearance-NOPE'"}, conn...), &out, &errOut, nil)
+	if code != audit.ExitNoMatch || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 ||
+		!strings.Contains(errOut.String(), "matches the query") {
+		t.Errorf("empty query: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// downloadLikeWebUI fetches a history as the Web UI's "Download" button does with the "encoded"
+// setting: page by page from the UI server's HTTP API, then {"events": [...]} indented by two.
+func downloadLikeWebUI(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, workflowID string, h *historypb.History) []byte {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host: "127.0.0.1", Port: port, TemporalGRPCAddress: ts.GetFrontendHostPort(),
+		DefaultNamespace: ts.GetDefaultNamespace(), CORS: uiconfig.CORS{CookieInsecure: true},
+		HideLogs: true, DisableNewsFetch: true,
+	}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ui.Start() // returns when stopped
+	}()
+	t.Cleanup(func() { ui.Stop(); <-done })
+
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	runID := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetOriginalExecutionRunId()
+	var events []json.RawMessage
+	token := ""
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		q := url.Values{"execution.runId": {runID}}
+		if token != "" {
+			q.Set("nextPageToken", token)
+		}
+		u := fmt.Sprintf("%s/api/v1/namespaces/%s/workflows/%s/history?%s", base, url.PathEscape(ts.GetDefaultNamespace()),
+			url.PathEscape(workflowID), q.Encode())
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // the UI server is still starting
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		if cerr := resp.Body.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s: %s", u, resp.Status, body)
+		}
+		var page struct {
+			History       struct{ Events []json.RawMessage }
+			NextPageToken string
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, page.History.Events...)
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	b, err := json.MarshalIndent(map[string]any{"events": events}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != len(h.GetEvents()) {
+		t.Fatalf("the Web UI's download has %d events, the server's history %d", len(events), len(h.GetEvents()))
+	}
+	return b
+}

@@ -1,0 +1,278 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	historypb "go.temporal.io/api/history/v1"
+)
+
+func trailOf(t *testing.T, name string) *Trail {
+	t.Helper()
+	tr, err := BuildTrail(golden(t, name), Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// rowsOf returns the rows of one kind, in order.
+func rowsOf(tr *Trail, kind string) []Row {
+	var out []Row
+	for _, r := range tr.Rows {
+		if r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func last(tr *Trail) Row { return tr.Rows[len(tr.Rows)-1] }
+
+// inOrder checks that the rows appear in event order and that the trail holds every kind of
+// step at least where expected.
+func inOrder(t *testing.T, tr *Trail) {
+	t.Helper()
+	for i := 1; i < len(tr.Rows); i++ {
+		if tr.Rows[i].EventID < tr.Rows[i-1].EventID || tr.Rows[i].Time.Before(tr.Rows[i-1].Time) {
+			t.Errorf("row %d (event %d) comes after event %d", i, tr.Rows[i].EventID, tr.Rows[i-1].EventID)
+		}
+	}
+	first := tr.Rows[0]
+	if first.Kind != RowSubmission || first.EventID != 1 || !strings.HasPrefix(first.Actor, "exporter ") {
+		t.Errorf("first row %+v is not the exporter's submission", first)
+	}
+	if d, _ := Digest(golden(t, tr.name())); tr.Digest != d || tr.DigestAlgorithm != DigestAlgorithm {
+		t.Errorf("trail digest %s (%s), want %s", tr.Digest, tr.DigestAlgorithm, d)
+	}
+}
+
+// name maps a trail back to its golden file through its declaration.
+func (t *Trail) name() string {
+	return map[string]string{
+		"JH-2020-US-0512": "yellow-approve", "JH-2020-US-0513": "reject", "RW-2020-US-0506": "request-supply",
+		"JH-2020-US-0515": "escalation", "JH-2020-US-0517": "signal-decision", "HX-2020-ES-0428": "invalid-certificate",
+		"LB-2020-DE-0416": "withdrawal", "JH-2020-US-0516": "reroute", "JH-2020-US-0514": "request-lapse",
+	}[t.DeclarationID]
+}
+
+func TestTrailOfficerApproves(t *testing.T) {
+	tr := trailOf(t, "yellow-approve")
+	inOrder(t, tr)
+	if tr.WorkflowID != "clearance-JH-2020-US-0512" || tr.State != "released" || !strings.HasPrefix(tr.Exporter, "3205960330 ") {
+		t.Errorf("header: %s %s %s", tr.WorkflowID, tr.State, tr.Exporter)
+	}
+	if lane := rowsOf(tr, RowLane); len(lane) != 1 || lane[0].Outcome != "yellow lane" || !strings.Contains(lane[0].Reason, "1 of 15 declarations refused") {
+		t.Errorf("lane rows %+v", lane)
+	}
+	d := rowsOf(tr, RowDecision)
+	if len(d) != 1 || d[0].Actor != "doc-li" || d[0].What != "decide document-check (update)" || d[0].Outcome != "approve" {
+		t.Errorf("decisions %+v", d)
+	}
+	n := rowsOf(tr, RowReleaseNotice)
+	if len(n) != 1 || !strings.HasPrefix(n[0].Outcome, "notice RN-") || n[0].Actor != ActorSystem || n[0].Reason != "automatic release, yellow lane" {
+		t.Errorf("release notice %+v", n)
+	}
+	if o := last(tr); o.Kind != RowOutcome || o.Outcome != "released" || !strings.Contains(o.Reason, "within the 20d standard") {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
+func TestTrailOfficerRejects(t *testing.T) {
+	tr := trailOf(t, "reject")
+	inOrder(t, tr)
+	const reason = "the packing list declares 4,000 cartons but the commercial invoice bills 3,600"
+	d := rowsOf(tr, RowDecision)
+	if len(d) != 1 || d[0].Actor != "doc-chen" || d[0].Outcome != "reject" || d[0].Reason != reason {
+		t.Errorf("decisions %+v", d)
+	}
+	if n := rowsOf(tr, RowNotification); len(n) != 1 || !strings.Contains(n[0].What, "refused") || !strings.Contains(n[0].Reason, reason) {
+		t.Errorf("notifications %+v", n)
+	}
+	if len(rowsOf(tr, RowReleaseNotice)) != 0 {
+		t.Error("a refused clearance has a release notice")
+	}
+	if o := last(tr); o.Outcome != "refused" || !strings.HasPrefix(o.Reason, reason) || o.What != "clearance ended at document-check" {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
+func TestTrailRequestAndSupply(t *testing.T) {
+	tr := trailOf(t, "request-supply")
+	inOrder(t, tr)
+	checks := rowsOf(tr, RowCheck)
+	if len(checks) < 2 || checks[0].Outcome != "1 finding(s), worst error" ||
+		!strings.Contains(checks[0].Reason, "missing-quality-declaration") || checks[1].Outcome != "no findings" {
+		t.Errorf("document checks %+v", checks)
+	}
+	d := rowsOf(tr, RowDecision)
+	if len(d) != 2 || d[0].Actor != "doc-li" || d[0].Outcome != "request-information" ||
+		!strings.Contains(d[0].Reason, "quality declaration") || !strings.HasSuffix(d[0].Reason, "requested: quality-declaration") ||
+		d[1].Actor != "doc-li" || d[1].Outcome != "approve" {
+		t.Errorf("decisions %+v", d)
+	}
+	s := rowsOf(tr, RowSupply)
+	if len(s) != 1 || s[0].Actor != "exporter 4403960602" || s[0].Outcome != "1 document(s), 0 certificate(s)" ||
+		!strings.HasPrefix(s[0].Reason, "quality-declaration QD-RW-2020-0506") {
+		t.Errorf("supplies %+v", s)
+	}
+	// The supply comes between the request and the approval, and the check runs again after it.
+	if !(d[0].EventID < s[0].EventID && s[0].EventID < checks[1].EventID && checks[1].EventID < d[1].EventID) {
+		t.Errorf("order: request %d, supply %d, check %d, approval %d", d[0].EventID, s[0].EventID, checks[1].EventID, d[1].EventID)
+	}
+	if o := last(tr); o.Outcome != "released" {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
+func TestTrailEscalation(t *testing.T) {
+	tr := trailOf(t, "escalation")
+	inOrder(t, tr)
+	esc := rowsOf(tr, RowEscalation)
+	if len(esc) != 2 || esc[0].What != "stage document-check overran its allowance (2s)" ||
+		esc[0].Outcome != "escalated to supervisor sup-huang" || esc[1].What != "SlaBreached set" || esc[1].Outcome != "true" {
+		t.Fatalf("escalation rows %+v", esc)
+	}
+	d := rowsOf(tr, RowDecision)
+	if len(d) != 1 || d[0].Actor != "sup-huang" || d[0].Outcome != "approve" || d[0].EventID < esc[1].EventID {
+		t.Errorf("the supervisor's decision after the escalation: %+v", d)
+	}
+	if o := last(tr); o.Outcome != "released" {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
+func TestTrailSignalsAppliedAndRefused(t *testing.T) {
+	tr := trailOf(t, "signal-decision")
+	inOrder(t, tr)
+	d := rowsOf(tr, RowDecision)
+	if len(d) != 2 ||
+		d[0].Actor != "cert-liu" || d[0].What != "decide document-check (signal)" || d[0].Outcome != "approve, "+SignalRefused ||
+		d[1].Actor != "doc-li" || d[1].Outcome != "approve, "+SignalApplied {
+		t.Errorf("decisions %+v", d)
+	}
+}
+
+func TestTrailRunningClearance(t *testing.T) {
+	h := golden(t, "signal-decision")
+	// Cut the history after the second signal's workflow task: the clearance still runs.
+	var cut int
+	for i, e := range h.GetEvents() {
+		if e.GetWorkflowExecutionSignaledEventAttributes() != nil {
+			cut = i + 1
+		}
+	}
+	running := &historypb.History{Events: h.GetEvents()[:cut]}
+	tr, err := BuildTrail(running, Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rowsOf(tr, RowDecision)
+	if tr.State != "running" || len(d) != 2 || d[1].Outcome != "approve, "+SignalPending {
+		t.Errorf("state %s, decisions %+v", tr.State, d)
+	}
+	if err := Replay(running, Converters{}); err != nil {
+		t.Errorf("a running clearance's history must replay: %v", err)
+	}
+}
+
+func TestTrailOtherPaths(t *testing.T) {
+	cert := trailOf(t, "invalid-certificate")
+	inOrder(t, cert)
+	var refusal Row
+	for _, r := range rowsOf(cert, RowCheck) {
+		if strings.HasPrefix(r.Outcome, "refused by rule") {
+			refusal = r
+		}
+	}
+	if refusal.Outcome != "refused by rule (InvalidCertificate)" || !strings.Contains(refusal.Reason, "issuer-not-notified") ||
+		!strings.Contains(refusal.Reason, "1282") || last(cert).Outcome != "refused" {
+		t.Errorf("invalid certificate: %+v, outcome %+v", refusal, last(cert))
+	}
+
+	w := trailOf(t, "withdrawal")
+	inOrder(t, w)
+	if r := rowsOf(w, RowWithdrawal); len(r) != 1 || r[0].Actor != "exporter 3301960412" || r[0].Reason != "the consignee cancelled the order" ||
+		last(w).Outcome != "withdrawn" || last(w).What != "clearance ended at biological-review" {
+		t.Errorf("withdrawal %+v, outcome %+v", r, last(w))
+	}
+
+	rr := trailOf(t, "reroute")
+	inOrder(t, rr)
+	if r := rowsOf(rr, RowReroute); len(r) != 1 || r[0].Actor != "sup-huang" || r[0].Outcome != "from the yellow to the red lane" ||
+		!strings.Contains(r[0].Reason, "counterfeit") {
+		t.Errorf("reroute %+v", r)
+	}
+	var inspector bool
+	for _, d := range rowsOf(rr, RowDecision) {
+		inspector = inspector || (d.Actor == "insp-sun" && d.What == "decide physical-inspection (update)")
+	}
+	if !inspector {
+		t.Error("the rerouted clearance has no physical inspection decision")
+	}
+
+	lapse := trailOf(t, "request-lapse")
+	inOrder(t, lapse)
+	if r := rowsOf(lapse, RowLapse); len(r) != 1 || r[0].Outcome != "deadline passed" || last(lapse).Outcome != "lapsed" {
+		t.Errorf("lapse %+v, outcome %+v", r, last(lapse))
+	}
+}
+
+func TestTrailCommand(t *testing.T) {
+	path := filepath.Join(goldenDir, "reject.json")
+	code, out, errOut := run(t, nil, "trail", "--file", path, "--json")
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got Trail
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := trailOf(t, "reject")
+	var buf bytes.Buffer
+	if err := want.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != out || got.Digest != want.Digest || len(got.Rows) != len(want.Rows) {
+		t.Errorf("the JSON trail differs from BuildTrail's")
+	}
+
+	code, out, errOut = run(t, nil, "trail", "--file", path)
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Clearance clearance-JH-2020-US-0513 of declaration JH-2020-US-0513",
+		"History digest (" + DigestAlgorithm + "): " + want.Digest,
+		"TIME (UTC)", "doc-chen", "reject", "the packing list declares 4,000 cartons",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestDamagedHistoriesDoNotPanic strips the attributes of one event at a time, as a damaged or
+// hand-edited file would have them, and reads the trail and replays: errors are fine, panics not.
+func TestDamagedHistoriesDoNotPanic(t *testing.T) {
+	for _, name := range []string{"request-supply", "signal-decision"} {
+		n := len(golden(t, name).GetEvents())
+		for i := 0; i < n; i++ {
+			h := golden(t, name)
+			h.Events[i].Attributes = nil
+			h.Events[i].UserMetadata = nil
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("%s without the attributes of event %d: panic %v", name, i+1, p)
+					}
+				}()
+				_, _ = BuildTrail(h, Converters{})
+				_ = Replay(h, Converters{})
+			}()
+		}
+	}
+}
