@@ -43,6 +43,7 @@ func run(args []string) int {
 	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
 	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
+	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
@@ -158,6 +159,11 @@ Officers' queues are list filters in the Web UI, for example
 
 Stop with Ctrl-C.
 `, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir))
+	if !*runWorker {
+		zl.Info("no worker in this process; start one with go run ./worker")
+		<-ctx.Done()
+		return 0
+	}
 	if err := e.Run(ctx, c, cfg); err != nil {
 		zl.Error("worker failed", zap.Error(err))
 		return 1
