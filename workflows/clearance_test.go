@@ -559,7 +559,7 @@ func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
 	require.Equal(t, "Awaiting a decision on **biological-review** from a health-quarantine-officer (hq-wang, hq-zhao). "+
 		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.", got)
 	c.state, c.waiting = StateAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
-	require.Contains(t, c.details(start.Add(2*time.Hour)), "overdue by 1h 0m")
+	require.Contains(t, c.details(start.Add(2*time.Hour)), "the time is up")
 	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))
 }
 

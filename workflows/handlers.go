@@ -355,8 +355,8 @@ func (c *clearance) details(now time.Time) string {
 }
 
 func left(d time.Duration) string {
-	if d < 0 {
-		return fmt.Sprintf("overdue by %s", roundDuration(-d))
+	if d < time.Minute {
+		return "the time is up"
 	}
 	return fmt.Sprintf("%s left", roundDuration(d))
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The officer's day in the stock Temporal Web UI, in Debian's Chromium (e2e/browser/): builds
+# and starts the devserver on free loopback ports with a fresh data dir and a short expedited
+# allowance, submits example declarations with the starter, and runs node's test runner.
+# Screenshots land in artifacts/browser/. Needs Go, Node.js 20+ and npm; installs chromium from
+# Debian's packages when it is missing. With UPDATE_DOC_IMAGES=1 it also copies the screenshots
+# that docs/officers.md shows to docs/img/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="/usr/local/go/bin:$PATH"
+# The devserver, the starter and the tests get only what this script gives them.
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CUSTOMS|TEMPORAL)_' || true)
+started=$(date +%s)
+artifacts="$PWD/artifacts/browser"
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+phase() { echo "== browser: $* (at $(( $(date +%s) - started ))s)"; }
+
+phase "chromium"
+if [ -z "${CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+[ -x "$chromium" ] || { echo "no browser at $chromium"; exit 1; }
+"$chromium" --version 2>/dev/null | head -1
+
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  { echo "e2e/browser needs Node.js 20 or later, found $(node --version)"; exit 1; }
+
+phase "npm ci (e2e/browser)"
+(cd e2e/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+work=$(mktemp -d)
+devserver_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$devserver_pid" ] && kill -0 "$devserver_pid" 2>/dev/null; then
+    kill -TERM "$devserver_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$devserver_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$devserver_pid" 2>/dev/null || true
+    wait "$devserver_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+  echo "== browser: done in $(( $(date +%s) - started ))s (exit $rc)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+phase "build devserver and starter"
+go build -o "$work/devserver" ./deploy/devserver
+go build -o "$work/starter" ./starter
+
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+
+# Two free loopback ports, held together so they differ.
+read -r grpc_port ui_port < <(node -e '
+  const net = require("net");
+  const a = net.createServer().listen(0, "127.0.0.1", () => {
+    const b = net.createServer().listen(0, "127.0.0.1", () => {
+      console.log(a.address().port, b.address().port); a.close(); b.close();
+    });
+  });')
+grpc="127.0.0.1:$grpc_port"
+ui="http://127.0.0.1:$ui_port"
+
+phase "devserver on $grpc, Web UI $ui"
+"$work/devserver" --data-dir "$work/data" --port "$grpc_port" --ui-port "$ui_port" \
+  --policy e2e/browser/testdata/policy.json --log-level warn >"$artifacts/devserver.log" 2>&1 &
+devserver_pid=$!
+
+for i in $(seq 1 120); do
+  if ! kill -0 "$devserver_pid" 2>/dev/null; then
+    echo "devserver exited:"; tail -n 40 "$artifacts/devserver.log"; exit 1
+  fi
+  if grep -q "Customs clearance engine is running" "$artifacts/devserver.log" &&
+     node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+       "$ui/api/v1/namespaces/default"; then
+    break
+  fi
+  if [ "$i" = 120 ]; then
+    echo "the Web UI did not answer within 60s:"; tail -n 40 "$artifacts/devserver.log"; exit 1
+  fi
+  sleep 0.5
+done
+
+phase "submit example declarations"
+"$work/starter" --address "$grpc" --ui "$ui" submit \
+  examples/us-nasal-cannulas-anaesthesia-masks.json \
+  examples/de-antibody-test-kits.json \
+  examples/us-n95-respirators-niosh.json \
+  examples/fr-biological-class-b.json \
+  examples/expedited-emergency-ventilators.json | tee "$artifacts/submitted.tsv"
+
+phase "node --test (e2e/browser)"
+(
+  cd e2e/browser
+  CUSTOMS_UI_URL="$ui" CUSTOMS_GRPC_ADDRESS="$grpc" CUSTOMS_STARTER="$work/starter" \
+    CUSTOMS_SUBMITTED="$artifacts/submitted.tsv" CUSTOMS_ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
+    timeout --kill-after=10 240 node --test officer.test.mjs
+) || {
+  rc=$?
+  echo "browser tests failed; screenshots in artifacts/browser/; devserver log tail:"
+  tail -n 30 "$artifacts/devserver.log"
+  exit "$rc"
+}
+ls "$artifacts"
+
+if [ "${UPDATE_DOC_IMAGES:-}" = 1 ]; then
+  mkdir -p docs/img
+  for pair in 01-document-check-queue:officers-queue 02-clearance-user-metadata:officers-clearance \
+              03-status-query:officers-status-query 04-update-dialog:officers-update-dialog \
+              06-event-history:officers-event-history 08-refused-update:officers-refused-update \
+              10-overdue-clearance:officers-overdue 12-refused-signal:officers-refused-signal; do
+    cp "$artifacts/${pair%%:*}.png" "docs/img/${pair#*:}.png"
+  done
+  phase "copied the guide's screenshots to docs/img/"
+fi

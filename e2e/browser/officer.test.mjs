@@ -1,0 +1,268 @@
+// An officer's day in the stock Temporal Web UI, in a real browser: the queues as list
+// filters, reading a clearance, deciding through the update dialog, a refused decision, an
+// overdue clearance, and the signal dialog as the fallback.
+//
+// .ci/browser.sh starts the devserver with testdata/policy.json (expedited document check
+// allowance of 15s), submits the declarations below with the starter and runs this file with:
+//   CUSTOMS_UI_URL        the Web UI, e.g. http://127.0.0.1:18233
+//   CUSTOMS_GRPC_ADDRESS  the Temporal frontend, e.g. 127.0.0.1:17233
+//   CUSTOMS_SUBMITTED     the starter's submit output (declaration ID, "submitted", workflow ID, link)
+//   CUSTOMS_STARTER       the starter binary, for cross-checks from the exporter's side
+//   CUSTOMS_ARTIFACTS     where screenshots go (default ../../artifacts/browser)
+//   CHROMIUM              the browser (default /usr/bin/chromium)
+// The tests run in order and share one browser: each continues the officer's day.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Desk, launch } from './desk.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the browser tests with .ci/browser.sh`);
+  return v;
+}
+
+const UI = required('CUSTOMS_UI_URL');
+const GRPC = required('CUSTOMS_GRPC_ADDRESS');
+const SUBMITTED = required('CUSTOMS_SUBMITTED');
+const STARTER = required('CUSTOMS_STARTER');
+const ARTIFACTS = process.env.CUSTOMS_ARTIFACTS || resolve(here, '../../artifacts/browser');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// The declarations .ci/browser.sh submits, and where each stands before any officer acts
+// (examples/README.md has the lanes).
+const ANTIBODY_KITS = 'LB-2020-DE-0415'; // yellow, biological class D: document check, biological review, release
+const N95 = 'JH-2020-US-0512'; // yellow (exporter history): document check, then released
+const PCR_KITS = 'RX-2020-FR-0409'; // red, biological class B
+const VENTILATORS = 'WK-2020-BE-0402'; // red, expedited: its 15s document check allowance runs out
+const CANNULAS = 'NBKR-2020-000331'; // green: released without an officer
+const SCENARIO = [ANTIBODY_KITS, N95, PCR_KITS, VENTILATORS, CANNULAS];
+
+const QUEUE = {
+  document: "ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'document-check'",
+  biological: "ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'",
+  supervisor: "SlaBreached = true AND ExecutionStatus = 'Running'",
+};
+
+const wf = (id) => `clearance-${id}`;
+
+// submitted reads the starter's output: one line per declaration it started.
+function submitted() {
+  const ids = new Map();
+  for (const line of readFileSync(SUBMITTED, 'utf8').split('\n')) {
+    const [decl, what, workflowId] = line.split('\t');
+    if (what === 'submitted') ids.set(decl, workflowId);
+  }
+  return ids;
+}
+
+// exporterView is the starter's status of a clearance: the engine's own answer, to compare
+// with what the UI shows.
+function exporterView(id) {
+  const out = execFileSync(STARTER, ['--address', GRPC, 'status', id, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+let browser;
+let desk;
+
+before(async () => {
+  const launched = await launch({ executablePath: CHROMIUM });
+  browser = launched.browser;
+  const page = await launched.context.newPage();
+  desk = new Desk(page, { ui: UI, artifacts: ARTIFACTS });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// step runs one test's body and keeps a screenshot of the page when it fails.
+async function step(name, body) {
+  try {
+    await body();
+  } catch (err) {
+    await desk?.shot(`FAILED-${name}`).catch(() => {});
+    throw err;
+  }
+}
+
+test('1. the document officer opens the queue: exactly the clearances awaiting a document check', { timeout: 90_000 }, () =>
+  step('01-document-check-queue', async () => {
+    const ids = submitted();
+    assert.deepEqual([...ids.keys()].sort(), [...SCENARIO].sort(), 'the script submitted the scenario');
+    for (const id of SCENARIO) assert.equal(ids.get(id), wf(id));
+
+    await desk.openWorkflows();
+    await desk.configureColumns({
+      remove: ['Run ID', 'Type', 'Start', 'End'],
+      add: ['ClearanceLane', 'ClearanceStage', 'SlaBreached', 'ExporterCode'],
+    });
+    await desk.filter(QUEUE.document);
+    await desk.waitForListed([ANTIBODY_KITS, N95, PCR_KITS, VENTILATORS].map(wf), { timeout: 60_000 });
+    assert.equal(await desk.count(), 4);
+    assert.deepEqual(await desk.headers(), [
+      'Select all Workflows', 'Status', 'Workflow ID', 'ClearanceLane', 'ClearanceStage', 'SlaBreached', 'ExporterCode',
+    ]);
+    const row = await desk.row(wf(ANTIBODY_KITS));
+    for (const cell of ['RUNNING', 'yellow', 'document-check', '3301960412']) assert.ok(row.includes(cell), `row ${row}`);
+    assert.ok((await desk.row(wf(PCR_KITS))).includes('red'));
+    await desk.saveView('Document check queue');
+    await desk.shot('01-document-check-queue');
+  }));
+
+test('2. the officer opens a clearance: summary, details, current details and the status query', { timeout: 60_000 }, () =>
+  step('02-read-clearance', async () => {
+    await desk.openFromList(wf(ANTIBODY_KITS));
+    const meta = await desk.userMetadata({ accept: (t) => t.includes('Awaiting a decision on document-check') });
+    assert.equal(meta.summary, 'LB-2020-DE-0415: test-kit to DE by air, exporter 3301960412');
+    assert.match(meta.details, /Exporter Hangzhou Lianbo Biotech Co\., Ltd\. \(3301960412\)/);
+    assert.match(meta.details, /SARS-CoV-2 IgM\/IgG antibody rapid test kit .* class D/);
+    assert.match(
+      meta.current,
+      /^Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\. Allowance ends \d{4}-\d\d-\d\d \d\d:\d\d UTC: (2d 0h|1d 23h) left\.$/,
+    );
+    await desk.shot('02-clearance-user-metadata');
+
+    const status = await desk.statusQuery();
+    assert.equal(status.declarationId, ANTIBODY_KITS);
+    assert.equal(status.stage, 'document-check');
+    assert.equal(status.state, 'awaiting-officer');
+    assert.equal(status.lane, 'yellow');
+    assert.equal(status.waiting.role, 'document-officer');
+    assert.deepEqual(status.waiting.officers, ['doc-li', 'doc-chen', 'sup-huang']);
+    assert.deepEqual(status.decisions, []);
+    await desk.shot('03-status-query');
+  }));
+
+test('3. the officer approves through the update dialog and the clearance moves to the biological review', { timeout: 90_000 }, () =>
+  step('03-approve', async () => {
+    const dialog = await desk.openUpdate('decide', { stage: 'document-check', officer: 'doc-li', outcome: 'approve' });
+    await desk.shot('04-update-dialog');
+    assert.equal(await desk.submit(dialog), null, 'the dialog closes: the update was accepted');
+    await desk.toast('Update successful');
+
+    const meta = await desk.userMetadata({ accept: (t) => t.includes('biological-review') });
+    assert.match(
+      meta.current,
+      /^Awaiting a decision on biological-review from a health-quarantine-officer \(hq-wang, hq-zhao, rel-wu, sup-huang\)\./,
+    );
+    await desk.shot('05-next-stage');
+
+    const status = await desk.statusQuery({ accept: (s) => s.stage === 'biological-review' });
+    assert.equal(status.state, 'awaiting-officer');
+    assert.equal(status.decisions.length, 1);
+    assert.deepEqual(
+      (({ stage, officer, outcome, via }) => ({ stage, officer, outcome, via }))(status.decisions[0]),
+      { stage: 'document-check', officer: 'doc-li', outcome: 'approve', via: 'update' },
+    );
+
+    const history = await desk.history({ accept: (h) => h.includes('Update Completed') });
+    assert.match(history, /Workflow Execution Update Accepted\s+Name\s+decide/);
+    assert.match(history, /Workflow Execution Update Completed\s+Outcome Success/);
+    assert.match(history, /Upsert Workflow Search Attributes/);
+    await desk.reveal('Workflow Execution Update Accepted');
+    await desk.shot('06-event-history');
+
+    const engine = exporterView(ANTIBODY_KITS);
+    assert.equal(engine.stage, 'biological-review', 'the engine agrees with the UI');
+
+    // The health-quarantine officer's queue now holds it; the document officer's no longer does.
+    await desk.openWorkflows();
+    await desk.filter(QUEUE.biological);
+    await desk.waitForListed([wf(ANTIBODY_KITS)]);
+    await desk.saveView('Biological review queue');
+    await desk.shot('07-biological-review-queue');
+    await desk.filter(QUEUE.document);
+    await desk.waitForListed([N95, PCR_KITS, VENTILATORS].map(wf));
+  }));
+
+test('4. a decision the validator refuses shows its reason in the dialog and changes nothing', { timeout: 60_000 }, () =>
+  step('04-refused', async () => {
+    await desk.openFromList(wf(N95));
+    const dialog = await desk.openUpdate('decide', { stage: 'document-check', officer: 'hq-wang', outcome: 'approve' });
+    const refusal = await desk.submit(dialog);
+    assert.equal(refusal, 'officer: "hq-wang" does not hold the role document-officer that decides document-check');
+    await desk.shot('08-refused-update');
+    await dialog.getByTestId('cancel-modal-button').click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    const status = await desk.statusQuery();
+    assert.equal(status.stage, 'document-check');
+    assert.equal(status.state, 'awaiting-officer');
+    assert.deepEqual(status.decisions, []);
+    const history = await desk.history();
+    assert.doesNotMatch(history, /Update Accepted/, 'a refused update leaves no event');
+  }));
+
+test('5. the supervisor filters SlaBreached = true and finds the overdue clearance', { timeout: 90_000 }, () =>
+  step('05-overdue', async () => {
+    await desk.openWorkflows();
+    await desk.filter(QUEUE.supervisor);
+    // The expedited document check allowance is 15s: wait for it to run out if it has not yet.
+    await desk.waitForListed([wf(VENTILATORS)], { timeout: 60_000 });
+    assert.ok((await desk.row(wf(VENTILATORS))).includes('TRUE'));
+    await desk.saveView('Overdue clearances');
+    await desk.shot('09-overdue-queue');
+
+    await desk.openFromList(wf(VENTILATORS));
+    const meta = await desk.userMetadata({ accept: (t) => t.includes('Overdue') });
+    assert.match(meta.summary, /^WK-2020-BE-0402: ventilator to BE by air, exporter 4403960219 \[expedited\]$/);
+    assert.match(
+      meta.current,
+      /Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\..* Overdue: document-check overran its 15s allowance; escalated to supervisor sup-huang\.$/,
+    );
+    await desk.shot('10-overdue-clearance');
+
+    const status = await desk.statusQuery();
+    assert.equal(status.slaBreached, true);
+    assert.equal(status.expedited, true);
+    assert.equal(status.escalations.length, 1);
+    assert.equal(status.escalations[0].stage, 'document-check');
+    assert.equal(status.escalations[0].supervisor, 'sup-huang');
+    const attrs = await desk.searchAttributes();
+    assert.equal(attrs.SlaBreached, true);
+    assert.equal(attrs.Expedited, true);
+    assert.equal(attrs.ClearanceStatus, 'awaiting-officer');
+    await desk.shot('11-search-attributes');
+  }));
+
+test('6. the signal dialog as the fallback: a refused signal is listed in the status, an accepted one decides', { timeout: 90_000 }, () =>
+  step('06-signal', async () => {
+    await desk.openClearance(wf(N95));
+    let dialog = await desk.openSignal('decision', { stage: 'document-check', officer: 'hq-zhao', outcome: 'approve' });
+    assert.equal(await desk.submit(dialog), null, 'a signal is always delivered');
+    await desk.toast('Workflow signaled.');
+    const status = await desk.statusQuery({
+      accept: (s) => (s.refusedDecisions ?? []).length > 0,
+      reveal: 'refusedDecisions',
+    });
+    assert.equal(status.stage, 'document-check');
+    assert.deepEqual(status.decisions, []);
+    assert.equal(status.refusedDecisions.length, 1);
+    assert.equal(status.refusedDecisions[0].decision.officer, 'hq-zhao');
+    assert.equal(
+      status.refusedDecisions[0].reason,
+      'officer: "hq-zhao" does not hold the role document-officer that decides document-check',
+    );
+    await desk.shot('12-refused-signal');
+
+    dialog = await desk.openSignal('decision', { stage: 'document-check', officer: 'doc-chen', outcome: 'approve' });
+    await desk.shot('13-signal-dialog');
+    assert.equal(await desk.submit(dialog), null);
+    await desk.toast('Workflow signaled.');
+    const meta = await desk.userMetadata({ accept: (t) => t.startsWith('Released') });
+    assert.match(meta.current, /^Released under notice RN-\d{4}-\d{8}\.$/);
+    await desk.waitForExecutionStatus('COMPLETED');
+    await desk.shot('14-released');
+    const history = await desk.history({ accept: (h) => h.includes('Workflow Execution Completed') });
+    assert.match(history, /Workflow Execution Signaled/);
+    assert.match(history, /Workflow Execution Completed/);
+    assert.equal(exporterView(N95).state, 'released', 'the engine agrees with the UI');
+  }));
