@@ -59,6 +59,8 @@ type Options struct {
 	TLSCAFile string
 	// TLSServerName overrides the name checked against the server's certificate.
 	TLSServerName string
+	// MetricsHandler, when set, receives the SDK's metrics (not a flag: the worker sets it).
+	MetricsHandler client.MetricsHandler
 	// CodecKeys is a keyring file (or the keyring JSON itself) whose keys encrypt payloads and
 	// failure messages with AES-256-GCM; empty sends them in clear.
 	CodecKeys string
@@ -142,9 +144,10 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 		return client.Options{}, errors.New("--namespace is empty")
 	}
 	opts := client.Options{
-		HostPort:  o.Address,
-		Namespace: o.Namespace,
-		Logger:    logger,
+		HostPort:       o.Address,
+		Namespace:      o.Namespace,
+		Logger:         logger,
+		MetricsHandler: o.MetricsHandler,
 	}
 	tlsConf, err := o.tlsConfig()
 	if err != nil {

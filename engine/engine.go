@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -19,6 +20,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/health"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
 )
@@ -27,7 +30,8 @@ import (
 type Config struct {
 	// DataDir holds the release register and the exporter notifications log by default.
 	DataDir string
-	// ReleaseDB is the SQLite file of the release register; default DataDir/releases.db.
+	// ReleaseDB is the release register: a PostgreSQL URL (postgres://...), which every worker of
+	// a cluster shares, or a SQLite file for one machine; default DataDir/releases.db.
 	ReleaseDB string
 	// Notifications is a JSON-lines file exporters' notifications are appended to; default
 	// DataDir/notifications.jsonl; "-" only logs them.
@@ -43,12 +47,22 @@ type Config struct {
 	// defaults).
 	MaxConcurrentActivities    int
 	MaxConcurrentWorkflowTasks int
+	// Pollers is the number of pollers for workflow tasks and again for activity tasks (0: SDK
+	// default, 2 each).
+	Pollers int
+	// StickyCacheSize is how many workflow executions the process keeps cached between tasks
+	// (0: SDK default, 10000). It is process-wide.
+	StickyCacheSize int
+	// HealthAddr, when set, is the host:port the health endpoints listen on (/healthz, /readyz).
+	HealthAddr string
+	// MetricsAddr, when set, is the host:port Prometheus scrapes /metrics from.
+	MetricsAddr string
 }
 
 // RegisterFlags adds the worker's flags, with defaults from CUSTOMS_* environment variables.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", envOr("CUSTOMS_DATA_DIR", "data"), "directory for the release register and notifications (env CUSTOMS_DATA_DIR)")
-	fs.StringVar(&c.ReleaseDB, "release-db", os.Getenv("CUSTOMS_RELEASE_DB"), "release register SQLite file (default DATA_DIR/releases.db; env CUSTOMS_RELEASE_DB)")
+	fs.StringVar(&c.ReleaseDB, "release-db", os.Getenv("CUSTOMS_RELEASE_DB"), "release register: postgres://user:password@host/db shared by every worker, or a SQLite file (default DATA_DIR/releases.db; env CUSTOMS_RELEASE_DB)")
 	fs.StringVar(&c.Notifications, "notifications", os.Getenv("CUSTOMS_NOTIFICATIONS"), `exporter notifications JSON-lines file (default DATA_DIR/notifications.jsonl; "-" logs only; env CUSTOMS_NOTIFICATIONS)`)
 	fs.StringVar(&c.PolicyFile, "policy", os.Getenv("CUSTOMS_POLICY"), "clearance policy JSON file (default: built in; env CUSTOMS_POLICY)")
 	fs.StringVar(&c.RosterFile, "roster", os.Getenv("CUSTOMS_ROSTER"), "officer roster JSON file (default: built in; env CUSTOMS_ROSTER)")
@@ -56,6 +70,55 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running activities may take to finish on stop")
 	fs.IntVar(&c.MaxConcurrentActivities, "max-activities", 0, "activity slots (0: SDK default)")
 	fs.IntVar(&c.MaxConcurrentWorkflowTasks, "max-workflow-tasks", 0, "workflow task slots (0: SDK default)")
+	fs.IntVar(&c.Pollers, "pollers", 0, "pollers for workflow tasks and again for activity tasks; 0 or at least 2 (0: SDK default, 2)")
+	fs.IntVar(&c.StickyCacheSize, "sticky-cache", 0, "workflow executions cached between tasks, process-wide (0: SDK default, 10000)")
+	fs.StringVar(&c.HealthAddr, "health-addr", os.Getenv(health.EnvAddr), "serve /healthz and /readyz on this host:port, e.g. :8080 (default off; env "+health.EnvAddr+")")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("CUSTOMS_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this host:port, e.g. :9090 (default off; env CUSTOMS_METRICS_ADDR)")
+}
+
+// WorkerOptions is the worker binary's command line: how to reach Temporal, the engine's Config,
+// logging, and whether to register the search attributes at start. It lives here rather than in
+// the binary so the deployment manifests can be checked against the flags the worker really has.
+type WorkerOptions struct {
+	Connect                  connect.Options
+	Config                   Config
+	LogLevel                 string
+	LogJSON                  bool
+	RegisterSearchAttributes bool
+}
+
+// RegisterFlags defines every flag of the worker binary on fs.
+func (o *WorkerOptions) RegisterFlags(fs *flag.FlagSet) {
+	o.Connect.RegisterFlags(fs)
+	o.Config.RegisterFlags(fs)
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&o.LogJSON, "log-json", false, "log JSON lines instead of console text")
+	fs.BoolVar(&o.RegisterSearchAttributes, "register-search-attributes", false,
+		"register the custom search attributes on the namespace before starting (needs operator rights)")
+}
+
+// Validate reports a setting the SDK would refuse or panic on.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s is negative", c.ShutdownTimeout))
+	}
+	if c.MaxConcurrentActivities < 0 || c.MaxConcurrentWorkflowTasks < 0 || c.StickyCacheSize < 0 {
+		errs = append(errs, errors.New("--max-activities, --max-workflow-tasks and --sticky-cache must not be negative"))
+	}
+	if c.MaxConcurrentWorkflowTasks == 1 {
+		errs = append(errs, errors.New("--max-workflow-tasks must be 0 or at least 2"))
+	}
+	if c.Pollers < 0 || c.Pollers == 1 {
+		errs = append(errs, fmt.Errorf("--pollers %d: want 0 or at least 2", c.Pollers))
+	}
+	return errors.Join(errs...)
+}
+
+// IsPostgresURL reports whether a --release-db value names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 func envOr(k, def string) string {
@@ -68,13 +131,17 @@ func envOr(k, def string) string {
 // Engine is an opened worker's dependencies.
 type Engine struct {
 	Activities *activities.Activities
+	logger     *zap.Logger
 	closers    []func() error
 }
 
 // Open opens the registry, the release register and the notification sink, and checks the
 // policy and roster load.
 func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
-	e := &Engine{}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{logger: logger}
 	reg := registry.Default()
 	if cfg.RegistryDir != "" {
 		r, err := registry.LoadDir(cfg.RegistryDir)
@@ -88,11 +155,7 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	dbPath := cfg.ReleaseDB
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "releases.db")
-	}
-	releases, err := activities.OpenReleaseRegister(dbPath)
+	releases, where, err := openReleases(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("release register: %w", err)
 	}
@@ -120,9 +183,37 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 		return nil, err
 	}
 	e.Activities = &activities.Activities{Registry: reg, Releases: releases, Notifier: notifier, Config: source}
-	logger.Info("engine opened", zap.String("releaseDB", dbPath), zap.String("policy", orBuiltIn(cfg.PolicyFile)),
+	logger.Info("engine opened", zap.String("releaseDB", where), zap.String("policy", orBuiltIn(cfg.PolicyFile)),
 		zap.String("roster", orBuiltIn(cfg.RosterFile)), zap.String("registry", orBuiltIn(cfg.RegistryDir)))
 	return e, nil
+}
+
+// releaseRegister is a register the engine opens and closes.
+type releaseRegister interface {
+	activities.ReleaseRegister
+	Close() error
+}
+
+// openReleases opens the register --release-db names and says where it is, without a password.
+func openReleases(cfg Config) (releaseRegister, string, error) {
+	if IsPostgresURL(cfg.ReleaseDB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := activities.OpenPostgresReleaseRegister(ctx, cfg.ReleaseDB)
+		if err != nil {
+			return nil, "", err
+		}
+		return r, r.Where(), nil
+	}
+	path := cfg.ReleaseDB
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "releases.db")
+	}
+	r, err := activities.OpenReleaseRegister(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, path, nil
 }
 
 func orBuiltIn(s string) string {
@@ -154,19 +245,63 @@ func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
 		WorkerStopTimeout:                      cfg.ShutdownTimeout,
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:       cfg.Pollers,
+		MaxConcurrentActivityTaskPollers:       cfg.Pollers,
 	})
 	Register(w, e.Activities)
 	return w
 }
 
 // Run runs a worker until ctx is done, then stops it gracefully: it stops polling and lets
-// running activities finish within the shutdown timeout.
+// running activities finish within the shutdown timeout. With cfg.HealthAddr it serves the
+// health endpoints meanwhile: ready once the worker polls, not ready from the moment it stops.
 func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.StickyCacheSize > 0 {
+		// The cache is created with the process's first worker; set its size before.
+		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
+	}
+	var hs *health.Server
+	if cfg.HealthAddr != "" {
+		var err error
+		hs, err = health.Listen(cfg.HealthAddr, func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		e.log().Info("health endpoints listening", zap.String("address", hs.Addr()),
+			zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := hs.Close(ctx); err != nil {
+				e.log().Warn("close health endpoints", zap.Error(err))
+			}
+		}()
+	}
 	w := e.NewWorker(c, cfg)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	if hs != nil {
+		hs.Serving()
+	}
 	<-ctx.Done()
+	if hs != nil {
+		hs.Stopping()
+	}
+	e.log().Info("stopping the worker", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
 	w.Stop()
 	return nil
+}
+
+func (e *Engine) log() *zap.Logger {
+	if e.logger == nil {
+		return zap.NewNop()
+	}
+	return e.logger
 }

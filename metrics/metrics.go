@@ -132,3 +132,9 @@ func (m *Metrics) WatchOpen(ctx context.Context, c client.Client, namespace stri
 
 // Shutdown flushes and stops the meter provider.
 func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdown(ctx) }
+
+// Run serves /metrics on addr and keeps the open-clearance gauge up to date until ctx is done.
+func (m *Metrics) Run(ctx context.Context, addr string, c client.Client, namespace string) error {
+	go func() { _ = m.WatchOpen(ctx, c, namespace, 30*time.Second) }()
+	return m.Serve(ctx, addr)
+}

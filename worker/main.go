@@ -1,6 +1,9 @@
 // Command worker runs the clearance engine's worker against a Temporal cluster: the workflow
 // and every activity, on the customs-clearance task queue. It stops gracefully on SIGINT or
 // SIGTERM. It does not link the Temporal server.
+//
+//	worker [flags]               run the worker (flags: worker -h)
+//	worker healthcheck [--url U] probe a running worker's health endpoint; exit 0 when healthy
 package main
 
 import (
@@ -15,7 +18,9 @@ import (
 
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/health"
 	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/metrics"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -24,14 +29,12 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return health.Command(args[1:], os.Stdout, os.Stderr)
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	var conn connect.Options
-	conn.RegisterFlags(fs)
-	var cfg engine.Config
-	cfg.RegisterFlags(fs)
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	jsonLogs := fs.Bool("log-json", false, "log JSON lines instead of console text")
-	registerSA := fs.Bool("register-search-attributes", false, "register the custom search attributes on the namespace before starting (needs operator rights)")
+	var o engine.WorkerOptions
+	o.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -39,7 +42,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	zl, err := logging.New(*level, *jsonLogs)
+	if err := o.Config.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
+		return 2
+	}
+	zl, err := logging.New(o.LogLevel, o.LogJSON)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "worker: --log-level: %v\n", err)
 		return 2
@@ -49,7 +56,7 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	e, err := engine.Open(cfg, zl)
+	e, err := engine.Open(o.Config, zl)
 	if err != nil {
 		zl.Error("cannot open the engine", zap.Error(err))
 		return 1
@@ -59,21 +66,36 @@ func run(args []string) int {
 			zl.Warn("close", zap.Error(err))
 		}
 	}()
-	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
+	var mx *metrics.Metrics
+	if o.Config.MetricsAddr != "" {
+		if mx, err = metrics.New(); err != nil {
+			zl.Error("metrics", zap.Error(err))
+			return 1
+		}
+		o.Connect.MetricsHandler = mx.Handler
+	}
+	c, err := connect.Dial(ctx, o.Connect, logging.NewSDKLogger(zl))
 	if err != nil {
 		zl.Error("cannot connect to Temporal", zap.Error(err))
 		return 1
 	}
 	defer c.Close()
-	if *registerSA {
-		if err := connect.RegisterSearchAttributes(ctx, c, conn.Namespace); err != nil {
+	if o.RegisterSearchAttributes {
+		if err := connect.RegisterSearchAttributes(ctx, c, o.Connect.Namespace); err != nil {
 			zl.Error("cannot register search attributes", zap.Error(err))
 			return 1
 		}
 	}
-	zl.Info("worker started", zap.String("address", conn.Address), zap.String("namespace", conn.Namespace),
+	if mx != nil {
+		go func() {
+			if err := mx.Run(ctx, o.Config.MetricsAddr, c, o.Connect.Namespace); err != nil {
+				zl.Error("metrics endpoint", zap.Error(err))
+			}
+		}()
+	}
+	zl.Info("worker started", zap.String("address", o.Connect.Address), zap.String("namespace", o.Connect.Namespace),
 		zap.String("taskQueue", workflows.TaskQueue))
-	if err := e.Run(ctx, c, cfg); err != nil {
+	if err := e.Run(ctx, c, o.Config); err != nil {
 		zl.Error("worker failed", zap.Error(err))
 		return 1
 	}

@@ -48,7 +48,6 @@ func run(args []string) int {
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
 	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address (for example 127.0.0.1:9090); empty: off")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -123,7 +122,7 @@ func run(args []string) int {
 		codec.Apply(&copts, cd)
 	}
 	var mx *metrics.Metrics
-	if *metricsAddr != "" {
+	if cfg.MetricsAddr != "" {
 		if mx, err = metrics.New(); err != nil {
 			zl.Error("metrics", zap.Error(err))
 			return 1
@@ -138,11 +137,10 @@ func run(args []string) int {
 	defer c.Close()
 	if mx != nil {
 		go func() {
-			if err := mx.Serve(ctx, *metricsAddr); err != nil {
+			if err := mx.Run(ctx, cfg.MetricsAddr, c, srv.Namespace()); err != nil {
 				zl.Error("metrics endpoint", zap.Error(err))
 			}
 		}()
-		go func() { _ = mx.WatchOpen(ctx, c, srv.Namespace(), 30*time.Second) }()
 	}
 
 	fmt.Printf(`

@@ -56,8 +56,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var conn connect.Options
-	conn.RegisterFlags(fs)
-	ui := fs.String("ui", envOr("TEMPORAL_UI_URL", "http://localhost:8233"), "Web UI address for links (env TEMPORAL_UI_URL)")
+	var ui string
+	RegisterFlags(fs, &conn, &ui)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return ExitInvalid
@@ -76,7 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 			return connect.Dial(ctx, o, logging.NewSDKLogger(zl))
 		}
 	}
-	r := &runner{stdout: stdout, stderr: stderr, conn: conn, dial: dial, ui: *ui}
+	r := &runner{stdout: stdout, stderr: stderr, conn: conn, dial: dial, ui: ui}
 	cmd, cargs := rest[0], rest[1:]
 	switch cmd {
 	case "submit":
@@ -96,6 +96,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 	fmt.Fprintf(stderr, "starter: unknown command %q\n", cmd)
 	fs.Usage()
 	return ExitInvalid
+}
+
+// RegisterFlags defines the starter's global flags, those before the command, on fs: the
+// connection flags and the Web UI address used for links.
+func RegisterFlags(fs *flag.FlagSet, conn *connect.Options, ui *string) {
+	conn.RegisterFlags(fs)
+	fs.StringVar(ui, "ui", envOr("TEMPORAL_UI_URL", "http://localhost:8233"), "Web UI address for links (env TEMPORAL_UI_URL)")
 }
 
 func envOr(k, def string) string {

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The engine as production runs it, on this machine: PostgreSQL; the real Temporal server, built
+# from the pinned module, on PostgreSQL persistence and visibility; the setup command; three
+# worker processes sharing the task queue and a PostgreSQL release register; the starter; and the
+# cluster test (e2e/cluster), which submits every valid example, decides as the officers, kills
+# one worker mid-run and checks every outcome and the register. It also runs the PostgreSQL
+# tests of the release register.
+#
+# Run as root on Debian (it installs PostgreSQL when missing and runs it as the postgres user).
+# Everything binds to loopback on free ports, data lives in a temporary directory, binaries in
+# bin/; everything started is stopped on exit. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin:$PATH"
+began=$SECONDS
+say() { printf '== %s (%ds)\n' "$*" $((SECONDS - began)); }
+
+namespace=customs
+workers=3
+
+# --- PostgreSQL binaries -------------------------------------------------------------------
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bindir)" ] || [ ! -x "$(pg_bindir)/initdb" ]; then
+  say "installing PostgreSQL from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+  # The package may start its default cluster; this script runs its own, so stop that one.
+  if command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header | awk '$4 == "online" {print $1, $2}' | while read -r version cluster; do
+      pg_ctlcluster "$version" "$cluster" stop || true
+    done
+  fi
+fi
+pgbin=$(pg_bindir)
+id postgres >/dev/null
+
+# --- the work directory and the cleanup of all we start ------------------------------------
+work=$(mktemp -d /tmp/customs-cluster.XXXXXX)
+chmod 755 "$work"
+pids=()
+pg_started=
+cleanup() {
+  local status=$?
+  trap - EXIT
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "$pg_started" ]; then
+    as_postgres "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  if [ "$status" -ne 0 ]; then
+    echo "== failed (exit $status); last lines of the logs:"
+    for f in "$work"/*.log "$work"/pgrun/*.log; do
+      [ -f "$f" ] || continue
+      echo "--- $f"
+      tail -n 25 "$f"
+    done
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+# as_postgres runs a command as the postgres user, from a directory it may enter.
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_ports FIRST COUNT prints the first port from FIRST on of COUNT free consecutive ports.
+free_ports() {
+  local p=$1 n=$2 i
+  while :; do
+    for ((i = 0; i < n; i++)); do port_free $((p + i)) || break; done
+    if [ "$i" -eq "$n" ]; then echo "$p"; return; fi
+    p=$((p + n))
+  done
+}
+wait_for() { # wait_for SECONDS WHAT COMMAND...
+  local limit=$1 what=$2
+  shift 2
+  for _ in $(seq 1 $((limit * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "timed out after ${limit}s waiting for $what" >&2
+  return 1
+}
+
+# --- build ---------------------------------------------------------------------------------
+say "building the Temporal server, its SQL tool, worker, starter and setup"
+# One build, so the go command overlaps compiling and linking; the server's packages come from
+# the build cache when go test ./... ran before.
+go build -o bin/ go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./setup
+mv -f bin/server bin/temporal-server
+mv -f bin/sql bin/temporal-sql-tool
+server_dir=$(go list -m -f '{{.Dir}}' go.temporal.io/server)
+server_version=$(go list -m -f '{{.Version}}' go.temporal.io/server)
+schema_dir="$server_dir/schema/postgresql/v12"
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+pg_port=$(free_ports 25432 1)
+temporal_pw="temporal-$RANDOM$RANDOM"
+customs_pw="customs-$RANDOM$RANDOM"
+say "starting PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+install -d -o postgres -g postgres -m 700 "$work/pg"
+install -d -o postgres -g postgres -m 755 "$work/pgrun"
+as_postgres "$pgbin/initdb" -D "$work/pg" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+  -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1
+pg_started=1
+as_postgres "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pgrun/postgres.log" -w -t 60 \
+  -o "-p $pg_port -k $work/pgrun -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+psql_admin() { as_postgres "$pgbin/psql" -h "$work/pgrun" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql_admin -c "CREATE ROLE temporal LOGIN CREATEDB PASSWORD '$temporal_pw'" \
+  -c "CREATE ROLE customs LOGIN PASSWORD '$customs_pw'" \
+  -c "CREATE DATABASE customs OWNER customs" \
+  -c "CREATE DATABASE customs_test OWNER customs"
+release_url="postgres://customs:$customs_pw@127.0.0.1:$pg_port/customs?sslmode=disable"
+test_url="postgres://customs:$customs_pw@127.0.0.1:$pg_port/customs_test?sslmode=disable"
+
+say "setting up the Temporal schemas: deploy/postgres/setup-schema.sh with temporal-sql-tool, twice"
+for run in 1 2; do
+  PATH="$PWD/bin:$PATH" SQL_HOST=127.0.0.1 SQL_PORT=$pg_port SQL_USER=temporal SQL_PASSWORD=$temporal_pw \
+    SCHEMA_DIR="$schema_dir" sh deploy/postgres/setup-schema.sh >"$work/schema$run.log" 2>&1
+done
+tail -n 1 "$work/schema2.log"
+
+# --- PostgreSQL tests of the release register ------------------------------------------------
+# The engine's choice of PostgreSQL is exercised by the workers below.
+say "PostgreSQL tests of the release register: go test ./activities"
+CUSTOMS_TEST_POSTGRES_URL="$test_url" go test -count=1 -run 'Postgres' -v ./activities >"$work/pgtests.log" 2>&1 ||
+  { cat "$work/pgtests.log"; exit 1; }
+grep -E '^(--- |ok|FAIL)' "$work/pgtests.log"
+if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipped with a database given" >&2; exit 1; fi
+
+# --- Temporal server -----------------------------------------------------------------------
+base=$(free_ports 27233 10)
+address="127.0.0.1:$base"
+say "starting Temporal server $server_version on $address (PostgreSQL persistence and visibility)"
+CUSTOMS_PG_PORT=$pg_port CUSTOMS_PG_TEMPORAL_PASSWORD=$temporal_pw CUSTOMS_TEMPORAL_BASE_PORT=$base \
+  bin/temporal-server --config-file deploy/postgres/temporal.yaml --allow-no-auth start >"$work/temporal.log" 2>&1 &
+pids+=($!)
+
+say "setup: namespace $namespace and search attributes (run twice)"
+bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h --wait 3m | tee "$work/setup1.out"
+bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h | tee "$work/setup2.out"
+grep -q "created" "$work/setup1.out"
+grep -q "exists" "$work/setup2.out"
+if grep -q "added" "$work/setup2.out"; then echo "the second setup run changed something" >&2; exit 1; fi
+
+# --- workers -------------------------------------------------------------------------------
+health_base=$(free_ports 28080 "$workers")
+worker_pids=()
+say "starting $workers workers on task queue customs-clearance, release register in PostgreSQL"
+for i in $(seq 1 "$workers"); do
+  mkdir -p "$work/worker$i"
+  bin/worker --address "$address" --namespace "$namespace" --release-db "$release_url" \
+    --data-dir "$work/worker$i" --health-addr "127.0.0.1:$((health_base + i - 1))" \
+    --shutdown-timeout 10s --pollers 4 --sticky-cache 1000 --log-json >"$work/worker$i.log" 2>&1 &
+  pids+=($!)
+  worker_pids+=($!)
+done
+for i in $(seq 1 "$workers"); do
+  wait_for 60 "worker $i /readyz" bin/worker healthcheck --url "http://127.0.0.1:$((health_base + i - 1))/readyz"
+done
+echo "workers ready: pids ${worker_pids[*]}, health on 127.0.0.1:$health_base-$((health_base + workers - 1))"
+
+# --- the starter ---------------------------------------------------------------------------
+say "starter: submit and wait for a green-lane declaration"
+export TEMPORAL_ADDRESS=$address TEMPORAL_NAMESPACE=$namespace
+bin/starter submit examples/us-nasal-cannulas-anaesthesia-masks.json
+bin/starter wait NBKR-2020-000331 >"$work/starter-wait.out"
+grep -q "released" "$work/starter-wait.out"
+head -n 3 "$work/starter-wait.out"
+
+# --- the cluster test ----------------------------------------------------------------------
+say "cluster test: every valid example, officers' decisions, one worker killed mid-run"
+CUSTOMS_CLUSTER_ADDRESS=$address CUSTOMS_CLUSTER_NAMESPACE=$namespace CUSTOMS_CLUSTER_RELEASE_DB=$release_url \
+  CUSTOMS_CLUSTER_WORKER_PIDS=$(IFS=,; echo "${worker_pids[*]}") CUSTOMS_CLUSTER_REPORT="$work/report.txt" \
+  go test -count=1 -v -timeout 10m ./e2e/cluster/ >"$work/cluster-test.log" 2>&1 ||
+  { cat "$work/cluster-test.log"; exit 1; }
+grep -E '^(--- |ok|FAIL)' "$work/cluster-test.log"
+if grep -q -- '--- SKIP' "$work/cluster-test.log"; then echo "the cluster test skipped" >&2; exit 1; fi
+killed=$(sed -n 's/^killed worker pid //p' "$work/report.txt")
+
+# --- the register as PostgreSQL holds it, and a graceful stop of the survivors ---------------
+notices=$(psql_admin -d customs -c "SELECT count(*) FROM release_notices")
+distinct=$(psql_admin -d customs -c "SELECT count(DISTINCT number) FROM release_notices")
+[ "$notices" = "$distinct" ] || { echo "$notices notices but $distinct distinct numbers" >&2; exit 1; }
+
+say "stopping the surviving workers with SIGTERM"
+stopped=0
+for pid in "${worker_pids[@]}"; do
+  [ "$pid" = "$killed" ] && continue
+  kill -TERM "$pid"
+  if wait "$pid"; then stopped=$((stopped + 1)); else echo "worker $pid exited $? on SIGTERM" >&2; exit 1; fi
+done
+grep -h '"worker stopped"' "$work"/worker*.log | wc -l | grep -qx "$stopped"
+
+say "covered"
+sed 's/^/  /' "$work/report.txt"
+echo "  starter: NBKR-2020-000331 submitted and released through bin/starter"
+echo "  setup: run twice against the fresh cluster; the second run changed nothing"
+echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
+echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
+echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"
+echo "  Temporal server $server_version, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), total $((SECONDS - began))s"
