@@ -1,0 +1,34 @@
+package audit
+
+import (
+	"path/filepath"
+	"testing"
+
+	historypb "go.temporal.io/api/history/v1"
+)
+
+// BenchmarkReplay replays every golden history once per iteration and reports histories per
+// second, the auditor's replay speed.
+func BenchmarkReplay(b *testing.B) {
+	files, err := filepath.Glob(filepath.Join("..", "workflows", "testdata", "golden", "*.json"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no golden histories: %v", err)
+	}
+	var hs []*historypb.History
+	for _, f := range files {
+		h, err := ReadHistoryFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, h := range hs {
+			if err := Replay(h, Converters{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(hs))/b.Elapsed().Seconds(), "histories/s")
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Throughput side by side, in one run on one machine: the bare baseline and green-lane
+# clearances (the load command) against the stock development server (temporal server
+# start-dev, SQLite file) and against the embedded default (deploy/devserver, SQLite file),
+# each freshly started on loopback. BENCHMARKS.md quotes its output.
+#
+#   bash load/bench.sh                 # N=300 C=200
+#   N=1000 C=200 bash load/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
+
+N=${N:-300}
+C=${C:-200}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v temporal >/dev/null; then
+  echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
+  go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+fi
+go build -o "$work/load" ./load
+go build -o "$work/devserver" ./deploy/devserver
+go build -o "$work/setup" ./setup
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+
+run_load() {
+  local name=$1 addr=$2
+  echo
+  echo "== $name ($addr): N=$N concurrency=$C"
+  "$work/load" --address "$addr" --namespace default -n "$N" --concurrency "$C" --data-dir "$work/$name-data" \
+    --notifications - 2>/dev/null | tee "$work/$name.txt"
+}
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
+
+port=$(free_port)
+temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --db-filename "$work/stock.db" --log-level error >/dev/null 2>&1 &
+pids+=($!)
+await "127.0.0.1:$port"
+run_load stock "127.0.0.1:$port"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+port=$(free_port)
+"$work/devserver" --data-dir "$work/embedded" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false --log-level error >/dev/null 2>&1 &
+pids+=($!)
+await "127.0.0.1:$port"
+run_load embedded "127.0.0.1:$port"
+
+base_stock=$(awk '$1 == "baseline" {print $6}' "$work/stock.txt")
+base_emb=$(awk '$1 == "baseline" {print $6}' "$work/embedded.txt")
+echo
+echo "== baseline wf/s: stock $base_stock, embedded $base_emb, embedded/stock $(python3 -c "print(round($base_emb/$base_stock, 2))")"
