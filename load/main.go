@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	inProcess := fs.Bool("worker", true, "run the clearance and baseline workers in this process (false: use running workers)")
 	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -116,6 +117,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
+	if *hold {
+		h, err := loadgen.RunHold(ctx, c, conn.Namespace, loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix,
+			Progress: func(waiting, total int) { fmt.Fprintf(stderr, "load: %d/%d waiting on officers\n", waiting, total) }})
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		if *asJSON {
+			return printJSON(stdout, stderr, h)
+		}
+		fmt.Fprintf(stdout, "held %d clearances waiting on officers (%d errors) after %s\n", h.Waiting, h.Errors, h.Wall.Round(time.Second))
+		fmt.Fprintf(stdout, "Go heap in use: %.1f MiB before, %.1f MiB after (%.1f KiB per clearance); peak RSS of this process %.1f MiB\n",
+			float64(h.HeapBefore)/(1<<20), float64(h.HeapAfter)/(1<<20), float64(h.HeapAfter-min(h.HeapAfter, h.HeapBefore))/1024/float64(max(1, h.Waiting)), float64(h.PeakRSS)/(1<<20))
+		if h.Errors > 0 {
+			return 1
+		}
+		return 0
+	}
 	opts := loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix, OfficerDelay: *officerDelay,
 		Progress: func(done, total int) {
 			if done%100 == 0 || done == total {
@@ -139,11 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	results = append(results, r)
 	peak := loadgen.PeakRSS(*workerPID)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"results": results, "peakRSSBytes": peak, "workerInProcess": *inProcess}); err != nil {
-			fmt.Fprintf(stderr, "load: %v\n", err)
-			return 1
+		if code := printJSON(stdout, stderr, map[string]any{"results": results, "peakRSSBytes": peak, "workerInProcess": *inProcess}); code != 0 {
+			return code
 		}
 	} else {
 		report(stdout, results, peak, *inProcess)
@@ -194,4 +210,14 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 			fmt.Fprintf(w, "%s first error: %s\n", r.Kind, r.FirstError)
 		}
 	}
+}
+
+func printJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -334,4 +336,81 @@ func PeakRSS(pid int) uint64 {
 		}
 	}
 	return 0
+}
+
+// HoldResult is what holding N clearances open on officers measured.
+type HoldResult struct {
+	N       int
+	Waiting int64
+	Errors  int
+	// Wall is how long it took until all of them waited on an officer.
+	Wall time.Duration
+	// HeapBefore and HeapAfter are the Go heap in use (after a collection) before the first
+	// submission and once all wait; PeakRSS is this process's peak resident set.
+	HeapBefore, HeapAfter uint64
+	PeakRSS               uint64
+}
+
+// RunHold submits N clearances that stop at an officer's decision and nobody decides, then
+// waits until visibility counts all of them as awaiting an officer: how many open clearances one
+// worker holds, and what memory that takes. Templates must go to the yellow or red lane.
+func RunHold(ctx context.Context, c client.Client, namespace string, o Options) (HoldResult, error) {
+	if len(o.Templates) == 0 {
+		return HoldResult{}, errors.New("no declaration templates")
+	}
+	res := HoldResult{N: o.N, HeapBefore: heapInUse()}
+	t := &tally{}
+	p := newPacer(o.Concurrency, o.Rate)
+	defer p.stop()
+	var wg sync.WaitGroup
+	start := time.Now()
+	ids := generateIDs(o.Prefix, o.N)
+	for i := 0; i < o.N; i++ {
+		if err := p.acquire(ctx); err != nil {
+			break
+		}
+		d := o.Templates[i%len(o.Templates)]
+		d.ID = ids[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.release()
+			if _, err := clearance.Submit(ctx, c, d); err != nil {
+				t.fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-' AND %s = '%s'", workflows.WorkflowIDPrefix, o.Prefix,
+		workflows.SAStatus, workflows.StateAwaitingOfficer)
+	for {
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		if err != nil {
+			return res, fmt.Errorf("count waiting clearances: %w", err)
+		}
+		res.Waiting = resp.GetCount()
+		if o.Progress != nil {
+			o.Progress(int(res.Waiting), o.N)
+		}
+		if res.Waiting >= int64(o.N-t.errors) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	res.Wall = time.Since(start)
+	res.Errors = t.errors
+	res.HeapAfter = heapInUse()
+	res.PeakRSS = PeakRSS(0)
+	return res, nil
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
