@@ -37,7 +37,7 @@ run_load() {
   echo
   echo "== $name ($addr): N=$N concurrency=$C"
   "$work/load" --address "$addr" --namespace default -n "$N" --concurrency "$C" --data-dir "$work/$name-data" \
-    --notifications - 2>/dev/null | tee "$work/$name.txt"
+    --notifications - 2>/dev/null | tee "$work/$name.txt" || true  # errors are reported in the table
 }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
