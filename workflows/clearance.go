@@ -497,7 +497,7 @@ func (c *clearance) release(ctx workflow.Context, officer string) error {
 func (c *clearance) notify(ctx workflow.Context, n activities.Notification) {
 	n.DeclarationID, n.ExporterCode = c.decl.ID, c.decl.Exporter.Code
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
+		StartToCloseTimeout:    10 * time.Second,
 		ScheduleToCloseTimeout: time.Hour,
 		RetryPolicy:            retryPolicy(),
 		Summary:                "Notify the exporter: " + string(n.Kind),
@@ -518,10 +518,11 @@ func retryPolicy() *temporal.RetryPolicy {
 }
 
 // activityCtx gives automated checks their options: retried without limit (a registry that is
-// down delays the clearance, it does not end it), each attempt bounded.
+// down delays the clearance, it does not end it), each attempt bounded at 10 s, so an attempt
+// lost with a crashed worker is retried on another within seconds; the checks take milliseconds.
 func (c *clearance) activityCtx(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         retryPolicy(),
 		Summary:             summary,
 	})

@@ -1,0 +1,7 @@
+//go:build race
+
+package faults
+
+// raceDetector reports a test binary built with -race, in which the in-process server is
+// several times slower.
+const raceDetector = true
