@@ -21,6 +21,7 @@ import (
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -285,7 +286,7 @@ func printStatus(w io.Writer, s workflows.Status) {
 	fmt.Fprintf(tw, "Stage\t%s\n", s.Stage)
 	fmt.Fprintf(tw, "Lane\t%s (%s)\n", s.Lane, strings.Join(s.LaneSelection.Reasons, "; "))
 	fmt.Fprintf(tw, "Expedited\t%v\n", s.Expedited)
-	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", human(s.Elapsed.D()), s.Standard)
+	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", trs.Human(s.Elapsed.D()), s.Standard)
 	if s.Waiting != nil {
 		who := strings.Join(s.Waiting.Officers, ", ")
 		if s.Waiting.For == "exporter-documents" {
@@ -309,7 +310,7 @@ func printStatus(w io.Writer, s workflows.Status) {
 		if outcome == "" {
 			outcome = "running"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", t.Stage, t.Started.UTC().Format(time.RFC3339), human(t.Duration.D()), t.Allowance, outcome, t.Escalated)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", t.Stage, t.Started.UTC().Format(time.RFC3339), trs.Human(t.Duration.D()), t.Allowance, outcome, t.Escalated)
 	}
 	tw.Flush()
 
@@ -464,13 +465,13 @@ func printResult(w io.Writer, r workflows.Result) {
 	if !r.WithinStandard {
 		verdict = "over"
 	}
-	fmt.Fprintf(tw, "Elapsed\t%s, %s the %s standard (margin %s)\n", human(r.Elapsed.D()), verdict, r.Standard, human(r.Margin.D()))
+	fmt.Fprintf(tw, "Elapsed\t%s, %s the %s standard (margin %s)\n", trs.Human(r.Elapsed.D()), verdict, r.Standard, trs.Human(r.Margin.D()))
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STAGE\tDURATION\tALLOWANCE\tOUTCOME\tCHECKS\tOFFICERS\tEXPORTER")
 	for _, t := range r.Timeline {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Stage, human(t.Duration.D()), t.Allowance, t.Outcome, human(t.CheckTime.D()), human(t.OfficerWait.D()), human(t.ExporterWait.D()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Stage, trs.Human(t.Duration.D()), t.Allowance, t.Outcome, trs.Human(t.CheckTime.D()), trs.Human(t.OfficerWait.D()), trs.Human(t.ExporterWait.D()))
 	}
 	tw.Flush()
 	officers := map[string]bool{}
@@ -487,27 +488,4 @@ func printResult(w io.Writer, r workflows.Result) {
 		sort.Strings(ids)
 		fmt.Fprintf(w, "\nDecided by: %s\n", strings.Join(ids, ", "))
 	}
-}
-
-// human formats a duration for people: "3d 4h", "5h 12m", "2m 3s", "85ms".
-func human(d time.Duration) string {
-	sign := ""
-	if d < 0 {
-		sign, d = "-", -d
-	}
-	day := 24 * time.Hour
-	switch {
-	case d >= day:
-		d = d.Round(time.Hour)
-		return fmt.Sprintf("%s%dd %dh", sign, d/day, (d%day)/time.Hour)
-	case d >= time.Hour:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%s%dh %dm", sign, d/time.Hour, (d%time.Hour)/time.Minute)
-	case d >= time.Minute:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%s%dm %ds", sign, d/time.Minute, (d%time.Minute)/time.Second)
-	case d >= time.Second:
-		return sign + d.Round(10*time.Millisecond).String()
-	}
-	return sign + d.Round(time.Millisecond).String()
 }
