@@ -333,14 +333,23 @@ export class Desk {
 
   // submit presses the dialog's Submit and returns null once it closes (accepted), or the
   // error it shows (refused).
+  // A click that lands while the Data editor still reformats is swallowed (nothing is sent and
+  // the dialog stays as it was), so Submit is pressed again when, seconds later, the dialog is
+  // still open with no error and the button still enabled.
   async submit(dialog, { timeout = 20_000 } = {}) {
-    await dialog.getByTestId('confirm-modal-button').click();
+    const button = dialog.getByTestId('confirm-modal-button');
+    await button.click();
     const error = dialog.getByRole('alert').filter({ hasText: /\S/ }).first();
     const deadline = Date.now() + timeout;
+    let retryAt = Date.now() + 4000;
     for (;;) {
       if (!(await dialog.isVisible())) return null;
       if (await error.isVisible()) return (await error.innerText()).trim();
       if (Date.now() > deadline) throw new Error('the dialog neither closed nor showed an error');
+      if (Date.now() > retryAt && (await button.isEnabled().catch(() => false))) {
+        await button.click().catch(() => {});
+        retryAt = Date.now() + 4000;
+      }
       await sleep(200);
     }
   }
