@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/e2e/fixture"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/starter/cli"
@@ -56,7 +56,7 @@ var (
 	notifications string
 	register      *activities.SQLiteReleaseRegister
 	releaseDB     *sql.DB
-	idSeq         atomic.Int64
+	ids           = &fixture.IDs{Tag: "e"}
 )
 
 func TestMain(m *testing.M) {
@@ -217,47 +217,13 @@ func dial(_ context.Context, o connect.Options) (client.Client, error) {
 	return tc, nil
 }
 
-// freshID returns a new declaration ID starting with base. IDs in the shipped policy's random
-// sample are passed over, so a copy of an example goes to the lane its README gives.
-func freshID(base string) string {
-	percent := policy.Default().SamplePercent
-	for {
-		id := fmt.Sprintf("%s-e%d", base, idSeq.Add(1))
-		if !activities.Sampled(id, percent) {
-			return id
-		}
-	}
-}
+// freshID returns a new declaration ID starting with base.
+func freshID(base string) string { return ids.Fresh(base) }
 
 // exampleCopy writes the example declaration name under a fresh declaration ID into a temporary
-// directory and returns the file and the ID. Only the ID changes.
+// directory and returns the file and the ID.
 func exampleCopy(t *testing.T, name string) (path, id string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(examplesDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	base, ok := m["id"].(string)
-	if !ok {
-		t.Fatalf("%s: no declaration ID", name)
-	}
-	id = freshID(base)
-	m["id"] = id
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, id
+	return ids.ExampleCopy(t, examplesDir, name)
 }
 
 func workflowID(t *testing.T, declarationID string) string {

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +29,7 @@ import (
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/e2e/fixture"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/workflows"
@@ -71,6 +71,7 @@ var (
 	srv   *temporaltest.TestServer
 	admin client.Client
 	idSeq atomic.Int64
+	ids   = &fixture.IDs{Tag: "f"}
 )
 
 func TestMain(m *testing.M) {
@@ -221,17 +222,8 @@ func dial(t *testing.T, address, ns, codecKeys string) client.Client {
 	return c
 }
 
-// freshID returns a new declaration ID starting with base. IDs in the shipped policy's random
-// sample are passed over, so a copy of an example goes to the lane its README gives.
-func freshID(base string) string {
-	percent := policy.Default().SamplePercent
-	for {
-		id := fmt.Sprintf("%s-f%d", base, idSeq.Add(1))
-		if !activities.Sampled(id, percent) {
-			return id
-		}
-	}
-}
+// freshID returns a new declaration ID starting with base.
+func freshID(base string) string { return ids.Fresh(base) }
 
 // fresh returns the example declaration name under a fresh ID.
 func fresh(t *testing.T, name string) declaration.Declaration {
@@ -249,34 +241,9 @@ func fresh(t *testing.T, name string) declaration.Declaration {
 }
 
 // exampleFile writes the example declaration name under a fresh ID into a temporary directory
-// and returns the file and the ID. Only the ID changes.
+// and returns the file and the ID.
 func exampleFile(t *testing.T, name string) (path, id string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(examplesDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	base, ok := m["id"].(string)
-	if !ok {
-		t.Fatalf("%s: no declaration ID", name)
-	}
-	id = freshID(base)
-	m["id"] = id
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path = filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, id
+	return ids.ExampleCopy(t, examplesDir, name)
 }
 
 func workflowID(t *testing.T, declarationID string) string {
