@@ -54,8 +54,17 @@ port=$(free_port)
 pids+=($!)
 await "127.0.0.1:$port"
 run_load embedded "127.0.0.1:$port"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+port=$(free_port)
+"$work/devserver" --data-dir "$work/embedded-normal" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false \
+  --sqlite-sync-normal --log-level error >/dev/null 2>&1 &
+pids+=($!)
+await "127.0.0.1:$port"
+run_load embedded-sync-normal "127.0.0.1:$port"
 
 base_stock=$(awk '$1 == "baseline" {print $6}' "$work/stock.txt")
 base_emb=$(awk '$1 == "baseline" {print $6}' "$work/embedded.txt")
 echo
-echo "== baseline wf/s: stock $base_stock, embedded $base_emb, embedded/stock $(python3 -c "print(round($base_emb/$base_stock, 2))")"
+base_norm=$(awk '$1 == "baseline" {print $6}' "$work/embedded-sync-normal.txt")
+echo "== baseline wf/s: stock $base_stock, embedded $base_emb ($(python3 -c "print(round($base_emb/$base_stock, 2))")x), embedded with synchronous=NORMAL $base_norm ($(python3 -c "print(round($base_norm/$base_stock, 2))")x)"

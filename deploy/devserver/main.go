@@ -43,6 +43,7 @@ func run(args []string) int {
 	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
 	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
+	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
 	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
@@ -68,7 +69,7 @@ func run(args []string) int {
 
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
-		Namespace: *namespace, Retention: *retention, Logger: zl,
+		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal,
 	}
 	var cd *codec.Codec
 	if *codecKeys != "" {
