@@ -84,18 +84,7 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 	env := newEnv(t, a)
 	req := ReleaseRequest{DeclarationID: "NBKR-2020-000331", ExporterCode: "3302960178", Lane: policy.LaneGreen}
 
-	issue := func(r ReleaseRequest) ReleaseNotice {
-		t.Helper()
-		val, err := env.ExecuteActivity(a.IssueReleaseNotice, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n ReleaseNotice
-		if err := val.Get(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	issue := func(r ReleaseRequest) ReleaseNotice { return issueNotice(t, env, a, r) }
 	first := issue(req)
 	if first.Number != "RN-2026-00000001" || first.DeclarationID != req.DeclarationID || !first.IssuedAt.Equal(fixedNow) {
 		t.Fatalf("notice = %+v", first)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"go.temporal.io/sdk/testsuite"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,6 +35,20 @@ func openRegister(t *testing.T, path string) *SQLiteReleaseRegister {
 	return r
 }
 
+// issueNotice runs IssueReleaseNotice in the activity environment and returns its notice.
+func issueNotice(t *testing.T, env *testsuite.TestActivityEnvironment, a *Activities, r ReleaseRequest) ReleaseNotice {
+	t.Helper()
+	val, err := env.ExecuteActivity(a.IssueReleaseNotice, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n ReleaseNotice
+	if err := val.Get(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 var noticeNumber = regexp.MustCompile(`^RN-2026-[0-9]{8}$`)
 
 func TestIssueReleaseNoticeOnce(t *testing.T) {
@@ -44,18 +59,7 @@ func TestIssueReleaseNoticeOnce(t *testing.T) {
 	env := newEnv(t, a)
 	req := ReleaseRequest{DeclarationID: "NBKR-2020-000331", ExporterCode: "3302960178", Lane: policy.LaneGreen}
 
-	issue := func(r ReleaseRequest) ReleaseNotice {
-		t.Helper()
-		val, err := env.ExecuteActivity(a.IssueReleaseNotice, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n ReleaseNotice
-		if err := val.Get(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	issue := func(r ReleaseRequest) ReleaseNotice { return issueNotice(t, env, a, r) }
 	first := issue(req)
 	if !noticeNumber.MatchString(first.Number) || first.DeclarationID != req.DeclarationID || !first.IssuedAt.Equal(fixedNow) {
 		t.Fatalf("notice = %+v", first)
