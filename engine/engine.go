@@ -239,15 +239,20 @@ func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterActivity(acts)
 }
 
+// SDKWorkerOptions are the SDK's worker options the configuration asks for.
+func (c Config) SDKWorkerOptions() worker.Options {
+	return worker.Options{
+		WorkerStopTimeout:                      c.ShutdownTimeout,
+		MaxConcurrentActivityExecutionSize:     c.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: c.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:       c.Pollers,
+		MaxConcurrentActivityTaskPollers:       c.Pollers,
+	}
+}
+
 // NewWorker creates a worker on the clearance task queue with the engine's activities.
 func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{
-		WorkerStopTimeout:                      cfg.ShutdownTimeout,
-		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
-		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
-		MaxConcurrentWorkflowTaskPollers:       cfg.Pollers,
-		MaxConcurrentActivityTaskPollers:       cfg.Pollers,
-	})
+	w := worker.New(c, workflows.TaskQueue, cfg.SDKWorkerOptions())
 	Register(w, e.Activities)
 	return w
 }

@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"comma-separated declaration files to copy under generated IDs")
 	officerDelay := fs.Duration("officer-delay", time.Second, "how long the automatic officer takes to approve a stage")
 	baseline := fs.Bool("baseline", true, "also run the bare baseline on the same server")
+	rounds := fs.Int("rounds", 2, "with the baseline: rounds of -n baseline workflows and -n clearances, alternating which goes first (baseline, clearances, clearances, baseline, ...)")
 	inProcess := fs.Bool("worker", true, "run the clearance and baseline workers in this process (false: use running workers)")
 	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
@@ -58,8 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *n <= 0 || *concurrency <= 0 || *rate < 0 {
-		fmt.Fprintln(stderr, "load: -n and --concurrency must be positive, --rate not negative")
+	if *n <= 0 || *concurrency <= 0 || *rate < 0 || *rounds <= 0 {
+		fmt.Fprintln(stderr, "load: -n, --concurrency and --rounds must be positive, --rate not negative")
 		return 2
 	}
 	var templates []declaration.Declaration
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer e.Close()
 		w := e.NewWorker(c, ecfg)
-		bw := worker.New(c, loadgen.BaselineTaskQueue, worker.Options{})
+		bw := worker.New(c, loadgen.BaselineTaskQueue, ecfg.SDKWorkerOptions())
 		loadgen.RegisterBaseline(bw)
 		for _, x := range []worker.Worker{w, bw} {
 			if err := x.Start(); err != nil {
@@ -143,19 +144,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}}
 	var results []loadgen.Result
 	if *baseline {
-		r, err := loadgen.RunBaseline(ctx, c, opts, loadgen.GreenLaneActivities)
+		b, r, err := loadgen.SideBySide(ctx, c, opts, *rounds)
 		if err != nil {
-			fmt.Fprintf(stderr, "load: baseline: %v\n", err)
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		results = append(results, b, r)
+	} else {
+		r, err := loadgen.RunClearances(ctx, c, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
 			return 1
 		}
 		results = append(results, r)
 	}
-	r, err := loadgen.RunClearances(ctx, c, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "load: %v\n", err)
-		return 1
-	}
-	results = append(results, r)
 	peak := loadgen.PeakRSS(*workerPID)
 	if *asJSON {
 		if code := printJSON(stdout, stderr, map[string]any{"results": results, "peakRSSBytes": peak, "workerInProcess": *inProcess}); code != 0 {

@@ -108,6 +108,92 @@ type Result struct {
 	Stages map[policy.Stage]Latencies
 	// Decisions counts the automatic officer's approvals.
 	Decisions int
+
+	e2e    []time.Duration
+	stages map[policy.Stage][]time.Duration
+}
+
+// result summarises a tally.
+func (t *tally) result(kind string, n int, wall time.Duration) Result {
+	r := Result{Kind: kind, N: n, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
+		Decisions: int(t.decisions.Load()), e2e: t.e2e, stages: t.stages}
+	r.summarise()
+	return r
+}
+
+func (r *Result) summarise() {
+	r.PerSecond = 0
+	if r.Wall > 0 {
+		r.PerSecond = float64(r.Completed) / r.Wall.Seconds()
+	}
+	r.EndToEnd = latencies(r.e2e)
+	r.Stages = nil
+	if len(r.stages) > 0 {
+		r.Stages = map[policy.Stage]Latencies{}
+		for s, ds := range r.stages {
+			r.Stages[s] = latencies(ds)
+		}
+	}
+}
+
+// Merge adds up runs of one kind: their workflows, errors and wall time, and the latencies of
+// all their workflows together.
+func Merge(runs ...Result) Result {
+	if len(runs) == 0 {
+		return Result{}
+	}
+	m := Result{Kind: runs[0].Kind}
+	for _, r := range runs {
+		m.N += r.N
+		m.Completed += r.Completed
+		m.Errors += r.Errors
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+		m.Wall += r.Wall
+		m.Decisions += r.Decisions
+		m.e2e = append(m.e2e, r.e2e...)
+		for s, ds := range r.stages {
+			if m.stages == nil {
+				m.stages = map[policy.Stage][]time.Duration{}
+			}
+			m.stages[s] = append(m.stages[s], ds...)
+		}
+	}
+	m.summarise()
+	return m
+}
+
+// SideBySide runs the bare baseline and the clearances on the same server in rounds, in the order
+// baseline, clearances, clearances, baseline, ... (each round N of each): whatever drifts during
+// the run (a database that grows, a neighbour that wakes up) weighs on both alike. It returns
+// the merged baseline and the merged clearances.
+func SideBySide(ctx context.Context, c client.Client, o Options, rounds int) (baseline, clearances Result, err error) {
+	var bs, cs []Result
+	prefix := o.Prefix
+	for i := 0; i < max(1, rounds); i++ {
+		o.Prefix = fmt.Sprintf("%s-r%d", prefix, i)
+		order := []string{"baseline", "clearance"}
+		if i%2 == 1 {
+			order = []string{"clearance", "baseline"}
+		}
+		for _, kind := range order {
+			if kind == "baseline" {
+				r, err := RunBaseline(ctx, c, o, GreenLaneActivities)
+				if err != nil {
+					return Result{}, Result{}, err
+				}
+				bs = append(bs, r)
+				continue
+			}
+			r, err := RunClearances(ctx, c, o)
+			if err != nil {
+				return Result{}, Result{}, err
+			}
+			cs = append(cs, r)
+		}
+	}
+	return Merge(bs...), Merge(cs...), nil
 }
 
 // pacer hands out start permits at a rate and a concurrency.
@@ -163,8 +249,8 @@ func (t *tally) fail(err error) {
 	}
 }
 
-// RunClearances submits N clearances and waits for them, approving whatever awaits an officer
-// after OfficerDelay.
+// RunClearances submits N clearances and waits for them. An automatic officer approves whatever
+// awaits an officer after OfficerDelay.
 func RunClearances(ctx context.Context, c client.Client, o Options) (Result, error) {
 	if len(o.Templates) == 0 {
 		return Result{}, errors.New("no declaration templates")
@@ -172,6 +258,12 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 	t := &tally{stages: map[policy.Stage][]time.Duration{}}
 	p := newPacer(o.Concurrency, o.Rate)
 	defer p.stop()
+	octx, stopOfficer := context.WithCancel(ctx)
+	officerDone := make(chan struct{})
+	go func() {
+		defer close(officerDone)
+		runOfficer(octx, c, o.Prefix, o.OfficerDelay, &t.decisions)
+	}()
 	var wg sync.WaitGroup
 	start := time.Now()
 	done := atomic.Int64{}
@@ -187,13 +279,18 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 			defer wg.Done()
 			defer p.release()
 			began := time.Now()
-			if _, err := clearance.Submit(ctx, c, d); err != nil {
+			run, err := clearance.Submit(ctx, c, d)
+			if err != nil {
 				t.fail(err)
 				return
 			}
-			r, err := follow(ctx, c, d.ID, o.OfficerDelay, &t.decisions)
-			if err != nil {
+			var r workflows.Result
+			if err := run.Get(ctx, &r); err != nil {
 				t.fail(err)
+				return
+			}
+			if r.State != workflows.StateReleased {
+				t.fail(fmt.Errorf("%s ended %s: %s", d.ID, r.State, r.Reason))
 				return
 			}
 			e2e := time.Since(began)
@@ -211,53 +308,87 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	res := Result{Kind: "clearance", N: o.N, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
-		PerSecond: float64(t.completed) / wall.Seconds(), EndToEnd: latencies(t.e2e), Stages: map[policy.Stage]Latencies{},
-		Decisions: int(t.decisions.Load())}
-	for s, ds := range t.stages {
-		res.Stages[s] = latencies(ds)
-	}
-	return res, nil
+	stopOfficer()
+	<-officerDone
+	return t.result("clearance", o.N, wall), nil
 }
 
-// follow waits for a clearance to end; when it is not a green-lane clearance, it approves each
-// stage that awaits an officer after the delay, as an eligible officer.
-func follow(ctx context.Context, c client.Client, id string, delay time.Duration, decisions *atomic.Int64) (workflows.Result, error) {
-	wid, err := workflows.WorkflowID(id)
-	if err != nil {
-		return workflows.Result{}, err
-	}
-	run := c.GetWorkflow(ctx, wid, "")
-	result := make(chan error, 1)
-	var r workflows.Result
-	go func() { result <- run.Get(ctx, &r) }()
-	poll := time.NewTicker(max(delay/2, 50*time.Millisecond))
-	defer poll.Stop()
-	decided := map[policy.Stage]bool{}
+// awaitingQuery finds the run's clearances that wait on an officer, as an officer's saved view
+// in the Web UI does.
+func awaitingQuery(prefix string) string {
+	return fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-' AND %s = '%s' AND ExecutionStatus = 'Running'",
+		workflows.WorkflowIDPrefix, prefix, workflows.SAStatus, workflows.StateAwaitingOfficer)
+}
+
+// runOfficer works the queue of the run's clearances until ctx ends: it lists those awaiting an
+// officer, reads each one's status, and approves its stage as an eligible officer once the
+// clearance has waited delay. Clearances nobody needs to decide cost it nothing but its share
+// of one visibility query per poll.
+func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.Duration, decisions *atomic.Int64) {
+	query := awaitingQuery(prefix)
+	every := min(max(delay/4, 50*time.Millisecond), time.Second)
+	var mu sync.Mutex
+	busy := map[string]bool{}    // workflow IDs being decided
+	decided := map[string]bool{} // workflow ID + stage, approved
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
 	for {
 		select {
-		case err := <-result:
-			if err == nil && r.State != workflows.StateReleased {
-				err = fmt.Errorf("%s ended %s: %s", id, r.State, r.Reason)
-			}
-			return r, err
 		case <-ctx.Done():
-			return r, ctx.Err()
-		case <-poll.C:
-			s, err := clearance.Status(ctx, c, id)
-			if err != nil || s.State != workflows.StateAwaitingOfficer || decided[s.Stage] || s.Waiting == nil || len(s.Waiting.Officers) == 0 {
-				continue
+			return
+		case <-tick.C:
+		}
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1000, NextPageToken: token})
+			if err != nil {
+				break // the next poll tries again
 			}
-			if wait := delay - time.Since(s.Waiting.Since); wait > 0 {
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return r, ctx.Err()
+			for _, e := range resp.GetExecutions() {
+				wid := e.GetExecution().GetWorkflowId()
+				mu.Lock()
+				if busy[wid] {
+					mu.Unlock()
+					continue
 				}
+				busy[wid] = true
+				mu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { mu.Lock(); delete(busy, wid); mu.Unlock() }()
+					id := strings.TrimPrefix(wid, workflows.WorkflowIDPrefix)
+					s, err := clearance.Status(ctx, c, id)
+					if err != nil || s.State != workflows.StateAwaitingOfficer || s.Waiting == nil || len(s.Waiting.Officers) == 0 {
+						return
+					}
+					key := wid + "/" + string(s.Stage)
+					mu.Lock()
+					seen := decided[key]
+					mu.Unlock()
+					if seen {
+						return // visibility has not caught up with the approval yet
+					}
+					if wait := delay - time.Since(s.Waiting.Since); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							return
+						}
+					}
+					d := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[0], Outcome: workflows.OutcomeApprove}
+					if _, err := clearance.Decide(ctx, c, id, d); err == nil {
+						mu.Lock()
+						decided[key] = true
+						mu.Unlock()
+						decisions.Add(1)
+					}
+				}()
 			}
-			if _, err := clearance.Decide(ctx, c, id, workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[0], Outcome: workflows.OutcomeApprove}); err == nil {
-				decided[s.Stage] = true
-				decisions.Add(1)
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				break
 			}
 		}
 	}
@@ -297,8 +428,7 @@ func RunBaseline(ctx context.Context, c client.Client, o Options, activitiesPerW
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	return Result{Kind: "baseline", N: o.N, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
-		PerSecond: float64(t.completed) / wall.Seconds(), EndToEnd: latencies(t.e2e)}, nil
+	return t.result("baseline", o.N, wall), nil
 }
 
 // generateIDs returns n declaration IDs under prefix, skipping those the random sample would
@@ -381,8 +511,7 @@ func RunHold(ctx context.Context, c client.Client, namespace string, o Options) 
 		}()
 	}
 	wg.Wait()
-	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-' AND %s = '%s'", workflows.WorkflowIDPrefix, o.Prefix,
-		workflows.SAStatus, workflows.StateAwaitingOfficer)
+	query := awaitingQuery(o.Prefix)
 	for {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
 		if err != nil {

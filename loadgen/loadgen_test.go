@@ -40,6 +40,27 @@ func TestLatenciesAndIDs(t *testing.T) {
 	}
 }
 
+func TestMerge(t *testing.T) {
+	a := Result{Kind: "baseline", N: 2, Completed: 2, Wall: time.Second,
+		e2e: []time.Duration{1 * time.Millisecond, 2 * time.Millisecond}}
+	b := Result{Kind: "baseline", N: 3, Completed: 2, Errors: 1, FirstError: "boom", Wall: 3 * time.Second,
+		e2e: []time.Duration{3 * time.Millisecond, 4 * time.Millisecond},
+		stages: map[policy.Stage][]time.Duration{policy.StageRelease: {5 * time.Millisecond}}}
+	m := Merge(a, b)
+	if m.N != 5 || m.Completed != 4 || m.Errors != 1 || m.FirstError != "boom" || m.Wall != 4*time.Second {
+		t.Fatalf("%+v", m)
+	}
+	if m.PerSecond != 1 {
+		t.Errorf("rate %v, want 4 completed / 4 s", m.PerSecond)
+	}
+	if m.EndToEnd.Max != 4*time.Millisecond || m.EndToEnd.P50 != 3*time.Millisecond {
+		t.Errorf("latencies %+v, want them over both runs", m.EndToEnd)
+	}
+	if m.Stages[policy.StageRelease].Max != 5*time.Millisecond {
+		t.Errorf("stages %+v", m.Stages)
+	}
+}
+
 // TestRunAgainstARealServer runs a few clearances (one needing an officer) and the baseline.
 func TestRunAgainstARealServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -98,9 +119,16 @@ func TestRunAgainstARealServer(t *testing.T) {
 	if _, ok := r.Stages[policy.StageRelease]; !ok || r.PerSecond <= 0 {
 		t.Errorf("stages %v, rate %v", r.Stages, r.PerSecond)
 	}
-	b, err := RunBaseline(ctx, c, o, GreenLaneActivities)
-	if err != nil || b.Completed != 6 || b.Errors != 0 {
-		t.Fatalf("baseline: %v %+v", err, b)
+	o.Prefix += "-side"
+	b, cl, err := SideBySide(ctx, c, o, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Kind != "baseline" || b.N != 12 || b.Completed != 12 || b.Errors != 0 || len(b.e2e) != 12 {
+		t.Errorf("baseline over two rounds: %+v", b)
+	}
+	if cl.Kind != "clearance" || cl.N != 12 || cl.Completed != 12 || cl.Errors != 0 || cl.Decisions != 6 {
+		t.Errorf("clearances over two rounds: %+v", cl)
 	}
 	if PeakRSS(0) == 0 {
 		t.Error("no peak RSS for this process")
