@@ -44,7 +44,7 @@ func TestMerge(t *testing.T) {
 	a := Result{Kind: "baseline", N: 2, Completed: 2, Wall: time.Second,
 		e2e: []time.Duration{1 * time.Millisecond, 2 * time.Millisecond}}
 	b := Result{Kind: "baseline", N: 3, Completed: 2, Errors: 1, FirstError: "boom", Wall: 3 * time.Second,
-		e2e: []time.Duration{3 * time.Millisecond, 4 * time.Millisecond},
+		e2e:    []time.Duration{3 * time.Millisecond, 4 * time.Millisecond},
 		stages: map[policy.Stage][]time.Duration{policy.StageRelease: {5 * time.Millisecond}}}
 	m := Merge(a, b)
 	if m.N != 5 || m.Completed != 4 || m.Errors != 1 || m.FirstError != "boom" || m.Wall != 4*time.Second {
