@@ -135,6 +135,8 @@ type trailBuilder struct {
 	escalated  []int
 	result     *workflows.Result
 	configured bool
+	// stage is the stage the clearance is in.
+	stage policy.Stage
 }
 
 type signalRow struct {
@@ -155,6 +157,12 @@ func (b *trailBuilder) event(i int, e *historypb.HistoryEvent) {
 		b.started(e)
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		b.scheduled[e.GetEventId()] = e
+		switch name := activityType(e); {
+		case checkStages[name] != "":
+			b.enterStage(e, checkStages[name])
+		case name == "IssueReleaseNotice":
+			b.enterStage(e, policy.StageRelease)
+		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 		a := e.GetActivityTaskCompletedEventAttributes()
 		b.activityCompleted(e, b.scheduled[a.GetScheduledEventId()], a.GetResult())
@@ -394,7 +402,7 @@ func (b *trailBuilder) upsert(e *historypb.HistoryEvent) {
 	if p, ok := fields[workflows.SAStage]; ok {
 		var stage string
 		if b.dc.FromPayload(p, &stage) == nil && stage != "" {
-			b.add(e, RowStage, ActorSystem, "stage "+stage+" begins", "started", "")
+			b.enterStage(e, policy.Stage(stage))
 		}
 	}
 	if p, ok := fields[workflows.SASlaBreached]; ok {
@@ -403,6 +411,16 @@ func (b *trailBuilder) upsert(e *historypb.HistoryEvent) {
 			b.add(e, RowEscalation, ActorSystem, workflows.SASlaBreached+" set", "true", "")
 		}
 	}
+}
+
+// enterStage adds a row when the clearance enters a stage: where its checks are scheduled (or
+// its release notice) or its ClearanceStage search attribute is set, whichever comes first.
+func (b *trailBuilder) enterStage(e *historypb.HistoryEvent, stage policy.Stage) {
+	if stage == b.stage {
+		return
+	}
+	b.stage = stage
+	b.add(e, RowStage, ActorSystem, "stage "+string(stage)+" begins", "started", "")
 }
 
 func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {

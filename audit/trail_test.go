@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/medsupply/customs/workflows"
 )
 
 func trailOf(t *testing.T, name string) *Trail {
@@ -274,5 +277,44 @@ func TestDamagedHistoriesDoNotPanic(t *testing.T) {
 				_ = Replay(h, Converters{})
 			}()
 		}
+	}
+}
+
+// TestTrailStagesMatchTheTimelineInEveryRelease reads the trail of every golden history, of this
+// release and of the earlier ones: its "stage begins" rows name the stages of the clearance's own
+// timeline, in order, whether the stages were announced by search attributes (first release) or
+// found from the checks they scheduled (since quiet-automated-stages).
+func TestTrailStagesMatchTheTimelineInEveryRelease(t *testing.T) {
+	for _, f := range goldenFiles(t) {
+		rel, _ := filepath.Rel(goldenDir, f)
+		t.Run(rel, func(t *testing.T) {
+			h, err := ReadHistoryFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := BuildTrail(h, Converters{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := h.GetEvents()
+			var r workflows.Result
+			if err := converter.GetDefaultDataConverter().FromPayloads(
+				events[len(events)-1].GetWorkflowExecutionCompletedEventAttributes().GetResult(), &r); err != nil {
+				t.Fatal(err)
+			}
+			var want, got []string
+			for _, s := range r.Timeline {
+				want = append(want, "stage "+string(s.Stage)+" begins")
+			}
+			for _, row := range rowsOf(tr, RowStage) {
+				got = append(got, row.What)
+			}
+			if strings.Join(got, ", ") != strings.Join(want, ", ") {
+				t.Errorf("stage rows %q, timeline %q", got, want)
+			}
+			if o := last(tr); o.Kind != RowOutcome || o.Outcome != string(r.State) {
+				t.Errorf("last row %+v, want the outcome %s", o, r.State)
+			}
+		})
 	}
 }

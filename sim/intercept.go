@@ -57,7 +57,7 @@ func (i *inbound) Init(next interceptor.WorkflowOutboundInterceptor) error {
 	})
 }
 
-// outbound follows one clearance: the stage it is in (from ClearanceStage), what its checks
+// outbound follows one clearance: the stage it is in (from its checks and ClearanceStage), what its checks
 // found, and when it starts to wait (from ClearanceStatus).
 type outbound struct {
 	interceptor.WorkflowOutboundInterceptorBase
@@ -68,16 +68,27 @@ type outbound struct {
 	errors       map[policy.Stage][]string
 }
 
-// checkActivities are the activities whose results an officer reviews.
-var checkActivities = map[string]bool{"CheckDocuments": true, "PrescreenBiological": true,
-	"VerifyCertificates": true, "PlanInspection": true}
+// checkActivities are the activities whose results an officer reviews, with their stages.
+var checkActivities = map[string]policy.Stage{"CheckDocuments": policy.StageDocumentCheck,
+	"PrescreenBiological": policy.StageBiologicalReview, "VerifyCertificates": policy.StageCertificationCheck,
+	"PlanInspection": policy.StagePhysicalInspection}
 
 func (o *outbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
 	f := o.Next.ExecuteActivity(ctx, activityType, args...)
-	if !checkActivities[activityType] {
+	stage, ok := checkActivities[activityType]
+	if !ok {
 		return f
 	}
-	return &checkFuture{Future: f, o: o, stage: o.stage}
+	// A stage's checks run as it begins, before its stage is in the search attributes.
+	o.enter(ctx, stage)
+	return &checkFuture{Future: f, o: o, stage: stage}
+}
+
+// enter notes the stage the clearance is in, and when it began if it is a new one.
+func (o *outbound) enter(ctx workflow.Context, stage policy.Stage) {
+	if stage != o.stage {
+		o.stage, o.stageStarted = stage, workflow.Now(ctx)
+	}
 }
 
 // checkFuture notes the error findings of a check when the workflow reads its result.
@@ -107,7 +118,7 @@ func (o *outbound) UpsertTypedSearchAttributes(ctx workflow.Context, attrs ...te
 	}
 	sa := temporal.NewSearchAttributes(attrs...)
 	if stage, ok := sa.GetKeyword(workflows.StageKey); ok {
-		o.stage, o.stageStarted = policy.Stage(stage), workflow.Now(ctx)
+		o.enter(ctx, policy.Stage(stage))
 	}
 	if exp, ok := sa.GetBool(workflows.ExpeditedKey); ok {
 		o.expedited = exp

@@ -9,7 +9,7 @@
 // workflow at its sampled arrival time and keeps one queue per officer role, worked by as many
 // officer coroutines as the role has officers. A worker interceptor watches each clearance's
 // search attributes: when ClearanceStatus becomes awaiting-officer it signals the simulation
-// with the clearance's workflow ID, its stage (from ClearanceStage) and the error findings of the
+// with the clearance's workflow ID, its stage (from its checks and ClearanceStage) and the error findings of the
 // stage's checks. An officer takes the clearance from the queue, works on it for a sampled time
 // (a durable timer, so the time is skipped, not waited), and sends the decision with the
 // workflow's own "decision" signal, which validates it as the "decide" update does. When an

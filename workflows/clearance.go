@@ -23,6 +23,8 @@ var a *activities.Activities
 // it ended, with its timeline set against the 20-day standard.
 func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
 	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx)}
+	c.quiet = workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1
+	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
 	if err := c.setup(ctx); err != nil {
 		return Result{}, err
 	}
@@ -60,6 +62,88 @@ type clearance struct {
 	withdrawal *Withdrawal
 	// releasing is set once the release is approved: from then on nothing can stop it.
 	releasing bool
+
+	// quiet is set for clearances started since ChangeQuietAutomatedStages: see publish and
+	// watch. Clearances started before it keep the upserts and timers they began with.
+	quiet bool
+	// shown is what the clearance's search attributes hold.
+	shown shownAttributes
+	// stageCtx is cancelled when the current stage ends; stageIdx is its timeline entry and
+	// watching says whether its allowance is watched.
+	stageCtx workflow.Context
+	stageIdx int
+	watching bool
+}
+
+// ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
+// a stage that only runs automated checks writes nothing to visibility and starts no timer: the
+// search attributes are published when the clearance starts or stops waiting on someone, when a
+// check fails its first attempt, on escalation and at the end; a stage's allowance is watched
+// from the moment it waits on someone or a check fails its first attempt, and a stage found past
+// its due time at the end of a check is escalated then. A green-lane clearance writes its search
+// attributes once, when it ends, instead of eight times, and starts no timer instead of three.
+const ChangeQuietAutomatedStages = "quiet-automated-stages"
+
+// shownAttributes are the values of the clearance's search attributes as last set.
+type shownAttributes struct {
+	// identity is set when the exporter, destination, categories and procedure are set.
+	identity            bool
+	lane, stage, status string
+	breached            *bool
+}
+
+// shownAtStart reads the search attributes the clearance was started with (the starter sets the
+// exporter, destination, categories, procedure, status and SlaBreached).
+func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
+	var s shownAttributes
+	_, exporter := sa.GetKeyword(ExporterCodeKey)
+	_, destination := sa.GetKeyword(DestinationCountryKey)
+	_, categories := sa.GetKeywordList(ProductCategoriesKey)
+	_, expedited := sa.GetBool(ExpeditedKey)
+	s.identity = exporter && destination && categories && expedited
+	s.lane, _ = sa.GetKeyword(LaneKey)
+	s.stage, _ = sa.GetKeyword(StageKey)
+	s.status, _ = sa.GetKeyword(StatusKey)
+	if b, ok := sa.GetBool(SlaBreachedKey); ok {
+		s.breached = &b
+	}
+	return s
+}
+
+// publish sets the search attributes whose values differ from what they hold, in one upsert.
+func (c *clearance) publish(ctx workflow.Context) error {
+	next := c.shown
+	var u []temporal.SearchAttributeUpdate
+	if !next.identity {
+		u = append(u, ExporterCodeKey.ValueSet(c.decl.Exporter.Code), DestinationCountryKey.ValueSet(c.decl.Destination),
+			ProductCategoriesKey.ValueSet(c.decl.CategoryList()), ExpeditedKey.ValueSet(c.decl.IsExpedited()))
+		next.identity = true
+	}
+	if c.lane != "" && string(c.lane) != next.lane {
+		u = append(u, LaneKey.ValueSet(string(c.lane)))
+		next.lane = string(c.lane)
+	}
+	if c.stage != "" && string(c.stage) != next.stage {
+		u = append(u, StageKey.ValueSet(string(c.stage)))
+		next.stage = string(c.stage)
+	}
+	if c.state != "" && string(c.state) != next.status {
+		u = append(u, StatusKey.ValueSet(string(c.state)))
+		next.status = string(c.state)
+	}
+	if next.breached == nil || *next.breached != c.breached {
+		u = append(u, SlaBreachedKey.ValueSet(c.breached))
+		breached := c.breached
+		next.breached = &breached
+	}
+	if len(u) == 0 {
+		return nil
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
+		return fmt.Errorf("upsert search attributes: %w", err)
+	}
+	c.shown = next
+	return nil
 }
 
 // errWithdrawn ends a stage early when the exporter withdraws.
@@ -90,7 +174,9 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	}
 	c.lane = c.selection.Lane
 	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
+	if c.quiet {
+		// Published with the stage and status when the clearance first waits or ends.
+	} else if err := workflow.UpsertTypedSearchAttributes(ctx,
 		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
 		DestinationCountryKey.ValueSet(c.decl.Destination),
 		ProductCategoriesKey.ValueSet(c.decl.CategoryList()),
@@ -123,8 +209,10 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 		Allowance: allowance, Due: c.cfg.Policy.Calendar.Due(now, allowance.D())})
 	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
-		return Result{}, fmt.Errorf("upsert stage: %w", err)
+	if !c.quiet {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
+			return Result{}, fmt.Errorf("upsert stage: %w", err)
+		}
 	}
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 		Message: fmt.Sprintf("Declaration %s refused: %s", c.decl.ID, reason)})
@@ -161,14 +249,20 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 	due := c.cfg.Policy.Calendar.Due(now, allowance)
 	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
 	idx := len(c.timeline) - 1
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
-		return "", fmt.Errorf("upsert stage: %w", err)
+	if !c.quiet {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
+			return "", fmt.Errorf("upsert stage: %w", err)
+		}
 	}
 	workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
 
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, due.Sub(now)) })
+	c.stageCtx, c.stageIdx, c.watching = stageCtx, idx, false
+	if !c.quiet {
+		c.watching = true
+		workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, due.Sub(now)) })
+	}
 
 	end, outcome, err := c.decideStage(ctx, stage, idx)
 	if err != nil {
@@ -196,6 +290,12 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		c.timeline[idx].CheckRuns++
 		if err != nil {
 			return "", "", err
+		}
+		if c.quiet && !workflow.Now(ctx).Before(c.timeline[idx].Due) {
+			// The check ended after the stage's due time (its workers were away that long).
+			if err := c.watch(ctx); err != nil {
+				return "", "", err
+			}
 		}
 		if res != nil {
 			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
@@ -309,7 +409,23 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 		return nil, "", nil
 	}
 	var res activities.CheckResult
-	err := workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
+	var err error
+	if c.quiet {
+		// One attempt first: a check that passes it, as nearly all do, needs nothing else. One
+		// that fails it is shown in its stage and its allowance watched while it is retried.
+		err = workflow.ExecuteActivity(c.firstAttemptCtx(ctx, summary), fn, in).Get(ctx, &res)
+		if err != nil && retryable(err) {
+			workflow.GetLogger(ctx).Warn("check failed its first attempt; retrying", "declarationID", c.decl.ID,
+				"stage", stage, "error", err)
+			if perr := c.stalled(ctx); perr != nil {
+				return nil, "", perr
+			}
+			res = activities.CheckResult{}
+			err = workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
+		}
+	} else {
+		err = workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidDeclaration {
 		return &res, appErr.Message(), nil
@@ -328,6 +444,42 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 	}
 	res.Stage = stage
 	return &res, "", nil
+}
+
+// retryable reports whether a check's failure is worth another attempt: not a refusal by rule
+// and not a cancellation.
+func retryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == activities.ErrInvalidCertificate || appErr.Type() == activities.ErrInvalidDeclaration) {
+		return false
+	}
+	var canceled *temporal.CanceledError
+	return !errors.As(err, &canceled)
+}
+
+// stalled shows a clearance whose check failed its first attempt where it stands, and watches
+// the stage's allowance while the check is retried.
+func (c *clearance) stalled(ctx workflow.Context) error {
+	if err := c.publish(ctx); err != nil {
+		return err
+	}
+	return c.watch(ctx)
+}
+
+// watch starts watching the current stage's allowance if nothing watches it yet; a stage already
+// past its due time is escalated at once.
+func (c *clearance) watch(ctx workflow.Context) error {
+	if !c.quiet || c.watching || c.stageCtx == nil {
+		return nil
+	}
+	c.watching = true
+	idx := c.stageIdx
+	wait := c.timeline[idx].Due.Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return c.escalate(ctx, idx)
+	}
+	workflow.Go(c.stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
+	return nil
 }
 
 // refusalReason builds the reason an exporter reads from the blocking findings.
@@ -356,6 +508,9 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	c.waiting = &Waiting{
 		For: "officer-decision", Role: role, Officers: c.eligible(stage),
 		Since: since, Due: c.timeline[idx].Due,
+	}
+	if err := c.watch(ctx); err != nil {
+		return DecisionRecord{}, err
 	}
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
 		return DecisionRecord{}, err
@@ -409,6 +564,9 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		For: "exporter-documents", Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: since.Add(deadline),
 	}
+	if err := c.watch(ctx); err != nil {
+		return false, err
+	}
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
 		return false, err
 	}
@@ -444,6 +602,16 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Dura
 	if err := timer.Get(ctx, nil); err != nil {
 		return // the stage ended in time
 	}
+	if err := c.escalate(ctx, idx); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert SlaBreached failed", "declarationID", c.decl.ID, "error", err)
+	}
+}
+
+// escalate records that the stage overran its allowance and adds a supervisor to those who may
+// decide it. The stage keeps waiting: nothing is approved because time ran out.
+func (c *clearance) escalate(ctx workflow.Context, idx int) error {
+	stage := c.timeline[idx].Stage
+	allowance := c.timeline[idx].Allowance.D()
 	supervisors := c.cfg.Roster.WithRole(policy.RoleSupervisor)
 	supervisor := ""
 	if len(supervisors) > 0 {
@@ -461,10 +629,11 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Dura
 	}
 	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,
 		"stage", stage, "allowance", allowance, "supervisor", supervisor)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true)); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert SlaBreached failed", "declarationID", c.decl.ID, "error", err)
-	}
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	if c.quiet {
+		return c.publish(ctx)
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true))
 }
 
 func contains(xs []string, x string) bool {
@@ -528,13 +697,33 @@ func (c *clearance) activityCtx(ctx workflow.Context, summary string) workflow.C
 	})
 }
 
+// firstAttemptCtx gives a check's first attempt its options: the same as activityCtx's, but a
+// failure comes back to the workflow instead of being retried by the server.
+func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workflow.Context {
+	rp := retryPolicy()
+	rp.MaximumAttempts = 1
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         rp,
+		Summary:             summary,
+	})
+}
+
 // setState records the clearance's state in the search attributes and the current details.
 func (c *clearance) setState(ctx workflow.Context, s State) error {
 	c.state = s
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	if c.quiet {
+		// Officers' queues list what waits on them: publish when the clearance starts or stops
+		// waiting on someone, and when it ends.
+		if s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
+			return c.publish(ctx)
+		}
+		return nil
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(s))); err != nil {
 		return fmt.Errorf("upsert status: %w", err)
 	}
-	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
 	return nil
 }
 

@@ -73,6 +73,8 @@ type harness struct {
 	notices       int
 	notifications []activities.Notification
 	sa            map[string]any
+	upserts       []map[string]any
+	timers        []string
 	rejections    map[string]error
 	accepted      map[string]bool
 }
@@ -128,10 +130,14 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 			return nil
 		}).Maybe()
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		u := map[string]any{}
 		for k, v := range args.Get(0).(temporal.SearchAttributes).GetUntypedValues() {
 			h.sa[k.GetName()] = v
+			u[k.GetName()] = v
 		}
+		h.upserts = append(h.upserts, u)
 	}).Maybe()
+	h.env.SetOnTimerScheduledListener(func(timerID string, _ time.Duration) { h.timers = append(h.timers, timerID) })
 	return h
 }
 
@@ -609,4 +615,69 @@ func TestBusinessDaysEscalateWhenWorkingTimeRunsOut(t *testing.T) {
 	// Due Tuesday 09:00 China time: Friday's 15 hours, Monday's 24, Tuesday's first 9.
 	require.Equal(t, time.Date(2020, 4, 7, 1, 0, 0, 0, time.UTC), r.Escalations[0].At.UTC())
 	require.True(t, r.Timeline[0].Overrun)
+}
+
+// A green-lane clearance sets its search attributes once, when it ends, and starts no timer:
+// nothing waits on anyone, so nothing needs to be shown or watched on the way.
+func TestGreenLaneIsQuietUntilItEnds(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, h.upserts, 1, "upserts %v", h.upserts)
+	require.Equal(t, "released", h.upserts[0][SAStatus])
+	require.Equal(t, "release", h.upserts[0][SAStage])
+	require.Equal(t, "green", h.upserts[0][SALane])
+	require.Empty(t, h.timers, "no allowance timer for stages that wait on no one")
+}
+
+// A yellow-lane clearance shows its stage when it starts waiting on the officer and again when
+// it stops, and watches the allowance only while it waits.
+func TestWaitsAreShownAndWatched(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(3*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, h.upserts, 3, "upserts %v", h.upserts)
+	require.Equal(t, "awaiting-officer", h.upserts[0][SAStatus])
+	require.Equal(t, "document-check", h.upserts[0][SAStage])
+	require.Equal(t, "yellow", h.upserts[0][SALane])
+	require.Equal(t, "checking", h.upserts[1][SAStatus], "the officer's queue drops the clearance once decided")
+	require.Equal(t, "certification-check", h.upserts[1][SAStage])
+	require.Equal(t, "released", h.upserts[2][SAStatus])
+	require.Len(t, h.timers, 1, "one allowance timer, for the stage that waited")
+}
+
+// A check that fails its first attempt is shown in its stage and its allowance watched while it
+// is retried.
+func TestStalledCheckIsShownAndWatched(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	var shownDuringRetry any
+	var timersDuringRetry int
+	h.onCheck(policy.StageCertificationCheck,
+		func(activities.CheckInput) (activities.CheckResult, error) {
+			return activities.CheckResult{}, errors.New("registry unavailable")
+		},
+		func(in activities.CheckInput) (activities.CheckResult, error) {
+			shownDuringRetry, timersDuringRetry = h.sa[SAStage], len(h.timers)
+			return activities.CheckResult{CheckedAt: in.On}, nil
+		})
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, "certification-check", shownDuringRetry)
+	require.Equal(t, 1, timersDuringRetry)
+	require.Equal(t, 2, h.checkCalls[policy.StageCertificationCheck])
+}
+
+// A check that ends after its stage's due time (its workers were away that long) escalates the
+// stage at once, with no timer.
+func TestCheckEndingPastDueEscalates(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.Allowances.DocumentCheck = 0
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Escalations, 1)
+	require.Equal(t, policy.StageDocumentCheck, r.Escalations[0].Stage)
+	require.True(t, r.Timeline[0].Escalated)
+	require.Equal(t, true, h.sa[SASlaBreached])
+	require.Empty(t, h.timers)
 }

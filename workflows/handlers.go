@@ -208,10 +208,13 @@ func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, err
 	c.lane = r.Lane
 	workflow.GetLogger(ctx).Info("lane rerouted", "declarationID", c.decl.ID, "officer", r.Officer,
 		"from", rec.From, "lane", r.Lane)
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	if c.quiet {
+		return rec, c.publish(ctx)
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(r.Lane))); err != nil {
 		return rec, fmt.Errorf("upsert lane: %w", err)
 	}
-	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
 	return rec, nil
 }
 

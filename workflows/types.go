@@ -36,6 +36,11 @@ func (s State) Final() bool {
 	return s == StateReleased || s == StateRefused || s == StateLapsed || s == StateWithdrawn
 }
 
+// Waiting reports whether the clearance waits on someone: an officer or the exporter.
+func (s State) Waiting() bool {
+	return s == StateAwaitingOfficer || s == StateAwaitingExporter
+}
+
 // Outcome is what an officer decides on a stage.
 type Outcome string
 

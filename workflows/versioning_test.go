@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -23,12 +25,19 @@ import (
 // audit/golden. docs/audit.md says how a change to the workflow keeps them replaying.
 const goldenDir = "testdata/golden"
 
+// releasedDir keeps the golden histories of earlier releases, one directory each.
+const releasedDir = goldenDir + "/released"
+
+// goldenFiles lists the golden histories of this release and of every earlier one.
 func goldenFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 12, "golden histories in %s", goldenDir)
-	return files
+	released, err := filepath.Glob(filepath.Join(releasedDir, "*", "*.json"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(released), 12, "golden histories in %s", releasedDir)
+	return append(files, released...)
 }
 
 // replay replays one golden history against wf registered under the workflow's name, as the
@@ -169,4 +178,40 @@ func TestVersionedChangeTakesNewPath(t *testing.T) {
 	require.Equal(t, []string{screenSanctionsList, "LoadConfiguration", "SelectLane"}, order,
 		"the new path screens the exporter first")
 	env.AssertExpectations(t)
+}
+
+// countEvents counts the events of each type in a golden history.
+func countEvents(t *testing.T, file string) map[enumspb.EventType]int {
+	t.Helper()
+	h, err := client.HistoryFromJSON(mustOpen(t, file), client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	n := map[enumspb.EventType]int{}
+	for _, e := range h.GetEvents() {
+		n[e.GetEventType()]++
+	}
+	return n
+}
+
+func mustOpen(t *testing.T, file string) *os.File {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+// TestQuietAutomatedStagesRecorded compares the green path as the first release recorded it and
+// as this one does: the same activities, but one search attribute upsert (plus the version's own)
+// instead of eight, and no allowance timer instead of three.
+func TestQuietAutomatedStagesRecorded(t *testing.T) {
+	before := countEvents(t, filepath.Join(releasedDir, "before-quiet-automated-stages", "green-release.json"))
+	now := countEvents(t, filepath.Join(goldenDir, "green-release.json"))
+	upsert, timer := enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, enumspb.EVENT_TYPE_TIMER_STARTED
+	activity, marker := enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_MARKER_RECORDED
+	require.Equal(t, 8, before[upsert])
+	require.Equal(t, 3, before[timer])
+	require.Equal(t, 2, now[upsert], "the version's TemporalChangeVersion and the final one")
+	require.Equal(t, 0, now[timer])
+	require.Equal(t, before[activity], now[activity])
+	require.Equal(t, 1, now[marker], "the version marker of %s", ChangeQuietAutomatedStages)
 }

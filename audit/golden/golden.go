@@ -35,6 +35,12 @@ import (
 // Dir is where the golden histories live, relative to the module root.
 const Dir = "workflows/testdata/golden"
 
+// ReleasedDir keeps, one directory each, the golden histories of earlier releases of the
+// workflow, as they were recorded: when a change to the workflow is released, the histories in
+// Dir move to ReleasedDir/before-CHANGE-ID before they are recorded again. Every go test replays
+// them all, so no release can break a clearance that an earlier one started.
+const ReleasedDir = Dir + "/released"
+
 // Scenario is one path through the clearance, recorded as one golden history.
 type Scenario struct {
 	// Name is the golden file's name without ".json".
@@ -336,10 +342,11 @@ func Write(dir, name string, h *historypb.History) (string, error) {
 func Index() string {
 	var b strings.Builder
 	b.WriteString("# Golden histories of ExportClearance\n\n")
-	b.WriteString("Real histories of the released workflow, one per path, recorded by `audit/golden` against an\n")
-	b.WriteString("in-process Temporal server with the real worker and activities, in the JSON form the Web UI\n")
-	b.WriteString("downloads. Every `go test ./...` replays them; see `docs/audit.md` to record them again. This\n")
-	b.WriteString("file is written by the recorder.\n\n")
+	b.WriteString("Real histories of the workflow as it is now, one per path, recorded by `audit/golden` against\n")
+	b.WriteString("an in-process Temporal server with the real worker and activities, in the JSON form the Web UI\n")
+	b.WriteString("downloads. `released/` keeps the histories of earlier releases as they were recorded. Every\n")
+	b.WriteString("`go test ./...` replays them all; see `docs/audit.md` to record them again. This file is\n")
+	b.WriteString("written by the recorder.\n\n")
 	b.WriteString("| file | example | lane | ends | path |\n|---|---|---|---|---|\n")
 	for _, s := range Scenarios() {
 		fmt.Fprintf(&b, "| `%s.json` | `%s` | %s | %s | %s |\n", s.Name, s.Example, s.Lane, s.State, s.Covers)

@@ -92,6 +92,9 @@ func TestGoldenFilesMatchScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() && e.Name() == filepath.Base(ReleasedDir) {
+			continue
+		}
 		if !want[e.Name()] {
 			t.Errorf("%s in %s belongs to no scenario", e.Name(), goldenDir)
 		}
