@@ -78,9 +78,10 @@ type clearance struct {
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
 // a stage that only runs automated checks writes nothing to visibility and starts no timer: the
 // search attributes are published when the clearance starts or stops waiting on someone, when a
-// check fails its first attempt, on escalation and at the end; a stage's allowance is watched
-// from the moment it waits on someone or a check fails its first attempt, and a stage found past
-// its due time at the end of a check is escalated then. A green-lane clearance writes its search
+// stage's activity (a check, the roster refresh, the release notice) fails its first attempt, on
+// escalation and at the end; a stage's allowance is watched from the moment it waits on someone
+// or an activity fails its first attempt, and a stage found past its due time when an activity
+// ends is escalated then (its allowance timer fires at once). A green-lane clearance writes its search
 // attributes once, when it ends, instead of eight times, and starts no timer instead of three.
 const ChangeQuietAutomatedStages = "quiet-automated-stages"
 
@@ -139,10 +140,11 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	if len(u) == 0 {
 		return nil
 	}
+	// Set first: an interceptor may yield inside the upsert, and another coroutine publish meanwhile.
+	c.shown = next
 	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
-	c.shown = next
 	return nil
 }
 
@@ -291,12 +293,6 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if err != nil {
 			return "", "", err
 		}
-		if c.quiet && !workflow.Now(ctx).Before(c.timeline[idx].Due) {
-			// The check ended after the stage's due time (its workers were away that long).
-			if err := c.watch(ctx); err != nil {
-				return "", "", err
-			}
-		}
 		if res != nil {
 			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
 		}
@@ -409,23 +405,7 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 		return nil, "", nil
 	}
 	var res activities.CheckResult
-	var err error
-	if c.quiet {
-		// One attempt first: a check that passes it, as nearly all do, needs nothing else. One
-		// that fails it is shown in its stage and its allowance watched while it is retried.
-		err = workflow.ExecuteActivity(c.firstAttemptCtx(ctx, summary), fn, in).Get(ctx, &res)
-		if err != nil && retryable(err) {
-			workflow.GetLogger(ctx).Warn("check failed its first attempt; retrying", "declarationID", c.decl.ID,
-				"stage", stage, "error", err)
-			if perr := c.stalled(ctx); perr != nil {
-				return nil, "", perr
-			}
-			res = activities.CheckResult{}
-			err = workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
-		}
-	} else {
-		err = workflow.ExecuteActivity(c.activityCtx(ctx, summary), fn, in).Get(ctx, &res)
-	}
+	err := c.stageActivity(ctx, summary, fn, in, &res)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidDeclaration {
 		return &res, appErr.Message(), nil
@@ -446,6 +426,49 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 	return &res, "", nil
 }
 
+// stageActivity runs one of the current stage's activities (a check, the roster refresh, the
+// release notice) and returns its result in out. Retryable failures are retried without limit.
+// In a quiet clearance the first attempt is not retried by the server: an activity that passes
+// it, as nearly all do, needs nothing else; one that fails it makes the clearance show where it
+// stands and watch the stage's allowance while it is retried. A stage found past its due time
+// when the activity ends (its workers were away that long) is escalated then.
+func (c *clearance) stageActivity(ctx workflow.Context, summary string, fn, in, out any) error {
+	run := func(actx workflow.Context) error {
+		if in == nil {
+			return workflow.ExecuteActivity(actx, fn).Get(actx, out)
+		}
+		return workflow.ExecuteActivity(actx, fn, in).Get(actx, out)
+	}
+	if !c.quiet {
+		return run(c.activityCtx(ctx, summary))
+	}
+	err := run(c.firstAttemptCtx(ctx, summary))
+	if err != nil && retryable(err) {
+		workflow.GetLogger(ctx).Warn("stage activity failed its first attempt; retrying", "declarationID", c.decl.ID,
+			"stage", c.stage, "activity", summary, "error", err)
+		if perr := c.publish(ctx); perr != nil {
+			return perr
+		}
+		if werr := c.watch(ctx); werr != nil {
+			return werr
+		}
+		err = run(c.activityCtx(ctx, summary))
+	}
+	if err != nil {
+		return err
+	}
+	if idx := c.stageIdx; c.stageCtx != nil && !workflow.Now(ctx).Before(c.timeline[idx].Due) && !c.timeline[idx].Escalated {
+		if err := c.watch(ctx); err != nil {
+			return err
+		}
+		// The allowance timer fires at once; the stage ends only after its escalation.
+		if err := workflow.Await(ctx, func() bool { return c.timeline[idx].Escalated }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // retryable reports whether a check's failure is worth another attempt: not a refusal by rule
 // and not a cancellation.
 func retryable(err error) bool {
@@ -457,27 +480,16 @@ func retryable(err error) bool {
 	return !errors.As(err, &canceled)
 }
 
-// stalled shows a clearance whose check failed its first attempt where it stands, and watches
-// the stage's allowance while the check is retried.
-func (c *clearance) stalled(ctx workflow.Context) error {
-	if err := c.publish(ctx); err != nil {
-		return err
-	}
-	return c.watch(ctx)
-}
-
-// watch starts watching the current stage's allowance if nothing watches it yet; a stage already
-// past its due time is escalated at once.
+// watch starts watching the current stage's allowance if nothing watches it yet. For a stage
+// already past its due time the timer fires at once, so that every escalation is in the history
+// as its stage's allowance timer firing.
 func (c *clearance) watch(ctx workflow.Context) error {
 	if !c.quiet || c.watching || c.stageCtx == nil {
 		return nil
 	}
 	c.watching = true
 	idx := c.stageIdx
-	wait := c.timeline[idx].Due.Sub(workflow.Now(ctx))
-	if wait <= 0 {
-		return c.escalate(ctx, idx)
-	}
+	wait := max(c.timeline[idx].Due.Sub(workflow.Now(ctx)), time.Millisecond)
 	workflow.Go(c.stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
 	return nil
 }
@@ -499,7 +511,7 @@ func refusalReason(msg string, res activities.CheckResult) string {
 // awaitOfficer waits for an officer's decision on the stage, or a withdrawal.
 func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx int) (DecisionRecord, error) {
 	var cfg activities.Configuration
-	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Refresh the officer roster"), a.LoadConfiguration).Get(ctx, &cfg); err != nil {
+	if err := c.stageActivity(ctx, "Refresh the officer roster", a.LoadConfiguration, nil, &cfg); err != nil {
 		return DecisionRecord{}, fmt.Errorf("refresh roster: %w", err)
 	}
 	c.cfg.Roster = cfg.Roster
@@ -649,10 +661,10 @@ func contains(xs []string, x string) bool {
 func (c *clearance) release(ctx workflow.Context, officer string) error {
 	c.releasing = true
 	var n activities.ReleaseNotice
-	actx := c.activityCtx(ctx, "Issue the release notice")
-	if err := workflow.ExecuteActivity(actx, a.IssueReleaseNotice, activities.ReleaseRequest{
+	// The release register issues one notice per declaration, however many attempts it takes.
+	if err := c.stageActivity(ctx, "Issue the release notice", a.IssueReleaseNotice, activities.ReleaseRequest{
 		DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.lane, Officer: officer,
-	}).Get(actx, &n); err != nil {
+	}, &n); err != nil {
 		return fmt.Errorf("issue release notice: %w", err)
 	}
 	c.notice = &n

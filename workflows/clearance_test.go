@@ -65,18 +65,21 @@ type harness struct {
 	env *testsuite.TestWorkflowEnvironment
 	cfg activities.Configuration
 
-	mu            sync.Mutex
-	lane          policy.Lane
-	laneErr       error
-	checks        map[policy.Stage][]func(activities.CheckInput) (activities.CheckResult, error)
-	checkCalls    map[policy.Stage]int
-	notices       int
-	notifications []activities.Notification
-	sa            map[string]any
-	upserts       []map[string]any
-	timers        []string
-	rejections    map[string]error
-	accepted      map[string]bool
+	mu          sync.Mutex
+	lane        policy.Lane
+	laneErr     error
+	checks      map[policy.Stage][]func(activities.CheckInput) (activities.CheckResult, error)
+	checkCalls  map[policy.Stage]int
+	notices     int
+	noticeCalls int
+	// noticeFailures is how many release notice attempts fail first.
+	noticeFailures int
+	notifications  []activities.Notification
+	sa             map[string]any
+	upserts        []map[string]any
+	timers         []string
+	rejections     map[string]error
+	accepted       map[string]bool
 }
 
 func newHarness(t *testing.T, lane policy.Lane) *harness {
@@ -119,6 +122,10 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 		func(_ context.Context, r activities.ReleaseRequest) (activities.ReleaseNotice, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			h.noticeCalls++
+			if h.noticeCalls <= h.noticeFailures {
+				return activities.ReleaseNotice{}, errors.New("release register unavailable")
+			}
 			h.notices++
 			return activities.ReleaseNotice{Number: "RN-2020-00000001", DeclarationID: r.DeclarationID, IssuedAt: start}, nil
 		}).Maybe()
@@ -669,7 +676,8 @@ func TestStalledCheckIsShownAndWatched(t *testing.T) {
 }
 
 // A check that ends after its stage's due time (its workers were away that long) escalates the
-// stage at once, with no timer.
+// stage at once: its allowance timer fires straight away, so the history shows the escalation as
+// every other, and the stage ends after it.
 func TestCheckEndingPastDueEscalates(t *testing.T) {
 	h := newHarness(t, policy.LaneGreen)
 	h.cfg.Policy.Allowances.DocumentCheck = 0
@@ -679,5 +687,23 @@ func TestCheckEndingPastDueEscalates(t *testing.T) {
 	require.Equal(t, policy.StageDocumentCheck, r.Escalations[0].Stage)
 	require.True(t, r.Timeline[0].Escalated)
 	require.Equal(t, true, h.sa[SASlaBreached])
-	require.Empty(t, h.timers)
+	require.Len(t, h.timers, 1)
+	require.Equal(t, "cleared", r.Timeline[0].Outcome)
+	require.False(t, r.Timeline[1].Escalated)
+}
+
+// The release notice is watched like a check: a register that fails the first attempt shows the
+// clearance in the release stage and starts the release allowance while it is retried, and the
+// notice is issued once.
+func TestStalledReleaseNoticeIsShownAndWatched(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.noticeFailures = 1
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, 2, h.noticeCalls)
+	require.Equal(t, 1, h.notices)
+	require.Len(t, h.upserts, 2, "upserts %v", h.upserts)
+	require.Equal(t, "release", h.upserts[0][SAStage])
+	require.Equal(t, "checking", h.upserts[0][SAStatus])
+	require.Len(t, h.timers, 1)
 }
