@@ -35,7 +35,7 @@ await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace def
 run_load() {
   local name=$1 addr=$2
   echo
-  echo "== $name ($addr): N=$N concurrency=$C"
+  echo "== $name ($addr): $N per round, 2 rounds (baseline, clearances, clearances, baseline), concurrency $C"
   "$work/load" --address "$addr" --namespace default -n "$N" --concurrency "$C" --data-dir "$work/$name-data" \
     --notifications - 2>/dev/null | tee "$work/$name.txt" || true  # errors are reported in the table
 }

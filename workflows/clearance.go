@@ -81,8 +81,9 @@ type clearance struct {
 // stage's activity (a check, the roster refresh, the release notice) fails its first attempt, on
 // escalation and at the end; a stage's allowance is watched from the moment it waits on someone
 // or an activity fails its first attempt, and a stage found past its due time when an activity
-// ends is escalated then (its allowance timer fires at once). A green-lane clearance writes its search
-// attributes once, when it ends, instead of eight times, and starts no timer instead of three.
+// ends is escalated then (its allowance timer fires at once). A green-lane clearance writes its
+// search attributes once, when it ends, instead of eight times, and starts no timer instead of
+// three.
 const ChangeQuietAutomatedStages = "quiet-automated-stages"
 
 // shownAttributes are the values of the clearance's search attributes as last set.
@@ -469,7 +470,7 @@ func (c *clearance) stageActivity(ctx workflow.Context, summary string, fn, in, 
 	return nil
 }
 
-// retryable reports whether a check's failure is worth another attempt: not a refusal by rule
+// retryable reports whether a stage activity's failure is worth another attempt: not a refusal by rule
 // and not a cancellation.
 func retryable(err error) bool {
 	var appErr *temporal.ApplicationError
@@ -709,7 +710,7 @@ func (c *clearance) activityCtx(ctx workflow.Context, summary string) workflow.C
 	})
 }
 
-// firstAttemptCtx gives a check's first attempt its options: the same as activityCtx's, but a
+// firstAttemptCtx gives a stage activity's first attempt its options: the same as activityCtx's, but a
 // failure comes back to the workflow instead of being retried by the server.
 func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workflow.Context {
 	rp := retryPolicy()
