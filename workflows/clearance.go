@@ -73,6 +73,8 @@ type clearance struct {
 	stageCtx workflow.Context
 	stageIdx int
 	watching bool
+	// deciding is set while the clearance waits for an officer's decision on the current stage.
+	deciding bool
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
@@ -528,7 +530,10 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
 		return DecisionRecord{}, err
 	}
-	if err := workflow.Await(ctx, func() bool { return c.pending != nil || c.withdrawal != nil }); err != nil {
+	c.deciding = true
+	err := workflow.Await(ctx, func() bool { return c.pending != nil || c.withdrawal != nil })
+	c.deciding = false
+	if err != nil {
 		return DecisionRecord{}, err
 	}
 	c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))

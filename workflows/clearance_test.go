@@ -707,3 +707,26 @@ func TestStalledReleaseNoticeIsShownAndWatched(t *testing.T) {
 	require.Equal(t, "checking", h.upserts[0][SAStatus])
 	require.Len(t, h.timers, 1)
 }
+
+// Once the release officer's approval is taken, a second decision sent while the release notice
+// is still being issued is refused: it would otherwise be recorded and never applied.
+func TestDecisionWhileReleasingIsRefused(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.noticeFailures = 3 // the notice takes its retries' backoff: 1 s, then 2 s
+	h.decide(time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour+1500*time.Millisecond, "late", Decision{Stage: policy.StageRelease, Officer: "rel-wu", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, h.accepted["rel"])
+	require.False(t, h.accepted["late"], "the late decision was accepted")
+	require.ErrorContains(t, h.rejections["late"], "not awaiting an officer")
+	var release []string
+	for _, d := range r.Decisions {
+		if d.Stage == policy.StageRelease {
+			release = append(release, d.Officer)
+		}
+	}
+	require.Equal(t, []string{"rel-zhou"}, release)
+}

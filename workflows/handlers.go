@@ -122,6 +122,11 @@ func (c *clearance) validateDecision(d Decision) error {
 	if c.state != StateAwaitingOfficer || c.pending != nil {
 		return fmt.Errorf("stage: %s is not awaiting an officer's decision (the clearance is %s)", c.stage, c.state)
 	}
+	// Once a decision is taken the state stays awaiting-officer until the stage moves on (while
+	// the release notice is issued or a refusal notified): a quiet clearance refuses meanwhile.
+	if c.quiet && !c.deciding {
+		return fmt.Errorf("stage: %s is not awaiting an officer's decision (it was decided; the clearance is acting on it)", c.stage)
+	}
 	if c.withdrawal != nil {
 		return fmt.Errorf("the declaration is being withdrawn")
 	}
