@@ -19,6 +19,7 @@ import (
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/workflows"
 )
@@ -620,7 +621,8 @@ func sameDecision(a, b workflows.Decision) bool {
 // WriteTable writes the trail as a table for a person to read.
 func (t *Trail) WriteTable(w io.Writer) error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "Clearance %s of declaration %s, exporter %s\n", t.WorkflowID, t.DeclarationID, t.Exporter)
+	fmt.Fprintf(&buf, "Clearance %s of declaration %s, exporter %s\n", t.WorkflowID, declaration.Printable(t.DeclarationID),
+		declaration.Printable(t.Exporter))
 	if t.RunID != "" {
 		fmt.Fprintf(&buf, "Run %s, ", t.RunID)
 	}
@@ -639,9 +641,9 @@ func (t *Trail) WriteTable(w io.Writer) error {
 	return err
 }
 
-// cell keeps a value on one line of the table.
+// cell keeps a value on one line of the table, with what a terminal would obey escaped.
 func cell(s string) string {
-	s = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
+	s = declaration.Printable(strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s))
 	if s == "" {
 		return "-"
 	}

@@ -318,3 +318,25 @@ func TestTrailStagesMatchTheTimelineInEveryRelease(t *testing.T) {
 		})
 	}
 }
+
+// A reason with a terminal escape, a recorded history may hold it from before the validators
+// refused them, is printed escaped: the auditor's terminal does not obey it.
+func TestTrailTableEscapesControlCharacters(t *testing.T) {
+	tr := &Trail{WorkflowID: "clearance-X", DeclarationID: "X\x1b[2J", Rows: []Row{{
+		Kind: RowDecision, Actor: "doc-li\u202e", What: "decide document-check", Outcome: "reject",
+		Reason: "forged\x1b[31m invoice\x00",
+	}}}
+	var buf bytes.Buffer
+	if err := tr.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x00\u202e") {
+		t.Errorf("the table holds raw control characters: %q", out)
+	}
+	for _, want := range []string{`X\x1b[2J`, `doc-li\u202e`, `forged\x1b[31m invoice\x00`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}

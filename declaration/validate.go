@@ -2,6 +2,7 @@ package declaration
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -67,6 +68,13 @@ func (ps *problems) add(field, format string, args ...any) {
 	ps.list = append(ps.list, Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
 }
 
+// text adds a problem when s cannot be the value of the text field at path (see TextProblem).
+func (ps *problems) text(path, s string, max int) {
+	if why := TextProblem(s, max, false); why != "" {
+		ps.add(path, "%s", why)
+	}
+}
+
 // err returns the problems as a *ValidationError, or nil when there are none.
 func (ps *problems) err() error {
 	if len(ps.list) == 0 {
@@ -126,6 +134,13 @@ func (d *Declaration) Validate() error {
 	}
 
 	lineIDs := d.checkLines(&ps)
+	d.checkTotals(&ps)
+	if len(d.Certificates) > MaxCertificates {
+		ps.add("certificates", "%d certificates are more than the %d a declaration may carry", len(d.Certificates), MaxCertificates)
+	}
+	if len(d.Documents) > MaxDocuments {
+		ps.add("documents", "%d documents are more than the %d a declaration may carry", len(d.Documents), MaxDocuments)
+	}
 	for i, c := range d.Certificates {
 		c.check(&ps, fmt.Sprintf("certificates[%d]", i), lineIDs)
 	}
@@ -135,7 +150,9 @@ func (d *Declaration) Validate() error {
 
 	if d.Expedited != nil {
 		j := strings.TrimSpace(d.Expedited.Justification)
-		if n := utf8.RuneCountInString(j); n < minJustification {
+		if why := TextProblem(d.Expedited.Justification, MaxJustificationBytes, true); why != "" {
+			ps.add("expedited.justification", "%s", why)
+		} else if n := utf8.RuneCountInString(j); n < minJustification {
 			ps.add("expedited.justification", "must explain the emergency in at least %d characters, not %d", minJustification, n)
 		}
 	}
@@ -147,6 +164,9 @@ func (p Party) check(ps *problems, path string) {
 	if blank(p.Name) {
 		ps.add(path+".name", "missing")
 	}
+	ps.text(path+".name", p.Name, MaxNameBytes)
+	ps.text(path+".code", p.Code, MaxCodeBytes)
+	ps.text(path+".address", p.Address, MaxAddressBytes)
 	switch {
 	case blank(p.Country):
 		ps.add(path+".country", "missing")
@@ -159,6 +179,9 @@ func (p Party) check(ps *problems, path string) {
 func (d *Declaration) checkLines(ps *problems) map[string]bool {
 	if len(d.Lines) == 0 {
 		ps.add("lines", "at least one goods line is required")
+	}
+	if len(d.Lines) > MaxLines {
+		ps.add("lines", "%d goods lines are more than the %d a declaration may carry", len(d.Lines), MaxLines)
 	}
 	ids := make(map[string]bool, len(d.Lines))
 	first := make(map[string]int, len(d.Lines))
@@ -178,8 +201,29 @@ func (d *Declaration) checkLines(ps *problems) map[string]bool {
 	return ids
 }
 
+// checkTotals checks that the lines' values add up, per currency, to an amount that an int64 of
+// minor units can hold: the document check compares invoices with these sums.
+func (d *Declaration) checkTotals(ps *problems) {
+	totals := map[string]int64{}
+	for i, l := range d.Lines {
+		if l.Value <= 0 {
+			continue
+		}
+		if totals[l.Currency] > math.MaxInt64-l.Value {
+			ps.add(fmt.Sprintf("lines[%d].value", i), "the values of the lines in %s add up past %d, the largest amount in minor units",
+				quote(l.Currency), int64(math.MaxInt64))
+			return
+		}
+		totals[l.Currency] += l.Value
+	}
+}
+
 // check checks one goods line but for its ID, which needs the other lines.
 func (l Line) check(ps *problems, path string) {
+	ps.text(path+".id", l.ID, MaxCodeBytes)
+	ps.text(path+".hsCode", l.HSCode, MaxCodeBytes)
+	ps.text(path+".description", l.Description, MaxDescriptionBytes)
+	ps.text(path+".unit", l.Unit, MaxCodeBytes)
 	if blank(l.HSCode) {
 		ps.add(path+".hsCode", "missing")
 	} else if _, ok := NormalizeHSCode(l.HSCode); !ok {
@@ -240,6 +284,10 @@ func (c Certificate) check(ps *problems, path string, lineIDs map[string]bool) {
 	if blank(c.Holder) {
 		ps.add(path+".holder", "missing")
 	}
+	ps.text(path+".number", c.Number, MaxCodeBytes)
+	ps.text(path+".issuer", c.Issuer, MaxCodeBytes)
+	ps.text(path+".regulation", c.Regulation, MaxCodeBytes)
+	ps.text(path+".holder", c.Holder, MaxNameBytes)
 	if len(c.Lines) == 0 {
 		ps.add(path+".lines", "must name at least one goods line it covers")
 	}
@@ -267,6 +315,7 @@ func (doc Document) check(ps *problems, path string, lineIDs map[string]bool) {
 	if blank(doc.Reference) {
 		ps.add(path+".reference", "missing")
 	}
+	ps.text(path+".reference", doc.Reference, MaxCodeBytes)
 	// An amount is optional: whether an invoice must carry one and whether it matches the
 	// lines is the document check's to judge. What is given must be well formed.
 	if doc.Amount < 0 {

@@ -126,6 +126,29 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"id of 65 characters", func(d *D) { d.ID = strings.Repeat("a", 65) },
 			[]string{`id: "` + strings.Repeat("a", 64) + `…" must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`}},
 
+		{"exporter name with a NUL byte", func(d *D) { d.Exporter.Name = "Ningbo\x00Kangjian" },
+			[]string{`exporter.name: holds the control character '\x00' at byte 6`}},
+		{"description with a terminal escape", func(d *D) { d.Lines[0].Description = "masks \x1b[31mRED" },
+			[]string{`lines[0].description: holds the control character '\x1b' at byte 6`}},
+		{"holder with a bidirectional override", func(d *D) { d.Certificates[0].Holder = "Ningbo \u202eLtd" },
+			[]string{`certificates[0].holder: holds the control character '\u202e' at byte 7`}},
+		{"reference with a line break", func(d *D) { d.Documents[1].Reference = "PL-1\nPL-2" },
+			[]string{`documents[1].reference: holds the control character '\n' at byte 4`}},
+		{"address of invalid UTF-8", func(d *D) { d.Consignee.Address = "Oakland \xff" },
+			[]string{"consignee.address: is not valid UTF-8"}},
+		{"description of 501 bytes", func(d *D) { d.Lines[1].Description = strings.Repeat("m", 501) },
+			[]string{"lines[1].description: 501 bytes is longer than the 500 this field may hold"}},
+		{"justification with an escape", func(d *D) { d.Expedited.Justification = "Emergency supplies for hospitals \x1b[2J" },
+			[]string{`expedited.justification: holds the control character '\x1b' at byte 33`}},
+		{"line values that overflow", func(d *D) {
+			d.Lines[0].Value, d.Lines[1].Value = 9223372036854775807, 9223372036854775807
+			d.Documents[0].Amount = 1
+		}, []string{`lines[1].value: the values of the lines in "USD" add up past 9223372036854775807, the largest amount in minor units`}},
+		{"too many documents", func(d *D) {
+			for len(d.Documents) <= declaration.MaxDocuments {
+				d.Documents = append(d.Documents, declaration.Document{Type: declaration.DocOther, Reference: fmt.Sprintf("X-%d", len(d.Documents))})
+			}
+		}, []string{"documents: 101 documents are more than the 100 a declaration may carry"}},
 		{"exporter name blank", func(d *D) { d.Exporter.Name = "  " }, []string{"exporter.name: missing"}},
 		{"exporter code missing", func(d *D) { d.Exporter.Code = "" },
 			[]string{"exporter.code: missing: the exporter's customs registration code is required"}},
@@ -316,6 +339,22 @@ func TestValidateListsAtMostMaxProblems(t *testing.T) {
 	}
 	if !strings.HasSuffix(ve.Error(), "\nand 50 more problems") {
 		t.Errorf("Error() does not end by counting the omitted problems: ...%s", ve.Error()[len(ve.Error())-60:])
+	}
+}
+
+func TestPrintableEscapesWhatATerminalWouldObey(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ningbo Kangjian":       "Ningbo Kangjian",
+		"two\nlines\tand a tab": `two\nlines\tand a tab`,
+		"\x1b[31mred\x1b[0m":    `\x1b[31mred\x1b[0m`,
+		"NUL\x00byte":           `NUL\x00byte`,
+		"abc\u202edcba":         `abc\u202edcba`,
+		"bad \xff byte":         `bad \xff byte`,
+		"口罩 masks":              "口罩 masks",
+	} {
+		if got := declaration.Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -858,7 +858,7 @@ func TestRequestForInformation(t *testing.T) {
 		t.Fatalf("findings %+v lack missing-quality-declaration", s.Findings)
 	}
 	r := starter(t, "supply", id, answer)
-	if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "the clearance is not awaiting documents (it is awaiting-officer)") {
+	if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "the clearance is not awaiting documents (it is awaiting-officer: an officer's decision is awaited)") {
 		t.Fatalf("supply before a request: exit %d, stderr %q; want exit %d naming the reason", r.code, r.stderr, cli.ExitInvalid)
 	}
 

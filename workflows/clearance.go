@@ -22,8 +22,8 @@ var a *activities.Activities
 // ExportClearance carries one export declaration through the clearance stages and returns how
 // it ended, with its timeline set against the 20-day standard.
 func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
-	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx)}
-	c.quiet = workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1
+	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx), phase: PhaseStarting}
+	c.rel.quiet = workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1
 	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
 	if err := c.setup(ctx); err != nil {
 		return Result{}, err
@@ -38,7 +38,10 @@ type clearance struct {
 	selection activities.LaneSelection
 	lane      policy.Lane
 	stage     policy.Stage
+	// state is the clearance's status as published in ClearanceStatus; phase is where its state
+	// machine stands, and says what it accepts.
 	state     State
+	phase     Phase
 	waiting   *Waiting
 	reason    string
 	submitted time.Time
@@ -46,26 +49,23 @@ type clearance struct {
 	breached  bool
 	notice    *activities.ReleaseNotice
 
-	findings    []StageFindings
-	decisions   []DecisionRecord
-	refused     []RefusedDecision
-	reroutes    []RerouteRecord
-	supplies    []SupplyRecord
-	escalations []Escalation
-	timeline    []StageRecord
+	findings  []StageFindings
+	decisions []DecisionRecord
+	refused   []RefusedDecision
+	// refusedCount counts every refused decision signal; refused keeps the latest.
+	refusedCount int
+	reroutes     []RerouteRecord
+	supplies     []SupplyRecord
+	escalations  []Escalation
+	timeline     []StageRecord
 
-	// pending is an accepted officer decision that run has not applied yet.
+	// pending is the accepted officer decision (PhaseDecided) that run has not taken up yet.
 	pending *DecisionRecord
-	// supplied is set when the exporter answers the open request for information.
-	supplied bool
-	// withdrawal is set when the exporter withdraws the declaration.
+	// withdrawal is the exporter's accepted withdrawal (PhaseWithdrawing).
 	withdrawal *Withdrawal
-	// releasing is set once the release is approved: from then on nothing can stop it.
-	releasing bool
 
-	// quiet is set for clearances started since ChangeQuietAutomatedStages: see publish and
-	// watch. Clearances started before it keep the upserts and timers they began with.
-	quiet bool
+	// rel says which released behaviour the clearance follows.
+	rel releases
 	// shown is what the clearance's search attributes hold.
 	shown shownAttributes
 	// stageCtx is cancelled when the current stage ends; stageIdx is its timeline entry and
@@ -73,8 +73,6 @@ type clearance struct {
 	stageCtx workflow.Context
 	stageIdx int
 	watching bool
-	// deciding is set while the clearance waits for an officer's decision on the current stage.
-	deciding bool
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
@@ -179,7 +177,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	}
 	c.lane = c.selection.Lane
 	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
-	if c.quiet {
+	if c.rel.quiet {
 		// Published with the stage and status when the clearance first waits or ends.
 	} else if err := workflow.UpsertTypedSearchAttributes(ctx,
 		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
@@ -208,13 +206,19 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, error) {
 	now := workflow.Now(ctx)
 	c.stage = policy.StageDocumentCheck
-	c.reason = reason
 	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck
 	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: "refused",
 		Allowance: allowance, Due: c.cfg.Policy.Calendar.Due(now, allowance.D())})
+	if c.withdrawal != nil && c.rel.explicitPhases(ctx) {
+		// The withdrawal was accepted while the lane was selected: it is carried out.
+		c.timeline[0].Outcome = "withdrawn"
+		return c.finish(ctx, c.withdrawn())
+	}
+	c.reason = reason
+	c.enter(ctx, PhaseEnding)
 	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
-	if !c.quiet {
+	if !c.rel.quiet {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
 			return Result{}, fmt.Errorf("upsert stage: %w", err)
 		}
@@ -254,7 +258,7 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 	due := c.cfg.Policy.Calendar.Due(now, allowance)
 	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
 	idx := len(c.timeline) - 1
-	if !c.quiet {
+	if !c.rel.quiet {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
 			return "", fmt.Errorf("upsert stage: %w", err)
 		}
@@ -264,7 +268,7 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	c.stageCtx, c.stageIdx, c.watching = stageCtx, idx, false
-	if !c.quiet {
+	if !c.rel.quiet {
 		c.watching = true
 		workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, due.Sub(now)) })
 	}
@@ -289,6 +293,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if err := c.setState(ctx, StateChecking); err != nil {
 			return "", "", err
 		}
+		c.enter(ctx, PhaseChecking)
 		started := workflow.Now(ctx)
 		res, refusal, err := c.check(ctx, stage)
 		c.timeline[idx].CheckTime += policy.Duration(workflow.Now(ctx).Sub(started))
@@ -299,12 +304,17 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if res != nil {
 			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
 		}
+		if refusal != "" && c.withdrawal != nil && c.rel.explicitPhases(ctx) {
+			// The withdrawal was accepted while the checks ran: it is carried out.
+			return c.withdrawn(), "withdrawn", nil
+		}
 		if refusal != "" {
 			c.record(ctx, DecisionRecord{
 				Decision: Decision{Stage: stage, Outcome: OutcomeReject, Reason: refusal},
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
 			c.reason = refusal
+			c.enter(ctx, PhaseEnding)
 			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, refusal)})
 			return StateRefused, "refused", nil
@@ -342,6 +352,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return "", "approved", nil
 		case OutcomeReject:
 			c.reason = d.Reason
+			c.enter(ctx, PhaseEnding)
 			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, d.Reason)})
 			return StateRefused, "refused", nil
@@ -356,6 +367,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			if !supplied {
 				c.reason = fmt.Sprintf("no answer to the request for information at %s within %s",
 					stage, c.cfg.Policy.InformationDeadline)
+				c.enter(ctx, PhaseEnding)
 				c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,
 					Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
 				return StateLapsed, "lapsed", nil
@@ -442,7 +454,7 @@ func (c *clearance) stageActivity(ctx workflow.Context, summary string, fn, in, 
 		}
 		return workflow.ExecuteActivity(actx, fn, in).Get(actx, out)
 	}
-	if !c.quiet {
+	if !c.rel.quiet {
 		return run(c.activityCtx(ctx, summary))
 	}
 	err := run(c.firstAttemptCtx(ctx, summary))
@@ -487,7 +499,7 @@ func retryable(err error) bool {
 // already past its due time the timer fires at once, so that every escalation is in the history
 // as its stage's allowance timer firing.
 func (c *clearance) watch(ctx workflow.Context) error {
-	if !c.quiet || c.watching || c.stageCtx == nil {
+	if !c.rel.quiet || c.watching || c.stageCtx == nil {
 		return nil
 	}
 	c.watching = true
@@ -530,9 +542,8 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
 		return DecisionRecord{}, err
 	}
-	c.deciding = true
-	err := workflow.Await(ctx, func() bool { return c.pending != nil || c.withdrawal != nil })
-	c.deciding = false
+	c.enter(ctx, PhaseAwaitingOfficer)
+	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
 	if err != nil {
 		return DecisionRecord{}, err
 	}
@@ -577,7 +588,6 @@ func (c *clearance) separationOfDuties(stage policy.Stage, officer string) strin
 func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
 	since := workflow.Now(ctx)
 	deadline := c.cfg.Policy.InformationDeadline.D()
-	c.supplied = false
 	c.waiting = &Waiting{
 		For: "exporter-documents", Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: since.Add(deadline),
@@ -588,12 +598,13 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
 		return false, err
 	}
+	c.enter(ctx, PhaseAwaitingExporter)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
 		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
 	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      deadline,
 		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("Exporter's deadline to answer (%s)", c.cfg.Policy.InformationDeadline)},
-	}, func() bool { return c.supplied || c.withdrawal != nil })
+	}, func() bool { return c.phase != PhaseAwaitingExporter })
 	if err != nil {
 		return false, err
 	}
@@ -619,6 +630,9 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Dura
 	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary})
 	if err := timer.Get(ctx, nil); err != nil {
 		return // the stage ended in time
+	}
+	if c.phase == PhaseEnding && c.rel.explicitPhases(ctx) {
+		return // the stage's outcome was fixed in time; the exporter is being told
 	}
 	if err := c.escalate(ctx, idx); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert SlaBreached failed", "declarationID", c.decl.ID, "error", err)
@@ -648,7 +662,7 @@ func (c *clearance) escalate(ctx workflow.Context, idx int) error {
 	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,
 		"stage", stage, "allowance", allowance, "supervisor", supervisor)
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.quiet {
+	if c.rel.quiet {
 		return c.publish(ctx)
 	}
 	return workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true))
@@ -665,7 +679,7 @@ func contains(xs []string, x string) bool {
 
 // release issues the release notice (once per declaration) and tells the exporter.
 func (c *clearance) release(ctx workflow.Context, officer string) error {
-	c.releasing = true
+	c.enter(ctx, PhaseReleasing)
 	var n activities.ReleaseNotice
 	// The release register issues one notice per declaration, however many attempts it takes.
 	if err := c.stageActivity(ctx, "Issue the release notice", a.IssueReleaseNotice, activities.ReleaseRequest{
@@ -731,7 +745,7 @@ func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workfl
 func (c *clearance) setState(ctx workflow.Context, s State) error {
 	c.state = s
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.quiet {
+	if c.rel.quiet {
 		// Officers' queues list what waits on them: publish when the clearance starts or stops
 		// waiting on someone, and when it ends.
 		if s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
@@ -761,6 +775,7 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 // finish ends the clearance in state s.
 func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	c.ended = workflow.Now(ctx)
+	c.phase = PhaseEnded
 	if err := c.setState(ctx, s); err != nil {
 		return Result{}, err
 	}

@@ -75,11 +75,16 @@ type harness struct {
 	// noticeFailures is how many release notice attempts fail first.
 	noticeFailures int
 	notifications  []activities.Notification
-	sa             map[string]any
-	upserts        []map[string]any
-	timers         []string
-	rejections     map[string]error
-	accepted       map[string]bool
+	// notifyFailures is how many attempts to tell the exporter of each kind fail first.
+	notifyFailures map[activities.NotificationKind]int
+	notifyCalls    map[activities.NotificationKind]int
+	// laneErrs are the errors of the first lane selection attempts, in order.
+	laneErrs   []error
+	sa         map[string]any
+	upserts    []map[string]any
+	timers     []string
+	rejections map[string]error
+	accepted   map[string]bool
 }
 
 func newHarness(t *testing.T, lane policy.Lane) *harness {
@@ -91,6 +96,9 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 		sa:         map[string]any{},
 		rejections: map[string]error{},
 		accepted:   map[string]bool{},
+
+		notifyFailures: map[activities.NotificationKind]int{},
+		notifyCalls:    map[activities.NotificationKind]int{},
 	}
 	h.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	h.env = h.NewTestWorkflowEnvironment()
@@ -101,6 +109,14 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 		func(context.Context) (activities.Configuration, error) { return h.cfg, nil }).Maybe()
 	h.env.OnActivity(a.SelectLane, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckInput) (activities.LaneSelection, error) {
+			h.mu.Lock()
+			if len(h.laneErrs) > 0 {
+				err := h.laneErrs[0]
+				h.laneErrs = h.laneErrs[1:]
+				h.mu.Unlock()
+				return activities.LaneSelection{}, err
+			}
+			h.mu.Unlock()
 			if h.laneErr != nil {
 				return activities.LaneSelection{}, h.laneErr
 			}
@@ -133,6 +149,10 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 		func(_ context.Context, n activities.Notification) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			h.notifyCalls[n.Kind]++
+			if h.notifyCalls[n.Kind] <= h.notifyFailures[n.Kind] {
+				return errors.New("exporter endpoint unavailable")
+			}
 			h.notifications = append(h.notifications, n)
 			return nil
 		}).Maybe()
@@ -565,13 +585,13 @@ func TestSupplyRefusedWhenNotAwaitingDocuments(t *testing.T) {
 }
 
 func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
-	c := &clearance{state: StateAwaitingOfficer, stage: policy.StageBiologicalReview, lane: policy.LaneYellow,
+	c := &clearance{state: StateAwaitingOfficer, phase: PhaseAwaitingOfficer, stage: policy.StageBiologicalReview, lane: policy.LaneYellow,
 		waiting: &Waiting{Role: policy.RoleHealthQuarantine, Officers: []string{"hq-wang", "hq-zhao"},
 			Due: start.Add(12 * 24 * time.Hour)}}
 	got := c.details(start.Add(36 * time.Hour))
 	require.Equal(t, "Awaiting a decision on **biological-review** from a health-quarantine-officer (hq-wang, hq-zhao). "+
 		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.", got)
-	c.state, c.waiting = StateAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
+	c.state, c.phase, c.waiting = StateAwaitingExporter, PhaseAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
 	require.Contains(t, c.details(start.Add(2*time.Hour)), "the time is up")
 	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))
 }

@@ -1,48 +1,69 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 )
 
 // setup registers the query, updates and signal. Validators only read state: a refused update
-// changes nothing and leaves no event in the history.
+// changes nothing and leaves no event in the history. Update payloads arrive as raw JSON so that
+// the validator can refuse unknown fields; the handler decodes what the validator accepted.
 func (c *clearance) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus, func() (Status, error) {
 		return c.status(workflow.Now(ctx)), nil
 	}, workflow.QueryHandlerOptions{
-		Description: "Where the clearance stands: stage, lane, state, what it waits for and from whom, " +
-			"the findings of every check, every decision and the timeline against each stage's allowance.",
+		Description: "Where the clearance stands: stage, lane, state and phase, what it accepts now, what it waits " +
+			"for and from whom, the findings of every check, every decision and the timeline against each stage's allowance.",
 	}); err != nil {
 		return fmt.Errorf("register query %s: %w", QueryStatus, err)
 	}
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
-		func(ctx workflow.Context, d Decision) (DecisionRecord, error) {
-			return c.accept(ctx, d, ViaUpdate), nil
+		func(ctx workflow.Context, raw json.RawMessage) (DecisionRecord, error) {
+			return c.accept(ctx, lenient[Decision](raw), ViaUpdate), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, d Decision) error { return c.validateDecision(d) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				d, err := strict[Decision](raw, "decision")
+				if err != nil {
+					return err
+				}
+				return c.validateDecision(d, UpdateDecide)
+			},
 			Description: `An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",` +
 				`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. ` +
-				"Refused, with the reason, when the stage is not the current one or not awaiting an officer, " +
-				"the officer is unknown or lacks the stage's role, a reject or request has no reason, or the " +
-				"officer who decided the biological review tries to decide the release.",
+				"Refused, with the reason, unless the stage is the current one and awaits an officer; when the " +
+				"officer is unknown or lacks the stage's role; when a reject, a request, or an approval over an " +
+				"error-level finding has no reason; when a field is unknown or a text too long; when the stage " +
+				"has asked the exporter too often; or when the officer who decided the biological review tries " +
+				"to decide the release.",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateDecide, err)
 	}
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReroute,
-		func(ctx workflow.Context, r Reroute) (RerouteRecord, error) { return c.reroute(ctx, r) },
+		func(ctx workflow.Context, raw json.RawMessage) (RerouteRecord, error) {
+			return c.reroute(ctx, lenient[Reroute](raw))
+		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, r Reroute) error { return c.validateReroute(r) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				r, err := strict[Reroute](raw, "reroute")
+				if err != nil {
+					return err
+				}
+				return c.validateReroute(r)
+			},
 			Description: `A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",` +
 				`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; ` +
 				"red adds a physical inspection before release. Refused once the release stage has begun.",
@@ -51,9 +72,17 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	}
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSupplyDocuments,
-		func(ctx workflow.Context, s Supply) (SupplyRecord, error) { return c.supply(ctx, s), nil },
+		func(ctx workflow.Context, raw json.RawMessage) (SupplyRecord, error) {
+			return c.supply(ctx, lenient[Supply](raw)), nil
+		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, s Supply) error { return c.validateSupply(s) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				s, err := strict[Supply](raw, "supply")
+				if err != nil {
+					return err
+				}
+				return c.validateSupply(s)
+			},
 			Description: "The exporter's answer to a request for information: " +
 				`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. ` +
 				"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited.",
@@ -62,14 +91,22 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	}
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateWithdraw,
-		func(ctx workflow.Context, w Withdrawal) (State, error) {
+		func(ctx workflow.Context, raw json.RawMessage) (State, error) {
+			w := lenient[Withdrawal](raw)
 			c.withdrawal = &w
+			c.enter(ctx, PhaseWithdrawing)
 			return StateWithdrawn, nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, w Withdrawal) error { return c.validateWithdrawal(w) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				w, err := strict[Withdrawal](raw, "withdrawal")
+				if err != nil {
+					return err
+				}
+				return c.validateWithdrawal(w)
+			},
 			Description: `The exporter withdraws the declaration: {"reason":"..."}. ` +
-				"Refused once the release has been approved or the clearance has ended.",
+				"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending.",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateWithdraw, err)
 	}
@@ -84,12 +121,17 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			ch.Receive(ctx, &raw)
 			d, err := decodeDecision(raw)
 			if err == nil {
-				err = c.validateDecision(d)
+				err = c.validateDecision(d, SignalDecision)
+				if err == nil {
+					err = fits(raw, "decision")
+				}
+				// A clearance started before ChangeExplicitPhases applies what its release applied.
+				if err != nil && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
+					err = nil
+				}
 			}
 			if err != nil {
-				c.refused = append(c.refused, RefusedDecision{Decision: d, At: workflow.Now(ctx), Reason: err.Error()})
-				workflow.GetLogger(ctx).Warn("decision signal refused", "declarationID", c.decl.ID,
-					"officer", d.Officer, "reason", err.Error())
+				c.refuse(ctx, d, err)
 				continue
 			}
 			c.accept(ctx, d, ViaSignal)
@@ -98,44 +140,167 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	return nil
 }
 
-func decodeDecision(raw json.RawMessage) (Decision, error) {
-	var d Decision
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return d, fmt.Errorf("malformed decision: %v", err)
+// Bounds of what an update or signal may carry. With them a clearance's state and every payload
+// it writes stay far below Temporal's payload limit, whatever clients send.
+const (
+	// MaxPayloadBytes bounds the JSON of one update or signal.
+	MaxPayloadBytes = 64 << 10
+	// MaxReasonBytes bounds a reason or a note; the exporter reads it.
+	MaxReasonBytes = 4096
+	// MaxRequested bounds the documents a request for information names, MaxRequestedBytes each.
+	MaxRequested      = 20
+	MaxRequestedBytes = 200
+	// MaxSuppliedDocuments and MaxSuppliedCertificates bound one answer of the exporter.
+	MaxSuppliedDocuments    = 10
+	MaxSuppliedCertificates = 10
+	// MaxInformationRequests is how often one stage may ask the exporter for information.
+	MaxInformationRequests = 5
+	// MaxReroutes is how often a clearance may change lanes.
+	MaxReroutes = 10
+	// MaxRefusedKept is how many refused decision signals the status lists, the latest; it
+	// counts them all.
+	MaxRefusedKept = 20
+)
+
+// strict decodes an update's payload as its validator must: one JSON object of at most
+// MaxPayloadBytes, every field known.
+func strict[T any](raw json.RawMessage, what string) (T, error) {
+	var v T
+	if err := fits(raw, what); err != nil {
+		return v, err
 	}
-	return d, nil
+	return known[T](raw, what)
 }
 
-// validateDecision says why a decision cannot be applied now, or returns nil.
-func (c *clearance) validateDecision(d Decision) error {
-	if c.state.Final() {
-		return fmt.Errorf("the clearance has ended (%s)", c.state)
+// fits refuses a payload larger than MaxPayloadBytes.
+func fits(raw json.RawMessage, what string) error {
+	if len(raw) > MaxPayloadBytes {
+		return fmt.Errorf("%s: %d bytes is larger than the %d a request may carry", what, len(raw), MaxPayloadBytes)
 	}
+	return nil
+}
+
+// known decodes one JSON object whose every field is known.
+func known[T any](raw json.RawMessage, what string) (T, error) {
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("malformed %s: %s", what, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v, fmt.Errorf("malformed %s: data after the JSON object", what)
+	}
+	return v, nil
+}
+
+// lenient decodes a payload its validator accepted. It never fails: a replayed history decodes
+// the payloads earlier releases accepted as they did.
+func lenient[T any](raw json.RawMessage) T {
+	var v T
+	_ = json.Unmarshal(raw, &v) // validated before it was accepted
+	return v
+}
+
+func decodeDecision(raw json.RawMessage) (Decision, error) {
+	return known[Decision](raw, "decision")
+}
+
+// refuse records a refused decision signal, keeping the latest MaxRefusedKept with their texts
+// cut to their bounds, and counting them all.
+func (c *clearance) refuse(ctx workflow.Context, d Decision, err error) {
+	d.Reason = clip(d.Reason, MaxReasonBytes)
+	if len(d.Requested) > MaxRequested {
+		d.Requested = d.Requested[:MaxRequested]
+	}
+	for i := range d.Requested {
+		d.Requested[i] = clip(d.Requested[i], MaxRequestedBytes)
+	}
+	d.Officer, d.Stage = clip(d.Officer, MaxRequestedBytes), policy.Stage(clip(string(d.Stage), MaxRequestedBytes))
+	c.refusedCount++
+	c.refused = append(c.refused, RefusedDecision{Decision: d, At: workflow.Now(ctx), Reason: clip(err.Error(), MaxReasonBytes)})
+	if len(c.refused) > MaxRefusedKept {
+		c.refused = append([]RefusedDecision(nil), c.refused[len(c.refused)-MaxRefusedKept:]...)
+	}
+	workflow.GetLogger(ctx).Warn("decision signal refused", "declarationID", c.decl.ID,
+		"officer", d.Officer, "reason", err.Error())
+}
+
+// clip cuts s to at most n bytes, at a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// text returns the refusal for a text field that is too long or holds control characters.
+func text(field, s string, max int, multiline bool) error {
+	if why := declaration.TextProblem(s, max, multiline); why != "" {
+		return fmt.Errorf("%s: %s", field, why)
+	}
+	return nil
+}
+
+// validateDecision says why a decision sent as request (the update or the signal) cannot be
+// carried out now, or returns nil.
+func (c *clearance) validateDecision(d Decision, request string) error {
 	if d.Stage == "" {
 		return fmt.Errorf("stage: missing")
 	}
-	if d.Stage != c.stage {
+	if err := text("stage", string(d.Stage), MaxRequestedBytes, false); err != nil {
+		return err
+	}
+	if c.phase != PhaseEnded && d.Stage != c.stage {
 		return fmt.Errorf("stage: %q is not the current stage (%s)", d.Stage, c.stage)
 	}
-	if c.state != StateAwaitingOfficer || c.pending != nil {
-		return fmt.Errorf("stage: %s is not awaiting an officer's decision (the clearance is %s)", c.stage, c.state)
+	if err := c.admit(request); err != nil {
+		return err
 	}
-	// Once a decision is taken the state stays awaiting-officer until the stage moves on (while
-	// the release notice is issued or a refusal notified): a quiet clearance refuses meanwhile.
-	if c.quiet && !c.deciding {
-		return fmt.Errorf("stage: %s is not awaiting an officer's decision (it was decided; the clearance is acting on it)", c.stage)
+	if err := c.decisionRules(d); err != nil {
+		return err
 	}
-	if c.withdrawal != nil {
-		return fmt.Errorf("the declaration is being withdrawn")
+	if err := text("reason", d.Reason, MaxReasonBytes, true); err != nil {
+		return err
 	}
+	if len(d.Requested) > MaxRequested {
+		return fmt.Errorf("requested: %d documents are more than the %d a request may name", len(d.Requested), MaxRequested)
+	}
+	for i, r := range d.Requested {
+		if strings.TrimSpace(r) == "" {
+			return fmt.Errorf("requested[%d]: blank", i)
+		}
+		if err := text(fmt.Sprintf("requested[%d]", i), r, MaxRequestedBytes, false); err != nil {
+			return err
+		}
+	}
+	switch d.Outcome {
+	case OutcomeApprove:
+		if f, ok := c.blockingFinding(); ok && strings.TrimSpace(d.Reason) == "" {
+			return fmt.Errorf("reason: required to approve over the error-level finding %q (%s)", f.Code, clip(f.Message, 200))
+		}
+	case OutcomeRequestInformation:
+		if n := c.informationRequests(); n >= MaxInformationRequests {
+			return fmt.Errorf("outcome: the %s stage has asked the exporter for information %d times, the most a stage may; approve or reject",
+				c.stage, n)
+		}
+	}
+	return nil
+}
+
+// decisionRules are the rules every release of the workflow has held a decision to: the officer
+// on the roster with the stage's role, a known outcome, a reason for a reject or a request, and
+// the separation of duties.
+func (c *clearance) decisionRules(d Decision) error {
 	if d.Officer == "" {
 		return fmt.Errorf("officer: missing")
 	}
 	o, ok := c.cfg.Roster.Find(d.Officer)
 	if !ok {
-		return fmt.Errorf("officer: %q is not on the roster", d.Officer)
+		return fmt.Errorf("officer: %q is not on the roster", clip(d.Officer, MaxRequestedBytes))
 	}
 	role := policy.StageRole(d.Stage)
 	if !o.Has(role) {
@@ -148,7 +313,7 @@ func (c *clearance) validateDecision(d Decision) error {
 			return fmt.Errorf("reason: required to %s", d.Outcome)
 		}
 	default:
-		return fmt.Errorf("outcome: %q is not approve, reject or request-information", d.Outcome)
+		return fmt.Errorf("outcome: %q is not approve, reject or request-information", clip(string(d.Outcome), MaxRequestedBytes))
 	}
 	if why := c.separationOfDuties(d.Stage, d.Officer); why != "" {
 		return fmt.Errorf("%s", why)
@@ -156,22 +321,60 @@ func (c *clearance) validateDecision(d Decision) error {
 	return nil
 }
 
+// appliedBeforeExplicitPhases reports whether the release before ChangeExplicitPhases applied the
+// decision signal: its rules, in the state it looked at.
+func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
+	if c.state.Final() || d.Stage == "" || d.Stage != c.stage || c.state != StateAwaitingOfficer ||
+		c.pending != nil || c.withdrawal != nil {
+		return false
+	}
+	if c.rel.quiet && c.phase != PhaseAwaitingOfficer {
+		return false
+	}
+	return c.decisionRules(d) == nil
+}
+
+// blockingFinding returns the first error-level finding of the current stage's latest checks.
+func (c *clearance) blockingFinding() (activities.Finding, bool) {
+	for i := len(c.findings) - 1; i >= 0; i-- {
+		if c.findings[i].Stage != c.stage {
+			continue
+		}
+		for _, f := range c.findings[i].Result.Findings {
+			if f.Severity == activities.SeverityError {
+				return f, true
+			}
+		}
+		break
+	}
+	return activities.Finding{}, false
+}
+
+// informationRequests counts the current stage's requests for information.
+func (c *clearance) informationRequests() int {
+	n := 0
+	for _, d := range c.decisions {
+		if d.Stage == c.stage && d.Outcome == OutcomeRequestInformation {
+			n++
+		}
+	}
+	return n
+}
+
 // accept records a valid decision for run to apply.
 func (c *clearance) accept(ctx workflow.Context, d Decision, via Via) DecisionRecord {
 	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via}
 	c.record(ctx, r)
 	c.pending = &r
+	c.enter(ctx, PhaseDecided)
 	return r
 }
 
 func (c *clearance) validateReroute(r Reroute) error {
-	if c.state.Final() {
-		return fmt.Errorf("the clearance has ended (%s)", c.state)
+	if err := c.admit(UpdateReroute); err != nil {
+		return err
 	}
-	if c.stage == "" || c.lane == "" {
-		return fmt.Errorf("the lane has not been selected yet")
-	}
-	if c.stage == policy.StageRelease || c.releasing {
+	if c.stage == policy.StageRelease {
 		return fmt.Errorf("the release stage has begun; the lane can no longer change")
 	}
 	if r.Officer == "" {
@@ -179,13 +382,13 @@ func (c *clearance) validateReroute(r Reroute) error {
 	}
 	o, ok := c.cfg.Roster.Find(r.Officer)
 	if !ok {
-		return fmt.Errorf("officer: %q is not on the roster", r.Officer)
+		return fmt.Errorf("officer: %q is not on the roster", clip(r.Officer, MaxRequestedBytes))
 	}
 	if !contains(rolesOf(o), string(policy.RoleSupervisor)) {
 		return fmt.Errorf("officer: %q is not a supervisor; only a supervisor may reroute", r.Officer)
 	}
 	if !policy.ValidLane(r.Lane) {
-		return fmt.Errorf("lane: %q is not green, yellow or red", r.Lane)
+		return fmt.Errorf("lane: %q is not green, yellow or red", clip(string(r.Lane), MaxRequestedBytes))
 	}
 	if r.Lane == c.lane {
 		return fmt.Errorf("lane: the clearance is already in the %s lane", r.Lane)
@@ -195,6 +398,12 @@ func (c *clearance) validateReroute(r Reroute) error {
 	}
 	if strings.TrimSpace(r.Reason) == "" {
 		return fmt.Errorf("reason: required to reroute")
+	}
+	if err := text("reason", r.Reason, MaxReasonBytes, true); err != nil {
+		return err
+	}
+	if len(c.reroutes) >= MaxReroutes {
+		return fmt.Errorf("lane: the clearance has changed lanes %d times, the most it may", len(c.reroutes))
 	}
 	return nil
 }
@@ -214,7 +423,7 @@ func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, err
 	workflow.GetLogger(ctx).Info("lane rerouted", "declarationID", c.decl.ID, "officer", r.Officer,
 		"from", rec.From, "lane", r.Lane)
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.quiet {
+	if c.rel.quiet {
 		return rec, c.publish(ctx)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(r.Lane))); err != nil {
@@ -224,11 +433,20 @@ func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, err
 }
 
 func (c *clearance) validateSupply(s Supply) error {
-	if c.state != StateAwaitingExporter || c.supplied {
-		return fmt.Errorf("the clearance is not awaiting documents (it is %s)", c.state)
+	if err := c.admit(UpdateSupplyDocuments); err != nil {
+		return err
 	}
 	if len(s.Documents) == 0 && len(s.Certificates) == 0 {
 		return fmt.Errorf("documents: supply at least one document or certificate")
+	}
+	if len(s.Documents) > MaxSuppliedDocuments {
+		return fmt.Errorf("documents: %d are more than the %d one answer may carry", len(s.Documents), MaxSuppliedDocuments)
+	}
+	if len(s.Certificates) > MaxSuppliedCertificates {
+		return fmt.Errorf("certificates: %d are more than the %d one answer may carry", len(s.Certificates), MaxSuppliedCertificates)
+	}
+	if err := text("note", s.Note, MaxReasonBytes, true); err != nil {
+		return err
 	}
 	var problems []string
 	for i, d := range s.Documents {
@@ -285,27 +503,18 @@ func (c *clearance) supply(ctx workflow.Context, s Supply) SupplyRecord {
 	rec := SupplyRecord{Stage: c.stage, At: workflow.Now(ctx), Documents: len(s.Documents),
 		Certificates: len(s.Certificates), Note: s.Note}
 	c.supplies = append(c.supplies, rec)
-	c.supplied = true
+	c.enter(ctx, PhaseSupplied)
 	return rec
 }
 
 func (c *clearance) validateWithdrawal(w Withdrawal) error {
-	if c.state.Final() {
-		return fmt.Errorf("the clearance has ended (%s)", c.state)
-	}
-	if c.releasing {
-		return fmt.Errorf("the release has been approved; the declaration can no longer be withdrawn")
-	}
-	if c.withdrawal != nil {
-		return fmt.Errorf("the declaration is already being withdrawn")
-	}
-	if c.pending != nil {
-		return fmt.Errorf("an officer's decision is being applied; try again")
+	if err := c.admit(UpdateWithdraw); err != nil {
+		return err
 	}
 	if strings.TrimSpace(w.Reason) == "" {
 		return fmt.Errorf("reason: required to withdraw")
 	}
-	return nil
+	return text("reason", w.Reason, MaxReasonBytes, true)
 }
 
 // status builds the answer to the status query.
@@ -324,8 +533,9 @@ func (c *clearance) status(now time.Time) Status {
 	return Status{
 		Findings: orEmpty(c.findings), Decisions: orEmpty(c.decisions), Timeline: orEmpty(timeline),
 		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
-		LaneSelection: c.selection, State: c.state, Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Waiting: c.waiting, Refused: c.refused,
+		LaneSelection: c.selection, State: c.state, Phase: c.phase, Accepts: c.phase.Accepting(),
+		Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
+		Waiting: c.waiting, Refused: c.refused, RefusedCount: c.refusedCount,
 		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations,
 		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
 		Elapsed: policy.Duration(end.Sub(c.submitted)), Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
@@ -335,27 +545,51 @@ func (c *clearance) status(now time.Time) Status {
 // details is the Web UI's current-details sentence: what is awaited, from whom, and by when.
 func (c *clearance) details(now time.Time) string {
 	var b strings.Builder
-	switch c.state {
-	case StateChecking:
+	w := c.waiting
+	switch c.phase {
+	case PhaseStarting:
+		b.WriteString("Selecting the risk lane.")
+	case PhaseChecking, PhaseSupplied:
 		fmt.Fprintf(&b, "Running the automated checks of the %s stage (%s lane).", c.stage, c.lane)
-	case StateAwaitingOfficer:
-		w := c.waiting
+	case PhaseAwaitingOfficer:
+		if w == nil {
+			fmt.Fprintf(&b, "Awaiting a decision on **%s**.", c.stage)
+			break
+		}
 		fmt.Fprintf(&b, "Awaiting a decision on **%s** from a %s (%s).", c.stage, w.Role, strings.Join(w.Officers, ", "))
 		fmt.Fprintf(&b, " Allowance ends %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
-	case StateAwaitingExporter:
-		w := c.waiting
-		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.stage, w.Exporter, w.Reason)
+	case PhaseAwaitingExporter:
+		if w == nil {
+			fmt.Fprintf(&b, "Awaiting documents on **%s** from the exporter.", c.stage)
+			break
+		}
+		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.stage, w.Exporter, declaration.Printable(w.Reason))
 		fmt.Fprintf(&b, " The declaration lapses at %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
-	case StateReleased:
-		fmt.Fprintf(&b, "Released under notice %s.", c.notice.Number)
-	case StateRefused:
-		fmt.Fprintf(&b, "Refused at %s: %s", c.stage, c.reason)
-	case StateLapsed:
-		fmt.Fprintf(&b, "Lapsed at %s: %s", c.stage, c.reason)
-	case StateWithdrawn:
-		fmt.Fprintf(&b, "Withdrawn by the exporter: %s", c.reason)
+	case PhaseDecided:
+		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.stage)
+	case PhaseWithdrawing:
+		b.WriteString("Withdrawing the declaration at the exporter's request.")
+	case PhaseReleasing:
+		b.WriteString("Release approved: issuing the release notice.")
+	case PhaseEnding:
+		fmt.Fprintf(&b, "Ending at %s: %s. Telling the exporter.", c.stage, declaration.Printable(c.reason))
+	case PhaseEnded:
+		switch c.state {
+		case StateReleased:
+			number := ""
+			if c.notice != nil {
+				number = c.notice.Number
+			}
+			fmt.Fprintf(&b, "Released under notice %s.", number)
+		case StateRefused:
+			fmt.Fprintf(&b, "Refused at %s: %s", c.stage, declaration.Printable(c.reason))
+		case StateLapsed:
+			fmt.Fprintf(&b, "Lapsed at %s: %s", c.stage, declaration.Printable(c.reason))
+		case StateWithdrawn:
+			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
+		}
 	}
-	if c.breached && !c.state.Final() {
+	if c.breached && c.phase != PhaseEnded && len(c.escalations) > 0 {
 		e := c.escalations[len(c.escalations)-1]
 		fmt.Fprintf(&b, " **Overdue**: %s overran its %s allowance; escalated to supervisor %s.", e.Stage, e.Allowance, e.Supervisor)
 	}

@@ -182,25 +182,31 @@ type StageFindings struct {
 
 // Status is the answer to the query "status".
 type Status struct {
-	DeclarationID string                    `json:"declarationId"`
-	Exporter      string                    `json:"exporter"`
-	Stage         policy.Stage              `json:"stage"`
-	Lane          policy.Lane               `json:"lane"`
-	LaneSelection activities.LaneSelection  `json:"laneSelection"`
-	State         State                     `json:"state"`
-	Expedited     bool                      `json:"expedited"`
-	SlaBreached   bool                      `json:"slaBreached"`
-	Waiting       *Waiting                  `json:"waiting,omitempty"`
-	Findings      []StageFindings           `json:"findings"`
-	Decisions     []DecisionRecord          `json:"decisions"`
-	Refused       []RefusedDecision         `json:"refusedDecisions,omitempty"`
-	Reroutes      []RerouteRecord           `json:"reroutes,omitempty"`
-	Supplies      []SupplyRecord            `json:"supplies,omitempty"`
-	Escalations   []Escalation              `json:"escalations,omitempty"`
-	Timeline      []StageRecord             `json:"timeline"`
-	Notice        *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
-	Reason        string                    `json:"reason,omitempty"`
-	Submitted     time.Time                 `json:"submitted"`
+	DeclarationID string                   `json:"declarationId"`
+	Exporter      string                   `json:"exporter"`
+	Stage         policy.Stage             `json:"stage"`
+	Lane          policy.Lane              `json:"lane"`
+	LaneSelection activities.LaneSelection `json:"laneSelection"`
+	State         State                    `json:"state"`
+	// Phase is the step of the clearance's state machine; Accepts names the updates and signals
+	// it can carry out now.
+	Phase       Phase            `json:"phase"`
+	Accepts     []string         `json:"accepts"`
+	Expedited   bool             `json:"expedited"`
+	SlaBreached bool             `json:"slaBreached"`
+	Waiting     *Waiting         `json:"waiting,omitempty"`
+	Findings    []StageFindings  `json:"findings"`
+	Decisions   []DecisionRecord `json:"decisions"`
+	// Refused lists the latest MaxRefusedKept refused decision signals; RefusedCount counts all.
+	Refused      []RefusedDecision         `json:"refusedDecisions,omitempty"`
+	RefusedCount int                       `json:"refusedDecisionCount,omitempty"`
+	Reroutes     []RerouteRecord           `json:"reroutes,omitempty"`
+	Supplies     []SupplyRecord            `json:"supplies,omitempty"`
+	Escalations  []Escalation              `json:"escalations,omitempty"`
+	Timeline     []StageRecord             `json:"timeline"`
+	Notice       *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
+	Reason       string                    `json:"reason,omitempty"`
+	Submitted    time.Time                 `json:"submitted"`
 	// Elapsed is the time since submission (until the end, once ended).
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`

@@ -279,12 +279,20 @@ func (r *runner) printJSON(v any) int {
 	return ExitOK
 }
 
+// p makes text from a payload safe to print: see declaration.Printable.
+func p(s string) string { return declaration.Printable(s) }
+
 func printStatus(w io.Writer, s workflows.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Declaration\t%s\n", s.DeclarationID)
 	fmt.Fprintf(tw, "State\t%s\n", s.State)
+	accepts := "nothing"
+	if len(s.Accepts) > 0 {
+		accepts = strings.Join(s.Accepts, ", ")
+	}
+	fmt.Fprintf(tw, "Phase\t%s; accepts %s\n", s.Phase, accepts)
 	fmt.Fprintf(tw, "Stage\t%s\n", s.Stage)
-	fmt.Fprintf(tw, "Lane\t%s (%s)\n", s.Lane, strings.Join(s.LaneSelection.Reasons, "; "))
+	fmt.Fprintf(tw, "Lane\t%s (%s)\n", s.Lane, p(strings.Join(s.LaneSelection.Reasons, "; ")))
 	fmt.Fprintf(tw, "Expedited\t%v\n", s.Expedited)
 	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", trs.Human(s.Elapsed.D()), s.Standard)
 	if s.Waiting != nil {
@@ -292,13 +300,13 @@ func printStatus(w io.Writer, s workflows.Status) {
 		if s.Waiting.For == "exporter-documents" {
 			who = "exporter " + s.Waiting.Exporter + ": " + s.Waiting.Reason
 		}
-		fmt.Fprintf(tw, "Waiting for\t%s from %s, due %s\n", s.Waiting.For, who, s.Waiting.Due.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "Waiting for\t%s from %s, due %s\n", s.Waiting.For, p(who), s.Waiting.Due.UTC().Format(time.RFC3339))
 	}
 	if s.Notice != nil {
 		fmt.Fprintf(tw, "Release notice\t%s\n", s.Notice.Number)
 	}
 	if s.Reason != "" {
-		fmt.Fprintf(tw, "Reason\t%s\n", s.Reason)
+		fmt.Fprintf(tw, "Reason\t%s\n", p(s.Reason))
 	}
 	tw.Flush()
 
@@ -320,7 +328,7 @@ func printStatus(w io.Writer, s workflows.Status) {
 		fmt.Fprintln(tw, "STAGE\tSEVERITY\tCODE\tFIELD\tMESSAGE")
 		for _, sf := range s.Findings {
 			for _, f := range sf.Result.Findings {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sf.Stage, f.Severity, f.Code, f.Field, f.Message)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sf.Stage, f.Severity, p(f.Code), p(f.Field), p(f.Message))
 			}
 		}
 		tw.Flush()
@@ -330,11 +338,11 @@ func printStatus(w io.Writer, s workflows.Status) {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "AT\tSTAGE\tOFFICER\tOUTCOME\tVIA\tREASON")
 		for _, d := range s.Decisions {
-			officer := d.Officer
+			officer := p(d.Officer)
 			if officer == "" {
 				officer = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.At.UTC().Format(time.RFC3339), d.Stage, officer, d.Outcome, d.Via, d.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.At.UTC().Format(time.RFC3339), p(string(d.Stage)), officer, p(string(d.Outcome)), d.Via, p(d.Reason))
 		}
 		tw.Flush()
 	}
@@ -459,7 +467,7 @@ func printResult(w io.Writer, r workflows.Result) {
 		fmt.Fprintf(tw, "Release notice\t%s\n", r.Notice.Number)
 	}
 	if r.Reason != "" {
-		fmt.Fprintf(tw, "Reason\t%s\n", r.Reason)
+		fmt.Fprintf(tw, "Reason\t%s\n", p(r.Reason))
 	}
 	verdict := "within"
 	if !r.WithinStandard {
@@ -486,6 +494,6 @@ func printResult(w io.Writer, r workflows.Result) {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
-		fmt.Fprintf(w, "\nDecided by: %s\n", strings.Join(ids, ", "))
+		fmt.Fprintf(w, "\nDecided by: %s\n", p(strings.Join(ids, ", ")))
 	}
 }

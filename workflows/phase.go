@@ -1,0 +1,141 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// Phase is the step of a clearance's state machine. It alone says which requests the clearance
+// can carry out now: every update's validator and the decision signal ask it, and only the
+// workflow's run and the handlers of accepted requests move it, one transition each.
+type Phase string
+
+// Phases of a clearance, in the order a clearance usually passes them.
+const (
+	// PhaseStarting: the policy is loaded and the risk lane selected.
+	PhaseStarting Phase = "starting"
+	// PhaseChecking: a stage's automated checks (or the roster refresh before an officer is asked) run.
+	PhaseChecking Phase = "checking"
+	// PhaseAwaitingOfficer: an officer's decision on the current stage is awaited.
+	PhaseAwaitingOfficer Phase = "awaiting-officer"
+	// PhaseDecided: an officer's decision has been accepted and the clearance is applying it.
+	PhaseDecided Phase = "decided"
+	// PhaseAwaitingExporter: the exporter's answer to a request for information is awaited.
+	PhaseAwaitingExporter Phase = "awaiting-exporter"
+	// PhaseSupplied: the exporter's answer has been accepted; the stage's checks run again next.
+	PhaseSupplied Phase = "supplied"
+	// PhaseWithdrawing: the exporter's withdrawal has been accepted; the clearance ends withdrawn.
+	PhaseWithdrawing Phase = "withdrawing"
+	// PhaseReleasing: the release is approved and the release notice is being issued.
+	PhaseReleasing Phase = "releasing"
+	// PhaseEnding: the outcome is fixed (refused or lapsed) and the exporter is being told.
+	PhaseEnding Phase = "ending"
+	// PhaseEnded: the clearance has ended; it accepts nothing.
+	PhaseEnded Phase = "ended"
+)
+
+// Requests a clearance may accept, by the name of their update or signal.
+var (
+	// phaseAccepts lists, for each phase, the requests it can carry out. A request a phase does
+	// not list is refused with the phase's reason.
+	phaseAccepts = map[Phase][]string{
+		PhaseStarting:         {UpdateWithdraw},
+		PhaseChecking:         {UpdateWithdraw, UpdateReroute},
+		PhaseAwaitingOfficer:  {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute},
+		PhaseDecided:          nil,
+		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute},
+		PhaseSupplied:         {UpdateWithdraw, UpdateReroute},
+		PhaseWithdrawing:      nil,
+		PhaseReleasing:        nil,
+		PhaseEnding:           nil,
+		PhaseEnded:            nil,
+	}
+	// phaseMeaning says what the clearance is doing in each phase, for refusals.
+	phaseMeaning = map[Phase]string{
+		PhaseStarting:         "its lane is being selected",
+		PhaseChecking:         "the stage's automated checks are running",
+		PhaseAwaitingOfficer:  "an officer's decision is awaited",
+		PhaseDecided:          "an officer's decision on the stage has been taken and is being applied",
+		PhaseAwaitingExporter: "documents are awaited from the exporter",
+		PhaseSupplied:         "the exporter's documents have been received and the stage's checks run again",
+		PhaseWithdrawing:      "the declaration is being withdrawn",
+		PhaseReleasing:        "the release has been approved and the release notice is being issued",
+		PhaseEnding:           "its outcome is decided and the exporter is being told",
+		PhaseEnded:            "it has ended",
+	}
+	// requestRefusal says what a refused request could not find.
+	requestRefusal = map[string]string{
+		UpdateDecide:          "stage: not awaiting an officer's decision",
+		SignalDecision:        "stage: not awaiting an officer's decision",
+		UpdateSupplyDocuments: "the clearance is not awaiting documents",
+		UpdateWithdraw:        "the declaration cannot be withdrawn now",
+		UpdateReroute:         "the lane cannot be changed now",
+	}
+)
+
+// Accepts reports whether the phase can carry out the named update or signal.
+func (p Phase) Accepts(request string) bool {
+	for _, r := range phaseAccepts[p] {
+		if r == request {
+			return true
+		}
+	}
+	return false
+}
+
+// Accepting lists the requests the phase can carry out, never nil.
+func (p Phase) Accepting() []string {
+	return append([]string{}, phaseAccepts[p]...)
+}
+
+// admit returns nil when the clearance's phase accepts the request, or the refusal naming why.
+func (c *clearance) admit(request string) error {
+	if c.phase.Accepts(request) {
+		return nil
+	}
+	meaning := phaseMeaning[c.phase]
+	if c.phase == PhaseEnded {
+		meaning = fmt.Sprintf("it has ended %s", c.state)
+	}
+	return fmt.Errorf("%s (it is %s: %s)", requestRefusal[request], c.phase, meaning)
+}
+
+// enter moves the clearance to phase p and tells the Web UI what it now waits for. An accepted
+// withdrawal stays the phase until the clearance ends: the run carries it out at its next step.
+func (c *clearance) enter(ctx workflow.Context, p Phase) {
+	if c.phase == PhaseWithdrawing && p != PhaseEnded {
+		return
+	}
+	c.phase = p
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+}
+
+// releases says which released behaviour of the workflow a clearance follows. A clearance keeps
+// the behaviour it started with for its whole life, so that its history replays: each change to
+// recorded commands is a workflow.GetVersion change ID, asked here and nowhere else.
+type releases struct {
+	// quiet is ChangeQuietAutomatedStages, asked when the clearance starts.
+	quiet bool
+	// phases is ChangeExplicitPhases, asked the first time it makes a difference.
+	phases *bool
+}
+
+// ChangeExplicitPhases is the workflow change after which the phase decides what happens where an
+// accepted request met another outcome: a withdrawal accepted while a check or the lane selection
+// ran ends the clearance withdrawn even when the check refuses it by rule; a stage allowance that
+// runs out after the stage's outcome is fixed (while the refusal or lapse is told) escalates
+// nothing; and a decision signal is held to the same bounds and rules as the update "decide".
+// It is asked only where the earlier release would have done otherwise, so a clearance that never
+// meets such a case records no marker.
+const ChangeExplicitPhases = "explicit-phases"
+
+// explicitPhases reports whether the clearance follows ChangeExplicitPhases. Call it only where the
+// answer changes the commands the clearance records.
+func (r *releases) explicitPhases(ctx workflow.Context) bool {
+	if r.phases == nil {
+		v := workflow.GetVersion(ctx, ChangeExplicitPhases, workflow.DefaultVersion, 1) >= 1
+		r.phases = &v
+	}
+	return *r.phases
+}

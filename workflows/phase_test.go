@@ -1,0 +1,312 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// The tests in this file each reproduce one way an earlier release lost or broke a request
+// between its own states; docs/faults.md lists them.
+
+var (
+	docApprove = Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove}
+	docReject  = Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeReject,
+		Reason: "the invoice does not match the packing list"}
+	docRequest = Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation,
+		Reason: "attach the quality declaration", Requested: []string{"quality-declaration"}}
+	withdrawal = Withdrawal{Reason: "the buyer cancelled the order"}
+)
+
+// invalidCertificate is the certification check refusing by rule.
+func invalidCertificate(in activities.CheckInput) (activities.CheckResult, error) {
+	res := activities.CheckResult{Stage: policy.StageCertificationCheck, CheckedAt: in.On, Findings: []activities.Finding{{
+		Code: "issuer-not-notified", Severity: activities.SeverityError, Message: "body 1282 is not notified for PPE"}}}
+	return res, temporal.NewNonRetryableApplicationError("invalid certificate", activities.ErrInvalidCertificate, nil, res)
+}
+
+func unavailable(activities.CheckInput) (activities.CheckResult, error) {
+	return activities.CheckResult{}, errors.New("registry unavailable")
+}
+
+// A supervisor's reroute sent while a refusal notice is retried used to make the current-details
+// sentence read a waiting that was gone: the panic failed every workflow task.
+func TestRerouteWhileRefusalIsToldIsRefusedWithoutPanic(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.notifyFailures[activities.NotifyRefused] = 4 // retried after 1, 2, 4 and 8 s
+	h.decide(time.Hour, "reject", docReject)
+	h.send(time.Hour+2*time.Second, "reroute", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "tip-off"})
+	var during Status
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, time.Hour+3*time.Second)
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, policy.LaneYellow, r.Lane, "the refused reroute changed nothing")
+	require.False(t, h.accepted["reroute"])
+	require.ErrorContains(t, h.rejections["reroute"], "the lane cannot be changed now (it is ending")
+	require.Equal(t, PhaseEnding, during.Phase)
+	require.Empty(t, during.Accepts)
+	require.Equal(t, 5, h.notifyCalls[activities.NotifyRefused])
+}
+
+// A stage allowance that ran out while the refusal was told escalated a decided stage, and its
+// current-details sentence panicked.
+func TestAllowanceEndingWhileRefusalIsToldEscalatesNothing(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.notifyFailures[activities.NotifyRefused] = 8 // about 4 minutes of retries
+	h.decide(48*time.Hour-time.Minute, "reject", docReject)
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.Empty(t, r.Escalations, "the stage was decided within its allowance")
+	require.Equal(t, false, h.sa[SASlaBreached])
+}
+
+// The release allowance running out while an approved release notice is retried is an overrun:
+// it escalates, and the current-details sentence says the release is being issued.
+func TestAllowanceEndingWhileReleaseNoticeIsRetriedEscalates(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.noticeFailures = 8
+	h.decide(time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.decide(time.Hour+48*time.Hour-time.Minute, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Escalations, 1)
+	require.Equal(t, policy.StageRelease, r.Escalations[0].Stage)
+	require.Equal(t, 1, h.notices)
+}
+
+// A withdrawal sent while the refusal was told was answered "withdrawn" and the clearance ended
+// refused: it is refused now, with the reason.
+func TestWithdrawalWhileRefusalIsToldIsRefused(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.notifyFailures[activities.NotifyRefused] = 3
+	h.decide(time.Hour, "reject", docReject)
+	h.send(time.Hour+2*time.Second, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.False(t, h.accepted["withdraw"])
+	require.ErrorContains(t, h.rejections["withdraw"], "cannot be withdrawn now (it is ending")
+}
+
+// Documents supplied while the lapse was told got a receipt and the clearance ended lapsed.
+func TestSupplyWhileLapseIsToldIsRefused(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.notifyFailures[activities.NotifyLapsed] = 3
+	h.decide(time.Hour, "request", docRequest)
+	deadline := time.Hour + policy.Default().InformationDeadline.D()
+	h.send(deadline+2*time.Second, "supply", UpdateSupplyDocuments, Supply{
+		Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-1"}}})
+	r := h.run(fixture())
+
+	require.Equal(t, StateLapsed, r.State)
+	require.False(t, h.accepted["supply"])
+	require.ErrorContains(t, h.rejections["supply"], "not awaiting documents (it is ending")
+}
+
+// A withdrawal accepted while a check was retried, followed by a refusal by rule, ended refused.
+func TestWithdrawalDuringCheckRetriesWinsOverARefusalByRule(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageCertificationCheck, unavailable, unavailable, invalidCertificate)
+	h.send(500*time.Millisecond, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State, "the accepted withdrawal was not carried out")
+	require.Equal(t, withdrawal.Reason, r.Reason)
+	require.Equal(t, "withdrawn", r.Timeline[len(r.Timeline)-1].Outcome)
+	for _, n := range h.notifications {
+		require.NotEqual(t, activities.NotifyRefused, n.Kind, "the exporter was told of a refusal")
+	}
+}
+
+// The same at the start: a withdrawal accepted while the lane selection was retried, and the
+// declaration then found invalid.
+func TestWithdrawalDuringLaneSelectionWinsOverAnInvalidDeclaration(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.laneErrs = []error{errors.New("trader registry unavailable")}
+	h.laneErr = temporal.NewNonRetryableApplicationError("declaration does not validate: lines[0].hsCode: bad",
+		activities.ErrInvalidDeclaration, nil)
+	h.send(500*time.Millisecond, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Empty(t, h.notifications)
+}
+
+// Long texts are refused by the validator, naming the field, before they can make a workflow
+// task write more than a payload may hold.
+func TestOversizedAndHostileTextsAreRefused(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.onCheck(policy.StageDocumentCheck, findings(activities.SeverityWarning, "packing-list-unclear"))
+	huge := strings.Repeat("x", 1<<20)
+	h.decide(time.Hour, "huge", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: huge})
+	h.decide(time.Hour, "long", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeReject,
+		Reason: strings.Repeat("y", MaxReasonBytes+1)})
+	h.decide(time.Hour, "escape", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeReject,
+		Reason: "forged \x1b[2J invoice"})
+	many := make([]string, MaxRequested+1)
+	for i := range many {
+		many[i] = "document"
+	}
+	h.decide(time.Hour, "many", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation,
+		Reason: "more", Requested: many})
+	h.decide(2*time.Hour, "request", docRequest)
+	docs := make([]declaration.Document, MaxSuppliedDocuments+1)
+	for i := range docs {
+		docs[i] = declaration.Document{Type: declaration.DocOther, Reference: "D-" + string(rune('a'+i))}
+	}
+	h.send(3*time.Hour, "docs", UpdateSupplyDocuments, Supply{Documents: docs})
+	h.send(3*time.Hour, "note", UpdateSupplyDocuments, Supply{Documents: docs[:1], Note: strings.Repeat("n", MaxReasonBytes+1)})
+	h.send(3*time.Hour, "nul", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocOther, Reference: "QD\x00"}}})
+	h.send(4*time.Hour, "w-long", UpdateWithdraw, Withdrawal{Reason: strings.Repeat("w", MaxReasonBytes+1)})
+	h.send(5*time.Hour, "w", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	want := map[string]string{
+		"huge":   "bytes is larger than the 65536 a request may carry",
+		"long":   "reason: 4097 bytes is longer than the 4096 this field may hold",
+		"escape": `reason: holds the control character '\x1b' at byte 7`,
+		"many":   "requested: 21 documents are more than the 20 a request may name",
+		"docs":   "documents: 11 are more than the 10 one answer may carry",
+		"note":   "note: 4097 bytes is longer than the 4096 this field may hold",
+		"nul":    `documents[2].reference: holds the control character '\x00' at byte 2`,
+		"w-long": "reason: 4097 bytes is longer than the 4096 this field may hold",
+	}
+	for id, msg := range want {
+		require.False(t, h.accepted[id], id)
+		require.ErrorContains(t, h.rejections[id], msg, id)
+	}
+	require.Equal(t, StateWithdrawn, r.State)
+}
+
+// Unknown fields in an update's payload are refused, naming the field, as the signal refuses them.
+func TestUnknownFieldsInUpdatesAreRefused(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(time.Hour, "outcom", UpdateDecide, map[string]any{"stage": "document-check", "officer": "doc-li", "outcom": "approve"})
+	h.send(time.Hour, "reson", UpdateDecide, map[string]any{"stage": "document-check", "officer": "doc-li", "outcome": "approve", "reson": "fine"})
+	h.send(time.Hour, "lanes", UpdateReroute, map[string]any{"officer": "sup-huang", "lanes": "red", "reason": "tip-off"})
+	h.send(time.Hour, "docs", UpdateSupplyDocuments, map[string]any{"document": []any{}})
+	h.send(time.Hour, "why", UpdateWithdraw, map[string]any{"why": "cancelled"})
+	h.send(time.Hour, "list", UpdateDecide, []string{"approve"})
+	h.decide(2*time.Hour, "ok", docApprove)
+	r := h.run(fixture())
+
+	for id, field := range map[string]string{"outcom": "outcom", "reson": "reson", "lanes": "lanes", "docs": "document", "why": "why"} {
+		require.False(t, h.accepted[id], id)
+		require.ErrorContains(t, h.rejections[id], `unknown field "`+field+`"`, id)
+	}
+	require.ErrorContains(t, h.rejections["list"], "malformed decision")
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Decisions, 3)
+}
+
+// An approval over an error-level finding needs a reason, as the decision's documentation says.
+func TestApprovalOverAnErrorFindingNeedsAReason(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageDocumentCheck, findings(activities.SeverityError, "invoice-total-mismatch"))
+	h.decide(time.Hour, "bare", docApprove)
+	withReason := docApprove
+	withReason.Reason = "the second invoice page carries the freight; totals agree"
+	h.decide(2*time.Hour, "reasoned", withReason)
+	r := h.run(fixture())
+
+	require.ErrorContains(t, h.rejections["bare"], `reason: required to approve over the error-level finding "invoice-total-mismatch"`)
+	require.True(t, h.accepted["reasoned"])
+	require.Equal(t, StateReleased, r.State)
+}
+
+// A stage asks the exporter at most MaxInformationRequests times: each round re-records the
+// declaration, so an endless dialogue would grow the history without bound.
+func TestInformationRequestsPerStageAreBounded(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	at := time.Hour
+	for i := 0; i < MaxInformationRequests+1; i++ {
+		id := "request-" + string(rune('0'+i))
+		h.decide(at, id, docRequest)
+		h.send(at+time.Hour, "supply-"+string(rune('0'+i)), UpdateSupplyDocuments, Supply{
+			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-" + string(rune('0'+i))}}})
+		at += 2 * time.Hour
+	}
+	h.decide(at, "approve", docApprove)
+	r := h.run(fixture())
+
+	for i := 0; i < MaxInformationRequests; i++ {
+		require.True(t, h.accepted["request-"+string(rune('0'+i))], i)
+	}
+	last := "request-" + string(rune('0'+MaxInformationRequests))
+	require.ErrorContains(t, h.rejections[last], "has asked the exporter for information 5 times")
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Timeline, 3)
+	require.Equal(t, MaxInformationRequests+1, r.Timeline[0].CheckRuns)
+}
+
+// Refused decision signals are kept up to MaxRefusedKept, the latest, and all counted.
+func TestRefusedSignalsAreBoundedAndCounted(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	for i := 0; i < MaxRefusedKept+10; i++ {
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: OutcomeApprove,
+				Reason: strings.Repeat("r", 2*MaxReasonBytes)})
+		}, time.Hour+time.Duration(i)*time.Minute)
+	}
+	var s Status
+	h.env.RegisterDelayedCallback(func() { s = h.status() }, 2*time.Hour)
+	h.decide(3*time.Hour, "ok", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, s.Refused, MaxRefusedKept)
+	require.Equal(t, MaxRefusedKept+10, s.RefusedCount)
+	require.Equal(t, start.Add(time.Hour+time.Duration(MaxRefusedKept+9)*time.Minute), s.Refused[MaxRefusedKept-1].At, "the latest are kept")
+	require.LessOrEqual(t, len(s.Refused[0].Decision.Reason), MaxReasonBytes)
+}
+
+// A decision signal is held to the update's bounds: a clearance started with this release records
+// the change's marker when a signal would have been applied before it.
+func TestSignalHeldToTheUpdatesBounds(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeReject,
+			Reason: "bad \x1b[31m invoice"})
+	}, time.Hour)
+	var s Status
+	h.env.RegisterDelayedCallback(func() { s = h.status() }, 2*time.Hour)
+	h.decide(3*time.Hour, "ok", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, s.Refused, 1)
+	require.Contains(t, s.Refused[0].Reason, "control character")
+}
+
+// The status says the phase and what the clearance accepts in it.
+func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var officer, exporter Status
+	h.env.RegisterDelayedCallback(func() { officer = h.status() }, 30*time.Minute)
+	h.decide(time.Hour, "request", docRequest)
+	h.env.RegisterDelayedCallback(func() { exporter = h.status() }, 90*time.Minute)
+	h.send(2*time.Hour, "w", UpdateWithdraw, withdrawal)
+	h.run(fixture())
+
+	require.Equal(t, PhaseAwaitingOfficer, officer.Phase)
+	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute}, officer.Accepts)
+	require.Equal(t, PhaseAwaitingExporter, exporter.Phase)
+	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute}, exporter.Accepts)
+	raw, err := json.Marshal(exporter)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"phase":"awaiting-exporter"`)
+}
