@@ -34,13 +34,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return c.accept(ctx, lenient[Decision](raw), ViaUpdate), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				d, err := strict[Decision](raw, "decision")
-				if err != nil {
-					return err
-				}
-				return c.validateDecision(d, UpdateDecide)
-			},
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateDecide(raw) },
 			Description: `An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",` +
 				`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. ` +
 				"Refused, with the reason, unless the stage is the current one and awaits an officer; when the " +
@@ -57,13 +51,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return c.reroute(ctx, lenient[Reroute](raw))
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				r, err := strict[Reroute](raw, "reroute")
-				if err != nil {
-					return err
-				}
-				return c.validateReroute(r)
-			},
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateRerouteUpdate(raw) },
 			Description: `A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",` +
 				`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; ` +
 				"red adds a physical inspection before release. Refused once the release stage has begun.",
@@ -76,13 +64,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return c.supply(ctx, lenient[Supply](raw)), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				s, err := strict[Supply](raw, "supply")
-				if err != nil {
-					return err
-				}
-				return c.validateSupply(s)
-			},
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateSupplyUpdate(raw) },
 			Description: "The exporter's answer to a request for information: " +
 				`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. ` +
 				"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited.",
@@ -98,13 +80,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return StateWithdrawn, nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				w, err := strict[Withdrawal](raw, "withdrawal")
-				if err != nil {
-					return err
-				}
-				return c.validateWithdrawal(w)
-			},
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateWithdrawUpdate(raw) },
 			Description: `The exporter withdraws the declaration: {"reason":"..."}. ` +
 				"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending.",
 		}); err != nil {
@@ -119,16 +95,10 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		for {
 			var raw json.RawMessage
 			ch.Receive(ctx, &raw)
-			d, err := decodeDecision(raw)
-			if err == nil {
-				err = c.validateDecision(d, SignalDecision)
-				if err == nil {
-					err = fits(raw, "decision")
-				}
-				// A clearance started before ChangeExplicitPhases applies what its release applied.
-				if err != nil && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
-					err = nil
-				}
+			d, err := c.validateSignal(raw)
+			// A clearance started before ChangeExplicitPhases applies what its release applied.
+			if err != nil && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
+				err = nil
 			}
 			if err != nil {
 				c.refuse(ctx, d, err)
@@ -202,8 +172,53 @@ func lenient[T any](raw json.RawMessage) T {
 	return v
 }
 
-func decodeDecision(raw json.RawMessage) (Decision, error) {
-	return known[Decision](raw, "decision")
+// validateDecide is the validator of the update "decide".
+func (c *clearance) validateDecide(raw json.RawMessage) error {
+	d, err := strict[Decision](raw, "decision")
+	if err != nil {
+		return err
+	}
+	return c.validateDecision(d, UpdateDecide)
+}
+
+// validateSignal decodes a decision signal and says why it cannot be applied, or returns nil. The
+// decision is returned as far as it decoded.
+func (c *clearance) validateSignal(raw json.RawMessage) (Decision, error) {
+	d, err := known[Decision](raw, "decision")
+	if err != nil {
+		return d, err
+	}
+	if err := c.validateDecision(d, SignalDecision); err != nil {
+		return d, err
+	}
+	return d, fits(raw, "decision")
+}
+
+// validateRerouteUpdate is the validator of the update "reroute".
+func (c *clearance) validateRerouteUpdate(raw json.RawMessage) error {
+	r, err := strict[Reroute](raw, "reroute")
+	if err != nil {
+		return err
+	}
+	return c.validateReroute(r)
+}
+
+// validateSupplyUpdate is the validator of the update "supply-documents".
+func (c *clearance) validateSupplyUpdate(raw json.RawMessage) error {
+	s, err := strict[Supply](raw, "supply")
+	if err != nil {
+		return err
+	}
+	return c.validateSupply(s)
+}
+
+// validateWithdrawUpdate is the validator of the update "withdraw".
+func (c *clearance) validateWithdrawUpdate(raw json.RawMessage) error {
+	w, err := strict[Withdrawal](raw, "withdrawal")
+	if err != nil {
+		return err
+	}
+	return c.validateWithdrawal(w)
 }
 
 // refuse records a refused decision signal, keeping the latest MaxRefusedKept with their texts

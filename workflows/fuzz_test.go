@@ -1,0 +1,269 @@
+package workflows
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// The fuzz targets feed arbitrary payloads to the real validators of every update and of the
+// decision signal, on a clearance in any phase and stage. go test runs their seeds and the
+// corpus in testdata/fuzz; go test -fuzz=FuzzDecide ./workflows/ (and so on) fuzzes.
+
+var (
+	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
+		PhaseSupplied, PhaseWithdrawing, PhaseReleasing, PhaseEnding, PhaseEnded}
+	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
+		policy.StagePhysicalInspection, policy.StageRelease}
+)
+
+// stateOf is the published status a clearance shows in each phase.
+var stateOf = map[Phase]State{
+	PhaseStarting: "", PhaseChecking: StateChecking, PhaseAwaitingOfficer: StateAwaitingOfficer,
+	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
+	PhaseWithdrawing: StateAwaitingOfficer, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
+	PhaseEnded: StateRefused,
+}
+
+// fuzzClearance builds a clearance in the phase and stage the fuzzer picks; flags add an
+// error-level finding (bit 0), a biological review decided by hq-wang (bit 1), a red lane (bit 2)
+// and MaxInformationRequests requests already made (bit 3).
+func fuzzClearance(phase, stage, flags uint8) *clearance {
+	p := allPhases[int(phase)%len(allPhases)]
+	c := &clearance{
+		decl: biological(fixture()), cfg: activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()},
+		lane: policy.LaneYellow, stage: allStages[int(stage)%len(allStages)], phase: p, state: stateOf[p], submitted: start,
+	}
+	if p == PhaseStarting {
+		c.stage, c.lane = "", ""
+	}
+	if flags&1 != 0 {
+		c.findings = append(c.findings, StageFindings{Stage: c.stage, Result: activities.CheckResult{Findings: []activities.Finding{{
+			Code: "invoice-total-mismatch", Severity: activities.SeverityError, Message: "totals differ"}}}})
+	}
+	if flags&2 != 0 {
+		c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang",
+			Outcome: OutcomeApprove}, Via: ViaUpdate})
+	}
+	if flags&4 != 0 {
+		c.lane = policy.LaneRed
+	}
+	if flags&8 != 0 {
+		for i := 0; i < MaxInformationRequests; i++ {
+			c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: c.stage, Officer: "doc-li",
+				Outcome: OutcomeRequestInformation, Reason: "more"}, Via: ViaUpdate})
+		}
+	}
+	return c
+}
+
+// snapshot is what a validator must not change.
+func snapshot(t *testing.T, c *clearance) string {
+	t.Helper()
+	raw, err := json.Marshal(struct {
+		S Status
+		D declaration.Declaration
+	}{c.status(start), c.decl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// checkVerdict holds every validator to the same contract: it changes nothing; a refusal says
+// why in a bounded message; an acceptance comes from a phase that accepts the request, of a
+// payload the handler decodes to the same value, whose texts fit their bounds.
+func checkVerdict[T any](t *testing.T, c *clearance, request string, raw []byte, validate func(json.RawMessage) error, texts func(T) []string) {
+	t.Helper()
+	before := snapshot(t, c)
+	err := validate(raw)
+	if after := snapshot(t, c); after != before {
+		t.Fatalf("the validator of %s changed the clearance", request)
+	}
+	if err != nil {
+		if msg := err.Error(); strings.TrimSpace(msg) == "" || len(msg) > MaxPayloadBytes {
+			t.Fatalf("refusal of %d bytes: %.200q", len(msg), msg)
+		}
+		return
+	}
+	if !c.phase.Accepts(request) {
+		t.Fatalf("%s accepted in phase %s", request, c.phase)
+	}
+	if len(raw) > MaxPayloadBytes {
+		t.Fatalf("accepted a payload of %d bytes", len(raw))
+	}
+	v, serr := strict[T](raw, request)
+	if serr != nil {
+		t.Fatalf("accepted a payload that does not decode strictly: %v", serr)
+	}
+	if got := lenient[T](raw); !reflect.DeepEqual(got, v) {
+		t.Fatalf("the handler would carry out %+v, the validator checked %+v", got, v)
+	}
+	for _, s := range texts(v) {
+		if why := declaration.TextProblem(s, MaxReasonBytes, true); why != "" {
+			t.Fatalf("accepted a text that %s", why)
+		}
+	}
+}
+
+func decisionSeeds(f *testing.F) {
+	for _, s := range []string{
+		`{"stage":"document-check","officer":"doc-li","outcome":"approve"}`,
+		`{"stage":"document-check","officer":"doc-li","outcome":"approve","reason":"totals agree on page 2"}`,
+		`{"stage":"document-check","officer":"doc-li","outcome":"reject","reason":"forged invoice"}`,
+		`{"stage":"document-check","officer":"doc-li","outcome":"request-information","reason":"attach","requested":["quality-declaration"]}`,
+		`{"stage":"release","officer":"hq-wang","outcome":"approve"}`,
+		`{"stage":"release","officer":"rel-zhou","outcome":"approve"}`,
+		`{"stage":"biological-review","officer":"hq-wang","outcome":"reject","reason":"\u001b[2J"}`,
+		`{"stage":"document-check","officer":"doc-li","outcom":"approve"}`,
+		`{"stage":"document-check","officer":"doc-li","outcome":"approve"} {}`,
+		`{"stage":"document-check","officer":"doc-li","outcome":"reject","reason":"` + strings.Repeat("x", MaxReasonBytes+1) + `"}`,
+		`{"stage":"document-check","officer":"nobody","outcome":"approve"}`,
+		`[]`, `null`, `"approve"`, `{}`, `{"stage":1}`,
+	} {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase += 2 {
+			f.Add([]byte(s), phase, uint8(0), uint8(phase%16))
+		}
+	}
+}
+
+func FuzzDecide(f *testing.F) {
+	decisionSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		checkVerdict(t, c, UpdateDecide, raw, c.validateDecide, func(d Decision) []string {
+			if c.stage != d.Stage {
+				t.Fatalf("accepted a decision on %s while the stage is %s", d.Stage, c.stage)
+			}
+			if _, ok := c.blockingFinding(); ok && d.Outcome == OutcomeApprove && strings.TrimSpace(d.Reason) == "" {
+				t.Fatalf("approved over an error-level finding without a reason")
+			}
+			if len(d.Requested) > MaxRequested {
+				t.Fatalf("accepted %d requested documents", len(d.Requested))
+			}
+			return append([]string{d.Reason}, d.Requested...)
+		})
+	})
+}
+
+func FuzzDecisionSignal(f *testing.F) {
+	decisionSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		checkVerdict(t, c, SignalDecision, raw, func(raw json.RawMessage) error {
+			_, err := c.validateSignal(raw)
+			return err
+		}, func(d Decision) []string { return append([]string{d.Reason}, d.Requested...) })
+	})
+}
+
+func FuzzReroute(f *testing.F) {
+	for _, s := range []string{
+		`{"officer":"sup-huang","lane":"red","reason":"intelligence on counterfeit masks"}`,
+		`{"officer":"sup-huang","lane":"green","reason":"trusted trader"}`,
+		`{"officer":"doc-li","lane":"red","reason":"tip-off"}`,
+		`{"officer":"sup-huang","lane":"blue","reason":"x"}`,
+		`{"officer":"sup-huang","lanes":"red","reason":"x"}`,
+		`{"officer":"sup-huang","lane":"red","reason":"` + strings.Repeat("r", MaxReasonBytes+1) + `"}`,
+		`{"officer":"sup-huang","lane":"red","reason":"\u0000"}`,
+	} {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
+			f.Add([]byte(s), phase, phase, uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		checkVerdict(t, c, UpdateReroute, raw, c.validateRerouteUpdate, func(r Reroute) []string {
+			if r.Lane == c.lane || !policy.ValidLane(r.Lane) || c.stage == policy.StageRelease {
+				t.Fatalf("accepted a reroute to %q from %s at %s", r.Lane, c.lane, c.stage)
+			}
+			return []string{r.Reason}
+		})
+	})
+}
+
+func FuzzSupply(f *testing.F) {
+	for _, s := range []string{
+		`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"note":"attached"}`,
+		`{"certificates":[{"scheme":"FDA-510K","number":"K200124","holder":"Ningbo Mediguard Medical Products Co., Ltd.","lines":["1"],"validFrom":"2019-01-01T00:00:00Z","validTo":"2030-01-01T00:00:00Z"}]}`,
+		`{"documents":[{"type":"quality-declaration","reference":"QD\u0000"}]}`,
+		`{"documents":[{"type":"nonsense","reference":"X"}]}`,
+		`{"documents":[],"certificates":[]}`,
+		`{"document":[]}`,
+		`{"documents":[{"type":"other","reference":"X","amount":-1}]}`,
+	} {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
+			f.Add([]byte(s), phase, uint8(0), uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		checkVerdict(t, c, UpdateSupplyDocuments, raw, c.validateSupplyUpdate, func(s Supply) []string {
+			merged := c.decl
+			merge(&merged, s)
+			if err := merged.Validate(); err != nil {
+				t.Fatalf("accepted documents that leave the declaration invalid: %v", err)
+			}
+			return []string{s.Note}
+		})
+	})
+}
+
+func FuzzWithdraw(f *testing.F) {
+	for _, s := range []string{
+		`{"reason":"the buyer cancelled the order"}`, `{"reason":"  "}`, `{"why":"x"}`, `{"reason":"\u202e"}`, `{}`, `7`,
+	} {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
+			f.Add([]byte(s), phase, uint8(0), uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		checkVerdict(t, c, UpdateWithdraw, raw, c.validateWithdrawUpdate, func(w Withdrawal) []string {
+			if strings.TrimSpace(w.Reason) == "" {
+				t.Fatalf("accepted a withdrawal without a reason")
+			}
+			return []string{w.Reason}
+		})
+	})
+}
+
+// The fuzz targets' contract only bites on acceptances: each validator accepts its plain request
+// in the phase that takes it, and refuses it in every other.
+func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
+	for _, tc := range []struct {
+		request string
+		raw     string
+		stage   policy.Stage
+		check   func(c *clearance) func(json.RawMessage) error
+	}{
+		{UpdateDecide, `{"stage":"document-check","officer":"doc-li","outcome":"approve"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return c.validateDecide }},
+		{SignalDecision, `{"stage":"document-check","officer":"doc-li","outcome":"approve"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error {
+				return func(raw json.RawMessage) error { _, err := c.validateSignal(raw); return err }
+			}},
+		{UpdateReroute, `{"officer":"sup-huang","lane":"red","reason":"intelligence on counterfeit masks"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return c.validateRerouteUpdate }},
+		{UpdateSupplyDocuments, `{"documents":[{"type":"quality-declaration","reference":"QD-1"}]}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return c.validateSupplyUpdate }},
+		{UpdateWithdraw, `{"reason":"the buyer cancelled the order"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return c.validateWithdrawUpdate }},
+	} {
+		for i, p := range allPhases {
+			c := fuzzClearance(uint8(i), 0, 0)
+			err := tc.check(c)(json.RawMessage(tc.raw))
+			if p.Accepts(tc.request) && err != nil {
+				t.Errorf("%s refused in %s: %v", tc.request, p, err)
+			}
+			if !p.Accepts(tc.request) && err == nil {
+				t.Errorf("%s accepted in %s", tc.request, p)
+			}
+		}
+	}
+}
