@@ -23,7 +23,7 @@ var a *activities.Activities
 // it ended, with its timeline set against the 20-day standard.
 func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
 	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx), phase: PhaseStarting}
-	c.rel.quiet = workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1
+	c.rel = newReleases(ctx)
 	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
 	if err := c.setup(ctx); err != nil {
 		return Result{}, err
@@ -74,17 +74,6 @@ type clearance struct {
 	stageIdx int
 	watching bool
 }
-
-// ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
-// a stage that only runs automated checks writes nothing to visibility and starts no timer: the
-// search attributes are published when the clearance starts or stops waiting on someone, when a
-// stage's activity (a check, the roster refresh, the release notice) fails its first attempt, on
-// escalation and at the end; a stage's allowance is watched from the moment it waits on someone
-// or an activity fails its first attempt, and a stage found past its due time when an activity
-// ends is escalated then (its allowance timer fires at once). A green-lane clearance writes its
-// search attributes once, when it ends, instead of eight times, and starts no timer instead of
-// three.
-const ChangeQuietAutomatedStages = "quiet-automated-stages"
 
 // shownAttributes are the values of the clearance's search attributes as last set.
 type shownAttributes struct {
@@ -177,17 +166,8 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	}
 	c.lane = c.selection.Lane
 	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
-	if c.rel.quiet {
-		// Published with the stage and status when the clearance first waits or ends.
-	} else if err := workflow.UpsertTypedSearchAttributes(ctx,
-		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
-		DestinationCountryKey.ValueSet(c.decl.Destination),
-		ProductCategoriesKey.ValueSet(c.decl.CategoryList()),
-		ExpeditedKey.ValueSet(c.decl.IsExpedited()),
-		LaneKey.ValueSet(string(c.lane)),
-		SlaBreachedKey.ValueSet(false),
-	); err != nil {
-		return Result{}, fmt.Errorf("upsert search attributes: %w", err)
+	if err := c.rel.laneSelected(ctx, c); err != nil {
+		return Result{}, err
 	}
 
 	for stage := policy.StageDocumentCheck; stage != ""; stage = c.next(stage) {
@@ -218,10 +198,8 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 	c.enter(ctx, PhaseEnding)
 	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
-	if !c.rel.quiet {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
-			return Result{}, fmt.Errorf("upsert stage: %w", err)
-		}
+	if err := c.rel.stageShown(ctx, c); err != nil {
+		return Result{}, err
 	}
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 		Message: fmt.Sprintf("Declaration %s refused: %s", c.decl.ID, reason)})
@@ -258,20 +236,15 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 	due := c.cfg.Policy.Calendar.Due(now, allowance)
 	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
 	idx := len(c.timeline) - 1
-	if !c.rel.quiet {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(stage))); err != nil {
-			return "", fmt.Errorf("upsert stage: %w", err)
-		}
+	if err := c.rel.stageShown(ctx, c); err != nil {
+		return "", err
 	}
 	workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
 
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	c.stageCtx, c.stageIdx, c.watching = stageCtx, idx, false
-	if !c.rel.quiet {
-		c.watching = true
-		workflow.Go(stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, due.Sub(now)) })
-	}
+	c.rel.stageWatched(ctx, c)
 
 	end, outcome, err := c.decideStage(ctx, stage, idx)
 	if err != nil {
@@ -442,11 +415,8 @@ func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities
 }
 
 // stageActivity runs one of the current stage's activities (a check, the roster refresh, the
-// release notice) and returns its result in out. Retryable failures are retried without limit.
-// In a quiet clearance the first attempt is not retried by the server: an activity that passes
-// it, as nearly all do, needs nothing else; one that fails it makes the clearance show where it
-// stands and watch the stage's allowance while it is retried. A stage found past its due time
-// when the activity ends (its workers were away that long) is escalated then.
+// release notice) and returns its result in out. Retryable failures are retried without limit,
+// as the clearance's release does it (see quiet.stageActivity).
 func (c *clearance) stageActivity(ctx workflow.Context, summary string, fn, in, out any) error {
 	run := func(actx workflow.Context) error {
 		if in == nil {
@@ -454,34 +424,7 @@ func (c *clearance) stageActivity(ctx workflow.Context, summary string, fn, in, 
 		}
 		return workflow.ExecuteActivity(actx, fn, in).Get(actx, out)
 	}
-	if !c.rel.quiet {
-		return run(c.activityCtx(ctx, summary))
-	}
-	err := run(c.firstAttemptCtx(ctx, summary))
-	if err != nil && retryable(err) {
-		workflow.GetLogger(ctx).Warn("stage activity failed its first attempt; retrying", "declarationID", c.decl.ID,
-			"stage", c.stage, "activity", summary, "error", err)
-		if perr := c.publish(ctx); perr != nil {
-			return perr
-		}
-		if werr := c.watch(ctx); werr != nil {
-			return werr
-		}
-		err = run(c.activityCtx(ctx, summary))
-	}
-	if err != nil {
-		return err
-	}
-	if idx := c.stageIdx; c.stageCtx != nil && !workflow.Now(ctx).Before(c.timeline[idx].Due) && !c.timeline[idx].Escalated {
-		if err := c.watch(ctx); err != nil {
-			return err
-		}
-		// The allowance timer fires at once; the stage ends only after its escalation.
-		if err := workflow.Await(ctx, func() bool { return c.timeline[idx].Escalated }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.rel.stageActivity(ctx, c, summary, run)
 }
 
 // retryable reports whether a stage activity's failure is worth another attempt: not a refusal by rule
@@ -495,18 +438,18 @@ func retryable(err error) bool {
 	return !errors.As(err, &canceled)
 }
 
-// watch starts watching the current stage's allowance if nothing watches it yet. For a stage
-// already past its due time the timer fires at once, so that every escalation is in the history
-// as its stage's allowance timer firing.
-func (c *clearance) watch(ctx workflow.Context) error {
-	if !c.rel.quiet || c.watching || c.stageCtx == nil {
-		return nil
+// watch starts watching the current stage's allowance, as the clearance's release does it.
+func (c *clearance) watch(ctx workflow.Context) { c.rel.watch(ctx, c) }
+
+// startWatch escalates the current stage if it is still running after wait, unless its allowance
+// is already watched.
+func (c *clearance) startWatch(wait time.Duration) {
+	if c.watching || c.stageCtx == nil {
+		return
 	}
 	c.watching = true
 	idx := c.stageIdx
-	wait := max(c.timeline[idx].Due.Sub(workflow.Now(ctx)), time.Millisecond)
 	workflow.Go(c.stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
-	return nil
 }
 
 // refusalReason builds the reason an exporter reads from the blocking findings.
@@ -536,9 +479,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 		For: "officer-decision", Role: role, Officers: c.eligible(stage),
 		Since: since, Due: c.timeline[idx].Due,
 	}
-	if err := c.watch(ctx); err != nil {
-		return DecisionRecord{}, err
-	}
+	c.watch(ctx)
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
 		return DecisionRecord{}, err
 	}
@@ -592,9 +533,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		For: "exporter-documents", Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: since.Add(deadline),
 	}
-	if err := c.watch(ctx); err != nil {
-		return false, err
-	}
+	c.watch(ctx)
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
 		return false, err
 	}
@@ -662,10 +601,7 @@ func (c *clearance) escalate(ctx workflow.Context, idx int) error {
 	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,
 		"stage", stage, "allowance", allowance, "supervisor", supervisor)
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.rel.quiet {
-		return c.publish(ctx)
-	}
-	return workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true))
+	return c.rel.escalated(ctx, c)
 }
 
 func contains(xs []string, x string) bool {
@@ -745,18 +681,7 @@ func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workfl
 func (c *clearance) setState(ctx workflow.Context, s State) error {
 	c.state = s
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.rel.quiet {
-		// Officers' queues list what waits on them: publish when the clearance starts or stops
-		// waiting on someone, and when it ends.
-		if s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
-			return c.publish(ctx)
-		}
-		return nil
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(s))); err != nil {
-		return fmt.Errorf("upsert status: %w", err)
-	}
-	return nil
+	return c.rel.stateSet(ctx, c)
 }
 
 func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {

@@ -343,7 +343,7 @@ func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
 		c.pending != nil || c.withdrawal != nil {
 		return false
 	}
-	if c.rel.quiet && c.phase != PhaseAwaitingOfficer {
+	if !c.rel.decidesWhileActing() && c.phase != PhaseAwaitingOfficer {
 		return false
 	}
 	return c.decisionRules(d) == nil
@@ -438,13 +438,7 @@ func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, err
 	workflow.GetLogger(ctx).Info("lane rerouted", "declarationID", c.decl.ID, "officer", r.Officer,
 		"from", rec.From, "lane", r.Lane)
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
-	if c.rel.quiet {
-		return rec, c.publish(ctx)
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(r.Lane))); err != nil {
-		return rec, fmt.Errorf("upsert lane: %w", err)
-	}
-	return rec, nil
+	return rec, c.rel.rerouted(ctx, c)
 }
 
 func (c *clearance) validateSupply(s Supply) error {

@@ -110,32 +110,3 @@ func (c *clearance) enter(ctx workflow.Context, p Phase) {
 	c.phase = p
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
 }
-
-// releases says which released behaviour of the workflow a clearance follows. A clearance keeps
-// the behaviour it started with for its whole life, so that its history replays: each change to
-// recorded commands is a workflow.GetVersion change ID, asked here and nowhere else.
-type releases struct {
-	// quiet is ChangeQuietAutomatedStages, asked when the clearance starts.
-	quiet bool
-	// phases is ChangeExplicitPhases, asked the first time it makes a difference.
-	phases *bool
-}
-
-// ChangeExplicitPhases is the workflow change after which the phase decides what happens where an
-// accepted request met another outcome: a withdrawal accepted while a check or the lane selection
-// ran ends the clearance withdrawn even when the check refuses it by rule; a stage allowance that
-// runs out after the stage's outcome is fixed (while the refusal or lapse is told) escalates
-// nothing; and a decision signal is held to the same bounds and rules as the update "decide".
-// It is asked only where the earlier release would have done otherwise, so a clearance that never
-// meets such a case records no marker.
-const ChangeExplicitPhases = "explicit-phases"
-
-// explicitPhases reports whether the clearance follows ChangeExplicitPhases. Call it only where the
-// answer changes the commands the clearance records.
-func (r *releases) explicitPhases(ctx workflow.Context) bool {
-	if r.phases == nil {
-		v := workflow.GetVersion(ctx, ChangeExplicitPhases, workflow.DefaultVersion, 1) >= 1
-		r.phases = &v
-	}
-	return *r.phases
-}

@@ -149,7 +149,9 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 // configureFailures picks what the automated checks find and how often activities fail first.
 func (s *schedule) configureFailures() {
 	h, rng := s.h, s.rng
-	clean := func(in activities.CheckInput) (activities.CheckResult, error) { return activities.CheckResult{CheckedAt: in.On}, nil }
+	clean := func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On}, nil
+	}
 	for _, stage := range allStages {
 		var fns []func(activities.CheckInput) (activities.CheckResult, error)
 		for i := rng.Intn(3); i >= 0; i-- {

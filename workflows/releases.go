@@ -1,0 +1,195 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// releases says which released behaviour of the workflow a clearance follows. A clearance keeps
+// the behaviour it started with for its whole life, so that its history replays: each change to
+// recorded commands is a workflow.GetVersion change ID, asked here and nowhere else.
+type releases struct {
+	// visibility is how the clearance shows its progress: eager for clearances started before
+	// ChangeQuietAutomatedStages, quiet since; asked when the clearance starts.
+	visibility
+	// phases is ChangeExplicitPhases, asked the first time it makes a difference.
+	phases *bool
+}
+
+// newReleases asks the changes a clearance decides when it starts.
+func newReleases(ctx workflow.Context) releases {
+	if workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1 {
+		return releases{visibility: quiet{}}
+	}
+	return releases{visibility: eager{}}
+}
+
+// ChangeExplicitPhases is the workflow change after which the phase decides what happens where an
+// accepted request met another outcome: a withdrawal accepted while a check or the lane selection
+// ran ends the clearance withdrawn even when the check refuses it by rule; a stage allowance that
+// runs out after the stage's outcome is fixed (while the refusal or lapse is told) escalates
+// nothing; and a decision signal is held to the same bounds and rules as the update "decide".
+// It is asked only where the earlier release would have done otherwise, so a clearance that never
+// meets such a case records no marker.
+const ChangeExplicitPhases = "explicit-phases"
+
+// explicitPhases reports whether the clearance follows ChangeExplicitPhases. Call it only where the
+// answer changes the commands the clearance records.
+func (r *releases) explicitPhases(ctx workflow.Context) bool {
+	if r.phases == nil {
+		v := workflow.GetVersion(ctx, ChangeExplicitPhases, workflow.DefaultVersion, 1) >= 1
+		r.phases = &v
+	}
+	return *r.phases
+}
+
+// ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
+// a stage that only runs automated checks writes nothing to visibility and starts no timer: the
+// search attributes are published when the clearance starts or stops waiting on someone, when a
+// stage's activity (a check, the roster refresh, the release notice) fails its first attempt, on
+// escalation and at the end; a stage's allowance is watched from the moment it waits on someone
+// or an activity fails its first attempt, and a stage found past its due time when an activity
+// ends is escalated then (its allowance timer fires at once). A green-lane clearance writes its
+// search attributes once, when it ends, instead of eight times, and starts no timer instead of
+// three.
+const ChangeQuietAutomatedStages = "quiet-automated-stages"
+
+// visibility is how a clearance shows its progress in its search attributes and when it watches a
+// stage's allowance. Each release of the workflow that changed it has its own implementation.
+type visibility interface {
+	// laneSelected runs once the lane is known.
+	laneSelected(ctx workflow.Context, c *clearance) error
+	// stageShown runs when a stage begins, stageWatched once its context exists.
+	stageShown(ctx workflow.Context, c *clearance) error
+	stageWatched(ctx workflow.Context, c *clearance)
+	// watch starts watching the current stage's allowance when the stage waits on someone.
+	watch(ctx workflow.Context, c *clearance)
+	// stageActivity runs one of the stage's activities with run, given its activity options.
+	stageActivity(ctx workflow.Context, c *clearance, summary string, run func(workflow.Context) error) error
+	// stateSet, escalated and rerouted publish what changed.
+	stateSet(ctx workflow.Context, c *clearance) error
+	escalated(ctx workflow.Context, c *clearance) error
+	rerouted(ctx workflow.Context, c *clearance) error
+	// decidesWhileActing reports whether the release applied a decision signal received while the
+	// clearance acted on an earlier decision of the stage.
+	decidesWhileActing() bool
+}
+
+// eager is the first release: every step upserts what it changed and every stage's allowance is
+// watched from its start; the server retries activities.
+type eager struct{}
+
+func (eager) laneSelected(ctx workflow.Context, c *clearance) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
+		DestinationCountryKey.ValueSet(c.decl.Destination),
+		ProductCategoriesKey.ValueSet(c.decl.CategoryList()),
+		ExpeditedKey.ValueSet(c.decl.IsExpedited()),
+		LaneKey.ValueSet(string(c.lane)),
+		SlaBreachedKey.ValueSet(false),
+	); err != nil {
+		return fmt.Errorf("upsert search attributes: %w", err)
+	}
+	return nil
+}
+
+func (eager) stageShown(ctx workflow.Context, c *clearance) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
+		return fmt.Errorf("upsert stage: %w", err)
+	}
+	return nil
+}
+
+func (eager) stageWatched(ctx workflow.Context, c *clearance) {
+	r := c.timeline[c.stageIdx]
+	c.startWatch(r.Due.Sub(r.Started))
+}
+
+func (eager) watch(workflow.Context, *clearance) {}
+
+func (eager) stageActivity(ctx workflow.Context, c *clearance, summary string, run func(workflow.Context) error) error {
+	return run(c.activityCtx(ctx, summary))
+}
+
+func (eager) stateSet(ctx workflow.Context, c *clearance) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(c.state))); err != nil {
+		return fmt.Errorf("upsert status: %w", err)
+	}
+	return nil
+}
+
+func (eager) escalated(ctx workflow.Context, _ *clearance) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, SlaBreachedKey.ValueSet(true))
+}
+
+func (eager) rerouted(ctx workflow.Context, c *clearance) error {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(c.lane))); err != nil {
+		return fmt.Errorf("upsert lane: %w", err)
+	}
+	return nil
+}
+
+func (eager) decidesWhileActing() bool { return true }
+
+// quiet is ChangeQuietAutomatedStages.
+type quiet struct{}
+
+// laneSelected publishes nothing: the lane is published with the stage and status when the
+// clearance first waits or ends.
+func (quiet) laneSelected(workflow.Context, *clearance) error { return nil }
+
+func (quiet) stageShown(workflow.Context, *clearance) error { return nil }
+
+func (quiet) stageWatched(workflow.Context, *clearance) {}
+
+// watch starts the allowance timer if nothing watches it yet. For a stage already past its due
+// time the timer fires at once, so that every escalation is in the history as its stage's
+// allowance timer firing.
+func (quiet) watch(ctx workflow.Context, c *clearance) {
+	c.startWatch(max(c.timeline[c.stageIdx].Due.Sub(workflow.Now(ctx)), time.Millisecond))
+}
+
+// stageActivity runs the first attempt without the server's retries: an activity that passes it,
+// as nearly all do, needs nothing else; one that fails it makes the clearance show where it stands
+// and watch the stage's allowance while it is retried. A stage found past its due time when the
+// activity ends (its workers were away that long) is escalated then.
+func (quiet) stageActivity(ctx workflow.Context, c *clearance, summary string, run func(workflow.Context) error) error {
+	err := run(c.firstAttemptCtx(ctx, summary))
+	if err != nil && retryable(err) {
+		workflow.GetLogger(ctx).Warn("stage activity failed its first attempt; retrying", "declarationID", c.decl.ID,
+			"stage", c.stage, "activity", summary, "error", err)
+		if perr := c.publish(ctx); perr != nil {
+			return perr
+		}
+		c.watch(ctx)
+		err = run(c.activityCtx(ctx, summary))
+	}
+	if err != nil {
+		return err
+	}
+	if idx := c.stageIdx; c.stageCtx != nil && !workflow.Now(ctx).Before(c.timeline[idx].Due) && !c.timeline[idx].Escalated {
+		c.watch(ctx)
+		// The allowance timer fires at once; the stage ends only after its escalation.
+		if err := workflow.Await(ctx, func() bool { return c.timeline[idx].Escalated }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stateSet publishes when the clearance starts or stops waiting on someone, and when it ends:
+// officers' queues list what waits on them.
+func (quiet) stateSet(ctx workflow.Context, c *clearance) error {
+	if s := c.state; s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
+		return c.publish(ctx)
+	}
+	return nil
+}
+
+func (quiet) escalated(ctx workflow.Context, c *clearance) error { return c.publish(ctx) }
+
+func (quiet) rerouted(ctx workflow.Context, c *clearance) error { return c.publish(ctx) }
+
+func (quiet) decidesWhileActing() bool { return false }
