@@ -1,0 +1,423 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/workflows"
+)
+
+// History bounds a clearance must stay within whatever its requests: far below the server's
+// limits of 51,200 events and 50 MB, where it would terminate the clearance.
+const (
+	maxHistoryEvents = 2000
+	maxHistoryBytes  = 2 << 20
+)
+
+// TestRandomSchedulesOnARealServer runs clearances on the real server under random requests while
+// the worker is stopped and started again and again: each new worker has nothing cached and
+// replays the histories it picks up. Afterwards every history replays against the workflow with
+// the SDK's replayer, stays within the bounds above, and shows what was accepted carried out.
+// Allowances and the information deadline are seconds long so that they interleave with the
+// requests. The workflows package's TestRandomSchedules covers the same in far more schedules
+// without a server.
+func TestRandomSchedulesOnARealServer(t *testing.T) {
+	const clearances = 12
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	queue := fmt.Sprintf("schedules-%d", seed)
+	acts := &scriptedActivities{scripts: map[string]*script{}}
+
+	var mu sync.Mutex
+	newWorker := func() worker.Worker {
+		w := worker.New(tc, queue, worker.Options{})
+		w.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+		w.RegisterActivity(acts)
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	w := newWorker()
+	restarts := 0
+	done := make(chan struct{})
+	var restarter sync.WaitGroup
+	restarter.Add(1)
+	go func() {
+		defer restarter.Done()
+		rng := rand.New(rand.NewSource(seed))
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Duration(300+rng.Intn(900)) * time.Millisecond):
+			}
+			mu.Lock()
+			w.Stop()
+			w = newWorker()
+			restarts++
+			mu.Unlock()
+		}
+	}()
+
+	var wg sync.WaitGroup
+	drivers := make([]*driver, clearances)
+	for i := range drivers {
+		d := newDriver(t, acts, queue, seed+int64(i))
+		drivers[i] = d
+		wg.Add(1)
+		go func() { defer wg.Done(); d.run() }()
+	}
+	wg.Wait()
+	close(done)
+	restarter.Wait()
+	mu.Lock()
+	w.Stop()
+	mu.Unlock()
+
+	markers, events, largest := 0, 0, 0
+	for _, d := range drivers {
+		if d.err != nil {
+			t.Errorf("%s: %v", d.id, d.err)
+			continue
+		}
+		h := history(t, d.wfID)
+		n, size := len(h.GetEvents()), proto.Size(h)
+		events += n
+		largest = max(largest, size)
+		if n > maxHistoryEvents || size > maxHistoryBytes {
+			t.Errorf("%s: %d events, %d bytes: over the bounds", d.id, n, size)
+		}
+		for _, e := range h.GetEvents() {
+			if m := e.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "Version" &&
+				string(m.GetDetails()["change-id"].GetPayloads()[0].GetData()) == `"`+workflows.ChangeExplicitPhases+`"` {
+				markers++
+			}
+		}
+		replayer := worker.NewWorkflowReplayer()
+		replayer.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
+			t.Errorf("%s: the history does not replay: %v", d.id, err)
+		}
+		d.verify(acts)
+	}
+	t.Logf("covered: %d clearances, %d worker restarts, %d requests accepted and %d refused, %d history events "+
+		"(largest history %d bytes), %d with the %s marker", clearances, restarts, accepted(drivers), refused(drivers),
+		events, largest, markers, workflows.ChangeExplicitPhases)
+}
+
+func history(t *testing.T, wfID string) *historypb.History {
+	t.Helper()
+	ctx := testContext(t)
+	it := tc.GetWorkflowHistory(ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("%s history: %v", wfID, err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	return h
+}
+
+func accepted(ds []*driver) (n int) {
+	for _, d := range ds {
+		n += d.accepted
+	}
+	return n
+}
+
+func refused(ds []*driver) (n int) {
+	for _, d := range ds {
+		n += d.refused
+	}
+	return n
+}
+
+// script is what the activities of one clearance do: its lane, how often each activity fails
+// first, and what the checks find.
+type script struct {
+	lane      policy.Lane
+	failures  map[string]int
+	attempts  map[string]int
+	findings  map[policy.Stage]activities.Severity
+	notices   int
+	notice    activities.ReleaseNotice
+	invalidAt policy.Stage
+}
+
+// scriptedActivities stand in for the engine's activities, per clearance, under their names.
+type scriptedActivities struct {
+	mu      sync.Mutex
+	scripts map[string]*script
+}
+
+// fail reports whether this attempt of the named activity for the clearance fails.
+func (a *scriptedActivities) fail(ctx context.Context, name string) (*script, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.scripts[activity.GetInfo(ctx).WorkflowExecution.ID]
+	if s == nil {
+		return nil, temporal.NewNonRetryableApplicationError("no script", "NoScript", nil)
+	}
+	s.attempts[name]++
+	if s.attempts[name] <= s.failures[name] {
+		return s, errors.New(name + " unavailable")
+	}
+	return s, nil
+}
+
+func (a *scriptedActivities) LoadConfiguration(ctx context.Context) (activities.Configuration, error) {
+	if _, err := a.fail(ctx, "LoadConfiguration"); err != nil {
+		return activities.Configuration{}, err
+	}
+	p := policy.Default()
+	second := policy.Duration(time.Second)
+	p.Allowances = policy.Allowances{DocumentCheck: 3 * second, BiologicalReview: 4 * second, CertificationCheck: 3 * second,
+		PhysicalInspection: 3 * second, Release: 3 * second}
+	p.InformationDeadline = 4 * second
+	return activities.Configuration{Policy: p, Roster: policy.DefaultRoster()}, nil
+}
+
+func (a *scriptedActivities) SelectLane(ctx context.Context, in activities.CheckInput) (activities.LaneSelection, error) {
+	s, err := a.fail(ctx, "SelectLane")
+	if err != nil {
+		return activities.LaneSelection{}, err
+	}
+	return activities.LaneSelection{Lane: s.lane, Reasons: []string{"scripted"}}, nil
+}
+
+func (a *scriptedActivities) check(ctx context.Context, stage policy.Stage, in activities.CheckInput) (activities.CheckResult, error) {
+	s, err := a.fail(ctx, string(stage))
+	if err != nil {
+		return activities.CheckResult{}, err
+	}
+	res := activities.CheckResult{Stage: stage, CheckedAt: in.On}
+	if s.invalidAt == stage {
+		res.Findings = []activities.Finding{{Code: "issuer-not-notified", Severity: activities.SeverityError, Message: "body 1282 is not notified"}}
+		return res, temporal.NewNonRetryableApplicationError("invalid certificate", activities.ErrInvalidCertificate, nil, res)
+	}
+	if sev := s.findings[stage]; sev != "" {
+		res.Findings = []activities.Finding{{Code: "scripted", Severity: sev, Message: "scripted finding"}}
+	}
+	return res, nil
+}
+
+func (a *scriptedActivities) CheckDocuments(ctx context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+	return a.check(ctx, policy.StageDocumentCheck, in)
+}
+
+func (a *scriptedActivities) PrescreenBiological(ctx context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+	return a.check(ctx, policy.StageBiologicalReview, in)
+}
+
+func (a *scriptedActivities) VerifyCertificates(ctx context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+	return a.check(ctx, policy.StageCertificationCheck, in)
+}
+
+func (a *scriptedActivities) PlanInspection(ctx context.Context, in activities.CheckInput) (activities.CheckResult, error) {
+	return a.check(ctx, policy.StagePhysicalInspection, in)
+}
+
+func (a *scriptedActivities) IssueReleaseNotice(ctx context.Context, r activities.ReleaseRequest) (activities.ReleaseNotice, error) {
+	s, err := a.fail(ctx, "IssueReleaseNotice")
+	if err != nil {
+		return activities.ReleaseNotice{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.notices == 0 {
+		s.notice = activities.ReleaseNotice{Number: "RN-" + r.DeclarationID, DeclarationID: r.DeclarationID, IssuedAt: time.Now()}
+	}
+	s.notices++ // a retried attempt is given the same notice, as the release register does
+	return s.notice, nil
+}
+
+func (a *scriptedActivities) NotifyExporter(ctx context.Context, n activities.Notification) error {
+	_, err := a.fail(ctx, "Notify "+string(n.Kind))
+	return err
+}
+
+// driver acts as the officers and the exporter of one clearance, at random.
+type driver struct {
+	t          *testing.T
+	rng        *rand.Rand
+	id, wfID   string
+	err        error
+	result     workflows.Result
+	accepted   int
+	refused    int
+	decisions  []workflows.DecisionRecord
+	withdrawal string
+	lastLane   policy.Lane
+}
+
+func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64) *driver {
+	rng := rand.New(rand.NewSource(seed))
+	examples := []string{"us-n95-respirators-niosh.json", "de-antibody-test-kits.json"}
+	raw, err := os.ReadFile(filepath.Join(examplesDir, examples[rng.Intn(len(examples))]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl, err := declaration.ParseAndValidate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl.ID = ids.Fresh(decl.ID)
+	d := &driver{t: t, rng: rng, id: decl.ID}
+	d.wfID, _ = workflows.WorkflowID(decl.ID)
+	lanes := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}
+	s := &script{lane: lanes[rng.Intn(3)], failures: map[string]int{}, attempts: map[string]int{},
+		findings: map[policy.Stage]activities.Severity{}}
+	for _, name := range []string{"SelectLane", string(policy.StageDocumentCheck), string(policy.StageCertificationCheck),
+		"IssueReleaseNotice", "Notify refused", "Notify lapsed", "Notify information-requested"} {
+		if rng.Intn(3) == 0 {
+			s.failures[name] = 1 + rng.Intn(2)
+		}
+	}
+	for _, stage := range []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck} {
+		if rng.Intn(3) == 0 {
+			s.findings[stage] = []activities.Severity{activities.SeverityWarning, activities.SeverityError}[rng.Intn(2)]
+		}
+	}
+	if rng.Intn(8) == 0 {
+		s.invalidAt = policy.StageCertificationCheck
+	}
+	acts.mu.Lock()
+	acts.scripts[d.wfID] = s
+	acts.mu.Unlock()
+
+	opts, err := clearance.StartOptions(decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TaskQueue = queue
+	if _, err := tc.ExecuteWorkflow(testContext(t), opts, workflows.WorkflowName, workflows.Input{Declaration: decl}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// run sends requests until the clearance ends: at random for its first steps, then what moves it on.
+func (d *driver) run() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	limit := 3 + d.rng.Intn(10)
+	for step := 0; ; step++ {
+		time.Sleep(time.Duration(50+d.rng.Intn(1500)) * time.Millisecond)
+		if ctx.Err() != nil {
+			d.err = fmt.Errorf("did not end within 2 minutes")
+			return
+		}
+		desc, err := tc.DescribeWorkflowExecution(ctx, d.wfID, "")
+		if err != nil {
+			d.err = err
+			return
+		}
+		if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			d.result, d.err = clearance.Wait(ctx, tc, d.id)
+			return
+		}
+		qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := clearance.Status(qctx, tc, d.id)
+		qcancel()
+		if err != nil {
+			continue // a worker is starting: the next step asks again
+		}
+		d.act(ctx, s, step >= limit)
+	}
+}
+
+func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
+	rng := d.rng
+	var err error
+	switch n := rng.Intn(10); {
+	case s.Phase == workflows.PhaseAwaitingOfficer && s.Waiting != nil && len(s.Waiting.Officers) > 0 && (finishing || n < 6):
+		dec := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[rng.Intn(len(s.Waiting.Officers))],
+			Outcome: workflows.OutcomeApprove, Reason: "reviewed"}
+		if !finishing && n == 0 {
+			dec.Outcome, dec.Reason, dec.Requested = workflows.OutcomeRequestInformation, "attach the quality declaration", []string{"quality-declaration"}
+		}
+		if !finishing && n == 1 {
+			dec.Outcome, dec.Reason = workflows.OutcomeReject, "the invoice does not match the packing list"
+		}
+		var rec workflows.DecisionRecord
+		rec, err = clearance.Decide(ctx, tc, d.id, dec)
+		if err == nil {
+			d.decisions = append(d.decisions, rec)
+		}
+	case s.Phase == workflows.PhaseAwaitingExporter && (finishing || n < 7):
+		_, err = clearance.Supply(ctx, tc, d.id, workflows.Supply{Documents: []declaration.Document{{
+			Type: declaration.DocQualityDeclaration, Reference: fmt.Sprintf("QD-%d", rng.Intn(1000))}}})
+	case finishing:
+		return
+	case n == 7:
+		reason := "the buyer cancelled the order"
+		if err = clearance.Withdraw(ctx, tc, d.id, reason); err == nil {
+			d.withdrawal = reason
+		}
+	case n == 8:
+		lane := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}[rng.Intn(3)]
+		if _, err = clearance.Reroute(ctx, tc, d.id, workflows.Reroute{Officer: "sup-huang", Lane: lane, Reason: "intelligence"}); err == nil {
+			d.lastLane = lane
+		}
+	default:
+		_, err = clearance.Decide(ctx, tc, d.id, workflows.Decision{Stage: policy.StageRelease, Officer: "rel-zhou",
+			Outcome: workflows.OutcomeApprove})
+	}
+	var refusal *clearance.RefusedError
+	switch {
+	case err == nil:
+		d.accepted++
+	case errors.As(err, &refusal):
+		d.refused++
+	default:
+		d.err = fmt.Errorf("a request had no answer: %w", err)
+	}
+}
+
+// verify checks the clearance carried out what it accepted.
+func (d *driver) verify(acts *scriptedActivities) {
+	t, r := d.t, d.result
+	acts.mu.Lock()
+	notices := acts.scripts[d.wfID].notices
+	acts.mu.Unlock()
+	if (r.State == workflows.StateReleased) != (r.Notice != nil) || (notices == 0) != (r.Notice == nil) {
+		t.Errorf("%s ended %s with notice %v after %d notice attempts", d.id, r.State, r.Notice, notices)
+	}
+	for _, rec := range d.decisions {
+		found := false
+		for _, got := range r.Decisions {
+			found = found || (got.At.Equal(rec.At) && got.Officer == rec.Officer && got.Stage == rec.Stage && got.Outcome == rec.Outcome)
+		}
+		if !found {
+			t.Errorf("%s: the accepted decision %+v is not in the result", d.id, rec.Decision)
+		}
+	}
+	if d.withdrawal != "" && (r.State != workflows.StateWithdrawn || r.Reason != d.withdrawal) {
+		t.Errorf("%s: the withdrawal was accepted; the clearance ended %s: %s", d.id, r.State, r.Reason)
+	}
+	if d.lastLane != "" && r.Lane != d.lastLane {
+		t.Errorf("%s: rerouted to %s; ended in the %s lane", d.id, d.lastLane, r.Lane)
+	}
+}
