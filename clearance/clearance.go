@@ -15,6 +15,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -134,7 +135,7 @@ func bringUpToDate(s *workflows.Status, now time.Time) {
 			t.Overrun = !t.Due.IsZero() && now.After(t.Due)
 			// The wait in progress is added to the stage's waits only when it ends.
 			if w := s.Waiting; w != nil && !w.Since.IsZero() && now.After(w.Since) {
-				if w.For == "exporter-documents" {
+				if w.For == workflows.WaitingForExporter {
 					t.ExporterWait += policy.Duration(now.Sub(w.Since))
 				} else {
 					t.OfficerWait += policy.Duration(now.Sub(w.Since))
@@ -169,6 +170,41 @@ func update(ctx context.Context, c client.Client, declarationID, name string, ar
 		return &RefusedError{Update: name, WorkflowID: id, Reason: "the clearance has ended or does not exist"}
 	}
 	return fmt.Errorf("%s on %s: %w", name, id, err)
+}
+
+// AwaitingOfficerQuery lists the running clearances that wait on an officer's decision.
+const AwaitingOfficerQuery = "WorkflowType = '" + workflows.WorkflowName + "' AND ExecutionStatus = 'Running' AND " +
+	workflows.SAStatus + " = 'awaiting-officer'"
+
+// AnnounceRosterChange tells every running clearance that waits on an officer that the roster
+// changed, so that each reads it again: an officer taken off it can no longer decide, one added
+// can. Clearances not waiting on an officer read the roster when they next do. It returns how many
+// clearances were told.
+func AnnounceRosterChange(ctx context.Context, c client.Client, namespace string) (int, error) {
+	told := 0
+	var next []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: AwaitingOfficerQuery, NextPageToken: next, PageSize: 1000,
+		})
+		if err != nil {
+			return told, fmt.Errorf("list clearances awaiting an officer: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			err := c.SignalWorkflow(ctx, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), workflows.SignalRosterChanged, nil)
+			var nf *serviceerror.NotFound
+			switch {
+			case errors.As(err, &nf): // it ended meanwhile
+			case err != nil:
+				return told, fmt.Errorf("tell %s: %w", e.GetExecution().GetWorkflowId(), err)
+			default:
+				told++
+			}
+		}
+		if next = resp.GetNextPageToken(); len(next) == 0 {
+			return told, nil
+		}
+	}
 }
 
 // RefusedError is an update the clearance refused, with the reason.

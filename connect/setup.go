@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -29,6 +30,8 @@ type SetupOptions struct {
 	// Wait is how long to keep trying while the cluster does not answer yet, or does not yet
 	// know a namespace just created.
 	Wait time.Duration
+	// RosterChanged tells every clearance waiting on an officer that the roster changed.
+	RosterChanged bool
 }
 
 // DefaultRetention is how long closed clearances stay in a namespace the setup command creates.
@@ -40,6 +43,7 @@ func (o *SetupOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.CreateNamespace, "create-namespace", false, "register the namespace if it does not exist (needs rights to register namespaces)")
 	fs.DurationVar(&o.Retention, "retention", DefaultRetention, "retention of closed workflows in a namespace created by --create-namespace")
 	fs.DurationVar(&o.Wait, "wait", 2*time.Minute, "how long to retry while the cluster is not up yet")
+	fs.BoolVar(&o.RosterChanged, "roster-changed", false, "then tell every clearance waiting on an officer that the roster changed, so that it reads it again")
 }
 
 // Setup prepares a namespace for the engine on any cluster: it waits for the cluster to answer,
@@ -104,6 +108,13 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		fmt.Fprintf(out, "search attributes: added %v\n", missing)
 	}
 	fmt.Fprintf(out, "search attributes: all %d present\n", len(workflows.SearchAttributes()))
+	if o.RosterChanged {
+		n, err := clearance.AnnounceRosterChange(ctx, c, ns)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "roster change: told %d clearances waiting on an officer\n", n)
+	}
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +166,8 @@ type script struct {
 	notices   int
 	notice    activities.ReleaseNotice
 	invalidAt policy.Stage
+	// roster replaces the built-in roster when it names officers.
+	roster policy.Roster
 }
 
 // scriptedActivities stand in for the engine's activities, per clearance, under their names.
@@ -188,15 +192,22 @@ func (a *scriptedActivities) fail(ctx context.Context, name string) (*script, er
 }
 
 func (a *scriptedActivities) LoadConfiguration(ctx context.Context) (activities.Configuration, error) {
-	if _, err := a.fail(ctx, "LoadConfiguration"); err != nil {
+	s, err := a.fail(ctx, "LoadConfiguration")
+	if err != nil {
 		return activities.Configuration{}, err
 	}
+	roster := policy.DefaultRoster()
+	a.mu.Lock()
+	if len(s.roster.Officers) > 0 {
+		roster = s.roster
+	}
+	a.mu.Unlock()
 	p := policy.Default()
 	second := policy.Duration(time.Second)
 	p.Allowances = policy.Allowances{DocumentCheck: 3 * second, BiologicalReview: 4 * second, CertificationCheck: 3 * second,
 		PhysicalInspection: 3 * second, Release: 3 * second}
 	p.InformationDeadline = 4 * second
-	return activities.Configuration{Policy: p, Roster: policy.DefaultRoster()}, nil
+	return activities.Configuration{Policy: p, Roster: roster}, nil
 }
 
 func (a *scriptedActivities) SelectLane(ctx context.Context, in activities.CheckInput) (activities.LaneSelection, error) {
@@ -419,5 +430,71 @@ func (d *driver) verify(acts *scriptedActivities) {
 	}
 	if d.lastLane != "" && r.Lane != d.lastLane {
 		t.Errorf("%s: rerouted to %s; ended in the %s lane", d.id, d.lastLane, r.Lane)
+	}
+}
+
+// An officer taken off the roster, and the roster change announced as the operator does with
+// setup --roster-changed: the waiting clearance refuses that officer's decision and takes the
+// decision of the officer added.
+func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
+	queue := fmt.Sprintf("roster-%d", time.Now().UnixNano())
+	acts := &scriptedActivities{scripts: map[string]*script{}}
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivity(acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	raw, err := os.ReadFile(filepath.Join(examplesDir, "us-n95-respirators-niosh.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl, err := declaration.ParseAndValidate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl.ID = ids.Fresh(decl.ID)
+	wfID, _ := workflows.WorkflowID(decl.ID)
+	s := &script{lane: policy.LaneYellow, failures: map[string]int{}, attempts: map[string]int{}, findings: map[policy.Stage]activities.Severity{}}
+	acts.scripts[wfID] = s
+	opts, err := clearance.StartOptions(decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TaskQueue = queue
+	if _, err := tc.ExecuteWorkflow(testContext(t), opts, workflows.WorkflowName, workflows.Input{Declaration: decl}); err != nil {
+		t.Fatal(err)
+	}
+	awaitOfficer(t, decl.ID, policy.StageDocumentCheck)
+
+	acts.mu.Lock()
+	s.roster = policy.Roster{Officers: []policy.Officer{
+		{ID: "doc-ma", Name: "Ma Lin", Roles: []policy.Role{policy.RoleDocument}},
+		{ID: "sup-huang", Name: "Huang Wei", Roles: []policy.Role{policy.RoleSupervisor}},
+	}}
+	acts.mu.Unlock()
+	told, err := clearance.AnnounceRosterChange(testContext(t), tc, namespace)
+	if err != nil || told < 1 {
+		t.Fatalf("announce: told %d, %v", told, err)
+	}
+	eventually(t, "the roster change reaching "+decl.ID, func() error {
+		st, err := clearance.Status(testContext(t), tc, decl.ID)
+		if err != nil {
+			return err
+		}
+		if st.Waiting == nil || !slices.Equal(st.Waiting.Officers, []string{"doc-ma", "sup-huang"}) {
+			return fmt.Errorf("waiting %+v", st.Waiting)
+		}
+		return nil
+	})
+	_, err = decide(t, decl.ID, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove})
+	var refusal *clearance.RefusedError
+	if !errors.As(err, &refusal) || !strings.Contains(refusal.Reason, `"doc-li" is not on the roster`) {
+		t.Fatalf("decision of the removed officer: %v", err)
+	}
+	if _, err := decide(t, decl.ID, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
+		t.Fatalf("decision of the added officer: %v", err)
 	}
 }

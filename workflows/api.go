@@ -28,6 +28,9 @@ const (
 	UpdateSupplyDocuments = "supply-documents"
 	// UpdateWithdraw lets the exporter withdraw the declaration before release.
 	UpdateWithdraw = "withdraw"
+	// SignalRosterChanged tells a clearance that the officer roster changed: it reads it again
+	// and offers the decision it awaits to the officers the roster now names.
+	SignalRosterChanged = "roster-changed"
 	// QueryStatus returns the clearance's Status.
 	QueryStatus = "status"
 )

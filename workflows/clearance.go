@@ -138,8 +138,12 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	return nil
 }
 
-// errWithdrawn ends a stage early when the exporter withdraws.
-var errWithdrawn = errors.New("withdrawn")
+// errWithdrawn ends a stage early when the exporter withdraws; errRerouted when a reroute
+// interrupts the release stage.
+var (
+	errWithdrawn = errors.New("withdrawn")
+	errRerouted  = errors.New("rerouted")
+)
 
 func (c *clearance) logger(ctx workflow.Context) interface {
 	Info(string, ...interface{})
@@ -170,7 +174,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 		return Result{}, err
 	}
 
-	for stage := policy.StageDocumentCheck; stage != ""; stage = c.next(stage) {
+	for stage := policy.StageDocumentCheck; stage != ""; stage = c.following(ctx, stage) {
 		end, err := c.runStage(ctx, stage)
 		if err != nil {
 			return Result{}, err
@@ -187,11 +191,11 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 	now := workflow.Now(ctx)
 	c.stage = policy.StageDocumentCheck
 	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck
-	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: "refused",
+	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: OutcomeRefused,
 		Allowance: allowance, Due: c.cfg.Policy.Calendar.Due(now, allowance.D())})
 	if c.withdrawal != nil && c.rel.explicitPhases(ctx) {
 		// The withdrawal was accepted while the lane was selected: it is carried out.
-		c.timeline[0].Outcome = "withdrawn"
+		c.timeline[0].Outcome = OutcomeWithdrawn
 		return c.finish(ctx, c.withdrawn())
 	}
 	c.reason = reason
@@ -261,7 +265,11 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 	reviewAfterSupply := false
 	for {
 		if c.withdrawal != nil {
-			return c.withdrawn(), "withdrawn", nil
+			return c.withdrawn(), OutcomeWithdrawn, nil
+		}
+		if c.phase == PhaseRerouting {
+			c.phase = PhaseChecking
+			return "", OutcomeRerouted, nil
 		}
 		if err := c.setState(ctx, StateChecking); err != nil {
 			return "", "", err
@@ -279,7 +287,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		}
 		if refusal != "" && c.withdrawal != nil && c.rel.explicitPhases(ctx) {
 			// The withdrawal was accepted while the checks ran: it is carried out.
-			return c.withdrawn(), "withdrawn", nil
+			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
 		if refusal != "" {
 			c.record(ctx, DecisionRecord{
@@ -290,10 +298,10 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			c.enter(ctx, PhaseEnding)
 			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, refusal)})
-			return StateRefused, "refused", nil
+			return StateRefused, OutcomeRefused, nil
 		}
 		if c.withdrawal != nil {
-			return c.withdrawn(), "withdrawn", nil
+			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
 		if !reviewAfterSupply && !c.needsOfficer(stage, res) {
 			c.record(ctx, DecisionRecord{
@@ -305,12 +313,15 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 					return "", "", err
 				}
 			}
-			return "", "cleared", nil
+			return "", OutcomeCleared, nil
 		}
 
 		d, err := c.awaitOfficer(ctx, stage, idx)
 		if errors.Is(err, errWithdrawn) {
-			return c.withdrawn(), "withdrawn", nil
+			return c.withdrawn(), OutcomeWithdrawn, nil
+		}
+		if errors.Is(err, errRerouted) {
+			continue
 		}
 		if err != nil {
 			return "", "", err
@@ -322,17 +333,20 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 					return "", "", err
 				}
 			}
-			return "", "approved", nil
+			return "", OutcomeApproved, nil
 		case OutcomeReject:
 			c.reason = d.Reason
 			c.enter(ctx, PhaseEnding)
 			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, d.Reason)})
-			return StateRefused, "refused", nil
+			return StateRefused, OutcomeRefused, nil
 		case OutcomeRequestInformation:
 			supplied, err := c.awaitExporter(ctx, d, idx)
 			if errors.Is(err, errWithdrawn) {
-				return c.withdrawn(), "withdrawn", nil
+				return c.withdrawn(), OutcomeWithdrawn, nil
+			}
+			if errors.Is(err, errRerouted) {
+				continue
 			}
 			if err != nil {
 				return "", "", err
@@ -343,7 +357,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				c.enter(ctx, PhaseEnding)
 				c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,
 					Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
-				return StateLapsed, "lapsed", nil
+				return StateLapsed, OutcomeLapsed, nil
 			}
 			reviewAfterSupply = true
 		}
@@ -361,17 +375,7 @@ func (c *clearance) needsOfficer(stage policy.Stage, res *activities.CheckResult
 	if res != nil && res.NeedsOfficer() {
 		return true
 	}
-	switch stage {
-	case policy.StageBiologicalReview, policy.StagePhysicalInspection:
-		return true
-	case policy.StageDocumentCheck:
-		return c.lane == policy.LaneYellow || c.lane == policy.LaneRed
-	case policy.StageCertificationCheck:
-		return c.lane == policy.LaneRed
-	case policy.StageRelease:
-		return c.lane == policy.LaneRed || c.decl.NeedsBiologicalReview()
-	}
-	return true
+	return c.laneNeedsOfficer(stage)
 }
 
 // check runs the stage's automated checks. A refusal by rule (an invalid certificate) comes back
@@ -476,7 +480,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	since := workflow.Now(ctx)
 	role := policy.StageRole(stage)
 	c.waiting = &Waiting{
-		For: "officer-decision", Role: role, Officers: c.eligible(stage),
+		For: WaitingForOfficer, Role: role, Officers: c.eligible(stage),
 		Since: since, Due: c.timeline[idx].Due,
 	}
 	c.watch(ctx)
@@ -490,14 +494,39 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	}
 	c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
-	if c.pending == nil {
+	switch c.phase {
+	case PhaseWithdrawing:
 		return DecisionRecord{}, errWithdrawn
+	case PhaseRerouting:
+		return DecisionRecord{}, errRerouted
 	}
 	d := *c.pending
 	c.pending = nil
 	workflow.GetLogger(ctx).Info("officer decided", "declarationID", c.decl.ID, "stage", stage,
 		"officer", d.Officer, "outcome", d.Outcome, "via", d.Via)
 	return d, nil
+}
+
+// refreshRoster reads the roster again and offers the awaited decision to whom it now names: an
+// officer taken off it can no longer decide, one added can. The supervisor of an escalation stays
+// offered while on the roster.
+func (c *clearance) refreshRoster(ctx workflow.Context) error {
+	var cfg activities.Configuration
+	actx := c.activityCtx(ctx, "Refresh the officer roster (the roster changed)")
+	if err := workflow.ExecuteActivity(actx, a.LoadConfiguration).Get(ctx, &cfg); err != nil {
+		return fmt.Errorf("refresh roster: %w", err)
+	}
+	c.cfg.Roster = cfg.Roster
+	if w := c.waiting; w != nil && w.For == WaitingForOfficer {
+		w.Officers = c.eligible(c.stage)
+		for _, e := range c.escalations {
+			if _, ok := c.cfg.Roster.Find(e.Supervisor); ok && e.Stage == c.stage && !contains(w.Officers, e.Supervisor) {
+				w.Officers = append(w.Officers, e.Supervisor)
+			}
+		}
+	}
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	return nil
 }
 
 // eligible lists the officers who may decide the stage now.
@@ -530,7 +559,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	since := workflow.Now(ctx)
 	deadline := c.cfg.Policy.InformationDeadline.D()
 	c.waiting = &Waiting{
-		For: "exporter-documents", Exporter: c.decl.Exporter.Code, Requested: d.Requested,
+		For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: since.Add(deadline),
 	}
 	c.watch(ctx)
@@ -549,8 +578,11 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	}
 	c.timeline[idx].ExporterWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
-	if c.withdrawal != nil {
+	switch c.phase {
+	case PhaseWithdrawing:
 		return false, errWithdrawn
+	case PhaseRerouting:
+		return false, errRerouted
 	}
 	return ok, nil
 }
@@ -583,7 +615,13 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Dura
 func (c *clearance) escalate(ctx workflow.Context, idx int) error {
 	stage := c.timeline[idx].Stage
 	allowance := c.timeline[idx].Allowance.D()
-	supervisors := c.cfg.Roster.WithRole(policy.RoleSupervisor)
+	// A supervisor the separation of duties bars from the stage could not decide it.
+	var supervisors []string
+	for _, id := range c.cfg.Roster.WithRole(policy.RoleSupervisor) {
+		if c.separationOfDuties(stage, id) == "" {
+			supervisors = append(supervisors, id)
+		}
+	}
 	supervisor := ""
 	if len(supervisors) > 0 {
 		h := fnv.New32a()
@@ -595,7 +633,7 @@ func (c *clearance) escalate(ctx workflow.Context, idx int) error {
 	c.timeline[idx].Escalated = true
 	c.breached = true
 	c.metrics(ctx, map[string]string{"stage": string(stage)}).Counter(MetricSLABreaches).Inc(1)
-	if c.waiting != nil && c.waiting.For == "officer-decision" && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
+	if c.waiting != nil && c.waiting.For == WaitingForOfficer && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
 		c.waiting.Officers = append(c.waiting.Officers, supervisor)
 	}
 	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,

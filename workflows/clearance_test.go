@@ -106,7 +106,11 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 	h.env.RegisterWorkflowWithOptions(ExportClearance, workflow.RegisterOptions{Name: WorkflowName})
 	h.env.RegisterActivity(&activities.Activities{})
 	h.env.OnActivity(a.LoadConfiguration, mock.Anything).Return(
-		func(context.Context) (activities.Configuration, error) { return h.cfg, nil }).Maybe()
+		func(context.Context) (activities.Configuration, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.cfg, nil
+		}).Maybe()
 	h.env.OnActivity(a.SelectLane, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckInput) (activities.LaneSelection, error) {
 			h.mu.Lock()

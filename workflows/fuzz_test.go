@@ -17,7 +17,7 @@ import (
 
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
-		PhaseSupplied, PhaseWithdrawing, PhaseReleasing, PhaseEnding, PhaseEnded}
+		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseEnding, PhaseEnded}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -26,7 +26,7 @@ var (
 var stateOf = map[Phase]State{
 	PhaseStarting: "", PhaseChecking: StateChecking, PhaseAwaitingOfficer: StateAwaitingOfficer,
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
-	PhaseWithdrawing: StateAwaitingOfficer, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
+	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
 	PhaseEnded: StateRefused,
 }
 
@@ -179,7 +179,7 @@ func FuzzReroute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
 		checkVerdict(t, c, UpdateReroute, raw, c.validateRerouteUpdate, func(r Reroute) []string {
-			if r.Lane == c.lane || !policy.ValidLane(r.Lane) || c.stage == policy.StageRelease {
+			if r.Lane == c.lane || !policy.ValidLane(r.Lane) {
 				t.Fatalf("accepted a reroute to %q from %s at %s", r.Lane, c.lane, c.stage)
 			}
 			return []string{r.Reason}

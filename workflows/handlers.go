@@ -54,7 +54,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateRerouteUpdate(raw) },
 			Description: `A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",` +
 				`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; ` +
-				"red adds a physical inspection before release. Refused once the release stage has begun.",
+				"red adds a physical inspection before release; a clearance cleared without an officer's documentary " +
+				"check gets one. During the release stage the stages the new lane asks for come before the release. " +
+				"Refused once the release notice is being issued.",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateReroute, err)
 	}
@@ -86,6 +88,24 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateWithdraw, err)
 	}
+
+	roster := workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
+		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +
+			"can no longer decide and one added can. Any payload is ignored; changes announced together are read once.",
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			roster.Receive(ctx, nil)
+			for roster.ReceiveAsync(nil) {
+			}
+			if c.phase == PhaseEnded {
+				continue
+			}
+			if err := c.refreshRoster(ctx); err != nil {
+				workflow.GetLogger(ctx).Warn("roster refresh failed", "declarationID", c.decl.ID, "error", err)
+			}
+		}
+	})
 
 	ch := workflow.GetSignalChannelWithOptions(ctx, SignalDecision, workflow.SignalChannelOptions{
 		Description: "The same decision as the update \"decide\", for clients that can only signal. " +
@@ -389,9 +409,6 @@ func (c *clearance) validateReroute(r Reroute) error {
 	if err := c.admit(UpdateReroute); err != nil {
 		return err
 	}
-	if c.stage == policy.StageRelease {
-		return fmt.Errorf("the release stage has begun; the lane can no longer change")
-	}
 	if r.Officer == "" {
 		return fmt.Errorf("officer: missing")
 	}
@@ -437,6 +454,10 @@ func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, err
 	c.lane = r.Lane
 	workflow.GetLogger(ctx).Info("lane rerouted", "declarationID", c.decl.ID, "officer", r.Officer,
 		"from", rec.From, "lane", r.Lane)
+	if c.stage == policy.StageRelease && c.owed() != policy.StageRelease {
+		// The goods have not left: the new lane's stages come before the release.
+		c.enter(ctx, PhaseRerouting)
+	}
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
 	return rec, c.rel.rerouted(ctx, c)
 }
@@ -578,6 +599,8 @@ func (c *clearance) details(now time.Time) string {
 		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.stage)
 	case PhaseWithdrawing:
 		b.WriteString("Withdrawing the declaration at the exporter's request.")
+	case PhaseRerouting:
+		fmt.Fprintf(&b, "Rerouted to the %s lane during the release: its stages come first.", c.lane)
 	case PhaseReleasing:
 		b.WriteString("Release approved: issuing the release notice.")
 	case PhaseEnding:

@@ -27,6 +27,9 @@ const (
 	PhaseSupplied Phase = "supplied"
 	// PhaseWithdrawing: the exporter's withdrawal has been accepted; the clearance ends withdrawn.
 	PhaseWithdrawing Phase = "withdrawing"
+	// PhaseRerouting: a reroute has interrupted the release stage; the stages the new lane asks
+	// for come first.
+	PhaseRerouting Phase = "rerouting"
 	// PhaseReleasing: the release is approved and the release notice is being issued.
 	PhaseReleasing Phase = "releasing"
 	// PhaseEnding: the outcome is fixed (refused or lapsed) and the exporter is being told.
@@ -47,6 +50,7 @@ var (
 		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute},
 		PhaseSupplied:         {UpdateWithdraw, UpdateReroute},
 		PhaseWithdrawing:      nil,
+		PhaseRerouting:        nil,
 		PhaseReleasing:        nil,
 		PhaseEnding:           nil,
 		PhaseEnded:            nil,
@@ -60,6 +64,7 @@ var (
 		PhaseAwaitingExporter: "documents are awaited from the exporter",
 		PhaseSupplied:         "the exporter's documents have been received and the stage's checks run again",
 		PhaseWithdrawing:      "the declaration is being withdrawn",
+		PhaseRerouting:        "a reroute has interrupted the release stage: the stages the new lane asks for come first",
 		PhaseReleasing:        "the release has been approved and the release notice is being issued",
 		PhaseEnding:           "its outcome is decided and the exporter is being told",
 		PhaseEnded:            "it has ended",
@@ -102,9 +107,10 @@ func (c *clearance) admit(request string) error {
 }
 
 // enter moves the clearance to phase p and tells the Web UI what it now waits for. An accepted
-// withdrawal stays the phase until the clearance ends: the run carries it out at its next step.
+// withdrawal stays the phase until the clearance ends, an interrupting reroute until the run
+// leaves the release stage: the run carries them out at its next step.
 func (c *clearance) enter(ctx workflow.Context, p Phase) {
-	if c.phase == PhaseWithdrawing && p != PhaseEnded {
+	if (c.phase == PhaseWithdrawing || c.phase == PhaseRerouting) && p != PhaseEnded {
 		return
 	}
 	c.phase = p

@@ -3,6 +3,8 @@ package workflows
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +311,132 @@ func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
 	raw, err := json.Marshal(exporter)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"phase":"awaiting-exporter"`)
+}
+
+func outcomes(r Result) []string {
+	var out []string
+	for _, s := range r.Timeline {
+		out = append(out, string(s.Stage)+":"+s.Outcome)
+	}
+	return out
+}
+
+// A supervisor's reroute to yellow after the document check was cleared without an officer used
+// to change the lane shown and nothing else: the documentary check the yellow lane asks for now
+// runs before the next stage.
+func TestRerouteToYellowAfterAnAutomaticDocumentCheckRunsIt(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.send(time.Hour, "reroute", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneYellow, Reason: "a tip-off on the invoices"})
+	h.decide(2*time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.decide(3*time.Hour, "doc", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	h.decide(4*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.True(t, h.accepted["reroute"])
+	require.True(t, h.accepted["doc"], "no documentary check was awaited: %v", h.rejections["doc"])
+	require.Equal(t, []string{"document-check:cleared", "biological-review:approved", "document-check:approved",
+		"certification-check:cleared", "release:approved"}, outcomes(r))
+	require.Equal(t, StateReleased, r.State)
+}
+
+// A reroute to red while the release awaits its officer used to be refused: a last-minute stop
+// before the notice was impossible. The release stage now gives way to what the red lane asks
+// first (the certification officer, the physical inspection) and then runs again.
+func TestRerouteToRedDuringTheReleaseInspectsFirst(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "doc", docApprove)
+	h.decide(2*time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.send(3*time.Hour, "reroute", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "intelligence on this consignment"})
+	h.decide(3*time.Hour+time.Minute, "rel-too-early", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	h.decide(4*time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove})
+	h.decide(5*time.Hour, "insp", Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove})
+	h.decide(6*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.True(t, h.accepted["reroute"])
+	require.ErrorContains(t, h.rejections["rel-too-early"], "not the current stage")
+	require.Equal(t, []string{"document-check:approved", "biological-review:approved", "certification-check:cleared",
+		"release:rerouted", "certification-check:approved", "physical-inspection:approved", "release:approved"}, outcomes(r))
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, policy.LaneRed, r.Lane)
+	require.Equal(t, 1, h.notices)
+}
+
+// A reroute during the release to a lane that asks nothing more changes the lane and leaves the
+// release where it is; once the notice is being issued, nothing changes the lane.
+func TestRerouteDuringTheReleaseToALighterLane(t *testing.T) {
+	h := newHarness(t, policy.LaneRed)
+	h.noticeFailures = 3
+	for i, d := range []Decision{docApprove,
+		{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove},
+		{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove}} {
+		h.decide(time.Duration(i+1)*time.Hour, d.Officer, d)
+	}
+	h.send(4*time.Hour, "to-yellow", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneYellow, Reason: "inspection found nothing"})
+	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	h.send(5*time.Hour+time.Second, "late", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "second thoughts"})
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["to-yellow"])
+	require.ErrorContains(t, h.rejections["late"], "the lane cannot be changed now (it is releasing")
+	require.Equal(t, "release:approved", outcomes(r)[len(r.Timeline)-1])
+	require.Len(t, r.Timeline, 4)
+	require.Equal(t, policy.LaneYellow, r.Lane)
+}
+
+// An officer taken off the roster could still decide a clearance already waiting, and one added
+// could not take the backlog: the roster-changed signal makes the waiting clearance read it again.
+func TestRosterChangesReachWaitingClearances(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var before, after Status
+	h.env.RegisterDelayedCallback(func() {
+		before = h.status()
+		h.mu.Lock()
+		h.cfg.Roster = policy.Roster{Officers: []policy.Officer{
+			{ID: "doc-ma", Name: "Ma Lin", Roles: []policy.Role{policy.RoleDocument}},
+			{ID: "sup-huang", Name: "Huang Wei", Roles: []policy.Role{policy.RoleSupervisor}},
+		}}
+		h.mu.Unlock()
+		h.env.SignalWorkflow(SignalRosterChanged, nil)
+	}, time.Hour)
+	h.env.RegisterDelayedCallback(func() { after = h.status() }, 2*time.Hour)
+	h.decide(3*time.Hour, "removed", docApprove)
+	h.decide(4*time.Hour, "added", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, []string{"doc-li", "doc-chen", "sup-huang"}, before.Waiting.Officers)
+	require.Equal(t, []string{"doc-ma", "sup-huang"}, after.Waiting.Officers)
+	require.ErrorContains(t, h.rejections["removed"], `"doc-li" is not on the roster`)
+	require.True(t, h.accepted["added"])
+	require.Equal(t, "doc-ma", r.Decisions[0].Officer)
+	require.Equal(t, StateReleased, r.State)
+}
+
+// An escalation offered a supervisor whom the separation of duties bars from the stage: the
+// clearance then waited on someone who could not decide it.
+func TestEscalationOffersOnlyASupervisorWhoMayDecide(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Roster.Officers = append(h.cfg.Roster.Officers,
+		policy.Officer{ID: "sup-qian", Name: "Qian Yu", Roles: []policy.Role{policy.RoleSupervisor}})
+	h.decide(time.Hour, "doc", docApprove)
+	h.decide(2*time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "sup-huang", Outcome: OutcomeApprove})
+	var overdue Status
+	h.env.RegisterDelayedCallback(func() { overdue = h.status() }, 2*time.Hour+49*time.Hour)
+	h.decide(2*time.Hour+50*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "sup-qian", Outcome: OutcomeApprove})
+	d := biological(fixture())
+	// A declaration whose escalation of the release would fall to sup-huang, the first supervisor.
+	for i := 0; ; i++ {
+		d.ID = fmt.Sprintf("NB2020-%04d", i)
+		f := fnv.New32a()
+		_, _ = f.Write([]byte(d.ID + "/" + string(policy.StageRelease)))
+		if f.Sum32()%2 == 0 {
+			break
+		}
+	}
+	r := h.run(d)
+
+	require.Len(t, overdue.Escalations, 1)
+	require.Equal(t, "sup-qian", overdue.Escalations[0].Supervisor, "sup-huang decided the biological review")
+	require.NotContains(t, overdue.Waiting.Officers, "sup-huang")
+	require.Equal(t, StateReleased, r.State)
 }

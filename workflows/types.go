@@ -158,9 +158,15 @@ type StageRecord struct {
 	ExporterWait policy.Duration `json:"exporterWait"`
 }
 
+// What a clearance waits for: Waiting.For.
+const (
+	WaitingForOfficer  = "officer-decision"
+	WaitingForExporter = "exporter-documents"
+)
+
 // Waiting says what a clearance waits for and from whom.
 type Waiting struct {
-	// For is "officer-decision" or "exporter-documents".
+	// For is WaitingForOfficer or WaitingForExporter.
 	For string `json:"for"`
 	// Role is the officer role awaited; Officers lists who may decide.
 	Role     policy.Role `json:"role,omitempty"`

@@ -297,7 +297,7 @@ func printStatus(w io.Writer, s workflows.Status) {
 	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", trs.Human(s.Elapsed.D()), s.Standard)
 	if s.Waiting != nil {
 		who := strings.Join(s.Waiting.Officers, ", ")
-		if s.Waiting.For == "exporter-documents" {
+		if s.Waiting.For == workflows.WaitingForExporter {
 			who = "exporter " + s.Waiting.Exporter + ": " + s.Waiting.Reason
 		}
 		fmt.Fprintf(tw, "Waiting for\t%s from %s, due %s\n", s.Waiting.For, p(who), s.Waiting.Due.UTC().Format(time.RFC3339))
