@@ -275,7 +275,7 @@ func (c Certificate) check(ps *problems, path string, lineIDs map[string]bool) {
 	switch {
 	case c.Scheme == "":
 		ps.add(path+".scheme", "missing")
-	case !c.Scheme.known():
+	case !c.Scheme.Known():
 		ps.add(path+".scheme", "%s is not a certificate scheme", quote(string(c.Scheme)))
 	}
 	if blank(c.Number) {
@@ -309,7 +309,7 @@ func (doc Document) check(ps *problems, path string, lineIDs map[string]bool) {
 	switch {
 	case doc.Type == "":
 		ps.add(path+".type", "missing")
-	case !doc.Type.known():
+	case !doc.Type.Known():
 		ps.add(path+".type", "%s is not a document type", quote(string(doc.Type)))
 	}
 	if blank(doc.Reference) {
@@ -423,7 +423,8 @@ func (r RiskClass) known() bool {
 	return false
 }
 
-func (s Scheme) known() bool {
+// Known reports whether s is a certificate scheme the engine checks.
+func (s Scheme) Known() bool {
 	switch s {
 	case SchemeCE, SchemeFDARegistration, SchemeFDA510K, SchemeFDAEUA, SchemeNIOSH, SchemeNMPA,
 		SchemeQualifiedProducer:
@@ -432,7 +433,8 @@ func (s Scheme) known() bool {
 	return false
 }
 
-func (t DocumentType) known() bool {
+// Known reports whether t is a document type of the declaration.
+func (t DocumentType) Known() bool {
 	switch t {
 	case DocCommercialInvoice, DocPackingList, DocContract, DocQualityDeclaration,
 		DocRegistrationCertificate, DocRiskAssessment, DocBiosafetyApproval, DocOther:

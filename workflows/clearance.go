@@ -54,10 +54,13 @@ type clearance struct {
 	refused   []RefusedDecision
 	// refusedCount counts every refused decision signal; refused keeps the latest.
 	refusedCount int
-	reroutes     []RerouteRecord
-	supplies     []SupplyRecord
-	escalations  []Escalation
-	timeline     []StageRecord
+	// weighed counts the findings an officer's approval has weighed: rechecked findings of
+	// earlier stages before it no longer need a reason to approve over.
+	weighed     int
+	reroutes    []RerouteRecord
+	supplies    []SupplyRecord
+	escalations []Escalation
+	timeline    []StageRecord
 
 	// pending is the accepted officer decision (PhaseDecided) that run has not taken up yet.
 	pending *DecisionRecord
@@ -290,15 +293,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
 		if refusal != "" {
-			c.record(ctx, DecisionRecord{
-				Decision: Decision{Stage: stage, Outcome: OutcomeReject, Reason: refusal},
-				At:       workflow.Now(ctx), Via: ViaAutomatic,
-			})
-			c.reason = refusal
-			c.enter(ctx, PhaseEnding)
-			c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
-				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, refusal)})
-			return StateRefused, OutcomeRefused, nil
+			return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
 		}
 		if c.withdrawal != nil {
 			return c.withdrawn(), OutcomeWithdrawn, nil
@@ -359,9 +354,61 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 					Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
 				return StateLapsed, OutcomeLapsed, nil
 			}
+			if refusal, err := c.recheck(ctx, stage); err != nil || refusal != "" {
+				if err != nil {
+					return "", "", err
+				}
+				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
+			}
 			reviewAfterSupply = true
 		}
 	}
+}
+
+// refuseByRule ends the clearance refused at the stage by its automated checks, and tells the
+// exporter why.
+func (c *clearance) refuseByRule(ctx workflow.Context, stage policy.Stage, refusal string) State {
+	c.record(ctx, DecisionRecord{
+		Decision: Decision{Stage: stage, Outcome: OutcomeReject, Reason: refusal},
+		At:       workflow.Now(ctx), Via: ViaAutomatic,
+	})
+	c.reason = refusal
+	c.enter(ctx, PhaseEnding)
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
+		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, refusal)})
+	return StateRefused
+}
+
+// recheck runs again the checks of the earlier stages that the exporter's answer at stage bears
+// on (documents: the document check; certificates: the certification check), so that new
+// evidence is checked where its rules live. It returns a refusal by rule, if one is found.
+func (c *clearance) recheck(ctx workflow.Context, stage policy.Stage) (string, error) {
+	last := c.supplies[len(c.supplies)-1]
+	var earlier []policy.Stage
+	for _, s := range c.path() {
+		if s == stage {
+			break
+		}
+		if (s == policy.StageDocumentCheck && last.Documents > 0) || (s == policy.StageCertificationCheck && last.Certificates > 0) {
+			earlier = append(earlier, s)
+		}
+	}
+	if len(earlier) == 0 || !c.rel.explicitPhases(ctx) {
+		return "", nil
+	}
+	for _, s := range earlier {
+		res, refusal, err := c.check(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		if res != nil {
+			c.findings = append(c.findings, StageFindings{Stage: s, Result: *res, Recheck: true})
+		}
+		if refusal != "" {
+			return refusal, nil
+		}
+	}
+	return "", nil
 }
 
 func (c *clearance) withdrawn() State {

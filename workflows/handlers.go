@@ -369,10 +369,17 @@ func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
 	return c.decisionRules(d) == nil
 }
 
-// blockingFinding returns the first error-level finding of the current stage's latest checks.
+// blockingFinding returns an error-level finding of the latest checks of the current stage, or of
+// an earlier stage whose checks ran again on the exporter's answer since an officer last approved.
 func (c *clearance) blockingFinding() (activities.Finding, bool) {
+	seen := map[policy.Stage]bool{}
 	for i := len(c.findings) - 1; i >= 0; i-- {
-		if c.findings[i].Stage != c.stage {
+		st := c.findings[i].Stage
+		if seen[st] {
+			continue
+		}
+		seen[st] = true
+		if st != c.stage && (!c.findings[i].Recheck || i < c.weighed) {
 			continue
 		}
 		for _, f := range c.findings[i].Result.Findings {
@@ -380,7 +387,6 @@ func (c *clearance) blockingFinding() (activities.Finding, bool) {
 				return f, true
 			}
 		}
-		break
 	}
 	return activities.Finding{}, false
 }
@@ -400,6 +406,9 @@ func (c *clearance) informationRequests() int {
 func (c *clearance) accept(ctx workflow.Context, d Decision, via Via) DecisionRecord {
 	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via}
 	c.record(ctx, r)
+	if d.Outcome == OutcomeApprove {
+		c.weighed = len(c.findings)
+	}
 	c.pending = &r
 	c.enter(ctx, PhaseDecided)
 	return r
@@ -478,6 +487,9 @@ func (c *clearance) validateSupply(s Supply) error {
 	if err := text("note", s.Note, MaxReasonBytes, true); err != nil {
 		return err
 	}
+	if missing := c.unanswered(s); len(missing) > 0 {
+		return fmt.Errorf("documents: the officer asked for %s, which this answer does not carry", strings.Join(missing, ", "))
+	}
 	var problems []string
 	for i, d := range s.Documents {
 		if d.Type == "" {
@@ -509,10 +521,23 @@ func (c *clearance) validateSupply(s Supply) error {
 	return fmt.Errorf("%s", strings.Join(problems, "; "))
 }
 
-// merge adds supplied documents and certificates to the declaration; a certificate with the
-// number of one already there replaces it.
+// merge adds supplied documents and certificates to the declaration. A document with the type
+// and reference of one already there replaces it (a corrected invoice), as a certificate with the
+// scheme and number of one already there does.
 func merge(d *declaration.Declaration, s Supply) {
-	d.Documents = append(append([]declaration.Document(nil), d.Documents...), s.Documents...)
+	docs := append([]declaration.Document(nil), d.Documents...)
+	for _, n := range s.Documents {
+		replaced := false
+		for i := range docs {
+			if docs[i].Type == n.Type && docs[i].Reference == n.Reference {
+				docs[i], replaced = n, true
+			}
+		}
+		if !replaced {
+			docs = append(docs, n)
+		}
+	}
+	d.Documents = docs
 	certs := append([]declaration.Certificate(nil), d.Certificates...)
 	for _, n := range s.Certificates {
 		replaced := false
@@ -526,6 +551,35 @@ func merge(d *declaration.Declaration, s Supply) {
 		}
 	}
 	d.Certificates = certs
+}
+
+// unanswered lists what the open request named, as document types or certificate schemes, that
+// the answer does not carry. Requested items that name neither are the officer's words, read by
+// the officer.
+func (c *clearance) unanswered(s Supply) []string {
+	if c.waiting == nil {
+		return nil
+	}
+	var missing []string
+	for _, r := range c.waiting.Requested {
+		found := false
+		switch {
+		case declaration.DocumentType(r).Known():
+			for _, d := range s.Documents {
+				found = found || string(d.Type) == r
+			}
+		case declaration.Scheme(r).Known():
+			for _, ct := range s.Certificates {
+				found = found || string(ct.Scheme) == r
+			}
+		default:
+			found = true
+		}
+		if !found {
+			missing = append(missing, r)
+		}
+	}
+	return missing
 }
 
 func (c *clearance) supply(ctx workflow.Context, s Supply) SupplyRecord {

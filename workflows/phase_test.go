@@ -172,7 +172,7 @@ func TestOversizedAndHostileTextsAreRefused(t *testing.T) {
 	}
 	h.send(3*time.Hour, "docs", UpdateSupplyDocuments, Supply{Documents: docs})
 	h.send(3*time.Hour, "note", UpdateSupplyDocuments, Supply{Documents: docs[:1], Note: strings.Repeat("n", MaxReasonBytes+1)})
-	h.send(3*time.Hour, "nul", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocOther, Reference: "QD\x00"}}})
+	h.send(3*time.Hour, "nul", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD\x00"}}})
 	h.send(4*time.Hour, "w-long", UpdateWithdraw, Withdrawal{Reason: strings.Repeat("w", MaxReasonBytes+1)})
 	h.send(5*time.Hour, "w", UpdateWithdraw, withdrawal)
 	r := h.run(fixture())
@@ -438,5 +438,78 @@ func TestEscalationOffersOnlyASupervisorWhoMayDecide(t *testing.T) {
 	require.Len(t, overdue.Escalations, 1)
 	require.Equal(t, "sup-qian", overdue.Escalations[0].Supervisor, "sup-huang decided the biological review")
 	require.NotContains(t, overdue.Waiting.Officers, "sup-huang")
+	require.Equal(t, StateReleased, r.State)
+}
+
+// A corrected invoice with the reference of the wrong one used to be appended beside it, so an
+// invoice-total mismatch could never be cured: it replaces it now.
+func TestCorrectedDocumentReplacesTheOneWithItsReference(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var second activities.CheckInput
+	h.onCheck(policy.StageDocumentCheck,
+		findings(activities.SeverityError, "invoice-total-mismatch"),
+		func(in activities.CheckInput) (activities.CheckResult, error) {
+			second = in
+			return activities.CheckResult{CheckedAt: in.On}, nil
+		})
+	h.decide(time.Hour, "request", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation,
+		Reason: "the invoice total does not match the lines", Requested: []string{"commercial-invoice"}})
+	h.send(2*time.Hour, "supply", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{
+		Type: declaration.DocCommercialInvoice, Reference: "INV-1", Amount: 4000001, Currency: "USD"}}})
+	h.decide(3*time.Hour, "approve", docApprove)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["supply"])
+	var invoices []declaration.Document
+	for _, d := range second.Declaration.Documents {
+		if d.Type == declaration.DocCommercialInvoice {
+			invoices = append(invoices, d)
+		}
+	}
+	require.Len(t, invoices, 1)
+	require.Equal(t, int64(4000001), invoices[0].Amount)
+	require.Equal(t, StateReleased, r.State)
+}
+
+// An answer that does not carry what the officer asked for is refused, naming what is missing.
+func TestAnswerMustCarryWhatWasRequested(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "request", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation,
+		Reason: "attach the quality declaration and the NMPA registration", Requested: []string{"quality-declaration", "NMPA", "the label photos"}})
+	h.send(2*time.Hour, "partial", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-1"}}})
+	h.send(3*time.Hour, "whole", UpdateSupplyDocuments, Supply{
+		Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-1"}},
+		Certificates: []declaration.Certificate{{Scheme: declaration.SchemeNMPA, Number: "国械注准20203400001", Holder: "Ningbo Mediguard Medical Products Co., Ltd.",
+			Lines: []string{"1"}, ValidFrom: start.AddDate(-1, 0, 0), ValidTo: start.AddDate(4, 0, 0)}}})
+	h.decide(4*time.Hour, "approve", docApprove)
+	r := h.run(fixture())
+
+	require.ErrorContains(t, h.rejections["partial"], "documents: the officer asked for NMPA, which this answer does not carry")
+	require.True(t, h.accepted["whole"])
+	require.Equal(t, StateReleased, r.State)
+}
+
+// Documents supplied at a later stage used to reach only that stage's checks: the document
+// check's rules run again on them, and what they find is the later officer's to weigh.
+func TestDocumentsSuppliedLaterAreCheckedByTheDocumentCheckAgain(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.onCheck(policy.StageDocumentCheck,
+		func(in activities.CheckInput) (activities.CheckResult, error) {
+			return activities.CheckResult{CheckedAt: in.On}, nil
+		},
+		findings(activities.SeverityError, "invoice-total-mismatch"))
+	h.decide(time.Hour, "request", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeRequestInformation,
+		Reason: "attach the risk assessment", Requested: []string{"risk-assessment"}})
+	h.send(2*time.Hour, "supply", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{
+		{Type: declaration.DocRiskAssessment, Reference: "RA-1"}, {Type: declaration.DocCommercialInvoice, Reference: "INV-1", Amount: 1, Currency: "USD"}}})
+	h.decide(3*time.Hour, "bare", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.decide(4*time.Hour, "reasoned", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove,
+		Reason: "the invoice is the freight-only part; the goods invoice stands"})
+	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.Equal(t, 2, h.checkCalls[policy.StageDocumentCheck], "the document check ran again on the answer")
+	require.ErrorContains(t, h.rejections["bare"], `required to approve over the error-level finding "invoice-total-mismatch"`)
+	require.True(t, h.accepted["reasoned"])
 	require.Equal(t, StateReleased, r.State)
 }

@@ -184,6 +184,9 @@ type Waiting struct {
 type StageFindings struct {
 	Stage  policy.Stage           `json:"stage"`
 	Result activities.CheckResult `json:"result"`
+	// Recheck is set when an earlier stage's checks ran again on documents the exporter supplied
+	// at a later one; the officer of that stage reviews them.
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // Status is the answer to the query "status".
