@@ -101,7 +101,7 @@ func (c *clearance) admit(request string) error {
 	}
 	meaning := phaseMeaning[c.phase]
 	if c.phase == PhaseEnded {
-		meaning = fmt.Sprintf("it has ended %s", c.state)
+		meaning = string(c.state)
 	}
 	return fmt.Errorf("%s (it is %s: %s)", requestRefusal[request], c.phase, meaning)
 }

@@ -186,6 +186,29 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "reroute-during-release", Covers: "a supervisor reroutes to red while the release awaits its officer: the release stage gives way to the certification officer and the physical inspection, then runs again",
+			Example: "de-antibody-test-kits.json", ID: "LB-2020-DE-0417",
+			Lane: policy.LaneRed, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Steps(ctx,
+					step{policy.StageDocumentCheck, "doc-chen", workflows.OutcomeApprove, ""},
+					step{policy.StageBiologicalReview, "hq-zhao", workflows.OutcomeApprove, ""}); err != nil {
+					return err
+				}
+				if err := d.AwaitOfficer(ctx, policy.StageRelease); err != nil {
+					return err
+				}
+				if _, err := clearance.Reroute(ctx, d.c, d.ID, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
+					Reason: "intelligence: test kits of this lot diverted on arrival"}); err != nil {
+					return err
+				}
+				return d.Steps(ctx,
+					step{policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove, ""},
+					step{policy.StagePhysicalInspection, "insp-sun", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-zhou", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
 			Name: "invalid-certificate", Covers: "the certification check finds a CE certificate from a body not notified for PPE: refused by rule (InvalidCertificate)",
 			Example: "es-masks-non-notified-body.json",
 			Lane:    policy.LaneYellow, State: workflows.StateRefused,
