@@ -50,15 +50,7 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 	acts := &scriptedActivities{scripts: map[string]*script{}}
 
 	var mu sync.Mutex
-	newWorker := func() worker.Worker {
-		w := worker.New(tc, queue, worker.Options{})
-		w.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
-		w.RegisterActivity(acts)
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
+	newWorker := func() worker.Worker { return scriptedWorker(t, queue, acts) }
 	w := newWorker()
 	restarts := 0
 	done := make(chan struct{})
@@ -285,21 +277,8 @@ type driver struct {
 
 func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64) *driver {
 	rng := rand.New(rand.NewSource(seed))
-	examples := []string{"us-n95-respirators-niosh.json", "de-antibody-test-kits.json"}
-	raw, err := os.ReadFile(filepath.Join(examplesDir, examples[rng.Intn(len(examples))]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	decl, err := declaration.ParseAndValidate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	decl.ID = ids.Fresh(decl.ID)
-	d := &driver{t: t, rng: rng, id: decl.ID}
-	d.wfID, _ = workflows.WorkflowID(decl.ID)
 	lanes := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}
-	s := &script{lane: lanes[rng.Intn(3)], failures: map[string]int{}, attempts: map[string]int{},
-		findings: map[policy.Stage]activities.Severity{}}
+	s := newScript(lanes[rng.Intn(3)])
 	for _, name := range []string{"SelectLane", string(policy.StageDocumentCheck), string(policy.StageCertificationCheck),
 		"IssueReleaseNotice", "Notify refused", "Notify lapsed", "Notify information-requested"} {
 		if rng.Intn(3) == 0 {
@@ -314,10 +293,35 @@ func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64)
 	if rng.Intn(8) == 0 {
 		s.invalidAt = policy.StageCertificationCheck
 	}
-	acts.mu.Lock()
-	acts.scripts[d.wfID] = s
-	acts.mu.Unlock()
+	examples := []string{"us-n95-respirators-niosh.json", "de-antibody-test-kits.json"}
+	id, wfID := startScripted(t, acts, queue, examples[rng.Intn(len(examples))], s)
+	return &driver{t: t, rng: rng, id: id, wfID: wfID}
+}
 
+func newScript(lane policy.Lane) *script {
+	return &script{lane: lane, failures: map[string]int{}, attempts: map[string]int{}, findings: map[policy.Stage]activities.Severity{}}
+}
+
+// startScripted starts a clearance of a copy of the example on the queue, its activities
+// following the script, and returns its declaration and workflow IDs.
+func startScripted(t *testing.T, acts *scriptedActivities, queue, example string, s *script) (id, wfID string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(examplesDir, example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl, err := declaration.ParseAndValidate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl.ID = ids.Fresh(decl.ID)
+	wfID, err = workflows.WorkflowID(decl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts.mu.Lock()
+	acts.scripts[wfID] = s
+	acts.mu.Unlock()
 	opts, err := clearance.StartOptions(decl)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +330,19 @@ func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64)
 	if _, err := tc.ExecuteWorkflow(testContext(t), opts, workflows.WorkflowName, workflows.Input{Declaration: decl}); err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return decl.ID, wfID
+}
+
+// scriptedWorker starts a worker of the clearance workflow and the scripted activities on queue.
+func scriptedWorker(t *testing.T, queue string, acts *scriptedActivities) worker.Worker {
+	t.Helper()
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivity(acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // run sends requests until the clearance ends: at random for its first steps, then what moves it on.
@@ -439,35 +455,10 @@ func (d *driver) verify(acts *scriptedActivities) {
 func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 	queue := fmt.Sprintf("roster-%d", time.Now().UnixNano())
 	acts := &scriptedActivities{scripts: map[string]*script{}}
-	w := worker.New(tc, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivity(acts)
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-
-	raw, err := os.ReadFile(filepath.Join(examplesDir, "us-n95-respirators-niosh.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	decl, err := declaration.ParseAndValidate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	decl.ID = ids.Fresh(decl.ID)
-	wfID, _ := workflows.WorkflowID(decl.ID)
-	s := &script{lane: policy.LaneYellow, failures: map[string]int{}, attempts: map[string]int{}, findings: map[policy.Stage]activities.Severity{}}
-	acts.scripts[wfID] = s
-	opts, err := clearance.StartOptions(decl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.TaskQueue = queue
-	if _, err := tc.ExecuteWorkflow(testContext(t), opts, workflows.WorkflowName, workflows.Input{Declaration: decl}); err != nil {
-		t.Fatal(err)
-	}
-	awaitOfficer(t, decl.ID, policy.StageDocumentCheck)
+	defer scriptedWorker(t, queue, acts).Stop()
+	s := newScript(policy.LaneYellow)
+	id, _ := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", s)
+	awaitOfficer(t, id, policy.StageDocumentCheck)
 
 	acts.mu.Lock()
 	s.roster = policy.Roster{Officers: []policy.Officer{
@@ -479,8 +470,8 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 	if err != nil || told < 1 {
 		t.Fatalf("announce: told %d, %v", told, err)
 	}
-	eventually(t, "the roster change reaching "+decl.ID, func() error {
-		st, err := clearance.Status(testContext(t), tc, decl.ID)
+	eventually(t, "the roster change reaching "+id, func() error {
+		st, err := clearance.Status(testContext(t), tc, id)
 		if err != nil {
 			return err
 		}
@@ -489,12 +480,12 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = decide(t, decl.ID, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove})
+	_, err = decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove})
 	var refusal *clearance.RefusedError
 	if !errors.As(err, &refusal) || !strings.Contains(refusal.Reason, `"doc-li" is not on the roster`) {
 		t.Fatalf("decision of the removed officer: %v", err)
 	}
-	if _, err := decide(t, decl.ID, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
+	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
 		t.Fatalf("decision of the added officer: %v", err)
 	}
 }

@@ -194,11 +194,16 @@ func lenient[T any](raw json.RawMessage) T {
 
 // validateDecide is the validator of the update "decide".
 func (c *clearance) validateDecide(raw json.RawMessage) error {
-	d, err := strict[Decision](raw, "decision")
+	return validateAs(raw, "decision", func(d Decision) error { return c.validateDecision(d, UpdateDecide) })
+}
+
+// validateAs decodes an update's payload strictly and validates what it holds.
+func validateAs[T any](raw json.RawMessage, what string, validate func(T) error) error {
+	v, err := strict[T](raw, what)
 	if err != nil {
 		return err
 	}
-	return c.validateDecision(d, UpdateDecide)
+	return validate(v)
 }
 
 // validateSignal decodes a decision signal and says why it cannot be applied, or returns nil. The
@@ -216,29 +221,17 @@ func (c *clearance) validateSignal(raw json.RawMessage) (Decision, error) {
 
 // validateRerouteUpdate is the validator of the update "reroute".
 func (c *clearance) validateRerouteUpdate(raw json.RawMessage) error {
-	r, err := strict[Reroute](raw, "reroute")
-	if err != nil {
-		return err
-	}
-	return c.validateReroute(r)
+	return validateAs(raw, "reroute", c.validateReroute)
 }
 
 // validateSupplyUpdate is the validator of the update "supply-documents".
 func (c *clearance) validateSupplyUpdate(raw json.RawMessage) error {
-	s, err := strict[Supply](raw, "supply")
-	if err != nil {
-		return err
-	}
-	return c.validateSupply(s)
+	return validateAs(raw, "supply", c.validateSupply)
 }
 
 // validateWithdrawUpdate is the validator of the update "withdraw".
 func (c *clearance) validateWithdrawUpdate(raw json.RawMessage) error {
-	w, err := strict[Withdrawal](raw, "withdrawal")
-	if err != nil {
-		return err
-	}
-	return c.validateWithdrawal(w)
+	return validateAs(raw, "withdrawal", c.validateWithdrawal)
 }
 
 // refuse records a refused decision signal, keeping the latest MaxRefusedKept with their texts
