@@ -228,7 +228,27 @@ func (b *trailBuilder) started(e *historypb.HistoryEvent) {
 	if d.IsExpedited() {
 		reason += ": " + d.Expedited.Justification
 	}
+	if k := in.Carried; k != nil {
+		b.carried(e, d, *k, reason)
+		return
+	}
 	b.add(e, RowSubmission, b.exporter, "declaration "+d.ID+" submitted", "submitted", reason)
+}
+
+// carried writes the record a continued run was handed: the submission and every decision of the
+// earlier runs, at their own times, then the continuation itself.
+func (b *trailBuilder) carried(e *historypb.HistoryEvent, d declaration.Declaration, k workflows.Carried, reason string) {
+	row := func(at time.Time, kind, actor, what, outcome, why string) {
+		b.t.Rows = append(b.t.Rows, Row{EventID: e.GetEventId(), Time: at.UTC(), Kind: kind, Actor: actor, What: what,
+			Outcome: outcome, Reason: why})
+	}
+	row(k.Submitted, RowSubmission, b.exporter, "declaration "+d.ID+" submitted (carried from an earlier run)", "submitted", reason)
+	for _, dec := range k.Decisions {
+		row(dec.At, RowDecision, orSystem(dec.Officer), fmt.Sprintf("decide %s (%s, carried from an earlier run)", dec.Stage, dec.Via),
+			string(dec.Outcome), dec.Reason)
+	}
+	b.add(e, RowOther, ActorSystem, fmt.Sprintf("run %d continues the clearance at %s", k.Run+1, k.Stage), "continued",
+		fmt.Sprintf("from run %s: %d decisions, %d supplies, %d stages carried", k.PreviousRunID, len(k.Decisions), len(k.Supplies), len(k.Timeline)))
 }
 
 func (b *trailBuilder) exporterActor() string {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
@@ -119,20 +120,7 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 		events, largest, markers, workflows.ChangeExplicitPhases)
 }
 
-func history(t *testing.T, wfID string) *historypb.History {
-	t.Helper()
-	ctx := testContext(t)
-	it := tc.GetWorkflowHistory(ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	h := &historypb.History{}
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			t.Fatalf("%s history: %v", wfID, err)
-		}
-		h.Events = append(h.Events, e)
-	}
-	return h
-}
+func history(t *testing.T, wfID string) *historypb.History { return historyOfRun(t, wfID, "") }
 
 func accepted(ds []*driver) (n int) {
 	for _, d := range ds {
@@ -488,4 +476,102 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
 		t.Fatalf("decision of the added officer: %v", err)
 	}
+}
+
+// A client that keeps signalling a clearance waiting on an officer grows its history: past
+// workflows.MaxRunEvents the clearance continues as new with its whole record and waits on, so
+// the server never reaches its own limit and ends it. Each run replays; the last run's history
+// alone carries every decision for the auditor; the result follows the runs.
+func TestSignalFloodContinuesAsNew(t *testing.T) {
+	queue := fmt.Sprintf("flood-%d", time.Now().UnixNano())
+	acts := &scriptedActivities{scripts: map[string]*script{}}
+	defer scriptedWorker(t, queue, acts).Stop()
+	id, wfID := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", newScript(policy.LaneYellow))
+	awaitOfficer(t, id, policy.StageDocumentCheck)
+
+	ctx := testContext(t)
+	first, err := tc.DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstRun := first.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	wrong := workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: workflows.OutcomeApprove}
+	sent, continued := 0, false
+	for sent < 4000 && !continued {
+		for i := 0; i < 100; i++ {
+			if err := tc.SignalWorkflow(ctx, wfID, "", workflows.SignalDecision, wrong); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		}
+		d, err := tc.DescribeWorkflowExecution(ctx, wfID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		continued = d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != firstRun
+	}
+	if !continued {
+		t.Fatalf("%d signals sent and the clearance did not continue as new", sent)
+	}
+	awaitOfficer(t, id, policy.StageDocumentCheck)
+	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := clearance.Wait(ctx, tc, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != workflows.StateReleased || len(r.Decisions) == 0 || r.Decisions[0].Officer != "doc-li" {
+		t.Fatalf("ended %s with decisions %+v", r.State, r.Decisions)
+	}
+
+	h1 := historyOfRun(t, wfID, firstRun)
+	last := h1.GetEvents()[len(h1.GetEvents())-1]
+	if last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW || len(h1.GetEvents()) > workflows.MaxRunEvents+200 {
+		t.Errorf("first run: %d events ending %s", len(h1.GetEvents()), last.GetEventType())
+	}
+	h2 := history(t, wfID)
+	for i, h := range []*historypb.History{h1, h2} {
+		replayer := worker.NewWorkflowReplayer()
+		replayer.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
+			t.Errorf("run %d does not replay: %v", i+1, err)
+		}
+	}
+	st, err := clearance.Status(ctx, tc, id)
+	if err == nil {
+		t.Logf("status after the end: %d refused signals counted", st.RefusedCount)
+	}
+	tr, err := audit.BuildTrail(h2, audit.Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var carried, continues int
+	for _, row := range tr.Rows {
+		if strings.Contains(row.What, "carried from an earlier run") {
+			carried++
+		}
+		if row.Outcome == "continued" {
+			continues++
+		}
+	}
+	if carried == 0 || continues != 1 {
+		t.Errorf("the last run's trail has %d carried rows and %d continuations", carried, continues)
+	}
+	t.Logf("covered: %d signals sent; the first run continued as new after %d events (%d bytes); the second run has %d events",
+		sent, len(h1.GetEvents()), proto.Size(h1), len(h2.GetEvents()))
+}
+
+func historyOfRun(t *testing.T, wfID, runID string) *historypb.History {
+	t.Helper()
+	it := tc.GetWorkflowHistory(testContext(t), wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	return h
 }

@@ -25,8 +25,14 @@ func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
 	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx), phase: PhaseStarting}
 	c.rel = newReleases(ctx)
 	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
+	if in.Carried != nil {
+		c.restore(*in.Carried)
+	}
 	if err := c.setup(ctx); err != nil {
 		return Result{}, err
+	}
+	if in.Carried != nil {
+		return c.resume(ctx, in.Carried.OfficerReview)
 	}
 	return c.run(ctx)
 }
@@ -54,6 +60,10 @@ type clearance struct {
 	refused   []RefusedDecision
 	// refusedCount counts every refused decision signal; refused keeps the latest.
 	refusedCount int
+	// carriedRuns counts the runs before this one (see Carried).
+	carriedRuns int
+	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
+	decisionSignals, rosterSignals workflow.ReceiveChannel
 	// weighed counts the findings an officer's approval has weighed: rechecked findings of
 	// earlier stages before it no longer need a reason to approve over.
 	weighed     int
@@ -146,6 +156,7 @@ func (c *clearance) publish(ctx workflow.Context) error {
 var (
 	errWithdrawn = errors.New("withdrawn")
 	errRerouted  = errors.New("rerouted")
+	errContinue  = errors.New("continue as new")
 )
 
 func (c *clearance) logger(ctx workflow.Context) interface {
@@ -177,14 +188,21 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 		return Result{}, err
 	}
 
-	for stage := policy.StageDocumentCheck; stage != ""; stage = c.following(ctx, stage) {
-		end, err := c.runStage(ctx, stage)
+	return c.stages(ctx, policy.StageDocumentCheck, false, false)
+}
+
+// stages runs the stages from first until the clearance ends. resume takes up first where an
+// earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
+func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
+	for stage := first; stage != ""; stage = c.following(ctx, stage) {
+		end, err := c.runStage(ctx, stage, resume, reviewAfterSupply)
 		if err != nil {
 			return Result{}, err
 		}
 		if end != "" {
 			return c.finish(ctx, end)
 		}
+		resume, reviewAfterSupply = false, false
 	}
 	return c.finish(ctx, StateReleased)
 }
@@ -236,24 +254,26 @@ func (c *clearance) next(s policy.Stage) policy.Stage {
 
 // runStage runs one stage to its end. It returns the final state when the stage ends the
 // clearance (refused, lapsed, withdrawn), or "" when the clearance goes on.
-func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, error) {
-	now := workflow.Now(ctx)
-	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
+func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage, resume, reviewAfterSupply bool) (State, error) {
 	c.stage = stage
-	due := c.cfg.Policy.Calendar.Due(now, allowance)
-	c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
-	idx := len(c.timeline) - 1
-	if err := c.rel.stageShown(ctx, c); err != nil {
-		return "", err
+	if !resume {
+		now := workflow.Now(ctx)
+		allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
+		due := c.cfg.Policy.Calendar.Due(now, allowance)
+		c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
+		if err := c.rel.stageShown(ctx, c); err != nil {
+			return "", err
+		}
+		workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
 	}
-	workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
+	idx := len(c.timeline) - 1
 
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	c.stageCtx, c.stageIdx, c.watching = stageCtx, idx, false
 	c.rel.stageWatched(ctx, c)
 
-	end, outcome, err := c.decideStage(ctx, stage, idx)
+	end, outcome, err := c.decideStage(ctx, stage, idx, reviewAfterSupply)
 	if err != nil {
 		return "", err
 	}
@@ -264,8 +284,7 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage) (State, e
 // decideStage loops over checks, officer decisions and requests for information until the
 // stage is approved or the clearance ends. It returns the final state ("" to go on) and the
 // stage outcome for the timeline.
-func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx int) (State, string, error) {
-	reviewAfterSupply := false
+func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx int, reviewAfterSupply bool) (State, string, error) {
 	for {
 		if c.withdrawal != nil {
 			return c.withdrawn(), OutcomeWithdrawn, nil
@@ -273,6 +292,9 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if c.phase == PhaseRerouting {
 			c.phase = PhaseChecking
 			return "", OutcomeRerouted, nil
+		}
+		if c.historyLong(ctx) && c.rel.explicitPhases(ctx) {
+			return "", "", c.continueAsNew(ctx, reviewAfterSupply)
 		}
 		if err := c.setState(ctx, StateChecking); err != nil {
 			return "", "", err
@@ -317,6 +339,10 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		}
 		if errors.Is(err, errRerouted) {
 			continue
+		}
+		if errors.Is(err, errContinue) {
+			// The next run takes the stage up at its checks and asks the officer again.
+			return "", "", c.continueAsNew(ctx, true)
 		}
 		if err != nil {
 			return "", "", err
@@ -495,7 +521,7 @@ func (c *clearance) watch(ctx workflow.Context) { c.rel.watch(ctx, c) }
 // startWatch escalates the current stage if it is still running after wait, unless its allowance
 // is already watched.
 func (c *clearance) startWatch(wait time.Duration) {
-	if c.watching || c.stageCtx == nil {
+	if c.watching || c.stageCtx == nil || c.timeline[c.stageIdx].Escalated {
 		return
 	}
 	c.watching = true
@@ -535,7 +561,19 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 		return DecisionRecord{}, err
 	}
 	c.enter(ctx, PhaseAwaitingOfficer)
-	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
+	// A wait on an officer has no end of its own: when the history grows long meanwhile (signals
+	// keep arriving), the clearance continues as new and waits on in the next run.
+	long := true
+	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer || (long && c.historyLong(ctx)) })
+	for err == nil && c.phase == PhaseAwaitingOfficer {
+		if c.rel.explicitPhases(ctx) {
+			c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+			c.waiting = nil
+			return DecisionRecord{}, errContinue
+		}
+		long = false
+		err = workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
+	}
 	if err != nil {
 		return DecisionRecord{}, err
 	}

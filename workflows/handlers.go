@@ -89,14 +89,14 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		return fmt.Errorf("register update %s: %w", UpdateWithdraw, err)
 	}
 
-	roster := workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
+	c.rosterSignals = workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
 		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +
 			"can no longer decide and one added can. Any payload is ignored; changes announced together are read once.",
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			roster.Receive(ctx, nil)
-			for roster.ReceiveAsync(nil) {
+			c.rosterSignals.Receive(ctx, nil)
+			for c.rosterSignals.ReceiveAsync(nil) {
 			}
 			if c.phase == PhaseEnded {
 				continue
@@ -107,14 +107,14 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		}
 	})
 
-	ch := workflow.GetSignalChannelWithOptions(ctx, SignalDecision, workflow.SignalChannelOptions{
+	c.decisionSignals = workflow.GetSignalChannelWithOptions(ctx, SignalDecision, workflow.SignalChannelOptions{
 		Description: "The same decision as the update \"decide\", for clients that can only signal. " +
 			"A decision that does not fit is not applied; it is listed under refusedDecisions in the status.",
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var raw json.RawMessage
-			ch.Receive(ctx, &raw)
+			c.decisionSignals.Receive(ctx, &raw)
 			d, err := c.validateSignal(raw)
 			// A clearance started before ChangeExplicitPhases applies what its release applied.
 			if err != nil && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
@@ -128,6 +128,11 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		}
 	})
 	return nil
+}
+
+// signalsTaken reports whether every delivered signal has been read.
+func (c *clearance) signalsTaken() bool {
+	return c.decisionSignals.Len() == 0 && c.rosterSignals.Len() == 0
 }
 
 // Bounds of what an update or signal may carry. With them a clearance's state and every payload

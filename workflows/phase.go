@@ -32,6 +32,9 @@ const (
 	PhaseRerouting Phase = "rerouting"
 	// PhaseReleasing: the release is approved and the release notice is being issued.
 	PhaseReleasing Phase = "releasing"
+	// PhaseContinuing: the clearance is carrying its record into a new run (its history grew
+	// long); it accepts nothing for that moment.
+	PhaseContinuing Phase = "continuing"
 	// PhaseEnding: the outcome is fixed (refused or lapsed) and the exporter is being told.
 	PhaseEnding Phase = "ending"
 	// PhaseEnded: the clearance has ended; it accepts nothing.
@@ -52,6 +55,7 @@ var (
 		PhaseWithdrawing:      nil,
 		PhaseRerouting:        nil,
 		PhaseReleasing:        nil,
+		PhaseContinuing:       nil,
 		PhaseEnding:           nil,
 		PhaseEnded:            nil,
 	}
@@ -66,6 +70,7 @@ var (
 		PhaseWithdrawing:      "the declaration is being withdrawn",
 		PhaseRerouting:        "a reroute has interrupted the release stage: the stages the new lane asks for come first",
 		PhaseReleasing:        "the release has been approved and the release notice is being issued",
+		PhaseContinuing:       "it is carrying its record into a new run; try again in a moment",
 		PhaseEnding:           "its outcome is decided and the exporter is being told",
 		PhaseEnded:            "it has ended",
 	}

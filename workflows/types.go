@@ -15,6 +15,39 @@ import (
 // Input starts a clearance.
 type Input struct {
 	Declaration declaration.Declaration `json:"declaration"`
+	// Carried is the record of the clearance's earlier runs when it continued as new; a new
+	// clearance has none.
+	Carried *Carried `json:"carried,omitempty"`
+}
+
+// Carried is what a clearance hands the next run when its history grows long (it continues as
+// new): its whole record and where it stands, so that the next run goes on from the same step
+// and its history alone tells the auditor everything decided before.
+type Carried struct {
+	// Run counts the runs before this one; PreviousRunID is the run that continued as new.
+	Run           int                      `json:"run"`
+	PreviousRunID string                   `json:"previousRunId"`
+	Configuration activities.Configuration `json:"configuration"`
+	Selection     activities.LaneSelection `json:"laneSelection"`
+	Lane          policy.Lane              `json:"lane"`
+	// Stage is the stage in progress: its timeline entry is the last one, not ended, and the
+	// next run takes it up at its checks.
+	Stage        policy.Stage      `json:"stage"`
+	State        State             `json:"state"`
+	Submitted    time.Time         `json:"submitted"`
+	SlaBreached  bool              `json:"slaBreached"`
+	Findings     []StageFindings   `json:"findings"`
+	Weighed      int               `json:"weighed"`
+	Decisions    []DecisionRecord  `json:"decisions"`
+	Refused      []RefusedDecision `json:"refusedDecisions,omitempty"`
+	RefusedCount int               `json:"refusedDecisionCount,omitempty"`
+	Reroutes     []RerouteRecord   `json:"reroutes,omitempty"`
+	Supplies     []SupplyRecord    `json:"supplies,omitempty"`
+	Escalations  []Escalation      `json:"escalations,omitempty"`
+	Timeline     []StageRecord     `json:"timeline"`
+	// OfficerReview is set when an officer reviews the stage whatever its checks find when they
+	// run again: they run on the exporter's answer, or the stage was already awaiting an officer.
+	OfficerReview bool `json:"officerReview"`
 }
 
 // State is where a clearance stands; it is the value of the ClearanceStatus search attribute.
