@@ -134,8 +134,8 @@ tail -n 1 "$work/schema2.log"
 
 # --- PostgreSQL tests of the release register ------------------------------------------------
 # The engine's choice of PostgreSQL is exercised by the workers below.
-say "PostgreSQL tests of the release register: go test ./activities"
-CUSTOMS_TEST_POSTGRES_URL="$test_url" go test -count=1 -run 'Postgres' -v ./activities >"$work/pgtests.log" 2>&1 ||
+say "PostgreSQL tests of the release register: go test ./register"
+CUSTOMS_TEST_POSTGRES_URL="$test_url" go test -count=1 -run 'Postgres' -v ./register >"$work/pgtests.log" 2>&1 ||
   { cat "$work/pgtests.log"; exit 1; }
 grep -E '^(--- |ok|FAIL)' "$work/pgtests.log"
 if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipped with a database given" >&2; exit 1; fi

@@ -33,6 +33,7 @@ import (
 	"github.com/medsupply/customs/e2e/fixture"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/starter/cli"
 	"github.com/medsupply/customs/workflows"
 )
@@ -54,7 +55,7 @@ var (
 	namespace     string
 	releaseDBPath string
 	notifications string
-	register      *activities.SQLiteReleaseRegister
+	releases      *register.SQLite
 	releaseDB     *sql.DB
 	ids           = &fixture.IDs{Tag: "e"}
 )
@@ -115,12 +116,12 @@ func runTests(m *testing.M) int {
 
 	// A second handle on the engine's register file: what the tests read is what the engine
 	// wrote to disk, not an in-memory view.
-	register, err = activities.OpenReleaseRegister(releaseDBPath)
+	releases, err = register.OpenSQLite(releaseDBPath)
 	if err != nil {
 		return fail(err)
 	}
 	defer func() {
-		if err := register.Close(); err != nil {
+		if err := releases.Close(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: close register: %v\n", err)
 		}
 	}()
@@ -367,7 +368,7 @@ func assertOneNotice(t *testing.T, declarationID string, n *activities.ReleaseNo
 	if !regexp.MustCompile(`^RN-\d{4}-\d{8}$`).MatchString(n.Number) || n.DeclarationID != declarationID {
 		t.Fatalf("%s: release notice %+v", declarationID, n)
 	}
-	got, found, err := register.Get(testContext(t), declarationID)
+	got, found, err := releases.Get(testContext(t), declarationID)
 	if err != nil || !found || got.Number != n.Number {
 		t.Fatalf("%s: register holds %+v (found %v, error %v), want notice %s", declarationID, got, found, err, n.Number)
 	}
@@ -379,7 +380,7 @@ func assertOneNotice(t *testing.T, declarationID string, n *activities.ReleaseNo
 // assertNoNotice checks that the register holds no notice for the declaration.
 func assertNoNotice(t *testing.T, declarationID string) {
 	t.Helper()
-	if _, found, err := register.Get(testContext(t), declarationID); err != nil || found {
+	if _, found, err := releases.Get(testContext(t), declarationID); err != nil || found {
 		t.Fatalf("%s: register lookup found %v, error %v; want no notice", declarationID, found, err)
 	}
 	if numbers := noticesOf(t, declarationID); len(numbers) != 0 {

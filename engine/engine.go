@@ -22,6 +22,7 @@ import (
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/health"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
 )
@@ -199,7 +200,7 @@ func openReleases(cfg Config) (releaseRegister, string, error) {
 	if IsPostgresURL(cfg.ReleaseDB) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		r, err := activities.OpenPostgresReleaseRegister(ctx, cfg.ReleaseDB)
+		r, err := register.OpenPostgres(ctx, cfg.ReleaseDB)
 		if err != nil {
 			return nil, "", err
 		}
@@ -209,7 +210,7 @@ func openReleases(cfg Config) (releaseRegister, string, error) {
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "releases.db")
 	}
-	r, err := activities.OpenReleaseRegister(path)
+	r, err := register.OpenSQLite(path)
 	if err != nil {
 		return nil, "", err
 	}

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medsupply/customs/register"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap/zaptest"
-
-	"github.com/medsupply/customs/activities"
 )
 
 // server is the one in-process Temporal server of this package's tests.
@@ -61,7 +60,7 @@ func TestRunServesHealthUntilStopped(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if _, ok := e.Activities.Releases.(*activities.SQLiteReleaseRegister); !ok {
+	if _, ok := e.Activities.Releases.(*register.SQLite); !ok {
 		t.Errorf("default register is %T, want SQLite", e.Activities.Releases)
 	}
 
@@ -188,7 +187,7 @@ func TestOpenPostgresRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = e.Close() }()
-	if _, ok := e.Activities.Releases.(*activities.PostgresReleaseRegister); !ok {
+	if _, ok := e.Activities.Releases.(*register.Postgres); !ok {
 		t.Errorf("register is %T, want PostgreSQL", e.Activities.Releases)
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
@@ -155,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (_ *Outcome, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	releases, err := activities.OpenReleaseRegister(filepath.Join(dir, "releases.db"))
+	releases, err := register.OpenSQLite(filepath.Join(dir, "releases.db"))
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,8 @@ import (
 
 // TestBinariesDoNotLinkTheServer lists the dependencies of the worker and of the starter: the
 // production binaries talk to a Temporal cluster as clients and must not link the Temporal
-// server, which only the embedded development server and the tests need.
+// server, which only the embedded development server and the tests need; the exporter's starter
+// links no database driver either: the registers are the worker's.
 func TestBinariesDoNotLinkTheServer(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go is not on PATH")
@@ -38,6 +39,14 @@ func TestBinariesDoNotLinkTheServer(t *testing.T) {
 			if len(server) > 0 {
 				t.Errorf("%s links %d packages of the Temporal server, among them %s", name, len(server),
 					strings.Join(server[:min(len(server), 5)], ", "))
+			}
+			if name == "starter" {
+				for _, d := range deps {
+					if strings.HasPrefix(d, "github.com/jackc/pgx") || strings.HasPrefix(d, "modernc.org/sqlite") ||
+						d == "github.com/medsupply/customs/register" {
+						t.Errorf("the starter links %s", d)
+					}
+				}
 			}
 		})
 	}

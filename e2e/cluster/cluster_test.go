@@ -31,6 +31,7 @@ import (
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -442,7 +443,7 @@ func workShared(t *testing.T, ctx context.Context, c client.Client, runs []*run,
 // notice per released declaration, the one the workflow returned; none for the others.
 func checkRegister(t *testing.T, ctx context.Context, dsn string, runs []*run) string {
 	t.Helper()
-	reg, err := activities.OpenPostgresReleaseRegister(ctx, dsn)
+	reg, err := register.OpenPostgres(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

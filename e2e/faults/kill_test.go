@@ -9,9 +9,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 )
 
 // kill is one SIGKILL of a worker and what it caught in flight.
@@ -32,7 +32,7 @@ func (k kill) String() string {
 
 // killWorker waits until the register holds at least notices notices, then SIGKILLs the worker
 // and records what was in flight.
-func killWorker(t *testing.T, c client.Client, w *workerProcess, reg *activities.SQLiteReleaseRegister, out *outcomes,
+func killWorker(t *testing.T, c client.Client, w *workerProcess, reg *register.SQLite, out *outcomes,
 	ids []string, notices int) kill {
 	t.Helper()
 	k := kill{notices: awaitNotices(t, reg, notices)}

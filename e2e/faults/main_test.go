@@ -32,6 +32,7 @@ import (
 	"github.com/medsupply/customs/e2e/fixture"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -414,13 +415,13 @@ func awaitPolling(t *testing.T, c client.Client, p *workerProcess) {
 
 // openRegister opens a worker's release register file once the worker has created it. The test
 // only reads it (Count, Get).
-func openRegister(t *testing.T, path string) *activities.SQLiteReleaseRegister {
+func openRegister(t *testing.T, path string) *register.SQLite {
 	t.Helper()
 	eventually(t, conditionTimeout, "release register "+path, func() error {
 		_, err := os.Stat(path)
 		return err
 	})
-	r, err := activities.OpenReleaseRegister(path)
+	r, err := register.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +434,7 @@ func openRegister(t *testing.T, path string) *activities.SQLiteReleaseRegister {
 }
 
 // awaitNotices waits until the register holds at least n notices and returns how many it holds.
-func awaitNotices(t *testing.T, r *activities.SQLiteReleaseRegister, n int) int {
+func awaitNotices(t *testing.T, r *register.SQLite, n int) int {
 	t.Helper()
 	var got int
 	eventually(t, conditionTimeout, fmt.Sprintf("%d release notices", n), func() error {
@@ -510,7 +511,7 @@ func (o *outcomes) wait(t *testing.T) map[string]workflows.Result {
 
 // assertReleasedOnce checks that every clearance ended released and that the register holds
 // exactly one notice for each, the one in its result, and no other notice.
-func assertReleasedOnce(t *testing.T, r *activities.SQLiteReleaseRegister, ids []string, results map[string]workflows.Result) {
+func assertReleasedOnce(t *testing.T, r *register.SQLite, ids []string, results map[string]workflows.Result) {
 	t.Helper()
 	ctx := ctxFor(t, conditionTimeout)
 	numbers := map[string]string{}

@@ -19,6 +19,7 @@ import (
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/register"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
 )
@@ -148,11 +149,11 @@ func (f *flakyRegistry) ExporterRecord(ctx context.Context, n string) (registry.
 
 // startFlakyWorker runs the clearance workflow and the real activities in the test process, on
 // a namespace of its own, with the registry behind reg and a release register file of its own.
-func startFlakyWorker(t *testing.T, reg registry.Registry) (client.Client, *activities.SQLiteReleaseRegister) {
+func startFlakyWorker(t *testing.T, reg registry.Registry) (client.Client, *register.SQLite) {
 	t.Helper()
 	ns := newNamespace(t)
 	c := dial(t, srv.GetFrontendHostPort(), ns, "")
-	releases, err := activities.OpenReleaseRegister(filepath.Join(t.TempDir(), "releases.db"))
+	releases, err := register.OpenSQLite(filepath.Join(t.TempDir(), "releases.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package activities
+package register
 
 import (
 	"context"
@@ -9,21 +9,23 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/medsupply/customs/activities"
 )
 
-// PostgresReleaseRegister is a ReleaseRegister in a PostgreSQL database, which every worker of a
+// Postgres is a release register in a PostgreSQL database, which every worker of a
 // cluster shares, on any number of machines. The declaration ID is the table's primary key, so
 // concurrent issues of one declaration, from one process or many, leave one row and all return
 // it. Notice numbers come from a PostgreSQL sequence: RN-<year>-<eight digits>, the year being
 // the year of issue in China Standard Time. A sequence never hands out a number twice; a
 // number drawn by the loser of a race for the same declaration is skipped, so numbers may have
 // gaps, never repeats.
-type PostgresReleaseRegister struct {
+type Postgres struct {
 	db    *sql.DB
 	where string
 }
 
-var _ ReleaseRegister = (*PostgresReleaseRegister)(nil)
+var _ activities.ReleaseRegister = (*Postgres)(nil)
 
 // postgresSchemaLock is the advisory lock key that serialises creating the tables: workers
 // starting together would otherwise race in CREATE ... IF NOT EXISTS, which PostgreSQL does not
@@ -42,11 +44,11 @@ var postgresReleaseSchema = []string{
 )`,
 }
 
-// OpenPostgresReleaseRegister connects to the PostgreSQL database at dsn
+// OpenPostgres connects to the PostgreSQL database at dsn
 // (postgres://user:password@host:port/database?sslmode=...) and creates the register's table and
 // sequence there if they are missing. The tables go to the first schema on the connection's
 // search_path, which a search_path parameter in dsn can set.
-func OpenPostgresReleaseRegister(ctx context.Context, dsn string) (*PostgresReleaseRegister, error) {
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	where, err := redact(dsn)
 	if err != nil {
 		return nil, err
@@ -61,7 +63,7 @@ func OpenPostgresReleaseRegister(ctx context.Context, dsn string) (*PostgresRele
 	if err := createPostgresSchema(ctx, db); err != nil {
 		return nil, errors.Join(fmt.Errorf("create release register %s: %w", where, err), db.Close())
 	}
-	return &PostgresReleaseRegister{db: db, where: where}, nil
+	return &Postgres{db: db, where: where}, nil
 }
 
 // redact returns dsn without its password, for logs and errors.
@@ -90,20 +92,20 @@ func createPostgresSchema(ctx context.Context, db *sql.DB) error {
 }
 
 // Where returns the database's URL without password.
-func (p *PostgresReleaseRegister) Where() string { return p.where }
+func (p *Postgres) Where() string { return p.where }
 
 // Close closes the register's connections.
-func (p *PostgresReleaseRegister) Close() error { return p.db.Close() }
+func (p *Postgres) Close() error { return p.db.Close() }
 
 // Issue returns the notice of r.DeclarationID, issuing it with the next number and time at if
 // there is none yet.
-func (p *PostgresReleaseRegister) Issue(ctx context.Context, r ReleaseRequest, at time.Time) (ReleaseNotice, error) {
+func (p *Postgres) Issue(ctx context.Context, r activities.ReleaseRequest, at time.Time) (activities.ReleaseNotice, error) {
 	// A retry finds its notice without drawing a number.
 	if n, found, err := p.Get(ctx, r.DeclarationID); err != nil || found {
 		return n, err
 	}
 	at = at.UTC().Truncate(time.Microsecond)
-	var n ReleaseNotice
+	var n activities.ReleaseNotice
 	var issued time.Time
 	err := p.db.QueryRowContext(ctx, `
 INSERT INTO release_notices (declaration_id, number, exporter_code, lane, officer, issued_at)
@@ -122,31 +124,31 @@ RETURNING declaration_id, number, issued_at`,
 		}
 		return n, err
 	case err != nil:
-		return ReleaseNotice{}, fmt.Errorf("record notice of %s: %w", r.DeclarationID, err)
+		return activities.ReleaseNotice{}, fmt.Errorf("record notice of %s: %w", r.DeclarationID, err)
 	}
 	n.IssuedAt = issued.UTC()
 	return n, nil
 }
 
 // Get returns the notice issued for a declaration, if any.
-func (p *PostgresReleaseRegister) Get(ctx context.Context, declarationID string) (ReleaseNotice, bool, error) {
-	var n ReleaseNotice
+func (p *Postgres) Get(ctx context.Context, declarationID string) (activities.ReleaseNotice, bool, error) {
+	var n activities.ReleaseNotice
 	var issued time.Time
 	err := p.db.QueryRowContext(ctx,
 		`SELECT declaration_id, number, issued_at FROM release_notices WHERE declaration_id = $1`, declarationID).
 		Scan(&n.DeclarationID, &n.Number, &issued)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ReleaseNotice{}, false, nil
+		return activities.ReleaseNotice{}, false, nil
 	}
 	if err != nil {
-		return ReleaseNotice{}, false, fmt.Errorf("read notice of %s: %w", declarationID, err)
+		return activities.ReleaseNotice{}, false, fmt.Errorf("read notice of %s: %w", declarationID, err)
 	}
 	n.IssuedAt = issued.UTC()
 	return n, true, nil
 }
 
 // Count returns the number of notices issued.
-func (p *PostgresReleaseRegister) Count(ctx context.Context) (int, error) {
+func (p *Postgres) Count(ctx context.Context) (int, error) {
 	var n int
 	if err := p.db.QueryRowContext(ctx, `SELECT count(*) FROM release_notices`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count notices: %w", err)

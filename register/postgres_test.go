@@ -1,4 +1,4 @@
-package activities
+package register
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/policy"
 )
 
@@ -60,11 +61,11 @@ func postgresSchema(t *testing.T) string {
 	return u.String()
 }
 
-func openPostgres(t *testing.T, dsn string) *PostgresReleaseRegister {
+func openPostgres(t *testing.T, dsn string) *Postgres {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := OpenPostgresReleaseRegister(ctx, dsn)
+	r, err := OpenPostgres(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +83,9 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 	a := newActivities(t)
 	a.Releases = reg
 	env := newEnv(t, a)
-	req := ReleaseRequest{DeclarationID: "NBKR-2020-000331", ExporterCode: "3302960178", Lane: policy.LaneGreen}
+	req := activities.ReleaseRequest{DeclarationID: "NBKR-2020-000331", ExporterCode: "3302960178", Lane: policy.LaneGreen}
 
-	issue := func(r ReleaseRequest) ReleaseNotice { return issueNotice(t, env, a, r) }
+	issue := func(r activities.ReleaseRequest) activities.ReleaseNotice { return issueNotice(t, env, a, r) }
 	first := issue(req)
 	if first.Number != "RN-2026-00000001" || first.DeclarationID != req.DeclarationID || !first.IssuedAt.Equal(fixedNow) {
 		t.Fatalf("notice = %+v", first)
@@ -104,7 +105,7 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 		t.Errorf("Get = %+v, %v, %v", got, found, err)
 	}
 
-	second := issue(ReleaseRequest{DeclarationID: "YJ-2020-IT-0427", ExporterCode: "3302960543", Lane: policy.LaneGreen})
+	second := issue(activities.ReleaseRequest{DeclarationID: "YJ-2020-IT-0427", ExporterCode: "3302960543", Lane: policy.LaneGreen})
 	if second.Number != "RN-2026-00000002" {
 		t.Errorf("second notice = %s after %s", second.Number, first.Number)
 	}
@@ -113,13 +114,13 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 	}
 }
 
-// TestPostgresReleaseRegisterConcurrent races issues of one declaration through several
+// TestPostgresConcurrent races issues of one declaration through several
 // registers, each standing for a worker on another machine, and issues of many declarations at
 // once: one row per declaration, the same notice for every caller, no number twice.
-func TestPostgresReleaseRegisterConcurrent(t *testing.T) {
+func TestPostgresConcurrent(t *testing.T) {
 	ctx := context.Background()
 	dsn := postgresSchema(t)
-	var regs []*PostgresReleaseRegister
+	var regs []*Postgres
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	opened := make(chan struct{})
@@ -127,7 +128,7 @@ func TestPostgresReleaseRegisterConcurrent(t *testing.T) {
 	for range 3 {
 		wg.Go(func() {
 			<-opened
-			r, err := OpenPostgresReleaseRegister(ctx, dsn)
+			r, err := OpenPostgres(ctx, dsn)
 			if err != nil {
 				t.Error(err)
 				return
@@ -151,13 +152,13 @@ func TestPostgresReleaseRegisterConcurrent(t *testing.T) {
 	}
 
 	const calls = 30
-	notices := make([]ReleaseNotice, calls)
+	notices := make([]activities.ReleaseNotice, calls)
 	errs := make([]error, calls)
 	start := make(chan struct{})
 	for i := range calls {
 		wg.Go(func() {
 			<-start
-			notices[i], errs[i] = regs[i%len(regs)].Issue(ctx, ReleaseRequest{DeclarationID: "WK-2020-BE-0402",
+			notices[i], errs[i] = regs[i%len(regs)].Issue(ctx, activities.ReleaseRequest{DeclarationID: "WK-2020-BE-0402",
 				ExporterCode: "4403960219", Lane: policy.LaneRed, Officer: "rel-wu"}, fixedNow.Add(time.Duration(i)*time.Millisecond))
 		})
 	}
@@ -177,11 +178,11 @@ func TestPostgresReleaseRegisterConcurrent(t *testing.T) {
 
 	// Many declarations at once, each issued twice: every declaration gets its own number.
 	const declarations = 40
-	many := make([]ReleaseNotice, 2*declarations)
+	many := make([]activities.ReleaseNotice, 2*declarations)
 	for i := range 2 * declarations {
 		wg.Go(func() {
 			id := fmt.Sprintf("DE-2020-%04d", i%declarations)
-			n, err := regs[i%len(regs)].Issue(ctx, ReleaseRequest{DeclarationID: id, ExporterCode: "3302960178",
+			n, err := regs[i%len(regs)].Issue(ctx, activities.ReleaseRequest{DeclarationID: id, ExporterCode: "3302960178",
 				Lane: policy.LaneYellow}, fixedNow)
 			if err != nil {
 				t.Error(err)
@@ -210,14 +211,14 @@ func TestPostgresReleaseRegisterConcurrent(t *testing.T) {
 	}
 }
 
-func TestPostgresReleaseRegisterPersists(t *testing.T) {
+func TestPostgresPersists(t *testing.T) {
 	ctx := context.Background()
 	dsn := postgresSchema(t)
-	r, err := OpenPostgresReleaseRegister(ctx, dsn)
+	r, err := OpenPostgres(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := r.Issue(ctx, ReleaseRequest{DeclarationID: "LC-2020-NL-0415", ExporterCode: "3703960118", Lane: policy.LaneGreen}, fixedNow)
+	n, err := r.Issue(ctx, activities.ReleaseRequest{DeclarationID: "LC-2020-NL-0415", ExporterCode: "3703960118", Lane: policy.LaneGreen}, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,15 +233,15 @@ func TestPostgresReleaseRegisterPersists(t *testing.T) {
 		t.Fatalf("after reopening: %+v, %v, %v; want %+v", got, found, err, n)
 	}
 	late := time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC) // 2027-01-01 01:00 in China
-	next, err := r2.Issue(ctx, ReleaseRequest{DeclarationID: "JH-2020-US-0512", ExporterCode: "3205960330", Lane: policy.LaneYellow}, late)
+	next, err := r2.Issue(ctx, activities.ReleaseRequest{DeclarationID: "JH-2020-US-0512", ExporterCode: "3205960330", Lane: policy.LaneYellow}, late)
 	if err != nil || next.Number != "RN-2027-00000002" || !next.IssuedAt.Equal(late) {
 		t.Errorf("next after reopening = %+v, %v", next, err)
 	}
 }
 
-func TestOpenPostgresReleaseRegisterRefusesBadURL(t *testing.T) {
+func TestOpenPostgresRefusesBadURL(t *testing.T) {
 	for _, dsn := range []string{"postgres://", "mysql://u:p@h/db", "postgres://%zz"} {
-		_, err := OpenPostgresReleaseRegister(context.Background(), dsn)
+		_, err := OpenPostgres(context.Background(), dsn)
 		if err == nil {
 			t.Errorf("%q accepted", dsn)
 		}
@@ -252,7 +253,7 @@ func TestOpenPostgresReleaseRegisterRefusesBadURL(t *testing.T) {
 	// A server that does not answer is an error naming the database without its password.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := OpenPostgresReleaseRegister(ctx, "postgres://customs:s3cret@127.0.0.1:1/customs?connect_timeout=2")
+	_, err := OpenPostgres(ctx, "postgres://customs:s3cret@127.0.0.1:1/customs?connect_timeout=2")
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("err = %v", err)
 	}
