@@ -158,10 +158,10 @@ func (b *trailBuilder) event(i int, e *historypb.HistoryEvent) {
 		b.started(e)
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		b.scheduled[e.GetEventId()] = e
-		switch name := activityType(e); {
-		case checkStages[name] != "":
-			b.enterStage(e, checkStages[name])
-		case name == "IssueReleaseNotice":
+		name := activityType(e)
+		if stage, ok := activities.CheckStage(name); ok {
+			b.enterStage(e, stage)
+		} else if name == activities.NameIssueReleaseNotice {
 			b.enterStage(e, policy.StageRelease)
 		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -277,19 +277,16 @@ func (b *trailBuilder) activityWhat(s *historypb.HistoryEvent) string {
 	return activityType(s)
 }
 
-// checkStages names the stage each check activity belongs to.
-var checkStages = map[string]policy.Stage{
-	"CheckDocuments":      policy.StageDocumentCheck,
-	"PrescreenBiological": policy.StageBiologicalReview,
-	"VerifyCertificates":  policy.StageCertificationCheck,
-	"PlanInspection":      policy.StagePhysicalInspection,
+func isCheck(activity string) bool {
+	_, ok := activities.CheckStage(activity)
+	return ok
 }
 
 func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *commonpb.Payloads) {
 	name := activityType(s)
 	what := b.activityWhat(s)
 	switch {
-	case name == "LoadConfiguration":
+	case name == activities.NameLoadConfiguration:
 		if b.configured {
 			return // the roster is read afresh before every wait for an officer
 		}
@@ -301,7 +298,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 		}
 		b.add(e, RowConfiguration, ActorSystem, what, "loaded", fmt.Sprintf("standard %s, information deadline %s, %d officers",
 			cfg.Policy.Standard, cfg.Policy.InformationDeadline, len(cfg.Roster.Officers)))
-	case name == "SelectLane":
+	case name == activities.NameSelectLane:
 		var sel activities.LaneSelection
 		if err := b.dc.FromPayloads(result, &sel); err != nil {
 			b.add(e, RowLane, ActorSystem, what, "unreadable", oneLine(err.Error()))
@@ -312,7 +309,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 			reason += " (random sample)"
 		}
 		b.add(e, RowLane, ActorSystem, what, string(sel.Lane)+" lane", reason)
-	case checkStages[name] != "":
+	case isCheck(name):
 		var res activities.CheckResult
 		if err := b.dc.FromPayloads(result, &res); err != nil {
 			b.add(e, RowCheck, ActorSystem, what, "unreadable", oneLine(err.Error()))
@@ -323,7 +320,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 			outcome = fmt.Sprintf("%d finding(s), worst %s", n, res.Worst())
 		}
 		b.add(e, RowCheck, ActorSystem, what, outcome, findings(res.Findings))
-	case name == "IssueReleaseNotice":
+	case name == activities.NameIssueReleaseNotice:
 		var req activities.ReleaseRequest
 		_ = b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req)
 		var n activities.ReleaseNotice
@@ -336,7 +333,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 			actor, reason = req.Officer, "approved by release officer "+req.Officer+", "+string(req.Lane)+" lane"
 		}
 		b.add(e, RowReleaseNotice, actor, what, "notice "+n.Number, reason)
-	case name == "NotifyExporter":
+	case name == activities.NameNotifyExporter:
 		var n activities.Notification
 		_ = b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &n)
 		b.add(e, RowNotification, ActorSystem, what, "delivered", n.Message)
@@ -389,7 +386,7 @@ func (b *trailBuilder) activityFailed(e, s *historypb.HistoryEvent, f *failurepb
 			}
 		}
 		b.add(e, RowCheck, ActorSystem, what, "refused by rule ("+errType+")", reason)
-	case name == "NotifyExporter":
+	case name == activities.NameNotifyExporter:
 		b.add(e, RowNotification, ActorSystem, what, "not delivered", msg)
 	default:
 		outcome := "failed"
@@ -403,12 +400,12 @@ func (b *trailBuilder) activityFailed(e, s *historypb.HistoryEvent, f *failurepb
 func (b *trailBuilder) timerFired(e *historypb.HistoryEvent) {
 	started := b.timers[e.GetTimerFiredEventAttributes().GetStartedEventId()]
 	sum := b.summary(started)
-	switch {
-	case strings.Contains(sum, " allowance ("):
-		stage := strings.SplitN(sum, " ", 2)[0]
-		b.escalated = append(b.escalated, b.add(e, RowEscalation, ActorSystem, "stage "+stage+" overran its "+
-			strings.TrimPrefix(sum, stage+" "), "escalated", ""))
-	case strings.HasPrefix(sum, "Exporter's deadline"):
+	kind, stage, allowance, _ := workflows.TimerOf(sum)
+	switch kind {
+	case workflows.TimerAllowance:
+		b.escalated = append(b.escalated, b.add(e, RowEscalation, ActorSystem, "stage "+string(stage)+" overran its "+allowance,
+			"escalated", ""))
+	case workflows.TimerExporterDeadline:
 		b.add(e, RowLapse, ActorSystem, sum+" passed", "deadline passed", "no documents supplied in time")
 	default:
 		if sum == "" {

@@ -68,14 +68,9 @@ type outbound struct {
 	errors       map[policy.Stage][]string
 }
 
-// checkActivities are the activities whose results an officer reviews, with their stages.
-var checkActivities = map[string]policy.Stage{"CheckDocuments": policy.StageDocumentCheck,
-	"PrescreenBiological": policy.StageBiologicalReview, "VerifyCertificates": policy.StageCertificationCheck,
-	"PlanInspection": policy.StagePhysicalInspection}
-
 func (o *outbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
 	f := o.Next.ExecuteActivity(ctx, activityType, args...)
-	stage, ok := checkActivities[activityType]
+	stage, ok := activities.CheckStage(activityType)
 	if !ok {
 		return f
 	}

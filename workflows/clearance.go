@@ -656,7 +656,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
 	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      deadline,
-		TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("Exporter's deadline to answer (%s)", c.cfg.Policy.InformationDeadline)},
+		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.cfg.Policy.InformationDeadline)},
 	}, func() bool { return c.phase != PhaseAwaitingExporter })
 	if err != nil {
 		return false, err
@@ -678,11 +678,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Duration) {
 	stage := c.timeline[idx].Stage
 	allowance := c.timeline[idx].Allowance.D()
-	summary := fmt.Sprintf("%s allowance (%s)", stage, policy.Duration(allowance))
-	if c.cfg.Policy.Calendar.BusinessDays() {
-		summary = fmt.Sprintf("%s allowance (%s in working days, until %s)", stage, policy.Duration(allowance),
-			c.timeline[idx].Due.UTC().Format("2006-01-02 15:04 MST"))
-	}
+	summary := AllowanceTimerSummary(stage, policy.Duration(allowance), c.cfg.Policy.Calendar.BusinessDays(), c.timeline[idx].Due)
 	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary})
 	if err := timer.Get(ctx, nil); err != nil {
 		return // the stage ended in time
