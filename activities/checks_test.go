@@ -489,18 +489,3 @@ func TestSampleSize(t *testing.T) {
 		}
 	}
 }
-
-func TestMoney(t *testing.T) {
-	for _, tt := range []struct {
-		amount   int64
-		currency string
-		want     string
-	}{
-		{8_640_000, "USD", "86,400.00 USD"}, {5, "EUR", "0.05 EUR"}, {5_000_000, "JPY", "5,000,000 JPY"},
-		{1_234_567, "KWD", "1,234.567 KWD"}, {-150, "USD", "-1.50 USD"}, {0, "CNY", "0.00 CNY"},
-	} {
-		if got := money(tt.amount, tt.currency); got != tt.want {
-			t.Errorf("money(%d, %s) = %q, want %q", tt.amount, tt.currency, got, tt.want)
-		}
-	}
-}

@@ -104,7 +104,7 @@ func (a *Activities) checkInvoices(d *declaration.Declaration, r *result) {
 		if consistent && sum != doc.Amount {
 			r.add("invoice-total-mismatch", SeverityError, path+".amount",
 				"commercial invoice %s states %s but the lines it covers add up to %s", doc.Reference,
-				money(doc.Amount, doc.Currency), money(sum, doc.Currency))
+				declaration.FormatMoney(doc.Amount, doc.Currency), declaration.FormatMoney(sum, doc.Currency))
 		}
 	}
 }
@@ -128,10 +128,10 @@ func (a *Activities) checkContract(d *declaration.Declaration, r *result) {
 		switch {
 		case !ok:
 			r.add("no-contract-threshold", SeverityInfo, "lines",
-				"no contract threshold is set for %s; the goods value is %s", c, money(totals[c], c))
+				"no contract threshold is set for %s; the goods value is %s", c, declaration.FormatMoney(totals[c], c))
 		case totals[c] > limit && !hasDocument(d, declaration.DocContract):
 			r.add("missing-document", SeverityError, "documents",
-				"no contract is attached: the goods value of %s is above the threshold of %s", money(totals[c], c), money(limit, c))
+				"no contract is attached: the goods value of %s is above the threshold of %s", declaration.FormatMoney(totals[c], c), declaration.FormatMoney(limit, c))
 		}
 	}
 }

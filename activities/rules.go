@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -223,52 +222,6 @@ var DefaultContractThresholds = map[string]int64{
 	"AUD": 75_000_00,
 	"CAD": 70_000_00,
 	"SGD": 70_000_00,
-}
-
-// minorDigits returns the number of minor-unit digits of a currency (ISO 4217 exponent).
-func minorDigits(currency string) int {
-	switch currency {
-	case "JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF", "XPF", "KMF", "RWF",
-		"VUV", "GNF", "DJF", "BIF":
-		return 0
-	case "BHD", "KWD", "OMR", "JOD", "IQD", "LYD", "TND":
-		return 3
-	}
-	return 2
-}
-
-// money formats an amount in minor units: 8640000 USD as "86,400.00 USD".
-func money(amount int64, currency string) string {
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	digits := minorDigits(currency)
-	div := int64(1)
-	for range digits {
-		div *= 10
-	}
-	major, minor := amount/div, amount%div
-	s := groupThousands(major)
-	if digits > 0 {
-		s += fmt.Sprintf(".%0*d", digits, minor)
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s + " " + currency
-}
-
-func groupThousands(n int64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // covering returns the indexes of the documents of type t that cover line id; a document that

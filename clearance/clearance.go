@@ -276,36 +276,13 @@ func Details(d declaration.Declaration) string {
 		if l.Biological {
 			bio = "class " + string(l.RiskClass)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d %s | %s %s | %s |\n", l.ID, l.HSCode, l.Description, l.Quantity, l.Unit,
-			Money(l.Value, l.Currency), l.Currency, bio)
+		fmt.Fprintf(&b, "| %s | %s | %s | %d %s | %s | %s |\n", l.ID, l.HSCode, l.Description, l.Quantity, l.Unit,
+			declaration.FormatMoney(l.Value, l.Currency), bio)
 	}
 	if d.IsExpedited() {
 		fmt.Fprintf(&b, "\n**Expedited**: %s\n", d.Expedited.Justification)
 	}
 	return b.String()
-}
-
-// Money formats an amount in minor units with the currency's decimals.
-func Money(minor int64, currency string) string {
-	decimals := 2
-	switch currency {
-	case "JPY", "KRW", "VND", "CLP", "ISK":
-		decimals = 0
-	case "KWD", "BHD", "OMR", "JOD", "TND":
-		decimals = 3
-	}
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	if decimals == 0 {
-		return fmt.Sprintf("%s%d", sign, minor)
-	}
-	scale := int64(1)
-	for i := 0; i < decimals; i++ {
-		scale *= 10
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, minor/scale, decimals, minor%scale)
 }
 
 // UILink returns the Web UI address of a clearance.

@@ -39,18 +39,6 @@ func TestBringUpToDateMovesRunningTimesToNow(t *testing.T) {
 	}
 }
 
-func TestMoneyUsesTheCurrencyDecimals(t *testing.T) {
-	for _, c := range []struct {
-		minor    int64
-		currency string
-		want     string
-	}{{4000000, "USD", "40000.00"}, {5, "EUR", "0.05"}, {-1234, "USD", "-12.34"}, {15000, "JPY", "15000"}, {1500, "KWD", "1.500"}} {
-		if got := Money(c.minor, c.currency); got != c.want {
-			t.Errorf("Money(%d, %s) = %s, want %s", c.minor, c.currency, got, c.want)
-		}
-	}
-}
-
 func TestStartOptionsRefuseSecondSubmission(t *testing.T) {
 	d := declaration.Declaration{ID: "NB-1", Exporter: declaration.Party{Code: "3302960123"}, Destination: "US",
 		Transport: declaration.TransportAir, Lines: []declaration.Line{{Category: declaration.CategoryGloves}},
