@@ -39,27 +39,36 @@ const dateLayout = "2006-01-02"
 // nothing more can be named. On any problem it returns the zero Declaration. Parse does not
 // validate the content: see Validate and ParseAndValidate.
 func Parse(data []byte) (Declaration, error) {
+	var d Declaration
+	if err := decode(data, &d, "the declaration"); err != nil {
+		return Declaration{}, err
+	}
+	return d, nil
+}
+
+// Decode decodes data into the value v points to, by Parse's rules: what the exporter writes
+// beside a declaration (documents and certificates supplied later) reads as the declaration does.
+// It returns a *ValidationError; v is left partly filled on one.
+func Decode(data []byte, v any) error { return decode(data, v, "the input") }
+
+func decode(data []byte, v any, what string) error {
 	if len(data) > MaxSize {
-		return Declaration{}, &ValidationError{Problems: []Problem{{
-			Reason: fmt.Sprintf("the declaration is %d bytes, more than the limit of %d", len(data), MaxSize),
+		return &ValidationError{Problems: []Problem{{
+			Reason: fmt.Sprintf("%s is %d bytes, more than the limit of %d", what, len(data), MaxSize),
 		}}}
 	}
 	if !utf8.Valid(data) {
-		return Declaration{}, &ValidationError{Problems: []Problem{{
+		return &ValidationError{Problems: []Problem{{
 			Reason: fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(data)),
 		}}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	p := &parser{data: data, dec: dec}
-	var d Declaration
-	if err := p.value(reflect.ValueOf(&d).Elem(), ""); err == nil {
+	if err := p.value(reflect.ValueOf(v).Elem(), ""); err == nil {
 		p.end()
 	}
-	if err := p.problems.err(); err != nil {
-		return Declaration{}, err
-	}
-	return d, nil
+	return p.problems.err()
 }
 
 // ParseAndValidate parses a declaration and validates it. On a parse failure it returns the

@@ -384,10 +384,9 @@ func readSupply(path string) (workflows.Supply, error) {
 	if err != nil {
 		return s, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("not a supply of documents: %w", err)
+	// Read as the declaration is read: the same field rules, plain dates accepted.
+	if err := declaration.Decode(b, &s); err != nil {
+		return s, fmt.Errorf("not a supply of documents:\n%s", indent(err.Error()))
 	}
 	if len(s.Documents) == 0 && len(s.Certificates) == 0 {
 		return s, fmt.Errorf("documents: supply at least one document or certificate")

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,5 +31,30 @@ func TestStatusAndResultPrintTextsEscaped(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A supply file is read as a declaration file is: a certificate's plain dates, accepted in the
+// declaration, are accepted in the answer too; an unknown field is refused, named.
+func TestSupplyFileReadsAsTheDeclaration(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s, err := readSupply(write("ok.json", `{"certificates":[{"scheme":"NMPA","number":"20203400001","holder":"Ningbo Kangrun",`+
+		`"lines":["1"],"validFrom":"2020-01-01","validTo":"2025-01-01"}]}`))
+	if err != nil {
+		t.Fatalf("plain dates refused: %v", err)
+	}
+	if got := s.Certificates[0].ValidFrom.Format("2006-01-02"); got != "2020-01-01" {
+		t.Errorf("validFrom read as %s", got)
+	}
+	if _, err := readSupply(write("typo.json", `{"documents":[{"type":"contract","referense":"C-1"}]}`)); err == nil ||
+		!strings.Contains(err.Error(), "documents[0].referense") {
+		t.Errorf("unknown field: %v", err)
 	}
 }
