@@ -54,14 +54,9 @@ func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error
 		// Without it the SDK answers a duplicate with the existing run instead of an error, and
 		// a resubmission would look like a new clearance.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.ExporterCodeKey.ValueSet(d.Exporter.Code),
-			workflows.DestinationCountryKey.ValueSet(d.Destination),
-			workflows.ProductCategoriesKey.ValueSet(d.CategoryList()),
-			workflows.ExpeditedKey.ValueSet(d.IsExpedited()),
+		TypedSearchAttributes: temporal.NewSearchAttributes(append(workflows.DeclarationAttributes(d),
 			workflows.StatusKey.ValueSet(string(workflows.StateChecking)),
-			workflows.SlaBreachedKey.ValueSet(false),
-		),
+			workflows.SlaBreachedKey.ValueSet(false))...),
 		StaticSummary: Summary(d),
 		StaticDetails: Details(d),
 	}, nil

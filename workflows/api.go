@@ -6,6 +6,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/medsupply/customs/declaration"
 )
 
 // TaskQueue is the task queue the clearance worker polls.
@@ -59,6 +61,18 @@ var (
 	ExpeditedKey          = temporal.NewSearchAttributeKeyBool(SAExpedited)
 	SlaBreachedKey        = temporal.NewSearchAttributeKeyBool(SASlaBreached)
 )
+
+// DeclarationAttributes are the search attributes a declaration gives its clearance: exporter,
+// destination, product categories and procedure. The client starts a clearance with them and the
+// workflow sets them where a clearance was started without.
+func DeclarationAttributes(d declaration.Declaration) []temporal.SearchAttributeUpdate {
+	return []temporal.SearchAttributeUpdate{
+		ExporterCodeKey.ValueSet(d.Exporter.Code),
+		DestinationCountryKey.ValueSet(d.Destination),
+		ProductCategoriesKey.ValueSet(d.CategoryList()),
+		ExpeditedKey.ValueSet(d.IsExpedited()),
+	}
+}
 
 // SearchAttributes returns the custom search attributes the engine needs, with their types, for
 // registration on a namespace.

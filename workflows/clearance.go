@@ -119,8 +119,7 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	next := c.shown
 	var u []temporal.SearchAttributeUpdate
 	if !next.identity {
-		u = append(u, ExporterCodeKey.ValueSet(c.decl.Exporter.Code), DestinationCountryKey.ValueSet(c.decl.Destination),
-			ProductCategoriesKey.ValueSet(c.decl.CategoryList()), ExpeditedKey.ValueSet(c.decl.IsExpedited()))
+		u = append(u, DeclarationAttributes(c.decl)...)
 		next.identity = true
 	}
 	if c.lane != "" && string(c.lane) != next.lane {

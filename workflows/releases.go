@@ -82,14 +82,8 @@ type visibility interface {
 type eager struct{}
 
 func (eager) laneSelected(ctx workflow.Context, c *clearance) error {
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		ExporterCodeKey.ValueSet(c.decl.Exporter.Code),
-		DestinationCountryKey.ValueSet(c.decl.Destination),
-		ProductCategoriesKey.ValueSet(c.decl.CategoryList()),
-		ExpeditedKey.ValueSet(c.decl.IsExpedited()),
-		LaneKey.ValueSet(string(c.lane)),
-		SlaBreachedKey.ValueSet(false),
-	); err != nil {
+	u := append(DeclarationAttributes(c.decl), LaneKey.ValueSet(string(c.lane)), SlaBreachedKey.ValueSet(false))
+	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
 	return nil
