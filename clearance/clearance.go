@@ -21,7 +21,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/medsupply/customs/declaration"
-	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -112,32 +111,8 @@ func Status(ctx context.Context, c client.Client, declarationID string) (workflo
 	if err := v.Get(&s); err != nil {
 		return s, fmt.Errorf("read status of %s: %w", id, err)
 	}
-	bringUpToDate(&s, time.Now())
+	s.UpTo(time.Now())
 	return s, nil
-}
-
-// bringUpToDate moves a running clearance's elapsed times from its last event, which is the
-// clock the workflow's query sees, to now.
-func bringUpToDate(s *workflows.Status, now time.Time) {
-	if s.State.Final() || s.Submitted.IsZero() || now.Before(s.Submitted) {
-		return
-	}
-	s.Elapsed = policy.Duration(now.Sub(s.Submitted))
-	for i := range s.Timeline {
-		t := &s.Timeline[i]
-		if t.Ended.IsZero() {
-			t.Duration = policy.Duration(now.Sub(t.Started))
-			t.Overrun = !t.Due.IsZero() && now.After(t.Due)
-			// The wait in progress is added to the stage's waits only when it ends.
-			if w := s.Waiting; w != nil && !w.Since.IsZero() && now.After(w.Since) {
-				if w.For == workflows.WaitingForExporter {
-					t.ExporterWait += policy.Duration(now.Sub(w.Since))
-				} else {
-					t.OfficerWait += policy.Duration(now.Sub(w.Since))
-				}
-			}
-		}
-	}
 }
 
 // update sends an update and waits for its result. A refusal by the workflow's validator comes

@@ -601,27 +601,27 @@ func (c *clearance) validateWithdrawal(w Withdrawal) error {
 
 // status builds the answer to the status query.
 func (c *clearance) status(now time.Time) Status {
-	end := now
+	elapsed := policy.Duration(0)
 	if !c.ended.IsZero() {
-		end = c.ended
+		elapsed = policy.Duration(c.ended.Sub(c.submitted))
 	}
-	timeline := append([]StageRecord(nil), c.timeline...)
-	for i := range timeline {
-		if timeline[i].Ended.IsZero() {
-			timeline[i].Duration = policy.Duration(now.Sub(timeline[i].Started))
-			timeline[i].Overrun = now.After(timeline[i].Due)
-		}
-	}
-	return Status{
-		Findings: orEmpty(c.findings), Decisions: orEmpty(c.decisions), Timeline: orEmpty(timeline),
+	s := Status{
+		Findings: orEmpty(c.findings), Decisions: orEmpty(c.decisions),
+		Timeline:      orEmpty(append([]StageRecord(nil), c.timeline...)),
 		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
 		LaneSelection: c.selection, State: c.state, Phase: c.phase, Accepts: c.phase.Accepting(),
 		Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Waiting: c.waiting, Refused: c.refused, RefusedCount: c.refusedCount,
+		Refused: c.refused, RefusedCount: c.refusedCount,
 		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations,
 		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
-		Elapsed: policy.Duration(end.Sub(c.submitted)), Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
+		Elapsed: elapsed, Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
 	}
+	if w := c.waiting; w != nil {
+		copied := *w
+		s.Waiting = &copied
+	}
+	s.UpTo(now)
+	return s
 }
 
 // details is the Web UI's current-details sentence: what is awaited, from whom, and by when.

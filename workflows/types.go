@@ -254,6 +254,53 @@ type Status struct {
 	Standard policy.Duration `json:"standard"`
 	// Counting says how allowances are counted: calendar or business-days.
 	Counting string `json:"counting"`
+	// AsOf is the moment a running clearance's elapsed time, stage duration, overrun and the wait
+	// in progress are counted to (see UpTo).
+	AsOf time.Time `json:"asOf"`
+}
+
+// UpTo counts a running clearance's elapsed time, the running stage's duration and overrun, and
+// the wait in progress up to now: from the record when AsOf is zero, else on from AsOf. The
+// workflow's query counts to its own clock; a client counts on to the wall clock. A clearance
+// that has ended is left as it is.
+func (s *Status) UpTo(now time.Time) {
+	if s.State.Final() || s.Submitted.IsZero() || now.Before(s.Submitted) || (!s.AsOf.IsZero() && !now.After(s.AsOf)) {
+		return
+	}
+	fresh := s.AsOf.IsZero()
+	delta := policy.Duration(now.Sub(s.AsOf))
+	if fresh {
+		s.Elapsed = policy.Duration(now.Sub(s.Submitted))
+	} else {
+		s.Elapsed += delta
+	}
+	for i := range s.Timeline {
+		t := &s.Timeline[i]
+		if !t.Ended.IsZero() {
+			continue
+		}
+		t.Overrun = !t.Due.IsZero() && now.After(t.Due)
+		if fresh {
+			t.Duration = policy.Duration(now.Sub(t.Started))
+		} else {
+			t.Duration += delta
+		}
+		// The wait in progress is added to the stage's waits; the workflow adds it when it ends.
+		w := s.Waiting
+		if w == nil || w.Since.IsZero() || !now.After(w.Since) {
+			continue
+		}
+		wait := delta
+		if fresh {
+			wait = policy.Duration(now.Sub(w.Since))
+		}
+		if w.For == WaitingForExporter {
+			t.ExporterWait += wait
+		} else {
+			t.OfficerWait += wait
+		}
+	}
+	s.AsOf = now
 }
 
 // Result is what a clearance returns when it ends.
