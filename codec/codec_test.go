@@ -154,8 +154,13 @@ func TestServerChecksOriginAndToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := resp.Body.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return resp, string(b)
 	}
 	resp, out := call(http.MethodPost, "http://localhost:8233", "s3cret")

@@ -344,7 +344,11 @@ func noticesOf(t *testing.T, declarationID string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() {
+		if err := rows.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	var numbers []string
 	for rows.Next() {
 		var n string
@@ -404,7 +408,11 @@ func notified(t *testing.T, declarationID string) []notificationLine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	var out []notificationLine
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

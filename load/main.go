@@ -95,7 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "load: %v\n", err)
 				return 1
 			}
-			defer os.RemoveAll(dir)
+			defer func() {
+				if err := os.RemoveAll(dir); err != nil {
+					fmt.Fprintf(stderr, "load: remove %s: %v\n", dir, err)
+				}
+			}()
 			ecfg.DataDir = dir
 			ecfg.Notifications = filepath.Join(dir, "notifications.jsonl")
 		}
@@ -104,7 +108,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "load: %v\n", err)
 			return 1
 		}
-		defer e.Close()
+		defer func() {
+			if err := e.Close(); err != nil {
+				fmt.Fprintf(stderr, "load: close engine: %v\n", err)
+			}
+		}()
 		w := e.NewWorker(c, ecfg)
 		bw := worker.New(c, loadgen.BaselineTaskQueue, ecfg.SDKWorkerOptions())
 		loadgen.RegisterBaseline(bw)

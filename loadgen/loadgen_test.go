@@ -75,7 +75,11 @@ func TestRunAgainstARealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	w := e.NewWorker(c, cfg)
 	bw := worker.New(c, BaselineTaskQueue, worker.Options{})
 	RegisterBaseline(bw)

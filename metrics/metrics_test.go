@@ -43,7 +43,11 @@ func TestWorkerMetricsMatchTheClearancesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	w := e.NewWorker(c, cfg)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -122,7 +126,9 @@ func TestWorkerMetricsMatchTheClearancesRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 {
 		t.Errorf("scrape status %d", resp.StatusCode)
 	}

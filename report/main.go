@@ -90,8 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if err := trs.WriteHTML(f, r); err != nil {
-			f.Close()
-			fmt.Fprintf(stderr, "report: %v\n", err)
+			fmt.Fprintf(stderr, "report: %v\n", errors.Join(err, f.Close()))
 			return 1
 		}
 		if err := f.Close(); err != nil {

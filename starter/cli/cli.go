@@ -219,8 +219,10 @@ func readDeclaration(path string) (declaration.Declaration, error) {
 	if err != nil {
 		return declaration.Declaration{}, err
 	}
-	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, declaration.MaxSize+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return declaration.Declaration{}, err
 	}
