@@ -98,7 +98,7 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...
 say "building the Temporal server, its SQL tool, worker, starter and setup"
 # One build, so the go command overlaps compiling and linking; the server's packages come from
 # the build cache when go test ./... ran before.
-go build -o bin/ go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./setup
+go build -o bin/ go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup
 mv -f bin/server bin/temporal-server
 mv -f bin/sql bin/temporal-sql-tool
 server_dir=$(go list -m -f '{{.Dir}}' go.temporal.io/server)

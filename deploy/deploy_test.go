@@ -272,8 +272,8 @@ func readDockerfile(t *testing.T) dockerfile {
 
 func TestDockerfile(t *testing.T) {
 	d := readDockerfile(t)
-	if !slices.Equal(sortedCopy(d.built), []string{"./setup", "./starter", "./worker"}) {
-		t.Errorf("go build builds %v, want ./worker ./setup ./starter", d.built)
+	if !slices.Equal(sortedCopy(d.built), []string{"./cmd/setup", "./starter", "./worker"}) {
+		t.Errorf("go build builds %v, want ./worker ./cmd/setup ./starter", d.built)
 	}
 	for _, dir := range d.built {
 		b, err := os.ReadFile(filepath.Join("..", dir, "main.go"))

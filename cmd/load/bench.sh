@@ -4,10 +4,10 @@
 # start-dev, SQLite file) and against the embedded default (deploy/devserver, SQLite file),
 # each freshly started on loopback. BENCHMARKS.md quotes its output.
 #
-#   bash load/bench.sh                 # N=300 C=200
-#   N=1000 C=200 bash load/bench.sh
+#   bash cmd/load/bench.sh                 # N=300 C=200
+#   N=1000 C=200 bash cmd/load/bench.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
 
 N=${N:-300}
@@ -25,9 +25,9 @@ if ! command -v temporal >/dev/null; then
   echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
   go install github.com/temporalio/cli/cmd/temporal@v1.5.1
 fi
-go build -o "$work/load" ./load
+go build -o "$work/load" ./cmd/load
 go build -o "$work/devserver" ./deploy/devserver
-go build -o "$work/setup" ./setup
+go build -o "$work/setup" ./cmd/setup
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
