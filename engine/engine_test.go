@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medsupply/customs/register"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/medsupply/customs/register"
 )
 
 // server is the one in-process Temporal server of this package's tests.
