@@ -322,7 +322,10 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 		b.add(e, RowCheck, ActorSystem, what, outcome, findings(res.Findings))
 	case name == activities.NameIssueReleaseNotice:
 		var req activities.ReleaseRequest
-		_ = b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req)
+		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req); err != nil {
+			b.add(e, RowReleaseNotice, ActorSystem, what, "request unreadable", oneLine(err.Error()))
+			return
+		}
 		var n activities.ReleaseNotice
 		if err := b.dc.FromPayloads(result, &n); err != nil {
 			b.add(e, RowReleaseNotice, ActorSystem, what, "unreadable", oneLine(err.Error()))
@@ -335,7 +338,10 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 		b.add(e, RowReleaseNotice, actor, what, "notice "+n.Number, reason)
 	case name == activities.NameNotifyExporter:
 		var n activities.Notification
-		_ = b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &n)
+		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &n); err != nil {
+			b.add(e, RowNotification, ActorSystem, what, "delivered", "notification unreadable: "+oneLine(err.Error()))
+			return
+		}
 		b.add(e, RowNotification, ActorSystem, what, "delivered", n.Message)
 	default:
 		b.add(e, RowOther, ActorSystem, what, "completed", "")

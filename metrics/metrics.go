@@ -38,7 +38,9 @@ var DurationBuckets = []float64{
 // Metrics is a Prometheus registry fed by OpenTelemetry, with the SDK's metrics handler.
 type Metrics struct {
 	// Handler goes into client.Options.MetricsHandler.
-	Handler  client.MetricsHandler
+	Handler client.MetricsHandler
+	// OnError, when set, hears of what the metrics could not do (a visibility count that failed).
+	OnError  func(error)
 	registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
 	meter    metric.Meter
@@ -110,18 +112,25 @@ func (m *Metrics) WatchOpen(ctx context.Context, c client.Client, namespace stri
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		// A count that fails keeps the gauges at the last good counts rather than zero.
 		next := map[policy.Stage]int64{}
+		var failed error
 		for _, s := range policy.Stages {
 			resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace,
 				Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = '%s'", workflows.WorkflowName, workflows.SAStage, s)})
 			if err != nil {
+				failed = fmt.Errorf("count open clearances at %s: %w", s, err)
 				break
 			}
 			next[s] = resp.GetCount()
 		}
-		mu.Lock()
-		counts = next
-		mu.Unlock()
+		if failed == nil {
+			mu.Lock()
+			counts = next
+			mu.Unlock()
+		} else if m.OnError != nil && ctx.Err() == nil {
+			m.OnError(failed)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -135,6 +144,10 @@ func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdo
 
 // Run serves /metrics on addr and keeps the open-clearance gauge up to date until ctx is done.
 func (m *Metrics) Run(ctx context.Context, addr string, c client.Client, namespace string) error {
-	go func() { _ = m.WatchOpen(ctx, c, namespace, 30*time.Second) }()
+	go func() {
+		if err := m.WatchOpen(ctx, c, namespace, 30*time.Second); err != nil && m.OnError != nil {
+			m.OnError(err)
+		}
+	}()
 	return m.Serve(ctx, addr)
 }

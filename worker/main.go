@@ -72,6 +72,7 @@ func run(args []string) int {
 			zl.Error("metrics", zap.Error(err))
 			return 1
 		}
+		mx.OnError = func(err error) { zl.Warn("metrics", zap.Error(err)) }
 		o.Connect.MetricsHandler = mx.Handler
 	}
 	c, err := connect.Dial(ctx, o.Connect, logging.NewSDKLogger(zl))

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -88,8 +89,16 @@ func run(args []string) int {
 		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
 		cs := &http.Server{Handler: codec.NewHandler(cd, codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}),
 			ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = cs.Serve(ln) }()
-		defer func() { _ = cs.Close() }()
+		go func() {
+			if err := cs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				zl.Error("the codec server stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			if err := cs.Close(); err != nil {
+				zl.Warn("close the codec server", zap.Error(err))
+			}
+		}()
 		scfg.CodecEndpoint = "http://" + addr
 	}
 	if !*memory {
@@ -128,6 +137,7 @@ func run(args []string) int {
 			zl.Error("metrics", zap.Error(err))
 			return 1
 		}
+		mx.OnError = func(err error) { zl.Warn("metrics", zap.Error(err)) }
 		copts.MetricsHandler = mx.Handler
 	}
 	c, err := client.DialContext(ctx, copts)
