@@ -58,7 +58,9 @@ func TestOpenGaugesKeepTheirCountsWhenACountFails(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no failure reported")
 	}
-	<-reported // a second failed round has passed too
+	if err := <-reported; err == nil { // a second failed round has passed too
+		t.Fatal("nil error reported")
+	}
 	if got := open(scrape(t, m), string(policy.StageDocumentCheck)); got != 3 {
 		t.Errorf("open clearances at the document check %v after failed counts, want the last good count 3", got)
 	}
