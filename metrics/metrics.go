@@ -35,6 +35,11 @@ var DurationBuckets = []float64{
 	1 * 86400, 2 * 86400, 3 * 86400, 4 * 86400, 6 * 86400, 8 * 86400, 12 * 86400, 16 * 86400, 20 * 86400, 30 * 86400,
 }
 
+// LatencyBuckets are the histogram boundaries, in seconds, for the SDK's latencies (workflow and
+// activity task, request, end to end): from a millisecond to a minute. Without them the
+// OpenTelemetry defaults (0, 5, 10, 25 ... seconds) put every observation in one bucket.
+var LatencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
 // Metrics is a Prometheus registry fed by OpenTelemetry, with the SDK's metrics handler.
 type Metrics struct {
 	// Handler goes into client.Options.MetricsHandler.
@@ -57,7 +62,11 @@ func New() (*Metrics, error) {
 		sdkmetric.Instrument{Name: "clearance_*", Kind: sdkmetric.InstrumentKindHistogram},
 		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: DurationBuckets}},
 	)
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(durations))
+	latencies := sdkmetric.NewView(
+		sdkmetric.Instrument{Name: "temporal_*", Kind: sdkmetric.InstrumentKindHistogram},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: LatencyBuckets}},
+	)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(durations, latencies))
 	meter := provider.Meter("customs-clearance")
 	return &Metrics{
 		Handler:  sdkotel.NewMetricsHandler(sdkotel.MetricsHandlerOptions{Meter: meter, UseMonotonicCounters: true}),

@@ -118,6 +118,26 @@ func TestWorkerMetricsMatchTheClearancesRun(t *testing.T) {
 	if _, ok := families["temporal_workflow_completed_total"]; !ok {
 		t.Error("the SDK's own metrics are missing")
 	}
+	// The SDK's latencies take milliseconds here: their histograms must tell them apart, not put
+	// them all under the OpenTelemetry default's first bound of 5 s.
+	latency := families["temporal_workflow_task_execution_latency_seconds"]
+	if latency == nil {
+		t.Fatal("no workflow task execution latency histogram")
+	}
+	for _, m := range latency.GetMetric() {
+		h := m.GetHistogram()
+		if h.GetSampleCount() == 0 {
+			continue
+		}
+		var under, bound5 bool
+		for _, b := range h.GetBucket() {
+			bound5 = bound5 || b.GetUpperBound() == 5
+			under = under || (b.GetUpperBound() <= 0.5 && b.GetCumulativeCount() > 0)
+		}
+		if !bound5 || !under {
+			t.Errorf("workflow task latencies are not resolved below a second: buckets %v", h.GetBucket())
+		}
+	}
 
 	// The endpoint serves the same text over HTTP.
 	hs := httptest.NewServer(m.HTTPHandler())
