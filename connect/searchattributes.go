@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/medsupply/customs/workflows"
@@ -60,4 +62,39 @@ func names(m map[string]enumspb.IndexedValueType) string {
 	}
 	sort.Strings(ns)
 	return strings.Join(ns, ", ")
+}
+
+// SearchAttributesQuery is a visibility query that names every custom search attribute; the
+// server accepts it once they are all usable.
+func SearchAttributesQuery() string {
+	var conds []string
+	for name, typ := range workflows.SearchAttributes() {
+		if typ == enumspb.INDEXED_VALUE_TYPE_BOOL {
+			conds = append(conds, name+" = false")
+		} else {
+			conds = append(conds, name+" = 'none'")
+		}
+	}
+	sort.Strings(conds)
+	return strings.Join(conds, " AND ")
+}
+
+// AwaitSearchAttributes waits, for at most wait, until the namespace's server accepts a query
+// naming every custom search attribute: registration returns before the server uses new ones.
+func AwaitSearchAttributes(ctx context.Context, c client.Client, namespace string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	query := SearchAttributesQuery()
+	for {
+		_, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("search attributes registered but not usable in namespace %s: %w", namespace, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -107,7 +107,11 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		}
 		fmt.Fprintf(out, "search attributes: added %v\n", missing)
 	}
-	fmt.Fprintf(out, "search attributes: all %d present\n", len(workflows.SearchAttributes()))
+	// Registered is not yet usable: a clearance started at once could be refused for "no mapping".
+	if err := AwaitSearchAttributes(ctx, c, ns, time.Until(deadline)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "search attributes: all %d present and usable\n", len(workflows.SearchAttributes()))
 	if o.RosterChanged {
 		n, err := clearance.AnnounceRosterChange(ctx, c, ns)
 		if err != nil {

@@ -91,7 +91,7 @@ func runTests(m *testing.M) int {
 	if err := connect.RegisterSearchAttributes(ctx, tc, namespace); err != nil {
 		return fail(err)
 	}
-	if err := awaitSearchAttributes(ctx); err != nil {
+	if err := connect.AwaitSearchAttributes(ctx, tc, namespace, time.Minute); err != nil {
 		return fail(err)
 	}
 
@@ -135,32 +135,6 @@ func runTests(m *testing.M) int {
 		}
 	}()
 	return m.Run()
-}
-
-// awaitSearchAttributes waits until a visibility query naming every custom search attribute is
-// accepted: registration returns before the server uses the new attributes.
-func awaitSearchAttributes(ctx context.Context) error {
-	var conds []string
-	for name, typ := range workflows.SearchAttributes() {
-		if typ == enumspb.INDEXED_VALUE_TYPE_BOOL {
-			conds = append(conds, name+" = false")
-		} else {
-			conds = append(conds, name+" = 'none'")
-		}
-	}
-	sort.Strings(conds)
-	query := strings.Join(conds, " AND ")
-	for {
-		_, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("search attributes not usable: %w", err)
-		case <-time.After(pollInterval):
-		}
-	}
 }
 
 // permanent marks a condition's error as one that waiting longer cannot change.

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -47,6 +48,12 @@ func TestSetupCreatesNamespaceOnceAndRegistersSearchAttributes(t *testing.T) {
 	}
 	if !strings.Contains(out, "namespace "+ns+": created, retention 72h0m0s") || !strings.Contains(out, "search attributes: added [") {
 		t.Errorf("first run said:\n%s", out)
+	}
+	// Once setup has said so, the attributes are usable at once: the first clearance started
+	// after it is not refused for "no mapping defined".
+	if _, err := server.GetDefaultClient().CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: ns, Query: connect.SearchAttributesQuery()}); err != nil {
+		t.Errorf("setup returned and the search attributes are not usable: %v", err)
 	}
 
 	ctx := context.Background()

@@ -183,30 +183,10 @@ func newNamespace(t *testing.T) string {
 	eventually(t, conditionTimeout, "search attributes of "+ns, func() error {
 		return connect.RegisterSearchAttributes(ctx, c, ns)
 	})
-	awaitSearchAttributes(t, c, ns)
-	return ns
-}
-
-// awaitSearchAttributes waits until a visibility query naming every custom search attribute is
-// accepted: registration returns before the server uses new attributes.
-func awaitSearchAttributes(t *testing.T, c client.Client, ns string) {
-	t.Helper()
-	var conds []string
-	for name, typ := range workflows.SearchAttributes() {
-		if typ == enumspb.INDEXED_VALUE_TYPE_BOOL {
-			conds = append(conds, name+" = false")
-		} else {
-			conds = append(conds, name+" = 'none'")
-		}
+	if err := connect.AwaitSearchAttributes(context.Background(), c, ns, conditionTimeout); err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(conds)
-	query := strings.Join(conds, " AND ")
-	eventually(t, conditionTimeout, "search attributes usable in "+ns, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: ns, Query: query})
-		return err
-	})
+	return ns
 }
 
 // dial connects to a server's namespace the way the worker and starter do, with the codec when
