@@ -263,7 +263,7 @@ func awaitOfficer(t *testing.T, id string, stage policy.Stage) workflows.Status 
 	s := awaitStatus(t, id, "awaiting an officer at "+string(stage), func(s workflows.Status) bool {
 		return s.State == workflows.StateAwaitingOfficer && s.Stage == stage
 	})
-	if s.Waiting == nil || s.Waiting.For != "officer-decision" || s.Waiting.Role != policy.StageRole(stage) {
+	if s.Waiting == nil || s.Waiting.For != workflows.WaitingForOfficer || s.Waiting.Role != policy.StageRole(stage) {
 		t.Fatalf("%s awaits an officer at %s, but waiting = %+v", id, stage, s.Waiting)
 	}
 	return s

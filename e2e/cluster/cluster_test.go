@@ -245,7 +245,7 @@ func drive(t *testing.T, ctx context.Context, c client.Client, r *run) int {
 		return 0
 	}
 	switch s.Waiting.For {
-	case "exporter-documents":
+	case workflows.WaitingForExporter:
 		if _, err := clearance.Supply(callCtx, c, r.id, workflows.Supply{
 			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-" + r.id,
 				Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}},
@@ -256,7 +256,7 @@ func drive(t *testing.T, ctx context.Context, c client.Client, r *run) int {
 		}
 		r.supplied = true
 		return 0
-	case "officer-decision":
+	case workflows.WaitingForOfficer:
 	default:
 		return 0
 	}
