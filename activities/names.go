@@ -15,17 +15,35 @@ const (
 	NameNotifyExporter      = "NotifyExporter"
 )
 
-// checkStages names the stage whose automated checks each check activity runs.
-var checkStages = map[string]policy.Stage{
-	NameCheckDocuments:      policy.StageDocumentCheck,
-	NamePrescreenBiological: policy.StageBiologicalReview,
-	NameVerifyCertificates:  policy.StageCertificationCheck,
-	NamePlanInspection:      policy.StagePhysicalInspection,
+// checks pairs each check activity with the stage whose automated checks it runs.
+var checks = []struct {
+	activity string
+	stage    policy.Stage
+}{
+	{NameCheckDocuments, policy.StageDocumentCheck},
+	{NamePrescreenBiological, policy.StageBiologicalReview},
+	{NameVerifyCertificates, policy.StageCertificationCheck},
+	{NamePlanInspection, policy.StagePhysicalInspection},
 }
 
 // CheckStage returns the stage whose automated checks the named activity runs, and whether it is
 // a check activity.
 func CheckStage(activity string) (policy.Stage, bool) {
-	s, ok := checkStages[activity]
-	return s, ok
+	for _, c := range checks {
+		if c.activity == activity {
+			return c.stage, true
+		}
+	}
+	return "", false
+}
+
+// CheckActivity returns the name of the activity that runs a stage's automated checks, or "" for
+// a stage without (the release).
+func CheckActivity(stage policy.Stage) string {
+	for _, c := range checks {
+		if c.stage == stage {
+			return c.activity
+		}
+	}
+	return ""
 }

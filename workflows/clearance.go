@@ -450,23 +450,25 @@ func (c *clearance) needsOfficer(stage policy.Stage, res *activities.CheckResult
 	return c.laneNeedsOfficer(stage)
 }
 
+// checkSummaries are the Web UI's summaries of each stage's checks.
+var checkSummaries = map[policy.Stage]string{
+	policy.StageDocumentCheck:      "Check documents are complete and consistent",
+	policy.StageBiologicalReview:   "Pre-screen biological products",
+	policy.StageCertificationCheck: "Verify certificates for",
+	policy.StagePhysicalInspection: "Plan the physical inspection",
+}
+
 // check runs the stage's automated checks. A refusal by rule (an invalid certificate) comes back
 // as a reason, with the findings that caused it.
 func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities.CheckResult, string, error) {
 	in := activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}
-	var fn any
-	var summary string
-	switch stage {
-	case policy.StageDocumentCheck:
-		fn, summary = a.CheckDocuments, "Check documents are complete and consistent"
-	case policy.StageBiologicalReview:
-		fn, summary = a.PrescreenBiological, "Pre-screen biological products"
-	case policy.StageCertificationCheck:
-		fn, summary = a.VerifyCertificates, "Verify certificates for "+c.decl.Destination
-	case policy.StagePhysicalInspection:
-		fn, summary = a.PlanInspection, "Plan the physical inspection"
-	default:
+	fn := activities.CheckActivity(stage)
+	if fn == "" {
 		return nil, "", nil
+	}
+	summary := checkSummaries[stage]
+	if stage == policy.StageCertificationCheck {
+		summary += " " + c.decl.Destination
 	}
 	var res activities.CheckResult
 	err := c.stageActivity(ctx, summary, fn, in, &res)
