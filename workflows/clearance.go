@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -62,6 +63,9 @@ type clearance struct {
 	refusedCount int
 	// carriedRuns counts the runs before this one (see Carried).
 	carriedRuns int
+	// held are decision signals received while the clearance moved to a new run, taken up when it
+	// next awaits an officer.
+	held []json.RawMessage
 	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
 	decisionSignals, rosterSignals workflow.ReceiveChannel
 	// weighed counts the findings an officer's approval has weighed: rechecked findings of
@@ -383,6 +387,10 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				if err != nil {
 					return "", "", err
 				}
+				if c.withdrawal != nil {
+					// The withdrawal was accepted while the checks ran: it is carried out.
+					return c.withdrawn(), OutcomeWithdrawn, nil
+				}
 				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
 			}
 			reviewAfterSupply = true
@@ -562,6 +570,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 		return DecisionRecord{}, err
 	}
 	c.enter(ctx, PhaseAwaitingOfficer)
+	c.takeHeld(ctx)
 	// A wait on an officer has no end of its own: when the history grows long meanwhile (signals
 	// keep arriving), the clearance continues as new and waits on in the next run.
 	long := true

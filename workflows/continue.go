@@ -39,7 +39,7 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 		Submitted: c.submitted, SlaBreached: c.breached, Findings: c.findings, Weighed: c.weighed,
 		Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount, Reroutes: c.reroutes,
 		Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline,
-		OfficerReview: officerReview,
+		OfficerReview: officerReview, HeldSignals: c.held,
 	}})
 }
 
@@ -49,7 +49,7 @@ func (c *clearance) restore(k Carried) {
 	c.cfg, c.selection, c.lane, c.stage, c.state = k.Configuration, k.Selection, k.Lane, k.Stage, k.State
 	c.submitted, c.breached, c.findings, c.weighed = k.Submitted, k.SlaBreached, k.Findings, k.Weighed
 	c.decisions, c.refused, c.refusedCount, c.reroutes = k.Decisions, k.Refused, k.RefusedCount, k.Reroutes
-	c.supplies, c.escalations, c.timeline = k.Supplies, k.Escalations, k.Timeline
+	c.supplies, c.escalations, c.timeline, c.held = k.Supplies, k.Escalations, k.Timeline, k.HeldSignals
 	c.phase = PhaseChecking
 }
 

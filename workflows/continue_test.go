@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -108,4 +109,28 @@ func TestLongHistoryWhileAwaitingAnOfficerContinuesAsNew(t *testing.T) {
 	require.Equal(t, policy.LaneYellow, r.Lane)
 	require.True(t, next.accepted["approve"])
 	require.Equal(t, policy.Duration(2*time.Hour), r.Timeline[0].OfficerWait)
+}
+
+// A decision signal that arrives while the clearance moves to its next run is held and taken up
+// there once an officer is awaited: a signal's sender cannot be told to send it again.
+func TestDecisionSignalHeldAcrossTheContinuation(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: OutcomeApprove})
+	}, time.Hour)
+	in := h.continued(fixture())
+	raw, err := json.Marshal(Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	require.NoError(t, err)
+	in.Carried.HeldSignals = append(in.Carried.HeldSignals, raw)
+
+	next := newHarness(t, policy.LaneYellow)
+	next.env.SetStartTime(start.Add(time.Hour))
+	next.env.ExecuteWorkflow(WorkflowName, in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, "doc-li", r.Decisions[0].Officer)
+	require.Equal(t, ViaSignal, r.Decisions[0].Via)
 }

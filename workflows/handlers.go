@@ -3,6 +3,7 @@ package workflows
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -115,19 +116,52 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		for {
 			var raw json.RawMessage
 			c.decisionSignals.Receive(ctx, &raw)
-			d, err := c.validateSignal(raw)
-			// A clearance started before ChangeExplicitPhases applies what its release applied.
-			if err != nil && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
-				err = nil
-			}
-			if err != nil {
-				c.refuse(ctx, d, err)
+			if c.phase == PhaseContinuing {
+				// Sent while the clearance moves to its next run: taken up there, when it next
+				// awaits an officer. A signal's sender cannot be told to try again.
+				c.hold(raw)
 				continue
 			}
-			c.accept(ctx, d, ViaSignal)
+			c.takeSignal(ctx, raw)
 		}
 	})
 	return nil
+}
+
+// takeSignal applies a decision signal or records why it cannot be applied.
+func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage) {
+	d, err := c.validateSignal(raw)
+	// A clearance started before ChangeExplicitPhases applies what its release applied: a
+	// decision that decoded (the release refused the malformed ones) and met its rules.
+	var m malformed
+	if err != nil && !errors.As(err, &m) && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
+		err = nil
+	}
+	if err != nil {
+		c.refuse(ctx, d, err)
+		return
+	}
+	c.accept(ctx, d, ViaSignal)
+}
+
+// hold keeps a decision signal for the next run, at most MaxRefusedKept of them.
+func (c *clearance) hold(raw json.RawMessage) {
+	if len(c.held) < MaxRefusedKept {
+		c.held = append(c.held, raw)
+	}
+}
+
+// takeHeld takes up the decision signals an earlier run held, now that an officer is awaited.
+func (c *clearance) takeHeld(ctx workflow.Context) {
+	held := c.held
+	c.held = nil
+	for _, raw := range held {
+		if c.phase != PhaseAwaitingOfficer {
+			c.hold(raw) // a held decision was applied; the rest wait for the next officer wait
+			continue
+		}
+		c.takeSignal(ctx, raw)
+	}
 }
 
 // signalsTaken reports whether every delivered signal has been read.
@@ -156,6 +190,9 @@ const (
 	// counts them all.
 	MaxRefusedKept = 20
 )
+
+// malformed is a decision signal that does not decode as a decision; its message is the decoder's.
+type malformed struct{ error }
 
 // strict decodes an update's payload as its validator must: one JSON object of at most
 // MaxPayloadBytes, every field known.
@@ -216,7 +253,7 @@ func validateAs[T any](raw json.RawMessage, what string, validate func(T) error)
 func (c *clearance) validateSignal(raw json.RawMessage) (Decision, error) {
 	d, err := known[Decision](raw, "decision")
 	if err != nil {
-		return d, err
+		return d, malformed{err}
 	}
 	if err := c.validateDecision(d, SignalDecision); err != nil {
 		return d, err
@@ -415,6 +452,10 @@ func (c *clearance) accept(ctx workflow.Context, d Decision, via Via) DecisionRe
 func (c *clearance) validateReroute(r Reroute) error {
 	if err := c.admit(UpdateReroute); err != nil {
 		return err
+	}
+	if c.stage == policy.StageRelease && c.rel.phases != nil && !*c.rel.phases {
+		// A clearance that keeps the release before ChangeExplicitPhases keeps its rule.
+		return fmt.Errorf("the release stage has begun; the lane can no longer change")
 	}
 	if r.Officer == "" {
 		return fmt.Errorf("officer: missing")

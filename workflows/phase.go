@@ -113,10 +113,14 @@ func (c *clearance) admit(request string) error {
 
 // enter moves the clearance to phase p and tells the Web UI what it now waits for. An accepted
 // withdrawal stays the phase until the clearance ends, an interrupting reroute until the run
-// leaves the release stage: the run carries them out at its next step.
+// leaves the release stage or a rule ends the clearance: the run carries them out at its next
+// step.
 func (c *clearance) enter(ctx workflow.Context, p Phase) {
-	if (c.phase == PhaseWithdrawing || c.phase == PhaseRerouting) && p != PhaseEnded {
+	switch {
+	case c.phase == PhaseWithdrawing && p != PhaseEnded:
 		return
+	case c.phase == PhaseRerouting && p != PhaseEnding && p != PhaseEnded:
+		return // a refusal by rule still ends the clearance
 	}
 	c.phase = p
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))

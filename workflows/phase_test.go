@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
@@ -512,4 +513,53 @@ func TestDocumentsSuppliedLaterAreCheckedByTheDocumentCheckAgain(t *testing.T) {
 	require.ErrorContains(t, h.rejections["bare"], `required to approve over the error-level finding "invoice-total-mismatch"`)
 	require.True(t, h.accepted["reasoned"])
 	require.Equal(t, StateReleased, r.State)
+}
+
+// A clearance that keeps the release before explicit-phases (the change answered its default, as
+// when it asked while replaying its history) keeps that release's rules where they decide
+// commands: a malformed decision signal is refused as it was, and a reroute during the release,
+// which that release refused, is refused.
+func TestClearanceOfTheEarlierReleaseKeepsItsRules(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.OnGetVersion(ChangeExplicitPhases, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, map[string]any{"stage": "document-check", "officer": "doc-li", "outcome": "approve", "colour": "blue"})
+	}, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeApprove,
+			Reason: "a reason with \x1b an escape, which that release accepted"})
+	}, 2*time.Hour)
+	h.decide(3*time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.send(4*time.Hour, "reroute", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "intelligence"})
+	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.Equal(t, "doc-chen", r.Decisions[0].Officer, "the malformed signal was applied")
+	require.Equal(t, start.Add(2*time.Hour), r.Decisions[0].At)
+	require.ErrorContains(t, h.rejections["reroute"], "the release stage has begun")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, 1, h.notices)
+}
+
+// A withdrawal accepted while an earlier stage's checks ran again on the exporter's answer wins
+// over a refusal by rule of those checks, as it does over the stage's own.
+func TestWithdrawalDuringARecheckWinsOverARefusalByRule(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	refuse := func(activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{}, temporal.NewNonRetryableApplicationError("invoice forged", activities.ErrInvalidDeclaration, nil)
+	}
+	clean := func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On}, nil
+	}
+	h.onCheck(policy.StageDocumentCheck, clean, unavailable, unavailable, refuse)
+	h.decide(time.Hour, "request", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeRequestInformation,
+		Reason: "attach the risk assessment", Requested: []string{"risk-assessment"}})
+	h.send(2*time.Hour, "supply", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{
+		{Type: declaration.DocRiskAssessment, Reference: "RA-1"}, {Type: declaration.DocCommercialInvoice, Reference: "INV-1", Amount: 1, Currency: "USD"}}})
+	h.send(2*time.Hour+500*time.Millisecond, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(biological(fixture()))
+
+	require.True(t, h.accepted["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Equal(t, withdrawal.Reason, r.Reason)
 }

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/medsupply/customs/activities"
@@ -48,6 +49,9 @@ type Carried struct {
 	// OfficerReview is set when an officer reviews the stage whatever its checks find when they
 	// run again: they run on the exporter's answer, or the stage was already awaiting an officer.
 	OfficerReview bool `json:"officerReview"`
+	// HeldSignals are decision signals received while the run ended, taken up when the next run
+	// awaits an officer.
+	HeldSignals []json.RawMessage `json:"heldSignals,omitempty"`
 }
 
 // State is where a clearance stands; it is the value of the ClearanceStatus search attribute.
