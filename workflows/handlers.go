@@ -564,32 +564,30 @@ func (c *clearance) validateSupply(s Supply) error {
 // and reference of one already there replaces it (a corrected invoice), as a certificate with the
 // scheme and number of one already there does.
 func merge(d *declaration.Declaration, s Supply) {
-	docs := append([]declaration.Document(nil), d.Documents...)
-	for _, n := range s.Documents {
+	d.Documents = replaceOrAppend(d.Documents, s.Documents, func(a, b declaration.Document) bool {
+		return a.Type == b.Type && a.Reference == b.Reference
+	})
+	d.Certificates = replaceOrAppend(d.Certificates, s.Certificates, func(a, b declaration.Certificate) bool {
+		return a.Scheme == b.Scheme && a.Number == b.Number
+	})
+}
+
+// replaceOrAppend returns a copy of list in which each of added replaces the items it is the same
+// as, or is appended when there is none.
+func replaceOrAppend[T any](list, added []T, same func(a, b T) bool) []T {
+	out := append([]T(nil), list...)
+	for _, n := range added {
 		replaced := false
-		for i := range docs {
-			if docs[i].Type == n.Type && docs[i].Reference == n.Reference {
-				docs[i], replaced = n, true
+		for i := range out {
+			if same(out[i], n) {
+				out[i], replaced = n, true
 			}
 		}
 		if !replaced {
-			docs = append(docs, n)
+			out = append(out, n)
 		}
 	}
-	d.Documents = docs
-	certs := append([]declaration.Certificate(nil), d.Certificates...)
-	for _, n := range s.Certificates {
-		replaced := false
-		for i := range certs {
-			if certs[i].Scheme == n.Scheme && certs[i].Number == n.Number {
-				certs[i], replaced = n, true
-			}
-		}
-		if !replaced {
-			certs = append(certs, n)
-		}
-	}
-	d.Certificates = certs
+	return out
 }
 
 // unanswered lists what the open request named, as document types or certificate schemes, that
