@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
@@ -59,14 +61,15 @@ func TestRandomSchedules(t *testing.T) {
 			t.Fatalf("schedule with seed %d failed: go test -run TestRandomSchedules ./workflows/ -seed=%d -schedules=1", seed, seed)
 		}
 	}
-	t.Logf("covered: %d schedules from seed %d, %d steps, %d requests accepted, %d refused, %d signals; ended %v; "+
-		"at most %d activities and %d timers in one clearance, largest status %d bytes",
-		len(seeds), *seedFlag, total.steps, total.accepted, total.refused, total.signals, total.ended,
+	t.Logf("covered: %d schedules from seed %d, %d steps, %d requests accepted, %d refused, %d signals, %d continuations; "+
+		"ended %v; at most %d activities and %d timers in one clearance, largest status %d bytes",
+		len(seeds), *seedFlag, total.steps, total.accepted, total.refused, total.signals, total.continued, total.ended,
 		total.maxActivities, total.maxTimers, total.maxStatus)
 }
 
 type scheduleStats struct {
 	steps, accepted, refused, signals int
+	continued                         int
 	maxActivities, maxTimers          int
 	maxStatus                         int
 	ended                             map[State]int
@@ -77,6 +80,7 @@ func (s *scheduleStats) add(o scheduleStats) {
 	s.accepted += o.accepted
 	s.refused += o.refused
 	s.signals += o.signals
+	s.continued += o.continued
 	s.maxActivities = max(s.maxActivities, o.maxActivities)
 	s.maxTimers = max(s.maxTimers, o.maxTimers)
 	s.maxStatus = max(s.maxStatus, o.maxStatus)
@@ -99,6 +103,8 @@ type request struct {
 	record   *DecisionRecord
 	lane     policy.Lane
 	reason   string
+	// undelivered is set for a request the run it was sent to ended without answering.
+	undelivered bool
 }
 
 type schedule struct {
@@ -112,6 +118,8 @@ type schedule struct {
 	// removed is the officer the schedule took off the roster, if any.
 	removed string
 	stats   scheduleStats
+	// runs are the environments of the clearance's runs that continued as new.
+	runs []*harness
 }
 
 func runSchedule(t *testing.T, seed int64) scheduleStats {
@@ -127,13 +135,37 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 		h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays, Holidays: []string{"2020-04-06"}}
 	}
 	s.configureFailures()
-	h.env.RegisterDelayedCallback(s.step, s.delay())
-	h.env.SetTestTimeout(time.Minute)
-	h.env.ExecuteWorkflow(WorkflowName, Input{Declaration: d})
-	if !h.env.IsWorkflowCompleted() {
-		t.Errorf("seed %d: the clearance did not complete", seed)
-		return s.stats
+	in := Input{Declaration: d}
+	for {
+		s.h.env.RegisterDelayedCallback(s.step, s.delay())
+		s.h.env.SetTestTimeout(time.Minute)
+		s.h.env.ExecuteWorkflow(WorkflowName, in)
+		if !s.h.env.IsWorkflowCompleted() {
+			t.Errorf("seed %d: the clearance did not complete", seed)
+			return s.stats
+		}
+		var can *workflow.ContinueAsNewError
+		if !errors.As(s.h.env.GetWorkflowError(), &can) {
+			break
+		}
+		// The clearance continued as new: its next run goes on in a fresh environment, from the
+		// time the last one ended, with the same activities; requests the ended run never
+		// answered were not delivered (a client sends them again).
+		s.stats.continued++
+		in = Input{}
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil || in.Carried == nil {
+			t.Errorf("seed %d: continue-as-new input: %v", seed, err)
+			return s.stats
+		}
+		for _, q := range s.reqs {
+			if q.name != SignalDecision && !q.accepted && q.refused == nil {
+				q.undelivered = true
+			}
+		}
+		s.runs = append(s.runs, s.h)
+		s.h = s.h.next()
 	}
+	h = s.h
 	if err := h.env.GetWorkflowError(); err != nil {
 		t.Errorf("seed %d: the workflow failed: %v", seed, err)
 		return s.stats
@@ -227,6 +259,9 @@ func (s *schedule) step() {
 	if s.steps > s.limit+300 {
 		s.t.Errorf("seed %d: the clearance did not end after %d steps (phase %s)", s.seed, s.steps, st.Phase)
 		return
+	}
+	if s.steps <= s.limit && len(s.runs) < 2 && s.rng.Intn(12) == 0 {
+		s.h.env.SetContinueAsNewSuggested(true) // as the server does when a history grows long
 	}
 	s.act(st, s.steps > s.limit)
 	s.h.env.RegisterDelayedCallback(s.step, s.delay())
@@ -414,9 +449,14 @@ func (s *schedule) verify(r Result) {
 		return
 	}
 
+	all := append(append([]*harness(nil), s.runs...), h)
+	notices := 0
+	for _, run := range all {
+		notices += run.notices
+	}
 	// At most one release notice, and one exactly when released.
-	if h.notices > 1 || (r.State == StateReleased) != (h.notices == 1) || (r.State == StateReleased) != (r.Notice != nil) {
-		fail("ended %s with %d notices issued and notice %v", r.State, h.notices, r.Notice)
+	if notices > 1 || (r.State == StateReleased) != (notices == 1) || (r.State == StateReleased) != (r.Notice != nil) {
+		fail("ended %s with %d notices issued and notice %v", r.State, notices, r.Notice)
 	}
 
 	applied := map[string]int{} // officer decisions in the result, by their content
@@ -428,7 +468,7 @@ func (s *schedule) verify(r Result) {
 	var withdrawals, supplies, updates, lastLane = 0, 0, 0, policy.Lane("")
 	var lastOfficer *DecisionRecord
 	for _, q := range s.reqs {
-		if q.name == SignalDecision {
+		if q.name == SignalDecision || q.undelivered {
 			continue
 		}
 		updates++
@@ -486,7 +526,7 @@ func (s *schedule) verify(r Result) {
 	// Signals: each was applied (and is in the result) or refused (and counted).
 	signals, fromSignals := 0, 0
 	for _, q := range s.reqs {
-		if q.name == SignalDecision {
+		if q.name == SignalDecision && !q.undelivered {
 			signals++
 		}
 	}
@@ -499,7 +539,9 @@ func (s *schedule) verify(r Result) {
 			}
 		}
 	}
-	if fromSignals+st.RefusedCount != signals {
+	// A signal sent as a run ended may be held for an officer wait that never comes, or, in the
+	// test environment, not be delivered at all (a real server makes the ending run take it first).
+	if fromSignals+st.RefusedCount != signals && (len(s.runs) == 0 || fromSignals+st.RefusedCount > signals) {
 		fail("%d signals sent, %d applied and %d refused", signals, fromSignals, st.RefusedCount)
 	}
 	for k, n := range applied {
@@ -538,21 +580,43 @@ func (s *schedule) verify(r Result) {
 		}
 	}
 
-	// What one clearance schedules and keeps stays bounded.
-	activitiesRun := h.noticeCalls
-	for _, n := range h.checkCalls {
-		activitiesRun += n
-	}
-	for _, n := range h.notifyCalls {
-		activitiesRun += n
+	// What one clearance schedules and keeps stays bounded, over all its runs.
+	activitiesRun, timers := 0, 0
+	for _, run := range all {
+		activitiesRun += run.noticeCalls
+		for _, n := range run.checkCalls {
+			activitiesRun += n
+		}
+		for _, n := range run.notifyCalls {
+			activitiesRun += n
+		}
+		timers += len(run.timers)
 	}
 	s.stats.maxActivities = max(s.stats.maxActivities, activitiesRun)
-	s.stats.maxTimers = max(s.stats.maxTimers, len(h.timers))
-	if activitiesRun > maxActivitiesPerClearance || len(h.timers) > maxTimersPerClearance || s.stats.maxStatus > maxStatusBytes {
-		fail("%d activity attempts, %d timers, a status of %d bytes: over the bounds", activitiesRun, len(h.timers), s.stats.maxStatus)
+	s.stats.maxTimers = max(s.stats.maxTimers, timers)
+	if activitiesRun > maxActivitiesPerClearance || timers > maxTimersPerClearance || s.stats.maxStatus > maxStatusBytes {
+		fail("%d activity attempts, %d timers, a status of %d bytes: over the bounds", activitiesRun, timers, s.stats.maxStatus)
 	}
 }
 
 func decisionKey(d Decision, via Via) string {
 	return fmt.Sprintf("%s/%s/%s/%q/%q/%s", d.Stage, d.Officer, d.Outcome, d.Reason, d.Requested, via)
+}
+
+// next is the environment of the clearance's next run after it continued as new: the same
+// activities, configuration and remaining failures, from the time the last run ended.
+func (h *harness) next() *harness {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := newHarness(h.t, h.lane)
+	n.env.SetStartTime(h.env.Now())
+	n.cfg = h.cfg
+	for stage, fns := range h.checks {
+		n.checks[stage] = fns
+	}
+	n.noticeFailures = max(0, h.noticeFailures-h.noticeCalls)
+	for k, f := range h.notifyFailures {
+		n.notifyFailures[k] = max(0, f-h.notifyCalls[k])
+	}
+	return n
 }
