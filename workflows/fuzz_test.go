@@ -17,7 +17,7 @@ import (
 
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
-		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseEnding, PhaseEnded}
+		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -26,7 +26,7 @@ var (
 var stateOf = map[Phase]State{
 	PhaseStarting: "", PhaseChecking: StateChecking, PhaseAwaitingOfficer: StateAwaitingOfficer,
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
-	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
+	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseContinuing: StateChecking, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
 	PhaseEnded: StateRefused,
 }
 
