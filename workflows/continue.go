@@ -36,9 +36,7 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &Carried{
 		Run: run, PreviousRunID: info.WorkflowExecution.RunID,
 		Configuration: c.cfg, Selection: c.selection, Lane: c.lane, Stage: c.stage, State: c.state,
-		Submitted: c.submitted, SlaBreached: c.breached, Findings: c.findings, Weighed: c.weighed,
-		Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount, Reroutes: c.reroutes,
-		Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline,
+		Submitted: c.submitted, SlaBreached: c.breached, Record: c.recorded(), Weighed: c.weighed,
 		OfficerReview: officerReview, HeldSignals: c.held,
 	}})
 }
@@ -47,9 +45,10 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 func (c *clearance) restore(k Carried) {
 	c.carriedRuns = k.Run
 	c.cfg, c.selection, c.lane, c.stage, c.state = k.Configuration, k.Selection, k.Lane, k.Stage, k.State
-	c.submitted, c.breached, c.findings, c.weighed = k.Submitted, k.SlaBreached, k.Findings, k.Weighed
-	c.decisions, c.refused, c.refusedCount, c.reroutes = k.Decisions, k.Refused, k.RefusedCount, k.Reroutes
-	c.supplies, c.escalations, c.timeline, c.held = k.Supplies, k.Escalations, k.Timeline, k.HeldSignals
+	c.submitted, c.breached, c.weighed, c.held = k.Submitted, k.SlaBreached, k.Weighed, k.HeldSignals
+	r := k.Record
+	c.findings, c.decisions, c.refused, c.refusedCount = r.Findings, r.Decisions, r.Refused, r.RefusedCount
+	c.reroutes, c.supplies, c.escalations, c.timeline = r.Reroutes, r.Supplies, r.Escalations, r.Timeline
 	c.phase = PhaseChecking
 }
 
@@ -58,4 +57,10 @@ func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, er
 	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.stage,
 		"run", c.carriedRuns+1)
 	return c.stages(ctx, c.stage, true, officerReview)
+}
+
+// recorded is what the clearance has recorded, as the status shows it and a continuation hands on.
+func (c *clearance) recorded() Record {
+	return Record{Findings: c.findings, Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount,
+		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline}
 }

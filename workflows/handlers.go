@@ -644,14 +644,14 @@ func (c *clearance) status(now time.Time) Status {
 	if !c.ended.IsZero() {
 		elapsed = policy.Duration(c.ended.Sub(c.submitted))
 	}
+	rec := c.recorded()
+	rec.Findings, rec.Decisions = orEmpty(rec.Findings), orEmpty(rec.Decisions)
+	rec.Timeline = orEmpty(append([]StageRecord(nil), rec.Timeline...))
 	s := Status{
-		Findings: orEmpty(c.findings), Decisions: orEmpty(c.decisions),
-		Timeline:      orEmpty(append([]StageRecord(nil), c.timeline...)),
+		Record:        rec,
 		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
 		LaneSelection: c.selection, State: c.state, Phase: c.phase, Accepts: c.phase.Accepting(),
 		Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Refused: c.refused, RefusedCount: c.refusedCount,
-		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations,
 		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
 		Elapsed: elapsed, Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
 	}

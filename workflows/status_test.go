@@ -13,11 +13,11 @@ func TestStatusUpToCountsRunningTimesOn(t *testing.T) {
 	t0 := time.Date(2020, 4, 1, 9, 0, 0, 0, time.UTC)
 	s := Status{State: StateAwaitingOfficer, Submitted: t0, Elapsed: policy.Duration(time.Minute),
 		Waiting: &Waiting{For: WaitingForOfficer, Since: t0.Add(2 * time.Hour)},
-		Timeline: []StageRecord{
+		Record: Record{Timeline: []StageRecord{
 			{Stage: policy.StageDocumentCheck, Started: t0, Ended: t0.Add(time.Hour), Duration: policy.Duration(time.Hour)},
 			{Stage: policy.StageBiologicalReview, Started: t0.Add(time.Hour), Allowance: policy.Duration(12 * 24 * time.Hour),
 				Due: t0.Add(time.Hour + 12*24*time.Hour)},
-		}}
+		}}}
 	half := s
 	half.Timeline = append([]StageRecord(nil), s.Timeline...)
 	half.UpTo(t0.Add(3 * 24 * time.Hour))

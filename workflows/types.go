@@ -33,19 +33,12 @@ type Carried struct {
 	Lane          policy.Lane              `json:"lane"`
 	// Stage is the stage in progress: its timeline entry is the last one, not ended, and the
 	// next run takes it up at its checks.
-	Stage        policy.Stage      `json:"stage"`
-	State        State             `json:"state"`
-	Submitted    time.Time         `json:"submitted"`
-	SlaBreached  bool              `json:"slaBreached"`
-	Findings     []StageFindings   `json:"findings"`
-	Weighed      int               `json:"weighed"`
-	Decisions    []DecisionRecord  `json:"decisions"`
-	Refused      []RefusedDecision `json:"refusedDecisions,omitempty"`
-	RefusedCount int               `json:"refusedDecisionCount,omitempty"`
-	Reroutes     []RerouteRecord   `json:"reroutes,omitempty"`
-	Supplies     []SupplyRecord    `json:"supplies,omitempty"`
-	Escalations  []Escalation      `json:"escalations,omitempty"`
-	Timeline     []StageRecord     `json:"timeline"`
+	Stage       policy.Stage `json:"stage"`
+	State       State        `json:"state"`
+	Submitted   time.Time    `json:"submitted"`
+	SlaBreached bool         `json:"slaBreached"`
+	Record
+	Weighed int `json:"weighed"`
 	// OfficerReview is set when an officer reviews the stage whatever its checks find when they
 	// run again: they run on the exporter's answer, or the stage was already awaiting an officer.
 	OfficerReview bool `json:"officerReview"`
@@ -226,6 +219,21 @@ type StageFindings struct {
 	Recheck bool `json:"recheck,omitempty"`
 }
 
+// Record is what a clearance has recorded: every check's findings, decision, refused decision
+// signal, reroute, supply, escalation and its timeline. The status shows it; a run that continues
+// as new hands it on.
+type Record struct {
+	Findings  []StageFindings  `json:"findings"`
+	Decisions []DecisionRecord `json:"decisions"`
+	// Refused lists the latest MaxRefusedKept refused decision signals; RefusedCount counts all.
+	Refused      []RefusedDecision `json:"refusedDecisions,omitempty"`
+	RefusedCount int               `json:"refusedDecisionCount,omitempty"`
+	Reroutes     []RerouteRecord   `json:"reroutes,omitempty"`
+	Supplies     []SupplyRecord    `json:"supplies,omitempty"`
+	Escalations  []Escalation      `json:"escalations,omitempty"`
+	Timeline     []StageRecord     `json:"timeline"`
+}
+
 // Status is the answer to the query "status".
 type Status struct {
 	DeclarationID string                   `json:"declarationId"`
@@ -236,23 +244,15 @@ type Status struct {
 	State         State                    `json:"state"`
 	// Phase is the step of the clearance's state machine; Accepts names the updates and signals
 	// it can carry out now.
-	Phase       Phase            `json:"phase"`
-	Accepts     []string         `json:"accepts"`
-	Expedited   bool             `json:"expedited"`
-	SlaBreached bool             `json:"slaBreached"`
-	Waiting     *Waiting         `json:"waiting,omitempty"`
-	Findings    []StageFindings  `json:"findings"`
-	Decisions   []DecisionRecord `json:"decisions"`
-	// Refused lists the latest MaxRefusedKept refused decision signals; RefusedCount counts all.
-	Refused      []RefusedDecision         `json:"refusedDecisions,omitempty"`
-	RefusedCount int                       `json:"refusedDecisionCount,omitempty"`
-	Reroutes     []RerouteRecord           `json:"reroutes,omitempty"`
-	Supplies     []SupplyRecord            `json:"supplies,omitempty"`
-	Escalations  []Escalation              `json:"escalations,omitempty"`
-	Timeline     []StageRecord             `json:"timeline"`
-	Notice       *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
-	Reason       string                    `json:"reason,omitempty"`
-	Submitted    time.Time                 `json:"submitted"`
+	Phase       Phase    `json:"phase"`
+	Accepts     []string `json:"accepts"`
+	Expedited   bool     `json:"expedited"`
+	SlaBreached bool     `json:"slaBreached"`
+	Waiting     *Waiting `json:"waiting,omitempty"`
+	Record
+	Notice    *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
+	Reason    string                    `json:"reason,omitempty"`
+	Submitted time.Time                 `json:"submitted"`
 	// Elapsed is the time since submission (until the end, once ended).
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`

@@ -16,9 +16,11 @@ import (
 func TestStatusAndResultPrintTextsEscaped(t *testing.T) {
 	s := workflows.Status{DeclarationID: "X-1", State: workflows.StateRefused, Phase: workflows.PhaseEnded,
 		Reason: "forged \x1b[2J invoice",
-		Findings: []workflows.StageFindings{{Result: activities.CheckResult{Findings: []activities.Finding{{
-			Code: "c", Message: "bad\x00byte"}}}}},
-		Decisions: []workflows.DecisionRecord{{Decision: workflows.Decision{Officer: "doc-li", Reason: "see\u202eabove"}}},
+		Record: workflows.Record{
+			Findings: []workflows.StageFindings{{Result: activities.CheckResult{Findings: []activities.Finding{{
+				Code: "c", Message: "bad\x00byte"}}}}},
+			Decisions: []workflows.DecisionRecord{{Decision: workflows.Decision{Officer: "doc-li", Reason: "see\u202eabove"}}},
+		},
 	}
 	var buf bytes.Buffer
 	printStatus(&buf, s)
