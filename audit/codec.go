@@ -65,7 +65,7 @@ func (c Converters) checkReadable(h *historypb.History) error {
 		raw = append(raw, new(any))
 	}
 	if err := c.data().FromPayloads(in, raw...); err != nil {
-		return fmt.Errorf("cannot read the workflow input: %s", oneLine(err.Error()))
+		return fmt.Errorf("cannot read the workflow input: %s", OneLine(err.Error()))
 	}
 	return nil
 }

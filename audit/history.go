@@ -4,7 +4,7 @@
 // this build to prove the recorded history still replays; reconstructs from the events alone the
 // decision trail of a clearance (who decided what, when, and how it ended); and gives every
 // history a canonical SHA-256 digest that does not depend on where the history came from.
-// The auditor binary is a thin wrapper around Run.
+// The auditor's command line, over these tools, is cmd/auditor/cli.
 package audit
 
 import (
@@ -89,7 +89,7 @@ func ReadHistory(r io.Reader, source string) (*historypb.History, error) {
 	}
 	h, err := client.HistoryFromJSON(bytes.NewReader(trimmed), client.HistoryJSONOptions{})
 	if err != nil {
-		return nil, &InputError{Source: source, Reason: "not a Temporal history: " + oneLine(err.Error())}
+		return nil, &InputError{Source: source, Reason: "not a Temporal history: " + OneLine(err.Error())}
 	}
 	if err := checkEvents(h); err != nil {
 		return nil, &InputError{Source: source, Reason: err.Error()}
@@ -120,7 +120,7 @@ func jsonProblem(b []byte) string {
 	case strings.Contains(err.Error(), "unexpected end"):
 		return fmt.Sprintf("it ends at byte %d in the middle of a value", len(b))
 	}
-	return oneLine(err.Error())
+	return OneLine(err.Error())
 }
 
 // checkEvents refuses a history that does not start with the start event or skips events.
@@ -263,7 +263,7 @@ func dropUnknown(m protoreflect.Message) {
 // eventName is an event type as the Web UI shows it: WorkflowExecutionStarted.
 func eventName(t enumspb.EventType) string { return t.String() }
 
-// oneLine folds a message onto one line.
-func oneLine(s string) string {
+// OneLine folds a message onto one line.
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -138,7 +138,7 @@ func classify(id string, err error) *ReplayError {
 	case strings.Contains(msg, "unable to find workflow type"):
 		kind = KindWorkflowType
 	}
-	return &ReplayError{WorkflowID: id, Kind: kind, Reason: shorten(plain(oneLine(msg)), 400)}
+	return &ReplayError{WorkflowID: id, Kind: kind, Reason: shorten(plain(OneLine(msg)), 400)}
 }
 
 func shorten(s string, n int) string {

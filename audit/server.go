@@ -90,14 +90,14 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 			switch {
 			case errors.As(err, &nf):
 				s.Skipped++
-				report("skip %s (run %s): the history is gone (%s)", id, run, oneLine(nf.Error()))
+				report("skip %s (run %s): the history is gone (%s)", id, run, OneLine(nf.Error()))
 				progress(false)
 				continue
 			case err != nil && ctx.Err() != nil:
 				return s, ctx.Err()
 			case err != nil:
 				var ie *InputError
-				re := &ReplayError{WorkflowID: id, Kind: KindInput, Reason: oneLine(err.Error())}
+				re := &ReplayError{WorkflowID: id, Kind: KindInput, Reason: OneLine(err.Error())}
 				if errors.As(err, &ie) {
 					re.Reason = ie.Reason
 				}
@@ -136,5 +136,5 @@ func asReplayError(id string, err error) *ReplayError {
 	if errors.As(err, &re) {
 		return re
 	}
-	return &ReplayError{WorkflowID: id, Kind: KindReplay, Reason: oneLine(err.Error())}
+	return &ReplayError{WorkflowID: id, Kind: KindReplay, Reason: OneLine(err.Error())}
 }

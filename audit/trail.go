@@ -218,7 +218,7 @@ func orSystem(s string) string {
 func (b *trailBuilder) started(e *historypb.HistoryEvent) {
 	var in workflows.Input
 	if err := b.dc.FromPayloads(e.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
-		b.add(e, RowSubmission, "exporter", "declaration submitted", "submitted", "input unreadable: "+oneLine(err.Error()))
+		b.add(e, RowSubmission, "exporter", "declaration submitted", "submitted", "input unreadable: "+OneLine(err.Error()))
 		return
 	}
 	d := in.Declaration
@@ -293,7 +293,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 		b.configured = true
 		var cfg activities.Configuration
 		if err := b.dc.FromPayloads(result, &cfg); err != nil {
-			b.add(e, RowConfiguration, ActorSystem, what, "loaded", "unreadable: "+oneLine(err.Error()))
+			b.add(e, RowConfiguration, ActorSystem, what, "loaded", "unreadable: "+OneLine(err.Error()))
 			return
 		}
 		b.add(e, RowConfiguration, ActorSystem, what, "loaded", fmt.Sprintf("standard %s, information deadline %s, %d officers",
@@ -301,7 +301,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 	case name == activities.NameSelectLane:
 		var sel activities.LaneSelection
 		if err := b.dc.FromPayloads(result, &sel); err != nil {
-			b.add(e, RowLane, ActorSystem, what, "unreadable", oneLine(err.Error()))
+			b.add(e, RowLane, ActorSystem, what, "unreadable", OneLine(err.Error()))
 			return
 		}
 		reason := strings.Join(sel.Reasons, "; ")
@@ -312,7 +312,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 	case isCheck(name):
 		var res activities.CheckResult
 		if err := b.dc.FromPayloads(result, &res); err != nil {
-			b.add(e, RowCheck, ActorSystem, what, "unreadable", oneLine(err.Error()))
+			b.add(e, RowCheck, ActorSystem, what, "unreadable", OneLine(err.Error()))
 			return
 		}
 		outcome := "no findings"
@@ -323,12 +323,12 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 	case name == activities.NameIssueReleaseNotice:
 		var req activities.ReleaseRequest
 		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req); err != nil {
-			b.add(e, RowReleaseNotice, ActorSystem, what, "request unreadable", oneLine(err.Error()))
+			b.add(e, RowReleaseNotice, ActorSystem, what, "request unreadable", OneLine(err.Error()))
 			return
 		}
 		var n activities.ReleaseNotice
 		if err := b.dc.FromPayloads(result, &n); err != nil {
-			b.add(e, RowReleaseNotice, ActorSystem, what, "unreadable", oneLine(err.Error()))
+			b.add(e, RowReleaseNotice, ActorSystem, what, "unreadable", OneLine(err.Error()))
 			return
 		}
 		actor, reason := ActorSystem, "automatic release, "+string(req.Lane)+" lane"
@@ -339,7 +339,7 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 	case name == activities.NameNotifyExporter:
 		var n activities.Notification
 		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &n); err != nil {
-			b.add(e, RowNotification, ActorSystem, what, "delivered", "notification unreadable: "+oneLine(err.Error()))
+			b.add(e, RowNotification, ActorSystem, what, "delivered", "notification unreadable: "+OneLine(err.Error()))
 			return
 		}
 		b.add(e, RowNotification, ActorSystem, what, "delivered", n.Message)
@@ -456,21 +456,21 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 	case workflows.UpdateDecide:
 		var d workflows.Decision
 		if err := b.dc.FromPayloads(args, &d); err != nil {
-			row = b.add(e, RowDecision, "officer", "decide (update)", "unreadable", oneLine(err.Error()))
+			row = b.add(e, RowDecision, "officer", "decide (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
 		row = b.add(e, RowDecision, d.Officer, "decide "+string(d.Stage)+" (update)", string(d.Outcome), decisionReason(d))
 	case workflows.UpdateReroute:
 		var r workflows.Reroute
 		if err := b.dc.FromPayloads(args, &r); err != nil {
-			row = b.add(e, RowReroute, "officer", "reroute (update)", "unreadable", oneLine(err.Error()))
+			row = b.add(e, RowReroute, "officer", "reroute (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
 		row = b.add(e, RowReroute, r.Officer, "reroute (update)", "to the "+string(r.Lane)+" lane", r.Reason)
 	case workflows.UpdateSupplyDocuments:
 		var s workflows.Supply
 		if err := b.dc.FromPayloads(args, &s); err != nil {
-			row = b.add(e, RowSupply, b.exporterActor(), "supply documents (update)", "unreadable", oneLine(err.Error()))
+			row = b.add(e, RowSupply, b.exporterActor(), "supply documents (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
 		var items []string
@@ -489,7 +489,7 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 	case workflows.UpdateWithdraw:
 		var w workflows.Withdrawal
 		if err := b.dc.FromPayloads(args, &w); err != nil {
-			row = b.add(e, RowWithdrawal, b.exporterActor(), "withdraw (update)", "unreadable", oneLine(err.Error()))
+			row = b.add(e, RowWithdrawal, b.exporterActor(), "withdraw (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
 		row = b.add(e, RowWithdrawal, b.exporterActor(), "withdraw (update)", "withdrawn", w.Reason)
@@ -544,7 +544,7 @@ func (b *trailBuilder) signaled(i int, e *historypb.HistoryEvent) {
 		err = dec.Decode(&d)
 	}
 	if err != nil {
-		b.add(e, RowDecision, "officer", "decide (signal)", "malformed, refused", oneLine(err.Error()))
+		b.add(e, RowDecision, "officer", "decide (signal)", "malformed, refused", OneLine(err.Error()))
 		return
 	}
 	row := b.add(e, RowDecision, d.Officer, "decide "+string(d.Stage)+" (signal)", string(d.Outcome), decisionReason(d))
@@ -566,7 +566,7 @@ func (b *trailBuilder) completed(e *historypb.HistoryEvent) {
 	var r workflows.Result
 	if err := b.dc.FromPayloads(e.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &r); err != nil {
 		b.t.State = "completed"
-		b.add(e, RowOutcome, ActorSystem, "clearance ended", "unreadable result", oneLine(err.Error()))
+		b.add(e, RowOutcome, ActorSystem, "clearance ended", "unreadable result", OneLine(err.Error()))
 		return
 	}
 	b.result = &r

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -221,40 +220,6 @@ func TestTrailOtherPaths(t *testing.T) {
 	inOrder(t, lapse)
 	if r := rowsOf(lapse, RowLapse); len(r) != 1 || r[0].Outcome != "deadline passed" || last(lapse).Outcome != "lapsed" {
 		t.Errorf("lapse %+v, outcome %+v", r, last(lapse))
-	}
-}
-
-func TestTrailCommand(t *testing.T) {
-	path := filepath.Join(goldenDir, "reject.json")
-	code, out, errOut := run(t, nil, "trail", "--file", path, "--json")
-	if code != ExitOK || errOut != "" {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var got Trail
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatal(err)
-	}
-	want := trailOf(t, "reject")
-	var buf bytes.Buffer
-	if err := want.WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if buf.String() != out || got.Digest != want.Digest || len(got.Rows) != len(want.Rows) {
-		t.Errorf("the JSON trail differs from BuildTrail's")
-	}
-
-	code, out, errOut = run(t, nil, "trail", "--file", path)
-	if code != ExitOK || errOut != "" {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	for _, want := range []string{
-		"Clearance clearance-JH-2020-US-0513 of declaration JH-2020-US-0513",
-		"History digest (" + DigestAlgorithm + "): " + want.Digest,
-		"TIME (UTC)", "doc-chen", "reject", "the packing list declares 4,000 cartons",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
 	}
 }
 

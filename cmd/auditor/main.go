@@ -15,12 +15,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/cmd/auditor/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := audit.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	stop()
 	os.Exit(code)
 }

@@ -1,4 +1,7 @@
-package audit
+// Package cli is the auditor's command line over the audit library: replay history files or the
+// clearances a visibility query matches, and print a clearance's decision trail. The auditor
+// binary is a thin wrapper around Run; tests drive Run directly.
+package cli
 
 import (
 	"context"
@@ -13,6 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/workflows"
@@ -112,7 +116,7 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 	defer cancel()
 	c, err := r.dial(dctx, o)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
 		return nil, ExitUnavailable
 	}
 	return c, ExitOK
@@ -137,9 +141,9 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 	if err != nil {
 		return ExitUsage
 	}
-	conv, err := ConvertersFor(conn)
+	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
 		return ExitUsage
 	}
 	switch {
@@ -155,22 +159,22 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 	return r.replayFiles(files, conv)
 }
 
-func (r *runner) replayFiles(files []string, conv Converters) int {
+func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	var replayed, failed int
 	for _, f := range files {
-		h, err := ReadHistoryFile(f)
+		h, err := audit.ReadHistoryFile(f)
 		if err != nil {
 			failed++
 			fmt.Fprintf(r.stderr, "FAIL %v\n", err)
 			continue
 		}
-		if err := Replay(h, conv); err != nil {
+		if err := audit.Replay(h, conv); err != nil {
 			failed++
 			fmt.Fprintf(r.stderr, "FAIL %s: %v\n", f, err)
 			continue
 		}
 		replayed++
-		digest, err := Digest(h)
+		digest, err := audit.Digest(h)
 		if err != nil {
 			digest = "(no digest: " + err.Error() + ")"
 		}
@@ -183,19 +187,19 @@ func (r *runner) replayFiles(files []string, conv Converters) int {
 	return ExitOK
 }
 
-func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv Converters, query string, every int, timeout time.Duration) int {
+func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, every int, timeout time.Duration) int {
 	c, code := r.connect(ctx, conn, timeout)
 	if c == nil {
 		return code
 	}
 	defer c.Close()
-	s, err := ReplayQuery(ctx, c, query, QueryOptions{Progress: r.stderr, ProgressEvery: every, Report: r.stderr, Converters: conv})
+	s, err := audit.ReplayQuery(ctx, c, query, audit.QueryOptions{Progress: r.stderr, ProgressEvery: every, Report: r.stderr, Converters: conv})
 	switch {
-	case errors.Is(err, ErrNoMatch):
+	case errors.Is(err, audit.ErrNoMatch):
 		fmt.Fprintf(r.stderr, "auditor: no workflow in namespace %s matches the query %q: nothing was replayed\n", conn.Namespace, query)
 		return ExitNoMatch
 	case err != nil:
-		fmt.Fprintf(r.stderr, "auditor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
 		return ExitUnavailable
 	}
 	fmt.Fprintln(r.stdout, s)
@@ -225,9 +229,9 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 	if err != nil {
 		return ExitUsage
 	}
-	conv, err := ConvertersFor(conn)
+	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
 		return ExitUsage
 	}
 	var h *historypb.History
@@ -236,7 +240,7 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "auditor trail: give one clearance ID, or --file FILE")
 		return ExitUsage
 	case *file != "":
-		h, err = ReadHistoryFile(*file)
+		h, err = audit.ReadHistoryFile(*file)
 		if err != nil {
 			fmt.Fprintf(r.stderr, "auditor: %v\n", err)
 			return ExitFailed
@@ -254,20 +258,20 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 			return code
 		}
 		defer c.Close()
-		h, err = FetchHistory(ctx, c, id, *runID)
+		h, err = audit.FetchHistory(ctx, c, id, *runID)
 		var nf *serviceerror.NotFound
 		switch {
 		case errors.As(err, &nf):
 			fmt.Fprintf(r.stderr, "auditor: no clearance %s in namespace %s\n", id, conn.Namespace)
 			return ExitNoMatch
 		case err != nil:
-			fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, oneLine(err.Error()))
+			fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, audit.OneLine(err.Error()))
 			return ExitUnavailable
 		}
 	}
-	t, err := BuildTrail(h, conv)
+	t, err := audit.BuildTrail(h, conv)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
 		return ExitFailed
 	}
 	if *asJSON {

@@ -1,0 +1,494 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/codec"
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/workflows"
+)
+
+// goldenDir holds the golden histories recorded by audit/golden.
+var goldenDir = filepath.Join("..", "..", "..", "workflows", "testdata", "golden")
+
+// releasedDir keeps the golden histories of earlier releases, one directory each.
+var releasedDir = filepath.Join(goldenDir, "released")
+
+// goldenFiles lists the golden histories of this release and of every earlier one.
+func goldenFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	released, err := filepath.Glob(filepath.Join(releasedDir, "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 12 || len(released) < 12 {
+		t.Fatalf("want at least 12 golden histories in %s and in %s, found %d and %d", goldenDir, releasedDir, len(files), len(released))
+	}
+	return append(files, released...)
+}
+
+func golden(t *testing.T, name string) *historypb.History {
+	t.Helper()
+	h, err := audit.ReadHistoryFile(filepath.Join(goldenDir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func trailOf(t *testing.T, name string) *audit.Trail {
+	t.Helper()
+	tr, err := audit.BuildTrail(golden(t, name), audit.Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// run runs the auditor's command line and returns its exit code, stdout and stderr.
+func run(t *testing.T, dial Dialer, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := Run(ctx, args, &out, &errOut, dial)
+	return code, out.String(), errOut.String()
+}
+
+// oneLineError checks that stderr holds exactly one line.
+func oneLineError(t *testing.T, stderr string) {
+	t.Helper()
+	if s := strings.TrimRight(stderr, "\n"); s == "" || strings.Contains(s, "\n") {
+		t.Errorf("want one line on stderr, got %q", stderr)
+	}
+}
+
+func TestReplayCommandOnGoldenFiles(t *testing.T) {
+	files := goldenFiles(t)
+	code, out, errOut := run(t, nil, append([]string{"replay"}, files...)...)
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "failed 0") || strings.Count(out, "\nok ") != len(files)-1 || !strings.HasPrefix(out, "ok ") {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+// tamper rewrites a golden file's JSON and writes it to a temporary file.
+func tamper(t *testing.T, name string, edit func(events []map[string]any)) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(goldenDir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	edit(doc.Events)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name+"-tampered.json")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestReplayCommandLocatesNonDeterminism is the command line on the history of
+// audit's TestReplayLocatesNonDeterminism: one line naming the clearance and the event.
+func TestReplayCommandLocatesNonDeterminism(t *testing.T) {
+	// An activity the history scheduled under another name than the code does.
+	var tampered string
+	path := tamper(t, "reject", func(events []map[string]any) {
+		for _, e := range events {
+			a, ok := e["activityTaskScheduledEventAttributes"].(map[string]any)
+			if !ok {
+				continue
+			}
+			at := a["activityType"].(map[string]any)
+			if at["name"] == "SelectLane" {
+				at["name"] = "SelectLaneByRules"
+				tampered = e["eventId"].(string)
+			}
+		}
+	})
+	if tampered == "" {
+		t.Fatal("the reject history schedules no SelectLane")
+	}
+	code, _, errOut := run(t, nil, "replay", path)
+	oneLineError(t, errOut)
+	want := "clearance-JH-2020-US-0513: non-determinism at event " + tampered + " (ActivityTaskScheduled)"
+	if code != ExitFailed || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr %q; want %q", code, errOut, want)
+	}
+}
+
+func TestReplayBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	full, err := os.ReadFile(filepath.Join(goldenDir, "reject.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, path, want string
+	}{
+		{"truncated", write("truncated.json", full[:len(full)/2]), "truncated or corrupt"},
+		{"not JSON", write("notes.txt", []byte("officer notes: approved on the phone\n")), "not JSON"},
+		{"empty", write("empty.json", nil), "empty file"},
+		{"JSON but no history", write("other.json", []byte(`{"declarations": []}`)), "no events"},
+		{"other workflow type", tamper(t, "reject", func(events []map[string]any) {
+			a := events[0]["workflowExecutionStartedEventAttributes"].(map[string]any)
+			a["workflowType"] = map[string]any{"name": "OrderFulfillment"}
+		}), `workflow-type: the history is of workflow type "OrderFulfillment", not ExportClearance`},
+		{"missing event", tamper(t, "reject", func(events []map[string]any) {
+			copy(events[9:], events[10:])
+			events[len(events)-1] = events[len(events)-2]
+		}), "corrupt or truncated history: event 11 follows event 9"},
+		{"not a start event first", tamper(t, "reject", func(events []map[string]any) {
+			events[0], events[1] = events[1], events[0]
+		}), "not the workflow's start event"},
+		{"missing file", filepath.Join(dir, "absent.json"), "cannot open"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := run(t, nil, "replay", c.path)
+			if code != ExitFailed {
+				t.Errorf("exit %d, want %d", code, ExitFailed)
+			}
+			oneLineError(t, errOut)
+			if !strings.HasPrefix(errOut, "FAIL "+c.path) || !strings.Contains(errOut, c.want) {
+				t.Errorf("stderr %q, want it to name the file and say %q", errOut, c.want)
+			}
+			if !strings.Contains(out, "replayed 0, failed 1") {
+				t.Errorf("stdout %q", out)
+			}
+			code, _, errOut = run(t, nil, "trail", "--file", c.path)
+			if code != ExitFailed {
+				t.Errorf("trail: exit %d, want %d", code, ExitFailed)
+			}
+			oneLineError(t, errOut)
+		})
+	}
+}
+
+func TestReplayReportsEachFailureAndGoesOn(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"events": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(goldenDir, "green-release.json")
+	code, out, errOut := run(t, nil, "replay", good, bad, good)
+	if code != ExitFailed || strings.Count(out, "ok   ") != 2 || !strings.Contains(out, "replayed 2, failed 1") {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+	oneLineError(t, errOut)
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"replay"},
+		{"replay", "a.json", "--query", "WorkflowType = 'ExportClearance'"},
+		{"trail"},
+		{"trail", "A", "B"},
+		{"trail", "not a valid id!"},
+		{"audit"},
+	} {
+		if code, _, _ := run(t, nil, args...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, ExitUsage)
+		}
+	}
+}
+
+// fakeServer answers the two calls audit.ReplayQuery and audit.FetchHistory make, from golden
+// histories, and records that the command closed it.
+type fakeServer struct {
+	client.Client
+	pages     [][]*workflowpb.WorkflowExecutionInfo
+	histories map[string]*historypb.History
+	closed    bool
+}
+
+func (f *fakeServer) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	page := 0
+	if len(req.GetNextPageToken()) > 0 {
+		page = int(req.GetNextPageToken()[0])
+	}
+	if page >= len(f.pages) {
+		return &workflowservice.ListWorkflowExecutionsResponse{}, nil
+	}
+	resp := &workflowservice.ListWorkflowExecutionsResponse{Executions: f.pages[page]}
+	if page+1 < len(f.pages) {
+		resp.NextPageToken = []byte{byte(page + 1)}
+	}
+	return resp, nil
+}
+
+func (f *fakeServer) GetWorkflowHistory(_ context.Context, id, _ string, _ bool, _ enumspb.HistoryEventFilterType) client.HistoryEventIterator {
+	h, ok := f.histories[id]
+	if !ok {
+		return &iterator{err: serviceerror.NewNotFound("workflow execution not found")}
+	}
+	return &iterator{events: h.GetEvents()}
+}
+
+func (f *fakeServer) Close() { f.closed = true }
+
+type iterator struct {
+	events []*historypb.HistoryEvent
+	err    error
+}
+
+func (it *iterator) HasNext() bool { return it.err != nil || len(it.events) > 0 }
+
+func (it *iterator) Next() (*historypb.HistoryEvent, error) {
+	if it.err != nil {
+		err := it.err
+		it.err = nil
+		return nil, err
+	}
+	e := it.events[0]
+	it.events = it.events[1:]
+	return e, nil
+}
+
+func info(id, workflowType string) *workflowpb.WorkflowExecutionInfo {
+	return &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: "run-" + id},
+		Type:      &commonpb.WorkflowType{Name: workflowType},
+	}
+}
+
+func dialer(f *fakeServer) Dialer {
+	return func(context.Context, connect.Options) (client.Client, error) { return f, nil }
+}
+
+// TestReplayQueryCommand is replay --query over the server of audit's TestReplayQuery: the
+// summary on stdout, exit 1 for the failure, and the client closed.
+func TestReplayQueryCommand(t *testing.T) {
+	broken := tamperedHistory(t)
+	f := &fakeServer{
+		pages: [][]*workflowpb.WorkflowExecutionInfo{
+			{info("clearance-NBKR-2020-000331", workflows.WorkflowName), info("order-17", "OrderFulfillment")},
+			{info("clearance-GONE", workflows.WorkflowName), info("clearance-JH-2020-US-0513", workflows.WorkflowName)},
+			{info("clearance-JH-2020-US-0515", workflows.WorkflowName)},
+		},
+		histories: map[string]*historypb.History{
+			"clearance-NBKR-2020-000331": golden(t, "green-release"),
+			"clearance-JH-2020-US-0513":  broken,
+			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
+		},
+	}
+	code, out, errOut := run(t, dialer(f), "replay", "--query", "ExporterCode = '3205960330'", "--progress-every", "100")
+	if code != ExitFailed || strings.TrimSpace(out) != "matched 5, replayed 2, failed 1, skipped 2" || !f.closed {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// tamperedHistory is the reject golden with its lane selection renamed: it cannot replay.
+func tamperedHistory(t *testing.T) *historypb.History {
+	t.Helper()
+	h := golden(t, "reject")
+	for _, e := range h.GetEvents() {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SelectLane" {
+			a.ActivityType.Name = "SelectLaneByRules"
+		}
+	}
+	return h
+}
+
+func TestReplayQueryCommandMatchesNothing(t *testing.T) {
+	f := &fakeServer{}
+	code, out, errOut := run(t, dialer(f), "replay", "--query", "WorkflowId = 'clearance-NONE'")
+	if code != ExitNoMatch || out != "" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+	oneLineError(t, errOut)
+	if !strings.Contains(errOut, `matches the query "WorkflowId = 'clearance-NONE'": nothing was replayed`) {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestTrailFromServer(t *testing.T) {
+	f := &fakeServer{histories: map[string]*historypb.History{"clearance-JH-2020-US-0513": golden(t, "reject")}}
+	for _, id := range []string{"JH-2020-US-0513", "clearance-JH-2020-US-0513"} {
+		code, out, errOut := run(t, dialer(f), "trail", id)
+		if code != ExitOK || !strings.Contains(out, "doc-chen") || errOut != "" {
+			t.Errorf("%s: exit %d, stderr %q", id, code, errOut)
+		}
+	}
+	code, _, errOut := run(t, dialer(f), "trail", "JH-2020-US-9999")
+	if code != ExitNoMatch {
+		t.Errorf("unknown clearance: exit %d", code)
+	}
+	oneLineError(t, errOut)
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func TestUnreachableServer(t *testing.T) {
+	addr := closedPort(t)
+	for _, args := range [][]string{
+		{"replay", "--query", "WorkflowType = 'ExportClearance'", "--address", addr, "--timeout", "5s"},
+		{"trail", "JH-2020-US-0513", "--address", addr, "--timeout", "5s"},
+	} {
+		code, out, errOut := run(t, nil, args...)
+		if code != ExitUnavailable || out != "" {
+			t.Errorf("%s: exit %d, stdout %q", args[0], code, out)
+		}
+		oneLineError(t, errOut)
+		if !strings.Contains(errOut, "cannot reach Temporal at "+addr) {
+			t.Errorf("%s: stderr %q", args[0], errOut)
+		}
+	}
+}
+
+// encrypt writes a golden history with every payload encrypted as the codec of a deployment
+// with --codec-keys would store it, and returns the file and the keyring.
+func encrypt(t *testing.T, name string) (string, string) {
+	t.Helper()
+	key, err := codec.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := fmt.Sprintf(`{"active": "2026-11", "keys": {"2026-11": %q}}`, key)
+	ring, err := codec.ParseKeyring([]byte(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec.New(ring)
+	h := golden(t, name)
+	if err := proxy.VisitPayloads(context.Background(), h, proxy.VisitPayloadsOptions{
+		SkipSearchAttributes: true,
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return c.Encode(ps)
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := audit.MarshalHistoryJSON(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, name+"-encrypted.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keyFile, []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, keyFile
+}
+
+func TestEncryptedHistories(t *testing.T) {
+	path, keys := encrypt(t, "request-supply")
+	if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte("encryption-key-id")) || bytes.Contains(b, []byte("quality-declaration")) {
+		t.Fatal("the history is not encrypted")
+	}
+	code, _, errOut := run(t, nil, "replay", path)
+	if code != ExitFailed || !strings.Contains(errOut, "encrypted") || !strings.Contains(errOut, "--codec-keys") {
+		t.Errorf("without keys: exit %d, stderr %q", code, errOut)
+	}
+	oneLineError(t, errOut)
+	if code, _, errOut := run(t, nil, "trail", "--file", path); code != ExitFailed || !strings.Contains(errOut, "--codec-keys") {
+		t.Errorf("trail without keys: exit %d, stderr %q", code, errOut)
+	}
+
+	if code, out, errOut := run(t, nil, "replay", "--codec-keys", keys, path); code != ExitOK {
+		t.Errorf("with keys: exit %d, %s%s", code, out, errOut)
+	}
+	code, out, errOut := run(t, nil, "trail", "--file", path, "--codec-keys", keys, "--json")
+	if code != ExitOK {
+		t.Fatalf("trail with keys: exit %d, %s", code, errOut)
+	}
+	plain := trailOf(t, "request-supply")
+	for _, r := range plain.Rows {
+		line := fmt.Sprintf(`"actor": %q`, r.Actor)
+		if !strings.Contains(out, line) || !strings.Contains(out, r.Outcome) {
+			t.Errorf("the decrypted trail lacks %s / %s", line, r.Outcome)
+		}
+	}
+}
+
+func TestTrailCommand(t *testing.T) {
+	path := filepath.Join(goldenDir, "reject.json")
+	code, out, errOut := run(t, nil, "trail", "--file", path, "--json")
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got audit.Trail
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := trailOf(t, "reject")
+	var buf bytes.Buffer
+	if err := want.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != out || got.Digest != want.Digest || len(got.Rows) != len(want.Rows) {
+		t.Errorf("the JSON trail differs from BuildTrail's")
+	}
+
+	code, out, errOut = run(t, nil, "trail", "--file", path)
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Clearance clearance-JH-2020-US-0513 of declaration JH-2020-US-0513",
+		"History digest (" + audit.DigestAlgorithm + "): " + want.Digest,
+		"TIME (UTC)", "doc-chen", "reject", "the packing list declares 4,000 cartons",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
