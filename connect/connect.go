@@ -1,7 +1,9 @@
-// Package connect holds the options for reaching a Temporal service that the worker, the
-// exporter's starter and the auditor tools share: command-line flags whose defaults come from the
-// Temporal CLI's environment variables, the client options they make, and the registration of the
-// engine's search attributes on a namespace.
+// Package connect holds the options for reaching a Temporal service that every binary shares:
+// command-line flags whose defaults come from Temporal's environment configuration (the profiles
+// of temporal.toml and the TEMPORAL_* variables the temporal CLI reads, through the SDK's
+// envconfig), the client options they make, and the registration of the engine's search
+// attributes on a namespace. A flag given on the command line wins over the environment, which
+// wins over the file.
 package connect
 
 import (
@@ -14,8 +16,12 @@ import (
 	"os"
 	"strconv"
 
+	"google.golang.org/grpc"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/medsupply/customs/codec"
 )
@@ -23,6 +29,8 @@ import (
 // Environment variables read for flag defaults; the names are those of the Temporal CLI and the
 // SDKs' environment configuration.
 const (
+	EnvConfigFile    = "TEMPORAL_CONFIG_FILE"
+	EnvProfile       = "TEMPORAL_PROFILE"
 	EnvAddress       = "TEMPORAL_ADDRESS"
 	EnvNamespace     = "TEMPORAL_NAMESPACE"
 	EnvAPIKey        = "TEMPORAL_API_KEY"
@@ -61,40 +69,59 @@ type Options struct {
 	TLSServerName string
 	// MetricsHandler, when set, receives the SDK's metrics (not a flag: the worker sets it).
 	MetricsHandler client.MetricsHandler
+	// Interceptors see every gRPC call of the connection (not a flag: the worker watches its
+	// polls with one).
+	Interceptors []grpc.UnaryClientInterceptor
+	// TLSDisableHostVerification skips the check of the server certificate's host name.
+	TLSDisableHostVerification bool
+	// ConfigFile and Profile select the environment configuration's file and profile.
+	ConfigFile, Profile string
 	// CodecKeys is a keyring file (or the keyring JSON itself) whose keys encrypt payloads and
 	// failure messages with AES-256-GCM; empty sends them in clear.
 	CodecKeys string
 
-	// envErr records an environment variable that could not be used as a flag default.
+	// envErr records a configuration file or environment variable that could not be used.
 	envErr error
+	// profile is the environment configuration the flags default from (nil: none loaded); its
+	// inline certificate data and gRPC metadata have no flags and are used as they are.
+	profile *envconfig.ClientConfigProfile
+	// explicit names the flags given on the command line.
+	explicit map[string]bool
 }
 
-// RegisterFlags defines the connection flags on fs, each defaulting to its environment variable
-// when set, else to the built-in default; a flag given on the command line wins over both.
+// RegisterFlags defines the connection flags on fs. Each defaults to the value Temporal's
+// environment configuration gives it (the profile TEMPORAL_PROFILE or --profile names in the file
+// TEMPORAL_CONFIG_FILE or --config-file names, default ~/.config/temporalio/temporal.toml, then the
+// TEMPORAL_* variables), else to the built-in default; a flag given on the command line wins.
+// The TLS flags are named as the temporal CLI names them; --tls-cert, --tls-key and --tls-ca
+// remain as aliases.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Address, "address", envOr(EnvAddress, DefaultAddress),
-		"Temporal frontend host:port (env "+EnvAddress+")")
-	fs.StringVar(&o.Namespace, "namespace", envOr(EnvNamespace, DefaultNamespace),
-		"Temporal namespace (env "+EnvNamespace+")")
-	fs.StringVar(&o.APIKey, "api-key", os.Getenv(EnvAPIKey),
-		"API key sent as a bearer token; implies --tls (env "+EnvAPIKey+")")
-	o.TLS, o.envErr = false, nil
-	if v := os.Getenv(EnvTLS); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			o.envErr = fmt.Errorf("%s=%q is not a boolean", EnvTLS, v)
+	o.explicit = map[string]bool{}
+	o.ConfigFile, o.Profile = os.Getenv(EnvConfigFile), os.Getenv(EnvProfile)
+	o.loadEnvironment()
+	str := func(p *string, name, usage string, aliases ...string) {
+		for _, n := range append([]string{name}, aliases...) {
+			u := usage
+			if n != name {
+				u = "alias of --" + name
+			}
+			fs.Var(&setFlag{o: o, name: name, s: p}, n, u)
 		}
-		o.TLS = b
 	}
-	fs.Var(tlsFlag{o}, "tls", "connect with TLS (env "+EnvTLS+")")
-	fs.StringVar(&o.TLSCertFile, "tls-cert", os.Getenv(EnvTLSCert),
-		"client certificate PEM file for mutual TLS; needs --tls-key (env "+EnvTLSCert+")")
-	fs.StringVar(&o.TLSKeyFile, "tls-key", os.Getenv(EnvTLSKey),
-		"client private key PEM file for mutual TLS; needs --tls-cert (env "+EnvTLSKey+")")
-	fs.StringVar(&o.TLSCAFile, "tls-ca", os.Getenv(EnvTLSCA),
-		"PEM bundle of CAs to trust for the server certificate instead of the system's (env "+EnvTLSCA+")")
-	fs.StringVar(&o.TLSServerName, "tls-server-name", os.Getenv(EnvTLSServerName),
-		"server name to check the server certificate against (env "+EnvTLSServerName+")")
+	fs.Var(&setFlag{o: o, name: "config-file", s: &o.ConfigFile, reload: true}, "config-file",
+		"Temporal client configuration file (TOML profiles; env "+EnvConfigFile+"; default ~/.config/temporalio/temporal.toml)")
+	fs.Var(&setFlag{o: o, name: "profile", s: &o.Profile, reload: true}, "profile",
+		"profile of the configuration file to use (env "+EnvProfile+"; default \"default\")")
+	str(&o.Address, "address", "Temporal frontend host:port (env "+EnvAddress+")")
+	str(&o.Namespace, "namespace", "Temporal namespace (env "+EnvNamespace+")")
+	str(&o.APIKey, "api-key", "API key sent as a bearer token; implies --tls (env "+EnvAPIKey+")")
+	fs.Var(&setFlag{o: o, name: "tls", b: &o.TLS}, "tls", "connect with TLS (env "+EnvTLS+")")
+	str(&o.TLSCertFile, "tls-cert-path", "client certificate PEM file for mutual TLS; needs --tls-key-path (env "+EnvTLSCert+")", "tls-cert")
+	str(&o.TLSKeyFile, "tls-key-path", "client private key PEM file for mutual TLS; needs --tls-cert-path (env "+EnvTLSKey+")", "tls-key")
+	str(&o.TLSCAFile, "tls-ca-path", "PEM bundle of CAs to trust for the server certificate instead of the system's (env "+EnvTLSCA+")", "tls-ca")
+	str(&o.TLSServerName, "tls-server-name", "server name to check the server certificate against (env "+EnvTLSServerName+")")
+	fs.Var(&setFlag{o: o, name: "tls-disable-host-verification", b: &o.TLSDisableHostVerification}, "tls-disable-host-verification",
+		"do not check the server certificate's host name (env TEMPORAL_TLS_DISABLE_HOST_VERIFICATION)")
 	fs.StringVar(&o.CodecKeys, "codec-keys", os.Getenv(EnvCodecKeys),
 		"keyring file that encrypts payloads (AES-256-GCM); every worker and client of a namespace needs the same keys (env "+EnvCodecKeys+")")
 }
@@ -102,33 +129,98 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 // EnvCodecKeys names the environment variable holding the keyring file or JSON.
 const EnvCodecKeys = "CUSTOMS_CODEC_KEYS"
 
-// tlsFlag is the --tls flag. Setting it on the command line also drops a complaint about
-// TEMPORAL_TLS, which the flag overrides.
-type tlsFlag struct{ o *Options }
-
-func (f tlsFlag) IsBoolFlag() bool { return true }
-
-func (f tlsFlag) String() string {
-	if f.o == nil {
-		return "false"
-	}
-	return strconv.FormatBool(f.o.TLS)
-}
-
-func (f tlsFlag) Set(s string) error {
-	b, err := strconv.ParseBool(s)
+// loadEnvironment reads the configuration file's profile and the environment, and sets every
+// field no flag has set from them.
+func (o *Options) loadEnvironment() {
+	o.envErr = nil
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{
+		ConfigFilePath: o.ConfigFile, ConfigFileProfile: o.Profile})
 	if err != nil {
-		return err
+		where := o.ConfigFile
+		if where == "" {
+			where = envconfig.DefaultConfigFilePath()
+		}
+		o.envErr = fmt.Errorf("Temporal configuration %s: %w", where, err)
+		prof = envconfig.ClientConfigProfile{}
 	}
-	f.o.TLS, f.o.envErr = b, nil
-	return nil
+	o.profile = &prof
+	tlsOf := prof.TLS
+	if tlsOf == nil {
+		tlsOf = &envconfig.ClientConfigTLS{Disabled: true}
+	}
+	set := func(name string, p *string, v, def string) {
+		if !o.explicit[name] {
+			*p = cmpOr(v, def)
+		}
+	}
+	set("address", &o.Address, prof.Address, DefaultAddress)
+	set("namespace", &o.Namespace, prof.Namespace, DefaultNamespace)
+	set("api-key", &o.APIKey, prof.APIKey, "")
+	set("tls-cert-path", &o.TLSCertFile, tlsOf.ClientCertPath, "")
+	set("tls-key-path", &o.TLSKeyFile, tlsOf.ClientKeyPath, "")
+	set("tls-ca-path", &o.TLSCAFile, tlsOf.ServerCACertPath, "")
+	set("tls-server-name", &o.TLSServerName, tlsOf.ServerName, "")
+	if !o.explicit["tls"] {
+		o.TLS = prof.TLS != nil && !prof.TLS.Disabled
+	}
+	if !o.explicit["tls-disable-host-verification"] {
+		o.TLSDisableHostVerification = tlsOf.DisableHostVerification
+	}
+	// envconfig ignores a TEMPORAL_TLS it cannot read; a typo must not silently mean plain text.
+	if v := os.Getenv(EnvTLS); v != "" && !o.explicit["tls"] {
+		if _, err := strconv.ParseBool(v); err != nil {
+			o.envErr = errors.Join(o.envErr, fmt.Errorf("%s=%q is not a boolean", EnvTLS, v))
+		}
+	}
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
+func cmpOr(v, def string) string {
+	if v != "" {
 		return v
 	}
 	return def
+}
+
+// setFlag is a connection flag: setting it marks it explicit, so a later --profile keeps it,
+// and setting --profile or --config-file loads the environment again.
+type setFlag struct {
+	o      *Options
+	name   string
+	s      *string
+	b      *bool
+	reload bool
+}
+
+func (f *setFlag) IsBoolFlag() bool { return f.b != nil }
+
+func (f *setFlag) String() string {
+	switch {
+	case f.b != nil:
+		return strconv.FormatBool(*f.b)
+	case f.s != nil:
+		return *f.s
+	}
+	return ""
+}
+
+func (f *setFlag) Set(v string) error {
+	if f.b != nil {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		*f.b = b
+	} else {
+		*f.s = v
+	}
+	f.o.explicit[f.name] = true
+	if f.reload {
+		f.o.loadEnvironment()
+	} else if f.name == "tls" {
+		// --tls given: a bad TEMPORAL_TLS no longer matters.
+		f.o.loadEnvironment()
+	}
+	return nil
 }
 
 // ClientOptions returns the SDK client options for o, logging through logger (nil keeps the SDK's
@@ -154,8 +246,18 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 		return client.Options{}, err
 	}
 	opts.ConnectionOptions.TLS = tlsConf
+	if len(o.Interceptors) > 0 {
+		opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(o.Interceptors...))
+	}
 	if o.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+	}
+	if o.profile != nil {
+		// What the environment configuration says and no flag covers.
+		if len(o.profile.GRPCMeta) > 0 {
+			opts.HeadersProvider = headers(o.profile.GRPCMeta)
+		}
+		opts.ConnectionOptions.Authority = o.profile.Authority
 	}
 	if o.CodecKeys != "" {
 		ring, err := codec.LoadKeyring(o.CodecKeys)
@@ -169,43 +271,66 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 
 // tlsConfig returns nil when TLS is off.
 func (o Options) tlsConfig() (*tls.Config, error) {
-	if o.TLSCertFile != "" && o.TLSKeyFile == "" {
-		return nil, errors.New("--tls-cert is set without --tls-key")
+	var data envconfig.ClientConfigTLS
+	if o.profile != nil && o.profile.TLS != nil {
+		data = *o.profile.TLS
 	}
-	if o.TLSKeyFile != "" && o.TLSCertFile == "" {
-		return nil, errors.New("--tls-key is set without --tls-cert")
+	hasCert := o.TLSCertFile != "" || len(data.ClientCertData) > 0
+	hasKey := o.TLSKeyFile != "" || len(data.ClientKeyData) > 0
+	if hasCert && !hasKey {
+		return nil, errors.New("--tls-cert-path is set without --tls-key-path")
 	}
-	on := o.TLS || o.APIKey != "" || o.TLSCertFile != "" || o.TLSCAFile != "" || o.TLSServerName != ""
+	if hasKey && !hasCert {
+		return nil, errors.New("--tls-key-path is set without --tls-cert-path")
+	}
+	hasCA := o.TLSCAFile != "" || len(data.ServerCACertData) > 0
+	on := o.TLS || o.APIKey != "" || hasCert || hasCA || o.TLSServerName != ""
 	if !on {
 		return nil, nil
 	}
-	conf := &tls.Config{ServerName: o.TLSServerName, MinVersion: tls.VersionTLS12}
-	if o.TLSCertFile != "" {
-		if err := readable("--tls-cert", o.TLSCertFile); err != nil {
+	conf := &tls.Config{ServerName: o.TLSServerName, MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.TLSDisableHostVerification} // #nosec G402 -- only when asked for
+	switch {
+	case o.TLSCertFile != "":
+		if err := readable("--tls-cert-path", o.TLSCertFile); err != nil {
 			return nil, err
 		}
-		if err := readable("--tls-key", o.TLSKeyFile); err != nil {
+		if err := readable("--tls-key-path", o.TLSKeyFile); err != nil {
 			return nil, err
 		}
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("load --tls-cert %s and --tls-key %s: %w", o.TLSCertFile, o.TLSKeyFile, err)
+			return nil, fmt.Errorf("load --tls-cert-path %s and --tls-key-path %s: %w", o.TLSCertFile, o.TLSKeyFile, err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	case hasCert:
+		cert, err := tls.X509KeyPair(data.ClientCertData, data.ClientKeyData)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CLIENT_CERT_DATA and TEMPORAL_TLS_CLIENT_KEY_DATA (or the profile's client_cert_data and client_key_data): %w", err)
 		}
 		conf.Certificates = []tls.Certificate{cert}
 	}
-	if o.TLSCAFile != "" {
-		pem, err := os.ReadFile(o.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read --tls-ca: %w", err)
+	if hasCA {
+		pem, from := data.ServerCACertData, "TEMPORAL_TLS_SERVER_CA_CERT_DATA (or the profile's server_ca_cert_data)"
+		if o.TLSCAFile != "" {
+			var err error
+			if pem, err = os.ReadFile(o.TLSCAFile); err != nil {
+				return nil, fmt.Errorf("read --tls-ca-path: %w", err)
+			}
+			from = "--tls-ca-path " + o.TLSCAFile
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", o.TLSCAFile)
+			return nil, fmt.Errorf("%s holds no PEM certificate", from)
 		}
 		conf.RootCAs = pool
 	}
 	return conf, nil
 }
+
+// headers are the gRPC metadata sent with every call.
+type headers map[string]string
+
+func (h headers) GetHeaders(context.Context) (map[string]string, error) { return h, nil }
 
 func readable(flagName, path string) error {
 	f, err := os.Open(path)
@@ -223,7 +348,19 @@ func Dial(ctx context.Context, o Options, logger log.Logger) (client.Client, err
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s: %w", o.Address, err)
+		return nil, &UnreachableError{Address: o.Address, Err: err}
 	}
 	return c, nil
 }
+
+// UnreachableError is a Temporal service that did not answer Dial; the options were valid.
+type UnreachableError struct {
+	Address string
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach Temporal at %s: %v", e.Address, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }

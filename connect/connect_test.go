@@ -18,11 +18,31 @@ import (
 	"time"
 )
 
-// clearEnv unsets every variable RegisterFlags reads, for the duration of the test.
+// clearEnv unsets every variable RegisterFlags reads, for the duration of the test, and points
+// the configuration file at one that does not exist.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName} {
+	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName, EnvProfile,
+		"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_CLIENT_AUTHORITY"} {
+		// Set and empty counts as set for the environment configuration: unset them.
 		t.Setenv(k, "")
+		if err := os.Unsetenv(k); err != nil {
+			t.Fatal(err)
+		}
 	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv(EnvConfigFile, "")
+}
+
+// flagLevel is the part of Options the flags set, comparable.
+type flagLevel struct {
+	Address, Namespace, APIKey                        string
+	TLS                                               bool
+	TLSCertFile, TLSKeyFile, TLSCAFile, TLSServerName string
+}
+
+func levelOf(o Options) flagLevel {
+	return flagLevel{o.Address, o.Namespace, o.APIKey, o.TLS, o.TLSCertFile, o.TLSKeyFile, o.TLSCAFile, o.TLSServerName}
 }
 
 func parse(t *testing.T, args ...string) Options {
@@ -39,8 +59,8 @@ func parse(t *testing.T, args ...string) Options {
 func TestFlagsDefaultWithoutEnv(t *testing.T) {
 	clearEnv(t)
 	o := parse(t)
-	want := Options{Address: "localhost:7233", Namespace: "default"}
-	if o != want {
+	want := flagLevel{Address: "localhost:7233", Namespace: "default"}
+	if o := levelOf(o); o != want {
 		t.Errorf("options = %+v, want %+v", o, want)
 	}
 }
@@ -57,12 +77,12 @@ func TestFlagsDefaultFromEnv(t *testing.T) {
 	t.Setenv(EnvTLSServerName, "env.example")
 
 	o := parse(t)
-	want := Options{
+	want := flagLevel{
 		Address: "temporal.example:7233", Namespace: "customs", APIKey: "k1", TLS: true,
 		TLSCertFile: "/env/cert.pem", TLSKeyFile: "/env/key.pem", TLSCAFile: "/env/ca.pem",
 		TLSServerName: "env.example",
 	}
-	if o != want {
+	if o := levelOf(o); o != want {
 		t.Errorf("options = %+v, want %+v", o, want)
 	}
 }
@@ -75,9 +95,86 @@ func TestFlagsOverrideEnv(t *testing.T) {
 	t.Setenv(EnvTLSServerName, "env.example")
 
 	o := parse(t, "--address", "10.0.0.5:7233", "--namespace=audit", "--tls=false", "--tls-server-name", "flag.example")
-	want := Options{Address: "10.0.0.5:7233", Namespace: "audit", TLSServerName: "flag.example"}
-	if o != want {
+	want := flagLevel{Address: "10.0.0.5:7233", Namespace: "audit", TLSServerName: "flag.example"}
+	if o := levelOf(o); o != want {
 		t.Errorf("options = %+v, want %+v", o, want)
+	}
+}
+
+const profiles = `
+[profile.default]
+address = "default.example:7233"
+namespace = "customs-dev"
+
+[profile.prod]
+address = "customs.a1b2c.tmprl.cloud:7233"
+namespace = "customs.a1b2c"
+api_key = "prod-key"
+
+[profile.prod.grpc_meta]
+x-office = "shanghai"
+`
+
+func writeProfiles(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "temporal.toml")
+	if err := os.WriteFile(path, []byte(profiles), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestProfilesOfTheEnvironmentConfiguration: the temporal CLI's temporal.toml profiles give
+// the defaults; TEMPORAL_PROFILE or --profile picks one; variables beat the file; flags beat
+// both, wherever they stand beside --profile.
+func TestProfilesOfTheEnvironmentConfiguration(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvConfigFile, writeProfiles(t))
+	if o := levelOf(parse(t)); o != (flagLevel{Address: "default.example:7233", Namespace: "customs-dev"}) {
+		t.Errorf("default profile: %+v", o)
+	}
+	prod := flagLevel{Address: "customs.a1b2c.tmprl.cloud:7233", Namespace: "customs.a1b2c", APIKey: "prod-key"}
+	if o := levelOf(parse(t, "--profile", "prod")); o != prod {
+		t.Errorf("--profile prod: %+v", o)
+	}
+	t.Setenv(EnvProfile, "prod")
+	if o := levelOf(parse(t)); o != prod {
+		t.Errorf("TEMPORAL_PROFILE=prod: %+v", o)
+	}
+	t.Setenv(EnvNamespace, "customs-audit")
+	if o := parse(t); o.Namespace != "customs-audit" || o.Address != prod.Address {
+		t.Errorf("variable over the file: %+v", levelOf(o))
+	}
+	for _, args := range [][]string{{"--namespace", "n1", "--profile", "prod"}, {"--profile", "prod", "--namespace", "n1"}} {
+		if o := parse(t, args...); o.Namespace != "n1" || o.APIKey != "prod-key" {
+			t.Errorf("%q: %+v", args, levelOf(o))
+		}
+	}
+	o := parse(t, "--profile", "prod")
+	opts, err := o.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := opts.HeadersProvider.GetHeaders(context.Background())
+	if err != nil || h["x-office"] != "shanghai" || opts.ConnectionOptions.TLS == nil || opts.Credentials == nil {
+		t.Errorf("prod client options: headers %v (%v), TLS %v, credentials %v", h, err, opts.ConnectionOptions.TLS != nil, opts.Credentials != nil)
+	}
+	o = parse(t, "--profile", "staging")
+	if _, err := o.ClientOptions(nil); err == nil || !strings.Contains(err.Error(), "staging") || !strings.Contains(err.Error(), "temporal.toml") {
+		t.Errorf("unknown profile: %v", err)
+	}
+}
+
+func TestTLSFlagsAsTheCLINamesThemAndOldAliases(t *testing.T) {
+	clearEnv(t)
+	want := flagLevel{Address: "localhost:7233", Namespace: "default", TLSCertFile: "c.pem", TLSKeyFile: "k.pem", TLSCAFile: "ca.pem"}
+	for _, args := range [][]string{
+		{"--tls-cert-path", "c.pem", "--tls-key-path", "k.pem", "--tls-ca-path", "ca.pem"},
+		{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-ca", "ca.pem"},
+	} {
+		if o := levelOf(parse(t, args...)); o != want {
+			t.Errorf("%q: %+v", args, o)
+		}
 	}
 }
 
@@ -153,13 +250,13 @@ func TestBadTLSFiles(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"cert without key", Options{TLSCertFile: certFile}, "--tls-cert is set without --tls-key"},
-		{"key without cert", Options{TLSKeyFile: keyFile}, "--tls-key is set without --tls-cert"},
-		{"missing cert", Options{TLSCertFile: missing, TLSKeyFile: keyFile}, "--tls-cert"},
-		{"missing key", Options{TLSCertFile: certFile, TLSKeyFile: missing}, "--tls-key"},
-		{"key is not a key", Options{TLSCertFile: certFile, TLSKeyFile: garbage}, "--tls-key"},
-		{"missing CA", Options{TLS: true, TLSCAFile: missing}, "--tls-ca"},
-		{"CA is not PEM", Options{TLS: true, TLSCAFile: garbage}, "--tls-ca"},
+		{"cert without key", Options{TLSCertFile: certFile}, "--tls-cert-path is set without --tls-key-path"},
+		{"key without cert", Options{TLSKeyFile: keyFile}, "--tls-key-path is set without --tls-cert-path"},
+		{"missing cert", Options{TLSCertFile: missing, TLSKeyFile: keyFile}, "--tls-cert-path"},
+		{"missing key", Options{TLSCertFile: certFile, TLSKeyFile: missing}, "--tls-key-path"},
+		{"key is not a key", Options{TLSCertFile: certFile, TLSKeyFile: garbage}, "--tls-key-path"},
+		{"missing CA", Options{TLS: true, TLSCAFile: missing}, "--tls-ca-path"},
+		{"CA is not PEM", Options{TLS: true, TLSCAFile: garbage}, "--tls-ca-path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Address, tc.o.Namespace = "a:7233", "n"
