@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -19,10 +18,8 @@ var ErrNoMatch = errors.New("no workflow matches the query")
 
 // QueryOptions tune ReplayQuery.
 type QueryOptions struct {
-	// Progress receives a progress line every ProgressEvery histories and at least once a
-	// second while the run lasts; nil for none.
-	Progress      io.Writer
-	ProgressEvery int
+	// Progress is called after each workflow matched, with the counts so far; nil for none.
+	Progress func(Summary)
 	// Report receives a line for every history that fails or is skipped; nil for none.
 	Report io.Writer
 	// Converters read the payloads (the zero value for plain ones).
@@ -50,19 +47,9 @@ func (s Summary) String() string {
 // error when the server cannot be listed or read; replay failures are in the summary.
 func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOptions) (Summary, error) {
 	var s Summary
-	every := o.ProgressEvery
-	if every <= 0 {
-		every = 100
-	}
-	began := time.Now()
-	lastProgress := began
-	progress := func(force bool) {
-		if o.Progress == nil {
-			return
-		}
-		if force || s.Matched%every == 0 || time.Since(lastProgress) >= time.Second {
-			lastProgress = time.Now()
-			fmt.Fprintf(o.Progress, "progress: %s (%s)\n", s, time.Since(began).Round(time.Millisecond))
+	progress := func() {
+		if o.Progress != nil {
+			o.Progress(s)
 		}
 	}
 	report := func(format string, args ...any) {
@@ -82,7 +69,7 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 			if t := info.GetType().GetName(); t != workflows.WorkflowName {
 				s.Skipped++
 				report("skip %s (run %s): workflow type %s, not %s", id, run, t, workflows.WorkflowName)
-				progress(false)
+				progress()
 				continue
 			}
 			h, err := FetchHistory(ctx, c, id, run)
@@ -91,7 +78,7 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 			case errors.As(err, &nf):
 				s.Skipped++
 				report("skip %s (run %s): the history is gone (%s)", id, run, OneLine(nf.Error()))
-				progress(false)
+				progress()
 				continue
 			case err != nil && ctx.Err() != nil:
 				return s, ctx.Err()
@@ -104,7 +91,7 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 				s.Failed++
 				s.Failures = append(s.Failures, re)
 				report("FAIL %v", re)
-				progress(false)
+				progress()
 				continue
 			}
 			if err := Replay(h, o.Converters); err != nil {
@@ -115,7 +102,7 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 			} else {
 				s.Replayed++
 			}
-			progress(false)
+			progress()
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
@@ -124,9 +111,6 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 	}
 	if s.Matched == 0 {
 		return s, ErrNoMatch
-	}
-	if time.Since(began) >= time.Second {
-		progress(true)
 	}
 	return s, nil
 }

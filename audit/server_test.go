@@ -87,9 +87,10 @@ func TestReplayQuery(t *testing.T) {
 			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
 		},
 	}
-	var progress, report bytes.Buffer
+	var report bytes.Buffer
+	var progress []string
 	s, err := ReplayQuery(context.Background(), f, "ExporterCode = '3205960330'", QueryOptions{
-		Progress: &progress, ProgressEvery: 2, Report: &report})
+		Progress: func(s Summary) { progress = append(progress, s.String()) }, Report: &report})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +109,8 @@ func TestReplayQuery(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, report.String())
 		}
 	}
-	if n := strings.Count(progress.String(), "progress: "); n < 2 {
-		t.Errorf("want a progress line every 2 workflows, got:\n%s", progress.String())
+	if len(progress) != 5 || progress[0] != "matched 1, replayed 1, failed 0, skipped 0" || progress[4] != s.String() {
+		t.Errorf("want the counts after each of 5 workflows, got %q", progress)
 	}
 }
 

@@ -136,7 +136,7 @@ func TestRecordEndToEnd(t *testing.T) {
 
 	// The written file replays and its trail tells the green path.
 	var out, errOut bytes.Buffer
-	if code := cli.Run(ctx, []string{"replay", path}, &out, &errOut, nil); code != cli.ExitOK {
+	if code := cli.Run(ctx, []string{"replay", path}, &out, &errOut); code != cli.ExitOK {
 		t.Fatalf("replay exit %d: %s%s", code, out.String(), errOut.String())
 	}
 	h, err := audit.ReadHistoryFile(path)
@@ -193,7 +193,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
 	out.Reset()
 	errOut.Reset()
-	if code := cli.Run(ctx, append([]string{"trail", "NBKR-2020-000331", "--json"}, conn...), &out, &errOut, nil); code != cli.ExitOK {
+	if code := cli.Run(ctx, append([]string{"trail", "NBKR-2020-000331", "--json"}, conn...), &out, &errOut); code != cli.ExitOK {
 		t.Fatalf("trail exit %d: %s", code, errOut.String())
 	}
 	var fromServer audit.Trail
@@ -208,7 +208,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		out.Reset()
 		errOut.Reset()
-		code := cli.Run(ctx, append([]string{"replay", "--query", query}, conn...), &out, &errOut, nil)
+		code := cli.Run(ctx, append([]string{"replay", "--query", query}, conn...), &out, &errOut)
 		got := strings.TrimSpace(out.String())
 		if code == cli.ExitOK && got == "matched 1, replayed 1, failed 0, skipped 0" {
 			break
@@ -219,7 +219,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	}
 	out.Reset()
 	errOut.Reset()
-	code := cli.Run(ctx, append([]string{"replay", "--query", "WorkflowId = 'clearance-NOPE'"}, conn...), &out, &errOut, nil)
+	code := cli.Run(ctx, append([]string{"replay", "--query", "WorkflowId = 'clearance-NOPE'"}, conn...), &out, &errOut)
 	if code != cli.ExitNoMatch || strings.Count(strings.TrimSpace(errOut.String()), "\n") != 0 ||
 		!strings.Contains(errOut.String(), "matches the query") {
 		t.Errorf("empty query: exit %d, stderr %q", code, errOut.String())

@@ -149,6 +149,17 @@ func TestProgressLine(t *testing.T) {
 	if s := b.String(); !strings.HasPrefix(s, "\r ") || !strings.HasSuffix(s, "\r") || strings.TrimSpace(s) != "" {
 		t.Errorf("finish %q", s)
 	}
+	// A message above the line clears it first.
+	b.Reset()
+	p.Set(9000, 0)
+	b.Reset()
+	p.width = 10
+	if _, err := fmt.Fprintln(p.Above(&b), "FAIL x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "\r          \rFAIL x\n" {
+		t.Errorf("above: %q", got)
+	}
 	now = start
 	unknown := newProgress(&b, "list", 0, func() time.Time { return now })
 	now = start.Add(2 * time.Second)

@@ -141,3 +141,22 @@ func count(n int) string {
 	}
 	return b.String()
 }
+
+// Above returns a writer for messages printed while the progress line shows, for example on
+// stderr beside it: each write first clears the line, and the next Set draws it again below.
+func (p *Progress) Above(w io.Writer) io.Writer {
+	if p == nil {
+		return w
+	}
+	return above{p, w}
+}
+
+type above struct {
+	p *Progress
+	w io.Writer
+}
+
+func (a above) Write(b []byte) (int, error) {
+	a.p.Finish()
+	return a.w.Write(b)
+}

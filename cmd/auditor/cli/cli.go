@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medsupply/customs/internal/command"
+	"go.temporal.io/api/workflowservice/v1"
+
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -22,19 +25,22 @@ import (
 	"github.com/medsupply/customs/workflows"
 )
 
-// Exit codes of the auditor.
+// Exit codes of the auditor: the scheme every binary shares (internal/command).
 const (
-	ExitOK          = 0
-	ExitFailed      = 1 // a history did not replay or could not be read
-	ExitUsage       = 2 // bad usage
-	ExitUnavailable = 3 // the server could not be reached or listed
-	ExitNoMatch     = 4 // the query matched no workflow, or the clearance does not exist
+	ExitOK          = command.OK
+	ExitFailed      = command.Failure     // a history did not replay or could not be read
+	ExitUsage       = command.Usage       // bad usage, or a query the server refuses
+	ExitUnavailable = command.Unavailable // the server could not be reached
+	ExitNoMatch     = command.NotFound    // the query matched no workflow, or the clearance does not exist
 )
 
 // Dialer opens a client; tests pass one that returns their server's client.
 type Dialer func(ctx context.Context, o connect.Options) (client.Client, error)
 
 const usage = `usage: auditor COMMAND ...
+
+The auditor replays recorded clearance histories against this build's workflow code and reads
+a clearance's decision trail: who decided what, and when.
 
 commands:
   replay FILE...                     replay history files (Web UI download or
@@ -43,42 +49,50 @@ commands:
   trail ID [--json] [conn flags]     the decision trail of a clearance fetched from the server
                                      (ID: declaration ID or workflow ID)
   trail --file FILE [--json]         the decision trail of a history file
+  version                            print the build's version and commit
 
-exit codes: 0 ok, 1 a history did not replay or could not be read, 2 bad usage,
-3 the server could not be reached, 4 nothing matched
-
-Run 'auditor COMMAND -h' for a command's flags, connection flags among them (defaults from the
-TEMPORAL_* environment variables).
+Connection flags default from the TEMPORAL_* environment variables.
 `
 
-// Run runs the auditor's command line and returns its exit code. It never panics: a panic in a
-// command becomes a one-line error.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dialer) (code int) {
-	defer func() {
-		if p := recover(); p != nil {
-			fmt.Fprintf(stderr, "auditor: internal error: %v\n", p)
-			code = ExitFailed
+// Run is the auditor's command line.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Command(nil)(ctx, args, stdout, stderr)
+}
+
+// Command is the auditor's command line dialling with dial (nil: connect.Dial).
+func Command(dial Dialer) command.Run {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		if dial == nil {
+			dial = defaultDial
 		}
-	}()
-	if dial == nil {
-		dial = defaultDial
-	}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		r := &runner{stdout: stdout, stderr: stderr, dial: dial}
+		if len(args) == 0 {
+			fmt.Fprint(stderr, usage)
+			return ExitUsage
+		}
+		switch args[0] {
+		case "replay":
+			return r.replay(ctx, args[1:])
+		case "trail":
+			return r.trail(ctx, args[1:])
+		case "help", "-h", "-help", "--help":
+			r.help()
+			return ExitOK
+		}
+		fmt.Fprintf(stderr, "auditor: unknown command %q\n%s", args[0], usage)
 		return ExitUsage
 	}
-	r := &runner{stdout: stdout, stderr: stderr, dial: dial}
-	switch args[0] {
-	case "replay":
-		return r.replay(ctx, args[1:])
-	case "trail":
-		return r.trail(ctx, args[1:])
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
+}
+
+// help prints the synopsis, every command's flags and the exit codes.
+func (r *runner) help() {
+	fmt.Fprint(r.stdout, usage)
+	for _, fs := range []*flag.FlagSet{r.replayFlags(&replayArgs{}), r.trailFlags(&trailArgs{})} {
+		fmt.Fprintf(r.stdout, "\n%s flags:\n", fs.Name())
+		fs.SetOutput(r.stdout)
+		fs.PrintDefaults()
 	}
-	fmt.Fprintf(stderr, "auditor: unknown command %q\n%s", args[0], usage)
-	return ExitUsage
+	fmt.Fprint(r.stdout, "\n"+command.ExitCodes)
 }
 
 func defaultDial(ctx context.Context, o connect.Options) (client.Client, error) {
@@ -94,22 +108,6 @@ type runner struct {
 	dial           Dialer
 }
 
-// parseFlags parses a command's flags, which may come before or after its operands.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return operands, nil
-		}
-		operands = append(operands, args[0])
-		args = args[1:]
-	}
-}
-
 // connect dials the server within timeout.
 func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Duration) (client.Client, int) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
@@ -122,25 +120,33 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 	return c, ExitOK
 }
 
-func (r *runner) replay(ctx context.Context, args []string) int {
+type replayArgs struct {
+	conn    connect.Options
+	query   string
+	timeout time.Duration
+}
+
+func (r *runner) replayFlags(a *replayArgs) *flag.FlagSet {
 	fs := flag.NewFlagSet("auditor replay", flag.ContinueOnError)
 	fs.SetOutput(r.stderr)
-	var conn connect.Options
-	conn.RegisterFlags(fs)
-	query := fs.String("query", "", "replay the workflows this visibility query matches, fetched from the server")
-	every := fs.Int("progress-every", 100, "with --query: a progress line on stderr every N workflows (and every second)")
-	timeout := fs.Duration("timeout", 10*time.Second, "with --query: how long to try reaching the server")
+	a.conn.RegisterFlags(fs)
+	fs.StringVar(&a.query, "query", "", "replay the workflows this visibility query matches, fetched from the server")
+	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "with --query: how long to try reaching the server")
 	fs.Usage = func() {
 		fmt.Fprint(r.stderr, "usage: auditor replay FILE...\n       auditor replay --query QUERY [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	files, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+	return fs
+}
+
+func (r *runner) replay(ctx context.Context, args []string) int {
+	var a replayArgs
+	fs := r.replayFlags(&a)
+	files, code, ok := command.Parse(fs, args)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		return ExitUsage
-	}
+	conn, query, timeout := a.conn, &a.query, &a.timeout
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
@@ -154,7 +160,7 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "auditor replay: name at least one history file, or give --query")
 		return ExitUsage
 	case *query != "":
-		return r.replayQuery(ctx, conn, conv, *query, *every, *timeout)
+		return r.replayQuery(ctx, conn, conv, *query, *timeout)
 	}
 	return r.replayFiles(files, conv)
 }
@@ -187,19 +193,31 @@ func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	return ExitOK
 }
 
-func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, every int, timeout time.Duration) int {
+func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, timeout time.Duration) int {
 	c, code := r.connect(ctx, conn, timeout)
 	if c == nil {
 		return code
 	}
 	defer c.Close()
-	s, err := audit.ReplayQuery(ctx, c, query, audit.QueryOptions{Progress: r.stderr, ProgressEvery: every, Report: r.stderr, Converters: conv})
+	total := 0
+	if command.IsTerminal(r.stderr) {
+		if n, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query}); err == nil {
+			total = int(n.GetCount())
+		}
+	}
+	bar := command.NewProgress(r.stderr, "replay", total)
+	s, err := audit.ReplayQuery(ctx, c, query, audit.QueryOptions{
+		Progress: func(s audit.Summary) { bar.Set(s.Matched, 0) }, Report: bar.Above(r.stderr), Converters: conv})
+	bar.Finish()
 	switch {
 	case errors.Is(err, audit.ErrNoMatch):
 		fmt.Fprintf(r.stderr, "auditor: no workflow in namespace %s matches the query %q: nothing was replayed\n", conn.Namespace, query)
 		return ExitNoMatch
 	case err != nil:
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		if code := command.CodeOf(err); code != command.Failure {
+			return code
+		}
 		return ExitUnavailable
 	}
 	fmt.Fprintln(r.stdout, s)
@@ -209,26 +227,37 @@ func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv aud
 	return ExitOK
 }
 
-func (r *runner) trail(ctx context.Context, args []string) int {
+type trailArgs struct {
+	conn    connect.Options
+	file    string
+	runID   string
+	asJSON  bool
+	timeout time.Duration
+}
+
+func (r *runner) trailFlags(a *trailArgs) *flag.FlagSet {
 	fs := flag.NewFlagSet("auditor trail", flag.ContinueOnError)
 	fs.SetOutput(r.stderr)
-	var conn connect.Options
-	conn.RegisterFlags(fs)
-	file := fs.String("file", "", "read the history from this file instead of the server")
-	runID := fs.String("run-id", "", "the run to read (default: the latest)")
-	asJSON := fs.Bool("json", false, "print the trail as JSON")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to try reaching the server")
+	a.conn.RegisterFlags(fs)
+	fs.StringVar(&a.file, "file", "", "read the history from this file instead of the server")
+	fs.StringVar(&a.runID, "run-id", "", "the run to read (default: the latest)")
+	fs.BoolVar(&a.asJSON, "json", false, "print the trail as JSON")
+	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to try reaching the server")
 	fs.Usage = func() {
 		fmt.Fprint(r.stderr, "usage: auditor trail ID [flags]\n       auditor trail --file FILE [--json]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	ids, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+	return fs
+}
+
+func (r *runner) trail(ctx context.Context, args []string) int {
+	var a trailArgs
+	fs := r.trailFlags(&a)
+	ids, code, ok := command.Parse(fs, args)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		return ExitUsage
-	}
+	conn, file, runID, asJSON, timeout := a.conn, &a.file, &a.runID, &a.asJSON, &a.timeout
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))

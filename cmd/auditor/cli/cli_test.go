@@ -74,7 +74,7 @@ func run(t *testing.T, dial Dialer, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := Run(ctx, args, &out, &errOut, dial)
+	code := Command(dial)(ctx, args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -241,10 +241,14 @@ type fakeServer struct {
 	client.Client
 	pages     [][]*workflowpb.WorkflowExecutionInfo
 	histories map[string]*historypb.History
+	listErr   error
 	closed    bool
 }
 
 func (f *fakeServer) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
 	page := 0
 	if len(req.GetNextPageToken()) > 0 {
 		page = int(req.GetNextPageToken()[0])
@@ -314,7 +318,7 @@ func TestReplayQueryCommand(t *testing.T) {
 			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
 		},
 	}
-	code, out, errOut := run(t, dialer(f), "replay", "--query", "ExporterCode = '3205960330'", "--progress-every", "100")
+	code, out, errOut := run(t, dialer(f), "replay", "--query", "ExporterCode = '3205960330'")
 	if code != ExitFailed || strings.TrimSpace(out) != "matched 5, replayed 2, failed 1, skipped 2" || !f.closed {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -330,6 +334,44 @@ func tamperedHistory(t *testing.T) *historypb.History {
 		}
 	}
 	return h
+}
+
+// TestReplayQueryCommandTellsAnInvalidQueryFromAnOutage: a query the server refuses is the
+// auditor's mistake (usage, 2); a server that cannot answer is unavailable (3).
+func TestReplayQueryCommandTellsAnInvalidQueryFromAnOutage(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{serviceerror.NewInvalidArgument("invalid query: unknown or unsupported attribute Lane"), ExitUsage},
+		{serviceerror.NewUnavailable("connection refused"), ExitUnavailable},
+	} {
+		f := &fakeServer{listErr: c.err}
+		code, out, errOut := run(t, dialer(f), "replay", "--query", "Lane = 'red'")
+		if code != c.want || out != "" || !strings.Contains(errOut, c.err.Error()) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d", c.err, code, out, errOut, c.want)
+		}
+		oneLineError(t, errOut)
+	}
+}
+
+// TestHelp: -h and --help at every level exit 0; the top-level help shows every command's
+// flags and the exit codes.
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t, nil, "--help")
+	for _, want := range []string{"usage: auditor COMMAND", "auditor replay flags:", "-query", "auditor trail flags:", "-run-id", "-tls-ca-path", "4 not found"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q:\n%s", want, out)
+		}
+	}
+	if code != ExitOK {
+		t.Errorf("--help: exit %d", code)
+	}
+	for _, args := range [][]string{{"-h"}, {"help"}, {"replay", "-h"}, {"trail", "--help"}} {
+		if code, _, _ := run(t, nil, args...); code != ExitOK {
+			t.Errorf("%q: exit %d, want 0", args, code)
+		}
+	}
 }
 
 func TestReplayQueryCommandMatchesNothing(t *testing.T) {
