@@ -180,7 +180,7 @@ func starter(t *testing.T, args ...string) run {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	full := append([]string{"--namespace", namespace, "--ui", uiBase}, args...)
-	code := cli.Run(ctx, full, &stdout, &stderr, dial)
+	code := cli.Command(dial)(ctx, full, &stdout, &stderr)
 	return run{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

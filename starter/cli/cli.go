@@ -20,20 +20,23 @@ import (
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
 
-// Exit codes.
+// Exit codes: the scheme every binary shares (internal/command).
 const (
-	ExitOK        = 0
-	ExitFailure   = 1 // the server could not be reached, or another failure
-	ExitInvalid   = 2 // bad usage or input; nothing was changed
-	ExitDuplicate = 3 // a clearance of the declaration already exists
-	ExitRefused   = 4 // wait: the clearance was refused
-	ExitLapsed    = 5 // wait: the declaration lapsed
-	ExitWithdrawn = 6 // wait: the declaration was withdrawn
+	ExitOK          = command.OK
+	ExitFailure     = command.Failure     // another failure
+	ExitInvalid     = command.Usage       // bad usage or input, or a request the clearance refuses; nothing was changed
+	ExitUnavailable = command.Unavailable // the server could not be reached
+	ExitNotFound    = command.NotFound    // no clearance of the declaration
+	ExitDuplicate   = command.Conflict    // a clearance of the declaration already exists
+	ExitRefused     = command.Refused     // wait: the clearance was refused
+	ExitLapsed      = command.Lapsed      // wait: the declaration lapsed
+	ExitWithdrawn   = command.Withdrawn   // wait: the declaration was withdrawn
 )
 
 // Dialer opens a client; tests pass one that returns their server's client.
@@ -41,35 +44,53 @@ type Dialer func(ctx context.Context, o connect.Options) (client.Client, error)
 
 const usage = `usage: starter [connection flags] COMMAND ...
 
+The exporter's tool: lodge export declarations and follow their clearances.
+
 commands:
   submit FILE...            validate declarations and start their clearances
   status ID [--json]        show where a clearance stands
   supply ID FILE            send documents answering a request for information
   withdraw ID --reason TEXT withdraw a declaration before release
-  wait ID [--json]          wait until the clearance ends; exit 0 released, 4 refused,
-                            5 lapsed, 6 withdrawn
+  wait ID [--json]          wait until the clearance ends; exit 0 released, 10 refused,
+                            11 lapsed, 12 withdrawn
+  version                   print the build's version and commit
 
-connection flags (defaults from TEMPORAL_* environment variables):
+Run 'starter COMMAND -h' for a command's flags; 'starter --help' shows them all.
 `
 
-// Run runs the command line and returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dialer) int {
+// Run is the exporter's command line.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Command(nil)(ctx, args, stdout, stderr)
+}
+
+// Command is the command line dialling with dial (nil: connect.Dial).
+func Command(dial Dialer) command.Run {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return run(ctx, args, stdout, stderr, dial)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dialer) int {
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var conn connect.Options
 	var ui string
 	RegisterFlags(fs, &conn, &ui)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	r := &runner{stdout: stdout, stderr: stderr, dial: dial}
+	fs.Usage = func() { r.help(fs) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitInvalid
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, usage)
 		return ExitInvalid
 	}
-	if dial == nil {
-		dial = func(ctx context.Context, o connect.Options) (client.Client, error) {
+	if r.dial == nil {
+		r.dial = func(ctx context.Context, o connect.Options) (client.Client, error) {
 			zl, err := logging.New("warn", false)
 			if err != nil {
 				return nil, err
@@ -77,7 +98,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 			return connect.Dial(ctx, o, logging.NewSDKLogger(zl))
 		}
 	}
-	r := &runner{stdout: stdout, stderr: stderr, conn: conn, dial: dial, ui: ui}
+	r.conn, r.ui = conn, ui
 	cmd, cargs := rest[0], rest[1:]
 	switch cmd {
 	case "submit":
@@ -90,13 +111,45 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 		return r.withdraw(ctx, cargs)
 	case "wait":
 		return r.wait(ctx, cargs)
-	case "help", "-h", "--help":
-		fs.Usage()
+	case "help":
+		r.help(fs)
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "starter: unknown command %q\n", cmd)
-	fs.Usage()
+	fmt.Fprintf(stderr, "starter: unknown command %q\n%s", cmd, usage)
 	return ExitInvalid
+}
+
+// help prints, on stdout, the synopsis, the connection flags, every command's flags and the exit
+// codes.
+func (r *runner) help(global *flag.FlagSet) {
+	w := r.stdout
+	fmt.Fprint(w, usage)
+	fmt.Fprint(w, "\nconnection flags (before the command; defaults from temporal.toml and the TEMPORAL_* variables):\n")
+	global.SetOutput(w)
+	global.PrintDefaults()
+	global.SetOutput(r.stderr)
+	for _, sub := range []struct {
+		synopsis string
+		fs       *flag.FlagSet
+	}{
+		{"submit FILE...", submitFlags()},
+		{"status ID", statusFlags(new(bool))},
+		{"supply ID FILE", supplyFlags()},
+		{"withdraw ID", withdrawFlags(new(string))},
+		{"wait ID", waitFlags(new(bool))},
+	} {
+		fmt.Fprintf(w, "\nstarter %s", sub.synopsis)
+		n := 0
+		sub.fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			fmt.Fprintln(w, ": no flags")
+			continue
+		}
+		fmt.Fprintln(w, " flags:")
+		sub.fs.SetOutput(w)
+		sub.fs.PrintDefaults()
+	}
+	fmt.Fprint(w, "\n"+command.ExitCodes)
 }
 
 // RegisterFlags defines the starter's global flags, those before the command, on fs: the
@@ -139,31 +192,51 @@ func (r *runner) fail(err error) int {
 	if errors.As(err, &refused) {
 		return ExitInvalid
 	}
-	return ExitFailure
+	return command.CodeOf(err)
 }
 
-// parseFlags parses a subcommand's flags, which may come before or after its operands.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return operands, nil
-		}
-		operands = append(operands, args[0])
-		args = args[1:]
+// connectFailed reports a client that could not be opened: the connection flags are wrong
+// (usage), or the server does not answer (unavailable).
+func (r *runner) connectFailed(err error) int {
+	fmt.Fprintf(r.stderr, "starter: %v\n", err)
+	var reach *connect.UnreachableError
+	if errors.As(err, &reach) {
+		return ExitUnavailable
 	}
+	if code := command.CodeOf(err); code != command.Failure {
+		return code
+	}
+	return ExitInvalid
+}
+
+func submitFlags() *flag.FlagSet { return flag.NewFlagSet("submit", flag.ContinueOnError) }
+
+func statusFlags(asJSON *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.BoolVar(asJSON, "json", false, "print the status as JSON")
+	return fs
+}
+
+func supplyFlags() *flag.FlagSet { return flag.NewFlagSet("supply", flag.ContinueOnError) }
+
+func withdrawFlags(reason *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
+	fs.StringVar(reason, "reason", "", "why the declaration is withdrawn (required)")
+	return fs
+}
+
+func waitFlags(asJSON *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
+	fs.BoolVar(asJSON, "json", false, "print the result as JSON")
+	return fs
 }
 
 func (r *runner) submit(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs := submitFlags()
 	fs.SetOutput(r.stderr)
-	files, err := parseFlags(fs, args)
-	if err != nil {
-		return ExitInvalid
+	files, code, ok := command.Parse(fs, args)
+	if !ok {
+		return code
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(r.stderr, "starter submit: name at least one declaration file")
@@ -194,9 +267,9 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 	}
 	c, err := r.client(ctx)
 	if err != nil {
-		return r.fail(err)
+		return r.connectFailed(err)
 	}
-	code := ExitOK
+	code = ExitOK
 	for i, d := range decls {
 		run, err := clearance.Submit(ctx, c, d)
 		var dup *clearance.DuplicateError
@@ -233,33 +306,34 @@ func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ")
 }
 
-func oneID(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer, n int) ([]string, bool) {
-	ops, err := parseFlags(fs, args)
-	if err != nil {
-		return nil, false
+// oneID parses a command's flags and its n operands, the first a declaration ID. ok is false
+// when the command returns code at once (0 after -h).
+func oneID(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer, n int) (ops []string, code int, ok bool) {
+	fs.SetOutput(stderr)
+	ops, code, ok = command.Parse(fs, args)
+	if !ok {
+		return nil, code, false
 	}
 	if len(ops) != n {
 		fmt.Fprintf(stderr, "starter %s: expected %d argument(s), got %d\n", cmd, n, len(ops))
-		return nil, false
+		return nil, ExitInvalid, false
 	}
 	if _, err := workflows.WorkflowID(ops[0]); err != nil {
 		fmt.Fprintf(stderr, "starter %s: %v\n", cmd, err)
-		return nil, false
+		return nil, ExitInvalid, false
 	}
-	return ops, true
+	return ops, ExitOK, true
 }
 
 func (r *runner) status(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	ops, ok := oneID("status", fs, args, r.stderr, 1)
+	asJSON := new(bool)
+	ops, code, ok := oneID("status", statusFlags(asJSON), args, r.stderr, 1)
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	c, err := r.client(ctx)
 	if err != nil {
-		return r.fail(err)
+		return r.connectFailed(err)
 	}
 	s, err := clearance.Status(ctx, c, ops[0])
 	if err != nil {
@@ -357,11 +431,9 @@ func printStatus(w io.Writer, s workflows.Status) {
 }
 
 func (r *runner) supply(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("supply", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	ops, ok := oneID("supply", fs, args, r.stderr, 2)
+	ops, code, ok := oneID("supply", supplyFlags(), args, r.stderr, 2)
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	s, err := readSupply(ops[1])
 	if err != nil {
@@ -370,7 +442,7 @@ func (r *runner) supply(ctx context.Context, args []string) int {
 	}
 	c, err := r.client(ctx)
 	if err != nil {
-		return r.fail(err)
+		return r.connectFailed(err)
 	}
 	rec, err := clearance.Supply(ctx, c, ops[0], s)
 	if err != nil {
@@ -397,12 +469,10 @@ func readSupply(path string) (workflows.Supply, error) {
 }
 
 func (r *runner) withdraw(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	reason := fs.String("reason", "", "why the declaration is withdrawn (required)")
-	ops, ok := oneID("withdraw", fs, args, r.stderr, 1)
+	reason := new(string)
+	ops, code, ok := oneID("withdraw", withdrawFlags(reason), args, r.stderr, 1)
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	if strings.TrimSpace(*reason) == "" {
 		fmt.Fprintln(r.stderr, "starter withdraw: --reason: required")
@@ -410,7 +480,7 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 	}
 	c, err := r.client(ctx)
 	if err != nil {
-		return r.fail(err)
+		return r.connectFailed(err)
 	}
 	if err := clearance.Withdraw(ctx, c, ops[0], *reason); err != nil {
 		return r.fail(err)
@@ -420,16 +490,14 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 }
 
 func (r *runner) wait(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	ops, ok := oneID("wait", fs, args, r.stderr, 1)
+	asJSON := new(bool)
+	ops, code, ok := oneID("wait", waitFlags(asJSON), args, r.stderr, 1)
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	c, err := r.client(ctx)
 	if err != nil {
-		return r.fail(err)
+		return r.connectFailed(err)
 	}
 	res, err := clearance.Wait(ctx, c, ops[0])
 	if err != nil {
