@@ -28,6 +28,7 @@ import (
 	"github.com/medsupply/customs/health"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/starter/cli"
+	"github.com/medsupply/customs/workflows"
 )
 
 // ourImage is the repository the deployments give the image built from deploy/Dockerfile.
@@ -465,10 +466,17 @@ func TestMonitoring(t *testing.T) {
 			exprs = append(exprs, tg.Expr)
 		}
 	}
-	for _, metric := range []string{"temporal_workflow_task_schedule_to_start_latency", "temporal_activity_schedule_to_start_latency",
-		"temporal_worker_task_slots_available", "service_requests", "approximate_backlog_count"} {
-		if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, metric) }) {
+	// Every metric the clearance exports has a panel, under the name the OpenTelemetry
+	// Prometheus exporter gives it; the server's and the SDK's are left to Temporal's dashboards.
+	for _, metric := range []string{workflows.MetricStageDuration + "_seconds_bucket", workflows.MetricClearanceDuration + "_seconds_bucket",
+		workflows.MetricClearancesEnded + "_total", workflows.MetricDecisions + "_total", workflows.MetricSLABreaches + "_total", "clearance_open"} {
+		if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, metric+"{") || strings.Contains(e, metric+"[") || strings.Contains(e, metric+")") }) {
 			t.Errorf("no panel shows %s", metric)
+		}
+	}
+	for _, e := range exprs {
+		if !strings.Contains(e, "clearance_") {
+			t.Errorf("panel expression %q reads no clearance metric: the server's and the SDK's belong to Temporal's dashboards", e)
 		}
 	}
 }

@@ -29,9 +29,10 @@ import (
 )
 
 // DurationBuckets are the histogram boundaries, in seconds, for clearance durations: from a
-// minute to 30 days, with marks at the default allowances and the 20-day standard.
+// second (automated green-lane stages take seconds) to 30 days, with marks at the default
+// allowances and the 20-day standard.
 var DurationBuckets = []float64{
-	60, 600, 3600, 6 * 3600, 12 * 3600,
+	1, 5, 15, 60, 300, 600, 1800, 3600, 6 * 3600, 12 * 3600,
 	1 * 86400, 2 * 86400, 3 * 86400, 4 * 86400, 6 * 86400, 8 * 86400, 12 * 86400, 16 * 86400, 20 * 86400, 30 * 86400,
 }
 
