@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func setup(t *testing.T, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, append([]string{"--address", server.GetFrontendHostPort()}, args...), &stdout, &stderr)
+	code := Run(ctx, append([]string{"--address", server.GetFrontendHostPort()}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -118,7 +118,7 @@ func TestSetupGivesUpOnUnreachableCluster(t *testing.T) {
 	ctx := context.Background()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code := run(ctx, []string{"--address", "127.0.0.1:1", "--wait", "3s"}, &stdout, &stderr)
+	code := Run(ctx, []string{"--address", "127.0.0.1:1", "--wait", "3s"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "cannot reach Temporal at 127.0.0.1:1") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
