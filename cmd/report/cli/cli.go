@@ -1,0 +1,92 @@
+// Package cli is the command line of report: the Time Release Study of the clearances a visibility
+// query selects, as terminal tables, CSV, JSON or an HTML page with charts. The report binary is a
+// thin wrapper over Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/trs"
+)
+
+// Run runs the command line and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var conn connect.Options
+	conn.RegisterFlags(fs)
+	query := fs.String("query", "", "visibility query selecting the clearances (for example a period, an exporter, a lane); empty: all")
+	asCSV := fs.Bool("csv", false, "print CSV (durations in seconds)")
+	asJSON := fs.Bool("json", false, "print JSON (durations in nanoseconds)")
+	htmlFile := fs.String("html", "", "also write a self-contained HTML page with charts to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "report: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *asCSV && *asJSON {
+		fmt.Fprintln(stderr, "report: --csv and --json: choose one")
+		return 2
+	}
+	zl, err := logging.New("error", false)
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	cs, err := trs.Load(ctx, c, conn.Namespace, *query)
+	if errors.Is(err, trs.ErrNoClearances) {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 3
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	r := trs.Build(cs, trs.StandardOf(cs, policy.Default().Standard.D()), *query, time.Now())
+	switch {
+	case *asCSV:
+		err = trs.WriteCSV(stdout, r)
+	case *asJSON:
+		err = trs.WriteJSON(stdout, r)
+	default:
+		err = trs.WriteTable(stdout, r)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	if *htmlFile != "" {
+		f, err := os.Create(*htmlFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "report: %v\n", err)
+			return 1
+		}
+		if err := trs.WriteHTML(f, r); err != nil {
+			fmt.Fprintf(stderr, "report: %v\n", errors.Join(err, f.Close()))
+			return 1
+		}
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "report: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "report: wrote %s\n", *htmlFile)
+	}
+	return 0
+}
