@@ -1,0 +1,222 @@
+// Package cli is the command line of load: it measures throughput and latency of clearances
+// against any server beside the bare baseline, and prints both and their ratio. The load binary is
+// a thin wrapper over Run.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/loadgen"
+	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/policy"
+)
+
+// Run runs the command line and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var conn connect.Options
+	conn.RegisterFlags(fs)
+	var ecfg engine.Config
+	ecfg.RegisterFlags(fs)
+	n := fs.Int("n", 300, "workflows to run, for the clearances and for the baseline each")
+	concurrency := fs.Int("concurrency", 200, "workflows in flight at once")
+	rate := fs.Float64("rate", 0, "starts per second (0: as fast as --concurrency allows)")
+	examples := fs.String("examples", "examples/us-nasal-cannulas-anaesthesia-masks.json,examples/it-ffp2-respirators.json,examples/nl-examination-gloves-self-declared.json",
+		"comma-separated declaration files to copy under generated IDs")
+	officerDelay := fs.Duration("officer-delay", time.Second, "how long the automatic officer takes to approve a stage")
+	baseline := fs.Bool("baseline", true, "also run the bare baseline on the same server")
+	rounds := fs.Int("rounds", 2, "with the baseline: rounds of -n baseline workflows and -n clearances, alternating which goes first (baseline, clearances, clearances, baseline, ...)")
+	inProcess := fs.Bool("worker", true, "run the clearance and baseline workers in this process (false: use running workers)")
+	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *n <= 0 || *concurrency <= 0 || *rate < 0 || *rounds <= 0 {
+		fmt.Fprintln(stderr, "load: -n, --concurrency and --rounds must be positive, --rate not negative")
+		return 2
+	}
+	var templates []declaration.Declaration
+	for _, f := range strings.Split(*examples, ",") {
+		b, err := os.ReadFile(strings.TrimSpace(f))
+		if err == nil {
+			var d declaration.Declaration
+			d, err = declaration.ParseAndValidate(b)
+			templates = append(templates, d)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "load: --examples %s: %v\n", f, err)
+			return 2
+		}
+	}
+	zl, err := logging.New("warn", false)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return 1
+	}
+	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+
+	if *inProcess {
+		if ecfg.DataDir == "data" {
+			dir, err := os.MkdirTemp("", "load-")
+			if err != nil {
+				fmt.Fprintf(stderr, "load: %v\n", err)
+				return 1
+			}
+			defer func() {
+				if err := os.RemoveAll(dir); err != nil {
+					fmt.Fprintf(stderr, "load: remove %s: %v\n", dir, err)
+				}
+			}()
+			ecfg.DataDir = dir
+			ecfg.Notifications = filepath.Join(dir, "notifications.jsonl")
+		}
+		e, err := engine.Open(ecfg, zl)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		defer func() {
+			if err := e.Close(); err != nil {
+				fmt.Fprintf(stderr, "load: close engine: %v\n", err)
+			}
+		}()
+		w := e.NewWorker(c, ecfg)
+		bw := worker.New(c, loadgen.BaselineTaskQueue, ecfg.SDKWorkerOptions())
+		loadgen.RegisterBaseline(bw)
+		for _, x := range []worker.Worker{w, bw} {
+			if err := x.Start(); err != nil {
+				fmt.Fprintf(stderr, "load: %v\n", err)
+				return 1
+			}
+			defer x.Stop()
+		}
+	}
+
+	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
+	if *hold {
+		h, err := loadgen.RunHold(ctx, c, conn.Namespace, loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix,
+			Progress: func(waiting, total int) { fmt.Fprintf(stderr, "load: %d/%d waiting on officers\n", waiting, total) }})
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		if *asJSON {
+			return printJSON(stdout, stderr, h)
+		}
+		fmt.Fprintf(stdout, "held %d clearances waiting on officers (%d errors) after %s\n", h.Waiting, h.Errors, h.Wall.Round(time.Second))
+		fmt.Fprintf(stdout, "Go heap in use: %.1f MiB before, %.1f MiB after (%.1f KiB per clearance); peak RSS of this process %.1f MiB\n",
+			float64(h.HeapBefore)/(1<<20), float64(h.HeapAfter)/(1<<20), float64(h.HeapAfter-min(h.HeapAfter, h.HeapBefore))/1024/float64(max(1, h.Waiting)), float64(h.PeakRSS)/(1<<20))
+		if h.Errors > 0 {
+			return 1
+		}
+		return 0
+	}
+	opts := loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix, OfficerDelay: *officerDelay,
+		Progress: func(done, total int) {
+			if done%100 == 0 || done == total {
+				fmt.Fprintf(stderr, "load: %d/%d clearances\n", done, total)
+			}
+		}}
+	var results []loadgen.Result
+	if *baseline {
+		b, r, err := loadgen.SideBySide(ctx, c, opts, *rounds)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		results = append(results, b, r)
+	} else {
+		r, err := loadgen.RunClearances(ctx, c, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return 1
+		}
+		results = append(results, r)
+	}
+	peak := loadgen.PeakRSS(*workerPID)
+	if *asJSON {
+		if code := printJSON(stdout, stderr, map[string]any{"results": results, "peakRSSBytes": peak, "workerInProcess": *inProcess}); code != 0 {
+			return code
+		}
+	} else {
+		report(stdout, results, peak, *inProcess)
+	}
+	for _, r := range results {
+		if r.Errors > 0 {
+			return 1
+		}
+	}
+	return 0
+}
+
+func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\tn\tcompleted\terrors\twall\twf/s\tp50\tp95\tp99\tmax\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t\n", r.Kind, r.N, r.Completed, r.Errors, r.Wall.Round(time.Millisecond),
+			r.PerSecond, r.EndToEnd.P50.Round(time.Millisecond), r.EndToEnd.P95.Round(time.Millisecond), r.EndToEnd.P99.Round(time.Millisecond), r.EndToEnd.Max.Round(time.Millisecond))
+	}
+	tw.Flush()
+	last := results[len(results)-1]
+	if len(last.Stages) > 0 {
+		fmt.Fprintln(w, "\nclearance stages (as recorded)")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stage\tp50\tp95\tp99\tmax\t")
+		for _, s := range policy.Stages {
+			if l, ok := last.Stages[s]; ok {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", s, l.P50.Round(time.Millisecond), l.P95.Round(time.Millisecond), l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond))
+			}
+		}
+		tw.Flush()
+	}
+	if len(results) == 2 && results[0].PerSecond > 0 {
+		fmt.Fprintf(w, "\nclearances / baseline throughput: %.2f\n", results[1].PerSecond/results[0].PerSecond)
+	}
+	if last.Decisions > 0 {
+		fmt.Fprintf(w, "officer approvals: %d\n", last.Decisions)
+	}
+	who := "worker process"
+	if inProcess {
+		who = "this process (workers in process)"
+	}
+	if peak > 0 {
+		fmt.Fprintf(w, "peak memory of %s: %.1f MiB\n", who, float64(peak)/(1<<20))
+	}
+	for _, r := range results {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "%s first error: %s\n", r.Kind, r.FirstError)
+		}
+	}
+}
+
+func printJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return 1
+	}
+	return 0
+}
