@@ -102,9 +102,9 @@ func runTests(m *testing.M) int {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("build the worker and starter: %w\n%s", err, out))
 	}
-	// The binaries' main files are not linked into this test; reading them makes go test's
-	// result cache notice when they change.
-	for _, f := range []string{"../../worker/main.go", "../../starter/main.go"} {
+	// The binaries' main files, and the worker's command line, are not linked into this test;
+	// reading them makes go test's result cache notice when they change.
+	for _, f := range []string{"../../worker/main.go", "../../worker/cli/cli.go", "../../starter/main.go"} {
 		if _, err := os.ReadFile(f); err != nil {
 			return fail(err)
 		}

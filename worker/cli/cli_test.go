@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -15,7 +15,8 @@ func TestBinariesDoNotLinkTheServer(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go is not on PATH")
 	}
-	for name, pkg := range map[string]string{"worker": ".", "starter": "../starter"} {
+	// The binaries' main packages, relative to worker/cli.
+	for name, pkg := range map[string]string{"worker": "..", "starter": "../../starter"} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command("go", "list", "-deps", pkg)
 			var stderr bytes.Buffer
