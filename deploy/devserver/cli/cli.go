@@ -1,0 +1,189 @@
+// Package cli is the command line of devserver: the engine on one machine, an embedded Temporal
+// server persisted in a SQLite file, the Temporal Web UI, the custom search attributes registered
+// and the clearance worker in the same process, until its context ends. The devserver binary is a
+// thin wrapper over Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/codec"
+	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/metrics"
+)
+
+// Run runs the command line and returns the exit code. The server and the worker stop when ctx
+// ends.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("devserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg engine.Config
+	cfg.RegisterFlags(fs)
+	memory := fs.Bool("memory", false, "keep Temporal's data in memory only (lost on exit)")
+	ip := fs.String("ip", embedded.DefaultIP, "address to bind gRPC and the Web UI to")
+	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
+	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
+	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
+	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
+	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
+	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
+	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
+	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
+	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "devserver: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	zl, err := logging.New(*level, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "devserver: --log-level: %v\n", err)
+		return 2
+	}
+	defer func() { _ = zl.Sync() }()
+
+	scfg := embedded.Config{
+		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
+		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal,
+	}
+	var cd *codec.Codec
+	if *codecKeys != "" {
+		ring, err := codec.LoadKeyring(*codecKeys)
+		if err != nil {
+			zl.Error("--codec-keys", zap.Error(err))
+			return 2
+		}
+		cd = codec.New(ring)
+		addr := net.JoinHostPort(*ip, strconv.Itoa(*codecPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			zl.Error("cannot serve the codec", zap.Error(err))
+			return 1
+		}
+		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
+		cs := &http.Server{Handler: codec.NewHandler(cd, codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}),
+			ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := cs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				zl.Error("the codec server stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			if err := cs.Close(); err != nil {
+				zl.Warn("close the codec server", zap.Error(err))
+			}
+		}()
+		scfg.CodecEndpoint = "http://" + addr
+	}
+	if !*memory {
+		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
+	}
+	srv, err := embedded.Start(ctx, scfg)
+	if err != nil {
+		zl.Error("cannot start the embedded Temporal server", zap.Error(err))
+		return 1
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			zl.Warn("stop server", zap.Error(err))
+		}
+	}()
+
+	e, err := engine.Open(cfg, zl)
+	if err != nil {
+		zl.Error("cannot open the engine", zap.Error(err))
+		return 1
+	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			zl.Warn("close engine", zap.Error(err))
+		}
+	}()
+	copts := client.Options{
+		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
+	}
+	if cd != nil {
+		codec.Apply(&copts, cd)
+	}
+	var mx *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		if mx, err = metrics.New(); err != nil {
+			zl.Error("metrics", zap.Error(err))
+			return 1
+		}
+		mx.OnError = func(err error) { zl.Warn("metrics", zap.Error(err)) }
+		copts.MetricsHandler = mx.Handler
+	}
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		zl.Error("cannot connect to the embedded server", zap.Error(err))
+		return 1
+	}
+	defer c.Close()
+	if mx != nil {
+		go func() {
+			if err := mx.Run(ctx, cfg.MetricsAddr, c, srv.Namespace()); err != nil {
+				zl.Error("metrics endpoint", zap.Error(err))
+			}
+		}()
+	}
+
+	fmt.Fprintf(stdout, `
+Customs clearance engine is running.
+  Temporal gRPC  %s (namespace %q)
+  Web UI         %s
+  Data           %s
+
+Submit the example declarations from another terminal:
+  go run ./starter submit examples/us-nasal-cannulas-anaesthesia-masks.json examples/de-antibody-test-kits.json
+  go run ./starter status NBKR-2020-000331
+Officers' queues are list filters in the Web UI, for example
+  ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
+
+Stop with Ctrl-C.
+`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir))
+	if !*runWorker {
+		zl.Info("no worker in this process; start one with go run ./worker")
+		<-ctx.Done()
+		return 0
+	}
+	if err := e.Run(ctx, c, cfg); err != nil {
+		zl.Error("worker failed", zap.Error(err))
+		return 1
+	}
+	zl.Info("stopping")
+	return 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(disabled)"
+	}
+	return s
+}
+
+func dataWhere(memory bool, dir string) string {
+	if memory {
+		return "in memory (lost on exit); release register in " + dir
+	}
+	return dir
+}
