@@ -470,7 +470,9 @@ func TestMonitoring(t *testing.T) {
 	// Prometheus exporter gives it; the server's and the SDK's are left to Temporal's dashboards.
 	for _, metric := range []string{workflows.MetricStageDuration + "_seconds_bucket", workflows.MetricClearanceDuration + "_seconds_bucket",
 		workflows.MetricClearancesEnded + "_total", workflows.MetricDecisions + "_total", workflows.MetricSLABreaches + "_total", "clearance_open"} {
-		if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, metric+"{") || strings.Contains(e, metric+"[") || strings.Contains(e, metric+")") }) {
+		if !slices.ContainsFunc(exprs, func(e string) bool {
+			return strings.Contains(e, metric+"{") || strings.Contains(e, metric+"[") || strings.Contains(e, metric+")")
+		}) {
 			t.Errorf("no panel shows %s", metric)
 		}
 	}
