@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -353,6 +354,29 @@ func Dial(ctx context.Context, o Options, logger log.Logger) (client.Client, err
 	return c, nil
 }
 
+// DialWait is Dial that keeps trying for up to wait while the service does not answer (a cluster
+// still starting); options that cannot work fail at once.
+func DialWait(ctx context.Context, o Options, logger log.Logger, wait time.Duration) (client.Client, error) {
+	opts, err := o.ClientOptions(logger)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, &UnreachableError{Address: o.Address, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
 // UnreachableError is a Temporal service that did not answer Dial; the options were valid.
 type UnreachableError struct {
 	Address string
@@ -364,3 +388,6 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Unreachable marks the error for command.DialCode.
+func (e *UnreachableError) Unreachable() bool { return true }

@@ -59,24 +59,9 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 	deadline := time.Now().Add(o.Wait)
 	ns := o.Connect.Namespace
 
-	opts, err := o.Connect.ClientOptions(logger)
+	c, err := DialWait(ctx, o.Connect, logger, o.Wait)
 	if err != nil {
 		return err
-	}
-	// Until the deadline, any failure to connect is a cluster still starting.
-	var c client.Client
-	for {
-		c, err = client.DialContext(ctx, opts)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("cannot reach Temporal at %s: %w", o.Connect.Address, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
-		}
 	}
 	defer c.Close()
 	fmt.Fprintf(out, "cluster %s answers\n", o.Connect.Address)

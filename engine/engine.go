@@ -44,6 +44,9 @@ type Config struct {
 	RegistryDir string
 	// ShutdownTimeout bounds how long running activities may take to finish on stop.
 	ShutdownTimeout time.Duration
+	// FatalPollsAfter is how long every poll may be refused for a lasting reason (namespace not
+	// found, permission denied, unauthenticated) before the worker stops with an error.
+	FatalPollsAfter time.Duration
 	// MaxConcurrentActivities and MaxConcurrentWorkflowTasks size the worker's slots (0: SDK
 	// defaults).
 	MaxConcurrentActivities    int
@@ -69,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RosterFile, "roster", os.Getenv("CUSTOMS_ROSTER"), "officer roster JSON file (default: built in; env CUSTOMS_ROSTER)")
 	fs.StringVar(&c.RegistryDir, "registry-dir", os.Getenv("CUSTOMS_REGISTRY_DIR"), "directory of registry JSON files (default: shipped data; env CUSTOMS_REGISTRY_DIR)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running activities may take to finish on stop")
+	fs.DurationVar(&c.FatalPollsAfter, "fatal-polls-after", time.Minute, "stop with an error once every poll has been refused this long for a lasting reason (namespace not found, permission denied)")
 	fs.IntVar(&c.MaxConcurrentActivities, "max-activities", 0, "activity slots (0: SDK default)")
 	fs.IntVar(&c.MaxConcurrentWorkflowTasks, "max-workflow-tasks", 0, "workflow task slots (0: SDK default)")
 	fs.IntVar(&c.Pollers, "pollers", 0, "pollers for workflow tasks and again for activity tasks; 0 or at least 2 (0: SDK default, 2)")
@@ -86,6 +90,8 @@ type WorkerOptions struct {
 	LogLevel                 string
 	LogJSON                  bool
 	RegisterSearchAttributes bool
+	// Wait is how long to keep trying to reach the server at start.
+	Wait time.Duration
 }
 
 // RegisterFlags defines every flag of the worker binary on fs.
@@ -96,11 +102,15 @@ func (o *WorkerOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LogJSON, "log-json", false, "log JSON lines instead of console text")
 	fs.BoolVar(&o.RegisterSearchAttributes, "register-search-attributes", false,
 		"register the custom search attributes on the namespace before starting (needs operator rights)")
+	fs.DurationVar(&o.Wait, "wait", 0, "at start, keep trying this long to reach the server (0: exit at once, for a supervisor that restarts the worker)")
 }
 
 // Validate reports a setting the SDK would refuse or panic on.
 func (c Config) Validate() error {
 	var errs []error
+	if c.FatalPollsAfter < 0 {
+		errs = append(errs, fmt.Errorf("--fatal-polls-after %s is negative", c.FatalPollsAfter))
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s is negative", c.ShutdownTimeout))
 	}
@@ -132,8 +142,12 @@ func envOr(k, def string) string {
 // Engine is an opened worker's dependencies.
 type Engine struct {
 	Activities *activities.Activities
-	logger     *zap.Logger
-	closers    []func() error
+	// Polls watches the worker's polls; install Polls.Interceptor on the client Run is given
+	// (connect.Options.Interceptors), or the worker never reports ready.
+	Polls *health.Polls
+
+	logger  *zap.Logger
+	closers []func() error
 }
 
 // Open opens the registry, the release register and the notification sink, and checks the
@@ -142,7 +156,7 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{logger: logger}
+	e := &Engine{logger: logger, Polls: health.NewPolls()}
 	reg := registry.Default()
 	if cfg.RegistryDir != "" {
 		r, err := registry.LoadDir(cfg.RegistryDir)
@@ -259,8 +273,11 @@ func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
 }
 
 // Run runs a worker until ctx is done, then stops it gracefully: it stops polling and lets
-// running activities finish within the shutdown timeout. With cfg.HealthAddr it serves the
-// health endpoints meanwhile: ready once the worker polls, not ready from the moment it stops.
+// running activities finish within the shutdown timeout. It returns an error, after stopping the
+// worker, when the worker fails: a fatal error from the SDK, or polls refused past
+// cfg.FatalPollsAfter for a reason waiting does not cure (the namespace was deleted, the
+// worker's credentials revoked). With cfg.HealthAddr it serves the health endpoints meanwhile:
+// alive until such a failure, ready only while the worker polls successfully.
 func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -269,13 +286,15 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 		// The cache is created with the process's first worker; set its size before.
 		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	}
+	polls := e.Polls
+	if polls == nil {
+		polls = health.NewPolls()
+	}
+	polls.FatalAfter = cfg.FatalPollsAfter
 	var hs *health.Server
 	if cfg.HealthAddr != "" {
 		var err error
-		hs, err = health.Listen(cfg.HealthAddr, func(ctx context.Context) error {
-			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		})
+		hs, err = health.Listen(cfg.HealthAddr, func(context.Context) error { return polls.Ready() })
 		if err != nil {
 			return err
 		}
@@ -289,20 +308,58 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 			}
 		}()
 	}
-	w := e.NewWorker(c, cfg)
+	fatal := make(chan error, 1)
+	opts := cfg.SDKWorkerOptions()
+	opts.OnFatalError = func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	}
+	w := worker.New(c, workflows.TaskQueue, opts)
+	Register(w, e.Activities)
 	if err := w.Start(); err != nil {
+		if hs != nil {
+			hs.Failed(err)
+		}
 		return fmt.Errorf("start worker: %w", err)
 	}
 	if hs != nil {
 		hs.Serving()
 	}
-	<-ctx.Done()
+	err := waitForEnd(ctx, fatal, polls)
 	if hs != nil {
-		hs.Stopping()
+		if err != nil {
+			hs.Failed(err)
+		} else {
+			hs.Stopping()
+		}
 	}
-	e.log().Info("stopping the worker", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
+	if err != nil {
+		e.log().Error("the worker failed; stopping it", zap.Error(err))
+	} else {
+		e.log().Info("stopping the worker", zap.Duration("shutdownTimeout", cfg.ShutdownTimeout))
+	}
 	w.Stop()
-	return nil
+	return err
+}
+
+// waitForEnd waits until ctx is done (nil) or the worker fails (the failure).
+func waitForEnd(ctx context.Context, fatal <-chan error, polls *health.Polls) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-fatal:
+			return fmt.Errorf("worker: %w", err)
+		case <-tick.C:
+			if err := polls.Fatal(); err != nil {
+				return fmt.Errorf("worker: %w", err)
+			}
+		}
+	}
 }
 
 func (e *Engine) log() *zap.Logger {

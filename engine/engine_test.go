@@ -11,9 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/register"
 )
 
@@ -67,8 +75,14 @@ func TestRunServesHealthUntilStopped(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	c, err := connect.Dial(ctx, connect.Options{Address: server.GetFrontendHostPort(), Namespace: server.GetDefaultNamespace(),
+		Interceptors: []grpc.UnaryClientInterceptor{e.Polls.Interceptor()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, server.GetDefaultClient(), cfg) }()
+	go func() { done <- e.Run(ctx, c, cfg) }()
 
 	base := "http://" + cfg.HealthAddr
 	deadline := time.Now().Add(20 * time.Second)
@@ -93,6 +107,76 @@ func TestRunServesHealthUntilStopped(t *testing.T) {
 	}
 	if code := status(base + "/healthz"); code != 0 {
 		t.Errorf("/healthz = %d after the worker stopped; want nothing listening", code)
+	}
+}
+
+// TestRunStopsWhenItsNamespaceIsDeleted deletes the namespace under a running worker. The SDK
+// keeps polling and calls no fatal-error handler; the worker must still turn not ready at once
+// (polls fail), stop with an error naming the cause once the refusals last, and end its liveness.
+func TestRunStopsWhenItsNamespaceIsDeleted(t *testing.T) {
+	// Long polls end after 3 s instead of a minute, so the first poll after the deletion comes
+	// soon.
+	server := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+		dynamicconfig.MatchingLongPollExpirationInterval.Key():      3 * time.Second,
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+	})))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := "doomed"
+	if _, err := server.GetDefaultClient().WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{DataDir: t.TempDir(), Notifications: "-", ShutdownTimeout: 5 * time.Second,
+		HealthAddr: freeAddr(t), FatalPollsAfter: 3 * time.Second}
+	e, err := Open(cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	var c client.Client
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// A new namespace reaches the frontend's cache within seconds.
+		c, err = connect.Dial(ctx, connect.Options{Address: server.GetFrontendHostPort(), Namespace: ns,
+			Interceptors: []grpc.UnaryClientInterceptor{e.Polls.Interceptor()}}, nil)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, c, cfg) }()
+	base := "http://" + cfg.HealthAddr
+	for deadline := time.Now().Add(30 * time.Second); status(base+"/readyz") != http.StatusOK; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never answered 200")
+		}
+	}
+
+	if _, err := server.GetDefaultClient().OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	sawNotReady := false
+	for {
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "NotFound") {
+				t.Fatalf("Run returned %v, want the lasting NotFound refusal", err)
+			}
+			if !sawNotReady {
+				t.Error("/readyz never said not ready before the worker stopped")
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("the worker kept running on a deleted namespace")
+		case <-time.After(100 * time.Millisecond):
+			if status(base+"/readyz") == http.StatusServiceUnavailable {
+				sawNotReady = true
+			}
+		}
 	}
 }
 

@@ -2,8 +2,10 @@
 // and Kubernetes probes, and probes such an endpoint from the command line, so an image without a
 // shell or curl can still check itself.
 //
-//	GET /healthz  200 once the worker has started and its Temporal connection answers
-//	GET /readyz   the same, and 503 as soon as the worker begins to stop
+//	GET /healthz  200 while the process works: starting, serving or draining; 503 after a fatal
+//	              worker error. It asks nothing of Temporal, so a cluster outage restarts no pod.
+//	GET /readyz   200 only while the worker serves and its polls succeed (Polls); 503 while it
+//	              starts, as soon as it begins to stop, and while polls fail
 package health
 
 import (
@@ -42,6 +44,7 @@ const (
 	starting state = iota
 	serving
 	stopping
+	failed
 )
 
 func (s state) String() string {
@@ -50,28 +53,33 @@ func (s state) String() string {
 		return "serving"
 	case stopping:
 		return "stopping"
+	case failed:
+		return "failed"
 	}
 	return "starting"
 }
 
 // Server answers the health endpoints. Its zero state is "starting"; the worker calls Serving
-// once it polls and Stopping when it begins to shut down.
+// once it has started, Stopping when it begins to shut down and Failed when it stopped on a fatal
+// error.
 type Server struct {
-	check Checker
+	ready Checker
 	state atomic.Int32
+	fatal atomic.Pointer[string]
 	srv   *http.Server
 	ln    net.Listener
 	done  chan error
 }
 
 // Listen binds addr (host:port; ":8080" for every interface) and serves the endpoints in the
-// background. check is called on each request to /healthz and /readyz while serving.
-func Listen(addr string, check Checker) (*Server, error) {
+// background. ready is asked on each request to /readyz while serving; nil means serving is
+// ready.
+func Listen(addr string, ready Checker) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("health endpoint %s: %w", addr, err)
 	}
-	s := &Server{check: check, ln: ln, done: make(chan error, 1)}
+	s := &Server{ready: ready, ln: ln, done: make(chan error, 1)}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		err := s.srv.Serve(ln)
@@ -90,7 +98,20 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Serving() { s.state.Store(int32(serving)) }
 
 // Stopping marks the worker as shutting down: /readyz fails from now on.
-func (s *Server) Stopping() { s.state.Store(int32(stopping)) }
+func (s *Server) Stopping() {
+	s.state.CompareAndSwap(int32(serving), int32(stopping))
+	s.state.CompareAndSwap(int32(starting), int32(stopping))
+}
+
+// Failed marks the worker as stopped on a fatal error: neither endpoint answers 200 again.
+func (s *Server) Failed(err error) {
+	msg := "failed"
+	if err != nil {
+		msg = "failed: " + strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	s.fatal.Store(&msg)
+	s.state.Store(int32(failed))
+}
 
 // Close stops serving, waiting at most until ctx is done for requests in flight.
 func (s *Server) Close(ctx context.Context) error {
@@ -110,19 +131,28 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, ready bool) {
 	st := state(s.state.Load())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	// A draining worker is still alive: liveness keeps checking the connection, readiness says
-	// no at once so a rollout does not count it.
-	if st == starting || (ready && st == stopping) {
+	switch {
+	case st == failed:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, *s.fatal.Load())
+		return
+	case !ready:
+		// Alive while the process works, whatever Temporal answers.
+		fmt.Fprintln(w, "ok", st)
+		return
+	case st != serving:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, st)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), CheckTimeout)
-	defer cancel()
-	if err := s.check(ctx); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "temporal: %v\n", err)
-		return
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), CheckTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
 	}
 	fmt.Fprintln(w, "ok", st)
 }

@@ -34,7 +34,7 @@ func TestServerFollowsTheWorker(t *testing.T) {
 			t.Error("check without deadline")
 		}
 		if down.Load() {
-			return errors.New("connection refused")
+			return errors.New("polls fail: Unavailable: connection refused")
 		}
 		return nil
 	})
@@ -50,8 +50,8 @@ func TestServerFollowsTheWorker(t *testing.T) {
 		}
 	}
 
-	// Starting: neither alive nor ready, and the connection is not asked yet.
-	expect(live, 503, "starting")
+	// Starting: alive, not ready, and readiness is not asked yet.
+	expect(live, 200, "ok starting")
 	expect(ready, 503, "starting")
 	if checks.Load() != 0 {
 		t.Errorf("%d checks before the worker started", checks.Load())
@@ -61,15 +61,28 @@ func TestServerFollowsTheWorker(t *testing.T) {
 	expect(live, 200, "ok serving")
 	expect(ready, 200, "ok serving")
 
+	// Temporal down: not ready, still alive (a cluster outage restarts no pod), and liveness
+	// does not even ask.
 	down.Store(true)
-	expect(live, 503, "temporal: connection refused")
-	expect(ready, 503, "temporal: connection refused")
+	before := checks.Load()
+	expect(live, 200, "ok serving")
+	if checks.Load() != before {
+		t.Error("liveness asked the readiness check")
+	}
+	expect(ready, 503, "not ready: polls fail: Unavailable: connection refused")
 	down.Store(false)
 
 	// Draining: alive, not ready.
 	s.Stopping()
 	expect(live, 200, "ok stopping")
 	expect(ready, 503, "stopping")
+
+	// A fatal worker error: neither, with the reason.
+	s.Failed(errors.New("namespace customs not found"))
+	expect(live, 503, "failed: namespace customs not found")
+	expect(ready, 503, "failed: namespace customs not found")
+	s.Stopping()
+	expect(live, 503, "failed")
 
 	resp, err := http.Post(live, "text/plain", nil)
 	if err != nil {
@@ -149,7 +162,10 @@ func TestCommand(t *testing.T) {
 		t.Errorf("--url %s: exit %d %q", ReadyPath, code, out)
 	}
 	unhealthy.Store(true)
-	if code, out := run(); code != 1 || !strings.Contains(out, "503") || !strings.Contains(out, "no route to host") {
+	if code, out := run(); code != 0 {
+		t.Errorf("not ready is still alive: exit %d %q", code, out)
+	}
+	if code, out := run("--url", "http://"+s.Addr()+ReadyPath); code != 1 || !strings.Contains(out, "503") || !strings.Contains(out, "no route to host") {
 		t.Errorf("unhealthy: exit %d %q", code, out)
 	}
 	if code, out := run("--url", "http://127.0.0.1:1/healthz", "--timeout", "2s"); code != 1 || !strings.Contains(out, "healthcheck:") {

@@ -147,6 +147,20 @@ func NoOperands(name string, fs *flag.FlagSet, args []string, stderr io.Writer) 
 	return OK, true
 }
 
+// unreachable is an error saying a service did not answer (connect.UnreachableError).
+type unreachable interface{ Unreachable() bool }
+
+// DialCode is the exit code for a client that could not be opened: unavailable when the server
+// did not answer, usage when the connection options cannot work (a missing certificate file, an
+// unknown profile).
+func DialCode(err error) int {
+	var u unreachable
+	if errors.As(err, &u) && u.Unreachable() {
+		return Unavailable
+	}
+	return Usage
+}
+
 // CodeOf is the exit code for an error from the Temporal service: a refused query or argument
 // is usage, an unreachable server is unavailable, an absent workflow is not found, a workflow
 // that exists already is a conflict; anything else failed.
@@ -160,9 +174,12 @@ func CodeOf(err error) int {
 		down      *serviceerror.Unavailable
 		deadline  *serviceerror.DeadlineExceeded
 	)
+	var u unreachable
 	switch {
 	case err == nil:
 		return OK
+	case errors.As(err, &u) && u.Unreachable():
+		return Unavailable
 	case errors.As(err, &invalid):
 		return Usage
 	case errors.As(err, &nsMissing):

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/medsupply/customs/internal/command"
+
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/connect"
@@ -20,6 +22,17 @@ import (
 	"github.com/medsupply/customs/workflows"
 )
 
+const usage = `usage: worker [flags]
+       worker healthcheck [--url URL] [--timeout D]
+
+The clearance engine's worker: the workflow and every activity on the customs-clearance task
+queue of a Temporal cluster, until SIGINT or SIGTERM, then a graceful stop. With --health-addr it
+serves /healthz (alive unless the worker failed) and /readyz (ready while its polls succeed);
+healthcheck probes them and exits 0 when healthy.
+
+flags (connection flags default from temporal.toml and the TEMPORAL_* variables):
+`
+
 // Run runs the command line and returns the exit code. The worker stops gracefully when ctx ends.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
@@ -29,28 +42,37 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o engine.WorkerOptions
 	o.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\nworker healthcheck flags:\n")
+		hc := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+		var po health.ProbeOptions
+		po.RegisterFlags(hc)
+		hc.SetOutput(stdout)
+		hc.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "worker: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := command.NoOperands("worker", fs, args, stderr); !ok {
+		return code
 	}
 	if err := o.Config.Validate(); err != nil {
 		fmt.Fprintf(stderr, "worker: %v\n", err)
-		return 2
+		return command.Usage
 	}
 	zl, err := logging.New(o.LogLevel, o.LogJSON)
 	if err != nil {
 		fmt.Fprintf(stderr, "worker: --log-level: %v\n", err)
-		return 2
+		return command.Usage
 	}
 	defer func() { _ = zl.Sync() }()
 
 	e, err := engine.Open(o.Config, zl)
 	if err != nil {
 		zl.Error("cannot open the engine", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	defer func() {
 		if err := e.Close(); err != nil {
@@ -66,10 +88,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mx.OnError = func(err error) { zl.Warn("metrics", zap.Error(err)) }
 		o.Connect.MetricsHandler = mx.Handler
 	}
-	c, err := connect.Dial(ctx, o.Connect, logging.NewSDKLogger(zl))
+	// The worker's own polls tell whether it is ready: watch them on its connection.
+	o.Connect.Interceptors = append(o.Connect.Interceptors, e.Polls.Interceptor())
+	c, err := connect.DialWait(ctx, o.Connect, logging.NewSDKLogger(zl), o.Wait)
 	if err != nil {
 		zl.Error("cannot connect to Temporal", zap.Error(err))
-		return 1
+		return command.DialCode(err)
 	}
 	defer c.Close()
 	if o.RegisterSearchAttributes {
@@ -89,8 +113,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		zap.String("taskQueue", workflows.TaskQueue))
 	if err := e.Run(ctx, c, o.Config); err != nil {
 		zl.Error("worker failed", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	zl.Info("worker stopped")
-	return 0
+	return command.OK
 }

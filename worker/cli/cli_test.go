@@ -2,9 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/internal/command"
 )
 
 // TestBinariesDoNotLinkTheServer lists the dependencies of the worker and of the starter: the
@@ -50,5 +58,88 @@ func TestBinariesDoNotLinkTheServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"--help"}, &out, &errOut); code != command.OK {
+		t.Errorf("--help: exit %d", code)
+	}
+	for _, want := range []string{"usage: worker [flags]", "-wait", "-fatal-polls-after", "-tls-ca-path", "worker healthcheck flags:", "-url", "3 the server could not be reached"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	for _, args := range [][]string{{"extra"}, {"--pollers", "1"}, {"--nope"}, {"--log-level", "loud"}} {
+		if code := Run(context.Background(), args, &out, &errOut); code != command.Usage {
+			t.Errorf("%q: exit %d, want %d", args, code, command.Usage)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestWorkerWaitsForTheServerThenServesReady starts the worker before any server listens: with
+// --wait it keeps trying, and once the server is up the worker polls and /readyz answers 200 (its
+// polls are watched on its own connection); without --wait it exits 3 at once.
+func TestWorkerWaitsForTheServerThenServesReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	port, health := freePort(t), freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"--address", addr, "--data-dir", t.TempDir(), "--notifications", "-"}, &out, &errOut); code != command.Unavailable {
+		t.Fatalf("no server, no --wait: exit %d, want %d\n%s", code, command.Unavailable, errOut.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- Run(ctx, []string{"--address", addr, "--namespace", "default", "--wait", "2m", "--data-dir", t.TempDir(),
+			"--notifications", "-", "--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn"}, &logs, &logs)
+	}()
+	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, IP: "127.0.0.1", GRPCPort: port, DisableUI: true, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Stop() }()
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(ready)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("the worker exited %d before it was ready:\n%s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered 200:\n%s", logs.String())
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != command.OK {
+			t.Errorf("stopped with exit %d:\n%s", code, logs.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the worker did not stop")
 	}
 }

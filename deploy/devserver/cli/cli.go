@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/medsupply/customs/internal/command"
+	"google.golang.org/grpc"
+
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -47,17 +50,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
 	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "devserver: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
+		return code
 	}
 	zl, err := logging.New(*level, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "devserver: --log-level: %v\n", err)
-		return 2
+		return command.Usage
 	}
 	defer func() { _ = zl.Sync() }()
 
@@ -70,14 +76,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ring, err := codec.LoadKeyring(*codecKeys)
 		if err != nil {
 			zl.Error("--codec-keys", zap.Error(err))
-			return 2
+			return command.Usage
 		}
 		cd = codec.New(ring)
 		addr := net.JoinHostPort(*ip, strconv.Itoa(*codecPort))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			zl.Error("cannot serve the codec", zap.Error(err))
-			return 1
+			return command.Failure
 		}
 		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
 		cs := &http.Server{Handler: codec.NewHandler(cd, codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}),
@@ -100,7 +106,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv, err := embedded.Start(ctx, scfg)
 	if err != nil {
 		zl.Error("cannot start the embedded Temporal server", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	defer func() {
 		if err := srv.Stop(); err != nil {
@@ -111,7 +117,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e, err := engine.Open(cfg, zl)
 	if err != nil {
 		zl.Error("cannot open the engine", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	defer func() {
 		if err := e.Close(); err != nil {
@@ -120,6 +126,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	copts := client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
+		// The worker's own polls tell whether it is ready (--health-addr).
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(e.Polls.Interceptor())}},
 	}
 	if cd != nil {
 		codec.Apply(&copts, cd)
@@ -128,7 +136,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.MetricsAddr != "" {
 		if mx, err = metrics.New(); err != nil {
 			zl.Error("metrics", zap.Error(err))
-			return 1
+			return command.Failure
 		}
 		mx.OnError = func(err error) { zl.Warn("metrics", zap.Error(err)) }
 		copts.MetricsHandler = mx.Handler
@@ -136,7 +144,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		zl.Error("cannot connect to the embedded server", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	defer c.Close()
 	if mx != nil {
@@ -168,7 +176,7 @@ Stop with Ctrl-C.
 	}
 	if err := e.Run(ctx, c, cfg); err != nil {
 		zl.Error("worker failed", zap.Error(err))
-		return 1
+		return command.Failure
 	}
 	zl.Info("stopping")
 	return 0
