@@ -54,6 +54,8 @@ type Config struct {
 	Policy policy.Policy
 	// Dir holds the release register; empty means a temporary directory, removed afterwards.
 	Dir string
+	// Progress, when set, is called with the clearances finished so far and N, as each ends.
+	Progress func(done, total int) `json:"-"`
 }
 
 // Discipline is the order of an officer queue.

@@ -381,6 +381,9 @@ func (s *simulation) run(ctx workflow.Context) error {
 				return
 			}
 			done++
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(done, n)
+			}
 		}
 	})
 

@@ -22,6 +22,12 @@ var ErrNoClearances = errors.New("no clearance matches the query")
 // Load reads the clearances a visibility query selects: closed ones from their results, running
 // ones from their status up to now. An empty query selects every clearance.
 func Load(ctx context.Context, c client.Client, namespace, query string) ([]Clearance, error) {
+	return LoadWithProgress(ctx, c, namespace, query, nil)
+}
+
+// LoadWithProgress is Load calling progress, when not nil, with the count read so far after
+// each clearance.
+func LoadWithProgress(ctx context.Context, c client.Client, namespace, query string, progress func(read int)) ([]Clearance, error) {
 	q := fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowName)
 	if strings.TrimSpace(query) != "" {
 		q += " AND (" + query + ")"
@@ -55,6 +61,9 @@ func Load(ctx context.Context, c client.Client, namespace, query string) ([]Clea
 					return nil, err
 				}
 				out = append(out, FromStatus(s, cats))
+			}
+			if progress != nil {
+				progress(len(out))
 			}
 		}
 		token = resp.GetNextPageToken()

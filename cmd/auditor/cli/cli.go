@@ -115,7 +115,7 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 	c, err := r.dial(dctx, o)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
-		return nil, ExitUnavailable
+		return nil, command.DialCode(err)
 	}
 	return c, ExitOK
 }

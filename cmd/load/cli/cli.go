@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/medsupply/customs/internal/command"
+
 	"go.temporal.io/sdk/worker"
 
 	"github.com/medsupply/customs/connect"
@@ -45,12 +47,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
+	}
+	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
+		return code
 	}
 	if *n <= 0 || *concurrency <= 0 || *rate < 0 || *rounds <= 0 {
 		fmt.Fprintln(stderr, "load: -n, --concurrency and --rounds must be positive, --rate not negative")
-		return 2
+		return command.Usage
 	}
 	var templates []declaration.Declaration
 	for _, f := range strings.Split(*examples, ",") {
@@ -62,18 +71,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "load: --examples %s: %v\n", f, err)
-			return 2
+			return command.Usage
 		}
 	}
 	zl, err := logging.New("warn", false)
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)
-		return 1
+		return command.DialCode(err)
 	}
 	defer c.Close()
 
@@ -82,7 +91,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			dir, err := os.MkdirTemp("", "load-")
 			if err != nil {
 				fmt.Fprintf(stderr, "load: %v\n", err)
-				return 1
+				return command.Failure
 			}
 			defer func() {
 				if err := os.RemoveAll(dir); err != nil {
@@ -95,7 +104,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		e, err := engine.Open(ecfg, zl)
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		defer func() {
 			if err := e.Close(); err != nil {
@@ -108,7 +117,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, x := range []worker.Worker{w, bw} {
 			if err := x.Start(); err != nil {
 				fmt.Fprintf(stderr, "load: %v\n", err)
-				return 1
+				return command.Failure
 			}
 			defer x.Stop()
 		}
@@ -116,11 +125,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
 	if *hold {
+		bar := command.NewProgress(stderr, "waiting on officers", *n)
 		h, err := loadgen.RunHold(ctx, c, conn.Namespace, loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix,
-			Progress: func(waiting, total int) { fmt.Fprintf(stderr, "load: %d/%d waiting on officers\n", waiting, total) }})
+			Progress: func(waiting, total int) { bar.Set(waiting, total) }})
+		bar.Finish()
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		if *asJSON {
 			return printJSON(stdout, stderr, h)
@@ -129,29 +140,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Go heap in use: %.1f MiB before, %.1f MiB after (%.1f KiB per clearance); peak RSS of this process %.1f MiB\n",
 			float64(h.HeapBefore)/(1<<20), float64(h.HeapAfter)/(1<<20), float64(h.HeapAfter-min(h.HeapAfter, h.HeapBefore))/1024/float64(max(1, h.Waiting)), float64(h.PeakRSS)/(1<<20))
 		if h.Errors > 0 {
-			return 1
+			return command.Failure
 		}
-		return 0
+		return command.OK
 	}
+	bar := command.NewProgress(stderr, "workflows", 0)
+	defer bar.Finish()
 	opts := loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix, OfficerDelay: *officerDelay,
-		Progress: func(done, total int) {
-			if done%100 == 0 || done == total {
-				fmt.Fprintf(stderr, "load: %d/%d clearances\n", done, total)
-			}
-		}}
+		Progress: func(done, total int) { bar.Set(done, total) }}
 	var results []loadgen.Result
 	if *baseline {
 		b, r, err := loadgen.SideBySide(ctx, c, opts, *rounds)
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		results = append(results, b, r)
 	} else {
 		r, err := loadgen.RunClearances(ctx, c, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		results = append(results, r)
 	}
@@ -165,10 +174,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, r := range results {
 		if r.Errors > 0 {
-			return 1
+			return command.Failure
 		}
 	}
-	return 0
+	return command.OK
 }
 
 func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) {
@@ -216,7 +225,7 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)
-		return 1
+		return command.Failure
 	}
-	return 0
+	return command.OK
 }

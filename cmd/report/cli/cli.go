@@ -12,6 +12,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/medsupply/customs/internal/command"
+
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
@@ -28,36 +30,44 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asCSV := fs.Bool("csv", false, "print CSV (durations in seconds)")
 	asJSON := fs.Bool("json", false, "print JSON (durations in nanoseconds)")
 	htmlFile := fs.String("html", "", "also write a self-contained HTML page with charts to this file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, "usage: report [flags]\n\nThe Time Release Study of the clearances a visibility query selects: per stage and in total,\nby lane, procedure, product category and biological review, against the allowances and the\n20-day standard.\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "report: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := command.NoOperands("report", fs, args, stderr); !ok {
+		return code
 	}
 	if *asCSV && *asJSON {
 		fmt.Fprintln(stderr, "report: --csv and --json: choose one")
-		return 2
+		return command.Usage
 	}
 	zl, err := logging.New("error", false)
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %v\n", err)
-		return 1
+		return command.DialCode(err)
 	}
 	defer c.Close()
-	cs, err := trs.Load(ctx, c, conn.Namespace, *query)
+	bar := command.NewProgress(stderr, "read", 0)
+	cs, err := trs.LoadWithProgress(ctx, c, conn.Namespace, *query, func(n int) { bar.Set(n, 0) })
+	bar.Finish()
 	if errors.Is(err, trs.ErrNoClearances) {
 		fmt.Fprintf(stderr, "report: %v\n", err)
-		return 3
+		return command.NotFound
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %v\n", err)
-		return 1
+		if code := command.CodeOf(err); code != command.Failure {
+			return code
+		}
+		return command.Failure
 	}
 	r := trs.Build(cs, trs.StandardOf(cs, policy.Default().Standard.D()), *query, time.Now())
 	switch {
@@ -70,23 +80,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	if *htmlFile != "" {
 		f, err := os.Create(*htmlFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "report: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		if err := trs.WriteHTML(f, r); err != nil {
 			fmt.Fprintf(stderr, "report: %v\n", errors.Join(err, f.Close()))
-			return 1
+			return command.Failure
 		}
 		if err := f.Close(); err != nil {
 			fmt.Fprintf(stderr, "report: %v\n", err)
-			return 1
+			return command.Failure
 		}
 		fmt.Fprintf(stderr, "report: wrote %s\n", *htmlFile)
 	}
-	return 0
+	return command.OK
 }

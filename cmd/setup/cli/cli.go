@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/medsupply/customs/internal/command"
+
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/logging"
 )
@@ -19,22 +21,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o connect.SetupOptions
 	o.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable. It changes only what is missing.\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "setup: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := command.NoOperands("setup", fs, args, stderr); !ok {
+		return code
 	}
 	zl, err := logging.New("error", false)
 	if err != nil {
 		fmt.Fprintf(stderr, "setup: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	defer func() { _ = zl.Sync() }()
 	if err := connect.Setup(ctx, o, logging.NewSDKLogger(zl), stdout); err != nil {
 		fmt.Fprintf(stderr, "setup: %v\n", err)
-		return 1
+		return command.CodeOf(err)
 	}
-	return 0
+	return command.OK
 }

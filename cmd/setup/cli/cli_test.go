@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -119,7 +120,7 @@ func TestSetupGivesUpOnUnreachableCluster(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	code := Run(ctx, []string{"--address", "127.0.0.1:1", "--wait", "3s"}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "cannot reach Temporal at 127.0.0.1:1") {
+	if code != command.Unavailable || !strings.Contains(stderr.String(), "cannot reach Temporal at 127.0.0.1:1") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 	if d := time.Since(start); d < 3*time.Second || d > 30*time.Second {

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/medsupply/customs/internal/command"
+
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/sim"
 	"github.com/medsupply/customs/trs"
@@ -42,33 +44,39 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonFile := fs.String("json", "", "write the Time Release Study as JSON to this file")
 	htmlFile := fs.String("html", "", "write the Time Release Study as an HTML page with charts to this file")
 	quiet := fs.Bool("quiet", false, "print only the headline, not the Time Release Study tables")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, "usage: simulate [flags]\n\nThe staffing simulator: synthetic declarations through the real clearance workflow in a\ntime-skipping test environment, with sampled officer and exporter times, and the Time Release\nStudy of the run.\n\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+command.ExitCodes)
+		fs.SetOutput(stderr)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := command.NoOperands("simulate", fs, args, stderr); !ok {
+		return code
 	}
 	cfg, err := config(*n, *seed, *arrivals, *mix, *examples, *expedited, *officers, *officerTime, *exporterTime, *requestShare, *queue, *policyFile, *dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
-		return 2
+		return command.Usage
 	}
+	bar := command.NewProgress(stderr, "simulate", cfg.N)
+	cfg.Progress = func(done, _ int) { bar.Set(done, 0) }
 	out, err := sim.Run(ctx, cfg)
+	bar.Finish()
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	if err := sim.WriteHeadline(stdout, out); err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
-		return 1
+		return command.Failure
 	}
 	fmt.Fprintf(stdout, "Memory: %s\n", memory())
 	if !*quiet {
 		fmt.Fprintln(stdout)
 		if err := trs.WriteTable(stdout, out.Report); err != nil {
 			fmt.Fprintf(stderr, "simulate: %v\n", err)
-			return 1
+			return command.Failure
 		}
 	}
 	for _, f := range []struct {
@@ -80,10 +88,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if err := writeFile(f.path, out.Report, f.write); err != nil {
 			fmt.Fprintf(stderr, "simulate: %v\n", err)
-			return 1
+			return command.Failure
 		}
 	}
-	return 0
+	return command.OK
 }
 
 func config(n int, seed uint64, arrivals, mix, examples, expedited, officers, officerTime, exporterTime string,
