@@ -199,14 +199,7 @@ func (r *runner) fail(err error) int {
 // (usage), or the server does not answer (unavailable).
 func (r *runner) connectFailed(err error) int {
 	fmt.Fprintf(r.stderr, "starter: %v\n", err)
-	var reach *connect.UnreachableError
-	if errors.As(err, &reach) {
-		return ExitUnavailable
-	}
-	if code := command.CodeOf(err); code != command.Failure {
-		return code
-	}
-	return ExitInvalid
+	return command.DialCode(err)
 }
 
 func submitFlags() *flag.FlagSet { return flag.NewFlagSet("submit", flag.ContinueOnError) }
