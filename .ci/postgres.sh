@@ -144,7 +144,9 @@ if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipp
 base=$(free_ports 27233 10)
 address="127.0.0.1:$base"
 say "starting Temporal server $server_version on $address (PostgreSQL persistence and visibility)"
+server_metrics=$(free_ports 29000 1)
 CUSTOMS_PG_PORT=$pg_port CUSTOMS_PG_TEMPORAL_PASSWORD=$temporal_pw CUSTOMS_TEMPORAL_BASE_PORT=$base \
+  CUSTOMS_TEMPORAL_METRICS_ADDR=127.0.0.1:$server_metrics \
   bin/temporal-server --config-file deploy/postgres/temporal.yaml --allow-no-auth start >"$work/temporal.log" 2>&1 &
 pids+=($!)
 
@@ -190,6 +192,15 @@ grep -E '^(--- |ok|FAIL)' "$work/cluster-test.log"
 if grep -q -- '--- SKIP' "$work/cluster-test.log"; then echo "the cluster test skipped" >&2; exit 1; fi
 killed=$(sed -n 's/^killed worker pid //p' "$work/report.txt")
 
+# --- the server's metrics: how it labels the task queue ---------------------------------------
+# deploy/k8s/hpa.yaml names the backlog metric for autoscaling; the label must be spelled as this
+# server writes it.
+spelled=$(curl -sf "http://127.0.0.1:$server_metrics/metrics" | grep -o 'taskqueue="customs[-_]clearance"' | sort -u | head -n 1 || true)
+[ -n "$spelled" ] || { echo "the server's metrics name no task queue customs-clearance" >&2; exit 1; }
+grep -qF "approximate_backlog_count{$spelled}" deploy/k8s/hpa.yaml ||
+  { echo "deploy/k8s/hpa.yaml does not name the backlog as the server labels it: $spelled" >&2; exit 1; }
+echo "server metrics label the task queue $spelled"
+
 # --- the register as PostgreSQL holds it, and a graceful stop of the survivors ---------------
 notices=$(psql_admin -d customs -c "SELECT count(*) FROM release_notices")
 distinct=$(psql_admin -d customs -c "SELECT count(DISTINCT number) FROM release_notices")
@@ -211,4 +222,5 @@ echo "  setup: run twice against the fresh cluster; the second run changed nothi
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
 echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"
+echo "  server metrics: the task queue is labelled $spelled, as deploy/k8s/hpa.yaml names it"
 echo "  Temporal server $server_version, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), total $((SECONDS - began))s"
