@@ -141,7 +141,7 @@ func (o *Options) loadEnvironment() {
 		if where == "" {
 			where = envconfig.DefaultConfigFilePath()
 		}
-		o.envErr = fmt.Errorf("Temporal configuration %s: %w", where, err)
+		o.envErr = fmt.Errorf("the Temporal client configuration %s: %w", where, err)
 		prof = envconfig.ClientConfigProfile{}
 	}
 	o.profile = &prof
