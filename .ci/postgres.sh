@@ -118,10 +118,11 @@ pg_started=1
 as_postgres "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pgrun/postgres.log" -w -t 60 \
   -o "-p $pg_port -k $work/pgrun -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
 psql_admin() { as_postgres "$pgbin/psql" -h "$work/pgrun" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-psql_admin -c "CREATE ROLE temporal LOGIN CREATEDB PASSWORD '$temporal_pw'" \
-  -c "CREATE ROLE customs LOGIN PASSWORD '$customs_pw'" \
-  -c "CREATE DATABASE customs OWNER customs" \
-  -c "CREATE DATABASE customs_test OWNER customs"
+psql_admin -c "CREATE ROLE temporal LOGIN CREATEDB PASSWORD '$temporal_pw'"
+# The release register's role and database as the Compose stack's PostgreSQL creates them.
+as_postgres env POSTGRES_USER=postgres PGHOST="$work/pgrun" PGPORT="$pg_port" CUSTOMS_DB_PASSWORD="$customs_pw" \
+  sh "$PWD/deploy/postgres/init-customs.sh" >"$work/init-customs.log" 2>&1 || { cat "$work/init-customs.log"; exit 1; }
+psql_admin -c "CREATE DATABASE customs_test OWNER customs"
 release_url="postgres://customs:$customs_pw@127.0.0.1:$pg_port/customs?sslmode=disable"
 test_url="postgres://customs:$customs_pw@127.0.0.1:$pg_port/customs_test?sslmode=disable"
 
@@ -141,13 +142,30 @@ grep -E '^(--- |ok|FAIL)' "$work/pgtests.log"
 if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipped with a database given" >&2; exit 1; fi
 
 # --- Temporal server -----------------------------------------------------------------------
-base=$(free_ports 27233 10)
-address="127.0.0.1:$base"
-say "starting Temporal server $server_version on $address (PostgreSQL persistence and visibility)"
+# The Compose stack's temporal service, as its image runs it: temporal-server start on the
+# server's embedded configuration template, with the service's environment from
+# deploy/compose.yaml (and TEMPORAL_BROADCAST_ADDRESS, which the image's entrypoint sets). Only
+# what names the network and the mounted file differs: the database's address and password, the
+# bind address, the metrics port, and the dynamic configuration file at its place in this tree.
+# deploy_test.go TestPostgresScriptRunsTheComposeServer holds the two lists together.
+address="127.0.0.1:7233"
+for port in 7233 7234 7235 7236 7239 7243 7246 6933 6934 6935 6936 6939; do
+  port_free "$port" || { echo "port $port is in use: the Compose server's configuration needs it" >&2; exit 1; }
+done
 server_metrics=$(free_ports 29000 1)
-CUSTOMS_PG_PORT=$pg_port CUSTOMS_PG_TEMPORAL_PASSWORD=$temporal_pw CUSTOMS_TEMPORAL_BASE_PORT=$base \
-  CUSTOMS_TEMPORAL_METRICS_ADDR=127.0.0.1:$server_metrics \
-  bin/temporal-server --config-file deploy/postgres/temporal.yaml --allow-no-auth start >"$work/temporal.log" 2>&1 &
+temporal_env=(
+  DB=postgres12
+  DB_PORT=$pg_port
+  POSTGRES_SEEDS=127.0.0.1
+  POSTGRES_USER=temporal
+  POSTGRES_PWD=$temporal_pw
+  BIND_ON_IP=127.0.0.1
+  TEMPORAL_BROADCAST_ADDRESS=127.0.0.1
+  PROMETHEUS_ENDPOINT=127.0.0.1:$server_metrics
+  DYNAMIC_CONFIG_FILE_PATH=$PWD/deploy/temporal/dynamicconfig.yaml
+)
+say "starting Temporal server $server_version on $address as the Compose service runs it (PostgreSQL persistence and visibility)"
+env "${temporal_env[@]}" bin/temporal-server start >"$work/temporal.log" 2>&1 &
 pids+=($!)
 
 say "setup: namespace $namespace and search attributes (run twice)"
@@ -163,7 +181,7 @@ worker_pids=()
 say "starting $workers workers on task queue customs-clearance, release register in PostgreSQL"
 for i in $(seq 1 "$workers"); do
   mkdir -p "$work/worker$i"
-  bin/worker --address "$address" --namespace "$namespace" --release-db "$release_url" \
+  CUSTOMS_RELEASE_DB=$release_url bin/worker --address "$address" --namespace "$namespace" \
     --data-dir "$work/worker$i" --health-addr "127.0.0.1:$((health_base + i - 1))" \
     --shutdown-timeout 10s --pollers 4 --sticky-cache 1000 --log-json >"$work/worker$i.log" 2>&1 &
   pids+=($!)

@@ -340,6 +340,43 @@ func command(t *testing.T, d dockerfile, entrypoint, args any) (binary, []string
 	return b, append(ep[1:], strs(t, args)...)
 }
 
+// serviceEnv is a Compose service's environment, defaults expanded.
+func serviceEnv(s any) map[string]string {
+	env := map[string]string{}
+	if m, ok := get(s, "environment").(map[string]any); ok {
+		for k, v := range m {
+			env[k] = expandDefaults(fmt.Sprint(v))
+		}
+	}
+	return env
+}
+
+// withEnv runs fn with env set in the process environment, then restores it.
+func withEnv(t *testing.T, env map[string]string, fn func()) {
+	t.Helper()
+	old := map[string]*string{}
+	for k, v := range env {
+		if was, ok := os.LookupEnv(k); ok {
+			old[k] = &was
+		} else {
+			old[k] = nil
+		}
+		if err := os.Setenv(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for k, v := range old {
+			if v == nil {
+				_ = os.Unsetenv(k)
+			} else {
+				_ = os.Setenv(k, *v)
+			}
+		}
+	}()
+	fn()
+}
+
 func TestCompose(t *testing.T) {
 	d := readDockerfile(t)
 	doc := readYAML(t, "compose.yaml")[0]
@@ -366,7 +403,10 @@ func TestCompose(t *testing.T) {
 			for i := range args {
 				args[i] = expandDefaults(args[i])
 			}
-			o, err := b.parse(args)
+			var o *engine.WorkerOptions
+			var err error
+			// Flags default from the service's environment, as in the container.
+			withEnv(t, serviceEnv(s), func() { o, err = b.parse(args) })
 			if err != nil {
 				t.Errorf("%s: %s %v: %v", name, b.name, args, err)
 			}
@@ -401,6 +441,30 @@ func TestCompose(t *testing.T) {
 	}
 	if !engine.IsPostgresURL(worker.Config.ReleaseDB) {
 		t.Errorf("workers share no PostgreSQL release register: --release-db %q", worker.Config.ReleaseDB)
+	}
+	// No password on a command line: every process on the host can read one.
+	for name, s := range services {
+		for _, a := range append(strs(t, get(s, "command")), strs(t, get(s, "entrypoint"))...) {
+			if strings.Contains(a, "PASSWORD") || regexp.MustCompile(`://[^/@]*:[^/@]*@`).MatchString(a) {
+				t.Errorf("%s passes a password in its arguments: %s", name, a)
+			}
+		}
+	}
+	// The release register's password is the one postgres/init-customs.sh gives the role.
+	pg := serviceEnv(services["postgresql"])
+	if pw := pg["CUSTOMS_DB_PASSWORD"]; pw == "" || !strings.Contains(worker.Config.ReleaseDB, ":"+pw+"@") {
+		t.Errorf("the workers' register URL %q does not use the password postgresql's CUSTOMS_DB_PASSWORD (%q) sets", worker.Config.ReleaseDB, pw)
+	}
+	// The server image's configuration reads the dynamic configuration file it is given.
+	tmp := services["temporal"]
+	dcPath := serviceEnv(tmp)["DYNAMIC_CONFIG_FILE_PATH"]
+	mounted := false
+	for _, v := range strs(t, get(tmp, "volumes")) {
+		parts := strings.Split(v, ":")
+		mounted = mounted || (len(parts) >= 2 && parts[1] == dcPath)
+	}
+	if dcPath == "" || !mounted {
+		t.Errorf("temporal: DYNAMIC_CONFIG_FILE_PATH %q is not a mounted file", dcPath)
 	}
 	if worker.Connect.Namespace != setupNamespace {
 		t.Errorf("setup prepares namespace %q, the workers serve %q", setupNamespace, worker.Connect.Namespace)
@@ -724,4 +788,60 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestPostgresScriptRunsTheComposeServer holds .ci/postgres.sh, which runs the real server, to
+// the Compose temporal service it stands for: the same variables, the same values except those
+// naming the network, the database's password and the mounted file, and that file the one
+// compose.yaml mounts there.
+func TestPostgresScriptRunsTheComposeServer(t *testing.T) {
+	b, err := os.ReadFile("../.ci/postgres.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	_, block, ok := strings.Cut(script, "\ntemporal_env=(\n")
+	block, _, ok2 := strings.Cut(block, "\n)\n")
+	if !ok || !ok2 {
+		t.Fatal(".ci/postgres.sh has no temporal_env=( ... ) block")
+	}
+	if !strings.Contains(script, `env "${temporal_env[@]}" bin/temporal-server start`) {
+		t.Error(".ci/postgres.sh does not start the server as the image does: temporal-server start with temporal_env")
+	}
+	scriptEnv := map[string]string{}
+	for _, line := range strings.Split(block, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		scriptEnv[k] = v
+	}
+	services := readYAML(t, "compose.yaml")[0]["services"].(map[string]any)
+	tmp := services["temporal"]
+	composeEnv := serviceEnv(tmp)
+	// What names the network, the password or a path in the container, and what the image's
+	// entrypoint adds.
+	differs := map[string]bool{"DB_PORT": true, "POSTGRES_SEEDS": true, "POSTGRES_PWD": true, "BIND_ON_IP": true,
+		"PROMETHEUS_ENDPOINT": true, "DYNAMIC_CONFIG_FILE_PATH": true}
+	for k, v := range composeEnv {
+		got, ok := scriptEnv[k]
+		switch {
+		case !ok:
+			t.Errorf("compose.yaml gives the server %s=%s; .ci/postgres.sh does not", k, v)
+		case !differs[k] && got != v:
+			t.Errorf("%s: compose.yaml %q, .ci/postgres.sh %q", k, v, got)
+		}
+	}
+	for k := range scriptEnv {
+		if _, ok := composeEnv[k]; !ok && k != "TEMPORAL_BROADCAST_ADDRESS" {
+			t.Errorf(".ci/postgres.sh gives the server %s, which compose.yaml does not", k)
+		}
+	}
+	mountedFrom := ""
+	for _, v := range strs(t, get(tmp, "volumes")) {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == composeEnv["DYNAMIC_CONFIG_FILE_PATH"] {
+			mountedFrom = strings.TrimPrefix(parts[0], "./")
+		}
+	}
+	if want := "$PWD/deploy/" + mountedFrom; mountedFrom == "" || scriptEnv["DYNAMIC_CONFIG_FILE_PATH"] != want {
+		t.Errorf(".ci/postgres.sh reads the dynamic configuration from %q, compose.yaml mounts %q", scriptEnv["DYNAMIC_CONFIG_FILE_PATH"], want)
+	}
 }
