@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/interceptor"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/log"
@@ -104,6 +106,8 @@ func replayOnce(h *historypb.History, wf any, start Start, conv Converters) (err
 	}()
 	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
 		DataConverter: conv.Data, FailureConverter: conv.Failure,
+		// As every worker runs the clearance: with the interceptor that reads its verified callers.
+		Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()},
 	})
 	if err != nil {
 		return err

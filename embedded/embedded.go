@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
@@ -89,15 +91,29 @@ type Config struct {
 	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
 	// empty when payloads are not encrypted.
 	CodecEndpoint string
+	// Auth, when set, makes the frontend verify every caller: its claim mapper reads the token,
+	// its authorizer decides each call, and its interceptors run after them (package auth). The
+	// server's own system workers and this package's setup calls then go through an internal
+	// frontend on loopback, which only the process itself reaches.
+	Auth *Auth
+}
+
+// Auth is the frontend's verification of callers.
+type Auth struct {
+	ClaimMapper  authorization.ClaimMapper
+	Authorizer   authorization.Authorizer
+	Interceptors []grpc.UnaryServerInterceptor
 }
 
 // Server is a running embedded Temporal server.
 type Server struct {
-	server    temporal.Server
-	ui        *uiserver.Server
-	uiDone    chan struct{}
-	lock      *dirLock
-	frontend  string
+	server   temporal.Server
+	ui       *uiserver.Server
+	uiDone   chan struct{}
+	lock     *dirLock
+	frontend string
+	// own is the frontend this package's own calls use: the internal one with Auth.
+	own       string
 	uiAddress string
 	namespace string
 
@@ -164,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	s := &Server{namespace: cfg.Namespace}
 	s.frontend = net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.GRPCPort))
+	s.own = s.frontend
 
 	// Ports in use would otherwise show up as a server start failure deep in its logs, or, for
 	// the UI, as the UI server exiting the process.
@@ -181,7 +198,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	srv, err := newTemporalServer(&cfg, sqlConf, s.serverLogger(cfg.Logger))
+	srv, internal, err := newTemporalServer(&cfg, sqlConf, s.serverLogger(cfg.Logger))
+	if internal != "" {
+		s.own = internal
+	}
 	if err != nil {
 		return nil, errors.Join(err, s.releaseLock())
 	}
@@ -272,13 +292,21 @@ func setupSchemaOnce(path string, sqlConf *config.SQL) error {
 	return nil
 }
 
-func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger) (temporal.Server, error) {
+// newTemporalServer returns the server, and the address of its internal frontend when it runs
+// one (with cfg.Auth).
+func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger) (temporal.Server, string, error) {
 	frontendHost := net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.GRPCPort))
 	ports := map[primitives.ServiceName]int{primitives.FrontendService: cfg.GRPCPort}
-	for _, svc := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+	internal := []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService}
+	services := append([]string(nil), temporal.DefaultServices...)
+	if cfg.Auth != nil {
+		internal = append(internal, primitives.InternalFrontendService)
+		services = append(services, string(primitives.InternalFrontendService))
+	}
+	for _, svc := range internal {
 		p, err := freePort(loopback)
 		if err != nil {
-			return nil, fmt.Errorf("embedded server: port for %s: %w", svc, err)
+			return nil, "", fmt.Errorf("embedded server: port for %s: %w", svc, err)
 		}
 		ports[svc] = p
 	}
@@ -317,19 +345,29 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
-	conf.PublicClient.HostPort = frontendHost
+	if cfg.Auth == nil {
+		// With Auth the system workers use the internal frontend, and the server wants no public client.
+		conf.PublicClient.HostPort = frontendHost
+	}
 
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
-		return nil, fmt.Errorf("embedded server: authorizer: %w", err)
+		return nil, "", fmt.Errorf("embedded server: authorizer: %w", err)
 	}
 	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
 	if err != nil {
-		return nil, fmt.Errorf("embedded server: claim mapper: %w", err)
+		return nil, "", fmt.Errorf("embedded server: claim mapper: %w", err)
 	}
-	srv, err := temporal.NewServer(
+	var extra []temporal.ServerOption
+	internalFrontend := ""
+	if cfg.Auth != nil {
+		authorizer, claimMapper = cfg.Auth.Authorizer, cfg.Auth.ClaimMapper
+		extra = append(extra, temporal.WithChainedFrontendGrpcInterceptors(cfg.Auth.Interceptors...))
+		internalFrontend = net.JoinHostPort(loopback, strconv.Itoa(ports[primitives.InternalFrontendService]))
+	}
+	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(conf),
-		temporal.ForServices(temporal.DefaultServices),
+		temporal.ForServices(services),
 		// Static hosts instead of the gossip ring: one process needs no membership, and a
 		// restart does not wait on the previous run's members recorded in the database.
 		temporal.WithStaticHosts(hosts),
@@ -337,11 +375,11 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dynamicConfig(cfg.InMemory)),
-	)
+	}, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("embedded server: %w", err)
+		return nil, "", fmt.Errorf("embedded server: %w", err)
 	}
-	return srv, nil
+	return srv, internalFrontend, nil
 }
 
 // dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
@@ -391,12 +429,12 @@ func atLeastWarn(zl *zap.Logger) *zap.Logger {
 // services' namespace caches only at their next refresh.
 func (s *Server) ensureSearchAttributes(ctx context.Context, zl *zap.Logger) error {
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  s.frontend,
+		HostPort:  s.own,
 		Namespace: s.namespace,
 		Logger:    logging.NewSDKLogger(atLeastWarn(zl.Named("temporal-client"))),
 	})
 	if err != nil {
-		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.frontend, err)
+		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
 	}
 	defer c.Close()
 	if err := connect.RegisterSearchAttributes(ctx, c, s.namespace); err != nil {

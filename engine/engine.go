@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -262,6 +264,8 @@ func (c Config) SDKWorkerOptions() worker.Options {
 		MaxConcurrentWorkflowTaskExecutionSize: c.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       c.Pollers,
 		MaxConcurrentActivityTaskPollers:       c.Pollers,
+		// The clearance reads its verified callers through it (workflows.HeaderPrincipal).
+		Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()},
 	}
 }
 

@@ -65,7 +65,8 @@ type clearance struct {
 	carriedRuns int
 	// held are decision signals received while the clearance moved to a new run, taken up when it
 	// next awaits an officer.
-	held []json.RawMessage
+	held        []json.RawMessage
+	heldCallers []Principal
 	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
 	decisionSignals, rosterSignals workflow.ReceiveChannel
 	// weighed counts the findings an officer's approval has weighed: rechecked findings of

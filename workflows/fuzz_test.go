@@ -62,6 +62,25 @@ func fuzzClearance(phase, stage, flags uint8) *clearance {
 	return c
 }
 
+// fuzzCaller is the request's verified caller that flags bits 4-5 choose: none (as without
+// authentication), the officer doc-li, the supervisor sup-huang, or the clearance's exporter.
+func fuzzCaller(c *clearance, flags uint8) *Principal {
+	switch (flags >> 4) & 3 {
+	case 1:
+		return &Principal{Subject: "doc-li", Roles: []string{RoleOfficer}}
+	case 2:
+		return &Principal{Subject: "sup-huang", Roles: []string{RoleOfficer, RoleSupervisor}}
+	case 3:
+		return &Principal{Subject: "buyer-desk", Roles: []string{RoleExporter}, Exporter: c.decl.Exporter.Code}
+	}
+	return nil
+}
+
+// withFuzzCaller is a validator run as caller.
+func withFuzzCaller(v func(json.RawMessage, *Principal) error, caller *Principal) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error { return v(raw, caller) }
+}
+
 // snapshot is what a validator must not change.
 func snapshot(t *testing.T, c *clearance) string {
 	t.Helper()
@@ -128,6 +147,7 @@ func decisionSeeds(f *testing.F) {
 	} {
 		for phase := uint8(0); phase < uint8(len(allPhases)); phase += 2 {
 			f.Add([]byte(s), phase, uint8(0), uint8(phase%16))
+			f.Add([]byte(s), phase, uint8(0), uint8(phase%16)|uint8(phase%4)<<4)
 		}
 	}
 }
@@ -136,7 +156,11 @@ func FuzzDecide(f *testing.F) {
 	decisionSeeds(f)
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
-		checkVerdict(t, c, UpdateDecide, raw, c.validateDecide, func(d Decision) []string {
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateDecide, raw, withFuzzCaller(c.validateDecide, caller), func(d Decision) []string {
+			if caller != nil && asCaller(d, caller).Officer != caller.Subject {
+				t.Fatalf("accepted a decision as %q from the caller %q", d.Officer, caller.Subject)
+			}
 			if c.stage != d.Stage {
 				t.Fatalf("accepted a decision on %s while the stage is %s", d.Stage, c.stage)
 			}
@@ -155,10 +179,16 @@ func FuzzDecisionSignal(f *testing.F) {
 	decisionSeeds(f)
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
 		checkVerdict(t, c, SignalDecision, raw, func(raw json.RawMessage) error {
-			_, err := c.validateSignal(raw)
+			_, err := c.validateSignal(raw, caller)
 			return err
-		}, func(d Decision) []string { return append([]string{d.Reason}, d.Requested...) })
+		}, func(d Decision) []string {
+			if caller != nil && asCaller(d, caller).Officer != caller.Subject {
+				t.Fatalf("accepted a decision signal as %q from the caller %q", d.Officer, caller.Subject)
+			}
+			return append([]string{d.Reason}, d.Requested...)
+		})
 	})
 }
 
@@ -174,11 +204,16 @@ func FuzzReroute(f *testing.F) {
 	} {
 		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
 			f.Add([]byte(s), phase, phase, uint8(0))
+			f.Add([]byte(s), phase, phase, uint8(phase%4)<<4)
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
-		checkVerdict(t, c, UpdateReroute, raw, c.validateRerouteUpdate, func(r Reroute) []string {
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateReroute, raw, withFuzzCaller(c.validateRerouteUpdate, caller), func(r Reroute) []string {
+			if caller != nil && r.Officer != "" && r.Officer != caller.Subject {
+				t.Fatalf("accepted a reroute as %q from the caller %q", r.Officer, caller.Subject)
+			}
 			if r.Lane == c.lane || !policy.ValidLane(r.Lane) {
 				t.Fatalf("accepted a reroute to %q from %s at %s", r.Lane, c.lane, c.stage)
 			}
@@ -199,11 +234,16 @@ func FuzzSupply(f *testing.F) {
 	} {
 		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
 			f.Add([]byte(s), phase, uint8(0), uint8(0))
+			f.Add([]byte(s), phase, uint8(0), uint8(phase%4)<<4)
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
-		checkVerdict(t, c, UpdateSupplyDocuments, raw, c.validateSupplyUpdate, func(s Supply) []string {
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateSupplyDocuments, raw, withFuzzCaller(c.validateSupplyUpdate, caller), func(s Supply) []string {
+			if caller != nil && caller.Exporter != c.decl.Exporter.Code {
+				t.Fatalf("accepted documents from %q, who does not act for the exporter", caller.Subject)
+			}
 			merged := c.decl
 			merge(&merged, s)
 			if err := merged.Validate(); err != nil {
@@ -220,11 +260,16 @@ func FuzzWithdraw(f *testing.F) {
 	} {
 		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
 			f.Add([]byte(s), phase, uint8(0), uint8(0))
+			f.Add([]byte(s), phase, uint8(0), uint8(phase%4)<<4)
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := fuzzClearance(phase, stage, flags)
-		checkVerdict(t, c, UpdateWithdraw, raw, c.validateWithdrawUpdate, func(w Withdrawal) []string {
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateWithdraw, raw, withFuzzCaller(c.validateWithdrawUpdate, caller), func(w Withdrawal) []string {
+			if caller != nil && caller.Exporter != c.decl.Exporter.Code {
+				t.Fatalf("accepted a withdrawal from %q, who does not act for the exporter", caller.Subject)
+			}
 			if strings.TrimSpace(w.Reason) == "" {
 				t.Fatalf("accepted a withdrawal without a reason")
 			}
@@ -243,17 +288,17 @@ func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
 		check   func(c *clearance) func(json.RawMessage) error
 	}{
 		{UpdateDecide, `{"stage":"document-check","officer":"doc-li","outcome":"approve"}`, policy.StageDocumentCheck,
-			func(c *clearance) func(json.RawMessage) error { return c.validateDecide }},
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateDecide) }},
 		{SignalDecision, `{"stage":"document-check","officer":"doc-li","outcome":"approve"}`, policy.StageDocumentCheck,
 			func(c *clearance) func(json.RawMessage) error {
-				return func(raw json.RawMessage) error { _, err := c.validateSignal(raw); return err }
+				return func(raw json.RawMessage) error { _, err := c.validateSignal(raw, nil); return err }
 			}},
 		{UpdateReroute, `{"officer":"sup-huang","lane":"red","reason":"intelligence on counterfeit masks"}`, policy.StageDocumentCheck,
-			func(c *clearance) func(json.RawMessage) error { return c.validateRerouteUpdate }},
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateRerouteUpdate) }},
 		{UpdateSupplyDocuments, `{"documents":[{"type":"quality-declaration","reference":"QD-1"}]}`, policy.StageDocumentCheck,
-			func(c *clearance) func(json.RawMessage) error { return c.validateSupplyUpdate }},
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateSupplyUpdate) }},
 		{UpdateWithdraw, `{"reason":"the buyer cancelled the order"}`, policy.StageDocumentCheck,
-			func(c *clearance) func(json.RawMessage) error { return c.validateWithdrawUpdate }},
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateWithdrawUpdate) }},
 	} {
 		for i, p := range allPhases {
 			c := fuzzClearance(uint8(i), 0, 0)
@@ -266,4 +311,9 @@ func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noCaller is a validator without a verified caller, as without authentication.
+func noCaller(v func(json.RawMessage, *Principal) error) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error { return v(raw, nil) }
 }

@@ -32,10 +32,11 @@ func (c *clearance) setup(ctx workflow.Context) error {
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
 		func(ctx workflow.Context, raw json.RawMessage) (DecisionRecord, error) {
-			return c.accept(ctx, lenient[Decision](raw), ViaUpdate), nil
+			caller, _ := principalOf(ctx) // the validator refused an unreadable one
+			return c.accept(ctx, asCaller(lenient[Decision](raw), caller), ViaUpdate, caller != nil), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateDecide(raw) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateDecide) },
 			Description: `An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",` +
 				`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. ` +
 				"Refused, with the reason, unless the stage is the current one and awaits an officer; when the " +
@@ -49,10 +50,16 @@ func (c *clearance) setup(ctx workflow.Context) error {
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReroute,
 		func(ctx workflow.Context, raw json.RawMessage) (RerouteRecord, error) {
-			return c.reroute(ctx, lenient[Reroute](raw))
+			r := lenient[Reroute](raw)
+			if caller, _ := principalOf(ctx); caller != nil && r.Officer == "" {
+				r.Officer = caller.Subject
+			}
+			return c.reroute(ctx, r)
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateRerouteUpdate(raw) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				return withCaller(ctx, raw, c.validateRerouteUpdate)
+			},
 			Description: `A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",` +
 				`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; ` +
 				"red adds a physical inspection before release; a clearance cleared without an officer's documentary " +
@@ -67,7 +74,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return c.supply(ctx, lenient[Supply](raw)), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateSupplyUpdate(raw) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				return withCaller(ctx, raw, c.validateSupplyUpdate)
+			},
 			Description: "The exporter's answer to a request for information: " +
 				`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. ` +
 				"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited.",
@@ -83,7 +92,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return StateWithdrawn, nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return c.validateWithdrawUpdate(raw) },
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				return withCaller(ctx, raw, c.validateWithdrawUpdate)
+			},
 			Description: `The exporter withdraws the declaration: {"reason":"..."}. ` +
 				"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending.",
 		}); err != nil {
@@ -116,21 +127,29 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		for {
 			var raw json.RawMessage
 			c.decisionSignals.Receive(ctx, &raw)
+			caller := callersOf(ctx).nextSignalCaller()
 			if c.phase == PhaseContinuing {
 				// Sent while the clearance moves to its next run: taken up there, when it next
 				// awaits an officer. A signal's sender cannot be told to try again.
-				c.hold(raw)
+				c.hold(raw, caller)
 				continue
 			}
-			c.takeSignal(ctx, raw)
+			c.takeSignal(ctx, raw, caller)
 		}
 	})
 	return nil
 }
 
-// takeSignal applies a decision signal or records why it cannot be applied.
-func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage) {
-	d, err := c.validateSignal(raw)
+// takeSignal applies a decision signal or records why it cannot be applied. caller is the
+// signal's verified sender, nil without authentication.
+func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage, caller *Principal) {
+	d, err := c.validateSignal(raw, caller)
+	var wrongCaller callerError
+	if errors.As(err, &wrongCaller) {
+		// Whoever the payload names, a decision is the verified caller's or none.
+		c.refuse(ctx, d, err)
+		return
+	}
 	// A clearance started before ChangeExplicitPhases applies what its release applied: a
 	// decision that decoded (the release refused the malformed ones) and met its rules.
 	var m malformed
@@ -141,26 +160,36 @@ func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage) {
 		c.refuse(ctx, d, err)
 		return
 	}
-	c.accept(ctx, d, ViaSignal)
+	c.accept(ctx, d, ViaSignal, caller != nil)
 }
 
-// hold keeps a decision signal for the next run, at most MaxRefusedKept of them.
-func (c *clearance) hold(raw json.RawMessage) {
+// hold keeps a decision signal and its verified sender for the next run, at most MaxRefusedKept
+// of them.
+func (c *clearance) hold(raw json.RawMessage, caller *Principal) {
 	if len(c.held) < MaxRefusedKept {
 		c.held = append(c.held, raw)
+		var p Principal
+		if caller != nil {
+			p = *caller
+		}
+		c.heldCallers = append(c.heldCallers, p)
 	}
 }
 
 // takeHeld takes up the decision signals an earlier run held, now that an officer is awaited.
 func (c *clearance) takeHeld(ctx workflow.Context) {
-	held := c.held
-	c.held = nil
-	for _, raw := range held {
+	held, callers := c.held, c.heldCallers
+	c.held, c.heldCallers = nil, nil
+	for i, raw := range held {
+		var caller *Principal
+		if i < len(callers) && callers[i].Subject != "" {
+			caller = &callers[i]
+		}
 		if c.phase != PhaseAwaitingOfficer {
-			c.hold(raw) // a held decision was applied; the rest wait for the next officer wait
+			c.hold(raw, caller) // a held decision was applied; the rest wait for the next officer wait
 			continue
 		}
-		c.takeSignal(ctx, raw)
+		c.takeSignal(ctx, raw, caller)
 	}
 }
 
@@ -235,8 +264,61 @@ func lenient[T any](raw json.RawMessage) T {
 }
 
 // validateDecide is the validator of the update "decide".
-func (c *clearance) validateDecide(raw json.RawMessage) error {
-	return validateAs(raw, "decision", func(d Decision) error { return c.validateDecision(d, UpdateDecide) })
+func (c *clearance) validateDecide(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "decision", func(d Decision) error {
+		d = asCaller(d, caller)
+		if err := callerIs(d.Officer, caller); err != nil {
+			return err
+		}
+		return c.validateDecision(d, UpdateDecide)
+	})
+}
+
+// withCaller runs an update's validator with the request's verified caller.
+func withCaller(ctx workflow.Context, raw json.RawMessage, validate func(json.RawMessage, *Principal) error) error {
+	caller, err := principalOf(ctx)
+	if err != nil {
+		return err
+	}
+	return validate(raw, caller)
+}
+
+// asCaller fills a decision's officer from its verified caller when the payload leaves it out.
+func asCaller(d Decision, caller *Principal) Decision {
+	if caller != nil && d.Officer == "" {
+		d.Officer = caller.Subject
+	}
+	return d
+}
+
+// callerError is a request whose officer is not its verified caller.
+type callerError struct{ error }
+
+// callerIs refuses an officer who is not the verified caller: an officer decides, and a
+// supervisor reroutes, only as themself. Without a verified caller it refuses nothing.
+func callerIs(officer string, caller *Principal) error {
+	if caller == nil || officer == caller.Subject {
+		return nil
+	}
+	return callerError{fmt.Errorf("officer: %q is not the caller: you are signed in as %q, and an officer acts only as themself",
+		clip(officer, MaxRequestedBytes), caller.Subject)}
+}
+
+// callerActsForExporter refuses a verified caller who does not act for the clearance's
+// exporter: only the exporter supplies documents or withdraws its declaration.
+func (c *clearance) callerActsForExporter(caller *Principal) error {
+	switch {
+	case caller == nil:
+		return nil
+	case caller.Has(RoleAdmin):
+		return nil
+	case !caller.Has(RoleExporter):
+		return fmt.Errorf("permission denied: only the exporter answers for its declaration; %q is not an exporter", caller.Subject)
+	case caller.Exporter != c.decl.Exporter.Code:
+		return fmt.Errorf("permission denied: this clearance is of exporter %s's declaration; you are signed in for exporter %s",
+			c.decl.Exporter.Code, caller.Exporter)
+	}
+	return nil
 }
 
 // validateAs decodes an update's payload strictly and validates what it holds.
@@ -250,10 +332,14 @@ func validateAs[T any](raw json.RawMessage, what string, validate func(T) error)
 
 // validateSignal decodes a decision signal and says why it cannot be applied, or returns nil. The
 // decision is returned as far as it decoded.
-func (c *clearance) validateSignal(raw json.RawMessage) (Decision, error) {
+func (c *clearance) validateSignal(raw json.RawMessage, caller *Principal) (Decision, error) {
 	d, err := known[Decision](raw, "decision")
 	if err != nil {
 		return d, malformed{err}
+	}
+	d = asCaller(d, caller)
+	if err := callerIs(d.Officer, caller); err != nil {
+		return d, err
 	}
 	if err := c.validateDecision(d, SignalDecision); err != nil {
 		return d, err
@@ -262,17 +348,31 @@ func (c *clearance) validateSignal(raw json.RawMessage) (Decision, error) {
 }
 
 // validateRerouteUpdate is the validator of the update "reroute".
-func (c *clearance) validateRerouteUpdate(raw json.RawMessage) error {
-	return validateAs(raw, "reroute", c.validateReroute)
+func (c *clearance) validateRerouteUpdate(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "reroute", func(r Reroute) error {
+		if caller != nil && r.Officer == "" {
+			r.Officer = caller.Subject
+		}
+		if err := callerIs(r.Officer, caller); err != nil {
+			return err
+		}
+		return c.validateReroute(r)
+	})
 }
 
 // validateSupplyUpdate is the validator of the update "supply-documents".
-func (c *clearance) validateSupplyUpdate(raw json.RawMessage) error {
+func (c *clearance) validateSupplyUpdate(raw json.RawMessage, caller *Principal) error {
+	if err := c.callerActsForExporter(caller); err != nil {
+		return err
+	}
 	return validateAs(raw, "supply", c.validateSupply)
 }
 
 // validateWithdrawUpdate is the validator of the update "withdraw".
-func (c *clearance) validateWithdrawUpdate(raw json.RawMessage) error {
+func (c *clearance) validateWithdrawUpdate(raw json.RawMessage, caller *Principal) error {
+	if err := c.callerActsForExporter(caller); err != nil {
+		return err
+	}
 	return validateAs(raw, "withdrawal", c.validateWithdrawal)
 }
 
@@ -438,8 +538,8 @@ func (c *clearance) informationRequests() int {
 }
 
 // accept records a valid decision for run to apply.
-func (c *clearance) accept(ctx workflow.Context, d Decision, via Via) DecisionRecord {
-	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via}
+func (c *clearance) accept(ctx workflow.Context, d Decision, via Via, verified bool) DecisionRecord {
+	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via, Verified: verified}
 	c.record(ctx, r)
 	if d.Outcome == OutcomeApprove {
 		c.weighed = len(c.findings)

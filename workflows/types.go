@@ -45,6 +45,8 @@ type Carried struct {
 	// HeldSignals are decision signals received while the run ended, taken up when the next run
 	// awaits an officer.
 	HeldSignals []json.RawMessage `json:"heldSignals,omitempty"`
+	// HeldCallers are the held signals' verified senders, one each (empty without one).
+	HeldCallers []Principal `json:"heldCallers,omitempty"`
 }
 
 // State is where a clearance stands; it is the value of the ClearanceStatus search attribute.
@@ -111,6 +113,9 @@ type DecisionRecord struct {
 	Decision
 	At  time.Time `json:"at"`
 	Via Via       `json:"via"`
+	// Verified says the officer is the request's verified caller, from a signed token, not only
+	// what the payload said.
+	Verified bool `json:"verified,omitempty"`
 }
 
 // RefusedDecision is a decision signal the workflow refused, with the reason. Refused updates

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
+
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -44,7 +46,10 @@ func goldenFiles(t *testing.T) []string {
 // worker registers ExportClearance.
 func replay(t *testing.T, wf any, file string) error {
 	t.Helper()
-	r := worker.NewWorkflowReplayer()
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{Interceptors: []interceptor.WorkerInterceptor{Interceptor()}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: WorkflowName})
 	return r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
 }

@@ -1,0 +1,287 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+
+	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/workflows"
+)
+
+const audience = "customs-clearance"
+
+// stack is a real Temporal server with the engine's claim mapper, authorizer and principal
+// interceptor, an issuer publishing its keys over HTTP, and a clearance worker signed in as a
+// worker.
+type stack struct {
+	srv    *embedded.Server
+	issuer *auth.Issuer
+	ns     string
+}
+
+func start(t *testing.T) *stack {
+	t.Helper()
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(nil)
+	t.Cleanup(jwks.Close)
+	issuer := auth.NewIssuer(jwks.URL, audience, key)
+	jwks.Config.Handler = issuer.Handler()
+	keys := authorization.NewDefaultTokenKeyProvider(&config.Authorization{JWTKeyProvider: config.JWTKeyProvider{
+		KeySourceURIs: []string{jwks.URL + auth.JWKSPath}, RefreshInterval: time.Minute}}, log.NewNoopLogger())
+	t.Cleanup(keys.Close)
+	ns := "customs"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, GRPCPort: port, DisableUI: true, Namespace: ns,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+		Auth: &embedded.Auth{
+			ClaimMapper:  &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: audience},
+			Authorizer:   &auth.Authorizer{Namespace: ns},
+			Interceptors: []grpc.UnaryServerInterceptor{auth.Interceptor()},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	s := &stack{srv: srv, issuer: issuer, ns: ns}
+
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-", ShutdownTimeout: 5 * time.Second}
+	e, err := engine.Open(cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	w := e.NewWorker(s.client(t, workflows.Principal{Subject: "worker-1", Roles: []string{workflows.RoleWorker}}), cfg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return s
+}
+
+func (s *stack) token(t *testing.T, p workflows.Principal, ttl time.Duration) string {
+	t.Helper()
+	tok, err := s.issuer.Token(p, ttl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// client dials the server with a token for p.
+func (s *stack) client(t *testing.T, p workflows.Principal) client.Client {
+	return s.clientWith(t, s.token(t, p, time.Hour))
+}
+
+func (s *stack) clientWith(t *testing.T, token string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns,
+		HeadersProvider: bearer(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// bearer sends token as the authorization header, on a loopback connection without TLS.
+type bearer string
+
+func (b bearer) GetHeaders(context.Context) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func example(t *testing.T, name string) declaration.Declaration {
+	t.Helper()
+	b, err := os.ReadFile("../examples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := declaration.ParseAndValidate(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// denied checks err is the server's PermissionDenied with a reason containing want.
+func denied(t *testing.T, what string, err error, want string) {
+	t.Helper()
+	var pd *serviceerror.PermissionDenied
+	if !errors.As(err, &pd) || !strings.Contains(pd.Reason, want) {
+		t.Errorf("%s: %v; want PermissionDenied saying %q", what, err, want)
+	}
+}
+
+// TestCallersAreVerifiedIdentities runs the roles against a real server with real signed tokens:
+// each may do its own calls and no other, and the verified officer, not the payload, decides.
+func TestCallersAreVerifiedIdentities(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := example(t, "de-antibody-test-kits.json") // yellow lane: the document check awaits an officer
+	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	rival := s.client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
+	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	auditor := s.client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
+
+	// An exporter lodges its own declaration, and no one else's.
+	if _, err := clearance.Submit(ctx, rival, d); err == nil {
+		t.Fatal("the rival exporter lodged another exporter's declaration")
+	} else {
+		denied(t, "rival lodges", err, `the token acts for exporter "9999999999"`)
+	}
+	if _, err := clearance.Submit(ctx, docLi, d); err == nil {
+		t.Fatal("an officer lodged a declaration")
+	}
+	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
+		t.Fatalf("the exporter lodges its own declaration: %v", err)
+	}
+	id, _ := workflows.WorkflowID(d.ID)
+
+	// Status: its exporter and customs staff; not the rival.
+	var st workflows.Status
+	for deadline := time.Now().Add(time.Minute); st.State != workflows.StateAwaitingOfficer; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if st, err = clearance.Status(ctx, exporter, d.ID); err != nil {
+			t.Fatalf("the exporter's own status: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clearance never awaited an officer: %+v", st)
+		}
+	}
+	if _, err := clearance.Status(ctx, rival, d.ID); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
+		t.Errorf("the rival read the status: %v", err)
+	}
+	if _, err := clearance.Status(ctx, auditor, d.ID); err != nil {
+		t.Errorf("the auditor reads the status: %v", err)
+	}
+
+	approve := workflows.Decision{Stage: st.Stage, Officer: "doc-li", Outcome: workflows.OutcomeApprove}
+	// The exporter cannot decide, signal a decision, read the history or list clearances.
+	_, err := clearance.Decide(ctx, exporter, d.ID, approve)
+	denied(t, "the exporter decides", err, `the update "decide" is not for this role`)
+	denied(t, "the exporter signals", exporter.SignalWorkflow(ctx, id, "", workflows.SignalDecision, approve), `the signal "decision" is not for this role`)
+	_, err = exporter.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+	denied(t, "the exporter lists", err, "not a call of this role")
+	it := exporter.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	_, err = it.Next()
+	denied(t, "the exporter reads the history", err, "not a call of this role")
+	// Nor can the auditor write, or anyone but an admin terminate.
+	denied(t, "the auditor signals", auditor.SignalWorkflow(ctx, id, "", workflows.SignalDecision, approve), "not for this role")
+	denied(t, "the officer terminates", docLi.TerminateWorkflow(ctx, id, "", "no"), "not a call of this role")
+	if _, err := auditor.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns}); err != nil {
+		t.Errorf("the auditor lists: %v", err)
+	}
+
+	// doc-li may not decide as doc-chen; deciding without naming an officer decides as doc-li.
+	_, err = clearance.Decide(ctx, docLi, d.ID, workflows.Decision{Stage: st.Stage, Officer: "doc-chen", Outcome: workflows.OutcomeApprove})
+	var refused *clearance.RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, `you are signed in as "doc-li"`) {
+		t.Fatalf("doc-li deciding as doc-chen: %v", err)
+	}
+	rec, err := clearance.Decide(ctx, docLi, d.ID, workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove})
+	if err != nil || rec.Officer != "doc-li" || !rec.Verified {
+		t.Fatalf("doc-li decides: %+v, %v; want a decision verified as doc-li's", rec, err)
+	}
+
+	// The history keeps the verified caller with the accepted update.
+	found := false
+	hist := s.clientWith(t, s.token(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}}, time.Hour)).
+		GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for hist.HasNext() {
+		e, err := hist.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
+			p, err := workflows.DecodePrincipal(a.GetAcceptedRequest().GetInput().GetHeader().GetFields())
+			found = err == nil && p != nil && p.Subject == "doc-li"
+		}
+	}
+	if !found {
+		t.Error("the accepted decision's request in the history carries no verified caller doc-li")
+	}
+}
+
+// TestBadTokensAreRefusedWithTheReason: expired, from another issuer, unsigned, or none.
+func TestBadTokensAreRefusedWithTheReason(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	officer := workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := auth.NewIssuer("https://elsewhere.example", audience, key)
+	foreign, err := other.Token(officer, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := s.token(t, officer, time.Hour)
+	parts := strings.Split(valid, ".")
+	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	for _, c := range []struct{ name, token, want string }{
+		{"expired", s.token(t, officer, -time.Minute), "the token has expired: log in again"},
+		{"another issuer", foreign, "does not verify"},
+		{"unsigned", unsigned, "does not verify"},
+		{"not a token", "hello", "does not verify"},
+	} {
+		c := c
+		t.Run(c.name, func(t *testing.T) {
+			cl, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns,
+				HeadersProvider: bearer(c.token)})
+			if err == nil {
+				defer cl.Close()
+				_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+			}
+			denied(t, c.name, err, c.want)
+		})
+	}
+	cl, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns})
+	if err == nil {
+		defer cl.Close()
+		_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+	}
+	denied(t, "no token", err, "no token: log in")
+}

@@ -1,0 +1,177 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/server/common/authorization"
+
+	"github.com/medsupply/customs/workflows"
+)
+
+// Authorizer allows each role only its calls, in the engine's namespace:
+//
+//   - worker: poll and complete tasks, read histories and visibility;
+//   - officer: read; decide (update "decide", signal "decision");
+//   - supervisor: as an officer, and reroute;
+//   - exporter: start a clearance for its own exporter code; supply documents and withdraw
+//     (the clearance checks they are its own); query a clearance's status (the clearance answers
+//     only its own exporter); nothing else: no history, no listing, no decision;
+//   - auditor: read: list, count, describe, history, query;
+//   - admin: everything, in every namespace.
+//
+// A refused call says why (PermissionDenied). What a call's payload says the clearance checks
+// against the verified caller the Interceptor writes into the request.
+type Authorizer struct {
+	// Namespace is the engine's namespace; calls into others are refused except to admins.
+	Namespace string
+}
+
+var _ authorization.Authorizer = (*Authorizer)(nil)
+
+// Calls open to anyone with a verified token: what a client asks on connecting.
+var connecting = set("GetSystemInfo", "DescribeNamespace", "GetClusterInfo", "GetSearchAttributes", "ListNamespaces")
+
+// Reads of the namespace's workflows.
+var reads = set("ListWorkflowExecutions", "ListOpenWorkflowExecutions", "ListClosedWorkflowExecutions",
+	"ScanWorkflowExecutions", "CountWorkflowExecutions", "DescribeWorkflowExecution", "GetWorkflowExecutionHistory",
+	"GetWorkflowExecutionHistoryReverse", "QueryWorkflow", "DescribeTaskQueue", "ListSearchAttributes",
+	"PollWorkflowExecutionUpdate", "ListSchedules", "ListBatchOperations", "ListWorkers", "DescribeWorker")
+
+// A worker's task traffic.
+var tasks = set("PollWorkflowTaskQueue", "PollActivityTaskQueue", "PollNexusTaskQueue",
+	"RespondWorkflowTaskCompleted", "RespondWorkflowTaskFailed", "RespondQueryTaskCompleted",
+	"RespondActivityTaskCompleted", "RespondActivityTaskFailed", "RespondActivityTaskCanceled",
+	"RespondActivityTaskCompletedById", "RespondActivityTaskFailedById", "RespondActivityTaskCanceledById",
+	"RecordActivityTaskHeartbeat", "RecordActivityTaskHeartbeatById", "RespondNexusTaskCompleted", "RespondNexusTaskFailed",
+	"ResetStickyTaskQueue", "ShutdownWorker", "RecordWorkerHeartbeat", "GetWorkflowExecutionHistory",
+	"ListWorkflowExecutions", "CountWorkflowExecutions")
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// Authorize decides one call.
+func (a *Authorizer) Authorize(_ context.Context, claims *authorization.Claims, target *authorization.CallTarget) (authorization.Result, error) {
+	api := path.Base(target.APIName)
+	if strings.HasPrefix(target.APIName, "/grpc.health.v1.Health/") {
+		return allow(nil), nil
+	}
+	if claims == nil {
+		return deny("no token: log in and send it as a bearer token (--api-key or TEMPORAL_API_KEY)"), nil
+	}
+	if claims.System&authorization.RoleAdmin != 0 {
+		// The server's own system workers, through the internal frontend, which only the
+		// cluster reaches and whose claim mapper grants this.
+		return allow(nil), nil
+	}
+	id, _ := claims.Extensions.(Identity)
+	if id.Refused != "" {
+		return deny(id.Refused), nil
+	}
+	p := id.Principal
+	if p.Subject == "" {
+		return deny("the token names no caller"), nil
+	}
+	if p.Has(workflows.RoleAdmin) {
+		return allow(&p), nil
+	}
+	if target.Namespace != "" && target.Namespace != a.Namespace {
+		return deny(fmt.Sprintf("%s may work only in namespace %s, not %s", p.Subject, a.Namespace, target.Namespace)), nil
+	}
+	if connecting[api] {
+		return allow(&p), nil
+	}
+	if why := a.why(api, p, target.Request); why != "" {
+		return deny(fmt.Sprintf("%s (%s) may not %s: %s", p.Subject, roles(p), api, why)), nil
+	}
+	return allow(&p), nil
+}
+
+// why says why p may not make the call, or returns "".
+func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
+	staff := p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor) || p.Has(workflows.RoleAuditor)
+	switch {
+	case p.Has(workflows.RoleWorker) && tasks[api]:
+		return ""
+	case staff && reads[api]:
+		return ""
+	}
+	switch r := req.(type) {
+	case *workflowservice.UpdateWorkflowExecutionRequest:
+		name := r.GetRequest().GetInput().GetName()
+		switch {
+		case name == workflows.UpdateDecide && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
+			name == workflows.UpdateReroute && p.Has(workflows.RoleSupervisor),
+			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw) && p.Has(workflows.RoleExporter):
+			return ""
+		}
+		return fmt.Sprintf("the update %q is not for this role", name)
+	case *workflowservice.SignalWorkflowExecutionRequest:
+		if r.GetSignalName() == workflows.SignalDecision && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)) {
+			return ""
+		}
+		return fmt.Sprintf("the signal %q is not for this role", r.GetSignalName())
+	case *workflowservice.StartWorkflowExecutionRequest:
+		if !p.Has(workflows.RoleExporter) {
+			return "only an exporter lodges declarations"
+		}
+		if t := r.GetWorkflowType().GetName(); t != workflows.WorkflowName || r.GetTaskQueue().GetName() != workflows.TaskQueue {
+			return fmt.Sprintf("an exporter starts only %s on %s", workflows.WorkflowName, workflows.TaskQueue)
+		}
+		if code := exporterCode(r.GetSearchAttributes()); code != p.Exporter || p.Exporter == "" {
+			return fmt.Sprintf("the declaration is lodged for exporter %q; the token acts for exporter %q", code, p.Exporter)
+		}
+		return ""
+	case *workflowservice.QueryWorkflowRequest:
+		if p.Has(workflows.RoleExporter) {
+			return "" // the clearance answers only its own exporter
+		}
+	case *workflowservice.PollWorkflowExecutionUpdateRequest:
+		if p.Has(workflows.RoleExporter) {
+			return "" // the result of its own update
+		}
+	}
+	return "not a call of this role"
+}
+
+// exporterCode reads the ExporterCode search attribute a start sets.
+func exporterCode(sa *commonpb.SearchAttributes) string {
+	pl := sa.GetIndexedFields()[workflows.SAExporterCode]
+	if pl == nil {
+		return ""
+	}
+	var code string
+	if err := converter.GetDefaultDataConverter().FromPayload(pl, &code); err != nil {
+		return ""
+	}
+	return code
+}
+
+func roles(p workflows.Principal) string {
+	if len(p.Roles) == 0 {
+		return "no role"
+	}
+	return strings.Join(p.Roles, ", ")
+}
+
+func allow(p *workflows.Principal) authorization.Result {
+	r := authorization.Result{Decision: authorization.DecisionAllow}
+	if p != nil {
+		r.Principal = &commonpb.Principal{Type: "jwt", Name: p.Subject}
+	}
+	return r
+}
+
+func deny(reason string) authorization.Result {
+	return authorization.Result{Decision: authorization.DecisionDeny, Reason: reason}
+}

@@ -1,0 +1,109 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v4"
+	"go.temporal.io/server/common/authorization"
+
+	"github.com/medsupply/customs/workflows"
+)
+
+// ClaimMapper verifies a caller's bearer token against the issuer's keys and maps it to the
+// server's claims: the subject, and the verified Principal as the claims' extension. A token
+// that does not verify maps to claims the Authorizer refuses with the reason (expired, another
+// issuer, not signed), so that the caller learns what to do; the server would otherwise answer
+// a bare "Request unauthorized".
+type ClaimMapper struct {
+	// Keys are the issuer's public keys: authorization.NewDefaultTokenKeyProvider reads them
+	// from the issuer's JWKS and refreshes them.
+	Keys authorization.TokenKeyProvider
+	// Issuer and Audience are the iss and aud a token must carry.
+	Issuer, Audience string
+	// Now is the clock tokens are checked against; nil means time.Now.
+	Now func() time.Time
+}
+
+// Identity is the claims' extension: the verified caller, or why there is none.
+type Identity struct {
+	Principal workflows.Principal
+	// Refused says why the token did not verify; empty when it did.
+	Refused string
+}
+
+var _ authorization.ClaimMapper = (*ClaimMapper)(nil)
+
+// AuthInfoRequired says that a call without a token gets no claims at all.
+func (m *ClaimMapper) AuthInfoRequired() bool { return true }
+
+// GetClaims verifies the token in authInfo.
+func (m *ClaimMapper) GetClaims(authInfo *authorization.AuthInfo) (*authorization.Claims, error) {
+	p, err := m.verify(authInfo.AuthToken)
+	if err != nil {
+		return &authorization.Claims{Extensions: Identity{Refused: err.Error()}}, nil
+	}
+	return &authorization.Claims{Subject: p.Subject, Extensions: Identity{Principal: p}}, nil
+}
+
+func (m *ClaimMapper) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// verify checks a bearer token's signature, issuer, audience and lifetime, and reads its claims.
+func (m *ClaimMapper) verify(header string) (workflows.Principal, error) {
+	var p workflows.Principal
+	raw, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || strings.TrimSpace(raw) == "" {
+		return p, errors.New("the authorization header holds no bearer token")
+	}
+	parser := jwt.Parser{ValidMethods: []string{jwt.SigningMethodRS256.Name, jwt.SigningMethodES256.Name}, SkipClaimsValidation: true}
+	claims := jwt.MapClaims{}
+	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		switch t.Method.Alg() {
+		case jwt.SigningMethodRS256.Name:
+			return m.Keys.RsaKey(t.Method.Alg(), kid)
+		case jwt.SigningMethodES256.Name:
+			return m.Keys.EcdsaKey(t.Method.Alg(), kid)
+		}
+		return nil, fmt.Errorf("signing method %s is not accepted", t.Method.Alg())
+	})
+	if err != nil {
+		return p, fmt.Errorf("the token does not verify: %v", err)
+	}
+	now := m.now().Unix()
+	if !claims.VerifyIssuer(m.Issuer, true) {
+		return p, fmt.Errorf("the token is from issuer %q, not %q", claims["iss"], m.Issuer)
+	}
+	if !claims.VerifyAudience(m.Audience, true) {
+		return p, fmt.Errorf("the token is not for audience %q", m.Audience)
+	}
+	if _, ok := claims["exp"]; !ok {
+		return p, errors.New("the token has no expiry")
+	}
+	if !claims.VerifyExpiresAt(now, true) {
+		return p, errors.New("the token has expired: log in again")
+	}
+	if !claims.VerifyNotBefore(now, false) {
+		return p, errors.New("the token is not valid yet")
+	}
+	p.Subject, _ = claims["sub"].(string)
+	if p.Subject == "" {
+		return p, errors.New("the token has no subject")
+	}
+	if roles, ok := claims[ClaimRoles].([]any); ok {
+		for _, r := range roles {
+			if s, ok := r.(string); ok {
+				p.Roles = append(p.Roles, s)
+			}
+		}
+	}
+	p.Exporter, _ = claims[ClaimExporter].(string)
+	return p, nil
+}

@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// HeaderPrincipal names the request header in which the Temporal frontend writes the verified
+// caller of a start, signal, update or query, taken from the caller's signed token (package
+// auth). A client cannot set it: the frontend replaces whatever a request carries under this
+// name. The header is recorded in the history with the request, so a replay sees the same caller
+// and an auditor can read who it was. Without authentication no request carries it, and the
+// clearance trusts the payload's officer as before.
+const HeaderPrincipal = "customs-principal"
+
+// Roles a token grants. They say what kind of caller it is; which stages an officer decides is
+// the roster's business.
+const (
+	RoleOfficer    = "officer"
+	RoleSupervisor = "supervisor"
+	RoleExporter   = "exporter"
+	RoleAuditor    = "auditor"
+	RoleWorker     = "worker"
+	RoleAdmin      = "admin"
+)
+
+// Principal is a verified caller: the token's subject (an officer's roster ID, an exporter's
+// user), its roles, and for an exporter the customs code it acts for.
+type Principal struct {
+	Subject  string   `json:"subject"`
+	Roles    []string `json:"roles,omitempty"`
+	Exporter string   `json:"exporter,omitempty"`
+}
+
+// Has reports whether p holds role.
+func (p Principal) Has(role string) bool { return slices.Contains(p.Roles, role) }
+
+// readsAll reports whether p may read any clearance: customs' own staff may, an exporter only
+// its own.
+func (p Principal) readsAll() bool {
+	return p.Has(RoleOfficer) || p.Has(RoleSupervisor) || p.Has(RoleAuditor) || p.Has(RoleAdmin) || p.Has(RoleWorker)
+}
+
+// principalOf returns the verified caller of the request whose handler runs with ctx.
+func principalOf(ctx workflow.Context) (*Principal, error) {
+	return principalIn(interceptor.WorkflowHeader(ctx))
+}
+
+// principalIn decodes the caller from a request's header, nil when it has none.
+func principalIn(h map[string]*commonpb.Payload) (*Principal, error) {
+	pl, ok := h[HeaderPrincipal]
+	if !ok || pl == nil {
+		return nil, nil
+	}
+	var p Principal
+	if err := converter.GetDefaultDataConverter().FromPayload(pl, &p); err != nil {
+		return nil, fmt.Errorf("the request's %s header: %w", HeaderPrincipal, err)
+	}
+	return &p, nil
+}
+
+// PrincipalPayload encodes p for the header HeaderPrincipal, as the frontend writes it.
+func PrincipalPayload(p Principal) (*commonpb.Payload, error) {
+	return converter.GetDefaultDataConverter().ToPayload(p)
+}
+
+// DecodePrincipal reads the caller from a recorded request's header, nil when it has none.
+func DecodePrincipal(h map[string]*commonpb.Payload) (*Principal, error) { return principalIn(h) }
+
+// callers is what the workflow's interceptor learns of the callers of one clearance run: the
+// exporter whose declaration it clears, and the verified caller of each decision signal, in the
+// order the signals reach the workflow's channel.
+type callers struct {
+	exporter string
+	signals  []*Principal
+}
+
+type callersKey struct{}
+
+// callersOf returns the run's callers, nil when the worker has no Interceptor.
+func callersOf(ctx workflow.Context) *callers {
+	c, _ := ctx.Value(callersKey{}).(*callers)
+	return c
+}
+
+// nextSignalCaller takes the verified caller of the decision signal just received.
+func (c *callers) nextSignalCaller() *Principal {
+	if c == nil || len(c.signals) == 0 {
+		return nil
+	}
+	p := c.signals[0]
+	c.signals = c.signals[1:]
+	return p
+}
+
+// Interceptor is the worker interceptor the clearance needs when the frontend verifies callers:
+// it notes the verified caller of each decision signal (a signal's receiver sees no header) and
+// refuses the status of another exporter's clearance to an exporter. Register it on every
+// worker that runs ExportClearance (engine.Register does).
+func Interceptor() interceptor.WorkerInterceptor { return &workerInterceptor{} }
+
+type workerInterceptor struct {
+	interceptor.WorkerInterceptorBase
+}
+
+func (*workerInterceptor) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	w := &inbound{c: &callers{}}
+	w.Next = next
+	return w
+}
+
+type inbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	c *callers
+}
+
+func (w *inbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	if len(in.Args) > 0 {
+		if i, ok := in.Args[0].(Input); ok {
+			w.c.exporter = i.Declaration.Exporter.Code
+		}
+	}
+	// The frontend lets an exporter start only clearances it labels with its own code; the
+	// declaration inside must be its own too.
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeCaller, nil)
+	}
+	if p != nil && p.Has(RoleExporter) && !p.Has(RoleAdmin) && p.Exporter != w.c.exporter {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"permission denied: the declaration is of exporter %s; %s lodges for exporter %s", w.c.exporter, p.Subject, p.Exporter),
+			ErrTypeCaller, nil)
+	}
+	return w.Next.ExecuteWorkflow(workflow.WithValue(ctx, callersKey{}, w.c), in)
+}
+
+// ErrTypeCaller is the failure type of a clearance started by a caller who may not lodge it.
+const ErrTypeCaller = "CallerNotPermitted"
+
+func (w *inbound) HandleSignal(ctx workflow.Context, in *interceptor.HandleSignalInput) error {
+	if in.SignalName == SignalDecision {
+		p, err := principalOf(ctx)
+		if err != nil {
+			// A header the frontend did not write cannot name a caller.
+			p = &Principal{}
+		}
+		w.c.signals = append(w.c.signals, p)
+	}
+	return w.Next.HandleSignal(ctx, in)
+}
+
+func (w *inbound) HandleQuery(ctx workflow.Context, in *interceptor.HandleQueryInput) (any, error) {
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil && !p.readsAll() && (p.Exporter == "" || p.Exporter != w.c.exporter) {
+		return nil, fmt.Errorf("permission denied: this clearance is not one of exporter %s's declarations", p.Exporter)
+	}
+	return w.Next.HandleQuery(ctx, in)
+}
