@@ -9,7 +9,9 @@ import (
 	"go.temporal.io/sdk/converter"
 )
 
-func caller(subject string, roles ...string) *Principal { return &Principal{Subject: subject, Roles: roles} }
+func caller(subject string, roles ...string) *Principal {
+	return &Principal{Subject: subject, Roles: roles}
+}
 
 // TestVerifiedCallerDecidesOnlyAsThemself: with a verified caller, the payload's officer must be
 // the caller, or is filled from it; every other request is refused with the reason.
