@@ -59,10 +59,13 @@ type Row struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 	// Actor is an officer's roster ID, "exporter CODE", or "system".
-	Actor   string `json:"actor"`
-	What    string `json:"what"`
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
+	Actor string `json:"actor"`
+	// Verified is the request's caller as the server verified it from a signed token
+	// (workflows.HeaderPrincipal); empty when the server did not verify callers.
+	Verified string `json:"verified,omitempty"`
+	What     string `json:"what"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // Trail is the decision trail of one clearance, reconstructed from its history's events alone.
@@ -451,6 +454,7 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 	req := e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest()
 	name := req.GetInput().GetName()
 	args := req.GetInput().GetArgs()
+	caller := verifiedCaller(req.GetInput().GetHeader())
 	var row int
 	switch name {
 	case workflows.UpdateDecide:
@@ -459,14 +463,14 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 			row = b.add(e, RowDecision, "officer", "decide (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
-		row = b.add(e, RowDecision, d.Officer, "decide "+string(d.Stage)+" (update)", string(d.Outcome), decisionReason(d))
+		row = b.add(e, RowDecision, orCaller(d.Officer, caller), "decide "+string(d.Stage)+" (update)", string(d.Outcome), decisionReason(d))
 	case workflows.UpdateReroute:
 		var r workflows.Reroute
 		if err := b.dc.FromPayloads(args, &r); err != nil {
 			row = b.add(e, RowReroute, "officer", "reroute (update)", "unreadable", OneLine(err.Error()))
 			break
 		}
-		row = b.add(e, RowReroute, r.Officer, "reroute (update)", "to the "+string(r.Lane)+" lane", r.Reason)
+		row = b.add(e, RowReroute, orCaller(r.Officer, caller), "reroute (update)", "to the "+string(r.Lane)+" lane", r.Reason)
 	case workflows.UpdateSupplyDocuments:
 		var s workflows.Supply
 		if err := b.dc.FromPayloads(args, &s); err != nil {
@@ -496,7 +500,29 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 	default:
 		row = b.add(e, RowOther, orSystem(req.GetMeta().GetIdentity()), "update "+name, "accepted", "")
 	}
+	b.t.Rows[row].Verified = caller
 	b.updates[req.GetMeta().GetUpdateId()] = row
+}
+
+// verifiedCaller is the subject of the caller the server verified for a request, "" when it
+// verified none.
+func verifiedCaller(h *commonpb.Header) string {
+	p, err := workflows.DecodePrincipal(h.GetFields())
+	if err != nil {
+		return "unreadable caller: " + OneLine(err.Error())
+	}
+	if p == nil {
+		return ""
+	}
+	return p.Subject
+}
+
+// orCaller is the payload's officer, or the verified caller the clearance filled it from.
+func orCaller(officer, caller string) string {
+	if officer == "" {
+		return caller
+	}
+	return officer
 }
 
 func decisionReason(d workflows.Decision) string {
@@ -543,11 +569,14 @@ func (b *trailBuilder) signaled(i int, e *historypb.HistoryEvent) {
 		dec.DisallowUnknownFields()
 		err = dec.Decode(&d)
 	}
+	caller := verifiedCaller(a.GetHeader())
 	if err != nil {
-		b.add(e, RowDecision, "officer", "decide (signal)", "malformed, refused", OneLine(err.Error()))
+		row := b.add(e, RowDecision, "officer", "decide (signal)", "malformed, refused", OneLine(err.Error()))
+		b.t.Rows[row].Verified = caller
 		return
 	}
-	row := b.add(e, RowDecision, d.Officer, "decide "+string(d.Stage)+" (signal)", string(d.Outcome), decisionReason(d))
+	row := b.add(e, RowDecision, orCaller(d.Officer, caller), "decide "+string(d.Stage)+" (signal)", string(d.Outcome), decisionReason(d))
+	b.t.Rows[row].Verified = caller
 	b.signals = append(b.signals, signalRow{row: row, d: d, read: b.nextTaskStart(i)})
 }
 
@@ -654,8 +683,15 @@ func (t *Trail) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME (UTC)\tEVENT\tACTOR\tWHAT\tOUTCOME\tREASON")
 	for _, r := range t.Rows {
+		actor := r.Actor
+		switch {
+		case r.Verified != "" && r.Verified == r.Actor:
+			actor += " (verified)"
+		case r.Verified != "":
+			actor += " (caller " + r.Verified + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Time.Format("2006-01-02 15:04:05"), r.EventID,
-			cell(r.Actor), cell(r.What), cell(r.Outcome), cell(r.Reason))
+			cell(actor), cell(r.What), cell(r.Outcome), cell(r.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 
+	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
@@ -221,8 +223,43 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 		t.Fatalf("doc-li decides: %+v, %v; want a decision verified as doc-li's", rec, err)
 	}
 
+	// The release, by its officer; then the exporter learns the outcome without reading the
+	// history (which it may not), and the rival does not.
+	clearance.PollInterval = 50 * time.Millisecond
+	// Each stage that awaits an officer is decided by the first officer it offers, as themself.
+	officers := map[string]client.Client{}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		st, err := clearance.Status(ctx, auditor, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State.Final() {
+			break
+		}
+		if st.State == workflows.StateAwaitingOfficer && st.Waiting != nil && len(st.Waiting.Officers) > 0 {
+			who := st.Waiting.Officers[0]
+			if officers[who] == nil {
+				officers[who] = s.client(t, workflows.Principal{Subject: who, Roles: []string{workflows.RoleOfficer}})
+			}
+			if _, err := clearance.Decide(ctx, officers[who], d.ID, workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove}); err != nil {
+				t.Fatalf("%s approves %s: %v", who, st.Stage, err)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clearance did not end: %s at %s", st.State, st.Stage)
+		}
+	}
+	res, err := clearance.Wait(ctx, exporter, d.ID)
+	if err != nil || res.State != workflows.StateReleased || res.Notice == nil {
+		t.Fatalf("the exporter waits for its clearance: %+v, %v", res.State, err)
+	}
+	if _, err := clearance.Wait(ctx, rival, d.ID); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
+		t.Errorf("the rival waited for another exporter's clearance: %v", err)
+	}
+
 	// The history keeps the verified caller with the accepted update.
 	found := false
+	var events []*historypb.HistoryEvent
 	hist := s.clientWith(t, s.token(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}}, time.Hour)).
 		GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for hist.HasNext() {
@@ -230,13 +267,32 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		events = append(events, e)
 		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
 			p, err := workflows.DecodePrincipal(a.GetAcceptedRequest().GetInput().GetHeader().GetFields())
-			found = err == nil && p != nil && p.Subject == "doc-li"
+			found = found || (err == nil && p != nil && p.Subject == "doc-li")
 		}
 	}
 	if !found {
 		t.Error("the accepted decision's request in the history carries no verified caller doc-li")
+	}
+	// The auditor's trail names every decision's verified officer.
+	trail, err := audit.BuildTrail(&historypb.History{Events: events}, audit.Converters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decisions := 0
+	for _, r := range trail.Rows {
+		if r.Kind != audit.RowDecision {
+			continue
+		}
+		decisions++
+		if r.Verified == "" || r.Verified != r.Actor {
+			t.Errorf("trail row %+v: the decision's officer is not the verified caller", r)
+		}
+	}
+	if decisions < 2 {
+		t.Errorf("the trail shows %d decisions, want the document check's and the release's at least", decisions)
 	}
 }
 

@@ -81,6 +81,10 @@ type Options struct {
 	// failure messages with AES-256-GCM; empty sends them in clear.
 	CodecKeys string
 
+	// plain says TLS was turned off on purpose (--tls=false, TEMPORAL_TLS=false, a profile's
+	// tls.disabled): an API key is then sent as a bearer token in clear, for a server on
+	// loopback that verifies tokens without TLS.
+	plain bool
 	// envErr records a configuration file or environment variable that could not be used.
 	envErr error
 	// profile is the environment configuration the flags default from (nil: none loaded); its
@@ -163,6 +167,7 @@ func (o *Options) loadEnvironment() {
 	set("tls-server-name", &o.TLSServerName, tlsOf.ServerName, "")
 	if !o.explicit["tls"] {
 		o.TLS = prof.TLS != nil && !prof.TLS.Disabled
+		o.plain = prof.TLS != nil && prof.TLS.Disabled
 	}
 	if !o.explicit["tls-disable-host-verification"] {
 		o.TLSDisableHostVerification = tlsOf.DisableHostVerification
@@ -215,6 +220,9 @@ func (f *setFlag) Set(v string) error {
 		*f.s = v
 	}
 	f.o.explicit[f.name] = true
+	if f.name == "tls" {
+		f.o.plain = !*f.b
+	}
 	if f.reload {
 		f.o.loadEnvironment()
 	} else if f.name == "tls" {
@@ -250,13 +258,26 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 	if len(o.Interceptors) > 0 {
 		opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(o.Interceptors...))
 	}
-	if o.APIKey != "" {
+	switch {
+	case o.APIKey != "" && tlsConf == nil:
+		// TLS is off on purpose: the key goes as a bearer header without it.
+		opts.HeadersProvider = headers{"authorization": "Bearer " + o.APIKey}
+	case o.APIKey != "":
 		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
 	}
 	if o.profile != nil {
 		// What the environment configuration says and no flag covers.
 		if len(o.profile.GRPCMeta) > 0 {
-			opts.HeadersProvider = headers(o.profile.GRPCMeta)
+			h := headers{}
+			for k, v := range o.profile.GRPCMeta {
+				h[k] = v
+			}
+			if prev, ok := opts.HeadersProvider.(headers); ok {
+				for k, v := range prev {
+					h[k] = v
+				}
+			}
+			opts.HeadersProvider = h
 		}
 		opts.ConnectionOptions.Authority = o.profile.Authority
 	}
@@ -285,7 +306,7 @@ func (o Options) tlsConfig() (*tls.Config, error) {
 		return nil, errors.New("--tls-key-path is set without --tls-cert-path")
 	}
 	hasCA := o.TLSCAFile != "" || len(data.ServerCACertData) > 0
-	on := o.TLS || o.APIKey != "" || hasCert || hasCA || o.TLSServerName != ""
+	on := o.TLS || (o.APIKey != "" && !o.plain) || hasCert || hasCA || o.TLSServerName != ""
 	if !on {
 		return nil, nil
 	}

@@ -318,3 +318,33 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestAPIKeyWithoutTLSIsABearerHeader: an API key implies TLS, unless TLS is turned off on
+// purpose; then it goes as a bearer header in clear (a loopback server that verifies tokens).
+func TestAPIKeyWithoutTLSIsABearerHeader(t *testing.T) {
+	clearEnv(t)
+	o := parse(t, "--api-key", "tok", "--tls=false")
+	opts, err := o.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.ConnectionOptions.TLS != nil || opts.Credentials != nil || opts.HeadersProvider == nil {
+		t.Fatalf("TLS %v, credentials %v, headers %v", opts.ConnectionOptions.TLS != nil, opts.Credentials != nil, opts.HeadersProvider != nil)
+	}
+	h, err := opts.HeadersProvider.GetHeaders(context.Background())
+	if err != nil || h["authorization"] != "Bearer tok" {
+		t.Errorf("headers %v, %v", h, err)
+	}
+	t.Setenv(EnvTLS, "false")
+	t.Setenv(EnvAPIKey, "tok")
+	if opts, err := parse(t).ClientOptions(nil); err != nil || opts.ConnectionOptions.TLS != nil || opts.HeadersProvider == nil {
+		t.Errorf("TEMPORAL_TLS=false: TLS %v, headers %v, %v", opts.ConnectionOptions.TLS != nil, opts.HeadersProvider != nil, err)
+	}
+	t.Setenv(EnvTLS, "")
+	if err := os.Unsetenv(EnvTLS); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err := parse(t).ClientOptions(nil); err != nil || opts.ConnectionOptions.TLS == nil || opts.Credentials == nil {
+		t.Errorf("an API key alone: TLS %v, credentials %v, %v", opts.ConnectionOptions.TLS != nil, opts.Credentials != nil, err)
+	}
+}

@@ -35,6 +35,9 @@ const (
 	SignalRosterChanged = "roster-changed"
 	// QueryStatus returns the clearance's Status.
 	QueryStatus = "status"
+	// QueryResult answers the result of an ended clearance, and an error while it runs: the
+	// exporter's way to its outcome, since an exporter may not read histories.
+	QueryResult = "result"
 )
 
 // Search attribute names. An officer's queue is a list filter over them, for example

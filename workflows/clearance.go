@@ -67,6 +67,8 @@ type clearance struct {
 	// next awaits an officer.
 	held        []json.RawMessage
 	heldCallers []Principal
+	// result is the clearance's result once it ended, for the query QueryResult.
+	result *Result
 	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
 	decisionSignals, rosterSignals workflow.ReceiveChannel
 	// weighed counts the findings an officer's approval has weighed: rechecked findings of
@@ -845,14 +847,15 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	h.Counter(MetricClearancesEnded).Inc(1)
 	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
 		"elapsed", elapsed, "standard", std)
-	return Result{
+	c.result = &Result{
 		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.stage, Reason: c.reason,
 		Submitted: c.submitted, Ended: c.ended,
 		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
 		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed), Counting: c.cfg.Policy.Calendar.Name(),
-	}, nil
+	}
+	return *c.result, nil
 }
 
 // Metric names. The SDK's handler drops them while a workflow replays, so each is recorded once.

@@ -30,6 +30,18 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		return fmt.Errorf("register query %s: %w", QueryStatus, err)
 	}
 
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryResult, func() (Result, error) {
+		if c.result == nil {
+			return Result{}, fmt.Errorf("the clearance of %s has not ended: it is %s", c.decl.ID, c.state)
+		}
+		return *c.result, nil
+	}, workflow.QueryHandlerOptions{
+		Description: "The result of an ended clearance: its outcome, release notice, timeline and decisions against the standard. " +
+			"An error while the clearance runs.",
+	}); err != nil {
+		return fmt.Errorf("register query %s: %w", QueryResult, err)
+	}
+
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
 		func(ctx workflow.Context, raw json.RawMessage) (DecisionRecord, error) {
 			caller, _ := principalOf(ctx) // the validator refused an unreadable one

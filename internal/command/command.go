@@ -32,6 +32,7 @@ const (
 	Unavailable = 3  // the Temporal server, or another service, could not be reached
 	NotFound    = 4  // the clearance does not exist, or a query matched nothing
 	Conflict    = 5  // it exists already: a clearance of the declaration was lodged before
+	Denied      = 6  // the caller may not do this (the server refused it; the message says why)
 	Refused     = 10 // starter wait: the clearance ended refused
 	Lapsed      = 11 // starter wait: the declaration lapsed
 	Withdrawn   = 12 // starter wait: the declaration was withdrawn
@@ -42,7 +43,8 @@ const ExitCodes = `exit codes (every binary):
   0 ok                       3 the server could not be reached
   1 failed                   4 not found, or the query matched nothing
   2 usage or invalid input;  5 already exists
-    nothing was changed      10 refused, 11 lapsed, 12 withdrawn (starter wait)
+    nothing was changed      6 not permitted for this caller
+                             10 refused, 11 lapsed, 12 withdrawn (starter wait)
 `
 
 // Run is a command line: it reads args and writes to stdout and stderr, and returns the exit
@@ -147,6 +149,17 @@ func NoOperands(name string, fs *flag.FlagSet, args []string, stderr io.Writer) 
 	return OK, true
 }
 
+// Message is err's text for a person, with the server's reason when it refused the call: a
+// PermissionDenied says only "Request unauthorized." and keeps the why apart.
+func Message(err error) string {
+	var pd *serviceerror.PermissionDenied
+	msg := err.Error()
+	if errors.As(err, &pd) && pd.Reason != "" && !strings.Contains(msg, pd.Reason) {
+		msg += " (" + pd.Reason + ")"
+	}
+	return msg
+}
+
 // unreachable is an error saying a service did not answer (connect.UnreachableError).
 type unreachable interface{ Unreachable() bool }
 
@@ -166,6 +179,7 @@ func DialCode(err error) int {
 // that exists already is a conflict; anything else failed.
 func CodeOf(err error) int {
 	var (
+		forbidden *serviceerror.PermissionDenied
 		invalid   *serviceerror.InvalidArgument
 		notFound  *serviceerror.NotFound
 		nsMissing *serviceerror.NamespaceNotFound
@@ -180,6 +194,8 @@ func CodeOf(err error) int {
 		return OK
 	case errors.As(err, &u) && u.Unreachable():
 		return Unavailable
+	case errors.As(err, &forbidden):
+		return Denied
 	case errors.As(err, &invalid):
 		return Usage
 	case errors.As(err, &nsMissing):

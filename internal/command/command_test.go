@@ -77,6 +77,7 @@ func TestCodeOf(t *testing.T) {
 	}{
 		{nil, OK},
 		{serviceerror.NewInvalidArgument("invalid query: unknown field Foo"), Usage},
+		{serviceerror.NewPermissionDenied("Request unauthorized.", "the token has expired"), Denied},
 		{fmt.Errorf("list: %w", serviceerror.NewInvalidArgument("bad")), Usage},
 		{serviceerror.NewNamespaceNotFound("customs"), Usage},
 		{serviceerror.NewNotFound("workflow not found"), NotFound},
@@ -89,6 +90,16 @@ func TestCodeOf(t *testing.T) {
 		if got := CodeOf(c.err); got != c.want {
 			t.Errorf("CodeOf(%v) = %d, want %d", c.err, got, c.want)
 		}
+	}
+}
+
+func TestMessageCarriesTheReason(t *testing.T) {
+	err := fmt.Errorf("query clearance-X: %w", serviceerror.NewPermissionDenied("Request unauthorized.", "doc-li (officer) may not StartWorkflowExecution"))
+	if got := Message(err); got != "query clearance-X: Request unauthorized. (doc-li (officer) may not StartWorkflowExecution)" {
+		t.Errorf("got %q", got)
+	}
+	if got := Message(errors.New("disk full")); got != "disk full" {
+		t.Errorf("got %q", got)
 	}
 }
 

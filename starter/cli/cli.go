@@ -187,7 +187,7 @@ func (r *runner) client(ctx context.Context) (client.Client, error) {
 }
 
 func (r *runner) fail(err error) int {
-	fmt.Fprintf(r.stderr, "starter: %v\n", err)
+	fmt.Fprintf(r.stderr, "starter: %s\n", command.Message(err))
 	var refused *clearance.RefusedError
 	if errors.As(err, &refused) {
 		return ExitInvalid
@@ -198,7 +198,7 @@ func (r *runner) fail(err error) int {
 // connectFailed reports a client that could not be opened: the connection flags are wrong
 // (usage), or the server does not answer (unavailable).
 func (r *runner) connectFailed(err error) int {
-	fmt.Fprintf(r.stderr, "starter: %v\n", err)
+	fmt.Fprintf(r.stderr, "starter: %s\n", command.Message(err))
 	return command.DialCode(err)
 }
 

@@ -114,7 +114,7 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 	defer cancel()
 	c, err := r.dial(dctx, o)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		return nil, command.DialCode(err)
 	}
 	return c, ExitOK
@@ -149,7 +149,7 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 	conn, query, timeout := a.conn, &a.query, &a.timeout
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		return ExitUsage
 	}
 	switch {
@@ -214,7 +214,7 @@ func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv aud
 		fmt.Fprintf(r.stderr, "auditor: no workflow in namespace %s matches the query %q: nothing was replayed\n", conn.Namespace, query)
 		return ExitNoMatch
 	case err != nil:
-		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		if code := command.CodeOf(err); code != command.Failure {
 			return code
 		}
@@ -260,7 +260,7 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 	conn, file, runID, asJSON, timeout := a.conn, &a.file, &a.runID, &a.asJSON, &a.timeout
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		return ExitUsage
 	}
 	var h *historypb.History
@@ -294,13 +294,13 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 			fmt.Fprintf(r.stderr, "auditor: no clearance %s in namespace %s\n", id, conn.Namespace)
 			return ExitNoMatch
 		case err != nil:
-			fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, audit.OneLine(err.Error()))
+			fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, audit.OneLine(command.Message(err)))
 			return ExitUnavailable
 		}
 	}
 	t, err := audit.BuildTrail(h, conv)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		return ExitFailed
 	}
 	if *asJSON {
