@@ -63,6 +63,23 @@ func NewIssuer(url, audience string, key *rsa.PrivateKey) *Issuer {
 // GenerateKey returns a new 2048-bit RSA key.
 func GenerateKey() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
 
+// LoadKey reads the PEM key at path.
+func LoadKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseKey(path, b)
+}
+
+func parseKey(path string, b []byte) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "RSA PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: not a PEM RSA private key", path)
+	}
+	return x509.ParsePKCS1PrivateKey(block.Bytes)
+}
+
 // LoadOrCreateKey reads the PEM key at path, or creates it (mode 0600) when missing, so that
 // tokens outlive a restart of the embedded default.
 func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) {
@@ -81,11 +98,7 @@ func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "RSA PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: not a PEM RSA private key", path)
-	}
-	return x509.ParsePKCS1PrivateKey(block.Bytes)
+	return parseKey(path, b)
 }
 
 // Token signs a token for p, valid for ttl from now.

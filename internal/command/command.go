@@ -167,8 +167,14 @@ type unreachable interface{ Unreachable() bool }
 // did not answer, usage when the connection options cannot work (a missing certificate file, an
 // unknown profile).
 func DialCode(err error) int {
-	var u unreachable
-	if errors.As(err, &u) && u.Unreachable() {
+	var (
+		u  unreachable
+		pd *serviceerror.PermissionDenied
+	)
+	switch {
+	case errors.As(err, &pd):
+		return Denied // the server answered: the caller may not connect
+	case errors.As(err, &u) && u.Unreachable():
 		return Unavailable
 	}
 	return Usage
@@ -192,10 +198,10 @@ func CodeOf(err error) int {
 	switch {
 	case err == nil:
 		return OK
-	case errors.As(err, &u) && u.Unreachable():
-		return Unavailable
 	case errors.As(err, &forbidden):
 		return Denied
+	case errors.As(err, &u) && u.Unreachable():
+		return Unavailable
 	case errors.As(err, &invalid):
 		return Usage
 	case errors.As(err, &nsMissing):

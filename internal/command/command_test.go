@@ -93,6 +93,27 @@ func TestCodeOf(t *testing.T) {
 	}
 }
 
+type down struct{ error }
+
+func (d down) Unwrap() error { return d.error }
+
+func (down) Unreachable() bool { return true }
+
+func TestDialCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{down{errors.New("connection refused")}, Unavailable},
+		{down{serviceerror.NewPermissionDenied("Request unauthorized.", "no token")}, Denied},
+		{errors.New("--tls-ca-path: no such file"), Usage},
+	} {
+		if got := DialCode(c.err); got != c.want {
+			t.Errorf("DialCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
 func TestMessageCarriesTheReason(t *testing.T) {
 	err := fmt.Errorf("query clearance-X: %w", serviceerror.NewPermissionDenied("Request unauthorized.", "doc-li (officer) may not StartWorkflowExecution"))
 	if got := Message(err); got != "query clearance-X: Request unauthorized. (doc-li (officer) may not StartWorkflowExecution)" {

@@ -271,8 +271,8 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 			fmt.Fprintf(r.stderr, "%s: %v\n  %s\n", files[i], dup, clearance.UILink(r.ui, r.conn.Namespace, dup.WorkflowID))
 			code = ExitDuplicate
 		case err != nil:
-			fmt.Fprintf(r.stderr, "%s: %v\n", files[i], err)
-			return ExitFailure
+			fmt.Fprintf(r.stderr, "%s: %s\n", files[i], command.Message(err))
+			return command.CodeOf(err)
 		default:
 			fmt.Fprintf(r.stdout, "%s\tsubmitted\t%s\t%s\n", d.ID, run.GetID(), clearance.UILink(r.ui, r.conn.Namespace, run.GetID()))
 		}

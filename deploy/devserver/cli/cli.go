@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/workflows"
+
 	"github.com/medsupply/customs/internal/command"
 	"google.golang.org/grpc"
 
@@ -50,6 +53,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
 	codecPort := fs.Int("codec-port", 8234, "codec server port, with --codec-keys")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	withAuth := fs.Bool("auth", false, "verify every caller's signed token (a development issuer keeps its key under --data-dir; go run ./cmd/token signs tokens)")
+	authPort := fs.Int("auth-port", auth.DefaultDevPort, "with --auth, the port the issuer publishes its keys on")
 	fs.Usage = func() {
 		fs.SetOutput(stdout)
 		fmt.Fprint(stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
@@ -103,6 +108,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !*memory {
 		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
 	}
+	var dev *auth.Dev
+	if *withAuth {
+		if dev, err = auth.StartDev(cfg.DataDir, *ip, *authPort); err != nil {
+			zl.Error("--auth", zap.Error(err))
+			return command.Failure
+		}
+		defer func() {
+			if err := dev.Close(); err != nil {
+				zl.Warn("stop the issuer", zap.Error(err))
+			}
+		}()
+		scfg.Auth = dev.Server(*namespace)
+	}
 	srv, err := embedded.Start(ctx, scfg)
 	if err != nil {
 		zl.Error("cannot start the embedded Temporal server", zap.Error(err))
@@ -131,6 +149,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cd != nil {
 		codec.Apply(&copts, cd)
+	}
+	if dev != nil {
+		// The worker in this process signs in as a worker.
+		copts.HeadersProvider = dev.Headers(workflows.Principal{Subject: "devserver-worker", Roles: []string{workflows.RoleWorker}})
 	}
 	var mx *metrics.Metrics
 	if cfg.MetricsAddr != "" {
@@ -169,6 +191,16 @@ Officers' queues are list filters in the Web UI, for example
 
 Stop with Ctrl-C.
 `, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir))
+	if dev != nil {
+		fmt.Fprintf(stdout, `
+Authentication is on: every call needs a token from the issuer %s.
+  export TEMPORAL_TLS=false TEMPORAL_API_KEY=$(go run ./cmd/token --exporter 3301960412 --subject labor-berlin)
+  go run ./starter submit examples/de-antibody-test-kits.json
+  go run ./cmd/token --role officer --subject doc-li     # an officer of the roster
+  go run ./cmd/token --role auditor --subject audit-1    # read only
+The Web UI has no login yet: with --auth its calls are refused.
+`, dev.Issuer.URL)
+	}
 	if !*runWorker {
 		zl.Info("no worker in this process; start one with go run ./worker")
 		<-ctx.Done()

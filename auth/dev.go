@@ -1,0 +1,120 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"google.golang.org/grpc"
+
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/workflows"
+)
+
+// DevAudience is the audience of the embedded default's tokens.
+const DevAudience = "customs-clearance"
+
+// DefaultDevPort is the port the embedded default's issuer publishes its keys on.
+const DefaultDevPort = 8235
+
+// KeyPath is where the embedded default keeps its issuer's key, under its data directory.
+func KeyPath(dataDir string) string { return filepath.Join(dataDir, "auth", "issuer.pem") }
+
+// DevIssuerURL is the issuer name of the embedded default listening on ip and port.
+func DevIssuerURL(ip string, port int) string {
+	return "http://" + net.JoinHostPort(ip, strconv.Itoa(port))
+}
+
+// Dev is the embedded default's identity provider: an issuer whose key lives in the data
+// directory (so tokens outlive a restart and cmd/token can sign them), its JWKS served on
+// loopback, and the server's verification of callers against it.
+type Dev struct {
+	Issuer *Issuer
+	srv    *http.Server
+	keys   authorization.TokenKeyProvider
+	done   chan error
+}
+
+// StartDev loads or creates the key under dataDir, serves the JWKS on ip:port and reads it
+// back as the server will.
+func StartDev(dataDir, ip string, port int) (*Dev, error) {
+	key, err := LoadOrCreateKey(KeyPath(dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("issuer key: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	d := &Dev{Issuer: NewIssuer(DevIssuerURL(ip, port), DevAudience, key), done: make(chan error, 1)}
+	d.srv = &http.Server{Handler: d.Issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		err := d.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		d.done <- err
+	}()
+	d.keys = authorization.NewDefaultTokenKeyProvider(&config.Authorization{JWTKeyProvider: config.JWTKeyProvider{
+		KeySourceURIs: []string{d.Issuer.URL + JWKSPath}, RefreshInterval: time.Hour}}, log.NewNoopLogger())
+	return d, nil
+}
+
+// Server is the verification the embedded server runs for namespace.
+func (d *Dev) Server(namespace string) *embedded.Auth {
+	return &embedded.Auth{
+		ClaimMapper:  &ClaimMapper{Keys: d.keys, Issuer: d.Issuer.URL, Audience: d.Issuer.Audience},
+		Authorizer:   &Authorizer{Namespace: namespace},
+		Interceptors: []grpc.UnaryServerInterceptor{Interceptor()},
+	}
+}
+
+// Headers signs p's tokens for a client of this process: a fresh one whenever the last has
+// less than a quarter of its hour left.
+func (d *Dev) Headers(p workflows.Principal) *Tokens {
+	return &Tokens{issuer: d.Issuer, p: p, ttl: time.Hour}
+}
+
+// Close stops serving the keys.
+func (d *Dev) Close() error {
+	d.keys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(d.srv.Shutdown(ctx), <-d.done)
+}
+
+// Tokens is a client.HeadersProvider that sends a bearer token signed for one principal,
+// renewed before it expires.
+type Tokens struct {
+	issuer *Issuer
+	p      workflows.Principal
+	ttl    time.Duration
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+// GetHeaders returns the authorization header.
+func (t *Tokens) GetHeaders(context.Context) (map[string]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if t.token == "" || t.expires.Sub(now) < t.ttl/4 {
+		tok, err := t.issuer.Token(t.p, t.ttl, now)
+		if err != nil {
+			return nil, err
+		}
+		t.token, t.expires = tok, now.Add(t.ttl)
+	}
+	return map[string]string{"authorization": "Bearer " + t.token}, nil
+}

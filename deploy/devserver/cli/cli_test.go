@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	token "github.com/medsupply/customs/cmd/token/cli"
+	"github.com/medsupply/customs/internal/command"
+	starter "github.com/medsupply/customs/starter/cli"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestAuthOnTheEmbeddedDefault runs devserver --auth as a newcomer would, with tokens from
+// cmd/token and the exporter's starter: its own declaration is lodged, an officer's token cannot
+// lodge one, and no token at all is refused.
+func TestAuthOnTheEmbeddedDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	dir := t.TempDir()
+	grpcPort, authPort, health := freePort(t), freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-",
+			"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
+			"--log-level", "warn"}, &logs, &logs)
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("the devserver exited %d:\n%s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the devserver's worker never became ready (it signs in as a worker):\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "Authentication is on") {
+		t.Errorf("the banner does not say authentication is on:\n%s", logs.String())
+	}
+	sign := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		if code := token.Run(ctx, append([]string{"--data-dir", dir, "--auth-port", fmt.Sprint(authPort)}, args...), &out, &errOut); code != command.OK {
+			t.Fatalf("token %q: exit %d: %s", args, code, errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	submit := func(tok string) (int, string) {
+		var out, errOut bytes.Buffer
+		args := []string{"--address", fmt.Sprintf("127.0.0.1:%d", grpcPort), "--tls=false"}
+		if tok != "" {
+			args = append(args, "--api-key", tok)
+		}
+		code := starter.Run(ctx, append(args, "submit", "../../../examples/de-antibody-test-kits.json"), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, out := submit(sign("--role", "officer", "--subject", "doc-li")); code != command.Denied || !strings.Contains(out, "only an exporter lodges declarations") {
+		t.Errorf("an officer lodges: exit %d\n%s", code, out)
+	}
+	if code, out := submit(""); code != command.Denied || !strings.Contains(out, "no token") {
+		t.Errorf("no token: exit %d\n%s", code, out)
+	}
+	if code, out := submit(sign("--exporter", "3301960412", "--subject", "labor-berlin")); code != command.OK {
+		t.Errorf("the exporter lodges its own declaration: exit %d\n%s", code, out)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != command.OK {
+			t.Errorf("devserver exit %d", code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the devserver did not stop")
+	}
+}
+
+func TestTokenRefusals(t *testing.T) {
+	for _, args := range [][]string{
+		{"--role", "officer"},
+		{"--subject", "x"},
+		{"--subject", "x", "--role", "janitor"},
+		{"--subject", "x", "--role", "exporter"},
+		{"--subject", "x", "--role", "officer", "--exporter", "3301960412"},
+		{"--subject", "x", "--role", "officer", "--ttl", "-1h"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := token.Run(context.Background(), append(args, "--data-dir", t.TempDir()), &out, &errOut); code != command.Usage || errOut.Len() == 0 {
+			t.Errorf("%q: exit %d, stderr %q; want %d with the reason", args, code, errOut.String(), command.Usage)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := token.Run(context.Background(), []string{"--subject", "doc-li", "--role", "officer", "--data-dir", t.TempDir()}, &out, &errOut); code != command.NotFound ||
+		!strings.Contains(errOut.String(), "--auth") {
+		t.Errorf("no key yet: exit %d, %q", code, errOut.String())
+	}
+}
