@@ -62,7 +62,7 @@ func (m *ClaimMapper) verify(header string) (workflows.Principal, error) {
 	if !ok || strings.TrimSpace(raw) == "" {
 		return p, errors.New("the authorization header holds no bearer token")
 	}
-	parser := jwt.Parser{ValidMethods: []string{jwt.SigningMethodRS256.Name, jwt.SigningMethodES256.Name}, SkipClaimsValidation: true}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Name, jwt.SigningMethodES256.Name}), jwt.WithoutClaimsValidation())
 	claims := jwt.MapClaims{}
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
