@@ -45,7 +45,8 @@ a clearance's decision trail: who decided what, and when.
 commands:
   replay FILE...                     replay history files (Web UI download or
                                      'temporal workflow show --output json') against this build
-  replay --query QUERY [conn flags]  replay every ExportClearance a visibility query matches
+  replay --query QUERY [conn flags]  replay every ExportClearance a visibility query matches,
+                                     --parallel at once (default 4 per processor)
   trail ID [--json] [conn flags]     the decision trail of a clearance fetched from the server
                                      (ID: declaration ID or workflow ID)
   trail --file FILE [--json]         the decision trail of a history file
@@ -121,9 +122,10 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 }
 
 type replayArgs struct {
-	conn    connect.Options
-	query   string
-	timeout time.Duration
+	conn     connect.Options
+	query    string
+	timeout  time.Duration
+	parallel int
 }
 
 func (r *runner) replayFlags(a *replayArgs) *flag.FlagSet {
@@ -132,6 +134,7 @@ func (r *runner) replayFlags(a *replayArgs) *flag.FlagSet {
 	a.conn.RegisterFlags(fs)
 	fs.StringVar(&a.query, "query", "", "replay the workflows this visibility query matches, fetched from the server")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "with --query: how long to try reaching the server")
+	fs.IntVar(&a.parallel, "parallel", audit.DefaultParallel, "with --query: histories fetched and replayed at once")
 	fs.Usage = func() {
 		fmt.Fprint(r.stderr, "usage: auditor replay FILE...\n       auditor replay --query QUERY [flags]\n\nflags:\n")
 		fs.PrintDefaults()
@@ -147,6 +150,10 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 		return code
 	}
 	conn, query, timeout := a.conn, &a.query, &a.timeout
+	if a.parallel < 1 {
+		fmt.Fprintf(r.stderr, "auditor replay: --parallel %d: give at least 1\n", a.parallel)
+		return ExitUsage
+	}
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
@@ -160,7 +167,7 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "auditor replay: name at least one history file, or give --query")
 		return ExitUsage
 	case *query != "":
-		return r.replayQuery(ctx, conn, conv, *query, *timeout)
+		return r.replayQuery(ctx, conn, conv, *query, *timeout, a.parallel)
 	}
 	return r.replayFiles(files, conv)
 }
@@ -193,7 +200,7 @@ func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	return ExitOK
 }
 
-func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, timeout time.Duration) int {
+func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, timeout time.Duration, parallel int) int {
 	c, code := r.connect(ctx, conn, timeout)
 	if c == nil {
 		return code
@@ -207,7 +214,7 @@ func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv aud
 	}
 	bar := command.NewProgress(r.stderr, "replay", total)
 	s, err := audit.ReplayQuery(ctx, c, query, audit.QueryOptions{
-		Progress: func(s audit.Summary) { bar.Set(s.Matched, 0) }, Report: bar.Above(r.stderr), Converters: conv})
+		Progress: func(s audit.Summary) { bar.Set(s.Matched, 0) }, Report: bar.Above(r.stderr), Converters: conv, Parallel: parallel})
 	bar.Finish()
 	switch {
 	case errors.Is(err, audit.ErrNoMatch):

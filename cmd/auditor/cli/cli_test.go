@@ -227,6 +227,7 @@ func TestUsage(t *testing.T) {
 		{"trail"},
 		{"trail", "A", "B"},
 		{"trail", "not a valid id!"},
+		{"replay", "--query", "WorkflowType = 'ExportClearance'", "--parallel", "0"},
 		{"audit"},
 	} {
 		if code, _, _ := run(t, nil, args...); code != ExitUsage {
