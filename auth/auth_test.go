@@ -38,9 +38,10 @@ const audience = "customs-clearance"
 // interceptor, an issuer publishing its keys over HTTP, and a clearance worker signed in as a
 // worker.
 type stack struct {
-	srv    *embedded.Server
-	issuer *auth.Issuer
-	ns     string
+	srv     *embedded.Server
+	issuer  *auth.Issuer
+	ns      string
+	revoked *auth.Revocations
 }
 
 func start(t *testing.T) *stack {
@@ -57,6 +58,7 @@ func start(t *testing.T) *stack {
 		KeySourceURIs: []string{jwks.URL + auth.JWKSPath}, RefreshInterval: time.Minute}}, log.NewNoopLogger())
 	t.Cleanup(keys.Close)
 	ns := "customs"
+	revoked := &auth.Revocations{Path: t.TempDir() + "/revoked", Every: time.Nanosecond}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +73,14 @@ func start(t *testing.T) *stack {
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Auth: &embedded.Auth{
 			ClaimMapper:  &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: audience},
-			Authorizer:   &auth.Authorizer{Namespace: ns},
+			Authorizer:   &auth.Authorizer{Namespace: ns, Revoked: revoked},
 			Interceptors: []grpc.UnaryServerInterceptor{auth.Interceptor()},
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
-	s := &stack{srv: srv, issuer: issuer, ns: ns}
+	s := &stack{srv: srv, issuer: issuer, ns: ns, revoked: revoked}
 
 	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-", ShutdownTimeout: 5 * time.Second}
 	e, err := engine.Open(cfg, zaptest.NewLogger(t))
@@ -340,4 +342,34 @@ func TestBadTokensAreRefusedWithTheReason(t *testing.T) {
 		_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
 	}
 	denied(t, "no token", err, "no token: log in")
+}
+
+// TestRevokedIdentityIsRefusedFromItsNextCall: a revoked officer's valid token is refused at
+// once, with the reason; the others go on.
+func TestRevokedIdentityIsRefusedFromItsNextCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	docChen := s.client(t, workflows.Principal{Subject: "doc-chen", Roles: []string{workflows.RoleOfficer}})
+	list := func(c client.Client) error {
+		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+		return err
+	}
+	if err := list(docLi); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	if err := s.revoked.Revoke("doc-li"); err != nil {
+		t.Fatal(err)
+	}
+	denied(t, "the revoked officer", list(docLi), "doc-li is revoked")
+	if err := list(docChen); err != nil {
+		t.Errorf("another officer after the revocation: %v", err)
+	}
+	if err := s.revoked.Revoke("a\nb"); err == nil {
+		t.Error("a subject with a newline was written to the list")
+	}
 }

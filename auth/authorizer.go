@@ -30,6 +30,8 @@ import (
 type Authorizer struct {
 	// Namespace is the engine's namespace; calls into others are refused except to admins.
 	Namespace string
+	// Revoked, when set, refuses the subjects it lists from their next call.
+	Revoked *Revocations
 }
 
 var _ authorization.Authorizer = (*Authorizer)(nil)
@@ -81,6 +83,12 @@ func (a *Authorizer) Authorize(_ context.Context, claims *authorization.Claims, 
 	p := id.Principal
 	if p.Subject == "" {
 		return deny("the token names no caller"), nil
+	}
+	if revoked, err := a.Revoked.Revoked(p.Subject); revoked {
+		if err != nil {
+			return deny("the revocation list cannot be read, so no caller is admitted: " + err.Error()), nil
+		}
+		return deny(p.Subject + " is revoked: the token is no longer accepted"), nil
 	}
 	if p.Has(workflows.RoleAdmin) {
 		return allow(&p), nil

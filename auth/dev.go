@@ -39,9 +39,11 @@ func DevIssuerURL(ip string, port int) string {
 // loopback, and the server's verification of callers against it.
 type Dev struct {
 	Issuer *Issuer
-	srv    *http.Server
-	keys   authorization.TokenKeyProvider
-	done   chan error
+	// Revoked lists the subjects refused although their tokens are valid (RevocationsPath).
+	Revoked *Revocations
+	srv     *http.Server
+	keys    authorization.TokenKeyProvider
+	done    chan error
 }
 
 // StartDev loads or creates the key under dataDir, serves the JWKS on ip:port and reads it
@@ -55,7 +57,8 @@ func StartDev(dataDir, ip string, port int) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	d := &Dev{Issuer: NewIssuer(DevIssuerURL(ip, port), DevAudience, key), done: make(chan error, 1)}
+	d := &Dev{Issuer: NewIssuer(DevIssuerURL(ip, port), DevAudience, key), done: make(chan error, 1),
+		Revoked: &Revocations{Path: RevocationsPath(dataDir)}}
 	d.srv = &http.Server{Handler: d.Issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		err := d.srv.Serve(ln)
@@ -73,7 +76,7 @@ func StartDev(dataDir, ip string, port int) (*Dev, error) {
 func (d *Dev) Server(namespace string) *embedded.Auth {
 	return &embedded.Auth{
 		ClaimMapper:  &ClaimMapper{Keys: d.keys, Issuer: d.Issuer.URL, Audience: d.Issuer.Audience},
-		Authorizer:   &Authorizer{Namespace: namespace},
+		Authorizer:   &Authorizer{Namespace: namespace, Revoked: d.Revoked},
 		Interceptors: []grpc.UnaryServerInterceptor{Interceptor()},
 	}
 }

@@ -48,15 +48,25 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&rs, "role", "a role the token grants, repeatable: "+strings.Join(roles, ", ")+" (default exporter with --exporter)")
 	exporter := fs.String("exporter", "", "with role exporter: the 10-character customs code the token acts for")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
+	revoke := fs.String("revoke", "", "instead of signing a token: revoke this subject; the devserver refuses its tokens from its next call")
 	fs.Usage = func() {
 		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n\nSigns a token for one caller with the key of devserver --auth, and prints it.\n\nflags:\n")
+		fmt.Fprint(stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n\nSigns a token for one caller with the key of devserver --auth, and prints it; or revokes a\ncaller, whose tokens the devserver then refuses.\n\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprint(stdout, "\n"+command.ExitCodes)
 		fs.SetOutput(stderr)
 	}
 	if code, ok := command.NoOperands("token", fs, args, stderr); !ok {
 		return code
+	}
+	if *revoke != "" {
+		r := &auth.Revocations{Path: auth.RevocationsPath(*dataDir)}
+		if err := r.Revoke(*revoke); err != nil {
+			fmt.Fprintf(stderr, "token: --revoke: %v\n", err)
+			return command.Usage
+		}
+		fmt.Fprintf(stdout, "revoked %s (%s)\n", *revoke, r.Path)
+		return command.OK
 	}
 	if len(rs) == 0 && *exporter != "" {
 		rs = roleList{workflows.RoleExporter}

@@ -84,8 +84,23 @@ func TestAuthOnTheEmbeddedDefault(t *testing.T) {
 	if code, out := submit(""); code != command.Denied || !strings.Contains(out, "no token") {
 		t.Errorf("no token: exit %d\n%s", code, out)
 	}
-	if code, out := submit(sign("--exporter", "3301960412", "--subject", "labor-berlin")); code != command.OK {
+	exporter := sign("--exporter", "3301960412", "--subject", "labor-berlin")
+	if code, out := submit(exporter); code != command.OK {
 		t.Errorf("the exporter lodges its own declaration: exit %d\n%s", code, out)
+	}
+	// Revoked, the exporter's valid token is refused from its next call.
+	var out, errOut bytes.Buffer
+	if code := token.Run(ctx, []string{"--data-dir", dir, "--revoke", "labor-berlin"}, &out, &errOut); code != command.OK {
+		t.Fatalf("token --revoke: exit %d: %s", code, errOut.String())
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		code, out := submit(exporter)
+		if code == command.Denied && strings.Contains(out, "labor-berlin is revoked") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked exporter: exit %d\n%s", code, out)
+		}
 	}
 	cancel()
 	select {
