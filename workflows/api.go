@@ -36,8 +36,9 @@ const (
 	// QueryStatus returns the clearance's Status.
 	QueryStatus = "status"
 	// QueryResult answers the result of an ended clearance, and an error while it runs: the
-	// exporter's way to its outcome, since an exporter may not read histories.
-	QueryResult = "result"
+	// exporter's way to its outcome, since an exporter may not read histories. Its name sorts
+	// after "status", which the Web UI's Queries tab, listing queries by name, shows first.
+	QueryResult = "verdict"
 )
 
 // Search attribute names. An officer's queue is a list filter over them, for example
