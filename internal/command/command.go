@@ -136,6 +136,19 @@ func Parse(fs *flag.FlagSet, args []string) (operands []string, code int, ok boo
 	}
 }
 
+// Help makes fs's -h print synopsis, every flag and the exit codes on stdout; a bad flag's
+// complaint stays on the flag set's output (stderr).
+func Help(fs *flag.FlagSet, stdout io.Writer, synopsis string) {
+	fs.Usage = func() {
+		out := fs.Output()
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, synopsis)
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, "\n"+ExitCodes)
+		fs.SetOutput(out)
+	}
+}
+
 // NoOperands parses fs from args and refuses operands, naming the first.
 func NoOperands(name string, fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
 	ops, code, ok := Parse(fs, args)

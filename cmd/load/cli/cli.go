@@ -47,13 +47,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
 	}

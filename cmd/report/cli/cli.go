@@ -30,13 +30,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asCSV := fs.Bool("csv", false, "print CSV (durations in seconds)")
 	asJSON := fs.Bool("json", false, "print JSON (durations in nanoseconds)")
 	htmlFile := fs.String("html", "", "also write a self-contained HTML page with charts to this file")
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: report [flags]\n\nThe Time Release Study of the clearances a visibility query selects: per stage and in total,\nby lane, procedure, product category and biological review, against the allowances and the\n20-day standard.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: report [flags]\n\nThe Time Release Study of the clearances a visibility query selects: per stage and in total,\nby lane, procedure, product category and biological review, against the allowances and the\n20-day standard.\n\nflags:\n")
 	if code, ok := command.NoOperands("report", fs, args, stderr); !ok {
 		return code
 	}

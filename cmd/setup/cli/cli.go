@@ -21,13 +21,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o connect.SetupOptions
 	o.RegisterFlags(fs)
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable. It changes only what is missing.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable. It changes only what is missing.\n\nflags:\n")
 	if code, ok := command.NoOperands("setup", fs, args, stderr); !ok {
 		return code
 	}

@@ -44,13 +44,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonFile := fs.String("json", "", "write the Time Release Study as JSON to this file")
 	htmlFile := fs.String("html", "", "write the Time Release Study as an HTML page with charts to this file")
 	quiet := fs.Bool("quiet", false, "print only the headline, not the Time Release Study tables")
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: simulate [flags]\n\nThe staffing simulator: synthetic declarations through the real clearance workflow in a\ntime-skipping test environment, with sampled officer and exporter times, and the Time Release\nStudy of the run.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: simulate [flags]\n\nThe staffing simulator: synthetic declarations through the real clearance workflow in a\ntime-skipping test environment, with sampled officer and exporter times, and the Time Release\nStudy of the run.\n\nflags:\n")
 	if code, ok := command.NoOperands("simulate", fs, args, stderr); !ok {
 		return code
 	}

@@ -49,13 +49,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	exporter := fs.String("exporter", "", "with role exporter: the 10-character customs code the token acts for")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	revoke := fs.String("revoke", "", "instead of signing a token: revoke this subject; the devserver refuses its tokens from its next call")
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n\nSigns a token for one caller with the key of devserver --auth, and prints it; or revokes a\ncaller, whose tokens the devserver then refuses.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n\nSigns a token for one caller with the key of devserver --auth, and prints it; or revokes a\ncaller, whose tokens the devserver then refuses.\n\nflags:\n")
 	if code, ok := command.NoOperands("token", fs, args, stderr); !ok {
 		return code
 	}

@@ -55,13 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withAuth := fs.Bool("auth", false, "verify every caller's signed token (a development issuer keeps its key under --data-dir; go run ./cmd/token signs tokens)")
 	authPort := fs.Int("auth-port", auth.DefaultDevPort, "with --auth, the port the issuer publishes its keys on")
-	fs.Usage = func() {
-		fs.SetOutput(stdout)
-		fmt.Fprint(stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stdout, "\n"+command.ExitCodes)
-		fs.SetOutput(stderr)
-	}
+	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
 	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
 		return code
 	}
