@@ -195,9 +195,14 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 		notifier = fn
 	}
 	source := activities.FileConfig(cfg.PolicyFile, cfg.RosterFile)
-	if _, err := source(); err != nil {
+	loaded, err := source()
+	if err != nil {
 		_ = e.Close()
 		return nil, err
+	}
+	for _, a := range workflows.PathsOverStandard(loaded.Policy) {
+		logger.Warn("a path's stage allowances add up past the standard: a clearance that takes every allowance misses the standard",
+			zap.String("path", a.String()), zap.Stringer("standard", loaded.Policy.Standard))
 	}
 	e.Activities = &activities.Activities{Registry: reg, Releases: releases, Notifier: notifier, Config: source}
 	logger.Info("engine opened", zap.String("releaseDB", where), zap.String("policy", orBuiltIn(cfg.PolicyFile)),

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +18,9 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -274,5 +277,20 @@ func TestOpenPostgresRegister(t *testing.T) {
 	defer func() { _ = e.Close() }()
 	if _, ok := e.Activities.Releases.(*register.Postgres); !ok {
 		t.Errorf("register is %T, want PostgreSQL", e.Activities.Releases)
+	}
+}
+
+// TestOpenWarnsOfPathsOverTheStandard: the default allowances of the red lane with a
+// biological review add up past the 20 days, and the engine says so when it opens.
+func TestOpenWarnsOfPathsOverTheStandard(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	e, err := Open(Config{DataDir: t.TempDir(), Notifications: "-"}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	found := logs.FilterMessageSnippet("add up past the standard").All()
+	if len(found) != 1 || !strings.Contains(fmt.Sprint(found[0].ContextMap()["path"]), "red lane with biological review") {
+		t.Errorf("warnings: %+v", logs.All())
 	}
 }

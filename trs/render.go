@@ -44,6 +44,9 @@ func WriteTable(w io.Writer, r Report) error {
 	if r.Query != "" {
 		fmt.Fprintf(w, "Query: %s\n", r.Query)
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
 	for _, g := range r.Groups {
 		fmt.Fprintf(w, "\n== %s: %s (%d clearances", g.Dimension, g.Key, g.Total.Count)
 		if g.Running > 0 {
@@ -187,6 +190,8 @@ svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{
 </style></head><body>
 <h1>Time Release Study</h1>
 <p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
+{{range .R.Notes}}<p><strong>Note:</strong> {{.}}</p>
+{{end}}
 <h2>Stage durations against allowances</h2>
 <p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance.</p>
 <svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">

@@ -1,6 +1,7 @@
 package trs
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -90,10 +91,23 @@ type Report struct {
 	Standard  time.Duration `json:"standard"`
 	// Counting says how the allowances were counted: "calendar time", "working days", or both
 	// when the clearances ran under different policies. Durations are always elapsed time.
-	Counting   string      `json:"counting"`
-	Clearances int         `json:"clearances"`
-	Groups     []Group     `json:"groups"`
-	Totals     []Clearance `json:"-"`
+	Counting   string `json:"counting"`
+	Clearances int    `json:"clearances"`
+	// Notes are what the reader should know of the policy itself, such as paths whose stage
+	// allowances add up past the standard.
+	Notes  []string    `json:"notes,omitempty"`
+	Groups []Group     `json:"groups"`
+	Totals []Clearance `json:"-"`
+}
+
+// PolicyNotes are the notes a policy earns: each path whose stage allowances add up to more
+// than its standard, so that clearances taking every allowance miss the standard.
+func PolicyNotes(p policy.Policy) []string {
+	var notes []string
+	for _, a := range workflows.PathsOverStandard(p) {
+		notes = append(notes, fmt.Sprintf("%s, more than the %s standard", a, p.Standard))
+	}
+	return notes
 }
 
 // Build studies the clearances against the standard.

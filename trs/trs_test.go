@@ -219,3 +219,17 @@ func TestWorkingDayAllowances(t *testing.T) {
 		t.Errorf("counting %q within %v", r.Counting, r.Groups[0].Stages[0].Within)
 	}
 }
+
+func TestPolicyNotesInTheTable(t *testing.T) {
+	notes := PolicyNotes(policy.Default())
+	if len(notes) != 1 || !strings.Contains(notes[0], "red lane with biological review, standard procedure: the stages' allowances add up to 22d, more than the 20d standard") {
+		t.Fatalf("notes %q", notes)
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, Report{Notes: notes, Standard: 20 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Note: red lane with biological review") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

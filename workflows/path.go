@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"fmt"
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/policy"
@@ -19,16 +22,66 @@ const (
 )
 
 // path returns the stages the declaration passes through in the clearance's current lane.
-func (c *clearance) path() []policy.Stage {
+func (c *clearance) path() []policy.Stage { return Path(c.lane, c.decl.NeedsBiologicalReview()) }
+
+// Path is the stages a declaration passes through in lane: the documentary check, the
+// biological review when its goods need one, the certification check, the physical inspection
+// in the red lane, and the release.
+func Path(lane policy.Lane, biological bool) []policy.Stage {
 	p := []policy.Stage{policy.StageDocumentCheck}
-	if c.decl.NeedsBiologicalReview() {
+	if biological {
 		p = append(p, policy.StageBiologicalReview)
 	}
 	p = append(p, policy.StageCertificationCheck)
-	if c.lane == policy.LaneRed {
+	if lane == policy.LaneRed {
 		p = append(p, policy.StagePhysicalInspection)
 	}
 	return append(p, policy.StageRelease)
+}
+
+// PathAllowance is what a policy allows one path in all.
+type PathAllowance struct {
+	Lane       policy.Lane     `json:"lane"`
+	Biological bool            `json:"biological"`
+	Expedited  bool            `json:"expedited"`
+	Stages     []policy.Stage  `json:"stages"`
+	Total      policy.Duration `json:"total"`
+}
+
+func (a PathAllowance) String() string {
+	kind := "standard"
+	if a.Expedited {
+		kind = "expedited"
+	}
+	bio := ""
+	if a.Biological {
+		bio = " with biological review"
+	}
+	return fmt.Sprintf("%s lane%s, %s procedure: the stages' allowances add up to %s", a.Lane, bio, kind, a.Total)
+}
+
+// PathsOverStandard lists the paths whose stage allowances add up to more than the policy's
+// standard: a clearance that takes every allowance on them misses the standard without any stage
+// overrunning its own. An operator fixes the policy, or knows.
+func PathsOverStandard(p policy.Policy) []PathAllowance {
+	var over []PathAllowance
+	for _, expedited := range []bool{false, true} {
+		allow := p.AllowancesFor(expedited)
+		for _, lane := range []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed} {
+			for _, bio := range []bool{false, true} {
+				a := PathAllowance{Lane: lane, Biological: bio, Expedited: expedited, Stages: Path(lane, bio)}
+				var total time.Duration
+				for _, s := range a.Stages {
+					total += allow.For(s)
+				}
+				a.Total = policy.Duration(total)
+				if total > p.Standard.D() {
+					over = append(over, a)
+				}
+			}
+		}
+	}
+	return over
 }
 
 // laneNeedsOfficer reports whether an officer decides the stage in the current lane whatever its

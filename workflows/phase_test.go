@@ -563,3 +563,21 @@ func TestWithdrawalDuringARecheckWinsOverARefusalByRule(t *testing.T) {
 	require.Equal(t, StateWithdrawn, r.State)
 	require.Equal(t, withdrawal.Reason, r.Reason)
 }
+
+// TestPathsOverStandard: the default allowances of the red lane with a biological review add up
+// to 22 days against the 20-day standard; nothing else in the default policy exceeds it, and a
+// standard raised to 22 days flags nothing.
+func TestPathsOverStandard(t *testing.T) {
+	over := PathsOverStandard(policy.Default())
+	if len(over) != 1 || over[0].Lane != policy.LaneRed || !over[0].Biological || over[0].Expedited || over[0].Total.D() != 22*24*time.Hour {
+		t.Fatalf("over the standard: %+v", over)
+	}
+	if got := over[0].String(); got != "red lane with biological review, standard procedure: the stages' allowances add up to 22d" {
+		t.Errorf("%q", got)
+	}
+	p := policy.Default()
+	p.Standard = policy.Duration(22 * 24 * time.Hour)
+	if over := PathsOverStandard(p); len(over) != 0 {
+		t.Errorf("at 22 days: %+v", over)
+	}
+}

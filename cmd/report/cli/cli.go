@@ -30,12 +30,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asCSV := fs.Bool("csv", false, "print CSV (durations in seconds)")
 	asJSON := fs.Bool("json", false, "print JSON (durations in nanoseconds)")
 	htmlFile := fs.String("html", "", "also write a self-contained HTML page with charts to this file")
+	policyFile := fs.String("policy", os.Getenv("CUSTOMS_POLICY"), "the policy in force (allowances, standard), as the worker's --policy; default: the built-in policy (env CUSTOMS_POLICY)")
 	command.Help(fs, stdout, "usage: report [flags]\n\nThe Time Release Study of the clearances a visibility query selects: per stage and in total,\nby lane, procedure, product category and biological review, against the allowances and the\n20-day standard.\n\nflags:\n")
 	if code, ok := command.NoOperands("report", fs, args, stderr); !ok {
 		return code
 	}
 	if *asCSV && *asJSON {
 		fmt.Fprintln(stderr, "report: --csv and --json: choose one")
+		return command.Usage
+	}
+	pol, err := policy.LoadPolicy(*policyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "report: --policy: %v\n", err)
 		return command.Usage
 	}
 	zl, err := logging.New("error", false)
@@ -63,7 +69,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return command.Failure
 	}
-	r := trs.Build(cs, trs.StandardOf(cs, policy.Default().Standard.D()), *query, time.Now())
+	r := trs.Build(cs, trs.StandardOf(cs, pol.Standard.D()), *query, time.Now())
+	r.Notes = trs.PolicyNotes(pol)
 	switch {
 	case *asCSV:
 		err = trs.WriteCSV(stdout, r)
