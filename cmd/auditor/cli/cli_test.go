@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medsupply/customs/audit/audittest"
+
 	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/medsupply/customs/audit"
@@ -236,70 +236,7 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// fakeServer answers the two calls audit.ReplayQuery and audit.FetchHistory make, from golden
-// histories, and records that the command closed it.
-type fakeServer struct {
-	client.Client
-	pages     [][]*workflowpb.WorkflowExecutionInfo
-	histories map[string]*historypb.History
-	listErr   error
-	closed    bool
-}
-
-func (f *fakeServer) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	page := 0
-	if len(req.GetNextPageToken()) > 0 {
-		page = int(req.GetNextPageToken()[0])
-	}
-	if page >= len(f.pages) {
-		return &workflowservice.ListWorkflowExecutionsResponse{}, nil
-	}
-	resp := &workflowservice.ListWorkflowExecutionsResponse{Executions: f.pages[page]}
-	if page+1 < len(f.pages) {
-		resp.NextPageToken = []byte{byte(page + 1)}
-	}
-	return resp, nil
-}
-
-func (f *fakeServer) GetWorkflowHistory(_ context.Context, id, _ string, _ bool, _ enumspb.HistoryEventFilterType) client.HistoryEventIterator {
-	h, ok := f.histories[id]
-	if !ok {
-		return &iterator{err: serviceerror.NewNotFound("workflow execution not found")}
-	}
-	return &iterator{events: h.GetEvents()}
-}
-
-func (f *fakeServer) Close() { f.closed = true }
-
-type iterator struct {
-	events []*historypb.HistoryEvent
-	err    error
-}
-
-func (it *iterator) HasNext() bool { return it.err != nil || len(it.events) > 0 }
-
-func (it *iterator) Next() (*historypb.HistoryEvent, error) {
-	if it.err != nil {
-		err := it.err
-		it.err = nil
-		return nil, err
-	}
-	e := it.events[0]
-	it.events = it.events[1:]
-	return e, nil
-}
-
-func info(id, workflowType string) *workflowpb.WorkflowExecutionInfo {
-	return &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: "run-" + id},
-		Type:      &commonpb.WorkflowType{Name: workflowType},
-	}
-}
-
-func dialer(f *fakeServer) Dialer {
+func dialer(f *audittest.Server) Dialer {
 	return func(context.Context, connect.Options) (client.Client, error) { return f, nil }
 }
 
@@ -307,20 +244,20 @@ func dialer(f *fakeServer) Dialer {
 // summary on stdout, exit 1 for the failure, and the client closed.
 func TestReplayQueryCommand(t *testing.T) {
 	broken := tamperedHistory(t)
-	f := &fakeServer{
-		pages: [][]*workflowpb.WorkflowExecutionInfo{
-			{info("clearance-NBKR-2020-000331", workflows.WorkflowName), info("order-17", "OrderFulfillment")},
-			{info("clearance-GONE", workflows.WorkflowName), info("clearance-JH-2020-US-0513", workflows.WorkflowName)},
-			{info("clearance-JH-2020-US-0515", workflows.WorkflowName)},
+	f := &audittest.Server{
+		Pages: [][]*workflowpb.WorkflowExecutionInfo{
+			{audittest.Info("clearance-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
+			{audittest.Info("clearance-GONE", workflows.WorkflowName), audittest.Info("clearance-JH-2020-US-0513", workflows.WorkflowName)},
+			{audittest.Info("clearance-JH-2020-US-0515", workflows.WorkflowName)},
 		},
-		histories: map[string]*historypb.History{
+		Histories: map[string]*historypb.History{
 			"clearance-NBKR-2020-000331": golden(t, "green-release"),
 			"clearance-JH-2020-US-0513":  broken,
 			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
 		},
 	}
 	code, out, errOut := run(t, dialer(f), "replay", "--query", "ExporterCode = '3205960330'")
-	if code != ExitFailed || strings.TrimSpace(out) != "matched 5, replayed 2, failed 1, skipped 2" || !f.closed {
+	if code != ExitFailed || strings.TrimSpace(out) != "matched 5, replayed 2, failed 1, skipped 2" || !f.Closed {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -347,7 +284,7 @@ func TestReplayQueryCommandTellsAnInvalidQueryFromAnOutage(t *testing.T) {
 		{serviceerror.NewInvalidArgument("invalid query: unknown or unsupported attribute Lane"), ExitUsage},
 		{serviceerror.NewUnavailable("connection refused"), ExitUnavailable},
 	} {
-		f := &fakeServer{listErr: c.err}
+		f := &audittest.Server{ListErr: c.err}
 		code, out, errOut := run(t, dialer(f), "replay", "--query", "Lane = 'red'")
 		if code != c.want || out != "" || !strings.Contains(errOut, c.err.Error()) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d", c.err, code, out, errOut, c.want)
@@ -376,7 +313,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestReplayQueryCommandMatchesNothing(t *testing.T) {
-	f := &fakeServer{}
+	f := &audittest.Server{}
 	code, out, errOut := run(t, dialer(f), "replay", "--query", "WorkflowId = 'clearance-NONE'")
 	if code != ExitNoMatch || out != "" {
 		t.Errorf("exit %d, stdout %q", code, out)
@@ -388,7 +325,7 @@ func TestReplayQueryCommandMatchesNothing(t *testing.T) {
 }
 
 func TestTrailFromServer(t *testing.T) {
-	f := &fakeServer{histories: map[string]*historypb.History{"clearance-JH-2020-US-0513": golden(t, "reject")}}
+	f := &audittest.Server{Histories: map[string]*historypb.History{"clearance-JH-2020-US-0513": golden(t, "reject")}}
 	for _, id := range []string{"JH-2020-US-0513", "clearance-JH-2020-US-0513"} {
 		code, out, errOut := run(t, dialer(f), "trail", id)
 		if code != ExitOK || !strings.Contains(out, "doc-chen") || errOut != "" {
