@@ -37,25 +37,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { local p=$1; while ! port_free "$p"; do p=$((p + 1)); done; echo "$p"; }
-wait_for() { # wait_for SECONDS WHAT COMMAND...
-  local limit=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((limit * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "timed out after ${limit}s waiting for $what" >&2
-  return 1
-}
+. .ci/lib.sh
 
 say "building the devserver and the load generator"
 go build -o bin/ ./deploy/devserver ./cmd/load
 
-grpc=$(free_port 37233)
-metrics=$(free_port 39090)
-prom=$(free_port 39190)
+grpc=$(free_ports 37233 1)
+metrics=$(free_ports 39090 1)
+prom=$(free_ports 39190 1)
 
 # Allowances of seconds, so the automatic officer's 3 s answer overruns some of them.
 cat >"$work/policy.json" <<'JSON'
