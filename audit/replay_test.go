@@ -3,12 +3,13 @@ package audit
 import (
 	"encoding/json"
 	"errors"
-	enumspb "go.temporal.io/api/enums/v1"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medsupply/customs/audit/audittest"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/workflow"
@@ -64,46 +65,11 @@ func TestGoldenHistoriesReplay(t *testing.T) {
 	}
 }
 
-// tamper rewrites a golden file's JSON and writes it to a temporary file.
-func tamper(t *testing.T, name string, edit func(events []map[string]any)) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Events []map[string]any `json:"events"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	edit(doc.Events)
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), name+"-tampered.json")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestReplayLocatesNonDeterminism(t *testing.T) {
 	// An activity the history scheduled under another name than the code does.
 	var tampered string
-	path := tamper(t, "reject", func(events []map[string]any) {
-		for _, e := range events {
-			a, ok := e["activityTaskScheduledEventAttributes"].(map[string]any)
-			if !ok {
-				continue
-			}
-			at := a["activityType"].(map[string]any)
-			if at["name"] == "SelectLane" {
-				at["name"] = "SelectLaneByRules"
-				tampered = e["eventId"].(string)
-			}
-		}
+	path := audittest.Tamper(t, goldenDir, "reject", func(events []map[string]any) {
+		tampered = audittest.RenameScheduledJSON(events, "SelectLane", "SelectLaneByRules")
 	})
 	h, err := ReadHistoryFile(path)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func TestReplayQuery(t *testing.T) {
-	broken := tamperedHistory(t)
+	broken := audittest.RenameScheduled(golden(t, "reject"), "SelectLane", "SelectLaneByRules")
 	f := &audittest.Server{
 		Pages: [][]*workflowpb.WorkflowExecutionInfo{
 			{audittest.Info("clearance-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
@@ -54,18 +54,6 @@ func TestReplayQuery(t *testing.T) {
 	if len(progress) != 5 || progress[0] != "matched 1, replayed 1, failed 0, skipped 0" || progress[4] != s.String() {
 		t.Errorf("want the counts after each of 5 workflows, got %q", progress)
 	}
-}
-
-// tamperedHistory is the reject golden with its lane selection renamed: it cannot replay.
-func tamperedHistory(t *testing.T) *historypb.History {
-	t.Helper()
-	h := golden(t, "reject")
-	for _, e := range h.GetEvents() {
-		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SelectLane" {
-			a.ActivityType.Name = "SelectLaneByRules"
-		}
-	}
-	return h
 }
 
 func TestReplayQueryMatchesNothing(t *testing.T) {

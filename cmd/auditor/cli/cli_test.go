@@ -97,48 +97,13 @@ func TestReplayCommandOnGoldenFiles(t *testing.T) {
 	}
 }
 
-// tamper rewrites a golden file's JSON and writes it to a temporary file.
-func tamper(t *testing.T, name string, edit func(events []map[string]any)) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Events []map[string]any `json:"events"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	edit(doc.Events)
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), name+"-tampered.json")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestReplayCommandLocatesNonDeterminism is the command line on the history of
 // audit's TestReplayLocatesNonDeterminism: one line naming the clearance and the event.
 func TestReplayCommandLocatesNonDeterminism(t *testing.T) {
 	// An activity the history scheduled under another name than the code does.
 	var tampered string
-	path := tamper(t, "reject", func(events []map[string]any) {
-		for _, e := range events {
-			a, ok := e["activityTaskScheduledEventAttributes"].(map[string]any)
-			if !ok {
-				continue
-			}
-			at := a["activityType"].(map[string]any)
-			if at["name"] == "SelectLane" {
-				at["name"] = "SelectLaneByRules"
-				tampered = e["eventId"].(string)
-			}
-		}
+	path := audittest.Tamper(t, goldenDir, "reject", func(events []map[string]any) {
+		tampered = audittest.RenameScheduledJSON(events, "SelectLane", "SelectLaneByRules")
 	})
 	if tampered == "" {
 		t.Fatal("the reject history schedules no SelectLane")
@@ -171,15 +136,15 @@ func TestReplayBadInput(t *testing.T) {
 		{"not JSON", write("notes.txt", []byte("officer notes: approved on the phone\n")), "not JSON"},
 		{"empty", write("empty.json", nil), "empty file"},
 		{"JSON but no history", write("other.json", []byte(`{"declarations": []}`)), "no events"},
-		{"other workflow type", tamper(t, "reject", func(events []map[string]any) {
+		{"other workflow type", audittest.Tamper(t, goldenDir, "reject", func(events []map[string]any) {
 			a := events[0]["workflowExecutionStartedEventAttributes"].(map[string]any)
 			a["workflowType"] = map[string]any{"name": "OrderFulfillment"}
 		}), `workflow-type: the history is of workflow type "OrderFulfillment", not ExportClearance`},
-		{"missing event", tamper(t, "reject", func(events []map[string]any) {
+		{"missing event", audittest.Tamper(t, goldenDir, "reject", func(events []map[string]any) {
 			copy(events[9:], events[10:])
 			events[len(events)-1] = events[len(events)-2]
 		}), "corrupt or truncated history: event 11 follows event 9"},
-		{"not a start event first", tamper(t, "reject", func(events []map[string]any) {
+		{"not a start event first", audittest.Tamper(t, goldenDir, "reject", func(events []map[string]any) {
 			events[0], events[1] = events[1], events[0]
 		}), "not the workflow's start event"},
 		{"missing file", filepath.Join(dir, "absent.json"), "cannot open"},
@@ -243,7 +208,7 @@ func dialer(f *audittest.Server) Dialer {
 // TestReplayQueryCommand is replay --query over the server of audit's TestReplayQuery: the
 // summary on stdout, exit 1 for the failure, and the client closed.
 func TestReplayQueryCommand(t *testing.T) {
-	broken := tamperedHistory(t)
+	broken := audittest.RenameScheduled(golden(t, "reject"), "SelectLane", "SelectLaneByRules")
 	f := &audittest.Server{
 		Pages: [][]*workflowpb.WorkflowExecutionInfo{
 			{audittest.Info("clearance-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
@@ -260,18 +225,6 @@ func TestReplayQueryCommand(t *testing.T) {
 	if code != ExitFailed || strings.TrimSpace(out) != "matched 5, replayed 2, failed 1, skipped 2" || !f.Closed {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-}
-
-// tamperedHistory is the reject golden with its lane selection renamed: it cannot replay.
-func tamperedHistory(t *testing.T) *historypb.History {
-	t.Helper()
-	h := golden(t, "reject")
-	for _, e := range h.GetEvents() {
-		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SelectLane" {
-			a.ActivityType.Name = "SelectLaneByRules"
-		}
-	}
-	return h
 }
 
 // TestReplayQueryCommandTellsAnInvalidQueryFromAnOutage: a query the server refuses is the
