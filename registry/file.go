@@ -410,3 +410,13 @@ func (r *FileRegistry) ExporterRecord(_ context.Context, code string) (ExporterR
 	e, ok := r.exporters[clean(code)]
 	return e, ok, nil
 }
+
+// Exporters returns every exporter record, by code.
+func (r *FileRegistry) Exporters() []ExporterRecord {
+	out := make([]ExporterRecord, 0, len(r.exporters))
+	for _, e := range r.exporters {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b ExporterRecord) int { return strings.Compare(a.Code, b.Code) })
+	return out
+}
