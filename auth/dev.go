@@ -41,14 +41,26 @@ type Dev struct {
 	Issuer *Issuer
 	// Revoked lists the subjects refused although their tokens are valid (RevocationsPath).
 	Revoked *Revocations
-	srv     *http.Server
-	keys    authorization.TokenKeyProvider
-	done    chan error
+	// Login signs the Web UI's users in; nil without a WebLogin.
+	Login                *Login
+	srv                  *http.Server
+	uiSecret, uiCallback string
+	keys                 authorization.TokenKeyProvider
+	done                 chan error
+}
+
+// WebLogin is the Web UI's sign-in at the development identity provider.
+type WebLogin struct {
+	// People are those who may sign in.
+	People []Person
+	// CallbackURL is the Web UI's OIDC callback, where the provider returns the browser.
+	CallbackURL string
 }
 
 // StartDev loads or creates the key under dataDir, serves the JWKS on ip:port and reads it
-// back as the server will.
-func StartDev(dataDir, ip string, port int) (*Dev, error) {
+// back as the server will. With web set, it is an OpenID Connect provider too, which signs the
+// Web UI's users in (Login).
+func StartDev(dataDir, ip string, port int, web *WebLogin) (*Dev, error) {
 	key, err := LoadOrCreateKey(KeyPath(dataDir))
 	if err != nil {
 		return nil, fmt.Errorf("issuer key: %w", err)
@@ -59,7 +71,16 @@ func StartDev(dataDir, ip string, port int) (*Dev, error) {
 	}
 	d := &Dev{Issuer: NewIssuer(DevIssuerURL(ip, port), DevAudience, key), done: make(chan error, 1),
 		Revoked: &Revocations{Path: RevocationsPath(dataDir)}}
-	d.srv = &http.Server{Handler: d.Issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	handler := d.Issuer.Handler()
+	if web != nil {
+		d.uiSecret = randomID()
+		if d.Login, err = NewLogin(d.Issuer, web.People, d.Revoked, d.uiSecret, web.CallbackURL, 8*time.Hour); err != nil {
+			return nil, errors.Join(err, ln.Close())
+		}
+		d.uiCallback = web.CallbackURL
+		handler = d.Login.Handler()
+	}
+	d.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		err := d.srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -79,6 +100,15 @@ func (d *Dev) Server(namespace string) *embedded.Auth {
 		Authorizer:   &Authorizer{Namespace: namespace, Revoked: d.Revoked},
 		Interceptors: []grpc.UnaryServerInterceptor{Interceptor()},
 	}
+}
+
+// UILogin is the Web UI's configuration for signing in at this provider; nil without a
+// WebLogin.
+func (d *Dev) UILogin() *embedded.UILogin {
+	if d.Login == nil {
+		return nil
+	}
+	return &embedded.UILogin{ProviderURL: d.Issuer.URL, ClientID: UIClientID, ClientSecret: d.uiSecret, CallbackURL: d.uiCallback}
 }
 
 // Headers signs p's tokens for a client of this process: a fresh one whenever the last has
