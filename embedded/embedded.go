@@ -96,6 +96,29 @@ type Config struct {
 	// server's own system workers and this package's setup calls then go through an internal
 	// frontend on loopback, which only the process itself reaches.
 	Auth *Auth
+	// UILogin, when set, makes the Web UI sign its users in at an OpenID Connect provider and
+	// send their tokens with every call; with Auth and no UILogin the UI's calls are refused.
+	UILogin *UILogin
+}
+
+// UILogin is the Web UI's OpenID Connect client.
+type UILogin struct {
+	// ProviderURL is the issuer, whose /.well-known/openid-configuration the UI reads.
+	ProviderURL string
+	// ClientID and ClientSecret are the UI's credentials at the provider.
+	ClientID, ClientSecret string
+	// CallbackURL is where the provider returns the browser: the UI's address (UIAddress)
+	// followed by UICallbackPath.
+	CallbackURL string
+}
+
+// UICallbackPath is the Web UI's OpenID Connect callback under its address.
+const UICallbackPath = "/auth/sso/callback"
+
+// UIAddress is the base URL of a Web UI listening on ip and port, as a browser on this machine
+// reaches it.
+func UIAddress(ip string, port int) string {
+	return "http://" + net.JoinHostPort(dialHost(ip), strconv.Itoa(port))
 }
 
 // Auth is the frontend's verification of callers.
@@ -467,7 +490,16 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 	if strings.Contains(uiHost, ":") {
 		uiHost = "[" + uiHost + "]" // the UI server joins host and port with a plain colon
 	}
+	var login uiconfig.Auth
+	if l := cfg.UILogin; l != nil {
+		login = uiconfig.Auth{Enabled: true, Providers: []uiconfig.AuthProvider{{
+			Label: "customs clearance", Type: "oidc", ProviderURL: l.ProviderURL,
+			ClientID: l.ClientID, ClientSecret: l.ClientSecret, CallbackURL: l.CallbackURL,
+			Scopes: []string{"openid", "profile", "email"},
+		}}}
+	}
 	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Auth:                login,
 		Host:                uiHost,
 		Port:                cfg.UIPort,
 		TemporalGRPCAddress: s.frontend,
@@ -478,7 +510,7 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 		DisableNewsFetch:    true,
 		Codec:               uiconfig.Codec{Endpoint: cfg.CodecEndpoint},
 	}))
-	s.uiAddress = "http://" + net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.UIPort))
+	s.uiAddress = UIAddress(cfg.IP, cfg.UIPort)
 	s.uiDone = make(chan struct{})
 	go func() {
 		defer close(s.uiDone)

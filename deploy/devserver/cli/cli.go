@@ -25,6 +25,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/medsupply/customs/codec"
 	"github.com/medsupply/customs/connect"
@@ -32,6 +33,8 @@ import (
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/metrics"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/registry"
 )
 
 // Run runs the command line and returns the exit code. The server and the worker stop when ctx
@@ -65,6 +68,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command.Usage
 	}
 	defer func() { _ = zl.Sync() }()
+	// The Web UI's server logs each call it authenticates through the standard logger.
+	if restore, err := zap.RedirectStdLogAt(zl.Named("ui"), zapcore.DebugLevel); err == nil {
+		defer restore()
+	}
 
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
@@ -104,7 +111,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var dev *auth.Dev
 	if *withAuth {
-		if dev, err = auth.StartDev(cfg.DataDir, *ip, *authPort); err != nil {
+		var web *auth.WebLogin
+		if !*noUI {
+			people, err := devPeople(cfg)
+			if err != nil {
+				zl.Error("--auth", zap.Error(err))
+				return command.Usage
+			}
+			web = &auth.WebLogin{People: people, CallbackURL: embedded.UIAddress(*ip, *uiPort) + embedded.UICallbackPath}
+		}
+		if dev, err = auth.StartDev(cfg.DataDir, *ip, *authPort, web); err != nil {
 			zl.Error("--auth", zap.Error(err))
 			return command.Failure
 		}
@@ -114,6 +130,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 		scfg.Auth = dev.Server(*namespace)
+		scfg.UILogin = dev.UILogin()
 	}
 	srv, err := embedded.Start(ctx, scfg)
 	if err != nil {
@@ -192,8 +209,10 @@ Authentication is on: every call needs a token from the issuer %s.
   go run ./starter submit examples/de-antibody-test-kits.json
   go run ./cmd/token --role officer --subject doc-li     # an officer of the roster
   go run ./cmd/token --role auditor --subject audit-1    # read only
-The Web UI has no login yet: with --auth its calls are refused.
 `, dev.Issuer.URL)
+		if dev.Login != nil {
+			fmt.Fprintf(stdout, "The Web UI signs officers in at the issuer: open %s and choose who you are.\n", srv.UIAddress())
+		}
 	}
 	if !*runWorker {
 		zl.Info("no worker in this process; start one with go run ./worker")
@@ -206,6 +225,26 @@ The Web UI has no login yet: with --auth its calls are refused.
 	}
 	zl.Info("stopping")
 	return 0
+}
+
+// devPeople are those the development identity provider signs in: the roster the worker uses,
+// the exporters of its trader registry, and an auditor.
+func devPeople(cfg engine.Config) ([]auth.Person, error) {
+	roster := policy.DefaultRoster()
+	if cfg.RosterFile != "" {
+		var err error
+		if roster, err = policy.LoadRoster(cfg.RosterFile); err != nil {
+			return nil, fmt.Errorf("--roster: %w", err)
+		}
+	}
+	reg := registry.Default()
+	if cfg.RegistryDir != "" {
+		var err error
+		if reg, err = registry.LoadDir(cfg.RegistryDir); err != nil {
+			return nil, fmt.Errorf("--registry-dir: %w", err)
+		}
+	}
+	return auth.DevPeople(roster, reg.Exporters()), nil
 }
 
 func orNone(s string) string {
