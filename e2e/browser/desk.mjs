@@ -49,6 +49,23 @@ export class Desk {
     return path;
   }
 
+  // ---- signing in (devserver --auth) ----
+
+  // signIn signs in through the UI's OpenID Connect flow: the UI's "Continue to SSO", then the
+  // identity provider's page, where the person is chosen by the button showing `who`. It
+  // returns once the browser is back at the UI, with a screenshot of the provider's page as
+  // `shot` when given.
+  async signIn(who, { shot } = {}) {
+    await this.page.goto(`${this.ui}/namespaces/${encodeURIComponent(this.namespace)}/workflows`, { waitUntil: 'load' });
+    await this.page.getByRole('button', { name: 'Continue to SSO' }).click();
+    await this.page.waitForURL((u) => u.pathname === '/login' && u.searchParams.has('authRequestID'));
+    const person = this.page.getByRole('button', { name: who });
+    await person.waitFor();
+    if (shot) await this.shot(shot);
+    await person.click();
+    await this.page.waitForURL((u) => u.href.startsWith(this.ui));
+  }
+
   // ---- the workflow list ----
 
   async openWorkflows() {

@@ -156,7 +156,8 @@ func (u *webUser) decide(namespace, workflowID string, d map[string]string) (int
 // TestWebUISignsOfficersIn runs devserver --auth with its Web UI: without signing in the UI's
 // calls are refused; an officer signed in through the UI's OpenID Connect flow lists the queue
 // and decides as themself (the decision records the verified officer); deciding as another
-// officer is refused; an exporter signed in the same way cannot decide.
+// officer is refused; an exporter or an auditor signed in the same way cannot decide, and the
+// auditor reads the queue.
 func TestWebUISignsOfficersIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server and the Web UI")
@@ -240,6 +241,14 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 	if code, refusal, body := exporter.decide("default", wf, map[string]string{"stage": "document-check", "outcome": "approve"}); code != http.StatusForbidden ||
 		refusal != `exporter-3301960412 (exporter) may not UpdateWorkflowExecution: the update "decide" is not for this role` {
 		t.Errorf("an exporter deciding through the UI: %d, refusal %q; want 403 with the reason\n%s", code, refusal, body)
+	}
+	auditor := signInAt(t, ui, "audit-1")
+	if code, body := auditor.call(http.MethodGet, "/api/v1/namespaces/default/workflows?query="+queue, nil); code != http.StatusOK || !strings.Contains(body, wf) {
+		t.Errorf("the auditor's list in the UI: %d %s", code, body)
+	}
+	if code, refusal, body := auditor.decide("default", wf, map[string]string{"stage": "document-check", "officer": "audit-1", "outcome": "approve"}); code != http.StatusForbidden ||
+		refusal != `audit-1 (auditor) may not UpdateWorkflowExecution: the update "decide" is not for this role` {
+		t.Errorf("an auditor deciding through the UI: %d, refusal %q\n%s", code, refusal, body)
 	}
 	if _, refusal, body := officer.decide("default", wf, map[string]string{"stage": "document-check", "outcome": "approve"}); refusal != "" {
 		t.Fatalf("doc-li deciding through the UI: refused %q\n%s", refusal, body)
