@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/workflows"
+)
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var held []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range held {
+		_ = ln.Close()
+	}
+	return ports
+}
+
+// configFile writes a server configuration on loopback: SQLite in memory, every service with
+// an internal frontend, no public client (the system workers use the internal frontend).
+func configFile(t *testing.T, internalFrontend bool) (path, frontend string) {
+	t.Helper()
+	p := freePorts(t, 10)
+	services := fmt.Sprintf(`
+  frontend: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}
+  history: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}
+  matching: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}
+  worker: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}`, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+	if internalFrontend {
+		services += fmt.Sprintf(`
+  internal-frontend: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}`, p[8], p[9])
+	}
+	cfg := fmt.Sprintf(`log: {level: warn, stdout: true}
+persistence:
+  defaultStore: sqlite
+  visibilityStore: sqlite
+  numHistoryShards: 1
+  datastores:
+    sqlite:
+      sql:
+        pluginName: sqlite
+        databaseName: server-test-%d
+        connectAddr: localhost
+        connectProtocol: tcp
+        connectAttributes: {mode: memory, cache: shared}
+        maxConns: 1
+        maxIdleConns: 1
+global:
+  membership: {maxJoinDuration: 30s, broadcastAddress: 127.0.0.1}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active: {enabled: true, initialFailoverVersion: 1, rpcName: frontend, rpcAddress: "127.0.0.1:%d"}
+dcRedirectionPolicy: {policy: noop}
+services:%s
+archival: {history: {state: disabled}, visibility: {state: disabled}}
+namespaceDefaults: {archival: {history: {state: disabled}, visibility: {state: disabled}}}
+`, time.Now().UnixNano(), p[0], services)
+	path = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, fmt.Sprintf("127.0.0.1:%d", p[0])
+}
+
+type bearer string
+
+func (b bearer) GetHeaders(context.Context) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// TestServerVerifiesCallers starts the server binary's command line on a configuration file,
+// as a cluster runs it: without a token a call is refused with the reason, an officer may read
+// but not create a namespace, an admin creates one, and the server's own system workers run a
+// schedule through the internal frontend while every public call is verified.
+func TestServerVerifiesCallers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(nil)
+	defer jwks.Close()
+	issuer := auth.NewIssuer(jwks.URL, auth.DevAudience, key)
+	jwks.Config.Handler = issuer.Handler()
+	cfg, frontend := configFile(t, true)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs"}, &out, &out)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != command.OK {
+				t.Errorf("server exit %d:\n%s", code, out.String())
+			}
+		case <-time.After(time.Minute):
+			t.Error("the server did not stop")
+		}
+	}()
+	sign := func(p workflows.Principal) string {
+		tok, err := issuer.Token(p, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	dial := func(tok string) client.Client {
+		t.Helper()
+		opts := client.Options{HostPort: frontend, Namespace: "customs"}
+		if tok != "" {
+			opts.HeadersProvider = bearer(tok)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			c, err := client.NewLazyClient(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.WorkflowService().GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{})
+			if err == nil || tok == "" {
+				t.Cleanup(c.Close)
+				return c
+			}
+			c.Close()
+			select {
+			case code := <-done:
+				t.Fatalf("the server exited %d:\n%s", code, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server does not answer: %v\n%s", err, out.String())
+			}
+		}
+	}
+	admin := dial(sign(workflows.Principal{Subject: "ops-1", Roles: []string{workflows.RoleAdmin}}))
+	officer := dial(sign(workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}))
+	anonymous := dial("")
+
+	_, err = anonymous.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "customs"})
+	var denied *serviceerror.PermissionDenied
+	if !errors.As(err, &denied) || !strings.Contains(denied.Reason, "no token") {
+		t.Errorf("a call without a token: %v, want PermissionDenied saying no token", err)
+	}
+	register := &workflowservice.RegisterNamespaceRequest{Namespace: "customs", WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)}
+	if _, err := officer.WorkflowService().RegisterNamespace(ctx, register); !errors.As(err, &denied) || !strings.Contains(denied.Reason, "doc-li (officer) may not RegisterNamespace") {
+		t.Errorf("an officer creates a namespace: %v", err)
+	}
+	if _, err := admin.WorkflowService().RegisterNamespace(ctx, register); err != nil {
+		t.Fatalf("the admin creates the namespace: %v", err)
+	}
+
+	// A schedule is run by the worker service's per-namespace worker, which reaches the server
+	// through the internal frontend: it fires although its calls carry no token.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := admin.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:   "tick",
+			Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Second}}},
+			Action: &client.ScheduleWorkflowAction{ID: "tick-wf", Workflow: "Tick", TaskQueue: "nobody",
+				WorkflowExecutionTimeout: time.Minute},
+		})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create a schedule: %v", err)
+		}
+	}
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		d, err := admin.ScheduleClient().GetHandle(ctx, "tick").Describe(ctx)
+		if err == nil && len(d.Info.RecentActions) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the schedule never fired (the system workers cannot reach the server?): %v %+v\n%s", err, d, out.String())
+		}
+	}
+	if _, err := officer.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "customs"}); err != nil {
+		t.Errorf("the officer lists: %v", err)
+	}
+	if _, err := officer.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "temporal-system"}); !errors.As(err, &denied) ||
+		!strings.Contains(denied.Reason, "may work only in namespace customs") {
+		t.Errorf("the officer lists another namespace: %v", err)
+	}
+}
+
+// TestServerRefusesUnverifiableSettings: each setting that would leave callers unverified, or
+// the system workers locked out, stops the server before it starts, naming the flag.
+func TestServerRefusesUnverifiableSettings(t *testing.T) {
+	withInternal, _ := configFile(t, true)
+	withoutInternal, _ := configFile(t, false)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config-file", withInternal}, "--issuer: \"\" is not an issuer URL"},
+		{[]string{"--config-file", withInternal, "--issuer", "login.customs.example"}, "--issuer: \"login.customs.example\" is not an issuer URL"},
+		{[]string{"--config-file", withInternal, "--issuer", "https://login.customs.example", "--jwks-url", "file:///keys"}, "--jwks-url: \"file:///keys\" is not an http(s) URL"},
+		{[]string{"--config-file", withInternal, "--issuer", "https://login.customs.example", "--audience", " "}, "--audience: empty"},
+		{[]string{"--config-file", withoutInternal, "--issuer", "https://login.customs.example"}, "no internal-frontend"},
+		{[]string{"--config-file", filepath.Join(t.TempDir(), "missing.yaml"), "--issuer", "https://login.customs.example"}, "the configuration"},
+		{[]string{"--issuer", "https://login.customs.example", "--service", "gateway"}, `"gateway" is not one of`},
+		{[]string{"--issuer", "https://login.customs.example", "start"}, "start"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Run(context.Background(), c.args, &out, &errOut); code != command.Usage || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%q: exit %d, %q; want %d saying %q", c.args, code, errOut.String(), command.Usage, c.want)
+		}
+	}
+}
