@@ -61,15 +61,21 @@ type WebLogin struct {
 // back as the server will. With web set, it is an OpenID Connect provider too, which signs the
 // Web UI's users in (Login).
 func StartDev(dataDir, ip string, port int, web *WebLogin) (*Dev, error) {
+	return ServeDev(dataDir, net.JoinHostPort(ip, strconv.Itoa(port)), DevIssuerURL(ip, port), web)
+}
+
+// ServeDev is StartDev listening on addr under the issuer name url, for an issuer that others
+// reach by another name than its listening address (a container's service name).
+func ServeDev(dataDir, addr, url string, web *WebLogin) (*Dev, error) {
 	key, err := LoadOrCreateKey(KeyPath(dataDir))
 	if err != nil {
 		return nil, fmt.Errorf("issuer key: %w", err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	d := &Dev{Issuer: NewIssuer(DevIssuerURL(ip, port), DevAudience, key), done: make(chan error, 1),
+	d := &Dev{Issuer: NewIssuer(url, DevAudience, key), done: make(chan error, 1),
 		Revoked: &Revocations{Path: RevocationsPath(dataDir)}}
 	handler := d.Issuer.Handler()
 	if web != nil {

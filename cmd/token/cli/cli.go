@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +39,7 @@ func (r *roleList) Set(v string) error {
 }
 
 // Run is the command line.
-func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "data", "the devserver's data directory, which holds the issuer's key")
@@ -49,7 +51,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	exporter := fs.String("exporter", "", "with role exporter: the 10-character customs code the token acts for")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	revoke := fs.String("revoke", "", "instead of signing a token: revoke this subject; the devserver refuses its tokens from its next call")
-	command.Help(fs, stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n\nSigns a token for one caller with the key of devserver --auth, and prints it; or revokes a\ncaller, whose tokens the devserver then refuses.\n\nflags:\n")
+	serve := fs.Bool("serve", false, "instead of signing a token: be the development issuer on its own, publishing its keys on --ip:--auth-port until stopped (for a cluster's server, --issuer-url)")
+	issuerURL := fs.String("issuer-url", "", "the issuer's name, the iss of its tokens (default http://IP:PORT from --ip and --auth-port); give the name a cluster's server reaches it by")
+	command.Help(fs, stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n       token --serve [--issuer-url URL]\n\nSigns a token for one caller with the key of devserver --auth, and prints it; revokes a\ncaller, whose tokens the devserver then refuses; or serves the issuer's keys on its own.\n\nflags:\n")
 	if code, ok := command.NoOperands("token", fs, args, stderr); !ok {
 		return code
 	}
@@ -61,6 +65,13 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "revoked %s (%s)\n", *revoke, r.Path)
 		return command.OK
+	}
+	url := *issuerURL
+	if url == "" {
+		url = auth.DevIssuerURL(*ip, *port)
+	}
+	if *serve {
+		return serveIssuer(ctx, *dataDir, net.JoinHostPort(*ip, strconv.Itoa(*port)), url, stdout, stderr)
 	}
 	if len(rs) == 0 && *exporter != "" {
 		rs = roleList{workflows.RoleExporter}
@@ -94,12 +105,33 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "token: %v\n", err)
 		return command.Failure
 	}
-	issuer := auth.NewIssuer(auth.DevIssuerURL(*ip, *port), auth.DevAudience, key)
+	issuer := auth.NewIssuer(url, auth.DevAudience, key)
 	tok, err := issuer.Token(workflows.Principal{Subject: *subject, Roles: rs, Exporter: *exporter}, *ttl, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "token: %v\n", err)
 		return command.Failure
 	}
 	fmt.Fprintln(stdout, tok)
+	return command.OK
+}
+
+// serveIssuer publishes the development issuer's keys until ctx ends, creating its key under
+// dataDir when missing.
+func serveIssuer(ctx context.Context, dataDir, addr, url string, stdout, stderr io.Writer) int {
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		fmt.Fprintf(stderr, "token: --issuer-url: %q is not an http(s) URL\n", url)
+		return command.Usage
+	}
+	d, err := auth.ServeDev(dataDir, addr, url, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "token: --serve: %v\n", err)
+		return command.Failure
+	}
+	fmt.Fprintf(stdout, "issuer %s: keys at http://%s%s (key %s)\n", url, addr, auth.JWKSPath, auth.KeyPath(dataDir))
+	<-ctx.Done()
+	if err := d.Close(); err != nil {
+		fmt.Fprintf(stderr, "token: %v\n", err)
+		return command.Failure
+	}
 	return command.OK
 }
