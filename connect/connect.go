@@ -13,8 +13,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -35,6 +38,7 @@ const (
 	EnvAddress       = "TEMPORAL_ADDRESS"
 	EnvNamespace     = "TEMPORAL_NAMESPACE"
 	EnvAPIKey        = "TEMPORAL_API_KEY"
+	EnvAPIKeyFile    = "CUSTOMS_API_KEY_FILE"
 	EnvTLS           = "TEMPORAL_TLS"
 	EnvTLSCert       = "TEMPORAL_TLS_CLIENT_CERT_PATH"
 	EnvTLSKey        = "TEMPORAL_TLS_CLIENT_KEY_PATH"
@@ -56,6 +60,9 @@ type Options struct {
 	Namespace string
 	// APIKey, when set, is sent as a bearer token on every call and turns TLS on.
 	APIKey string
+	// APIKeyFile is a file holding the API key, in place of APIKey: read again whenever it
+	// changes, so a long-running worker follows the renewals a token agent writes there.
+	APIKeyFile string
 	// TLS turns TLS on with the system's root certificates. Setting any TLS file or the server
 	// name turns it on too.
 	TLS bool
@@ -120,6 +127,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	str(&o.Address, "address", "Temporal frontend host:port (env "+EnvAddress+")")
 	str(&o.Namespace, "namespace", "Temporal namespace (env "+EnvNamespace+")")
 	str(&o.APIKey, "api-key", "API key sent as a bearer token; implies --tls (env "+EnvAPIKey+")")
+	str(&o.APIKeyFile, "api-key-file", "file holding the API key, read again whenever it changes (a token agent renews it); in place of --api-key (env "+EnvAPIKeyFile+")")
 	fs.Var(&setFlag{o: o, name: "tls", b: &o.TLS}, "tls", "connect with TLS (env "+EnvTLS+")")
 	str(&o.TLSCertFile, "tls-cert-path", "client certificate PEM file for mutual TLS; needs --tls-key-path (env "+EnvTLSCert+")", "tls-cert")
 	str(&o.TLSKeyFile, "tls-key-path", "client private key PEM file for mutual TLS; needs --tls-cert-path (env "+EnvTLSKey+")", "tls-key")
@@ -161,6 +169,7 @@ func (o *Options) loadEnvironment() {
 	set("address", &o.Address, prof.Address, DefaultAddress)
 	set("namespace", &o.Namespace, prof.Namespace, DefaultNamespace)
 	set("api-key", &o.APIKey, prof.APIKey, "")
+	set("api-key-file", &o.APIKeyFile, os.Getenv(EnvAPIKeyFile), "")
 	set("tls-cert-path", &o.TLSCertFile, tlsOf.ClientCertPath, "")
 	set("tls-key-path", &o.TLSKeyFile, tlsOf.ClientKeyPath, "")
 	set("tls-ca-path", &o.TLSCAFile, tlsOf.ServerCACertPath, "")
@@ -258,12 +267,26 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 	if len(o.Interceptors) > 0 {
 		opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(o.Interceptors...))
 	}
+	var keys *keyFile
+	if o.APIKeyFile != "" {
+		if o.APIKey != "" {
+			return client.Options{}, errors.New("--api-key-file: give it or --api-key (" + EnvAPIKey + "), not both")
+		}
+		keys = &keyFile{path: o.APIKeyFile}
+		if _, err := keys.get(); err != nil {
+			return client.Options{}, err
+		}
+	}
 	switch {
 	case o.APIKey != "" && tlsConf == nil:
 		// TLS is off on purpose: the key goes as a bearer header without it.
 		opts.HeadersProvider = headers{"authorization": "Bearer " + o.APIKey}
 	case o.APIKey != "":
 		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+	case keys != nil && tlsConf == nil:
+		opts.HeadersProvider = keys
+	case keys != nil:
+		opts.Credentials = client.NewAPIKeyDynamicCredentials(func(context.Context) (string, error) { return keys.get() })
 	}
 	if o.profile != nil {
 		// What the environment configuration says and no flag covers.
@@ -272,12 +295,17 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 			for k, v := range o.profile.GRPCMeta {
 				h[k] = v
 			}
-			if prev, ok := opts.HeadersProvider.(headers); ok {
+			switch prev := opts.HeadersProvider.(type) {
+			case headers:
 				for k, v := range prev {
 					h[k] = v
 				}
+				opts.HeadersProvider = h
+			case nil:
+				opts.HeadersProvider = h
+			default:
+				opts.HeadersProvider = chain{h, prev}
 			}
-			opts.HeadersProvider = h
 		}
 		opts.ConnectionOptions.Authority = o.profile.Authority
 	}
@@ -306,7 +334,7 @@ func (o Options) tlsConfig() (*tls.Config, error) {
 		return nil, errors.New("--tls-key-path is set without --tls-cert-path")
 	}
 	hasCA := o.TLSCAFile != "" || len(data.ServerCACertData) > 0
-	on := o.TLS || (o.APIKey != "" && !o.plain) || hasCert || hasCA || o.TLSServerName != ""
+	on := o.TLS || ((o.APIKey != "" || o.APIKeyFile != "") && !o.plain) || hasCert || hasCA || o.TLSServerName != ""
 	if !on {
 		return nil, nil
 	}
@@ -353,6 +381,65 @@ func (o Options) tlsConfig() (*tls.Config, error) {
 type headers map[string]string
 
 func (h headers) GetHeaders(context.Context) (map[string]string, error) { return h, nil }
+
+// chain merges providers' headers; a later provider's value wins.
+type chain []interface {
+	GetHeaders(context.Context) (map[string]string, error)
+}
+
+func (c chain) GetHeaders(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range c {
+		h, err := p.GetHeaders(ctx)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, h)
+	}
+	return out, nil
+}
+
+// keyFile is an API key kept in a file, read again whenever the file changes (its size or
+// modification time), so that a process follows the renewals a token agent writes.
+type keyFile struct {
+	path string
+
+	mu   sync.Mutex
+	key  string
+	mod  time.Time
+	size int64
+}
+
+func (k *keyFile) get() (string, error) {
+	st, err := os.Stat(k.path)
+	if err != nil {
+		return "", fmt.Errorf("--api-key-file: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key != "" && st.ModTime().Equal(k.mod) && st.Size() == k.size {
+		return k.key, nil
+	}
+	b, err := os.ReadFile(k.path)
+	if err != nil {
+		return "", fmt.Errorf("--api-key-file: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" || strings.ContainsAny(key, " \t\r\n") {
+		return "", fmt.Errorf("--api-key-file: %s holds no single key", k.path)
+	}
+	k.key, k.mod, k.size = key, st.ModTime(), st.Size()
+	return key, nil
+}
+
+// GetHeaders sends the file's key as a bearer token.
+func (k *keyFile) GetHeaders(context.Context) (map[string]string, error) {
+	key, err := k.get()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"authorization": "Bearer " + key}, nil
+}
 
 func readable(flagName, path string) error {
 	f, err := os.Open(path)

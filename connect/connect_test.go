@@ -21,7 +21,7 @@ import (
 // clearEnv unsets every variable RegisterFlags reads, for the duration of the test, and points
 // the configuration file at one that does not exist.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName, EnvProfile,
+	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvAPIKeyFile, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName, EnvProfile,
 		"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_CLIENT_AUTHORITY"} {
 		// Set and empty counts as set for the environment configuration: unset them.
 		t.Setenv(k, "")
@@ -346,5 +346,54 @@ func TestAPIKeyWithoutTLSIsABearerHeader(t *testing.T) {
 	}
 	if opts, err := parse(t).ClientOptions(nil); err != nil || opts.ConnectionOptions.TLS == nil || opts.Credentials == nil {
 		t.Errorf("an API key alone: TLS %v, credentials %v, %v", opts.ConnectionOptions.TLS != nil, opts.Credentials != nil, err)
+	}
+}
+
+// TestAPIKeyFileFollowsRenewals: the key is read from its file, and read again when a token
+// agent rewrites it; a missing or empty file, or a key given twice, is refused naming the flag.
+func TestAPIKeyFileFollowsRenewals(t *testing.T) {
+	clearEnv(t)
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := parse(t, "--api-key-file", path, "--tls=false").ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func() string {
+		t.Helper()
+		h, err := opts.HeadersProvider.GetHeaders(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h["authorization"]
+	}
+	if got := bearer(); got != "Bearer first" {
+		t.Errorf("authorization %q, want Bearer first", got)
+	}
+	if err := os.WriteFile(path, []byte("renewed-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := bearer(); got != "Bearer renewed-token" {
+		t.Errorf("after the renewal: authorization %q, want Bearer renewed-token", got)
+	}
+
+	t.Setenv(EnvAPIKeyFile, path)
+	if opts, err := parse(t).ClientOptions(nil); err != nil || opts.ConnectionOptions.TLS == nil || opts.Credentials == nil {
+		t.Errorf("%s alone: TLS %v, credentials %v, %v; want TLS with dynamic credentials", EnvAPIKeyFile, opts.ConnectionOptions.TLS != nil, opts.Credentials != nil, err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--api-key-file", filepath.Join(t.TempDir(), "missing")},
+		{"--api-key-file", empty},
+		{"--api-key-file", path, "--api-key", "tok"},
+	} {
+		if _, err := parse(t, args...).ClientOptions(nil); err == nil || !strings.Contains(err.Error(), "--api-key-file") {
+			t.Errorf("%q: %v, want an error naming --api-key-file", args, err)
+		}
 	}
 }
