@@ -55,6 +55,10 @@ type WebLogin struct {
 	People []Person
 	// CallbackURL is the Web UI's OIDC callback, where the provider returns the browser.
 	CallbackURL string
+	// ClientSecret is the Web UI's secret; empty makes a new one, for a UI in this process.
+	ClientSecret string
+	// Backchannel is the URL servers reach the provider by, when not the issuer's (LoginConfig).
+	Backchannel string
 }
 
 // StartDev loads or creates the key under dataDir, serves the JWKS on ip:port and reads it
@@ -80,7 +84,11 @@ func ServeDev(dataDir, addr, url string, web *WebLogin) (*Dev, error) {
 	handler := d.Issuer.Handler()
 	if web != nil {
 		d.uiSecret = randomID()
-		if d.Login, err = NewLogin(d.Issuer, web.People, d.Revoked, d.uiSecret, web.CallbackURL, 8*time.Hour); err != nil {
+		if web.ClientSecret != "" {
+			d.uiSecret = web.ClientSecret
+		}
+		if d.Login, err = NewLogin(d.Issuer, LoginConfig{People: web.People, Revoked: d.Revoked, ClientSecret: d.uiSecret,
+			CallbackURL: web.CallbackURL, TTL: 8 * time.Hour, Backchannel: web.Backchannel}); err != nil {
 			return nil, errors.Join(err, ln.Close())
 		}
 		d.uiCallback = web.CallbackURL

@@ -81,27 +81,57 @@ type Login struct {
 	tokens   map[string]string // access token ID -> subject
 }
 
-// NewLogin returns the provider for the Web UI registered with clientSecret and callbackURL,
-// signing people's tokens valid for ttl. revoked may be nil.
-func NewLogin(issuer *Issuer, people []Person, revoked *Revocations, clientSecret, callbackURL string, ttl time.Duration) (*Login, error) {
-	if clientSecret == "" {
+// LoginConfig configures a Login.
+type LoginConfig struct {
+	// People are those who may sign in.
+	People []Person
+	// Revoked, when set, refuses the people it lists.
+	Revoked *Revocations
+	// ClientSecret and CallbackURL register the Web UI: its secret, and where the provider
+	// returns the browser.
+	ClientSecret, CallbackURL string
+	// TTL is how long the tokens are valid.
+	TTL time.Duration
+	// Backchannel, when set, is the base URL that servers reach the provider by, where a
+	// browser reaches it by the issuer's URL (a container network): the discovery document then
+	// names it for the token, userinfo and key endpoints, and the issuer's URL for the rest.
+	Backchannel string
+}
+
+// NewLogin returns the provider for the Web UI, signing with issuer's key.
+func NewLogin(issuer *Issuer, cfg LoginConfig) (*Login, error) {
+	if cfg.ClientSecret == "" {
 		return nil, errors.New("login: the Web UI's client secret is empty")
 	}
+	if cfg.TTL <= 0 {
+		return nil, errors.New("login: the tokens' lifetime must be positive")
+	}
 	l := &Login{
-		issuer: issuer, people: people, revoked: revoked, ttl: ttl,
-		client:   &uiClient{secret: clientSecret, redirect: callbackURL, loginURL: issuer.URL + LoginPath + "?authRequestID=", ttl: ttl},
+		issuer: issuer, people: cfg.People, revoked: cfg.Revoked, ttl: cfg.TTL,
+		client:   &uiClient{secret: cfg.ClientSecret, redirect: cfg.CallbackURL, loginURL: issuer.URL + LoginPath + "?authRequestID=", ttl: cfg.TTL},
 		requests: map[string]*authRequest{}, codes: map[string]string{}, tokens: map[string]string{},
 	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
 	}
-	cfg := &op.Config{CryptoKey: key, CodeMethodS256: true, SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail}}
-	opts := []op.Option{op.WithCustomKeysEndpoint(op.NewEndpoint(JWKSPath)), op.WithLogger(slog.New(slog.DiscardHandler))}
+	opConfig := &op.Config{CryptoKey: key, CodeMethodS256: true, SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail}}
+	endpoint := func(path string) *op.Endpoint {
+		if cfg.Backchannel == "" {
+			return op.NewEndpoint(path)
+		}
+		return op.NewEndpointWithURL(path, strings.TrimRight(cfg.Backchannel, "/")+path)
+	}
+	opts := []op.Option{
+		op.WithCustomKeysEndpoint(endpoint(JWKSPath)),
+		op.WithCustomTokenEndpoint(endpoint("/oauth/token")),
+		op.WithCustomUserinfoEndpoint(endpoint("/userinfo")),
+		op.WithLogger(slog.New(slog.DiscardHandler)),
+	}
 	if strings.HasPrefix(issuer.URL, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	p, err := op.NewProvider(cfg, l, op.StaticIssuer(issuer.URL), opts...)
+	p, err := op.NewProvider(opConfig, l, op.StaticIssuer(issuer.URL), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}

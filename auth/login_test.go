@@ -37,7 +37,11 @@ type relyingParty struct {
 
 const callback = "http://127.0.0.1:1/auth/sso/callback"
 
-func startLogin(t *testing.T) *relyingParty {
+func startLogin(t *testing.T) *relyingParty { return startLoginWith(t, false) }
+
+// startLoginWith(t, true) gives the provider a backchannel name (localhost) beside the
+// browser's (127.0.0.1), as a container network does.
+func startLoginWith(t *testing.T, split bool) *relyingParty {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,8 +53,13 @@ func startLogin(t *testing.T) *relyingParty {
 		t.Fatal(err)
 	}
 	revoked := &auth.Revocations{Path: t.TempDir() + "/revoked", Every: time.Nanosecond}
+	backchannel := ""
+	if split {
+		backchannel = strings.Replace(url, "127.0.0.1", "localhost", 1)
+	}
 	people := auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters())
-	login, err := auth.NewLogin(auth.NewIssuer(url, auth.DevAudience, key), people, revoked, "s3cret", callback, time.Hour)
+	login, err := auth.NewLogin(auth.NewIssuer(url, auth.DevAudience, key), auth.LoginConfig{People: people, Revoked: revoked,
+		ClientSecret: "s3cret", CallbackURL: callback, TTL: time.Hour, Backchannel: backchannel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,5 +246,30 @@ func TestWebUILoginRefusals(t *testing.T) {
 	wrong.ClientSecret = "guess"
 	if _, err := wrong.Exchange(context.Background(), code); err == nil {
 		t.Error("a wrong client secret got tokens")
+	}
+}
+
+// TestWebUILoginWithABackchannel: with a backchannel name, the discovery document sends the
+// browser to the issuer's name and the Web UI's server to the backchannel for tokens and keys,
+// and the flow still signs the officer in.
+func TestWebUILoginWithABackchannel(t *testing.T) {
+	rp := startLoginWith(t, true)
+	back := strings.Replace(rp.issuer, "127.0.0.1", "localhost", 1)
+	var doc struct {
+		Issuer        string `json:"issuer"`
+		Authorization string `json:"authorization_endpoint"`
+		Token         string `json:"token_endpoint"`
+		Keys          string `json:"jwks_uri"`
+	}
+	if err := rp.provider.Claims(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Issuer != rp.issuer || !strings.HasPrefix(doc.Authorization, rp.issuer+"/") ||
+		doc.Token != back+"/oauth/token" || doc.Keys != back+auth.JWKSPath {
+		t.Errorf("discovery: %+v; want the issuer %s for the browser, %s for tokens and keys", doc, rp.issuer, back)
+	}
+	tok := mustExchange(t, rp, rp.signIn("rel-zhou"))
+	if got := rp.principal(tok.AccessToken); got.Principal.Subject != "rel-zhou" {
+		t.Errorf("the access token reads as %+v", got)
 	}
 }

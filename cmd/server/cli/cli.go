@@ -13,12 +13,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/log"
@@ -28,6 +30,9 @@ import (
 	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"     // the stock server's stores
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/internal/command"
@@ -63,27 +68,45 @@ func env(name, def string) string {
 	return def
 }
 
+// Flags are the command line's flags.
+type Flags struct {
+	ConfigFile, Issuer, Audience, JWKS, Namespace, Revocations string
+	Services                                                   serviceList
+}
+
+// RegisterFlags defines the flags on fs, defaulting from the environment.
+func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.ConfigFile, "config-file", os.Getenv(config.EnvKeyConfigFile), "the server's configuration file (env "+config.EnvKeyConfigFile+"); default: the stock server's built-in template, rendered from the environment as the temporalio/server image renders it")
+	fs.Var(&f.Services, "service", "a service to start, repeatable or comma-separated: "+strings.Join(temporal.Services, ", ")+" (default: every service the configuration defines)")
+	fs.StringVar(&f.Issuer, "issuer", os.Getenv(EnvIssuer), "the customs service's token issuer: the iss every token must carry (env "+EnvIssuer+"; required)")
+	fs.StringVar(&f.Audience, "audience", env(EnvAudience, auth.DevAudience), "the aud every token must carry (env "+EnvAudience+")")
+	fs.StringVar(&f.JWKS, "jwks-url", os.Getenv(EnvJWKS), "where the issuer publishes its keys (env "+EnvJWKS+"; default: the configuration's global.authorization.jwtKeyProvider.keySourceURIs, else the issuer followed by "+auth.JWKSPath+")")
+	fs.StringVar(&f.Namespace, "namespace", env(EnvNamespace, "default"), "the engine's namespace: callers other than admins work only in it (env "+EnvNamespace+")")
+	fs.StringVar(&f.Revocations, "revocations", os.Getenv(EnvRevocations), "a file of revoked subjects, one per line, read again as it changes (env "+EnvRevocations+"; default none)")
+}
+
 // Run is the command line.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configFile := fs.String("config-file", os.Getenv(config.EnvKeyConfigFile), "the server's configuration file (env "+config.EnvKeyConfigFile+"); default: the stock server's built-in template, rendered from the environment as the temporalio/server image renders it")
-	var services serviceList
-	fs.Var(&services, "service", "a service to start, repeatable or comma-separated: "+strings.Join(temporal.Services, ", ")+" (default: every service the configuration defines)")
-	issuer := fs.String("issuer", os.Getenv(EnvIssuer), "the customs service's token issuer: the iss every token must carry (env "+EnvIssuer+"; required)")
-	audience := fs.String("audience", env(EnvAudience, auth.DevAudience), "the aud every token must carry (env "+EnvAudience+")")
-	jwks := fs.String("jwks-url", os.Getenv(EnvJWKS), "where the issuer publishes its keys (env "+EnvJWKS+"; default: the configuration's global.authorization.jwtKeyProvider.keySourceURIs, else the issuer followed by "+auth.JWKSPath+")")
-	namespace := fs.String("namespace", env(EnvNamespace, "default"), "the engine's namespace: callers other than admins work only in it (env "+EnvNamespace+")")
-	revocations := fs.String("revocations", os.Getenv(EnvRevocations), "a file of revoked subjects, one per line, read again as it changes (env "+EnvRevocations+"; default none)")
-	command.Help(fs, stdout, "usage: server [flags]\n\nThe Temporal server, started as temporal-server start starts it, that verifies every caller's\nsigned token and allows each role of the clearance engine its own calls only.\n\nflags:\n")
+	var f Flags
+	f.RegisterFlags(fs)
+	command.Help(fs, stdout, "usage: server [flags]\n       server healthcheck [--address HOST:PORT]\n\nThe Temporal server, started as temporal-server start starts it, that verifies every caller's\nsigned token and allows each role of the clearance engine its own calls only; healthcheck\nasks a running one's frontend whether it serves, and exits 0 when it does.\n\nflags:\n")
 	if code, ok := command.NoOperands("server", fs, args, stderr); !ok {
 		return code
 	}
 
+	if err := setBroadcastAddress(); err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return command.Usage
+	}
 	var cfg *config.Config
 	var err error
-	if *configFile != "" {
-		cfg, err = config.Load(config.WithConfigFile(*configFile))
+	if f.ConfigFile != "" {
+		cfg, err = config.Load(config.WithConfigFile(f.ConfigFile))
 	} else {
 		cfg, err = config.Load(config.WithEmbedded())
 	}
@@ -91,7 +114,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "server: the configuration: %v\n", err)
 		return command.Usage
 	}
-	opts, problems := authOptions(cfg, *issuer, *audience, *jwks, *namespace, *revocations)
+	opts, problems := authOptions(cfg, f.Issuer, f.Audience, f.JWKS, f.Namespace, f.Revocations)
+	services := f.Services
 	if len(services) == 0 {
 		for _, s := range temporal.Services {
 			if _, ok := cfg.Services[s]; ok {
@@ -116,9 +140,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		temporal.ForServices(services),
 		temporal.WithConfig(cfg),
 		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(&auth.Authorizer{Namespace: *namespace, Revoked: opts.revoked}),
+		temporal.WithAuthorizer(&auth.Authorizer{Namespace: f.Namespace, Revoked: opts.revoked}),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
-			return &auth.ClaimMapper{Keys: keys, Issuer: *issuer, Audience: *audience}
+			return &auth.ClaimMapper{Keys: keys, Issuer: f.Issuer, Audience: f.Audience}
 		}),
 		temporal.WithChainedFrontendGrpcInterceptors(auth.Interceptor()),
 	)
@@ -131,7 +155,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command.Failure
 	}
 	logger.Info("Temporal server started; every caller is verified",
-		tag.NewStringsTag("services", services), tag.NewStringTag("issuer", *issuer), tag.NewStringTag("namespace", *namespace))
+		tag.NewStringsTag("services", services), tag.NewStringTag("issuer", f.Issuer), tag.NewStringTag("namespace", f.Namespace))
 	<-ctx.Done()
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(stderr, "server: stop: %v\n", err)
@@ -181,4 +205,58 @@ func authOptions(cfg *config.Config, issuer, audience, jwks, namespace, revocati
 		o.revoked = &auth.Revocations{Path: revocations}
 	}
 	return o, problems
+}
+
+// setBroadcastAddress sets TEMPORAL_BROADCAST_ADDRESS, which the built-in template reads, to this
+// host's first non-loopback IPv4 address when the services bind to every address and it is not
+// set: what the temporalio/server image's entrypoint does with hostname -i, for an image with no
+// shell.
+func setBroadcastAddress() error {
+	if os.Getenv("TEMPORAL_BROADCAST_ADDRESS") != "" {
+		return nil
+	}
+	if bind := os.Getenv("BIND_ON_IP"); bind != "0.0.0.0" && bind != "::" {
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("TEMPORAL_BROADCAST_ADDRESS: %w", err)
+	}
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
+			return os.Setenv("TEMPORAL_BROADCAST_ADDRESS", ip.IP.String())
+		}
+	}
+	return errors.New("TEMPORAL_BROADCAST_ADDRESS: unset, and this host has no address other than loopback to announce")
+}
+
+// healthcheck asks the frontend's gRPC health service about the workflow service.
+func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	address := fs.String("address", "127.0.0.1:7233", "the frontend's host:port")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	command.Help(fs, stdout, "usage: server healthcheck [flags]\n\nflags:\n")
+	if code, ok := command.NoOperands("server healthcheck", fs, args, stderr); !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	conn, err := grpc.NewClient(*address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintf(stderr, "server healthcheck: %v\n", err)
+		return command.Usage
+	}
+	defer func() { _ = conn.Close() }()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: workflowservice.WorkflowService_ServiceDesc.ServiceName})
+	if err != nil {
+		fmt.Fprintf(stderr, "server healthcheck: %s: %v\n", *address, err)
+		return command.Unavailable
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		fmt.Fprintf(stderr, "server healthcheck: %s: %s\n", *address, resp.GetStatus())
+		return command.Unavailable
+	}
+	fmt.Fprintf(stdout, "%s: serving\n", *address)
+	return command.OK
 }

@@ -168,6 +168,10 @@ func TestServerVerifiesCallers(t *testing.T) {
 		}
 	}
 	admin := dial(sign(workflows.Principal{Subject: "ops-1", Roles: []string{workflows.RoleAdmin}}))
+	var hc, hcErr bytes.Buffer
+	if code := Run(ctx, []string{"healthcheck", "--address", frontend}, &hc, &hcErr); code != command.OK || !strings.Contains(hc.String(), "serving") {
+		t.Errorf("server healthcheck: exit %d, %q %q", code, hc.String(), hcErr.String())
+	}
 	officer := dial(sign(workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}))
 	anonymous := dial("")
 
@@ -221,6 +225,10 @@ func TestServerVerifiesCallers(t *testing.T) {
 // TestServerRefusesUnverifiableSettings: each setting that would leave callers unverified, or
 // the system workers locked out, stops the server before it starts, naming the flag.
 func TestServerRefusesUnverifiableSettings(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"healthcheck", "--address", fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]), "--timeout", "2s"}, &out, &errOut); code != command.Unavailable {
+		t.Errorf("healthcheck of nothing: exit %d, %q; want %d", code, errOut.String(), command.Unavailable)
+	}
 	withInternal, _ := configFile(t, true)
 	withoutInternal, _ := configFile(t, false)
 	for _, c := range []struct {

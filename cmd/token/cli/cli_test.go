@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +77,46 @@ func TestServeIsTheIssuerOfItsTokens(t *testing.T) {
 	if code := <-done; code != command.OK || !strings.Contains(out.String(), "issuer "+name) {
 		t.Errorf("token --serve: exit %d, %q %q", code, out.String(), errOut.String())
 	}
-	var o, e bytes.Buffer
-	if code := Run(context.Background(), []string{"--serve", "--data-dir", dir, "--issuer-url", "identity:8235"}, &o, &e); code != command.Usage ||
-		!strings.Contains(e.String(), "--issuer-url") {
-		t.Errorf("a bad --issuer-url: exit %d, %q", code, e.String())
+	t.Setenv("CUSTOMS_UI_CLIENT_SECRET", "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--issuer-url", "identity:8235"}, "--issuer-url"},
+		{[]string{"--backchannel-url", "identity"}, "--backchannel-url"},
+		{[]string{"--ui-callback", "http://localhost:8233/auth/sso/callback"}, "--ui-client-secret: required"},
+		{[]string{"--ui-callback", "localhost:8233", "--ui-client-secret", "s"}, "--ui-callback"},
+	} {
+		var o, e bytes.Buffer
+		if code := Run(context.Background(), append([]string{"--serve", "--data-dir", dir}, c.args...), &o, &e); code != command.Usage ||
+			!strings.Contains(e.String(), c.want) {
+			t.Errorf("%q: exit %d, %q; want %d naming %s", c.args, code, e.String(), command.Usage, c.want)
+		}
+	}
+}
+
+// TestOutWritesTheTokenWhole: --out leaves the token, and only it, in a file only its owner
+// reads, for a process that takes --api-key-file.
+func TestOutWritesTheTokenWhole(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := auth.LoadOrCreateKey(auth.KeyPath(dir)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "worker.token")
+	for range 2 {
+		var o, e bytes.Buffer
+		if code := Run(context.Background(), []string{"--data-dir", dir, "--role", "worker", "--subject", "w", "--out", out}, &o, &e); code != command.OK {
+			t.Fatalf("exit %d: %s", code, e.String())
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts := strings.Split(strings.TrimSpace(string(b)), "."); len(parts) != 3 || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("the file holds %q, want one JWT", b)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v), want 0600", st.Mode().Perm(), err)
 	}
 }
