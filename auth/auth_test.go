@@ -26,9 +26,11 @@ import (
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -371,5 +373,35 @@ func TestRevokedIdentityIsRefusedFromItsNextCall(t *testing.T) {
 	}
 	if err := s.revoked.Revoke("a\nb"); err == nil {
 		t.Error("a subject with a newline was written to the list")
+	}
+}
+
+// TestADialWithoutATokenSaysTheServerRefusedIt: the commands' connection reports a refusal at
+// connect as the caller's, with the reason, at once, and exits "not permitted"; it is not a
+// server that cannot be reached, and waiting for one does not retry it.
+func TestADialWithoutATokenSaysTheServerRefusedIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := connect.Options{Address: s.srv.FrontendAddress(), Namespace: s.ns}
+	began := time.Now()
+	for _, dial := range []func() error{
+		func() error { _, err := connect.Dial(ctx, o, nil); return err },
+		func() error { _, err := connect.DialWait(ctx, o, nil, 30*time.Second); return err },
+	} {
+		err := dial()
+		var denied *connect.DeniedError
+		if !errors.As(err, &denied) || !strings.Contains(err.Error(), "refused this caller: no token") {
+			t.Errorf("dial without a token: %v; want a DeniedError with the reason", err)
+		}
+		if code := command.DialCode(err); code != command.Denied {
+			t.Errorf("exit code %d, want %d", code, command.Denied)
+		}
+	}
+	if waited := time.Since(began); waited > 20*time.Second {
+		t.Errorf("DialWait waited %s for a refusal", waited)
 	}
 }

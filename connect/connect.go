@@ -22,6 +22,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
@@ -457,10 +458,37 @@ func Dial(ctx context.Context, o Options, logger log.Logger) (client.Client, err
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, &UnreachableError{Address: o.Address, Err: err}
+		return nil, dialError(o.Address, err)
 	}
 	return c, nil
 }
+
+// dialError says why Dial failed: the server refused this caller (DeniedError), or did not
+// answer (UnreachableError).
+func dialError(address string, err error) error {
+	var pd *serviceerror.PermissionDenied
+	if errors.As(err, &pd) {
+		reason := pd.Reason
+		if reason == "" {
+			reason = pd.Message
+		}
+		return &DeniedError{Address: address, Reason: reason, Err: err}
+	}
+	return &UnreachableError{Address: address, Err: err}
+}
+
+// DeniedError is a Temporal service that answered Dial by refusing the caller: no token, an
+// expired or revoked one, or a role without the right.
+type DeniedError struct {
+	Address, Reason string
+	Err             error
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("Temporal at %s refused this caller: %s", e.Address, e.Reason)
+}
+
+func (e *DeniedError) Unwrap() error { return e.Err }
 
 // DialWait is Dial that keeps trying for up to wait while the service does not answer (a cluster
 // still starting); options that cannot work fail at once.
@@ -475,8 +503,10 @@ func DialWait(ctx context.Context, o Options, logger log.Logger, wait time.Durat
 		if err == nil {
 			return c, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, &UnreachableError{Address: o.Address, Err: err}
+		var pd *serviceerror.PermissionDenied
+		if time.Now().After(deadline) || ctx.Err() != nil || errors.As(err, &pd) {
+			// A refusal is an answer: waiting does not change it.
+			return nil, dialError(o.Address, err)
 		}
 		select {
 		case <-ctx.Done():
