@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The engine as production runs it, on this machine: PostgreSQL; the real Temporal server, built
-# from the pinned module, on PostgreSQL persistence and visibility; the setup command; three
+# The engine as production runs it, on this machine: PostgreSQL; the Temporal server, built from
+# the pinned module with the engine's verification of callers (cmd/server), on PostgreSQL
+# persistence and visibility, trusting the tokens of an issuer (token --serve); every caller
+# below signs in with its own token: setup as an admin, each worker as a worker, the starter as
+# the exporter, the cluster test as each exporter, officer and an auditor; the setup command; three
 # worker processes sharing the task queue and a PostgreSQL release register; the starter; and the
 # cluster test (e2e/cluster), which submits every valid example, decides as the officers, kills
 # one worker mid-run and checks every outcome and the register. It also runs the PostgreSQL
@@ -76,11 +79,10 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 . .ci/lib.sh
 
 # --- build ---------------------------------------------------------------------------------
-say "building the Temporal server, its SQL tool, worker, starter and setup"
+say "building the Temporal server (cmd/server), its SQL tool, worker, starter, setup and token"
 # One build, so the go command overlaps compiling and linking; the server's packages come from
 # the build cache when go test ./... ran before.
-go build -o bin/ go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup
-mv -f bin/server bin/temporal-server
+go build -o bin/ ./cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup ./cmd/token
 mv -f bin/sql bin/temporal-sql-tool
 server_dir=$(go list -m -f '{{.Dir}}' go.temporal.io/server)
 server_version=$(go list -m -f '{{.Version}}' go.temporal.io/server)
@@ -122,13 +124,25 @@ CUSTOMS_TEST_POSTGRES_URL="$test_url" go test -count=1 -run 'Postgres' -v ./regi
 grep -E '^(--- |ok|FAIL)' "$work/pgtests.log"
 if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipped with a database given" >&2; exit 1; fi
 
+# --- the issuer ------------------------------------------------------------------------------
+# The Compose stack's identity service: the development issuer, publishing its keys.
+idp_port=$(free_ports 28235 1)
+issuer="http://127.0.0.1:$idp_port"
+say "starting the issuer $issuer (token --serve)"
+bin/token --serve --data-dir "$work/identity" --auth-port "$idp_port" --issuer-url "$issuer" >"$work/identity.log" 2>&1 &
+pids+=($!)
+wait_for 30 "the issuer's keys" curl -sf "$issuer/.well-known/jwks.json"
+sign() { bin/token --data-dir "$work/identity" --issuer-url "$issuer" --ttl 2h "$@"; }
+# Tokens travel without TLS on loopback.
+export TEMPORAL_TLS=false
+
 # --- Temporal server -----------------------------------------------------------------------
-# The Compose stack's temporal service, as its image runs it: temporal-server start on the
-# server's embedded configuration template, with the service's environment from
-# deploy/compose.yaml (and TEMPORAL_BROADCAST_ADDRESS, which the image's entrypoint sets). Only
-# what names the network and the mounted file differs: the database's address and password, the
-# bind address, the metrics port, and the dynamic configuration file at its place in this tree.
-# deploy_test.go TestPostgresScriptRunsTheComposeServer holds the two lists together.
+# The Compose stack's temporal service, as its image runs it: cmd/server on the Temporal server's
+# embedded configuration template, with the service's environment from deploy/compose.yaml (and
+# TEMPORAL_BROADCAST_ADDRESS, which the server sets itself in the image). Only what names the
+# network and the mounted file differs: the database's address and password, the bind address,
+# the metrics port, the issuer's address, and the dynamic configuration file at its place in
+# this tree. deploy_test.go TestPostgresScriptRunsTheComposeServer holds the two lists together.
 address="127.0.0.1:7233"
 for port in 7233 7234 7235 7236 7239 7243 7246 6933 6934 6935 6936 6939; do
   port_free "$port" || { echo "port $port is in use: the Compose server's configuration needs it" >&2; exit 1; }
@@ -144,14 +158,27 @@ temporal_env=(
   TEMPORAL_BROADCAST_ADDRESS=127.0.0.1
   PROMETHEUS_ENDPOINT=127.0.0.1:$server_metrics
   DYNAMIC_CONFIG_FILE_PATH=$PWD/deploy/temporal/dynamicconfig.yaml
+  USE_INTERNAL_FRONTEND=true
+  CUSTOMS_AUTH_ISSUER=$issuer
+  CUSTOMS_AUTH_JWKS_URL=$issuer/.well-known/jwks.json
+  CUSTOMS_AUTH_NAMESPACE=customs
 )
-say "starting Temporal server $server_version on $address as the Compose service runs it (PostgreSQL persistence and visibility)"
-env "${temporal_env[@]}" bin/temporal-server start >"$work/temporal.log" 2>&1 &
+say "starting Temporal server $server_version on $address as the Compose service runs it (PostgreSQL persistence and visibility, callers verified)"
+env "${temporal_env[@]}" bin/server >"$work/temporal.log" 2>&1 &
 pids+=($!)
+wait_for 120 "the server's frontend" bin/server healthcheck --address "$address"
 
-say "setup: namespace $namespace and search attributes (run twice)"
-bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h --wait 3m | tee "$work/setup1.out"
-bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h | tee "$work/setup2.out"
+say "a call without a token is refused with the reason"
+rc=0
+bin/setup --address "$address" --namespace "$namespace" >"$work/anonymous.out" 2>&1 || rc=$?
+[ "$rc" = 6 ] && grep -q "refused this caller: no token" "$work/anonymous.out" ||
+  { echo "setup without a token: exit $rc, want 6 with the reason:"; cat "$work/anonymous.out"; exit 1; }
+cat "$work/anonymous.out"
+
+say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
+admin_token=$(sign --role admin --subject ops-setup)
+TEMPORAL_API_KEY=$admin_token bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h --wait 3m | tee "$work/setup1.out"
+TEMPORAL_API_KEY=$admin_token bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"
 grep -q "exists" "$work/setup2.out"
 if grep -q "added" "$work/setup2.out"; then echo "the second setup run changed something" >&2; exit 1; fi
@@ -162,7 +189,7 @@ worker_pids=()
 say "starting $workers workers on task queue customs-clearance, release register in PostgreSQL"
 for i in $(seq 1 "$workers"); do
   mkdir -p "$work/worker$i"
-  CUSTOMS_RELEASE_DB=$release_url bin/worker --address "$address" --namespace "$namespace" \
+  CUSTOMS_RELEASE_DB=$release_url TEMPORAL_API_KEY=$(sign --role worker --subject "worker-$i") bin/worker --address "$address" --namespace "$namespace" \
     --data-dir "$work/worker$i" --health-addr "127.0.0.1:$((health_base + i - 1))" \
     --shutdown-timeout 10s --pollers 4 --sticky-cache 1000 --log-json >"$work/worker$i.log" 2>&1 &
   pids+=($!)
@@ -176,14 +203,16 @@ echo "workers ready: pids ${worker_pids[*]}, health on 127.0.0.1:$health_base-$(
 # --- the starter ---------------------------------------------------------------------------
 say "starter: submit and wait for a green-lane declaration"
 export TEMPORAL_ADDRESS=$address TEMPORAL_NAMESPACE=$namespace
-bin/starter submit examples/us-nasal-cannulas-anaesthesia-masks.json
-bin/starter wait NBKR-2020-000331 >"$work/starter-wait.out"
+exporter_token=$(sign --exporter 3302960178 --subject exporter-3302960178)
+TEMPORAL_API_KEY=$exporter_token bin/starter submit examples/us-nasal-cannulas-anaesthesia-masks.json
+TEMPORAL_API_KEY=$exporter_token bin/starter wait NBKR-2020-000331 >"$work/starter-wait.out"
 grep -q "released" "$work/starter-wait.out"
 head -n 3 "$work/starter-wait.out"
 
 # --- the cluster test ----------------------------------------------------------------------
 say "cluster test: every valid example, officers' decisions, one worker killed mid-run"
 CUSTOMS_CLUSTER_ADDRESS=$address CUSTOMS_CLUSTER_NAMESPACE=$namespace CUSTOMS_CLUSTER_RELEASE_DB=$release_url \
+  CUSTOMS_CLUSTER_ISSUER_KEY="$work/identity/auth/issuer.pem" CUSTOMS_CLUSTER_ISSUER_URL="$issuer" \
   CUSTOMS_CLUSTER_WORKER_PIDS=$(IFS=,; echo "${worker_pids[*]}") CUSTOMS_CLUSTER_REPORT="$work/report.txt" \
   go test -count=1 -v -timeout 10m ./e2e/cluster/ >"$work/cluster-test.log" 2>&1 ||
   { cat "$work/cluster-test.log"; exit 1; }
@@ -217,7 +246,8 @@ grep -h '"worker stopped"' "$work"/worker*.log | wc -l | grep -qx "$stopped"
 say "covered"
 sed 's/^/  /' "$work/report.txt"
 echo "  starter: NBKR-2020-000331 submitted and released through bin/starter"
-echo "  setup: run twice against the fresh cluster; the second run changed nothing"
+echo "  setup: run twice against the fresh cluster as an admin; the second run changed nothing; without a token refused"
+echo "  callers: verified by the server against the issuer $issuer (cmd/server); every process signed in with its own token"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
 echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"

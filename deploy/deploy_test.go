@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	servercli "github.com/medsupply/customs/cmd/server/cli"
+	tokencli "github.com/medsupply/customs/cmd/token/cli"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/health"
@@ -81,6 +84,23 @@ var binaries = map[string]binary{
 		var o connect.SetupOptions
 		fs := newFlagSet("setup")
 		o.RegisterFlags(fs)
+		return nil, parseAll(fs, args, false)
+	}},
+	"token": {"token", func(args []string) (*engine.WorkerOptions, error) {
+		var f tokencli.Flags
+		fs := newFlagSet("token")
+		f.RegisterFlags(fs)
+		return nil, parseAll(fs, args, false)
+	}},
+	"server": {"server", func(args []string) (*engine.WorkerOptions, error) {
+		if len(args) > 0 && args[0] == "healthcheck" {
+			fs := newFlagSet("healthcheck")
+			servercli.RegisterHealthcheckFlags(fs)
+			return nil, parseAll(fs, args[1:], false)
+		}
+		var f servercli.Flags
+		fs := newFlagSet("server")
+		f.RegisterFlags(fs)
 		return nil, parseAll(fs, args, false)
 	}},
 	"starter": {"starter", func(args []string) (*engine.WorkerOptions, error) {
@@ -187,7 +207,8 @@ func strs(t *testing.T, v any) []string {
 	return nil
 }
 
-// dockerfile is what the tests need to know of deploy/Dockerfile.
+// dockerfile is what the tests need to know of deploy/Dockerfile: of its final stage, the default
+// target, with the other named stages in stages.
 type dockerfile struct {
 	built       []string // package directories built
 	installed   map[string]bool
@@ -196,6 +217,20 @@ type dockerfile struct {
 	healthcheck []string
 	finalImage  string
 	user        string
+	stages      map[string]*dockerfile
+}
+
+// target is the stage a Compose service's build names (the final one when it names none).
+func (d *dockerfile) target(t *testing.T, name string) *dockerfile {
+	t.Helper()
+	if name == "" {
+		return d
+	}
+	st, ok := d.stages[name]
+	if !ok {
+		t.Fatalf("deploy/Dockerfile has no stage %q", name)
+	}
+	return st
 }
 
 func readDockerfile(t *testing.T) dockerfile {
@@ -206,9 +241,11 @@ func readDockerfile(t *testing.T) dockerfile {
 	}
 	// Join continued lines.
 	text := regexp.MustCompile(`\\\n`).ReplaceAllString(string(b), " ")
-	d := dockerfile{installed: map[string]bool{}, env: map[string]string{}}
 	args := map[string]string{}
 	var stages []string
+	named := map[string]*dockerfile{}
+	var built []string
+	cur := &dockerfile{installed: map[string]bool{}, env: map[string]string{}}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -221,17 +258,21 @@ func readDockerfile(t *testing.T) dockerfile {
 			k, v, _ := strings.Cut(rest, "=")
 			args[k] = v
 		case "FROM":
-			img := strings.Fields(rest)[0]
+			fields := strings.Fields(rest)
+			img := fields[0]
 			for k, v := range args {
 				img = strings.ReplaceAll(img, "${"+k+"}", v)
 			}
 			stages = append(stages, img)
-			d.finalImage = img
+			cur = &dockerfile{installed: map[string]bool{}, env: map[string]string{}, finalImage: img}
+			if len(fields) == 3 && strings.EqualFold(fields[1], "AS") {
+				named[fields[2]] = cur
+			}
 		case "RUN":
 			if i := strings.Index(rest, "go build"); i >= 0 {
 				for _, f := range strings.Fields(rest[i:]) {
 					if strings.HasPrefix(f, "./") {
-						d.built = append(d.built, f)
+						built = append(built, f)
 					}
 				}
 			}
@@ -240,20 +281,20 @@ func readDockerfile(t *testing.T) dockerfile {
 			if len(f) > 1 && strings.HasPrefix(f[0], "--from=") && f[len(f)-1] == "/usr/local/bin/" {
 				for _, src := range f[1 : len(f)-1] {
 					if !strings.HasPrefix(src, "--") {
-						d.installed[filepath.Base(src)] = true
+						cur.installed[filepath.Base(src)] = true
 					}
 				}
 			}
 		case "ENV":
 			for _, kv := range strings.Fields(rest) {
 				k, v, _ := strings.Cut(kv, "=")
-				d.env[k] = v
+				cur.env[k] = v
 			}
 		case "USER":
-			d.user = rest
+			cur.user = rest
 		case "HEALTHCHECK":
 			if i := strings.Index(rest, "CMD "); i >= 0 {
-				if err := json.Unmarshal([]byte(strings.TrimSpace(rest[i+4:])), &d.healthcheck); err != nil {
+				if err := json.Unmarshal([]byte(strings.TrimSpace(rest[i+4:])), &cur.healthcheck); err != nil {
 					t.Fatalf("HEALTHCHECK CMD is not an exec form: %v", err)
 				}
 			}
@@ -262,28 +303,39 @@ func readDockerfile(t *testing.T) dockerfile {
 			if err := json.Unmarshal([]byte(rest), &ep); err != nil || len(ep) != 1 {
 				t.Fatalf("ENTRYPOINT %s: want one exec-form element (%v)", rest, err)
 			}
-			d.entrypoint = ep[0]
+			cur.entrypoint = ep[0]
 		}
 	}
 	if len(stages) < 2 || !strings.HasPrefix(stages[0], "golang:1.26") {
 		t.Errorf("stages %v: want a golang:1.26 builder and a final stage", stages)
 	}
+	d := *cur
+	d.built, d.stages = built, named
 	return d
 }
 
 func TestDockerfile(t *testing.T) {
 	d := readDockerfile(t)
-	if !slices.Equal(sortedCopy(d.built), []string{"./cmd/setup", "./starter", "./worker"}) {
-		t.Errorf("go build builds %v, want ./worker ./cmd/setup ./starter", d.built)
+	if !slices.Equal(sortedCopy(d.built), []string{"./cmd/server", "./cmd/setup", "./cmd/token", "./starter", "./worker"}) {
+		t.Errorf("go build builds %v, want ./worker ./cmd/setup ./starter ./cmd/token ./cmd/server", d.built)
 	}
+	server := d.target(t, "server")
 	for _, dir := range d.built {
 		b, err := os.ReadFile(filepath.Join("..", dir, "main.go"))
 		if err != nil || !bytes.Contains(b, []byte("package main")) {
 			t.Errorf("%s is not a command: %v", dir, err)
 		}
-		if !d.installed[filepath.Base(dir)] {
+		if !d.installed[filepath.Base(dir)] && !server.installed[filepath.Base(dir)] {
 			t.Errorf("%s is built but not copied to /usr/local/bin/", dir)
 		}
+	}
+	// The server stage holds the server alone, runs as a non-root user and checks itself.
+	if !maps.Equal(server.installed, map[string]bool{"server": true}) || server.entrypoint != "/usr/local/bin/server" ||
+		server.user == "" || strings.HasPrefix(server.user, "0") || server.finalImage != "gcr.io/distroless/static-debian12:nonroot" {
+		t.Errorf("server stage: installs %v, entrypoint %s, user %q, image %s", server.installed, server.entrypoint, server.user, server.finalImage)
+	}
+	if _, err := binaries["server"].parse(server.healthcheck[1:]); err != nil || server.healthcheck[0] != "/usr/local/bin/server" {
+		t.Errorf("server stage HEALTHCHECK %v: %v", server.healthcheck, err)
 	}
 	if d.finalImage != "gcr.io/distroless/static-debian12:nonroot" && d.finalImage != "scratch" {
 		t.Errorf("final image %s: want distroless static nonroot or scratch", d.finalImage)
@@ -384,7 +436,7 @@ func TestCompose(t *testing.T) {
 	if !ok {
 		t.Fatal("compose.yaml has no services")
 	}
-	for _, want := range []string{"postgresql", "temporal-schema", "temporal", "temporal-ui", "setup", "worker", "prometheus", "grafana"} {
+	for _, want := range []string{"postgresql", "temporal-schema", "identity", "admin-token", "worker-token", "temporal", "temporal-ui", "setup", "worker", "prometheus", "grafana"} {
 		if services[want] == nil {
 			t.Errorf("compose.yaml has no %s service", want)
 		}
@@ -399,7 +451,8 @@ func TestCompose(t *testing.T) {
 			if df := str(get(s, "build", "dockerfile")); df != "deploy/Dockerfile" || str(get(s, "build", "context")) != ".." {
 				t.Errorf("%s: image %s is built from %q in %q, want deploy/Dockerfile in ..", name, image, df, get(s, "build", "context"))
 			}
-			b, args := command(t, d, get(s, "entrypoint"), get(s, "command"))
+			stage := d.target(t, str(get(s, "build", "target")))
+			b, args := command(t, *stage, get(s, "entrypoint"), get(s, "command"))
 			for i := range args {
 				args[i] = expandDefaults(args[i])
 			}
@@ -416,8 +469,8 @@ func TestCompose(t *testing.T) {
 			case "setup":
 				setupNamespace = flagValue(args, "namespace")
 			}
-			if b.name != "worker" && get(s, "healthcheck", "disable") != true {
-				t.Errorf("%s runs %s but keeps the image's worker HEALTHCHECK", name, b.name)
+			if own := filepath.Base(stage.healthcheck[0]); b.name != own && get(s, "healthcheck", "disable") != true {
+				t.Errorf("%s runs %s but keeps the image's %s HEALTHCHECK", name, b.name, own)
 			}
 		case officialImage(image):
 		default:
@@ -479,8 +532,47 @@ func TestCompose(t *testing.T) {
 	if get(services["setup"], "depends_on", "temporal", "condition") != "service_healthy" {
 		t.Error("the setup does not wait for a healthy Temporal server")
 	}
-	if !strings.HasPrefix(expandDefaults(str(get(services["temporal"], "image"))), "temporalio/server:1.32.") {
-		t.Errorf("Temporal server image %v, want 1.32.x", get(services["temporal"], "image"))
+	// The server verifies callers: it is the project's server image, trusting the identity
+	// service's tokens, and every process of ours that calls it has a token of its own.
+	tmp = services["temporal"]
+	if get(tmp, "build", "target") != "server" || !strings.HasPrefix(expandDefaults(str(get(tmp, "image"))), ourImage+"-server:") {
+		t.Errorf("the temporal service runs %v (target %v), want the server stage of deploy/Dockerfile", get(tmp, "image"), get(tmp, "build", "target"))
+	}
+	serverEnv := serviceEnv(tmp)
+	idArgs := strs(t, get(services["identity"], "command"))
+	if serverEnv["CUSTOMS_AUTH_ISSUER"] == "" || serverEnv["CUSTOMS_AUTH_ISSUER"] != flagValue(idArgs, "issuer-url") {
+		t.Errorf("the server trusts issuer %q, the identity service is %q", serverEnv["CUSTOMS_AUTH_ISSUER"], flagValue(idArgs, "issuer-url"))
+	}
+	if want := flagValue(idArgs, "backchannel-url") + "/.well-known/jwks.json"; serverEnv["CUSTOMS_AUTH_JWKS_URL"] != want {
+		t.Errorf("the server reads keys at %q, the identity service publishes them at %q", serverEnv["CUSTOMS_AUTH_JWKS_URL"], want)
+	}
+	if serverEnv["USE_INTERNAL_FRONTEND"] != "true" {
+		t.Error("the server runs no internal frontend: its system workers would be refused")
+	}
+	for _, name := range []string{"setup", "worker"} {
+		env := serviceEnv(services[name])
+		file := env["CUSTOMS_API_KEY_FILE"]
+		var signedBy string
+		for tokName, ts := range services {
+			if flagValue(strs(t, get(ts, "command")), "out") == file && file != "" {
+				signedBy = tokName
+				if get(services[name], "depends_on", tokName, "condition") != "service_completed_successfully" {
+					t.Errorf("%s does not wait for %s, which writes its token", name, tokName)
+				}
+				if iss := flagValue(strs(t, get(ts, "command")), "issuer-url"); iss != serverEnv["CUSTOMS_AUTH_ISSUER"] {
+					t.Errorf("%s signs %s's token for issuer %q, the server trusts %q", tokName, name, iss, serverEnv["CUSTOMS_AUTH_ISSUER"])
+				}
+			}
+		}
+		if signedBy == "" {
+			t.Errorf("%s reads its token from %q, which no service writes", name, file)
+		}
+	}
+	ui := serviceEnv(services["temporal-ui"])
+	if ui["TEMPORAL_AUTH_ENABLED"] != "true" || ui["TEMPORAL_AUTH_ISSUER_URL"] != serverEnv["CUSTOMS_AUTH_ISSUER"] ||
+		ui["TEMPORAL_AUTH_CALLBACK_URL"] != flagValue(idArgs, "ui-callback") ||
+		ui["TEMPORAL_AUTH_CLIENT_SECRET"] != serviceEnv(services["identity"])["CUSTOMS_UI_CLIENT_SECRET"] {
+		t.Errorf("the Web UI's sign-in %v does not match the identity service %v", ui, idArgs)
 	}
 }
 
@@ -805,8 +897,8 @@ func TestPostgresScriptRunsTheComposeServer(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal(".ci/postgres.sh has no temporal_env=( ... ) block")
 	}
-	if !strings.Contains(script, `env "${temporal_env[@]}" bin/temporal-server start`) {
-		t.Error(".ci/postgres.sh does not start the server as the image does: temporal-server start with temporal_env")
+	if !strings.Contains(script, `env "${temporal_env[@]}" bin/server >`) {
+		t.Error(".ci/postgres.sh does not start the server as the image does: bin/server with temporal_env")
 	}
 	scriptEnv := map[string]string{}
 	for _, line := range strings.Split(block, "\n") {
@@ -819,7 +911,7 @@ func TestPostgresScriptRunsTheComposeServer(t *testing.T) {
 	// What names the network, the password or a path in the container, and what the image's
 	// entrypoint adds.
 	differs := map[string]bool{"DB_PORT": true, "POSTGRES_SEEDS": true, "POSTGRES_PWD": true, "BIND_ON_IP": true,
-		"PROMETHEUS_ENDPOINT": true, "DYNAMIC_CONFIG_FILE_PATH": true}
+		"PROMETHEUS_ENDPOINT": true, "DYNAMIC_CONFIG_FILE_PATH": true, "CUSTOMS_AUTH_ISSUER": true, "CUSTOMS_AUTH_JWKS_URL": true}
 	for k, v := range composeEnv {
 		got, ok := scriptEnv[k]
 		switch {

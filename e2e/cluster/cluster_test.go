@@ -26,12 +26,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/register"
+	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -47,7 +49,105 @@ const (
 	EnvWorkerPIDs = "CUSTOMS_CLUSTER_WORKER_PIDS"
 	// EnvReport is a file the test writes what it covered to.
 	EnvReport = "CUSTOMS_CLUSTER_REPORT"
+	// EnvIssuerKey and EnvIssuerURL, set when the cluster verifies its callers, are the
+	// issuer's key file and name: each party then calls with its own signed token.
+	EnvIssuerKey = "CUSTOMS_CLUSTER_ISSUER_KEY"
+	EnvIssuerURL = "CUSTOMS_CLUSTER_ISSUER_URL"
 )
+
+// parties are those the test acts as. On a cluster that trusts its callers one client serves
+// them all; on one that verifies them (EnvIssuerKey), each signs in with its own token: the
+// exporter of each declaration lodges it and supplies its documents, each officer decides as
+// themself, and an auditor reads.
+type parties struct {
+	t       *testing.T
+	ctx     context.Context
+	address string
+	ns      string
+	issuer  *auth.Issuer
+	people  map[string]workflows.Principal
+	reader  client.Client
+	clients map[string]client.Client
+}
+
+func newParties(t *testing.T, ctx context.Context, address, namespace string) *parties {
+	t.Helper()
+	p := &parties{t: t, ctx: ctx, address: address, ns: namespace, clients: map[string]client.Client{}}
+	keyFile := os.Getenv(EnvIssuerKey)
+	if keyFile == "" {
+		c, err := connect.Dial(ctx, connect.Options{Address: address, Namespace: namespace},
+			logging.NewSDKLogger(zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		p.reader = c
+		return p
+	}
+	key, err := auth.LoadKey(keyFile)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvIssuerKey, err)
+	}
+	p.issuer = auth.NewIssuer(os.Getenv(EnvIssuerURL), auth.DevAudience, key)
+	p.people = map[string]workflows.Principal{}
+	for _, person := range auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters()) {
+		p.people[person.Principal.Subject] = person.Principal
+	}
+	p.reader = p.as(workflows.Principal{Subject: "cluster-test-auditor", Roles: []string{workflows.RoleAuditor}})
+	return p
+}
+
+func (p *parties) verified() bool { return p.issuer != nil }
+
+type bearer string
+
+func (b bearer) GetHeaders(context.Context) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// as is the client of one principal, signed in with a token of its own.
+func (p *parties) as(who workflows.Principal) client.Client {
+	p.t.Helper()
+	if c, ok := p.clients[who.Subject]; ok {
+		return c
+	}
+	tok, err := p.issuer.Token(who, time.Hour, time.Now())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	c, err := client.DialContext(p.ctx, client.Options{HostPort: p.address, Namespace: p.ns, HeadersProvider: bearer(tok),
+		Logger: logging.NewSDKLogger(zaptest.NewLogger(p.t, zaptest.Level(zapcore.WarnLevel)))})
+	if err != nil {
+		p.t.Fatalf("sign in as %s: %v", who.Subject, err)
+	}
+	p.t.Cleanup(c.Close)
+	p.clients[who.Subject] = c
+	return c
+}
+
+func (p *parties) person(subject string) client.Client {
+	p.t.Helper()
+	if !p.verified() {
+		return p.reader
+	}
+	who, ok := p.people[subject]
+	if !ok {
+		p.t.Fatalf("%s is not in the directory", subject)
+	}
+	return p.as(who)
+}
+
+// exporter is the client of the exporter with customs code code, a user acting for it, whether
+// or not the trader registry knows the exporter.
+func (p *parties) exporter(code string) client.Client {
+	if !p.verified() {
+		return p.reader
+	}
+	return p.as(workflows.Principal{Subject: auth.ExporterSubject(code), Roles: []string{workflows.RoleExporter}, Exporter: code})
+}
+
+// officer is the client of the officer with roster ID id.
+func (p *parties) officer(id string) client.Client { return p.person(id) }
 
 // expectation is how an example's clearance ends; examples/README.md tells the same.
 type expectation struct {
@@ -75,6 +175,7 @@ var expected = map[string]expectation{
 type run struct {
 	file     string
 	id       string
+	exporter string
 	exp      expectation
 	done     bool
 	asked    bool
@@ -94,12 +195,8 @@ func TestClusterClearsEveryExample(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
-	c, err := connect.Dial(ctx, connect.Options{Address: address, Namespace: namespace},
-		logging.NewSDKLogger(zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	who := newParties(t, ctx, address, namespace)
+	c := who.reader
 	pids := workerPIDs(t)
 	var report []string
 
@@ -107,8 +204,11 @@ func TestClusterClearsEveryExample(t *testing.T) {
 	// again on the same cluster. The random sample may then pick an otherwise green declaration,
 	// which the expected lane follows.
 	suffix := randomSuffix(t)
-	runs := submitExamples(t, ctx, c, suffix)
+	runs := submitExamples(t, ctx, who, suffix)
 	report = append(report, fmt.Sprintf("clearances submitted: %d (every valid example, IDs suffixed -%s)", len(runs), suffix))
+	if who.verified() {
+		report = append(report, fmt.Sprintf("callers verified: every party called with its own signed token (%d: exporters, officers, an auditor)", len(who.clients)))
+	}
 
 	decisions, killed := 0, 0
 	deadline := time.Now().Add(7 * time.Minute)
@@ -118,7 +218,7 @@ func TestClusterClearsEveryExample(t *testing.T) {
 		}
 		for _, r := range runs {
 			if !r.done {
-				decisions += drive(t, ctx, c, r)
+				decisions += drive(t, ctx, who, r)
 			}
 		}
 		// Kill a worker once officers have decided and activities are being dispatched, while
@@ -136,7 +236,7 @@ func TestClusterClearsEveryExample(t *testing.T) {
 		t.Error("no worker was killed: the clearances ended before enough decisions were made")
 	}
 
-	released := checkResults(t, ctx, c, runs)
+	released := checkResults(t, ctx, c, runs, who.verified())
 	report = append(report, fmt.Sprintf("outcomes as expected: %d released, %d refused; %d officer decisions, %d request for information answered",
 		released, len(runs)-released, decisions, count(runs, func(r *run) bool { return r.supplied })))
 	report = append(report, workShared(t, ctx, c, runs, killed)...)
@@ -185,7 +285,7 @@ func randomSuffix(t *testing.T) string {
 }
 
 // submitExamples starts a clearance of every example that validates; each must be in expected.
-func submitExamples(t *testing.T, ctx context.Context, c client.Client, suffix string) []*run {
+func submitExamples(t *testing.T, ctx context.Context, who *parties, suffix string) []*run {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -214,10 +314,10 @@ func submitExamples(t *testing.T, ctx context.Context, c client.Client, suffix s
 		if exp.lane == policy.LaneGreen && activities.Sampled(d.ID, policy.Default().SamplePercent) {
 			exp.lane = policy.LaneYellow
 		}
-		if _, err := clearance.Submit(ctx, c, d); err != nil {
+		if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
 			t.Fatalf("submit %s: %v", name, err)
 		}
-		runs = append(runs, &run{file: name, id: d.ID, exp: exp})
+		runs = append(runs, &run{file: name, id: d.ID, exp: exp, exporter: d.Exporter.Code})
 	}
 	if len(runs) != len(expected) {
 		t.Fatalf("%d valid examples submitted, %d expected", len(runs), len(expected))
@@ -227,8 +327,9 @@ func submitExamples(t *testing.T, ctx context.Context, c client.Client, suffix s
 
 // drive looks at a clearance once and answers what it waits for, as an officer or as the
 // exporter. It returns the number of officer decisions made.
-func drive(t *testing.T, ctx context.Context, c client.Client, r *run) int {
+func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 	t.Helper()
+	c := who.reader
 	callCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	s, err := clearance.Status(callCtx, c, r.id)
@@ -246,7 +347,7 @@ func drive(t *testing.T, ctx context.Context, c client.Client, r *run) int {
 	}
 	switch s.Waiting.For {
 	case workflows.WaitingForExporter:
-		if _, err := clearance.Supply(callCtx, c, r.id, workflows.Supply{
+		if _, err := clearance.Supply(callCtx, who.exporter(r.exporter), r.id, workflows.Supply{
 			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-" + r.id,
 				Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}},
 			Note: "manufacturer's quality declaration attached",
@@ -266,7 +367,7 @@ func drive(t *testing.T, ctx context.Context, c client.Client, r *run) int {
 		d.Reason = "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
 		d.Requested = []string{string(declaration.DocQualityDeclaration)}
 	}
-	if _, err := clearance.Decide(callCtx, c, r.id, d); err != nil {
+	if _, err := clearance.Decide(callCtx, who.officer(d.Officer), r.id, d); err != nil {
 		var refused *clearance.RefusedError
 		if errors.As(err, &refused) {
 			t.Errorf("%s: decision %+v refused: %v", r.id, d, err)
@@ -374,7 +475,7 @@ func identityPID(identity string) int {
 	return pid
 }
 
-func checkResults(t *testing.T, ctx context.Context, c client.Client, runs []*run) int {
+func checkResults(t *testing.T, ctx context.Context, c client.Client, runs []*run, verified bool) int {
 	t.Helper()
 	released := 0
 	for _, r := range runs {
@@ -390,6 +491,11 @@ func checkResults(t *testing.T, ctx context.Context, c client.Client, runs []*ru
 		}
 		if r.exp.askForQualityDeclaration && !r.supplied {
 			t.Errorf("%s (%s) ended without the request for information being answered", r.id, r.file)
+		}
+		for _, d := range res.Decisions {
+			if verified && d.Via == workflows.ViaUpdate && !d.Verified {
+				t.Errorf("%s: the decision of %s on %s is not recorded as its verified caller's", r.id, d.Officer, d.Stage)
+			}
 		}
 		switch res.State {
 		case workflows.StateReleased:
