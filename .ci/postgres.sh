@@ -83,7 +83,9 @@ say "building the Temporal server (cmd/server), its SQL tool, worker, starter, s
 # One build, so the go command overlaps compiling and linking; the server's packages come from
 # the build cache when go test ./... ran before.
 go build -o bin/ ./cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup ./cmd/token
+go build -o bin/ui-server github.com/temporalio/ui-server/v2/cmd/server
 mv -f bin/sql bin/temporal-sql-tool
+ui_server_dir=$(go list -m -f '{{.Dir}}' github.com/temporalio/ui-server/v2)
 server_dir=$(go list -m -f '{{.Dir}}' go.temporal.io/server)
 server_version=$(go list -m -f '{{.Version}}' go.temporal.io/server)
 schema_dir="$server_dir/schema/postgresql/v12"
@@ -125,11 +127,18 @@ grep -E '^(--- |ok|FAIL)' "$work/pgtests.log"
 if grep -q -- '--- SKIP' "$work/pgtests.log"; then echo "a PostgreSQL test skipped with a database given" >&2; exit 1; fi
 
 # --- the issuer ------------------------------------------------------------------------------
-# The Compose stack's identity service: the development issuer, publishing its keys.
+# The Compose stack's identity service: the development issuer, publishing its keys and signing
+# the Web UI's users in. As there, a browser reaches it by one name (the issuer, 127.0.0.1) and
+# the servers by another (the backchannel, localhost).
 idp_port=$(free_ports 28235 1)
+ui_port=$(free_ports 28233 1)
 issuer="http://127.0.0.1:$idp_port"
-say "starting the issuer $issuer (token --serve)"
-bin/token --serve --data-dir "$work/identity" --auth-port "$idp_port" --issuer-url "$issuer" >"$work/identity.log" 2>&1 &
+backchannel="http://localhost:$idp_port"
+ui="http://127.0.0.1:$ui_port"
+ui_secret="ui-$RANDOM$RANDOM"
+say "starting the issuer $issuer (token --serve), for the Web UI too"
+CUSTOMS_UI_CLIENT_SECRET=$ui_secret bin/token --serve --data-dir "$work/identity" --auth-port "$idp_port" --issuer-url "$issuer" \
+  --backchannel-url "$backchannel" --ui-callback "$ui/auth/sso/callback" >"$work/identity.log" 2>&1 &
 pids+=($!)
 wait_for 30 "the issuer's keys" curl -sf "$issuer/.well-known/jwks.json"
 sign() { bin/token --data-dir "$work/identity" --issuer-url "$issuer" --ttl 2h "$@"; }
@@ -160,7 +169,7 @@ temporal_env=(
   DYNAMIC_CONFIG_FILE_PATH=$PWD/deploy/temporal/dynamicconfig.yaml
   USE_INTERNAL_FRONTEND=true
   CUSTOMS_AUTH_ISSUER=$issuer
-  CUSTOMS_AUTH_JWKS_URL=$issuer/.well-known/jwks.json
+  CUSTOMS_AUTH_JWKS_URL=$backchannel/.well-known/jwks.json
   CUSTOMS_AUTH_NAMESPACE=customs
 )
 say "starting Temporal server $server_version on $address as the Compose service runs it (PostgreSQL persistence and visibility, callers verified)"
@@ -209,10 +218,33 @@ TEMPORAL_API_KEY=$exporter_token bin/starter wait NBKR-2020-000331 >"$work/start
 grep -q "released" "$work/starter-wait.out"
 head -n 3 "$work/starter-wait.out"
 
+# --- the Web UI ----------------------------------------------------------------------------
+# The Compose stack's temporal-ui service, as its image runs it: Temporal's UI server (built from
+# the pinned module) with --env docker on its own configuration template, rendered from the
+# service's environment. Only the addresses differ. deploy_test.go
+# TestPostgresScriptRunsTheComposeUI holds the two lists together.
+ui_env=(
+  TEMPORAL_ADDRESS=$address
+  TEMPORAL_UI_PORT=$ui_port
+  TEMPORAL_DEFAULT_NAMESPACE=customs
+  TEMPORAL_CORS_ORIGINS=$ui
+  TEMPORAL_AUTH_ENABLED=true
+  TEMPORAL_AUTH_PROVIDER_URL=$backchannel
+  TEMPORAL_AUTH_ISSUER_URL=$issuer
+  TEMPORAL_AUTH_CLIENT_ID=customs-web-ui
+  TEMPORAL_AUTH_CLIENT_SECRET=$ui_secret
+  TEMPORAL_AUTH_CALLBACK_URL=$ui/auth/sso/callback
+  TEMPORAL_AUTH_SCOPES=openid,profile,email
+)
+say "starting the Web UI server on $ui as the Compose service runs it (officers sign in at the issuer)"
+env "${ui_env[@]}" bin/ui-server --root "$ui_server_dir" --env docker start >"$work/ui.log" 2>&1 &
+pids+=($!)
+wait_for 60 "the Web UI" curl -sf "$ui/healthz"
+
 # --- the cluster test ----------------------------------------------------------------------
 say "cluster test: every valid example, officers' decisions, one worker killed mid-run"
 CUSTOMS_CLUSTER_ADDRESS=$address CUSTOMS_CLUSTER_NAMESPACE=$namespace CUSTOMS_CLUSTER_RELEASE_DB=$release_url \
-  CUSTOMS_CLUSTER_ISSUER_KEY="$work/identity/auth/issuer.pem" CUSTOMS_CLUSTER_ISSUER_URL="$issuer" \
+  CUSTOMS_CLUSTER_ISSUER_KEY="$work/identity/auth/issuer.pem" CUSTOMS_CLUSTER_ISSUER_URL="$issuer" CUSTOMS_CLUSTER_UI_URL="$ui" \
   CUSTOMS_CLUSTER_WORKER_PIDS=$(IFS=,; echo "${worker_pids[*]}") CUSTOMS_CLUSTER_REPORT="$work/report.txt" \
   go test -count=1 -v -timeout 10m ./e2e/cluster/ >"$work/cluster-test.log" 2>&1 ||
   { cat "$work/cluster-test.log"; exit 1; }
@@ -248,6 +280,7 @@ sed 's/^/  /' "$work/report.txt"
 echo "  starter: NBKR-2020-000331 submitted and released through bin/starter"
 echo "  setup: run twice against the fresh cluster as an admin; the second run changed nothing; without a token refused"
 echo "  callers: verified by the server against the issuer $issuer (cmd/server); every process signed in with its own token"
+echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
 echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"

@@ -937,3 +937,46 @@ func TestPostgresScriptRunsTheComposeServer(t *testing.T) {
 		t.Errorf(".ci/postgres.sh reads the dynamic configuration from %q, compose.yaml mounts %q", scriptEnv["DYNAMIC_CONFIG_FILE_PATH"], want)
 	}
 }
+
+// TestPostgresScriptRunsTheComposeUI: .ci/postgres.sh runs Temporal's UI server with the
+// environment compose.yaml gives the temporal-ui service, so the Web UI's sign-in that the
+// cluster test drives there is the one Compose configures; only the addresses and the secret
+// differ.
+func TestPostgresScriptRunsTheComposeUI(t *testing.T) {
+	b, err := os.ReadFile("../.ci/postgres.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	_, block, ok := strings.Cut(script, "\nui_env=(\n")
+	block, _, ok2 := strings.Cut(block, "\n)\n")
+	if !ok || !ok2 {
+		t.Fatal(".ci/postgres.sh has no ui_env=( ... ) block")
+	}
+	if !strings.Contains(script, `env "${ui_env[@]}" bin/ui-server --root "$ui_server_dir" --env docker start`) {
+		t.Error(".ci/postgres.sh does not start the UI server as the image does: ui-server --env docker start with ui_env")
+	}
+	scriptEnv := map[string]string{}
+	for _, line := range strings.Split(block, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		scriptEnv[k] = v
+	}
+	composeEnv := serviceEnv(readYAML(t, "compose.yaml")[0]["services"].(map[string]any)["temporal-ui"])
+	differs := map[string]bool{"TEMPORAL_ADDRESS": true, "TEMPORAL_CORS_ORIGINS": true, "TEMPORAL_AUTH_PROVIDER_URL": true,
+		"TEMPORAL_AUTH_ISSUER_URL": true, "TEMPORAL_AUTH_CLIENT_SECRET": true, "TEMPORAL_AUTH_CALLBACK_URL": true}
+	for k, v := range composeEnv {
+		got, ok := scriptEnv[k]
+		switch {
+		case !ok:
+			t.Errorf("compose.yaml gives the UI %s=%s; .ci/postgres.sh does not", k, v)
+		case !differs[k] && got != v:
+			t.Errorf("%s: compose.yaml %q, .ci/postgres.sh %q", k, v, got)
+		}
+	}
+	for k := range scriptEnv {
+		// The port is the image's own (8080) in Compose, a free one here.
+		if _, ok := composeEnv[k]; !ok && k != "TEMPORAL_UI_PORT" {
+			t.Errorf(".ci/postgres.sh gives the UI %s, which compose.yaml does not", k)
+		}
+	}
+}
