@@ -822,8 +822,27 @@ func checkImage(t *testing.T, what, image string) {
 
 func TestHelmValues(t *testing.T) {
 	v := readYAML(t, "helm/temporal-values.yaml")[0]
-	if tag := str(get(v, "server", "image", "tag")); !strings.HasPrefix(tag, "1.32.") || get(v, "server", "image", "repository") != "temporalio/server" {
-		t.Errorf("server image %v:%v, want temporalio/server:1.32.x", get(v, "server", "image", "repository"), tag)
+	// The server is the project's, which verifies callers: it needs the issuer and the internal
+	// frontend; the Web UI signs officers in.
+	if get(v, "server", "image", "repository") != ourImage+"-server" {
+		t.Errorf("server image %v, want %s-server (deploy/Dockerfile, target server)", get(v, "server", "image", "repository"), ourImage)
+	}
+	env := map[string]any{}
+	for _, e := range get(v, "server", "additionalEnv").([]any) {
+		env[str(get(e, "name"))] = get(e, "value")
+	}
+	if iss := str(env["CUSTOMS_AUTH_ISSUER"]); !strings.HasPrefix(iss, "https://") {
+		t.Errorf("server.additionalEnv CUSTOMS_AUTH_ISSUER = %q, want the customs service's https issuer", iss)
+	}
+	if get(v, "server", "internal-frontend", "enabled") != true {
+		t.Error("server.internal-frontend.enabled is not true: the system workers would be refused")
+	}
+	uiEnv := map[string]any{}
+	for _, e := range get(v, "web", "additionalEnv").([]any) {
+		uiEnv[str(get(e, "name"))] = e
+	}
+	if str(get(uiEnv["TEMPORAL_AUTH_ENABLED"], "value")) != "true" || get(uiEnv["TEMPORAL_AUTH_CLIENT_SECRET"], "valueFrom", "secretKeyRef", "name") == nil {
+		t.Errorf("the Web UI does not sign officers in, or holds its client secret inline: %v", uiEnv)
 	}
 	if tag := str(get(v, "admintools", "image", "tag")); !strings.HasPrefix(tag, "1.32.") {
 		t.Errorf("admin-tools tag %s, want 1.32.x", tag)

@@ -16,6 +16,8 @@ var chartPaths = map[string]string{
 	"server.image.repository":                       "values.yaml",
 	"server.image.tag":                              "values.yaml",
 	"server.replicaCount":                           "values.yaml; templates/server-deployment.yaml replicas default",
+	"server.additionalEnv":                          "templates/server-deployment.yaml: every service's container env",
+	"server.internal-frontend.enabled":              "templates/server-deployment.yaml: the internal-frontend Deployment and USE_INTERNAL_FRONTEND",
 	"server.*.replicaCount":                         "templates/server-deployment.yaml: default $.Values.server.replicaCount $serviceValues.replicaCount",
 	"server.config.logLevel":                        "templates/server-configmap.yaml log.level",
 	"server.config.namespaces.create":               "templates/server-namespace-job.yaml",
@@ -30,6 +32,7 @@ var chartPaths = map[string]string{
 	"web.replicaCount":                              "values.yaml",
 	"web.image.repository":                          "values.yaml",
 	"web.image.tag":                                 "values.yaml",
+	"web.additionalEnv":                             "templates/web-deployment.yaml: the UI container's env",
 }
 
 func leafPaths(prefix string, v any, out *[]string) {

@@ -72,12 +72,19 @@ func env(name, def string) string {
 type Flags struct {
 	ConfigFile, Issuer, Audience, JWKS, Namespace, Revocations string
 	Services                                                   serviceList
+
+	servicesEnv string
 }
 
 // RegisterFlags defines the flags on fs, defaulting from the environment.
 func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.ConfigFile, "config-file", os.Getenv(config.EnvKeyConfigFile), "the server's configuration file (env "+config.EnvKeyConfigFile+"); default: the stock server's built-in template, rendered from the environment as the temporalio/server image renders it")
-	fs.Var(&f.Services, "service", "a service to start, repeatable or comma-separated: "+strings.Join(temporal.Services, ", ")+" (default: every service the configuration defines)")
+	if v := os.Getenv("TEMPORAL_SERVICES"); v != "" {
+		// As the stock server: the Helm chart runs one service per pod this way. A bad name is
+		// reported when the flags are parsed.
+		f.servicesEnv = v
+	}
+	fs.Var(&f.Services, "service", "a service to start, repeatable or comma-separated: "+strings.Join(temporal.Services, ", ")+" (env TEMPORAL_SERVICES; default: every service the configuration defines)")
 	fs.StringVar(&f.Issuer, "issuer", os.Getenv(EnvIssuer), "the customs service's token issuer: the iss every token must carry (env "+EnvIssuer+"; required)")
 	fs.StringVar(&f.Audience, "audience", env(EnvAudience, auth.DevAudience), "the aud every token must carry (env "+EnvAudience+")")
 	fs.StringVar(&f.JWKS, "jwks-url", os.Getenv(EnvJWKS), "where the issuer publishes its keys (env "+EnvJWKS+"; default: the configuration's global.authorization.jwtKeyProvider.keySourceURIs, else the issuer followed by "+auth.JWKSPath+")")
@@ -97,6 +104,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	command.Help(fs, stdout, "usage: server [flags]\n       server healthcheck [--address HOST:PORT]\n\nThe Temporal server, started as temporal-server start starts it, that verifies every caller's\nsigned token and allows each role of the clearance engine its own calls only; healthcheck\nasks a running one's frontend whether it serves, and exits 0 when it does.\n\nflags:\n")
 	if code, ok := command.NoOperands("server", fs, args, stderr); !ok {
 		return code
+	}
+	if len(f.Services) == 0 && f.servicesEnv != "" {
+		if err := f.Services.Set(f.servicesEnv); err != nil {
+			fmt.Fprintf(stderr, "server: TEMPORAL_SERVICES: %v\n", err)
+			return command.Usage
+		}
 	}
 
 	if err := setBroadcastAddress(); err != nil {
@@ -123,8 +136,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if !slices.Contains(services, string(primitives.InternalFrontendService)) {
-		problems = append(problems, "the services include no internal-frontend: with callers verified, the server's own system workers reach it alone (set USE_INTERNAL_FRONTEND=true for the built-in template, or define services.internal-frontend)")
+	if _, ok := cfg.Services[string(primitives.InternalFrontendService)]; !ok {
+		problems = append(problems, "the configuration defines no internal-frontend service: with callers verified, the server's own system workers reach it alone (set USE_INTERNAL_FRONTEND=true for the built-in template or the Helm chart, or define services.internal-frontend)")
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {
@@ -230,12 +243,17 @@ func setBroadcastAddress() error {
 	return errors.New("TEMPORAL_BROADCAST_ADDRESS: unset, and this host has no address other than loopback to announce")
 }
 
+// RegisterHealthcheckFlags defines server healthcheck's flags on fs.
+func RegisterHealthcheckFlags(fs *flag.FlagSet) (address *string, timeout *time.Duration) {
+	return fs.String("address", "127.0.0.1:7233", "the frontend's host:port"),
+		fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+}
+
 // healthcheck asks the frontend's gRPC health service about the workflow service.
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("server healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	address := fs.String("address", "127.0.0.1:7233", "the frontend's host:port")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	address, timeout := RegisterHealthcheckFlags(fs)
 	command.Help(fs, stdout, "usage: server healthcheck [flags]\n\nflags:\n")
 	if code, ok := command.NoOperands("server healthcheck", fs, args, stderr); !ok {
 		return code

@@ -231,6 +231,12 @@ func TestServerRefusesUnverifiableSettings(t *testing.T) {
 	}
 	withInternal, _ := configFile(t, true)
 	withoutInternal, _ := configFile(t, false)
+	t.Setenv("TEMPORAL_SERVICES", "frontend,gateway")
+	var envOut, envErr bytes.Buffer
+	if code := Run(context.Background(), []string{"--config-file", withInternal, "--issuer", "https://login.customs.example"}, &envOut, &envErr); code != command.Usage ||
+		!strings.Contains(envErr.String(), `TEMPORAL_SERVICES: "gateway" is not one of`) {
+		t.Errorf("TEMPORAL_SERVICES=frontend,gateway: exit %d, %q", code, envErr.String())
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -239,11 +245,14 @@ func TestServerRefusesUnverifiableSettings(t *testing.T) {
 		{[]string{"--config-file", withInternal, "--issuer", "login.customs.example"}, "--issuer: \"login.customs.example\" is not an issuer URL"},
 		{[]string{"--config-file", withInternal, "--issuer", "https://login.customs.example", "--jwks-url", "file:///keys"}, "--jwks-url: \"file:///keys\" is not an http(s) URL"},
 		{[]string{"--config-file", withInternal, "--issuer", "https://login.customs.example", "--audience", " "}, "--audience: empty"},
-		{[]string{"--config-file", withoutInternal, "--issuer", "https://login.customs.example"}, "no internal-frontend"},
+		{[]string{"--config-file", withoutInternal, "--issuer", "https://login.customs.example"}, "defines no internal-frontend"},
+		// A pod of the Helm chart runs one service; the configuration must still define it.
+		{[]string{"--config-file", withoutInternal, "--issuer", "https://login.customs.example", "--service", "frontend"}, "defines no internal-frontend"},
 		{[]string{"--config-file", filepath.Join(t.TempDir(), "missing.yaml"), "--issuer", "https://login.customs.example"}, "the configuration"},
 		{[]string{"--issuer", "https://login.customs.example", "--service", "gateway"}, `"gateway" is not one of`},
 		{[]string{"--issuer", "https://login.customs.example", "start"}, "start"},
 	} {
+		t.Setenv("TEMPORAL_SERVICES", "")
 		var out, errOut bytes.Buffer
 		if code := Run(context.Background(), c.args, &out, &errOut); code != command.Usage || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%q: exit %d, %q; want %d saying %q", c.args, code, errOut.String(), command.Usage, c.want)
