@@ -125,6 +125,12 @@ func (d *Dev) UILogin() *embedded.UILogin {
 	return &embedded.UILogin{ProviderURL: d.Issuer.URL, ClientID: UIClientID, ClientSecret: d.uiSecret, CallbackURL: d.uiCallback}
 }
 
+// HTTPAuthorizer decides requests of the engine's own HTTP services by the same tokens the
+// server verifies (HTTPAuthorizer), for roles.
+func (d *Dev) HTTPAuthorizer(roles ...string) func(*http.Request) (int, string) {
+	return HTTPAuthorizer(&ClaimMapper{Keys: d.keys, Issuer: d.Issuer.URL, Audience: d.Issuer.Audience}, d.Revoked, roles...)
+}
+
 // Headers signs p's tokens for a client of this process: a fresh one whenever the last has
 // less than a quarter of its hour left.
 func (d *Dev) Headers(p workflows.Principal) *Tokens {

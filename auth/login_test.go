@@ -273,3 +273,48 @@ func TestWebUILoginWithABackchannel(t *testing.T) {
 		t.Errorf("the access token reads as %+v", got)
 	}
 }
+
+// TestCodecServerTakesTheSameTokens: the engine's HTTP services (the codec server) decide by the
+// tokens the server verifies: the staff's pass, an exporter's, a revoked one's, another
+// issuer's and none are refused with the reason.
+func TestCodecServerTakesTheSameTokens(t *testing.T) {
+	rp := startLogin(t)
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := auth.NewIssuer("https://elsewhere.example", auth.DevAudience, key)
+	authorize := auth.HTTPAuthorizer(rp.mapper, rp.revoked, auth.Readers...)
+	bearerOf := func(subject string) string {
+		return "Bearer " + mustExchange(t, rp, rp.signIn(subject)).AccessToken
+	}
+	otherTok, err := other.Token(workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedTok := bearerOf("hq-zhao") // signed in before the revocation
+	if err := rp.revoked.Revoke("hq-zhao"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		header string
+		status int
+		reason string
+	}{
+		{bearerOf("doc-li"), 0, ""},
+		{bearerOf("audit-1"), 0, ""},
+		{bearerOf(auth.ExporterSubject("3301960412")), http.StatusForbidden, "may not use this service"},
+		{revokedTok, http.StatusForbidden, "hq-zhao is revoked"},
+		{"Bearer " + otherTok, http.StatusUnauthorized, "does not verify"},
+		{"", http.StatusUnauthorized, "no bearer token"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://codec/decode", nil)
+		if c.header != "" {
+			req.Header.Set("Authorization", c.header)
+		}
+		status, reason := authorize(req)
+		if status != c.status || !strings.Contains(reason, c.reason) {
+			t.Errorf("%.40s: %d %q, want %d saying %q", c.header, status, reason, c.status, c.reason)
+		}
+	}
+}

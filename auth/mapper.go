@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,4 +108,26 @@ func (m *ClaimMapper) verify(header string) (workflows.Principal, error) {
 	}
 	p.Exporter, _ = claims[ClaimExporter].(string)
 	return p, nil
+}
+
+// Readers are the roles that read every clearance: the staff.
+var Readers = []string{workflows.RoleOfficer, workflows.RoleSupervisor, workflows.RoleAuditor, workflows.RoleAdmin}
+
+// HTTPAuthorizer decides an HTTP request of one of the engine's own services (the codec server)
+// by the caller's bearer token, as the Temporal server decides a call: verified by m, not
+// revoked, and holding one of roles. It returns 0 to allow, or the status and the reason.
+func HTTPAuthorizer(m *ClaimMapper, revoked *Revocations, roles ...string) func(r *http.Request) (int, string) {
+	return func(r *http.Request) (int, string) {
+		p, err := m.verify(r.Header.Get("Authorization"))
+		if err != nil {
+			return http.StatusUnauthorized, err.Error()
+		}
+		if gone, err := revoked.Revoked(p.Subject); gone || err != nil {
+			return http.StatusForbidden, p.Subject + " is revoked: the token is no longer accepted"
+		}
+		if !slices.ContainsFunc(roles, p.Has) {
+			return http.StatusForbidden, fmt.Sprintf("%s (%s) may not use this service: it is for %s", p.Subject, strings.Join(p.Roles, ", "), strings.Join(roles, ", "))
+		}
+		return 0, ""
+	}
 }

@@ -186,3 +186,45 @@ func TestServerChecksOriginAndToken(t *testing.T) {
 		t.Fatalf("preflight: %d", resp.StatusCode)
 	}
 }
+
+// TestServerAuthorizeDecidesEachRequest: with Authorize, a refused request gets its status and
+// reason and no payload; an allowed one is decoded; a preflight is not asked for a token.
+func TestServerAuthorizeDecidesEachRequest(t *testing.T) {
+	c := New(keyring(t, "k1", map[string]string{"k1": key(t)}))
+	srv := httptest.NewServer(NewHandler(c, ServerOptions{Origins: []string{"http://localhost:8233"},
+		Authorize: func(r *http.Request) (int, string) {
+			if r.Header.Get("Authorization") == "Bearer staff" {
+				return 0, ""
+			}
+			return http.StatusForbidden, "exporter-1 (exporter) may not use this service"
+		}}))
+	defer srv.Close()
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/decode", strings.NewReader(`{"payloads":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("staff"); code != http.StatusOK {
+		t.Errorf("staff: %d %s", code, body)
+	}
+	if code, body := post("exporter"); code != http.StatusForbidden || !strings.Contains(body, "may not use this service") {
+		t.Errorf("exporter: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
+	req.Header.Set("Origin", "http://localhost:8233")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("preflight: %d", resp.StatusCode)
+	}
+}

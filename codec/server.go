@@ -17,6 +17,10 @@ type ServerOptions struct {
 	// Token, when set, is required as "Authorization: Bearer <token>" on every encode and
 	// decode request (the temporal CLI sends it with --codec-auth).
 	Token string
+	// Authorize, when set, decides each encode and decode request from its caller's token (the
+	// Web UI passes the signed-in user's): it returns 0 to allow, or the HTTP status and the
+	// reason of a refusal.
+	Authorize func(r *http.Request) (status int, reason string)
 }
 
 // NewHandler returns the codec server: POST /encode and POST /decode as the Web UI and the
@@ -49,6 +53,12 @@ func NewHandler(c *Codec, opts ServerOptions) http.Handler {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(opts.Token)) != 1 {
 				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+				return
+			}
+		}
+		if opts.Authorize != nil {
+			if status, reason := opts.Authorize(r); status != 0 {
+				http.Error(w, reason, status)
 				return
 			}
 		}

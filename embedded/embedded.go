@@ -508,7 +508,8 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true,
-		Codec:               uiconfig.Codec{Endpoint: cfg.CodecEndpoint},
+		// With a sign-in the codec server checks the signed-in user's token too.
+		Codec: uiconfig.Codec{Endpoint: cfg.CodecEndpoint, PassAccessToken: cfg.UILogin != nil},
 	}))
 	s.uiAddress = UIAddress(cfg.IP, cfg.UIPort)
 	s.uiDone = make(chan struct{})

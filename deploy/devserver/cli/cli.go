@@ -77,38 +77,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal,
 	}
-	var cd *codec.Codec
-	if *codecKeys != "" {
-		ring, err := codec.LoadKeyring(*codecKeys)
-		if err != nil {
-			zl.Error("--codec-keys", zap.Error(err))
-			return command.Usage
-		}
-		cd = codec.New(ring)
-		addr := net.JoinHostPort(*ip, strconv.Itoa(*codecPort))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			zl.Error("cannot serve the codec", zap.Error(err))
-			return command.Failure
-		}
-		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
-		cs := &http.Server{Handler: codec.NewHandler(cd, codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}),
-			ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := cs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				zl.Error("the codec server stopped", zap.Error(err))
-			}
-		}()
-		defer func() {
-			if err := cs.Close(); err != nil {
-				zl.Warn("close the codec server", zap.Error(err))
-			}
-		}()
-		scfg.CodecEndpoint = "http://" + addr
-	}
-	if !*memory {
-		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
-	}
 	var dev *auth.Dev
 	if *withAuth {
 		var web *auth.WebLogin
@@ -131,6 +99,42 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 		scfg.Auth = dev.Server(*namespace)
 		scfg.UILogin = dev.UILogin()
+	}
+	var cd *codec.Codec
+	if *codecKeys != "" {
+		ring, err := codec.LoadKeyring(*codecKeys)
+		if err != nil {
+			zl.Error("--codec-keys", zap.Error(err))
+			return command.Usage
+		}
+		cd = codec.New(ring)
+		addr := net.JoinHostPort(*ip, strconv.Itoa(*codecPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			zl.Error("cannot serve the codec", zap.Error(err))
+			return command.Failure
+		}
+		origins := []string{"http://" + net.JoinHostPort(*ip, strconv.Itoa(*uiPort)), "http://localhost:" + strconv.Itoa(*uiPort)}
+		copts := codec.ServerOptions{Origins: origins, Token: os.Getenv("CUSTOMS_CODEC_TOKEN")}
+		if dev != nil {
+			// The same tokens as the server's: the signed-in officer's, which the Web UI passes.
+			copts.Token, copts.Authorize = "", dev.HTTPAuthorizer(auth.Readers...)
+		}
+		cs := &http.Server{Handler: codec.NewHandler(cd, copts), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := cs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				zl.Error("the codec server stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			if err := cs.Close(); err != nil {
+				zl.Warn("close the codec server", zap.Error(err))
+			}
+		}()
+		scfg.CodecEndpoint = "http://" + addr
+	}
+	if !*memory {
+		scfg.DataDir = filepath.Join(cfg.DataDir, "temporal")
 	}
 	srv, err := embedded.Start(ctx, scfg)
 	if err != nil {

@@ -3,10 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +135,73 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 	}
 	if len(st.Decisions) != 1 || st.Decisions[0].Officer != "doc-li" || !st.Decisions[0].Verified || st.Decisions[0].Via != workflows.ViaUpdate {
 		t.Errorf("decisions after the UI's: %+v; want one by doc-li, verified, via update", st.Decisions)
+	}
+}
+
+// TestCodecServerTakesTheServersTokens runs devserver --auth with encrypted payloads: its codec
+// server decodes for an officer's token and refuses an exporter's and none, with the reason.
+func TestCodecServerTakesTheServersTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keys, []byte(`{"active":"k1","keys":{"k1":"`+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+`"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	grpcPort, authPort, codecPort, health := freePort(t), freePort(t), freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-", "--codec-keys", keys,
+			"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--codec-port", fmt.Sprint(codecPort),
+			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn"}, &logs, &logs)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the devserver never became ready:\n%s", logs.String())
+		}
+	}
+	sign := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		if code := token.Run(ctx, append([]string{"--data-dir", dir, "--auth-port", fmt.Sprint(authPort)}, args...), &out, &errOut); code != command.OK {
+			t.Fatalf("token %q: exit %d: %s", args, code, errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	decode := func(tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/decode", codecPort), strings.NewReader(`{"payloads":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := decode(sign("--role", "officer", "--subject", "doc-li")); code != http.StatusOK {
+		t.Errorf("an officer's decode: %d %s", code, body)
+	}
+	if code, body := decode(sign("--exporter", "3301960412", "--subject", "exporter-3301960412")); code != http.StatusForbidden || !strings.Contains(body, "may not use this service") {
+		t.Errorf("an exporter's decode: %d %s", code, body)
+	}
+	if code, body := decode(""); code != http.StatusUnauthorized || !strings.Contains(body, "no bearer token") {
+		t.Errorf("a decode without a token: %d %s", code, body)
 	}
 }
