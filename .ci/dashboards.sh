@@ -64,6 +64,11 @@ bin/devserver --memory --no-ui --port "$grpc" --metrics-addr "127.0.0.1:$metrics
 pids+=($!)
 wait_for 60 "the worker's /metrics" curl -sf "http://127.0.0.1:$metrics/metrics"
 
+# The Compose stack's Prometheus configuration, as the real Prometheus reads it (its scrape
+# targets are Docker's DNS names, which resolve only inside the stack).
+say "promtool check config deploy/grafana/prometheus.yml"
+promtool check config deploy/grafana/prometheus.yml
+
 cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
