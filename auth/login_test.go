@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"io"
 	"net"
 	"net/http"
@@ -315,6 +316,24 @@ func TestCodecServerTakesTheSameTokens(t *testing.T) {
 		status, reason := authorize(req)
 		if status != c.status || !strings.Contains(reason, c.reason) {
 			t.Errorf("%.40s: %d %q, want %d saying %q", c.header, status, reason, c.status, c.reason)
+		}
+	}
+}
+
+// TestWorkerCertificatesByCommonName: without a token, a verified client certificate signs a
+// worker in when its common name is listed exactly or by prefix; any other is refused by name.
+func TestWorkerCertificatesByCommonName(t *testing.T) {
+	m := &auth.ClaimMapper{WorkerCertificates: []string{"worker.customs.internal", "customs-worker-*"}}
+	for cn, want := range map[string]bool{"worker.customs.internal": true, "customs-worker-7": true, "customs-worker-": true,
+		"worker.customs.internal.evil": false, "customs-workers": false, "": false} {
+		claims, err := m.GetClaims(&authorization.AuthInfo{TLSSubject: &pkix.Name{CommonName: cn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := claims.Extensions.(auth.Identity)
+		got := id.Refused == "" && id.Principal.Subject == cn && slices.Equal(id.Principal.Roles, []string{workflows.RoleWorker})
+		if got != want {
+			t.Errorf("%q: %+v, want admitted %v", cn, id, want)
 		}
 	}
 }

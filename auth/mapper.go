@@ -27,6 +27,10 @@ type ClaimMapper struct {
 	Issuer, Audience string
 	// Now is the clock tokens are checked against; nil means time.Now.
 	Now func() time.Time
+	// WorkerCertificates name the client certificates that sign a worker in without a token, by
+	// common name: an exact name, or a prefix followed by "*". The frontend's TLS verifies the
+	// certificate against its client CAs (requireClientAuth); only a verified one reaches here.
+	WorkerCertificates []string
 }
 
 // Identity is the claims' extension: the verified caller, or why there is none.
@@ -41,13 +45,34 @@ var _ authorization.ClaimMapper = (*ClaimMapper)(nil)
 // AuthInfoRequired says that a call without a token gets no claims at all.
 func (m *ClaimMapper) AuthInfoRequired() bool { return true }
 
-// GetClaims verifies the token in authInfo.
+// GetClaims verifies the token in authInfo, or without one a worker's client certificate.
 func (m *ClaimMapper) GetClaims(authInfo *authorization.AuthInfo) (*authorization.Claims, error) {
+	if authInfo.AuthToken == "" && authInfo.TLSSubject != nil {
+		cn := authInfo.TLSSubject.CommonName
+		if !m.workerCertificate(cn) {
+			return &authorization.Claims{Extensions: Identity{Refused: fmt.Sprintf(
+				"the client certificate %q names no worker this server admits, and there is no token", cn)}}, nil
+		}
+		p := workflows.Principal{Subject: cn, Roles: []string{workflows.RoleWorker}}
+		return &authorization.Claims{Subject: cn, Extensions: Identity{Principal: p}}, nil
+	}
 	p, err := m.verify(authInfo.AuthToken)
 	if err != nil {
 		return &authorization.Claims{Extensions: Identity{Refused: err.Error()}}, nil
 	}
 	return &authorization.Claims{Subject: p.Subject, Extensions: Identity{Principal: p}}, nil
+}
+
+func (m *ClaimMapper) workerCertificate(cn string) bool {
+	if cn == "" {
+		return false
+	}
+	for _, name := range m.WorkerCertificates {
+		if prefix, wild := strings.CutSuffix(name, "*"); (wild && strings.HasPrefix(cn, prefix)) || (!wild && cn == name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *ClaimMapper) now() time.Time {

@@ -46,6 +46,7 @@ const (
 	EnvJWKS        = "CUSTOMS_AUTH_JWKS_URL"
 	EnvNamespace   = "CUSTOMS_AUTH_NAMESPACE"
 	EnvRevocations = "CUSTOMS_AUTH_REVOCATIONS"
+	EnvWorkerCerts = "CUSTOMS_AUTH_WORKER_CERTS"
 )
 
 type serviceList []string
@@ -72,6 +73,7 @@ func env(name, def string) string {
 type Flags struct {
 	ConfigFile, Issuer, Audience, JWKS, Namespace, Revocations string
 	Services                                                   serviceList
+	WorkerCerts                                                string
 
 	servicesEnv string
 }
@@ -89,6 +91,7 @@ func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.Audience, "audience", env(EnvAudience, auth.DevAudience), "the aud every token must carry (env "+EnvAudience+")")
 	fs.StringVar(&f.JWKS, "jwks-url", os.Getenv(EnvJWKS), "where the issuer publishes its keys (env "+EnvJWKS+"; default: the configuration's global.authorization.jwtKeyProvider.keySourceURIs, else the issuer followed by "+auth.JWKSPath+")")
 	fs.StringVar(&f.Namespace, "namespace", env(EnvNamespace, "default"), "the engine's namespace: callers other than admins work only in it (env "+EnvNamespace+")")
+	fs.StringVar(&f.WorkerCerts, "worker-certs", os.Getenv(EnvWorkerCerts), "comma-separated common names of the client certificates that sign a worker in without a token (a prefix ends in *, such as customs-worker-*); needs the frontend's mutual TLS (env "+EnvWorkerCerts+")")
 	fs.StringVar(&f.Revocations, "revocations", os.Getenv(EnvRevocations), "a file of revoked subjects, one per line, read again as it changes (env "+EnvRevocations+"; default none)")
 }
 
@@ -136,6 +139,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	var workerCerts []string
+	for _, n := range strings.Split(f.WorkerCerts, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			workerCerts = append(workerCerts, n)
+		}
+	}
+	if len(workerCerts) > 0 && !cfg.Global.TLS.Frontend.Server.RequireClientAuth {
+		problems = append(problems, "--worker-certs: the frontend does not require client certificates (global.tls.frontend.server.requireClientAuth), so none would be verified")
+	}
 	if _, ok := cfg.Services[string(primitives.InternalFrontendService)]; !ok {
 		problems = append(problems, "the configuration defines no internal-frontend service: with callers verified, the server's own system workers reach it alone (set USE_INTERNAL_FRONTEND=true for the built-in template or the Helm chart, or define services.internal-frontend)")
 	}
@@ -155,7 +167,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(&auth.Authorizer{Namespace: f.Namespace, Revoked: opts.revoked}),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
-			return &auth.ClaimMapper{Keys: keys, Issuer: f.Issuer, Audience: f.Audience}
+			return &auth.ClaimMapper{Keys: keys, Issuer: f.Issuer, Audience: f.Audience, WorkerCertificates: workerCerts}
 		}),
 		temporal.WithChainedFrontendGrpcInterceptors(auth.Interceptor()),
 	)

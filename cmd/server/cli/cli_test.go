@@ -44,6 +44,11 @@ func freePorts(t *testing.T, n int) []int {
 // configFile writes a server configuration on loopback: SQLite in memory, every service with
 // an internal frontend, no public client (the system workers use the internal frontend).
 func configFile(t *testing.T, internalFrontend bool) (path, frontend string) {
+	return configFileWith(t, internalFrontend, "")
+}
+
+// configFileWith is configFile with a global section's extra YAML (indented under global:).
+func configFileWith(t *testing.T, internalFrontend bool, global string) (path, frontend string) {
 	t.Helper()
 	p := freePorts(t, 10)
 	services := fmt.Sprintf(`
@@ -72,6 +77,7 @@ persistence:
         maxIdleConns: 1
 global:
   membership: {maxJoinDuration: 30s, broadcastAddress: 127.0.0.1}
+%s
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -83,7 +89,7 @@ dcRedirectionPolicy: {policy: noop}
 services:%s
 archival: {history: {state: disabled}, visibility: {state: disabled}}
 namespaceDefaults: {archival: {history: {state: disabled}, visibility: {state: disabled}}}
-`, time.Now().UnixNano(), p[0], services)
+`, time.Now().UnixNano(), global, p[0], services)
 	path = filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
