@@ -76,6 +76,11 @@ func (a *Activities) LoadConfiguration(ctx context.Context) (Configuration, erro
 	if err != nil {
 		return Configuration{}, err
 	}
+	// The office's time zone, as this machine's database has it now, goes into the clearance's
+	// history with the policy: its due times replay the same after a tzdata update.
+	if cfg.Policy.Calendar, err = cfg.Policy.Calendar.Resolve(time.Now()); err != nil {
+		return Configuration{}, fmt.Errorf("load configuration: %w", err)
+	}
 	activity.GetLogger(ctx).Info("configuration loaded", "officers", len(cfg.Roster.Officers),
 		"samplePercent", cfg.Policy.SamplePercent)
 	return cfg, nil

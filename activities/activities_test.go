@@ -390,3 +390,39 @@ func TestRegistryFailureIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigurationRecordsTheZonesOffsets: a policy whose calendar names an IANA zone comes
+// back with the zone's offsets, so the clearance's history holds what its due times count with.
+func TestLoadConfigurationRecordsTheZonesOffsets(t *testing.T) {
+	dir := t.TempDir()
+	p := policy.Default()
+	p.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays, Zone: "Europe/Berlin"}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Registry: registry.Default(), Config: FileConfig(path, "")}
+	val, err := newEnv(t, a).ExecuteActivity(a.LoadConfiguration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg Configuration
+	if err := val.Get(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	offs := cfg.Policy.Calendar.Offsets
+	if len(offs) < 4 {
+		t.Fatalf("offsets %v, want two years of Berlin's summer and winter time", offs)
+	}
+	seen := map[int]bool{}
+	for _, o := range offs {
+		seen[o.Seconds] = true
+	}
+	if !seen[3600] || !seen[7200] {
+		t.Errorf("offsets %v, want +01:00 and +02:00", offs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // the zones, on a machine without a time zone database (a distroless image)
 )
 
 // Counting names how allowances are counted.
@@ -19,15 +20,80 @@ const (
 type Calendar struct {
 	// Counting is "calendar" (default) or "business-days".
 	Counting string `json:"counting,omitempty"`
-	// UTCOffset is the customs office's fixed offset from UTC, such as "+08:00" (the default,
-	// China Standard Time, which keeps no daylight saving); days begin at its midnight.
+	// Zone is the customs office's time zone by its IANA name, such as "Europe/Berlin", whose
+	// daylight saving the calendar follows; days begin at its midnight. It takes the place of
+	// UTCOffset.
+	Zone string `json:"zone,omitempty"`
+	// UTCOffset is the office's fixed offset from UTC, such as "+08:00" (the default, China
+	// Standard Time, which keeps no daylight saving), for a calendar without Zone.
 	UTCOffset string `json:"utcOffset,omitempty"`
+	// Offsets are Zone's offsets from UTC over the time a clearance runs, as the time zone
+	// database said when the policy was loaded (Resolve). The clearance counts with these, not
+	// with the database of whichever machine replays it, so a replay computes the same due times
+	// after a tzdata update.
+	Offsets []ZoneOffset `json:"offsets,omitempty"`
 	// Weekend lists the days off each week; default Saturday and Sunday.
 	Weekend []string `json:"weekend,omitempty"`
 	// Holidays are days off ("2020-05-01").
 	Holidays []string `json:"holidays,omitempty"`
 	// Workdays are weekend days worked instead ("2020-04-26"), as adjusted holidays require.
 	Workdays []string `json:"workdays,omitempty"`
+}
+
+// ZoneOffset is a time zone's offset from UTC from an instant on, until the next one.
+type ZoneOffset struct {
+	From    time.Time `json:"from"`
+	Seconds int       `json:"seconds"`
+}
+
+// resolveHorizon is how far ahead Resolve records a zone's offsets: longer than a clearance runs.
+const resolveHorizon = 2 * 366 * 24 * time.Hour
+
+// Resolve returns the calendar with Zone's offsets from a day before now to two years after,
+// from this machine's time zone database. A calendar without Zone is returned as it is.
+func (c Calendar) Resolve(now time.Time) (Calendar, error) {
+	if c.Zone == "" {
+		return c, nil
+	}
+	loc, err := time.LoadLocation(c.Zone)
+	if err != nil {
+		return c, fmt.Errorf("calendar.zone: %q is not a time zone of the IANA database: %v", c.Zone, err)
+	}
+	c.Offsets = nil
+	t, end := now.Add(-24*time.Hour).In(loc), now.Add(resolveHorizon)
+	for len(c.Offsets) < 64 {
+		_, off := t.Zone()
+		start, next := t.ZoneBounds()
+		if start.IsZero() || start.After(t) {
+			start = t
+		}
+		c.Offsets = append(c.Offsets, ZoneOffset{From: start.UTC(), Seconds: off})
+		if next.IsZero() || next.After(end) {
+			break
+		}
+		t = next.In(loc)
+	}
+	return c, nil
+}
+
+// offsetAt returns the offset from UTC the office's clock shows at t.
+func (c Calendar) offsetAt(t time.Time) time.Duration {
+	if len(c.Offsets) > 0 {
+		off := c.Offsets[0].Seconds
+		for _, o := range c.Offsets {
+			if o.From.After(t) {
+				break
+			}
+			off = o.Seconds
+		}
+		return time.Duration(off) * time.Second
+	}
+	loc, err := c.zone()
+	if err != nil {
+		return 8 * time.Hour
+	}
+	_, off := t.In(loc).Zone()
+	return time.Duration(off) * time.Second
 }
 
 // BusinessDays reports whether allowances are counted in working days.
@@ -42,6 +108,13 @@ func (c Calendar) Name() string {
 }
 
 func (c Calendar) zone() (*time.Location, error) {
+	if c.Zone != "" {
+		loc, err := time.LoadLocation(c.Zone)
+		if err != nil {
+			return nil, fmt.Errorf("zone: %q is not a time zone of the IANA database, such as Asia/Shanghai or Europe/Berlin", c.Zone)
+		}
+		return loc, nil
+	}
 	s := c.UTCOffset
 	if s == "" {
 		s = "+08:00"
@@ -62,6 +135,9 @@ func (c Calendar) Validate() []string {
 	var errs []string
 	if c.Counting != "" && c.Counting != CountingCalendar && c.Counting != CountingBusinessDays {
 		errs = append(errs, fmt.Sprintf("calendar.counting: %q is not calendar or business-days", c.Counting))
+	}
+	if c.Zone != "" && c.UTCOffset != "" {
+		errs = append(errs, "calendar.zone: give zone or utcOffset, not both")
 	}
 	if _, err := c.zone(); err != nil {
 		errs = append(errs, "calendar."+err.Error())
@@ -116,17 +192,23 @@ func (c Calendar) Due(start time.Time, allowance time.Duration) time.Time {
 	if !c.BusinessDays() || allowance <= 0 {
 		return start.Add(allowance)
 	}
-	loc, err := c.zone()
-	if err != nil {
-		return start.Add(allowance)
+	if c.Zone == "" {
+		if _, err := c.zone(); err != nil {
+			return start.Add(allowance)
+		}
 	}
-	t := start.In(loc)
+	// The walk goes from one of the office's midnights to the next, in UTC; a day is 23 or 25
+	// hours long where the office's clock changes.
+	t := start.UTC()
 	left := allowance
 	// Ten years of days bounds the walk whatever the holiday list says.
 	for i := 0; i < 3660; i++ {
-		midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
-		next := midnight.AddDate(0, 0, 1)
-		if c.working(midnight) {
+		off := c.offsetAt(t)
+		local := t.Add(off)
+		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+		nextLocal := day.AddDate(0, 0, 1)
+		next := nextLocal.Add(-c.offsetAt(nextLocal.Add(-off)))
+		if c.working(day) {
 			if step := next.Sub(t); left <= step {
 				return t.Add(left).In(start.Location())
 			} else {

@@ -56,3 +56,66 @@ func TestCalendarValidation(t *testing.T) {
 		t.Errorf("policy accepted a bad calendar: %v", err)
 	}
 }
+
+// TestDueFollowsTheZonesDaylightSaving: with an IANA zone, working days begin at the office's
+// midnight through the change of its clock, from the offsets Resolve recorded; the fixed offset
+// the same office keeps in winter would end the allowance an hour late.
+func TestDueFollowsTheZonesDaylightSaving(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clocks go forward on Sunday 29 March 2026: Friday is CET (+01:00), Tuesday CEST (+02:00).
+	friday := time.Date(2026, 3, 27, 9, 0, 0, 0, berlin)
+	want := time.Date(2026, 3, 31, 9, 0, 0, 0, berlin) // 15h Friday, 24h Monday, 9h Tuesday
+	cal := Calendar{Counting: CountingBusinessDays, Zone: "Europe/Berlin"}
+	if errs := cal.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	resolved, err := cal.Resolve(friday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resolved.Offsets) < 4 {
+		t.Fatalf("offsets over two years of Berlin: %v", resolved.Offsets)
+	}
+	for name, c := range map[string]Calendar{"resolved": resolved, "from the database": cal} {
+		if got := c.Due(friday, 48*time.Hour); !got.Equal(want) {
+			t.Errorf("%s: due %s, want %s", name, got.In(berlin), want)
+		}
+	}
+	fixed := Calendar{Counting: CountingBusinessDays, UTCOffset: "+01:00"}
+	if got := fixed.Due(friday, 48*time.Hour); got.Equal(want) {
+		t.Errorf("the fixed offset ends the allowance at %s too: the test does not tell DST apart", got.In(berlin))
+	}
+	// And back on Sunday 25 October 2026: Monday starts at 23:00 UTC, not 22:00.
+	autumn := time.Date(2026, 10, 23, 12, 0, 0, 0, berlin)
+	if got, want := resolved.Due(autumn, 24*time.Hour), time.Date(2026, 10, 26, 12, 0, 0, 0, berlin); !got.Equal(want) {
+		t.Errorf("autumn: due %s, want %s", got.In(berlin), want)
+	}
+}
+
+// TestResolvedOffsetsAreWhatTheClearanceCounts: a clearance counts with the offsets recorded
+// when its policy was loaded, whatever the database of the machine that replays it says.
+func TestResolvedOffsetsAreWhatTheClearanceCounts(t *testing.T) {
+	start := time.Date(2026, 3, 27, 8, 0, 0, 0, time.UTC)
+	recorded := Calendar{Counting: CountingBusinessDays, Zone: "Europe/Berlin",
+		Offsets: []ZoneOffset{{From: start.Add(-48 * time.Hour), Seconds: 3 * 3600}}} // as if the zone were +03:00
+	// Friday from 11:00 local (+03:00): 13h, then Monday 24h, Tuesday 11h: 08:00 UTC Tuesday minus 3h.
+	if got, want := recorded.Due(start, 48*time.Hour), time.Date(2026, 3, 31, 8, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("due %s, want %s (counted with the recorded offset)", got, want)
+	}
+	if c, _ := (Calendar{UTCOffset: "+08:00"}).Resolve(start); len(c.Offsets) != 0 {
+		t.Errorf("a fixed offset resolved to %v", c.Offsets)
+	}
+	bad := Calendar{Zone: "Mars/Olympus_Mons", UTCOffset: "+01:00"}
+	errs := strings.Join(bad.Validate(), "\n")
+	for _, want := range []string{`calendar.zone: "Mars/Olympus_Mons" is not a time zone of the IANA database`, "give zone or utcOffset, not both"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in\n%s", want, errs)
+		}
+	}
+	if _, err := bad.Resolve(start); err == nil {
+		t.Error("an unknown zone resolved")
+	}
+}
