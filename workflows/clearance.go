@@ -656,9 +656,14 @@ func (c *clearance) separationOfDuties(stage policy.Stage, officer string) strin
 func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
 	since := workflow.Now(ctx)
 	deadline := c.cfg.Policy.InformationDeadline.D()
+	due := since.Add(deadline)
+	onCalendar := c.cfg.Policy.Calendar.BusinessDays() && c.rel.informationDeadlineOnCalendar(ctx)
+	if onCalendar {
+		due = c.cfg.Policy.Calendar.Due(since, deadline)
+	}
 	c.waiting = &Waiting{
 		For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Requested: d.Requested,
-		Reason: d.Reason, Since: since, Due: since.Add(deadline),
+		Reason: d.Reason, Since: since, Due: due,
 	}
 	c.watch(ctx)
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
@@ -668,8 +673,8 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
 		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
 	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-		Timeout:      deadline,
-		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.cfg.Policy.InformationDeadline)},
+		Timeout:      due.Sub(since),
+		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.cfg.Policy.InformationDeadline, onCalendar, due)},
 	}, func() bool { return c.phase != PhaseAwaitingExporter })
 	if err != nil {
 		return false, err

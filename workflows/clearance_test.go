@@ -754,3 +754,47 @@ func TestDecisionWhileReleasingIsRefused(t *testing.T) {
 	}
 	require.Equal(t, []string{"rel-zhou"}, release)
 }
+
+// TestInformationDeadlineCountsWorkingDays: under working-day counting, a request for
+// information made on a Friday gives the exporter working days: it lapses on Wednesday, after
+// the weekend and the holiday, not on Sunday; the timer says until when.
+func TestInformationDeadlineCountsWorkingDays(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays, Holidays: []string{"2020-04-06"}}
+	h.cfg.Policy.InformationDeadline = policy.Duration(2 * 24 * time.Hour)
+	friday := time.Date(2020, 4, 3, 1, 0, 0, 0, time.UTC) // 09:00 in China
+	h.env.SetStartTime(friday)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "packing list is illegible"})
+	var due time.Time
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(QueryStatus)
+		require.NoError(t, err)
+		var s Status
+		require.NoError(t, v.Get(&s))
+		require.NotNil(t, s.Waiting)
+		due = s.Waiting.Due
+	}, 2*time.Hour)
+	r := h.run(fixture())
+
+	// Requested Friday 10:00 China time: 14 hours that Friday, Tuesday's 24 (Monday is the
+	// holiday), 10 on Wednesday.
+	want := time.Date(2020, 4, 8, 2, 0, 0, 0, time.UTC)
+	require.Equal(t, StateLapsed, r.State)
+	require.Equal(t, want, r.Ended.UTC())
+	require.Equal(t, want, due.UTC(), "the status names the deadline")
+}
+
+// TestInformationDeadlineOfAnEarlierReleaseCountsCalendarTime: a clearance started before
+// ChangeInformationDeadlineOnCalendar keeps counting the deadline in calendar time, as it did.
+func TestInformationDeadlineOfAnEarlierReleaseCountsCalendarTime(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.OnGetVersion(ChangeInformationDeadlineOnCalendar, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays, Holidays: []string{"2020-04-06"}}
+	h.cfg.Policy.InformationDeadline = policy.Duration(2 * 24 * time.Hour)
+	friday := time.Date(2020, 4, 3, 1, 0, 0, 0, time.UTC)
+	h.env.SetStartTime(friday)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "packing list is illegible"})
+	r := h.run(fixture())
+	require.Equal(t, StateLapsed, r.State)
+	require.Equal(t, friday.Add(time.Hour+48*time.Hour), r.Ended.UTC())
+}

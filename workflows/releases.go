@@ -16,6 +16,9 @@ type releases struct {
 	visibility
 	// phases is ChangeExplicitPhases, asked the first time it makes a difference.
 	phases *bool
+	// deadlineOnCalendar is ChangeInformationDeadlineOnCalendar, asked the first time it makes
+	// a difference.
+	deadlineOnCalendar *bool
 }
 
 // newReleases asks the changes a clearance decides when it starts.
@@ -43,6 +46,23 @@ func (r *releases) explicitPhases(ctx workflow.Context) bool {
 		r.phases = &v
 	}
 	return *r.phases
+}
+
+// ChangeInformationDeadlineOnCalendar is the workflow change after which the information
+// deadline (how long the exporter has to answer a request) counts on the policy's calendar, as
+// the stage allowances do: counted in working days, a request made before a weekend or a holiday
+// does not lapse during it. It is asked only when the calendar counts working days, where the
+// earlier release counted calendar time.
+const ChangeInformationDeadlineOnCalendar = "information-deadline-on-calendar"
+
+// informationDeadlineOnCalendar reports whether the clearance follows
+// ChangeInformationDeadlineOnCalendar. Call it only where the answer changes what it records.
+func (r *releases) informationDeadlineOnCalendar(ctx workflow.Context) bool {
+	if r.deadlineOnCalendar == nil {
+		v := workflow.GetVersion(ctx, ChangeInformationDeadlineOnCalendar, workflow.DefaultVersion, 1) >= 1
+		r.deadlineOnCalendar = &v
+	}
+	return *r.deadlineOnCalendar
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

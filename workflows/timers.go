@@ -38,8 +38,12 @@ func AllowanceTimerSummary(stage policy.Stage, allowance policy.Duration, busine
 	return fmt.Sprintf("%s%s%s)", stage, allowanceWord, allowance)
 }
 
-// ExporterDeadlineTimerSummary is the summary of the exporter's deadline to answer.
-func ExporterDeadlineTimerSummary(deadline policy.Duration) string {
+// ExporterDeadlineTimerSummary is the summary of the exporter's deadline to answer; counted in
+// working days it says until when.
+func ExporterDeadlineTimerSummary(deadline policy.Duration, businessDays bool, due time.Time) string {
+	if businessDays {
+		return fmt.Sprintf("%s%s in working days, until %s)", exporterDeadlineAt, deadline, due.UTC().Format("2006-01-02 15:04 MST"))
+	}
 	return fmt.Sprintf("%s%s)", exporterDeadlineAt, deadline)
 }
 

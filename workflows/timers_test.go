@@ -27,9 +27,12 @@ func TestTimerSummariesReadBack(t *testing.T) {
 			require.Contains(t, allowance, "allowance (2d", sum)
 		}
 	}
-	kind, _, _, ok := TimerOf(ExporterDeadlineTimerSummary(policy.Duration(5 * 24 * time.Hour)))
-	require.True(t, ok)
-	require.Equal(t, TimerExporterDeadline, kind)
+	for _, business := range []bool{false, true} {
+		sum := ExporterDeadlineTimerSummary(policy.Duration(5*24*time.Hour), business, due)
+		kind, _, _, ok := TimerOf(sum)
+		require.True(t, ok, sum)
+		require.Equal(t, TimerExporterDeadline, kind, sum)
+	}
 	for _, other := range []string{"", "timer 7", "lunch allowance (1h)", "Exporter's lunch"} {
 		_, _, _, ok := TimerOf(other)
 		require.False(t, ok, other)
