@@ -88,15 +88,22 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 			bio = g
 		}
 	}
-	if all.Total.Count != 3 || all.Running != 1 || bio.Total.Count != 1 {
-		t.Fatalf("all %+v, biological %+v", all.Total, bio.Total)
+	// The running clearance is counted apart: the statistics are of the two that ended, and its
+	// document check, still waiting, is not yet within or over its allowance.
+	if all.Total.Count != 2 || all.Running != 1 || all.SoFar.Count != 1 || bio.Total.Count != 1 {
+		t.Fatalf("all %+v running %d so far %+v, biological %+v", all.Total, all.Running, all.SoFar, bio.Total)
 	}
 	var maxDoc time.Duration
 	for _, c := range cs {
-		maxDoc = max(maxDoc, c.Timeline[0].Duration.D())
+		if !c.Running {
+			maxDoc = max(maxDoc, c.Timeline[0].Duration.D())
+		}
 	}
-	if all.Stages[0].Stage != policy.StageDocumentCheck || all.Stages[0].Count != 3 || all.Stages[0].Max != maxDoc {
-		t.Errorf("document check %+v, want 3 with max %s", all.Stages[0], maxDoc)
+	if all.Stages[0].Stage != policy.StageDocumentCheck || all.Stages[0].Count != 2 || all.Stages[0].Max != maxDoc {
+		t.Errorf("document check %+v, want 2 with max %s", all.Stages[0], maxDoc)
+	}
+	if !strings.HasPrefix(r.Headline, "2 released; median ") || !strings.HasSuffix(r.Headline, "; 1 still running") {
+		t.Errorf("headline %q", r.Headline)
 	}
 	var page bytes.Buffer
 	if err := trs.WriteHTML(&page, r); err != nil {

@@ -47,25 +47,73 @@ func WriteTable(w io.Writer, r Report) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
+	if r.Headline != "" {
+		fmt.Fprintf(w, "\n%s\n", r.Headline)
+	}
 	for _, g := range r.Groups {
-		fmt.Fprintf(w, "\n== %s: %s (%d clearances", g.Dimension, g.Key, g.Total.Count)
+		fmt.Fprintf(w, "\n== %s: %s (%d ended", g.Dimension, g.Key, g.Total.Count)
 		if g.Running > 0 {
-			fmt.Fprintf(w, ", %d still running, counted up to now", g.Running)
+			fmt.Fprintf(w, ", %d still running, %s so far at the median, not counted", g.Running, Human(g.SoFar.Median))
 		}
 		fmt.Fprintln(w, ")")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "stage\tn\tmean\tmedian\tp90\tmax\tallowance\twithin\t")
 		for _, s := range g.Stages {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Stage, s.Count, Human(s.Mean), Human(s.Median), Human(s.P90), Human(s.Max), Human(s.Allowance), pct(s.Within))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Stage, s.Count, Human(s.Mean), Human(s.Median), Human(s.P90), Human(s.Max), allowances(s), pct(s.Within))
 		}
 		fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", g.Total.Count, Human(g.Total.Mean), Human(g.Total.Median), Human(g.Total.P90), Human(g.Total.Max), Human(r.Standard), pct(g.WithinStandard))
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "mean vs standard: %s; mean wait on officers %s, on the exporter %s, on checks %s, other %s\n",
-			Human(g.MeanVsStandard), Human(g.MeanWaits.Officers), Human(g.MeanWaits.Exporter), Human(g.MeanWaits.Checks), Human(g.MeanWaits.Other))
+		fmt.Fprintf(w, "mean vs standard: %s; customs time %s, trader time %s; mean wait on officers %s, on the exporter %s, on checks %s, other %s\n",
+			Human(g.MeanVsStandard), pct(g.CustomsShare), pct(g.TraderShare), Human(g.MeanWaits.Officers), Human(g.MeanWaits.Exporter), Human(g.MeanWaits.Checks), Human(g.MeanWaits.Other))
+	}
+	if len(r.Trend) > 0 {
+		fmt.Fprintln(w, "\n== trend: by week of lodgement")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "week\tlodged\tended\tmedian\twithin\t")
+		for _, wk := range r.Trend {
+			fmt.Fprintf(tw, "week of %s\t%d\t%d\t%s\t%s\t\n", wk.Start.Format(time.DateOnly), wk.Lodged, wk.Ended, Human(wk.Median), pct(wk.WithinStandard))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Breaches) > 0 {
+		fmt.Fprintf(w, "\n== breaches: %d stages over their allowance, the longest first\n", len(r.Breaches))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "declaration\tstage\tover by\tescalated to\t")
+		for _, b := range r.Breaches {
+			over := Human(b.Over)
+			if b.Running {
+				over += " (still running)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", b.DeclarationID, b.Stage, over, orDash(b.Supervisor))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// allowances is the stage's allowance as the policy set it, or each one when they differ.
+func allowances(s StageStats) string {
+	if len(s.Allowances) == 0 {
+		return Human(s.Allowance)
+	}
+	parts := make([]string, len(s.Allowances))
+	for i, a := range s.Allowances {
+		parts[i] = Human(a)
+	}
+	return strings.Join(parts, " / ")
 }
 
 // WriteCSV writes one row per group and stage (and a "total" row per group), durations in
@@ -180,7 +228,7 @@ func histogram(cs []Clearance, standard time.Duration) (chart, []int) {
 	return ch, counts
 }
 
-var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct}).Parse(`<!doctype html>
+var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct, "allowances": allowances}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Time Release Study</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#1d2433;max-width:1000px}
@@ -191,7 +239,7 @@ svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{
 <h1>Time Release Study</h1>
 <p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
 {{range .R.Notes}}<p><strong>Note:</strong> {{.}}</p>
-{{end}}
+{{end}}{{if .R.Headline}}<p id="headline"><strong>{{.R.Headline}}</strong></p>{{end}}
 <h2>Stage durations against allowances</h2>
 <p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance.</p>
 <svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">
@@ -201,7 +249,7 @@ svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{
 {{end}}{{range .Stages.Marks}}<rect class="mark allowance" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect>
 {{end}}</svg>
 <h2>Total time against the standard</h2>
-<p class="note">Clearances by total time; the red line is the {{human .R.Standard}} standard.</p>
+<p class="note">Clearances that ended, by total time; the red line is the {{human .R.Standard}} standard.</p>
 <svg id="total-histogram" width="{{.Hist.Width}}" height="{{.Hist.Height}}" role="img" aria-label="distribution of total time">
 {{range .Hist.Bars}}<rect class="bin" data-count="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}}: {{.Value}}</title></rect>
 {{end}}{{range .Hist.Marks}}<rect class="mark standard" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect><text x="{{.X}}" y="{{.Y}}" dx="-4" dy="10" text-anchor="end">{{.Label}}</text>
@@ -209,11 +257,19 @@ svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{
 {{end}}</svg>
 {{range .R.Groups}}
 <h2>{{.Dimension}}: {{.Key}}</h2>
-<p>{{.Total.Count}} clearances{{if .Running}}, {{.Running}} still running (counted up to now){{end}}; {{pct .WithinStandard}} within the standard; mean {{human .MeanVsStandard}} against it. Mean wait on officers {{human .MeanWaits.Officers}}, on the exporter {{human .MeanWaits.Exporter}}, on checks {{human .MeanWaits.Checks}}.</p>
+<p>{{.Total.Count}} ended{{if .Running}}, {{.Running}} still running ({{human .SoFar.Median}} so far at the median, not counted){{end}}; {{pct .WithinStandard}} within the standard; mean {{human .MeanVsStandard}} against it; customs time {{pct .CustomsShare}}, trader time {{pct .TraderShare}}. Mean wait on officers {{human .MeanWaits.Officers}}, on the exporter {{human .MeanWaits.Exporter}}, on checks {{human .MeanWaits.Checks}}.</p>
 <table><tr><th>stage</th><th>n</th><th>mean</th><th>median</th><th>p90</th><th>max</th><th>allowance</th><th>within</th></tr>
-{{range .Stages}}<tr><td>{{.Stage}}</td><td>{{.Count}}</td><td>{{human .Mean}}</td><td>{{human .Median}}</td><td>{{human .P90}}</td><td>{{human .Max}}</td><td>{{human .Allowance}}</td><td>{{pct .Within}}</td></tr>
+{{range .Stages}}<tr><td>{{.Stage}}</td><td>{{.Count}}</td><td>{{human .Mean}}</td><td>{{human .Median}}</td><td>{{human .P90}}</td><td>{{human .Max}}</td><td>{{allowances .}}</td><td>{{pct .Within}}</td></tr>
 {{end}}<tr><th>total</th><td>{{.Total.Count}}</td><td>{{human .Total.Mean}}</td><td>{{human .Total.Median}}</td><td>{{human .Total.P90}}</td><td>{{human .Total.Max}}</td><td>{{human $.R.Standard}}</td><td>{{pct .WithinStandard}}</td></tr></table>
 {{end}}
+{{if .R.Trend}}<h2>Trend by week of lodgement</h2>
+<table id="trend"><tr><th>week of</th><th>lodged</th><th>ended</th><th>median</th><th>within the standard</th></tr>
+{{range .R.Trend}}<tr><td>{{.Start.Format "2006-01-02"}}</td><td>{{.Lodged}}</td><td>{{.Ended}}</td><td>{{human .Median}}</td><td>{{pct .WithinStandard}}</td></tr>
+{{end}}</table>{{end}}
+{{if .R.Breaches}}<h2>Stages over their allowance</h2>
+<table id="breaches"><tr><th>declaration</th><th>stage</th><th>over by</th><th>escalated to</th></tr>
+{{range .R.Breaches}}<tr><td>{{.DeclarationID}}</td><td>{{.Stage}}</td><td>{{human .Over}}{{if .Running}} (still running){{end}}</td><td>{{if .Supervisor}}{{.Supervisor}}{{else}}-{{end}}</td></tr>
+{{end}}</table>{{end}}
 <script type="application/json" id="trs-data">{{.JSON}}</script>
 </body></html>
 `))
@@ -228,7 +284,13 @@ func WriteHTML(w io.Writer, r Report) error {
 			all = g
 		}
 	}
-	hist, _ := histogram(r.Totals, r.Standard)
+	var ended []Clearance
+	for _, c := range r.Totals {
+		if !c.Running {
+			ended = append(ended, c)
+		}
+	}
+	hist, _ := histogram(ended, r.Standard)
 	var js strings.Builder
 	if err := WriteJSON(&js, r); err != nil {
 		return err

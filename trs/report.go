@@ -23,8 +23,18 @@ type Clearance struct {
 	Elapsed       time.Duration   `json:"elapsed"`
 	Standard      time.Duration   `json:"standard"`
 	// Counting is how the clearance's allowances were counted: calendar or business-days.
-	Counting string                  `json:"counting"`
-	Timeline []workflows.StageRecord `json:"timeline"`
+	Counting    string                  `json:"counting"`
+	Timeline    []workflows.StageRecord `json:"timeline"`
+	Escalations []workflows.Escalation  `json:"escalations,omitempty"`
+}
+
+// traderTime is the time the clearance waited on its exporter.
+func (c Clearance) traderTime() time.Duration {
+	var d time.Duration
+	for _, s := range c.Timeline {
+		d += s.ExporterWait.D()
+	}
+	return d
 }
 
 // Biological reports whether the clearance had a biological review.
@@ -40,23 +50,27 @@ func (c Clearance) Biological() bool {
 // FromResult turns a closed clearance's result into an observation.
 func FromResult(r workflows.Result, categories []string) Clearance {
 	return Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
-		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline}
+		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline,
+		Escalations: r.Escalations}
 }
 
 // FromStatus turns a running clearance's status (brought up to now) into an observation.
 func FromStatus(s workflows.Status, categories []string) Clearance {
 	return Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
 		Categories: categories, Running: !s.State.Final(), Submitted: s.Submitted, Elapsed: s.Elapsed.D(),
-		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline}
+		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations}
 }
 
-// StageStats are the statistics of one stage within a group.
+// StageStats are the statistics of one stage within a group, over the stages that ended: a
+// stage still running is not yet within or over its allowance.
 type StageStats struct {
 	Stage policy.Stage `json:"stage"`
 	Stats
-	// Allowance is the mean allowance of the stage in the group (expedited and standard
+	// Allowance is the stage's allowance as the policy set it, the one most of the group's
+	// stages had; Allowances lists every one when they differ (expedited and standard
 	// clearances have different ones).
-	Allowance time.Duration `json:"allowance"`
+	Allowance  time.Duration   `json:"allowance"`
+	Allowances []time.Duration `json:"allowances,omitempty"`
 }
 
 // Waits split where the time went.
@@ -68,13 +82,22 @@ type Waits struct {
 	Other time.Duration `json:"other"`
 }
 
-// Group is the study of one slice of the clearances.
+// Group is the study of one slice of the clearances. Its statistics are of the clearances that
+// ended; those still running are counted apart, with their time so far, and never as within the
+// standard before they end.
 type Group struct {
-	// Dimension is "all", "lane", "procedure", "category" or "biological"; Key its value.
+	// Dimension is "all", "outcome", "lane", "procedure", "category" or "biological"; Key its
+	// value.
 	Dimension string       `json:"dimension"`
 	Key       string       `json:"key"`
 	Stages    []StageStats `json:"stages"`
 	Total     Stats        `json:"total"`
+	// SoFar is the time so far of the clearances still running.
+	SoFar Stats `json:"soFar"`
+	// CustomsShare and TraderShare split the ended clearances' total time: waiting on the
+	// exporter is trader time, the rest (officers, checks, the engine's own work) customs time.
+	CustomsShare float64 `json:"customsShare"`
+	TraderShare  float64 `json:"traderShare"`
 	// WithinStandard is the share of clearances whose total time kept the standard;
 	// MeanVsStandard is the mean total minus the standard (negative: faster).
 	WithinStandard float64       `json:"withinStandard"`
@@ -95,9 +118,36 @@ type Report struct {
 	Clearances int    `json:"clearances"`
 	// Notes are what the reader should know of the policy itself, such as paths whose stage
 	// allowances add up past the standard.
-	Notes  []string    `json:"notes,omitempty"`
-	Groups []Group     `json:"groups"`
+	Notes []string `json:"notes,omitempty"`
+	// Headline is the study in an analyst's words: how many were released, their median, the
+	// share within the standard, and how their time splits between customs and the trader.
+	Headline string  `json:"headline"`
+	Groups   []Group `json:"groups"`
+	// Breaches are the stages that overran their allowance, the longest first.
+	Breaches []Breach `json:"breaches,omitempty"`
+	// Trend is the study per week of lodgement, oldest first.
+	Trend  []Week      `json:"trend,omitempty"`
 	Totals []Clearance `json:"-"`
+}
+
+// Breach is a stage that overran its allowance.
+type Breach struct {
+	DeclarationID string       `json:"declarationId"`
+	Stage         policy.Stage `json:"stage"`
+	// Over is how far past its due time the stage ended, or stands when still running.
+	Over       time.Duration `json:"over"`
+	Supervisor string        `json:"supervisor,omitempty"`
+	Running    bool          `json:"running"`
+}
+
+// Week is the study of the clearances lodged in one week (from Monday, UTC).
+type Week struct {
+	Start  time.Time `json:"start"`
+	Lodged int       `json:"lodged"`
+	// Ended of them; Median and WithinStandard are theirs.
+	Ended          int           `json:"ended"`
+	Median         time.Duration `json:"median"`
+	WithinStandard float64       `json:"withinStandard"`
 }
 
 // PolicyNotes are the notes a policy earns: each path whose stage allowances add up to more
@@ -114,10 +164,19 @@ func PolicyNotes(p policy.Policy) []string {
 func Build(cs []Clearance, standard time.Duration, query string, generated time.Time) Report {
 	r := Report{Generated: generated, Query: query, Standard: standard, Counting: counting(cs), Clearances: len(cs), Totals: cs}
 	r.Groups = append(r.Groups, group("all", "all", cs, standard))
+	r.Headline = headline(cs, standard)
+	r.Breaches = breaches(cs, generated)
+	r.Trend = trend(cs, standard)
 	for _, dim := range []struct {
 		name string
 		key  func(Clearance) []string
 	}{
+		{"outcome", func(c Clearance) []string {
+			if c.Running {
+				return []string{"running"}
+			}
+			return []string{string(c.State)}
+		}},
 		{"lane", func(c Clearance) []string { return []string{string(c.Lane)} }},
 		{"procedure", func(c Clearance) []string {
 			if c.Expedited {
@@ -153,27 +212,40 @@ func Build(cs []Clearance, standard time.Duration, query string, generated time.
 
 func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 	g := Group{Dimension: dim, Key: key}
-	var totals []time.Duration
+	var totals, soFar []time.Duration
 	var within []bool
 	var sum, waitO, waitE, waitC time.Duration
+	ended := 0
 	byStage := map[policy.Stage][]workflows.StageRecord{}
 	for _, c := range cs {
+		for _, s := range c.Timeline {
+			if !s.Ended.IsZero() || !c.Running {
+				byStage[s.Stage] = append(byStage[s.Stage], s)
+			}
+		}
+		if c.Running {
+			g.Running++
+			soFar = append(soFar, c.Elapsed)
+			continue
+		}
+		ended++
 		totals = append(totals, c.Elapsed)
 		within = append(within, c.Elapsed <= standard)
 		sum += c.Elapsed
-		if c.Running {
-			g.Running++
-		}
 		for _, s := range c.Timeline {
-			byStage[s.Stage] = append(byStage[s.Stage], s)
 			waitO += s.OfficerWait.D()
 			waitE += s.ExporterWait.D()
 			waitC += s.CheckTime.D()
 		}
 	}
 	g.Total = summarise(totals, within)
+	g.SoFar = summarise(soFar, nil)
 	g.WithinStandard = g.Total.Within
-	if n := time.Duration(len(cs)); n > 0 {
+	if sum > 0 {
+		g.TraderShare = float64(waitE) / float64(sum)
+		g.CustomsShare = 1 - g.TraderShare
+	}
+	if n := time.Duration(ended); n > 0 {
 		g.MeanVsStandard = sum/n - standard
 		g.MeanWaits = Waits{Officers: waitO / n, Exporter: waitE / n, Checks: waitC / n}
 		g.MeanWaits.Other = sum/n - g.MeanWaits.Officers - g.MeanWaits.Exporter - g.MeanWaits.Checks
@@ -188,13 +260,24 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		}
 		ds := make([]time.Duration, len(recs))
 		ok := make([]bool, len(recs))
-		var allow time.Duration
+		seen := map[time.Duration]int{}
 		for i, s := range recs {
 			ds[i] = s.Duration.D()
 			ok[i] = withinAllowance(s)
-			allow += s.Allowance.D()
+			seen[s.Allowance.D()]++
 		}
-		g.Stages = append(g.Stages, StageStats{Stage: st, Stats: summarise(ds, ok), Allowance: allow / time.Duration(len(recs))})
+		ss := StageStats{Stage: st, Stats: summarise(ds, ok)}
+		for a, n := range seen {
+			ss.Allowances = append(ss.Allowances, a)
+			if n > seen[ss.Allowance] || (n == seen[ss.Allowance] && a > ss.Allowance) {
+				ss.Allowance = a
+			}
+		}
+		sort.Slice(ss.Allowances, func(i, j int) bool { return ss.Allowances[i] < ss.Allowances[j] })
+		if len(ss.Allowances) == 1 {
+			ss.Allowances = nil
+		}
+		g.Stages = append(g.Stages, ss)
 	}
 	return g
 }
@@ -225,4 +308,103 @@ func counting(cs []Clearance) string {
 		names = append(names, "working days")
 	}
 	return strings.Join(names, " and ")
+}
+
+// headline says the study in an analyst's words, of the released clearances: "12 released;
+// median 3d 4h; 92% within 20d; customs time 62%, trader time 38%".
+func headline(cs []Clearance, standard time.Duration) string {
+	var released []time.Duration
+	var within []bool
+	var sum, trader time.Duration
+	running := 0
+	for _, c := range cs {
+		switch {
+		case c.Running:
+			running++
+		case c.State == workflows.StateReleased:
+			released = append(released, c.Elapsed)
+			within = append(within, c.Elapsed <= standard)
+			sum += c.Elapsed
+			trader += c.traderTime()
+		}
+	}
+	tail := ""
+	if running > 0 {
+		tail = fmt.Sprintf("; %d still running", running)
+	}
+	if len(released) == 0 {
+		return "none released" + tail
+	}
+	st := summarise(released, within)
+	share := 0.0
+	if sum > 0 {
+		share = float64(trader) / float64(sum)
+	}
+	return fmt.Sprintf("%d released; median %s; %s within %s; customs time %s, trader time %s%s",
+		st.Count, Human(st.Median), percent(st.Within), Human(standard), percent(1-share), percent(share), tail)
+}
+
+func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
+
+// breaches lists the stages that overran their allowance, the longest overrun first; a stage
+// still running stands at now.
+func breaches(cs []Clearance, now time.Time) []Breach {
+	var out []Breach
+	for _, c := range cs {
+		for _, s := range c.Timeline {
+			if s.Due.IsZero() || !(s.Overrun || s.Escalated) {
+				continue
+			}
+			end, running := s.Ended, false
+			if end.IsZero() {
+				end, running = s.Started.Add(s.Duration.D()), true
+				if !now.IsZero() && c.Running && now.After(end) {
+					end = now
+				}
+			}
+			b := Breach{DeclarationID: c.DeclarationID, Stage: s.Stage, Over: end.Sub(s.Due), Running: running}
+			for _, e := range c.Escalations {
+				if e.Stage == s.Stage {
+					b.Supervisor = e.Supervisor
+				}
+			}
+			out = append(out, b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Over > out[j].Over })
+	return out
+}
+
+// trend groups the clearances by the week they were lodged in.
+func trend(cs []Clearance, standard time.Duration) []Week {
+	type acc struct {
+		lodged int
+		ended  []time.Duration
+		within []bool
+	}
+	weeks := map[time.Time]*acc{}
+	for _, c := range cs {
+		if c.Submitted.IsZero() {
+			continue
+		}
+		d := c.Submitted.UTC()
+		monday := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+		a := weeks[monday]
+		if a == nil {
+			a = &acc{}
+			weeks[monday] = a
+		}
+		a.lodged++
+		if !c.Running {
+			a.ended = append(a.ended, c.Elapsed)
+			a.within = append(a.within, c.Elapsed <= standard)
+		}
+	}
+	out := make([]Week, 0, len(weeks))
+	for start, a := range weeks {
+		st := summarise(a.ended, a.within)
+		out = append(out, Week{Start: start, Lodged: a.lodged, Ended: st.Count, Median: st.Median, WithinStandard: st.Within})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
 }

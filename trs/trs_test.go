@@ -47,14 +47,26 @@ func rec(stage policy.Stage, d, allowance, officer, exporter, checks time.Durati
 		OfficerWait: policy.Duration(officer), ExporterWait: policy.Duration(exporter), CheckTime: policy.Duration(checks)}
 }
 
+// week1 is Monday 6 April 2020; sample's generated time is 1 May.
+var week1 = time.Date(2020, 4, 6, 0, 0, 0, 0, time.UTC)
+
 func sample() []Clearance {
+	now := time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)
+	bDoc := rec(policy.StageDocumentCheck, 3*day, 2*day, 2*day, day, 0)
+	bDoc.Started, bDoc.Due, bDoc.Ended, bDoc.Overrun, bDoc.Escalated = week1, week1.Add(2*day), week1.Add(3*day), true, true
+	cBio := rec(policy.StageBiologicalReview, 20*day, 3*day, 20*day, 0, 0)
+	cBio.Started, cBio.Due, cBio.Escalated = now.Add(-20*day), now.Add(-17*day), true
+	dDoc := rec(policy.StageDocumentCheck, 6*time.Hour, 12*time.Hour, 6*time.Hour, 0, 0)
 	return []Clearance{
-		{DeclarationID: "A", Lane: policy.LaneGreen, Categories: []string{"medical-mask"}, Elapsed: 2 * day, Timeline: []workflows.StageRecord{
-			rec(policy.StageDocumentCheck, day, 2*day, 0, 0, time.Minute), rec(policy.StageCertificationCheck, day, 4*day, 0, 0, time.Minute)}},
-		{DeclarationID: "B", Lane: policy.LaneYellow, Categories: []string{"test-kit", "medical-mask"}, Elapsed: 16 * day, Timeline: []workflows.StageRecord{
-			rec(policy.StageDocumentCheck, 3*day, 2*day, 2*day, day, 0), rec(policy.StageBiologicalReview, 13*day, 12*day, 13*day, 0, 0)}},
-		{DeclarationID: "C", Lane: policy.LaneYellow, Expedited: true, Running: true, Categories: []string{"test-kit"}, Elapsed: 24 * day, Timeline: []workflows.StageRecord{
-			rec(policy.StageDocumentCheck, 4*day, day, 4*day, 0, 0), rec(policy.StageBiologicalReview, 20*day, 3*day, 20*day, 0, 0)}},
+		{DeclarationID: "A", State: workflows.StateReleased, Lane: policy.LaneGreen, Categories: []string{"medical-mask"}, Submitted: week1, Elapsed: 2 * day,
+			Timeline: []workflows.StageRecord{rec(policy.StageDocumentCheck, day, 2*day, 0, 0, time.Minute), rec(policy.StageCertificationCheck, day, 4*day, 0, 0, time.Minute)}},
+		{DeclarationID: "B", State: workflows.StateReleased, Lane: policy.LaneYellow, Categories: []string{"test-kit", "medical-mask"}, Submitted: week1.Add(time.Hour), Elapsed: 16 * day,
+			Timeline:    []workflows.StageRecord{bDoc, rec(policy.StageBiologicalReview, 13*day, 12*day, 13*day, 0, 0)},
+			Escalations: []workflows.Escalation{{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang"}}},
+		{DeclarationID: "C", State: workflows.StateAwaitingOfficer, Lane: policy.LaneYellow, Expedited: true, Running: true, Categories: []string{"test-kit"}, Submitted: week1.Add(2 * time.Hour), Elapsed: 24 * day,
+			Timeline: []workflows.StageRecord{rec(policy.StageDocumentCheck, 4*day, day, 4*day, 0, 0), cBio}},
+		{DeclarationID: "D", State: workflows.StateReleased, Lane: policy.LaneGreen, Expedited: true, Categories: []string{"ventilator"}, Submitted: week1.AddDate(0, 0, 8), Elapsed: day,
+			Timeline: []workflows.StageRecord{dDoc}},
 	}
 }
 
@@ -69,33 +81,58 @@ func find(t *testing.T, r Report, dim, key string) Group {
 	return Group{}
 }
 
+// TestBuildSplitsAndComparesWithTheStandard: each group's statistics are of the clearances that
+// ended; the running one is counted apart, with its time so far, and never as within.
 func TestBuildSplitsAndComparesWithTheStandard(t *testing.T) {
 	r := Build(sample(), 20*day, "", time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC))
 	all := find(t, r, "all", "all")
-	if all.Total.Count != 3 || all.Total.Mean != 14*day || all.Total.Median != 16*day || all.Running != 1 {
-		t.Fatalf("all: %+v", all.Total)
+	if all.Total.Count != 3 || all.Total.Mean != 19*day/3 || all.Total.Median != 2*day || all.Running != 1 || all.SoFar.Count != 1 || all.SoFar.Max != 24*day {
+		t.Fatalf("all: total %+v, running %d so far %+v", all.Total, all.Running, all.SoFar)
 	}
-	if all.WithinStandard != 2.0/3 || all.MeanVsStandard != -6*day {
-		t.Errorf("within %v vs standard %s", all.WithinStandard, all.MeanVsStandard)
+	if all.WithinStandard != 1 || all.MeanVsStandard != 19*day/3-20*day {
+		t.Errorf("within %v vs standard %s: the running clearance, 24 days in, must not count", all.WithinStandard, all.MeanVsStandard)
 	}
 	doc := all.Stages[0]
-	if doc.Stage != policy.StageDocumentCheck || doc.Count != 3 || doc.Mean != day*8/3 || doc.Within != 1.0/3 {
+	if doc.Stage != policy.StageDocumentCheck || doc.Count != 3 || doc.Mean != (day+3*day+6*time.Hour)/3 || doc.Within != 2.0/3 {
 		t.Errorf("document check: %+v", doc)
 	}
-	if all.MeanWaits.Officers != 13*day || all.MeanWaits.Exporter != day/3 {
+	if doc.Allowance != 2*day || len(doc.Allowances) != 2 || doc.Allowances[0] != 12*time.Hour {
+		t.Errorf("document check allowance %s of %v: want the policy's 2d (most stages), both listed", doc.Allowance, doc.Allowances)
+	}
+	if all.MeanWaits.Officers != (15*day+6*time.Hour)/3 || all.MeanWaits.Exporter != day/3 {
 		t.Errorf("waits %+v", all.MeanWaits)
 	}
-	if g := find(t, r, "lane", "yellow"); g.Total.Count != 2 || g.Total.Mean != 20*day || g.WithinStandard != 0.5 {
-		t.Errorf("yellow: %+v", g.Total)
+	if want := 1.0 / 19; all.TraderShare != want || all.CustomsShare != 1-want {
+		t.Errorf("shares customs %v trader %v, want trader %v", all.CustomsShare, all.TraderShare, want)
 	}
-	if g := find(t, r, "procedure", "expedited"); g.Total.Count != 1 || g.Stages[1].Allowance != 3*day {
+	if g := find(t, r, "lane", "yellow"); g.Total.Count != 1 || g.Total.Mean != 16*day || g.WithinStandard != 1 || g.Running != 1 {
+		t.Errorf("yellow: %+v running %d", g.Total, g.Running)
+	}
+	if g := find(t, r, "outcome", "released"); g.Total.Count != 3 {
+		t.Errorf("released: %+v", g.Total)
+	}
+	if g := find(t, r, "outcome", "running"); g.Total.Count != 0 || g.Running != 1 {
+		t.Errorf("running: %+v %d", g.Total, g.Running)
+	}
+	if g := find(t, r, "procedure", "expedited"); g.Total.Count != 1 || g.Running != 1 || g.Stages[0].Allowance != 12*time.Hour {
 		t.Errorf("expedited: %+v", g)
 	}
 	if g := find(t, r, "category", "medical-mask"); g.Total.Count != 2 {
 		t.Errorf("a clearance with two categories counts in both: %+v", g.Total)
 	}
-	if g := find(t, r, "biological", "biological review"); g.Total.Count != 2 {
+	if g := find(t, r, "biological", "biological review"); g.Total.Count != 1 || g.Running != 1 {
 		t.Errorf("biological: %+v", g.Total)
+	}
+	if want := "3 released; median 2d 0h; 100% within 20d 0h; customs time 95%, trader time 5%; 1 still running"; r.Headline != want {
+		t.Errorf("headline %q, want %q", r.Headline, want)
+	}
+	if len(r.Breaches) != 2 || r.Breaches[0] != (Breach{DeclarationID: "C", Stage: policy.StageBiologicalReview, Over: 17 * day, Running: true}) ||
+		r.Breaches[1] != (Breach{DeclarationID: "B", Stage: policy.StageDocumentCheck, Over: day, Supervisor: "sup-huang"}) {
+		t.Errorf("breaches %+v", r.Breaches)
+	}
+	if len(r.Trend) != 2 || r.Trend[0] != (Week{Start: week1, Lodged: 3, Ended: 2, Median: 9 * day, WithinStandard: 1}) ||
+		r.Trend[1] != (Week{Start: week1.AddDate(0, 0, 7), Lodged: 1, Ended: 1, Median: day, WithinStandard: 1}) {
+		t.Errorf("trend %+v", r.Trend)
 	}
 }
 
@@ -106,7 +143,8 @@ func TestOutputs(t *testing.T) {
 	if err := WriteTable(&table, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"3 clearances against the 20d 0h standard", "== lane: yellow (2 clearances, 1 still running", "biological-review"} {
+	for _, want := range []string{"4 clearances against the 20d 0h standard", "3 released; median 2d 0h", "== lane: yellow (1 ended, 1 still running",
+		"biological-review", "12h 0m / 2d 0h", "C            biological-review  17d 0h (still running)", "week of 2020-04-06"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -120,7 +158,7 @@ func TestOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows[1][0] != "all" || rows[1][2] != "document-check" || rows[1][4] != strconv.FormatFloat((day*8/3).Seconds(), 'f', 3, 64) {
+	if rows[1][0] != "all" || rows[1][2] != "document-check" || rows[1][4] != strconv.FormatFloat(((day+3*day+6*time.Hour)/3).Seconds(), 'f', 3, 64) {
 		t.Errorf("csv row %v", rows[1])
 	}
 
@@ -132,7 +170,7 @@ func TestOutputs(t *testing.T) {
 		Clearances int `json:"clearances"`
 		Groups     []Group
 	}
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Clearances != 3 || len(back.Groups) != len(r.Groups) {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Clearances != 4 || len(back.Groups) != len(r.Groups) {
 		t.Fatalf("json: %v %+v", err, back.Clearances)
 	}
 }
@@ -188,11 +226,12 @@ func TestHTMLCarriesTheChartsData(t *testing.T) {
 	if stageBars != 6 || allowances != 3 {
 		t.Errorf("stage chart: %d bars, %d allowance marks", stageBars, allowances)
 	}
+	// The running clearance has no total time yet.
 	if bins != 20 || binTotal != 3 || standard != 1 {
 		t.Errorf("histogram: %d bins holding %d clearances, %d standard lines", bins, binTotal, standard)
 	}
 	var back struct{ Clearances int }
-	if err := json.Unmarshal([]byte(data), &back); err != nil || back.Clearances != 3 {
+	if err := json.Unmarshal([]byte(data), &back); err != nil || back.Clearances != 4 {
 		t.Errorf("embedded data: %v %+v", err, back)
 	}
 }
