@@ -48,8 +48,20 @@ func TestSelectLaneRules(t *testing.T) {
 			},
 			policy.LaneGreen, "expedited: emergency procedure requested"},
 		{"everyone sampled", "nl-examination-gloves-self-declared.json",
-			func(_ *declaration.Declaration, p *policy.Policy) { p.SamplePercent = 100 },
+			func(_ *declaration.Declaration, p *policy.Policy) {
+				p.SamplePercent, p.SamplePercentByRating = 100, nil
+			},
 			policy.LaneYellow, "picked by the 100% random sample"},
+		{"a trusted trader sampled at its rating's rate", "nl-examination-gloves-self-declared.json",
+			func(_ *declaration.Declaration, p *policy.Policy) {
+				p.SamplePercent, p.SamplePercentByRating = 100, map[string]int{"advanced-certified": 0}
+			},
+			policy.LaneGreen, "outside the 0% random sample for advanced-certified exporters"},
+		{"a general-credit exporter sampled at its rating's rate", "it-ffp2-respirators.json",
+			func(_ *declaration.Declaration, p *policy.Policy) {
+				p.SamplePercent, p.SamplePercentByRating = 0, map[string]int{"general-credit": 100, "advanced-certified": 0}
+			},
+			policy.LaneYellow, "picked by the 100% random sample for general-credit exporters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,16 +102,17 @@ func TestSampled(t *testing.T) {
 		t.Errorf("5%% sample picked %d of 20000", n)
 	}
 
-	// A green declaration whose ID falls in the sample goes yellow, with the reason.
+	// A green declaration whose ID falls in the sample goes yellow, with the reason. Its exporter
+	// is advanced-certified, sampled at the shipped policy's 2%.
 	d := example(t, "nl-examination-gloves-self-declared.json")
 	for i := 0; ; i++ {
 		d.ID = fmt.Sprintf("LC-2020-NL-%04d", i)
-		if Sampled(d.ID, 5) {
+		if Sampled(d.ID, policy.Default().SampleFor("advanced-certified")) {
 			break
 		}
 	}
 	a := newActivities(t)
-	a.Config = nil // the shipped policy: 5%
+	a.Config = nil // the shipped policy
 	sel := selectLane(t, a, input(d))
 	if sel.Lane != policy.LaneYellow || !sel.Sampled {
 		t.Errorf("sampled declaration %s: %+v", d.ID, sel)

@@ -49,8 +49,9 @@ func Sampled(declarationID string, percent int) bool {
 //   - certificates: a line no certificate covers goes yellow;
 //   - expedited: noted; the procedure keeps every check and changes no lane.
 //
-// A declaration that stays green may still be picked by the random sample (see Sampled) of
-// the policy's SamplePercent and sent to yellow. Reasons list every rule that fired.
+// A declaration that stays green may still be picked by the random sample (see Sampled) and sent
+// to yellow: the policy's SamplePercent, or its SamplePercentByRating for the exporter's credit
+// rating (trusted traders are sampled less). Reasons list every rule that fired and the rate.
 func (a *Activities) SelectLane(ctx context.Context, in CheckInput) (LaneSelection, error) {
 	if err := checkInput(in); err != nil {
 		return LaneSelection{}, err
@@ -120,13 +121,22 @@ func (a *Activities) SelectLane(ctx context.Context, in CheckInput) (LaneSelecti
 	}
 
 	if sel.Lane == policy.LaneGreen {
-		if Sampled(d.ID, cfg.Policy.SamplePercent) {
+		rating := ""
+		if found {
+			rating = string(rec.Rating)
+		}
+		percent := cfg.Policy.SampleFor(rating)
+		of := ""
+		if _, own := cfg.Policy.SamplePercentByRating[rating]; own && rating != "" {
+			of = " for " + rating + " exporters"
+		}
+		if Sampled(d.ID, percent) {
 			sel.Lane, sel.Sampled = policy.LaneYellow, true
 			sel.Reasons = append(sel.Reasons, fmt.Sprintf(
-				"yellow: sample: picked by the %d%% random sample (FNV-1a of the declaration ID mod 100 < %d)",
-				cfg.Policy.SamplePercent, cfg.Policy.SamplePercent))
+				"yellow: sample: picked by the %d%% random sample%s (FNV-1a of the declaration ID mod 100 < %d)",
+				percent, of, percent))
 		} else {
-			sel.Reasons = append(sel.Reasons, "green: no rule fired and the declaration is outside the random sample")
+			sel.Reasons = append(sel.Reasons, fmt.Sprintf("green: no rule fired and the declaration is outside the %d%% random sample%s", percent, of))
 		}
 	}
 	logger(ctx, d.ID, "").Info("lane selected", "lane", sel.Lane, "sampled", sel.Sampled, "reasons", len(sel.Reasons))

@@ -119,3 +119,17 @@ func TestResolvedOffsetsAreWhatTheClearanceCounts(t *testing.T) {
 		t.Error("an unknown zone resolved")
 	}
 }
+
+func TestSampleByRating(t *testing.T) {
+	p := Default()
+	if p.SampleFor("advanced-certified") != 2 || p.SampleFor("general-credit") != 5 || p.SampleFor("") != 5 {
+		t.Errorf("shipped sample rates: advanced %d, general %d, no record %d", p.SampleFor("advanced-certified"), p.SampleFor("general-credit"), p.SampleFor(""))
+	}
+	p.SamplePercentByRating = map[string]int{"gold": 1, "general-credit": 140}
+	err := p.Validate()
+	for _, want := range []string{`samplePercentByRating: "gold" is not a rating`, "samplePercentByRating.general-credit: 140 is not between 0 and 100"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validate: %v, want %q", err, want)
+		}
+	}
+}

@@ -9,11 +9,15 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/medsupply/customs/registry"
 )
 
 // Stage is a stage of the clearance.
@@ -218,10 +222,23 @@ type Policy struct {
 	// SamplePercent is the share of otherwise green declarations sent to the yellow lane at
 	// random, in percent (0-100).
 	SamplePercent int `json:"samplePercent"`
+	// SamplePercentByRating replaces SamplePercent for exporters of a customs credit rating
+	// (registry.Rating: advanced-certified, general-credit, discredited), as an enterprise
+	// credit system controls trusted traders less and discredited ones more.
+	SamplePercentByRating map[string]int `json:"samplePercentByRating,omitempty"`
 	// HighRiskDestinations are destinations whose declarations go to the red lane.
 	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
 	// Calendar says whether allowances count calendar time or working days.
 	Calendar Calendar `json:"calendar,omitempty"`
+}
+
+// SampleFor returns the random sample's share, in percent, for an exporter of rating (empty: no
+// customs record).
+func (p Policy) SampleFor(rating string) int {
+	if n, ok := p.SamplePercentByRating[rating]; ok && rating != "" {
+		return n
+	}
+	return p.SamplePercent
 }
 
 // AllowancesFor returns the allowances for the standard or the expedited procedure.
@@ -298,6 +315,15 @@ func (p Policy) Validate() error {
 	}
 	if p.SamplePercent < 0 || p.SamplePercent > 100 {
 		errs = append(errs, fmt.Sprintf("samplePercent: %d is not between 0 and 100", p.SamplePercent))
+	}
+	for _, rating := range slices.Sorted(maps.Keys(p.SamplePercentByRating)) {
+		n := p.SamplePercentByRating[rating]
+		if !slices.Contains([]registry.Rating{registry.RatingAdvanced, registry.RatingGeneral, registry.RatingDiscredited}, registry.Rating(rating)) {
+			errs = append(errs, fmt.Sprintf("samplePercentByRating: %q is not a rating (advanced-certified, general-credit, discredited)", rating))
+		}
+		if n < 0 || n > 100 {
+			errs = append(errs, fmt.Sprintf("samplePercentByRating.%s: %d is not between 0 and 100", rating, n))
+		}
 	}
 	errs = append(errs, p.Calendar.Validate()...)
 	if len(errs) > 0 {

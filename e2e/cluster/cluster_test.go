@@ -311,7 +311,11 @@ func submitExamples(t *testing.T, ctx context.Context, who *parties, suffix stri
 			t.Fatalf("%s is a valid example this test has no expectation for", name)
 		}
 		d.ID += "-" + suffix
-		if exp.lane == policy.LaneGreen && activities.Sampled(d.ID, policy.Default().SamplePercent) {
+		rating := ""
+		if rec, ok, _ := registry.Default().ExporterRecord(ctx, d.Exporter.Code); ok {
+			rating = string(rec.Rating)
+		}
+		if exp.lane == policy.LaneGreen && activities.Sampled(d.ID, policy.Default().SampleFor(rating)) {
 			exp.lane = policy.LaneYellow
 		}
 		if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
