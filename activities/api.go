@@ -117,6 +117,8 @@ const (
 	NotifyRefused            NotificationKind = "refused"
 	NotifyInformationRequest NotificationKind = "information-requested"
 	NotifyLapsed             NotificationKind = "lapsed"
+	// NotifyExtension tells the exporter that a supervisor extended a stage's allowance, and why.
+	NotifyExtension NotificationKind = "allowance-extended"
 )
 
 // Notification is a message to an exporter.

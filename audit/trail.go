@@ -33,6 +33,7 @@ const (
 	RowCheck         = "check"
 	RowDecision      = "decision"
 	RowReroute       = "reroute"
+	RowExtension     = "extension"
 	RowSupply        = "supply"
 	RowWithdrawal    = "withdrawal"
 	RowEscalation    = "escalation"
@@ -471,6 +472,13 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 			break
 		}
 		row = b.add(e, RowReroute, orCaller(r.Officer, caller), "reroute (update)", "to the "+string(r.Lane)+" lane", r.Reason)
+	case workflows.UpdateExtend:
+		var x workflows.Extension
+		if err := b.dc.FromPayloads(args, &x); err != nil {
+			row = b.add(e, RowExtension, "officer", "extend (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		row = b.add(e, RowExtension, orCaller(x.Supervisor, caller), "extend "+string(x.Stage)+" (update)", "by "+x.By.String(), x.Reason)
 	case workflows.UpdateSupplyDocuments:
 		var s workflows.Supply
 		if err := b.dc.FromPayloads(args, &s); err != nil {

@@ -120,6 +120,7 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		switch {
 		case name == workflows.UpdateDecide && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
 			name == workflows.UpdateReroute && p.Has(workflows.RoleSupervisor),
+			name == workflows.UpdateExtend && p.Has(workflows.RoleSupervisor),
 			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw) && p.Has(workflows.RoleExporter):
 			return ""
 		}

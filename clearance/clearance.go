@@ -194,6 +194,12 @@ func Decide(ctx context.Context, c client.Client, declarationID string, d workfl
 	return r, update(ctx, c, declarationID, workflows.UpdateDecide, d, &r)
 }
 
+// Extend sends a supervisor's extension of the current stage's allowance.
+func Extend(ctx context.Context, c client.Client, declarationID string, x workflows.Extension) (workflows.ExtensionRecord, error) {
+	var rec workflows.ExtensionRecord
+	return rec, update(ctx, c, declarationID, workflows.UpdateExtend, x, &rec)
+}
+
 // Reroute sends a supervisor's reroute.
 func Reroute(ctx context.Context, c client.Client, declarationID string, r workflows.Reroute) (workflows.RerouteRecord, error) {
 	var rec workflows.RerouteRecord

@@ -26,6 +26,9 @@ const (
 	SignalDecision = "decision"
 	// UpdateReroute lets a supervisor move the clearance to another lane.
 	UpdateReroute = "reroute"
+	// UpdateExtend lets a supervisor extend the current stage's allowance, once, with a reason
+	// the exporter is told.
+	UpdateExtend = "extend"
 	// UpdateSupplyDocuments carries the exporter's answer to a request for information.
 	UpdateSupplyDocuments = "supply-documents"
 	// UpdateWithdraw lets the exporter withdraw the declaration before release.

@@ -93,6 +93,8 @@ type clearance struct {
 	stageCtx workflow.Context
 	stageIdx int
 	watching bool
+	// watchCancel stops the current watch of the stage's allowance.
+	watchCancel workflow.CancelFunc
 }
 
 // shownAttributes are the values of the clearance's search attributes as last set.
@@ -538,7 +540,19 @@ func (c *clearance) startWatch(wait time.Duration) {
 	}
 	c.watching = true
 	idx := c.stageIdx
-	workflow.Go(c.stageCtx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
+	wctx, cancel := workflow.WithCancel(c.stageCtx)
+	c.watchCancel = cancel
+	workflow.Go(wctx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
+}
+
+// restartWatch watches the current stage's allowance anew, for wait from now: an extension
+// moved its due time.
+func (c *clearance) restartWatch(wait time.Duration) {
+	if c.watchCancel != nil {
+		c.watchCancel()
+	}
+	c.watching = false
+	c.startWatch(wait)
 }
 
 // refusalReason builds the reason an exporter reads from the blocking findings.

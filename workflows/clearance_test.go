@@ -798,3 +798,96 @@ func TestInformationDeadlineOfAnEarlierReleaseCountsCalendarTime(t *testing.T) {
 	require.Equal(t, StateLapsed, r.State)
 	require.Equal(t, friday.Add(time.Hour+48*time.Hour), r.Ended.UTC())
 }
+
+// TestSupervisorExtendsAStageOnce: a supervisor's extension moves the stage's due time on by
+// the extension, the allowance is watched to the new time (a decision after the old due time and
+// before the new one does not escalate), the exporter is told why, and a second extension is
+// refused.
+func TestSupervisorExtendsAStageOnce(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	ext := Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang", By: policy.Duration(24 * time.Hour),
+		Reason: "the laboratory's report on the masks is due on Thursday"}
+	h.send(time.Hour, "x1", UpdateExtend, ext)
+	h.send(2*time.Hour, "x2", UpdateExtend, ext)
+	// Two and a half days: past the 2-day allowance, within the extended 3 days.
+	h.decide(60*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["x1"])
+	require.ErrorContains(t, h.rejections["x2"], "the document-check allowance was extended already, by sup-huang")
+	doc := r.Timeline[0]
+	require.NotNil(t, doc.Extension)
+	require.Equal(t, start.Add(48*time.Hour), doc.Extension.DueWas)
+	require.Equal(t, start.Add(72*time.Hour), doc.Extension.DueNow)
+	require.Equal(t, start.Add(72*time.Hour), doc.Due)
+	require.Equal(t, "sup-huang", doc.Extension.Supervisor)
+	require.False(t, doc.Escalated, "the stage ended within its extended allowance")
+	require.Empty(t, r.Escalations)
+	var told *activities.Notification
+	for i := range h.notifications {
+		if h.notifications[i].Kind == activities.NotifyExtension {
+			told = &h.notifications[i]
+		}
+	}
+	require.NotNil(t, told, "the exporter is told of the extension")
+	require.Contains(t, told.Message, "extended by 1d")
+	require.Contains(t, told.Message, ext.Reason)
+	require.Equal(t, StateReleased, r.State)
+}
+
+// TestExtendedStageStillEscalatesAtItsNewDueTime: the allowance is watched to the extended due
+// time, and escalated there.
+func TestExtendedStageStillEscalatesAtItsNewDueTime(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(time.Hour, "x", UpdateExtend, Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+		By: policy.Duration(12 * time.Hour), Reason: "awaiting the laboratory"})
+	h.decide(5*24*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.True(t, h.accepted["x"])
+	require.Len(t, r.Escalations, 1)
+	require.Equal(t, start.Add(60*time.Hour), r.Escalations[0].At, "escalated at the extended due time, not the first one")
+}
+
+func TestExtensionValidatorRefusals(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	ok := Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang", By: policy.Duration(24 * time.Hour), Reason: "laboratory"}
+	with := func(f func(*Extension)) Extension { x := ok; f(&x); return x }
+	cases := map[string]struct {
+		arg  any
+		want string
+	}{
+		"not a supervisor":  {with(func(x *Extension) { x.Supervisor = "doc-li" }), `"doc-li" is not a supervisor`},
+		"not on the roster": {with(func(x *Extension) { x.Supervisor = "sup-nobody" }), "not on the roster"},
+		"another stage":     {with(func(x *Extension) { x.Stage = policy.StageRelease }), `stage: "release" is not the current stage`},
+		"no reason":         {with(func(x *Extension) { x.Reason = "  " }), "reason: required to extend"},
+		"too long":          {with(func(x *Extension) { x.By = policy.Duration(49 * time.Hour) }), "is more than the stage's own allowance, 2d"},
+		"not positive":      {with(func(x *Extension) { x.By = 0 }), "by: the extension must be positive"},
+		"unknown field":     {map[string]any{"stage": "document-check", "supervisor": "sup-huang", "by": "1d", "reason": "x", "days": 3}, "days"},
+		"reason too long":   {with(func(x *Extension) { x.Reason = strings.Repeat("x", MaxReasonBytes+1) }), "reason:"},
+	}
+	for id, c := range cases {
+		h.send(time.Hour, id, UpdateExtend, c.arg)
+	}
+	// While the stage's checks run, nothing is extended.
+	h.send(0, "checking", UpdateExtend, ok)
+	h.decide(2*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	for id, c := range cases {
+		require.ErrorContains(t, h.rejections[id], c.want, id)
+		require.False(t, h.accepted[id], id)
+	}
+	require.ErrorContains(t, h.rejections["checking"], "extended only while it waits")
+	require.Nil(t, r.Timeline[0].Extension, "a refused extension changes nothing")
+}
+
+// TestOverrunStageIsNotExtended: once the allowance ran out and the stage was escalated, an
+// extension is refused: it would hide the overrun.
+func TestOverrunStageIsNotExtended(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(3*24*time.Hour, "late", UpdateExtend, Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+		By: policy.Duration(24 * time.Hour), Reason: "laboratory"})
+	h.decide(4*24*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.ErrorContains(t, h.rejections["late"], "has run out and the stage was escalated")
+	require.Len(t, r.Escalations, 1)
+}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
@@ -41,6 +42,15 @@ func fuzzClearance(phase, stage, flags uint8) *clearance {
 	}
 	if p == PhaseStarting {
 		c.stage, c.lane = "", ""
+	} else {
+		allowance := c.cfg.Policy.Allowances.For(c.stage)
+		c.timeline = []StageRecord{{Stage: c.stage, Started: start, Allowance: policy.Duration(allowance), Due: start.Add(allowance)}}
+		if flags&64 != 0 {
+			c.timeline[0].Extension = &ExtensionRecord{Extension: Extension{Stage: c.stage, Supervisor: "sup-huang", By: policy.Duration(time.Hour), Reason: "x"}}
+		}
+		if flags&128 != 0 {
+			c.timeline[0].Escalated = true
+		}
 	}
 	if flags&1 != 0 {
 		c.findings = append(c.findings, StageFindings{Stage: c.stage, Result: activities.CheckResult{Findings: []activities.Finding{{
@@ -278,6 +288,40 @@ func FuzzWithdraw(f *testing.F) {
 	})
 }
 
+func FuzzExtend(f *testing.F) {
+	for _, s := range []string{
+		`{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":"the laboratory's report is due on Thursday"}`,
+		`{"stage":"document-check","supervisor":"doc-li","by":"1d","reason":"x"}`,
+		`{"stage":"release","supervisor":"sup-huang","by":"1d","reason":"x"}`,
+		`{"stage":"document-check","supervisor":"sup-huang","by":"30d","reason":"x"}`,
+		`{"stage":"document-check","supervisor":"sup-huang","by":"-1h","reason":"x"}`,
+		`{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":" "}`,
+		`{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":"x","days":2}`,
+		`{"stage":"document-check","by":"1d","reason":"x"}`,
+		`{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":"` + strings.Repeat("r", MaxReasonBytes+1) + `"}`,
+	} {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
+			f.Add([]byte(s), phase, uint8(0), uint8(0))
+			f.Add([]byte(s), phase, uint8(0), uint8(2)<<4)
+			f.Add([]byte(s), phase, uint8(0), uint8(64|128))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := fuzzClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateExtend, raw, withFuzzCaller(c.validateExtendUpdate, caller), func(x Extension) []string {
+			if caller != nil && x.Supervisor != "" && x.Supervisor != caller.Subject {
+				t.Fatalf("accepted an extension as %q from the caller %q", x.Supervisor, caller.Subject)
+			}
+			st := c.timeline[c.stageIdx]
+			if x.Stage != c.stage || st.Extension != nil || st.Escalated || x.By.D() <= 0 || x.By.D() > st.Allowance.D() {
+				t.Fatalf("accepted %+v on %+v", x, st)
+			}
+			return []string{x.Reason}
+		})
+	})
+}
+
 // The fuzz targets' contract only bites on acceptances: each validator accepts its plain request
 // in the phase that takes it, and refuses it in every other.
 func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
@@ -299,6 +343,8 @@ func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
 			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateSupplyUpdate) }},
 		{UpdateWithdraw, `{"reason":"the buyer cancelled the order"}`, policy.StageDocumentCheck,
 			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateWithdrawUpdate) }},
+		{UpdateExtend, `{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":"the laboratory's report"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateExtendUpdate) }},
 	} {
 		for i, p := range allPhases {
 			c := fuzzClearance(uint8(i), 0, 0)

@@ -81,6 +81,27 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		return fmt.Errorf("register update %s: %w", UpdateReroute, err)
 	}
 
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExtend,
+		func(ctx workflow.Context, raw json.RawMessage) (ExtensionRecord, error) {
+			x := lenient[Extension](raw)
+			if caller, _ := principalOf(ctx); caller != nil && x.Supervisor == "" {
+				x.Supervisor = caller.Subject
+			}
+			return c.extend(ctx, x), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				return withCaller(ctx, raw, c.validateExtendUpdate)
+			},
+			Description: `A supervisor extends the current stage's allowance, once: {"stage":"biological-review",` +
+				`"supervisor":"sup-huang","by":"5d","reason":"..."}. The exporter is told the reason; the timeline ` +
+				"shows the extension and the new due time. Refused unless the stage waits on an officer or the exporter " +
+				"and its allowance has not run out; when it was extended before; when by is more than the stage's own " +
+				"allowance; or without a reason.",
+		}); err != nil {
+		return fmt.Errorf("register update %s: %w", UpdateExtend, err)
+	}
+
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSupplyDocuments,
 		func(ctx workflow.Context, raw json.RawMessage) (SupplyRecord, error) {
 			return c.supply(ctx, lenient[Supply](raw)), nil
@@ -370,6 +391,77 @@ func (c *clearance) validateRerouteUpdate(raw json.RawMessage, caller *Principal
 		}
 		return c.validateReroute(r)
 	})
+}
+
+// validateExtendUpdate is the validator of the update "extend".
+func (c *clearance) validateExtendUpdate(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "extension", func(x Extension) error {
+		if caller != nil && x.Supervisor == "" {
+			x.Supervisor = caller.Subject
+		}
+		if err := callerIs(x.Supervisor, caller); err != nil {
+			return err
+		}
+		return c.validateExtend(x)
+	})
+}
+
+func (c *clearance) validateExtend(x Extension) error {
+	if err := c.admit(UpdateExtend); err != nil {
+		return err
+	}
+	if x.Stage != c.stage {
+		return fmt.Errorf("stage: %q is not the current stage, %s", clip(string(x.Stage), MaxRequestedBytes), c.stage)
+	}
+	if x.Supervisor == "" {
+		return fmt.Errorf("supervisor: missing")
+	}
+	o, ok := c.cfg.Roster.Find(x.Supervisor)
+	if !ok {
+		return fmt.Errorf("supervisor: %q is not on the roster", clip(x.Supervisor, MaxRequestedBytes))
+	}
+	if !contains(rolesOf(o), string(policy.RoleSupervisor)) {
+		return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor may extend an allowance", x.Supervisor)
+	}
+	if c.stageIdx >= len(c.timeline) || c.timeline[c.stageIdx].Stage != c.stage {
+		return fmt.Errorf("stage: %s has not begun", c.stage)
+	}
+	st := c.timeline[c.stageIdx]
+	if st.Extension != nil {
+		return fmt.Errorf("stage: the %s allowance was extended already, by %s at %s; it is extended once",
+			st.Stage, st.Extension.Supervisor, st.Extension.At.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	if st.Escalated {
+		return fmt.Errorf("stage: the %s allowance has run out and the stage was escalated; an overrun is not extended after the fact", st.Stage)
+	}
+	if x.By.D() <= 0 {
+		return fmt.Errorf("by: the extension must be positive, such as \"5d\"")
+	}
+	if x.By.D() > st.Allowance.D() {
+		return fmt.Errorf("by: %s is more than the stage's own allowance, %s", x.By, st.Allowance)
+	}
+	if strings.TrimSpace(x.Reason) == "" {
+		return fmt.Errorf("reason: required to extend; the exporter is told it")
+	}
+	return text("reason", x.Reason, MaxReasonBytes, true)
+}
+
+// extend applies an accepted extension: the stage's due time moves on by the extension,
+// counted as the policy counts, its allowance is watched to the new due time, and the exporter
+// is told why.
+func (c *clearance) extend(ctx workflow.Context, x Extension) ExtensionRecord {
+	now := workflow.Now(ctx)
+	st := &c.timeline[c.stageIdx]
+	rec := ExtensionRecord{Extension: x, At: now, DueWas: st.Due, DueNow: c.cfg.Policy.Calendar.Due(st.Due, x.By.D())}
+	st.Due, st.Extension = rec.DueNow, &rec
+	c.restartWatch(rec.DueNow.Sub(now))
+	workflow.GetLogger(ctx).Info("allowance extended", "declarationID", c.decl.ID, "stage", x.Stage,
+		"supervisor", x.Supervisor, "by", x.By, "due", rec.DueNow)
+	workflow.SetCurrentDetails(ctx, c.details(now))
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyExtension, Due: rec.DueNow,
+		Message: fmt.Sprintf("Declaration %s: the %s allowance is extended by %s, to %s: %s",
+			c.decl.ID, x.Stage, x.By, rec.DueNow.UTC().Format("2006-01-02 15:04 MST"), x.Reason)})
+	return rec
 }
 
 // validateSupplyUpdate is the validator of the update "supply-documents".

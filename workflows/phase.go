@@ -48,9 +48,9 @@ var (
 	phaseAccepts = map[Phase][]string{
 		PhaseStarting:         {UpdateWithdraw},
 		PhaseChecking:         {UpdateWithdraw, UpdateReroute},
-		PhaseAwaitingOfficer:  {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute},
+		PhaseAwaitingOfficer:  {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend},
 		PhaseDecided:          nil,
-		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute},
+		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend},
 		PhaseSupplied:         {UpdateWithdraw, UpdateReroute},
 		PhaseWithdrawing:      nil,
 		PhaseRerouting:        nil,
@@ -81,6 +81,7 @@ var (
 		UpdateSupplyDocuments: "the clearance is not awaiting documents",
 		UpdateWithdraw:        "the declaration cannot be withdrawn now",
 		UpdateReroute:         "the lane cannot be changed now",
+		UpdateExtend:          "stage: the allowance of a stage is extended only while it waits on an officer or the exporter",
 	}
 )
 

@@ -306,9 +306,9 @@ func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
 	h.run(fixture())
 
 	require.Equal(t, PhaseAwaitingOfficer, officer.Phase)
-	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute}, officer.Accepts)
+	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend}, officer.Accepts)
 	require.Equal(t, PhaseAwaitingExporter, exporter.Phase)
-	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute}, exporter.Accepts)
+	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend}, exporter.Accepts)
 	raw, err := json.Marshal(exporter)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"phase":"awaiting-exporter"`)

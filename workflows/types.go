@@ -133,6 +133,23 @@ type Reroute struct {
 	Reason  string      `json:"reason"`
 }
 
+// Extension is a supervisor's extension of the current stage's allowance: once per stage, by
+// at most the stage's own allowance, with a reason the exporter is told.
+type Extension struct {
+	Stage      policy.Stage    `json:"stage"`
+	Supervisor string          `json:"supervisor"`
+	By         policy.Duration `json:"by"`
+	Reason     string          `json:"reason"`
+}
+
+// ExtensionRecord is an applied extension: when, and the stage's due time before and after.
+type ExtensionRecord struct {
+	Extension
+	At     time.Time `json:"at"`
+	DueWas time.Time `json:"dueWas"`
+	DueNow time.Time `json:"dueNow"`
+}
+
 // RerouteRecord is an applied reroute.
 type RerouteRecord struct {
 	Reroute
@@ -186,7 +203,10 @@ type StageRecord struct {
 	Outcome   string `json:"outcome,omitempty"`
 	Overrun   bool   `json:"overrun"`
 	Escalated bool   `json:"escalated"`
-	CheckRuns int    `json:"checkRuns"`
+	// Extension is the supervisor's extension of the stage's allowance, when there was one; Due
+	// is then the extended due time.
+	Extension *ExtensionRecord `json:"extension,omitempty"`
+	CheckRuns int              `json:"checkRuns"`
 	// Time spent on automated checks, waiting for officers and waiting for the exporter.
 	CheckTime    policy.Duration `json:"checkTime"`
 	OfficerWait  policy.Duration `json:"officerWait"`
