@@ -58,6 +58,7 @@ func (t *Trail) name() string {
 		"JH-2020-US-0512": "yellow-approve", "JH-2020-US-0513": "reject", "RW-2020-US-0506": "request-supply",
 		"JH-2020-US-0515": "escalation", "JH-2020-US-0517": "signal-decision", "HX-2020-ES-0428": "invalid-certificate",
 		"LB-2020-DE-0416": "withdrawal", "JH-2020-US-0516": "reroute", "JH-2020-US-0514": "request-lapse",
+		"JH-2020-US-0518": "extension",
 	}[t.DeclarationID]
 }
 
@@ -200,6 +201,13 @@ func TestTrailOtherPaths(t *testing.T) {
 	if r := rowsOf(w, RowWithdrawal); len(r) != 1 || r[0].Actor != "exporter 3301960412" || r[0].Reason != "the consignee cancelled the order" ||
 		last(w).Outcome != "withdrawn" || last(w).What != "clearance ended at biological-review" {
 		t.Errorf("withdrawal %+v, outcome %+v", r, last(w))
+	}
+
+	ext := trailOf(t, "extension")
+	inOrder(t, ext)
+	if r := rowsOf(ext, RowExtension); len(r) != 1 || r[0].Actor != "sup-huang" || r[0].What != "extend document-check (update)" ||
+		!strings.Contains(r[0].Outcome, "1d") || !strings.Contains(r[0].Reason, "NIOSH approval") {
+		t.Errorf("extension %+v", r)
 	}
 
 	rr := trailOf(t, "reroute")

@@ -186,6 +186,21 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "extension", Covers: "a supervisor extends the document check's allowance once, with a reason the exporter is told; the officer decides within the extended allowance",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0518",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if _, err := clearance.Extend(ctx, d.c, d.ID, workflows.Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+					By: policy.Duration(24 * time.Hour), Reason: "the NIOSH approval is being confirmed with the issuing laboratory"}); err != nil {
+					return err
+				}
+				return d.Steps(ctx, step{policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
 			Name: "reroute-during-release", Covers: "a supervisor reroutes to red while the release awaits its officer: the release stage gives way to the certification officer and the physical inspection, then runs again",
 			Example: "de-antibody-test-kits.json", ID: "LB-2020-DE-0417",
 			Lane: policy.LaneRed, State: workflows.StateReleased,
