@@ -103,6 +103,42 @@ func (b bearer) GetHeaders(context.Context) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + string(b)}, nil
 }
 
+// testIssuer is an issuer publishing its keys over HTTP for the test's length.
+func testIssuer(t *testing.T) *auth.Issuer {
+	t.Helper()
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(nil)
+	t.Cleanup(jwks.Close)
+	issuer := auth.NewIssuer(jwks.URL, auth.DevAudience, key)
+	jwks.Config.Handler = issuer.Handler()
+	return issuer
+}
+
+// startServer runs the command line with args until the test ends, when it must exit 0; done
+// receives its exit code should it end before.
+func startServer(t *testing.T, args ...string) (out *bytes.Buffer, done <-chan int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out = &bytes.Buffer{}
+	ch := make(chan int, 1)
+	go func() { ch <- Run(ctx, args, out, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-ch:
+			if code != command.OK {
+				t.Errorf("server exit %d:\n%s", code, out.String())
+			}
+		case <-time.After(time.Minute):
+			t.Error("the server did not stop")
+		}
+	})
+	return out, ch
+}
+
 // TestServerVerifiesCallers starts the server binary's command line on a configuration file,
 // as a cluster runs it: without a token a call is refused with the reason, an officer may read
 // but not create a namespace, an admin creates one, and the server's own system workers run a
@@ -111,34 +147,10 @@ func TestServerVerifiesCallers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	key, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(nil)
-	defer jwks.Close()
-	issuer := auth.NewIssuer(jwks.URL, auth.DevAudience, key)
-	jwks.Config.Handler = issuer.Handler()
+	issuer := testIssuer(t)
 	cfg, frontend := configFile(t, true)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs"}, &out, &out)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != command.OK {
-				t.Errorf("server exit %d:\n%s", code, out.String())
-			}
-		case <-time.After(time.Minute):
-			t.Error("the server did not stop")
-		}
-	}()
+	ctx := context.Background()
+	out, done := startServer(t, "--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs")
 	sign := func(p workflows.Principal) string {
 		tok, err := issuer.Token(p, time.Hour, time.Now())
 		if err != nil {
@@ -181,7 +193,7 @@ func TestServerVerifiesCallers(t *testing.T) {
 	officer := dial(sign(workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}))
 	anonymous := dial("")
 
-	_, err = anonymous.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "customs"})
+	_, err := anonymous.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "customs"})
 	var denied *serviceerror.PermissionDenied
 	if !errors.As(err, &denied) || !strings.Contains(denied.Reason, "no token") {
 		t.Errorf("a call without a token: %v, want PermissionDenied saying no token", err)

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +27,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
@@ -112,26 +110,9 @@ func TestServerTakesWorkerCertificates(t *testing.T) {
         requireClientAuth: true
         clientCaFiles: [%s]
 `, serverCert, serverKey, p.caFile))
-	key, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(nil)
-	defer jwks.Close()
-	issuer := auth.NewIssuer(jwks.URL, auth.DevAudience, key)
-	jwks.Config.Handler = issuer.Handler()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs", "--worker-certs", "customs-worker-*"}, &out, &out)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	issuer := testIssuer(t)
+	ctx := context.Background()
+	out, done := startServer(t, "--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs", "--worker-certs", "customs-worker-*")
 	pool := x509.NewCertPool()
 	pool.AddCert(p.ca)
 	dial := func(cn, token string) client.Client {

@@ -25,6 +25,60 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// devserver is the devserver's command line running in the test.
+type devserver struct {
+	logs bytes.Buffer
+	done chan int
+	stop context.CancelFunc
+}
+
+// runDevserver runs the devserver with args (which must include --health-addr on health) and
+// returns once its worker is ready; it is stopped when the test ends, unless stopped before.
+func runDevserver(t *testing.T, health int, args ...string) *devserver {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &devserver{done: make(chan int, 1), stop: cancel}
+	go func() { d.done <- Run(ctx, args, &d.logs, &d.logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-d.done:
+		case <-time.After(time.Minute):
+			t.Error("the devserver did not stop")
+		}
+	})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		select {
+		case code := <-d.done:
+			t.Fatalf("the devserver exited %d:\n%s", code, d.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the devserver's worker never became ready:\n%s", d.logs.String())
+		}
+	}
+}
+
+// Stop stops the devserver and returns its exit code.
+func (d *devserver) Stop(t *testing.T) int {
+	t.Helper()
+	d.stop()
+	select {
+	case code := <-d.done:
+		d.done <- code // for the cleanup
+		return code
+	case <-time.After(time.Minute):
+		t.Fatal("the devserver did not stop")
+		return -1
+	}
+}
+
 // TestAuthOnTheEmbeddedDefault runs devserver --auth as a newcomer would, with tokens from
 // cmd/token and the exporter's starter: its own declaration is lodged, an officer's token cannot
 // lodge one, and no token at all is refused.
@@ -34,31 +88,11 @@ func TestAuthOnTheEmbeddedDefault(t *testing.T) {
 	}
 	dir := t.TempDir()
 	grpcPort, authPort, health := freePort(t), freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-",
-			"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
-			"--log-level", "warn"}, &logs, &logs)
-	}()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("the devserver exited %d:\n%s", code, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the devserver's worker never became ready (it signs in as a worker):\n%s", logs.String())
-		}
-	}
+	ctx := context.Background()
+	d := runDevserver(t, health, "--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-",
+		"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
+		"--log-level", "warn")
+	logs := &d.logs
 	if !strings.Contains(logs.String(), "Authentication is on") {
 		t.Errorf("the banner does not say authentication is on:\n%s", logs.String())
 	}
@@ -102,14 +136,8 @@ func TestAuthOnTheEmbeddedDefault(t *testing.T) {
 			t.Fatalf("the revoked exporter: exit %d\n%s", code, out)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != command.OK {
-			t.Errorf("devserver exit %d", code)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the devserver did not stop")
+	if code := d.Stop(t); code != command.OK {
+		t.Errorf("devserver exit %d", code)
 	}
 }
 

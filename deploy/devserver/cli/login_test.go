@@ -34,39 +34,11 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 	}
 	dir := t.TempDir()
 	grpcPort, uiPort, authPort, health := freePort(t), freePort(t), freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--memory", "--auth", "--data-dir", dir, "--notifications", "-",
-			"--port", fmt.Sprint(grpcPort), "--ui-port", fmt.Sprint(uiPort), "--auth-port", fmt.Sprint(authPort),
-			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn"}, &logs, &logs)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("the devserver did not stop")
-		}
-	}()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("the devserver exited %d:\n%s", code, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the devserver never became ready:\n%s", logs.String())
-		}
-	}
+	ctx := context.Background()
+	d := runDevserver(t, health, "--memory", "--auth", "--data-dir", dir, "--notifications", "-",
+		"--port", fmt.Sprint(grpcPort), "--ui-port", fmt.Sprint(uiPort), "--auth-port", fmt.Sprint(authPort),
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn")
+	logs := &d.logs
 	ui := fmt.Sprintf("http://127.0.0.1:%d", uiPort)
 	if !strings.Contains(logs.String(), "The Web UI signs officers in at the issuer: open "+ui) {
 		t.Errorf("the banner does not say how to sign in to the Web UI:\n%s", logs.String())
@@ -150,30 +122,10 @@ func TestCodecServerTakesTheServersTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpcPort, authPort, codecPort, health := freePort(t), freePort(t), freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-", "--codec-keys", keys,
-			"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--codec-port", fmt.Sprint(codecPort),
-			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn"}, &logs, &logs)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health)); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the devserver never became ready:\n%s", logs.String())
-		}
-	}
+	ctx := context.Background()
+	runDevserver(t, health, "--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-", "--codec-keys", keys,
+		"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--codec-port", fmt.Sprint(codecPort),
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn")
 	sign := func(args ...string) string {
 		var out, errOut bytes.Buffer
 		if code := token.Run(ctx, append([]string{"--data-dir", dir, "--auth-port", fmt.Sprint(authPort)}, args...), &out, &errOut); code != command.OK {
