@@ -23,6 +23,13 @@ export const CHROMIUM_ARGS = [
 // Screenshots are the viewport at this size: small enough for the officers' guide.
 export const VIEWPORT = { width: 1280, height: 800 };
 
+// required reads an environment variable the test cannot run without.
+export function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the browser tests with .ci/browser.sh`);
+  return v;
+}
+
 export async function launch({ executablePath }) {
   // Playwright gives every launch a fresh, empty user-data dir of its own.
   const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });

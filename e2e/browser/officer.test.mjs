@@ -18,15 +18,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Desk, launch } from './desk.mjs';
+import { Desk, launch, required } from './desk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function required(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the browser tests with .ci/browser.sh`);
-  return v;
-}
 
 const UI = required('CUSTOMS_UI_URL');
 const GRPC = required('CUSTOMS_GRPC_ADDRESS');
