@@ -185,6 +185,39 @@ func (c Calendar) working(day time.Time) bool {
 	return true
 }
 
+// Worked returns how much of the time from from to to counts: all of it in calendar time, only
+// the hours of working days when counting business days.
+func (c Calendar) Worked(from, to time.Time) time.Duration {
+	if !to.After(from) {
+		return 0
+	}
+	if !c.BusinessDays() {
+		return to.Sub(from)
+	}
+	if c.Zone == "" {
+		if _, err := c.zone(); err != nil {
+			return to.Sub(from)
+		}
+	}
+	t, end := from.UTC(), to.UTC()
+	var worked time.Duration
+	for i := 0; i < 3660 && t.Before(end); i++ {
+		off := c.offsetAt(t)
+		local := t.Add(off)
+		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+		nextLocal := day.AddDate(0, 0, 1)
+		next := nextLocal.Add(-c.offsetAt(nextLocal.Add(-off)))
+		if next.After(end) {
+			next = end
+		}
+		if c.working(day) {
+			worked += next.Sub(t)
+		}
+		t = next
+	}
+	return worked
+}
+
 // Due returns when an allowance that starts at start ends. Counted in calendar time it is
 // start+allowance; counted in business days, only the hours of working days count, so an
 // allowance of 2d starting on a Friday morning ends on Tuesday morning.

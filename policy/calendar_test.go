@@ -126,10 +126,32 @@ func TestSampleByRating(t *testing.T) {
 		t.Errorf("shipped sample rates: advanced %d, general %d, no record %d", p.SampleFor("advanced-certified"), p.SampleFor("general-credit"), p.SampleFor(""))
 	}
 	p.SamplePercentByRating = map[string]int{"gold": 1, "general-credit": 140}
+	p.TraderTime = "pause"
 	err := p.Validate()
-	for _, want := range []string{`samplePercentByRating: "gold" is not a rating`, "samplePercentByRating.general-credit: 140 is not between 0 and 100"} {
+	for _, want := range []string{`samplePercentByRating: "gold" is not a rating`, "samplePercentByRating.general-credit: 140 is not between 0 and 100",
+		`traderTime: "pause" is not stop or count`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validate: %v, want %q", err, want)
 		}
+	}
+}
+
+func TestWorkedCountsOnlyWorkingTime(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	cal := Calendar{Counting: CountingBusinessDays, Holidays: []string{"2020-04-06"}}
+	friday := time.Date(2020, 4, 3, 9, 0, 0, 0, cst)
+	tuesday := time.Date(2020, 4, 7, 9, 0, 0, 0, cst)
+	if got := cal.Worked(friday, tuesday); got != 24*time.Hour {
+		t.Errorf("Friday 09:00 to Tuesday 09:00 over a weekend and a holiday: %s worked, want 24h", got)
+	}
+	if got := (Calendar{}).Worked(friday, tuesday); got != 96*time.Hour {
+		t.Errorf("calendar counting: %s, want 96h", got)
+	}
+	if got := cal.Worked(tuesday, friday); got != 0 {
+		t.Errorf("backwards: %s", got)
+	}
+	// Worked and Due agree: the due time of what was worked is where the walk ended.
+	if due := cal.Due(friday, cal.Worked(friday, tuesday)); !due.Equal(tuesday) {
+		t.Errorf("Due(Worked) = %s, want %s", due.In(cst), tuesday)
 	}
 }

@@ -230,7 +230,21 @@ type Policy struct {
 	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
 	// Calendar says whether allowances count calendar time or working days.
 	Calendar Calendar `json:"calendar,omitempty"`
+	// TraderTime says whether the time a clearance waits on its exporter counts against the
+	// stage's allowance and the standard: "stop" (the default) stops the clock, as the WCO Time
+	// Release Study separates trader time and licensing law excludes the applicant's corrections;
+	// "count" counts it.
+	TraderTime string `json:"traderTime,omitempty"`
 }
+
+// Trader time counting (Policy.TraderTime).
+const (
+	TraderTimeStops  = "stop"
+	TraderTimeCounts = "count"
+)
+
+// TraderTimeStopsTheClock reports whether waiting on the exporter stops the clock.
+func (p Policy) TraderTimeStopsTheClock() bool { return p.TraderTime != TraderTimeCounts }
 
 // SampleFor returns the random sample's share, in percent, for an exporter of rating (empty: no
 // customs record).
@@ -324,6 +338,9 @@ func (p Policy) Validate() error {
 		if n < 0 || n > 100 {
 			errs = append(errs, fmt.Sprintf("samplePercentByRating.%s: %d is not between 0 and 100", rating, n))
 		}
+	}
+	if p.TraderTime != "" && p.TraderTime != TraderTimeStops && p.TraderTime != TraderTimeCounts {
+		errs = append(errs, fmt.Sprintf("traderTime: %q is not stop or count", p.TraderTime))
 	}
 	errs = append(errs, p.Calendar.Validate()...)
 	if len(errs) > 0 {

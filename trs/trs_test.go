@@ -272,3 +272,20 @@ func TestPolicyNotesInTheTable(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+// TestStoppedTraderTimeDoesNotCountAgainstTheStandard: 25 days elapsed, 10 of them waiting on
+// the exporter with the clock stopped, are 15 days against the 20-day standard: within.
+func TestStoppedTraderTimeDoesNotCountAgainstTheStandard(t *testing.T) {
+	doc := rec(policy.StageDocumentCheck, 12*day, 2*day, day, 10*day, 0)
+	doc.ClockStopped = policy.Duration(10 * day)
+	c := Clearance{DeclarationID: "T", State: workflows.StateReleased, Lane: policy.LaneYellow, Elapsed: 25 * day,
+		Timeline: []workflows.StageRecord{doc}}
+	r := Build([]Clearance{c}, 20*day, "", time.Time{})
+	all := find(t, r, "all", "all")
+	if all.WithinStandard != 1 || all.MeanVsStandard != -5*day || all.TraderShare != 0.4 {
+		t.Errorf("within %v, vs standard %s, trader share %v; want within, -5d, 40%%", all.WithinStandard, all.MeanVsStandard, all.TraderShare)
+	}
+	if !strings.Contains(r.Headline, "100% within 20d 0h") {
+		t.Errorf("headline %q", r.Headline)
+	}
+}

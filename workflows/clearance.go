@@ -679,7 +679,16 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: due,
 	}
-	c.watch(ctx)
+	stopped := c.cfg.Policy.TraderTimeStopsTheClock() && !c.timeline[idx].Escalated && c.rel.traderTimeStopsTheClock(ctx)
+	if stopped {
+		// Trader time: the allowance is not watched while the exporter is asked.
+		if c.watchCancel != nil {
+			c.watchCancel()
+		}
+		c.watching = false
+	} else {
+		c.watch(ctx)
+	}
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
 		return false, err
 	}
@@ -693,7 +702,16 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	if err != nil {
 		return false, err
 	}
-	c.timeline[idx].ExporterWait += policy.Duration(workflow.Now(ctx).Sub(since))
+	now := workflow.Now(ctx)
+	c.timeline[idx].ExporterWait += policy.Duration(now.Sub(since))
+	if stopped {
+		st := &c.timeline[idx]
+		st.ClockStopped += policy.Duration(now.Sub(since))
+		st.Due = c.cfg.Policy.Calendar.Due(st.Due, c.cfg.Policy.Calendar.Worked(since, now))
+		if ok && c.phase == PhaseSupplied {
+			c.restartWatch(max(st.Due.Sub(now), time.Millisecond))
+		}
+	}
 	c.waiting = nil
 	switch c.phase {
 	case PhaseWithdrawing:
@@ -861,6 +879,11 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	}
 	elapsed := c.ended.Sub(c.submitted)
 	std := c.cfg.Policy.Standard.D()
+	counted, trader := elapsed, time.Duration(0)
+	for _, st := range c.timeline {
+		counted -= st.ClockStopped.D()
+		trader += st.ExporterWait.D()
+	}
 	h := c.metrics(ctx, map[string]string{"state": string(s)})
 	h.Timer(MetricClearanceDuration).Record(elapsed)
 	h.Counter(MetricClearancesEnded).Inc(1)
@@ -872,7 +895,8 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		Submitted: c.submitted, Ended: c.ended,
 		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
-		WithinStandard: elapsed <= std, Margin: policy.Duration(std - elapsed), Counting: c.cfg.Policy.Calendar.Name(),
+		Counted: policy.Duration(counted), TraderTime: policy.Duration(trader),
+		WithinStandard: counted <= std, Margin: policy.Duration(std - counted), Counting: c.cfg.Policy.Calendar.Name(),
 	}
 	return *c.result, nil
 }

@@ -373,8 +373,68 @@ func TestRequestLapsesWithoutAnswer(t *testing.T) {
 	require.Equal(t, "lapsed", r.Timeline[0].Outcome)
 	require.Equal(t, "lapsed", h.sa[SAStatus])
 	require.Equal(t, activities.NotifyLapsed, h.notifications[len(h.notifications)-1].Kind)
-	// The document check overran its 2-day allowance while the exporter was silent.
+	// Trader time stopped the clock: the exporter's silence did not overrun the allowance.
+	require.False(t, r.Timeline[0].Escalated)
+	require.Equal(t, policy.Duration(5*24*time.Hour), r.Timeline[0].ClockStopped)
+}
+
+// TestTraderTimeCountedOverrunsTheAllowance: with traderTime "count", the exporter's silence
+// counts: the document check overruns its 2-day allowance while the exporter is asked.
+func TestTraderTimeCountedOverrunsTheAllowance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.TraderTime = policy.TraderTimeCounts
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "packing list is illegible"})
+	r := h.run(fixture())
+	require.Equal(t, StateLapsed, r.State)
 	require.True(t, r.Timeline[0].Escalated)
+	require.Zero(t, r.Timeline[0].ClockStopped)
+	require.Equal(t, r.Elapsed, r.Counted)
+}
+
+// TestTraderTimeStopsTheClock: while the exporter is asked, the document check's allowance
+// stands still: the exporter's three days move its due time on by three days, the officer's
+// decision a day and a half into customs time is within it, and the standard counts customs time
+// only; the result says how much was trader time.
+func TestTraderTimeStopsTheClock(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "quality declaration"})
+	h.send(time.Hour+72*time.Hour, "s1", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-9"}}})
+	// 4.5 days after submission: past the 2-day allowance in calendar time, 1.5 days of customs time.
+	h.decide(108*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	doc := r.Timeline[0]
+	require.False(t, doc.Escalated, "customs time stayed within the allowance")
+	require.Empty(t, r.Escalations)
+	require.Equal(t, policy.Duration(72*time.Hour), doc.ClockStopped)
+	require.Equal(t, start.Add(48*time.Hour+72*time.Hour), doc.Due, "the due time moved on by the exporter's time")
+	require.Equal(t, policy.Duration(72*time.Hour), r.TraderTime)
+	require.Equal(t, r.Elapsed-policy.Duration(72*time.Hour), r.Counted)
+	require.True(t, r.WithinStandard)
+}
+
+// TestTraderTimeStoppedStageStillEscalatesAfterTheAnswer: the allowance is watched again from the
+// exporter's answer, to the moved due time, and escalates there.
+func TestTraderTimeStoppedStageStillEscalatesAfterTheAnswer(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "quality declaration"})
+	h.send(25*time.Hour, "s1", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-9"}}})
+	h.decide(10*24*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+	require.Len(t, r.Escalations, 1)
+	require.Equal(t, start.Add(48*time.Hour+24*time.Hour), r.Escalations[0].At, "escalated at the due time moved on by the day the exporter took")
+}
+
+// TestTraderTimeOfAnEarlierReleaseCounts: a clearance started before
+// ChangeTraderTimeStopsTheClock keeps counting the exporter's time, as it did.
+func TestTraderTimeOfAnEarlierReleaseCounts(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.env.OnGetVersion(ChangeTraderTimeStopsTheClock, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "packing list is illegible"})
+	r := h.run(fixture())
+	require.True(t, r.Timeline[0].Escalated)
+	require.Zero(t, r.Timeline[0].ClockStopped)
 }
 
 func TestOverrunEscalatesAndKeepsWaiting(t *testing.T) {

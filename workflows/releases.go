@@ -19,6 +19,8 @@ type releases struct {
 	// deadlineOnCalendar is ChangeInformationDeadlineOnCalendar, asked the first time it makes
 	// a difference.
 	deadlineOnCalendar *bool
+	// traderClock is ChangeTraderTimeStopsTheClock, asked the first time it makes a difference.
+	traderClock *bool
 }
 
 // newReleases asks the changes a clearance decides when it starts.
@@ -63,6 +65,24 @@ func (r *releases) informationDeadlineOnCalendar(ctx workflow.Context) bool {
 		r.deadlineOnCalendar = &v
 	}
 	return *r.deadlineOnCalendar
+}
+
+// ChangeTraderTimeStopsTheClock is the workflow change after which the time a clearance waits on
+// its exporter stops the stage's allowance and the standard, when the policy says so (traderTime
+// "stop", the default): the allowance is not watched while the exporter is asked, the stage's due
+// time moves on by the time the wait took (counted as the policy counts), and the time is recorded
+// as the stage's ClockStopped, which the result's Counted leaves out. It is asked when a clearance
+// first waits on its exporter under such a policy.
+const ChangeTraderTimeStopsTheClock = "trader-time-stops-the-clock"
+
+// traderTimeStopsTheClock reports whether the clearance follows ChangeTraderTimeStopsTheClock.
+// Call it only where the answer changes what it records.
+func (r *releases) traderTimeStopsTheClock(ctx workflow.Context) bool {
+	if r.traderClock == nil {
+		v := workflow.GetVersion(ctx, ChangeTraderTimeStopsTheClock, workflow.DefaultVersion, 1) >= 1
+		r.traderClock = &v
+	}
+	return *r.traderClock
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

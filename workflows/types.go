@@ -211,6 +211,9 @@ type StageRecord struct {
 	CheckTime    policy.Duration `json:"checkTime"`
 	OfficerWait  policy.Duration `json:"officerWait"`
 	ExporterWait policy.Duration `json:"exporterWait"`
+	// ClockStopped is the part of ExporterWait that stopped the clock (the policy's traderTime
+	// "stop"): it counts neither against the stage's allowance nor against the standard.
+	ClockStopped policy.Duration `json:"clockStopped,omitempty"`
 }
 
 // What a clearance waits for: Waiting.For.
@@ -350,8 +353,13 @@ type Result struct {
 	// Elapsed is the total time from submission to the end, set against Standard.
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`
-	// WithinStandard is true when Elapsed does not exceed Standard; Margin is Standard minus
-	// Elapsed (negative when over).
+	// Counted is the time set against Standard: Elapsed less the time waiting on the exporter
+	// stopped the clock (the stages' ClockStopped); TraderTime is all the time it waited on the
+	// exporter.
+	Counted    policy.Duration `json:"counted"`
+	TraderTime policy.Duration `json:"traderTime"`
+	// WithinStandard is true when Counted does not exceed Standard; Margin is Standard minus
+	// Counted (negative when over).
 	WithinStandard bool            `json:"withinStandard"`
 	Margin         policy.Duration `json:"margin"`
 	// Counting says how allowances were counted: calendar or business-days.
