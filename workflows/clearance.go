@@ -680,6 +680,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		Reason: d.Reason, Since: since, Due: due,
 	}
 	stopped := c.cfg.Policy.TraderTimeStopsTheClock() && !c.timeline[idx].Escalated && c.rel.traderTimeStopsTheClock(ctx)
+	c.waiting.ClockStopped = stopped
 	if stopped {
 		// Trader time: the allowance is not watched while the exporter is asked.
 		if c.watchCancel != nil {

@@ -399,6 +399,8 @@ func TestTraderTimeStopsTheClock(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
 	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "quality declaration"})
 	h.send(time.Hour+72*time.Hour, "s1", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-9"}}})
+	var waiting *Waiting
+	h.env.RegisterDelayedCallback(func() { waiting = h.status().Waiting }, 2*time.Hour)
 	// 4.5 days after submission: past the 2-day allowance in calendar time, 1.5 days of customs time.
 	h.decide(108*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
 	r := h.run(fixture())
@@ -412,6 +414,8 @@ func TestTraderTimeStopsTheClock(t *testing.T) {
 	require.Equal(t, policy.Duration(72*time.Hour), r.TraderTime)
 	require.Equal(t, r.Elapsed-policy.Duration(72*time.Hour), r.Counted)
 	require.True(t, r.WithinStandard)
+	require.NotNil(t, waiting)
+	require.True(t, waiting.ClockStopped, "the status says the allowance stands still while the exporter is asked")
 }
 
 // TestTraderTimeStoppedStageStillEscalatesAfterTheAnswer: the allowance is watched again from the

@@ -890,6 +890,9 @@ func (c *clearance) details(now time.Time) string {
 		}
 		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.stage, w.Exporter, declaration.Printable(w.Reason))
 		fmt.Fprintf(&b, " The declaration lapses at %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
+		if w.ClockStopped {
+			b.WriteString(" The stage's allowance stands still meanwhile: this is trader time.")
+		}
 	case PhaseDecided:
 		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.stage)
 	case PhaseWithdrawing:

@@ -236,6 +236,9 @@ type Waiting struct {
 	Since     time.Time `json:"since"`
 	// Due is the end of the stage allowance (officer) or the exporter's deadline.
 	Due time.Time `json:"due"`
+	// ClockStopped says that the stage's allowance stands still while the exporter is asked
+	// (the policy's traderTime "stop").
+	ClockStopped bool `json:"clockStopped,omitempty"`
 }
 
 // StageFindings holds what a stage's automated checks found, latest run last.
