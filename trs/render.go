@@ -168,19 +168,72 @@ type chart struct {
 	Bars          []bar
 	Marks         []bar // allowance or standard markers
 	Axis          []bar // labels
+	Ticks         []bar // the scale: a grid line and its label
+	// AxisY is where the scale's labels stand.
+	AxisY float64
 }
 
-// stageChart draws, per stage, the mean and p90 against the allowance, scaled to the largest.
+// durationTicks are the marks of a duration scale that spans milliseconds to weeks.
+var durationTicks = []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second,
+	time.Minute, 10 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 5 * 24 * time.Hour, 20 * 24 * time.Hour, 100 * 24 * time.Hour}
+
+// tickLabel names a tick of the duration scale in its own unit: 10ms, 1s, 10m, 6h, 20d.
+func tickLabel(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", d/time.Second)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dd", d/(24*time.Hour))
+}
+
+// logScale maps durations from lo to hi onto width pixels, logarithmically: an automated check of
+// milliseconds and a biological review of days read in one chart.
+func logScale(lo, hi time.Duration, width float64) func(time.Duration) float64 {
+	l, h := math.Log10(float64(lo)), math.Log10(float64(hi))
+	return func(d time.Duration) float64 {
+		if d <= lo {
+			return 1
+		}
+		return max(1, width*(math.Log10(float64(d))-l)/(h-l))
+	}
+}
+
+// stageChart draws, per stage, the mean and p90 against the allowance on a logarithmic duration
+// scale with labelled ticks.
 func stageChart(g Group) chart {
-	c := chart{Width: 900, Height: 40 + 46*float64(len(g.Stages))}
-	var top time.Duration
+	c := chart{Width: 900, Height: 70 + 46*float64(len(g.Stages))}
+	lo, hi := durationTicks[len(durationTicks)-1], durationTicks[0]
 	for _, s := range g.Stages {
-		top = max(top, s.P90, s.Allowance, s.Mean)
+		for _, d := range []time.Duration{s.Mean, s.P90, s.Allowance} {
+			if d > 0 {
+				lo, hi = min(lo, d), max(hi, d)
+			}
+		}
 	}
-	if top == 0 {
-		top = 1
+	// The scale runs from the tick below the smallest value to the tick above the largest.
+	first, last := 0, len(durationTicks)-1
+	for i, t := range durationTicks {
+		if t <= lo {
+			first = i
+		}
+		if t >= hi && last == len(durationTicks)-1 {
+			last = i
+		}
 	}
-	scale := func(d time.Duration) float64 { return 560 * float64(d) / float64(top) }
+	if last <= first {
+		last = min(first+1, len(durationTicks)-1)
+	}
+	scale := logScale(durationTicks[first], durationTicks[last], 560)
+	c.AxisY = 20 + 46*float64(len(g.Stages)) + 24
+	for _, t := range durationTicks[first : last+1] {
+		c.Ticks = append(c.Ticks, bar{X: 180 + scale(t), Y: 10, H: c.AxisY - 22, Label: tickLabel(t), Data: strconv.FormatInt(int64(t), 10)})
+	}
 	for i, s := range g.Stages {
 		y := 20 + 46*float64(i)
 		c.Axis = append(c.Axis, bar{Label: string(s.Stage), X: 0, Y: y + 20})
@@ -228,30 +281,55 @@ func histogram(cs []Clearance, standard time.Duration) (chart, []int) {
 	return ch, counts
 }
 
+// trendChart draws the median total time of each week's ended clearances, with the standard
+// marked and each week's count and share within the standard labelled.
+func trendChart(weeks []Week, standard time.Duration) chart {
+	c := chart{Width: 760, Height: 270}
+	top := standard
+	for _, w := range weeks {
+		top = max(top, w.Median)
+	}
+	if top <= 0 {
+		top = 1
+	}
+	step := 680 / math.Max(float64(len(weeks)), 1)
+	bw := math.Min(step-6, 60)
+	for i, w := range weeks {
+		h := 190 * float64(w.Median) / float64(top)
+		x := 50 + step*float64(i)
+		c.Bars = append(c.Bars, bar{X: x, Y: 210 - h, W: bw, H: h, TX: x, Label: w.Start.Format("Jan 2"),
+			Value: fmt.Sprintf("%s, %d ended, %s within", Human(w.Median), w.Ended, pct(w.WithinStandard)), Data: strconv.Itoa(w.Ended)})
+	}
+	y := 210 - 190*float64(standard)/float64(top)
+	c.Marks = append(c.Marks, bar{X: 50, Y: y, W: 690, Label: "standard " + Human(standard), Data: strconv.FormatInt(int64(standard), 10)})
+	return c
+}
+
 var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct, "allowances": allowances}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Time Release Study</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#1d2433;max-width:1000px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{padding:.25em .6em;border-bottom:1px solid #dde;text-align:right}
 th:first-child,td:first-child{text-align:left}h2{margin-top:2em}.note{color:#556}
-svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.bin{fill:#3b6fd8}
+svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-label{fill:#556}.week{fill:#3b6fd8}@media print{body{margin:0}h2{break-after:avoid}svg{break-inside:avoid}}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.bin{fill:#3b6fd8}
 </style></head><body>
 <h1>Time Release Study</h1>
 <p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
 {{range .R.Notes}}<p><strong>Note:</strong> {{.}}</p>
 {{end}}{{if .R.Headline}}<p id="headline"><strong>{{.R.Headline}}</strong></p>{{end}}
 <h2>Stage durations against allowances</h2>
-<p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance.</p>
+<p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance. The scale is logarithmic, so that checks of milliseconds and reviews of days read in one chart.</p>
 <svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">
 {{range .Stages.Axis}}<text x="{{.X}}" y="{{.Y}}">{{.Label}}</text>
 {{end}}{{range .Stages.Bars}}<rect class="{{.Label}}" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}} {{.Value}}</title></rect>
 <text x="{{.TX}}" y="{{.Y}}" dy="11">{{.Value}}</text>
 {{end}}{{range .Stages.Marks}}<rect class="mark allowance" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect>
+{{end}}{{range .Stages.Ticks}}<line class="tick" data-value="{{.Data}}" x1="{{.X}}" x2="{{.X}}" y1="{{.Y}}" y2="{{.H}}"/><text class="tick-label" x="{{.X}}" y="{{$.Stages.AxisY}}" text-anchor="middle">{{.Label}}</text>
 {{end}}</svg>
 <h2>Total time against the standard</h2>
 <p class="note">Clearances that ended, by total time; the red line is the {{human .R.Standard}} standard.</p>
 <svg id="total-histogram" width="{{.Hist.Width}}" height="{{.Hist.Height}}" role="img" aria-label="distribution of total time">
-{{range .Hist.Bars}}<rect class="bin" data-count="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}}: {{.Value}}</title></rect>
+{{range .Hist.Bars}}<rect class="bin" data-count="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}}: {{.Value}}</title></rect>{{if ne .Value "0"}}<text class="count" x="{{.X}}" y="{{.Y}}" dx="15" dy="-3" text-anchor="middle">{{.Value}}</text>{{end}}
 {{end}}{{range .Hist.Marks}}<rect class="mark standard" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect><text x="{{.X}}" y="{{.Y}}" dx="-4" dy="10" text-anchor="end">{{.Label}}</text>
 {{end}}{{range .Hist.Axis}}<text x="{{.X}}" y="{{.Y}}">{{.Label}}</text>
 {{end}}</svg>
@@ -263,6 +341,12 @@ svg text{font-size:12px;fill:#1d2433}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{
 {{end}}<tr><th>total</th><td>{{.Total.Count}}</td><td>{{human .Total.Mean}}</td><td>{{human .Total.Median}}</td><td>{{human .Total.P90}}</td><td>{{human .Total.Max}}</td><td>{{human $.R.Standard}}</td><td>{{pct .WithinStandard}}</td></tr></table>
 {{end}}
 {{if .R.Trend}}<h2>Trend by week of lodgement</h2>
+<p class="note">Median total time of each week's ended clearances; the red line is the {{human .R.Standard}} standard.</p>
+<svg id="trend-chart" width="{{.Trend.Width}}" height="{{.Trend.Height}}" role="img" aria-label="median total time by week of lodgement">
+{{range .Trend.Bars}}<rect class="week" data-ended="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>week of {{.Label}}: {{.Value}}</title></rect>
+<text x="{{.TX}}" y="228">{{.Label}}</text><text x="{{.TX}}" y="244" class="note">{{.Value}}</text>
+{{end}}{{range .Trend.Marks}}<rect class="mark standard" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="2"><title>{{.Label}}</title></rect><text x="{{.X}}" y="{{.Y}}" dy="-4">{{.Label}}</text>
+{{end}}</svg>
 <table id="trend"><tr><th>week of</th><th>lodged</th><th>ended</th><th>median</th><th>within the standard</th></tr>
 {{range .R.Trend}}<tr><td>{{.Start.Format "2006-01-02"}}</td><td>{{.Lodged}}</td><td>{{.Ended}}</td><td>{{human .Median}}</td><td>{{pct .WithinStandard}}</td></tr>
 {{end}}</table>{{end}}
@@ -299,6 +383,7 @@ func WriteHTML(w io.Writer, r Report) error {
 		R      Report
 		Stages chart
 		Hist   chart
+		Trend  chart
 		JSON   template.JS
-	}{r, stageChart(all), hist, template.JS(js.String())})
+	}{r, stageChart(all), hist, trendChart(r.Trend, r.Standard), template.JS(js.String())})
 }

@@ -289,3 +289,65 @@ func TestStoppedTraderTimeDoesNotCountAgainstTheStandard(t *testing.T) {
 		t.Errorf("headline %q", r.Headline)
 	}
 }
+
+// TestHTMLChartsReadFromMillisecondsToDays: the stage chart's scale is logarithmic with labelled
+// ticks from below the shortest stage (an automated check of 85 ms) to above the longest
+// allowance (12 days), so both read in one chart; the trend chart has a bar per week.
+func TestHTMLChartsReadFromMillisecondsToDays(t *testing.T) {
+	auto := rec(policy.StageDocumentCheck, 85*time.Millisecond, 2*day, 0, 0, 85*time.Millisecond)
+	bio := rec(policy.StageBiologicalReview, 9*day, 12*day, 9*day, 0, 0)
+	cs := []Clearance{
+		{DeclarationID: "M", State: workflows.StateReleased, Submitted: week1, Elapsed: 9 * day, Timeline: []workflows.StageRecord{auto, bio}},
+		{DeclarationID: "N", State: workflows.StateReleased, Submitted: week1.AddDate(0, 0, 14), Elapsed: 2 * day, Timeline: []workflows.StageRecord{auto}},
+	}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, Build(cs, 20*day, "", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticks []string
+	widths := map[string]float64{}
+	weeks := 0
+	var walk func(n *html.Node, in string)
+	walk = func(n *html.Node, in string) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+			}
+			switch {
+			case n.Data == "svg":
+				in = attr["id"]
+			case n.Data == "text" && in == "stage-chart" && attr["class"] == "tick-label":
+				ticks = append(ticks, n.FirstChild.Data)
+			case n.Data == "rect" && in == "stage-chart" && attr["class"] == "mean":
+				w, _ := strconv.ParseFloat(attr["width"], 64)
+				widths[strings.Fields(attr["data-value"])[0]] = w
+			case n.Data == "rect" && in == "trend-chart" && attr["class"] == "week":
+				weeks++
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, in)
+		}
+	}
+	walk(doc, "")
+	joined := strings.Join(ticks, " ")
+	if joined != "10ms 100ms 1s 10s 1m 10m 1h 6h 1d 5d 20d" {
+		t.Errorf("stage chart ticks %q", joined)
+	}
+	for _, want := range []string{"10ms", "1s", "1h", "1d", "20d"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("stage chart ticks %q lack %q", joined, want)
+		}
+	}
+	if doc, bio := widths["document-check"], widths["biological-review"]; !(doc > 1 && bio > doc && bio <= 560) {
+		t.Errorf("mean bars: document check %v px, biological review %v px", doc, bio)
+	}
+	if weeks != 2 {
+		t.Errorf("trend chart: %d week bars, want 2 (the empty week between has none)", weeks)
+	}
+}
