@@ -2,8 +2,9 @@
 # The engine as production runs it, on this machine: PostgreSQL; the Temporal server, built from
 # the pinned module with the engine's verification of callers (cmd/server), on PostgreSQL
 # persistence and visibility, trusting the tokens of an issuer (token --serve); every caller
-# below signs in with its own token: setup as an admin, each worker as a worker, the starter as
-# the exporter, the cluster test as each exporter, officer and an auditor; the setup command; three
+# below signs in with a token: setup as an admin and the workers as workers (from token files,
+# as Compose's token jobs write them), the starter as the exporter, the cluster test as each
+# exporter, officer and an auditor; the setup command and the workers as Compose runs them; three
 # worker processes sharing the task queue and a PostgreSQL release register; the starter; and the
 # cluster test (e2e/cluster), which submits every valid example, decides as the officers, kills
 # one worker mid-run and checks every outcome and the register. It also runs the PostgreSQL
@@ -184,23 +185,35 @@ bin/setup --address "$address" --namespace "$namespace" >"$work/anonymous.out" 2
   { echo "setup without a token: exit $rc, want 6 with the reason:"; cat "$work/anonymous.out"; exit 1; }
 cat "$work/anonymous.out"
 
+# The Compose stack's token jobs, setup and worker services, as their image runs them: the tokens
+# written to files as admin-token and worker-token write them, and the arguments and environment
+# compose.yaml gives setup and the workers. Only the address, the ports and the files' places
+# differ; deploy_test.go TestPostgresScriptRunsTheComposeSetupAndWorkers holds them together.
+mkdir -p "$work/tokens"
+sign --role admin --subject compose-setup --ttl 1h --out "$work/tokens/admin.token" >/dev/null
+sign --role worker --subject compose-worker --ttl 720h --out "$work/tokens/worker.token" >/dev/null
 say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
-admin_token=$(sign --role admin --subject ops-setup)
-TEMPORAL_API_KEY=$admin_token bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h --wait 3m | tee "$work/setup1.out"
-TEMPORAL_API_KEY=$admin_token bin/setup --address "$address" --namespace "$namespace" --create-namespace --retention 72h | tee "$work/setup2.out"
+setup_args=(--address "$address" --namespace customs --create-namespace --retention 720h --wait 5m)
+CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup1.out"
+CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"
 grep -q "exists" "$work/setup2.out"
 if grep -q "added" "$work/setup2.out"; then echo "the second setup run changed something" >&2; exit 1; fi
 
 # --- workers -------------------------------------------------------------------------------
 health_base=$(free_ports 28080 "$workers")
+metrics_base=$(free_ports 29090 "$workers")
 worker_pids=()
-say "starting $workers workers on task queue customs-clearance, release register in PostgreSQL"
+say "starting $workers workers on task queue customs-clearance, release register in PostgreSQL, as the Compose service runs them"
 for i in $(seq 1 "$workers"); do
   mkdir -p "$work/worker$i"
-  CUSTOMS_RELEASE_DB=$release_url TEMPORAL_API_KEY=$(sign --role worker --subject "worker-$i") bin/worker --address "$address" --namespace "$namespace" \
-    --data-dir "$work/worker$i" --health-addr "127.0.0.1:$((health_base + i - 1))" \
-    --shutdown-timeout 10s --pollers 4 --sticky-cache 1000 --log-json >"$work/worker$i.log" 2>&1 &
+  health=$((health_base + i - 1)) metrics=$((metrics_base + i - 1))
+  worker_args=(--address "$address" --namespace customs --health-addr "127.0.0.1:$health"
+    --metrics-addr "127.0.0.1:$metrics" --shutdown-timeout 65s --log-json)
+  # The image's environment (deploy/Dockerfile), then the service's.
+  CUSTOMS_DATA_DIR=$work/worker$i CUSTOMS_NOTIFICATIONS=- \
+    CUSTOMS_RELEASE_DB=$release_url CUSTOMS_API_KEY_FILE=$work/tokens/worker.token \
+    bin/worker "${worker_args[@]}" >"$work/worker$i.log" 2>&1 &
   pids+=($!)
   worker_pids+=($!)
 done
@@ -279,7 +292,8 @@ say "covered"
 sed 's/^/  /' "$work/report.txt"
 echo "  starter: NBKR-2020-000331 submitted and released through bin/starter"
 echo "  setup: run twice against the fresh cluster as an admin; the second run changed nothing; without a token refused"
-echo "  callers: verified by the server against the issuer $issuer (cmd/server); every process signed in with its own token"
+echo "  callers: verified by the server against the issuer $issuer (cmd/server); setup and the workers from Compose's token files, every other party with its own token"
+echo "  setup and workers: Compose's arguments and environment (deploy_test.go TestPostgresScriptRunsTheComposeSetupAndWorkers)"
 echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"

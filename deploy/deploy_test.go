@@ -999,3 +999,77 @@ func TestPostgresScriptRunsTheComposeUI(t *testing.T) {
 		}
 	}
 }
+
+// scriptArray reads the bash array name=( ... ) of .ci/postgres.sh as words, quotes removed.
+func scriptArray(t *testing.T, script, name string) []string {
+	t.Helper()
+	_, rest, ok := strings.Cut(script, "\n"+name+"=(")
+	if !ok {
+		_, rest, ok = strings.Cut(script, " "+name+"=(")
+	}
+	body, _, ok2 := strings.Cut(rest, ")")
+	if !ok || !ok2 {
+		t.Fatalf(".ci/postgres.sh has no %s=( ... )", name)
+	}
+	var words []string
+	for _, w := range strings.Fields(body) {
+		words = append(words, strings.Trim(w, `"`))
+	}
+	return words
+}
+
+// TestPostgresScriptRunsTheComposeSetupAndWorkers: .ci/postgres.sh runs setup and the workers
+// with the arguments compose.yaml gives them, the tokens as the token jobs write them, and the
+// environment the services set; only what names the network (the address, the ports) differs.
+func TestPostgresScriptRunsTheComposeSetupAndWorkers(t *testing.T) {
+	b, err := os.ReadFile("../.ci/postgres.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	services := readYAML(t, "compose.yaml")[0]["services"].(map[string]any)
+	network := map[string]bool{"address": true, "health-addr": true, "metrics-addr": true}
+	for _, c := range []struct{ array, service string }{{"setup_args", "setup"}, {"worker_args", "worker"}} {
+		got := scriptArray(t, script, c.array)
+		want := strs(t, get(services[c.service], "command"))
+		flags := func(args []string) map[string]string {
+			m := map[string]string{}
+			for i := 0; i < len(args); i++ {
+				name := strings.TrimLeft(args[i], "-")
+				if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+					m[name] = args[i+1]
+					i++
+				} else {
+					m[name] = "true"
+				}
+			}
+			return m
+		}
+		g, w := flags(got), flags(want)
+		for k, v := range w {
+			if gv, ok := g[k]; !ok || (!network[k] && gv != v) {
+				t.Errorf("%s: compose.yaml gives --%s %s; .ci/postgres.sh %q", c.service, k, v, gv)
+			}
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				t.Errorf("%s: .ci/postgres.sh gives --%s, which compose.yaml does not", c.service, k)
+			}
+		}
+		// The service's environment names the token file the script gives it, and TLS off.
+		env := serviceEnv(services[c.service])
+		file := strings.TrimPrefix(env["CUSTOMS_API_KEY_FILE"], "/run/customs/")
+		if file == "" || !strings.Contains(script, "CUSTOMS_API_KEY_FILE=$work/tokens/"+file) || env["TEMPORAL_TLS"] != "false" {
+			t.Errorf("%s: compose.yaml reads its token from %q (TLS %q); .ci/postgres.sh does not give it that file", c.service, env["CUSTOMS_API_KEY_FILE"], env["TEMPORAL_TLS"])
+		}
+	}
+	// The token jobs' subjects, roles and lifetimes.
+	for _, job := range []string{"admin-token", "worker-token"} {
+		args := strs(t, get(services[job], "command"))
+		line := fmt.Sprintf("sign --role %s --subject %s --ttl %s --out \"$work/tokens/%s\"", flagValue(args, "role"), flagValue(args, "subject"),
+			flagValue(args, "ttl"), strings.TrimPrefix(flagValue(args, "out"), "/run/customs/"))
+		if !strings.Contains(script, line) {
+			t.Errorf("%s: .ci/postgres.sh does not sign as the job does: %s", job, line)
+		}
+	}
+}
