@@ -31,6 +31,16 @@ func newReleases(ctx workflow.Context) releases {
 	return releases{visibility: eager{}}
 }
 
+// askOnce asks a change the clearance decides once, the first time it makes a difference, and
+// keeps the answer in *answer: every later call, and every replay, returns the same.
+func askOnce(ctx workflow.Context, change string, answer **bool) bool {
+	if *answer == nil {
+		v := workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) >= 1
+		*answer = &v
+	}
+	return **answer
+}
+
 // ChangeExplicitPhases is the workflow change after which the phase decides what happens where an
 // accepted request met another outcome: a withdrawal accepted while a check or the lane selection
 // ran ends the clearance withdrawn even when the check refuses it by rule; a stage allowance that
@@ -43,11 +53,7 @@ const ChangeExplicitPhases = "explicit-phases"
 // explicitPhases reports whether the clearance follows ChangeExplicitPhases. Call it only where the
 // answer changes the commands the clearance records.
 func (r *releases) explicitPhases(ctx workflow.Context) bool {
-	if r.phases == nil {
-		v := workflow.GetVersion(ctx, ChangeExplicitPhases, workflow.DefaultVersion, 1) >= 1
-		r.phases = &v
-	}
-	return *r.phases
+	return askOnce(ctx, ChangeExplicitPhases, &r.phases)
 }
 
 // ChangeInformationDeadlineOnCalendar is the workflow change after which the information
@@ -60,11 +66,7 @@ const ChangeInformationDeadlineOnCalendar = "information-deadline-on-calendar"
 // informationDeadlineOnCalendar reports whether the clearance follows
 // ChangeInformationDeadlineOnCalendar. Call it only where the answer changes what it records.
 func (r *releases) informationDeadlineOnCalendar(ctx workflow.Context) bool {
-	if r.deadlineOnCalendar == nil {
-		v := workflow.GetVersion(ctx, ChangeInformationDeadlineOnCalendar, workflow.DefaultVersion, 1) >= 1
-		r.deadlineOnCalendar = &v
-	}
-	return *r.deadlineOnCalendar
+	return askOnce(ctx, ChangeInformationDeadlineOnCalendar, &r.deadlineOnCalendar)
 }
 
 // ChangeTraderTimeStopsTheClock is the workflow change after which the time a clearance waits on
@@ -78,11 +80,7 @@ const ChangeTraderTimeStopsTheClock = "trader-time-stops-the-clock"
 // traderTimeStopsTheClock reports whether the clearance follows ChangeTraderTimeStopsTheClock.
 // Call it only where the answer changes what it records.
 func (r *releases) traderTimeStopsTheClock(ctx workflow.Context) bool {
-	if r.traderClock == nil {
-		v := workflow.GetVersion(ctx, ChangeTraderTimeStopsTheClock, workflow.DefaultVersion, 1) >= 1
-		r.traderClock = &v
-	}
-	return *r.traderClock
+	return askOnce(ctx, ChangeTraderTimeStopsTheClock, &r.traderClock)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
