@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/auth"
-	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
@@ -85,14 +84,7 @@ func TestWorkerKilledWithCallersVerified(t *testing.T) {
 	reg := openRegister(t, filepath.Join(dataDir, "releases.db"))
 
 	const green, yellow = 20, 4
-	var decls []declaration.Declaration
-	for i := range green {
-		decls = append(decls, fresh(t, greenExamples[i%len(greenExamples)]))
-	}
-	for range yellow {
-		decls = append(decls, fresh(t, exN95))
-	}
-	ids := submitAll(t, admin, decls...)
+	ids := submitAll(t, admin, greenThenYellow(t, green, yellow)...)
 	out := awaitResults(admin, ids, recoveryTimeout)
 	decided := decideAll(officer, ids[green:], workflows.Decision{Stage: policy.StageDocumentCheck, Outcome: workflows.OutcomeApprove}, recoveryTimeout)
 	k := killWorker(t, admin, doomed, reg, out, ids, 3)

@@ -42,6 +42,20 @@ func killWorker(t *testing.T, c client.Client, w *workerProcess, reg *register.S
 	return k
 }
 
+// greenThenYellow is green green-lane declarations, the examples in turn, then yellow N95
+// declarations, which wait on a document officer; all under fresh IDs.
+func greenThenYellow(t *testing.T, green, yellow int) []declaration.Declaration {
+	t.Helper()
+	var decls []declaration.Declaration
+	for i := range green {
+		decls = append(decls, fresh(t, greenExamples[i%len(greenExamples)]))
+	}
+	for range yellow {
+		decls = append(decls, fresh(t, exN95))
+	}
+	return decls
+}
+
 // TestWorkerKilledMidRun runs the worker binary on its own, SIGKILLs it twice while clearances
 // are in flight (after the first few release notices, then again after more), each time starting
 // a new worker process on the same data directory, while officers decide the yellow clearances
@@ -62,14 +76,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	reg := openRegister(t, filepath.Join(dataDir, "releases.db"))
 
 	const green, yellow = 40, 6
-	var decls []declaration.Declaration
-	for i := range green {
-		decls = append(decls, fresh(t, greenExamples[i%len(greenExamples)]))
-	}
-	for range yellow {
-		decls = append(decls, fresh(t, exN95))
-	}
-	ids := submitAll(t, c, decls...)
+	ids := submitAll(t, c, greenThenYellow(t, green, yellow)...)
 	out := awaitResults(c, ids, recoveryTimeout)
 	officers := decideAll(c, ids[green:], approval(policy.StageDocumentCheck, "doc-li"), recoveryTimeout)
 
