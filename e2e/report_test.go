@@ -7,14 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
 
 // TestTimeReleaseStudyMatchesRecordedTimelines runs clearances on the real server and checks
-// that the study built from the server (results of closed ones, status of a running one)
-// carries exactly their recorded timelines and counts them in the right groups.
+// that the study read from visibility pages (each clearance's study memo, closed or running)
+// carries exactly their recorded timelines, needs no call per clearance, counts a running one as
+// its status query does, and counts them in the right groups.
 func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 	green := submit(t, "us-nasal-cannulas-anaesthesia-masks.json")
 	yellow := submit(t, "de-antibody-test-kits.json")
@@ -37,10 +39,13 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 	awaitOfficer(t, running, policy.StageDocumentCheck)
 
 	query := fmt.Sprintf("WorkflowId IN ('%s', '%s', '%s')", workflowID(t, green), workflowID(t, yellow), workflowID(t, running))
-	var cs []trs.Clearance
+	var (
+		cs   []trs.Clearance
+		read trs.Reading
+	)
 	eventually(t, "the three clearances listed with their final state", func() error {
 		var err error
-		cs, err = trs.Load(testContext(t), tc, namespace, query)
+		cs, read, err = trs.Reader{Client: tc, Namespace: namespace}.Read(testContext(t), query)
 		if err != nil {
 			return err
 		}
@@ -56,6 +61,9 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 		return nil
 	})
 
+	if read.FromMemo != 3 || read.Calls() != 1 {
+		t.Errorf("read %+v: want all three from their memo in one page", read)
+	}
 	byID := map[string]trs.Clearance{}
 	for _, c := range cs {
 		byID[c.DeclarationID] = c
@@ -73,6 +81,21 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 	}
 	if !byID[running].Running || byID[running].Timeline[0].OfficerWait <= 0 {
 		t.Errorf("the running clearance %+v is not counted up to now", byID[running])
+	}
+	// Read from its memo at a fixed moment, the running clearance counts as its status query
+	// counted to the same moment.
+	at := time.Now().Add(time.Hour)
+	fromMemo, _, err := trs.Reader{Client: tc, Namespace: namespace, Now: func() time.Time { return at }}.Read(testContext(t), fmt.Sprintf("WorkflowId = '%s'", workflowID(t, running)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := clearance.Status(testContext(t), tc, running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.UpTo(at)
+	if q := trs.FromStatus(st, fromMemo[0].Categories); fromMemo[0].Elapsed != q.Elapsed || len(q.Timeline) != 1 || fromMemo[0].Timeline[0] != q.Timeline[0] {
+		t.Errorf("running clearance from its memo %+v, from its query %+v", fromMemo[0], q)
 	}
 
 	r := trs.Build(cs, trs.StandardOf(cs, 0), query, time.Now())

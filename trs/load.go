@@ -19,51 +19,118 @@ import (
 // ErrNoClearances is returned when the query matches no clearance.
 var ErrNoClearances = errors.New("no clearance matches the query")
 
-// Load reads the clearances a visibility query selects: closed ones from their results, running
-// ones from their status up to now. An empty query selects every clearance.
+// Load reads the clearances a visibility query selects (see Reader). An empty query selects
+// every clearance.
 func Load(ctx context.Context, c client.Client, namespace, query string) ([]Clearance, error) {
 	return LoadWithProgress(ctx, c, namespace, query, nil)
 }
 
-// LoadWithProgress is Load calling progress, when not nil, with the count read so far after
-// each clearance.
+// LoadWithProgress is Load calling progress, when not nil, with the count read so far.
 func LoadWithProgress(ctx context.Context, c client.Client, namespace, query string, progress func(read int)) ([]Clearance, error) {
+	cs, _, err := Reader{Client: c, Namespace: namespace, Progress: progress}.Read(ctx, query)
+	return cs, err
+}
+
+// PageSize is how many clearances Reader asks for in one visibility page: the server's largest
+// page by default.
+const PageSize = 1000
+
+// Reader reads clearances for the study from visibility pages: a clearance that keeps its study
+// in its memo (workflows.MemoStudy) is read from the page that lists it, closed or running, so
+// the server calls grow with pages, not clearances, and no running clearance is queried. A
+// clearance started before the memo was kept is read as before: a closed one from its result, a
+// running one from its status query.
+type Reader struct {
+	Client    client.Client
+	Namespace string
+	// Progress, when not nil, is called with the count read so far after each clearance.
+	Progress func(read int)
+	// Now is the clock running clearances are counted to; time.Now when nil.
+	Now func() time.Time
+	// PageSize is the visibility page size; PageSize when zero.
+	PageSize int32
+}
+
+// Reading counts the server calls a read took.
+type Reading struct {
+	// Pages is the number of visibility pages listed.
+	Pages int `json:"pages"`
+	// FromMemo clearances were read from their page; Results were fetched one call each from
+	// their closing event, Queried asked for their status one query each.
+	FromMemo int `json:"fromMemo"`
+	Results  int `json:"results"`
+	Queried  int `json:"queried"`
+}
+
+// Calls is the number of server calls the read took.
+func (r Reading) Calls() int { return r.Pages + r.Results + r.Queried }
+
+// Read reads the clearances query selects.
+func (r Reader) Read(ctx context.Context, query string) ([]Clearance, Reading, error) {
 	q := fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowName)
 	if strings.TrimSpace(query) != "" {
 		q += " AND (" + query + ")"
 	}
-	var out []Clearance
-	var token []byte
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	size := r.PageSize
+	if size == 0 {
+		size = PageSize
+	}
+	dc := converter.GetDefaultDataConverter()
+	var (
+		out   []Clearance
+		read  Reading
+		token []byte
+	)
 	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: q, NextPageToken: token})
+		resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: r.Namespace, Query: q, PageSize: size, NextPageToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("list clearances: %w", err)
+			return nil, read, fmt.Errorf("list clearances: %w", err)
 		}
+		read.Pages++
 		for _, e := range resp.GetExecutions() {
-			var cats []string
-			if p, ok := e.GetSearchAttributes().GetIndexedFields()[workflows.SAProductCategories]; ok {
-				if err := converter.GetDefaultDataConverter().FromPayload(p, &cats); err != nil {
-					return nil, fmt.Errorf("read categories of %s: %w", e.GetExecution().GetWorkflowId(), err)
-				}
+			status := e.GetStatus()
+			if status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				continue
 			}
 			id := e.GetExecution().GetWorkflowId()
-			declID := strings.TrimPrefix(id, workflows.WorkflowIDPrefix)
-			switch e.GetStatus() {
-			case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-				var r workflows.Result
-				if err := c.GetWorkflow(ctx, id, e.GetExecution().GetRunId()).Get(ctx, &r); err != nil {
-					return nil, fmt.Errorf("read result of %s: %w", id, err)
+			var cats []string
+			if p, ok := e.GetSearchAttributes().GetIndexedFields()[workflows.SAProductCategories]; ok {
+				if err := dc.FromPayload(p, &cats); err != nil {
+					return nil, read, fmt.Errorf("read categories of %s: %w", id, err)
 				}
-				out = append(out, FromResult(r, cats))
-			case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-				s, err := clearance.Status(ctx, c, declID)
+			}
+			declID := strings.TrimPrefix(id, workflows.WorkflowIDPrefix)
+			switch p, ok := e.GetMemo().GetFields()[workflows.MemoStudy]; {
+			case ok:
+				var st workflows.Study
+				if err := dc.FromPayload(p, &st); err != nil {
+					return nil, read, fmt.Errorf("read the study memo of %s: %w", id, err)
+				}
+				s := st.Status(declID)
+				s.UpTo(now())
+				out = append(out, FromStatus(s, cats))
+				read.FromMemo++
+			case status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+				var res workflows.Result
+				if err := r.Client.GetWorkflow(ctx, id, e.GetExecution().GetRunId()).Get(ctx, &res); err != nil {
+					return nil, read, fmt.Errorf("read result of %s: %w", id, err)
+				}
+				out = append(out, FromResult(res, cats))
+				read.Results++
+			default:
+				s, err := clearance.Status(ctx, r.Client, declID)
 				if err != nil {
-					return nil, err
+					return nil, read, err
 				}
 				out = append(out, FromStatus(s, cats))
+				read.Queried++
 			}
-			if progress != nil {
-				progress(len(out))
+			if r.Progress != nil {
+				r.Progress(len(out))
 			}
 		}
 		token = resp.GetNextPageToken()
@@ -72,9 +139,9 @@ func LoadWithProgress(ctx context.Context, c client.Client, namespace, query str
 		}
 	}
 	if len(out) == 0 {
-		return nil, ErrNoClearances
+		return nil, read, ErrNoClearances
 	}
-	return out, nil
+	return out, read, nil
 }
 
 // StandardOf returns the standard the clearances recorded, or fallback when none did.

@@ -123,7 +123,8 @@ func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
 	return s
 }
 
-// publish sets the search attributes whose values differ from what they hold, in one upsert.
+// publish sets the search attributes whose values differ from what they hold, in one upsert, and
+// under VersionStudyMemo writes the clearance's study to its memo.
 func (c *clearance) publish(ctx workflow.Context) error {
 	next := c.shown
 	var u []temporal.SearchAttributeUpdate
@@ -148,13 +149,17 @@ func (c *clearance) publish(ctx workflow.Context) error {
 		breached := c.breached
 		next.breached = &breached
 	}
-	if len(u) == 0 {
-		return nil
+	if len(u) > 0 {
+		// Set first: an interceptor may yield inside the upsert, and another coroutine publish meanwhile.
+		c.shown = next
+		if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
+			return fmt.Errorf("upsert search attributes: %w", err)
+		}
 	}
-	// Set first: an interceptor may yield inside the upsert, and another coroutine publish meanwhile.
-	c.shown = next
-	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
-		return fmt.Errorf("upsert search attributes: %w", err)
+	if c.rel.keepsStudy {
+		// Written even when no search attribute changed: an escalation or a retried check
+		// changes the study.
+		return c.keepStudy(ctx)
 	}
 	return nil
 }

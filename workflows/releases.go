@@ -21,11 +21,17 @@ type releases struct {
 	deadlineOnCalendar *bool
 	// traderClock is ChangeTraderTimeStopsTheClock, asked the first time it makes a difference.
 	traderClock *bool
+	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
+	// publishes its search attributes it also writes its Study to its memo.
+	keepsStudy bool
 }
 
 // newReleases asks the changes a clearance decides when it starts.
 func newReleases(ctx workflow.Context) releases {
-	if workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, 1) >= 1 {
+	switch v := workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, VersionStudyMemo); {
+	case v >= VersionStudyMemo:
+		return releases{visibility: quiet{}, keepsStudy: true}
+	case v >= 1:
 		return releases{visibility: quiet{}}
 	}
 	return releases{visibility: eager{}}
@@ -93,6 +99,12 @@ func (r *releases) traderTimeStopsTheClock(ctx workflow.Context) bool {
 // search attributes once, when it ends, instead of eight times, and starts no timer instead of
 // three.
 const ChangeQuietAutomatedStages = "quiet-automated-stages"
+
+// VersionStudyMemo is version 2 of ChangeQuietAutomatedStages: at each moment it publishes its
+// search attributes, in the same workflow task, the clearance also writes its Study to the memo
+// field MemoStudy, so the Time Release Study reads clearances from visibility pages. The same
+// spot asked again with a higher maximum, so a new clearance records one marker, not two.
+const VersionStudyMemo workflow.Version = 2
 
 // visibility is how a clearance shows its progress in its search attributes and when it watches a
 // stage's allowance. Each release of the workflow that changed it has its own implementation.

@@ -56,8 +56,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer c.Close()
 	bar := command.NewProgress(stderr, "read", 0)
-	cs, err := trs.LoadWithProgress(ctx, c, conn.Namespace, *query, func(n int) { bar.Set(n, 0) })
+	started := time.Now()
+	cs, read, err := trs.Reader{Client: c, Namespace: conn.Namespace, Progress: func(n int) { bar.Set(n, 0) }}.Read(ctx, *query)
 	bar.Finish()
+	if err == nil {
+		fmt.Fprintf(stderr, "report: read %d clearances in %s: %d visibility pages, %d from their study memo, %d results and %d status queries one call each\n",
+			len(cs), time.Since(started).Round(time.Millisecond), read.Pages, read.FromMemo, read.Results, read.Queried)
+	}
 	if errors.Is(err, trs.ErrNoClearances) {
 		fmt.Fprintf(stderr, "report: %v\n", err)
 		return command.NotFound
