@@ -84,7 +84,7 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 	}
 	// Read from its memo at a fixed moment, the running clearance counts as its status query
 	// counted to the same moment.
-	at := time.Now().Add(time.Hour)
+	at := time.Now().Add(time.Hour).Round(0) // wall clock only, as a memo's moments are
 	fromMemo, _, err := trs.Reader{Client: tc, Namespace: namespace, Now: func() time.Time { return at }}.Read(testContext(t), fmt.Sprintf("WorkflowId = '%s'", workflowID(t, running)))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -447,26 +446,7 @@ func generateIDs(prefix string, n int) []string {
 
 // PeakRSS returns a process's peak resident set size in bytes (VmHWM), 0 when unknown. pid 0 is
 // this process.
-func PeakRSS(pid int) uint64 {
-	path := "/proc/self/status"
-	if pid > 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/status"
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) >= 1 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
-}
+func PeakRSS(pid int) uint64 { return procStatus(pid, "VmHWM:") }
 
 // HoldResult is what holding N clearances open on officers measured.
 type HoldResult struct {

@@ -138,3 +138,80 @@ func TestRunAgainstARealServer(t *testing.T) {
 		t.Error("no peak RSS for this process")
 	}
 }
+
+// TestRunScaleMeasuresEachSize holds clearances open at two sizes on a real server and checks
+// that each size's figures are of that size: every clearance open and in the study, read from
+// one visibility page, the sampled decisions taken and a replay measured.
+func TestRunScaleMeasuresEachSize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	c := srv.GetDefaultClient()
+	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
+	e, err := engine.Open(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	w := e.NewWorker(c, cfg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "us-n95-respirators-niosh.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := declaration.ParseAndValidate(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []ScalePoint
+	o := ScaleOptions{Options: Options{Concurrency: 4, Templates: []declaration.Declaration{d}, Prefix: "scale"},
+		Sizes: []int{4, 8}, Samples: 2, Officer: "doc-li", ServerPID: os.Getpid()}
+	// Search attributes become usable a moment after registration: retry a run that could not
+	// start its clearances.
+	for attempt := 0; ; attempt++ {
+		points = nil
+		o.Prefix = "scale" + string(rune('a'+attempt))
+		if err := RunScale(ctx, c, srv.GetDefaultNamespace(), o, func(p ScalePoint) { points = append(points, p) }); err != nil {
+			t.Fatal(err)
+		}
+		if points[len(points)-1].Errors == 0 || attempt == 20 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(points) != 2 {
+		t.Fatalf("%d points", len(points))
+	}
+	for i, p := range points {
+		size := o.Sizes[i]
+		if p.Submitted != size || p.Errors != 0 || p.StudyEntries != size || p.Decided != 2 {
+			t.Errorf("size %d: %+v", size, p)
+		}
+		// The decided clearances release without another officer: they leave the open ones.
+		if want := int64(size - 2*(i+1)); p.Open < want || p.Open > int64(size-2*i) {
+			t.Errorf("size %d: %d open, want %d to %d", size, p.Open, want, size-2*i)
+		}
+		if p.StudyRead.Pages != 1 || p.StudyRead.FromMemo != size || p.StudyRead.Calls() != 1 {
+			t.Errorf("size %d: study read %+v, want every clearance from one page", size, p.StudyRead)
+		}
+		if p.Queue.Max <= 0 || p.Decide.Max <= 0 || p.Replay.Max <= 0 || p.Events == 0 {
+			t.Errorf("size %d: queue %+v decide %+v replay %+v over %d events", size, p.Queue, p.Decide, p.Replay, p.Events)
+		}
+		if p.WorkerRSS == 0 || p.ServerPeak < p.ServerRSS || p.WorkerHeap == 0 {
+			t.Errorf("size %d: memory %+v", size, p)
+		}
+	}
+	if points[1].Elapsed <= points[0].Elapsed {
+		t.Errorf("elapsed %s then %s", points[0].Elapsed, points[1].Elapsed)
+	}
+}

@@ -11,12 +11,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/medsupply/customs/internal/command"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/medsupply/customs/connect"
@@ -47,6 +49,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	workerPID := fs.Int("worker-pid", 0, "with --worker=false, the worker process whose peak memory to report")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
+	scale := fs.String("scale", "", "comma-separated numbers of open clearances (ascending, for example 1000,10000,100000): hold ever more clearances on officers and measure at each the queue page, a decision, a cache miss's replay, the Time Release Study, memory and disk (use yellow-lane --examples)")
+	samples := fs.Int("samples", 50, "with --scale: queue pages, decisions and replays measured at each size")
+	serverPID := fs.Int("server-pid", 0, "with --scale: the server process whose memory to report")
+	dbFile := fs.String("db-file", "", "with --scale: the server's SQLite file whose size to report")
+	officer := fs.String("officer", "doc-li", "with --scale: the document officer who decides the sampled clearances")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
@@ -118,6 +125,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
+	if *scale != "" {
+		return runScale(ctx, c, conn.Namespace, *scale, loadgen.ScaleOptions{
+			Options: loadgen.Options{Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix},
+			Samples: *samples, ServerPID: *serverPID, DBFile: *dbFile, Officer: *officer,
+		}, *asJSON, ecfg.StickyCacheSize, stdout, stderr)
+	}
 	if *hold {
 		bar := command.NewProgress(stderr, "waiting on officers", *n)
 		h, err := loadgen.RunHold(ctx, c, conn.Namespace, loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix,
@@ -212,6 +225,50 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 			fmt.Fprintf(w, "%s first error: %s\n", r.Kind, r.FirstError)
 		}
 	}
+}
+
+// runScale runs loadgen.RunScale, printing each size's figures as they come.
+func runScale(ctx context.Context, c client.Client, namespace, sizes string, o loadgen.ScaleOptions, asJSON bool, cache int, stdout, stderr io.Writer) int {
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(o.Sizes) > 0 && n <= o.Sizes[len(o.Sizes)-1]) {
+			fmt.Fprintf(stderr, "load: --scale %q: want positive numbers in ascending order\n", sizes)
+			return command.Usage
+		}
+		o.Sizes = append(o.Sizes, n)
+	}
+	if o.Samples <= 0 {
+		fmt.Fprintln(stderr, "load: --samples must be positive")
+		return command.Usage
+	}
+	if cache == 0 {
+		cache = 10000 // the SDK's default
+	}
+	o.Log = func(format string, args ...any) {
+		fmt.Fprintf(stderr, "load: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	mib := func(b uint64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+	if !asJSON {
+		fmt.Fprintf(stdout, "sticky cache: %d executions; %d samples per size\n", cache, o.Samples)
+		fmt.Fprintln(stdout, "open\telapsed\twait/s\tqueue p50/p95/p99 ms\tdecide p50/p95/p99 ms\treplay p50 ms (events)\tstudy s (calls)\tworker RSS/peak MiB\theap MiB\tserver RSS/peak MiB\tdb MiB")
+	}
+	enc := json.NewEncoder(stdout)
+	err := loadgen.RunScale(ctx, c, namespace, o, func(p loadgen.ScalePoint) {
+		if asJSON {
+			_ = enc.Encode(p)
+			return
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%.1f\t%s/%s/%s\t%s/%s/%s\t%s (%d)\t%.1f (%d)\t%s/%s\t%s\t%s/%s\t%.0f\n", p.Open, p.Elapsed.Round(time.Second), p.Rate,
+			ms(p.Queue.P50), ms(p.Queue.P95), ms(p.Queue.P99), ms(p.Decide.P50), ms(p.Decide.P95), ms(p.Decide.P99),
+			ms(p.Replay.P50), p.Events, p.Study.Seconds(), p.StudyRead.Calls(), mib(p.WorkerRSS), mib(p.WorkerPeak), mib(p.WorkerHeap),
+			mib(p.ServerRSS), mib(p.ServerPeak), float64(p.DBBytes)/(1<<20))
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return command.Failure
+	}
+	return command.OK
 }
 
 func printJSON(stdout, stderr io.Writer, v any) int {
