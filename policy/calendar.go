@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 	"time"
 	_ "time/tzdata" // the zones, on a machine without a time zone database (a distroless image)
@@ -38,6 +41,64 @@ type Calendar struct {
 	Holidays []string `json:"holidays,omitempty"`
 	// Workdays are weekend days worked instead ("2020-04-26"), as adjusted holidays require.
 	Workdays []string `json:"workdays,omitempty"`
+	// OfficeHours, with working-day counting, counts only the office's opening hours of each
+	// working day: a day of allowance is then one office day (from open to close), so an
+	// allowance of 2d started at 16:00 with hours of 09:00 to 17:00 ends at 16:00 two working
+	// days later, and 12h is half an office day.
+	OfficeHours *OfficeHours `json:"officeHours,omitempty"`
+}
+
+// OfficeHours are the office's opening hours on its working days, on its own clock.
+type OfficeHours struct {
+	// Open and Close are times of day such as "09:00" and "17:30"; Open is before Close.
+	Open  string `json:"open"`
+	Close string `json:"close"`
+}
+
+// span returns the office day's opening and closing as times since midnight.
+func (h OfficeHours) span() (open, close time.Duration, err error) {
+	var errs []string
+	at := func(field, v string) time.Duration {
+		t, err := time.Parse("15:04", v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("calendar.officeHours.%s: %q is not a time of day such as 09:00", field, v))
+			return 0
+		}
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	}
+	open, close = at("open", h.Open), at("close", h.Close)
+	if len(errs) == 0 && open >= close {
+		errs = append(errs, fmt.Sprintf("calendar.officeHours: open %s is not before close %s", h.Open, h.Close))
+	}
+	if len(errs) > 0 {
+		return 0, 0, errors.New(strings.Join(errs, "; "))
+	}
+	return open, close, nil
+}
+
+// officeDay returns the length of an office day, or a whole day without (valid) office hours.
+func (c Calendar) officeDay() time.Duration {
+	if c.OfficeHours == nil {
+		return 24 * time.Hour
+	}
+	open, close, err := c.OfficeHours.span()
+	if err != nil {
+		return 24 * time.Hour
+	}
+	return close - open
+}
+
+// scale returns d*num/den without overflow, for non-negative d and positive num and den.
+func scale(d, num, den time.Duration) time.Duration {
+	if d <= 0 || num == den {
+		return d
+	}
+	hi, lo := bits.Mul64(uint64(d), uint64(num))
+	if hi >= uint64(den) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(den))
+	return time.Duration(min(q, math.MaxInt64))
 }
 
 // ZoneOffset is a time zone's offset from UTC from an instant on, until the next one.
@@ -147,6 +208,14 @@ func (c Calendar) Validate() []string {
 			errs = append(errs, fmt.Sprintf("calendar.weekend[%d]: %q is not a day of the week", i, d))
 		}
 	}
+	if h := c.OfficeHours; h != nil {
+		if _, _, err := h.span(); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if !c.BusinessDays() {
+			errs = append(errs, "calendar.officeHours: office hours count only with counting business-days")
+		}
+	}
 	for _, list := range []struct {
 		name string
 		days []string
@@ -185,8 +254,47 @@ func (c Calendar) working(day time.Time) bool {
 	return true
 }
 
+// walk calls visit with each span of time that counts, in order, from from on: the working days
+// (their office hours, when the calendar has them), until visit returns false. The walk goes from
+// one of the office's midnights to the next, in UTC; a day is 23 or 25 hours long where the
+// office's clock changes. Ten years of days bound it whatever the holiday list says; it reports
+// whether visit stopped it.
+func (c Calendar) walk(from time.Time, visit func(start, end time.Time) bool) bool {
+	var open, close time.Duration
+	hours := false
+	if h := c.OfficeHours; h != nil {
+		if o, cl, err := h.span(); err == nil {
+			open, close, hours = o, cl, true
+		}
+	}
+	t := from.UTC()
+	for i := 0; i < 3660; i++ {
+		off := c.offsetAt(t)
+		local := t.Add(off)
+		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+		// toUTC turns a moment of the office's clock on this day into UTC.
+		toUTC := func(l time.Time) time.Time { return l.Add(-c.offsetAt(l.Add(-off))) }
+		next := toUTC(day.AddDate(0, 0, 1))
+		if c.working(day) {
+			start, end := t, next
+			if hours {
+				start, end = toUTC(day.Add(open)), toUTC(day.Add(close))
+				if start.Before(t) {
+					start = t
+				}
+			}
+			if start.Before(end) && !visit(start, end) {
+				return true
+			}
+		}
+		t = next
+	}
+	return false
+}
+
 // Worked returns how much of the time from from to to counts: all of it in calendar time, only
-// the hours of working days when counting business days.
+// the hours of working days when counting business days. With office hours, an office day's
+// opening hours count as a whole day, as Due counts them.
 func (c Calendar) Worked(from, to time.Time) time.Duration {
 	if !to.After(from) {
 		return 0
@@ -199,28 +307,24 @@ func (c Calendar) Worked(from, to time.Time) time.Duration {
 			return to.Sub(from)
 		}
 	}
-	t, end := from.UTC(), to.UTC()
 	var worked time.Duration
-	for i := 0; i < 3660 && t.Before(end); i++ {
-		off := c.offsetAt(t)
-		local := t.Add(off)
-		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
-		nextLocal := day.AddDate(0, 0, 1)
-		next := nextLocal.Add(-c.offsetAt(nextLocal.Add(-off)))
-		if next.After(end) {
-			next = end
+	c.walk(from, func(start, end time.Time) bool {
+		if !start.Before(to) {
+			return false
 		}
-		if c.working(day) {
-			worked += next.Sub(t)
+		if end.After(to) {
+			end = to
 		}
-		t = next
-	}
-	return worked
+		worked += end.Sub(start)
+		return true
+	})
+	return scale(worked, 24*time.Hour, c.officeDay())
 }
 
 // Due returns when an allowance that starts at start ends. Counted in calendar time it is
 // start+allowance; counted in business days, only the hours of working days count, so an
-// allowance of 2d starting on a Friday morning ends on Tuesday morning.
+// allowance of 2d starting on a Friday morning ends on Tuesday morning. With office hours, a day
+// of allowance is one office day of opening hours.
 func (c Calendar) Due(start time.Time, allowance time.Duration) time.Time {
 	if !c.BusinessDays() || allowance <= 0 {
 		return start.Add(allowance)
@@ -230,25 +334,18 @@ func (c Calendar) Due(start time.Time, allowance time.Duration) time.Time {
 			return start.Add(allowance)
 		}
 	}
-	// The walk goes from one of the office's midnights to the next, in UTC; a day is 23 or 25
-	// hours long where the office's clock changes.
-	t := start.UTC()
-	left := allowance
-	// Ten years of days bounds the walk whatever the holiday list says.
-	for i := 0; i < 3660; i++ {
-		off := c.offsetAt(t)
-		local := t.Add(off)
-		day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
-		nextLocal := day.AddDate(0, 0, 1)
-		next := nextLocal.Add(-c.offsetAt(nextLocal.Add(-off)))
-		if c.working(day) {
-			if step := next.Sub(t); left <= step {
-				return t.Add(left).In(start.Location())
-			} else {
-				left -= step
-			}
+	left := scale(allowance, c.officeDay(), 24*time.Hour)
+	due := start
+	if !c.walk(start, func(from, end time.Time) bool {
+		if step := end.Sub(from); left > step {
+			left -= step
+			due = end
+			return true
 		}
-		t = next
+		due = from.Add(left)
+		return false
+	}) {
+		due = due.Add(left)
 	}
-	return t.Add(left).In(start.Location())
+	return due.In(start.Location())
 }

@@ -155,3 +155,85 @@ func TestWorkedCountsOnlyWorkingTime(t *testing.T) {
 		t.Errorf("Due(Worked) = %s, want %s", due.In(cst), tuesday)
 	}
 }
+
+// TestOfficeHoursCountOnlyOpeningHours: with office hours a day of allowance is one office day
+// of opening hours, nights and weekends do not count, and Worked counts back in the same units.
+func TestOfficeHoursCountOnlyOpeningHours(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	cal := Calendar{Counting: CountingBusinessDays, OfficeHours: &OfficeHours{Open: "09:00", Close: "17:00"}}
+	if errs := cal.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	at := func(day, hour, minute int) time.Time { return time.Date(2020, 4, day, hour, minute, 0, 0, cst) }
+	cases := []struct {
+		name      string
+		start     time.Time
+		allowance time.Duration
+		want      time.Time
+	}{
+		// Wednesday 1 April 2020 at 16:00: 1h that day, 8h Thursday, 7h Friday.
+		{"two days from late afternoon", at(1, 16, 0), 48 * time.Hour, at(3, 16, 0)},
+		{"half a day is half an office day", at(1, 9, 0), 12 * time.Hour, at(1, 13, 0)},
+		{"lodged at night counts from the opening", at(1, 22, 0), 24 * time.Hour, at(2, 17, 0)},
+		{"Friday evening to Monday", at(3, 18, 0), 3 * time.Hour, at(6, 10, 0)},
+		{"before opening", at(2, 7, 30), 6 * time.Hour, at(2, 11, 0)},
+	}
+	for _, c := range cases {
+		if got := cal.Due(c.start, c.allowance); !got.Equal(c.want) {
+			t.Errorf("%s: due %s, want %s", c.name, got.In(cst), c.want)
+		}
+	}
+	// Worked: Wednesday 16:00 to Thursday 10:00 is 2 office hours, a quarter of an office day.
+	if got := cal.Worked(at(1, 16, 0), at(2, 10, 0)); got != 6*time.Hour {
+		t.Errorf("worked %s, want 6h (2 office hours of 8)", got)
+	}
+	if due := cal.Due(at(1, 16, 0), cal.Worked(at(1, 16, 0), at(3, 11, 30))); !due.Equal(at(3, 11, 30)) {
+		t.Errorf("Due(Worked) = %s", due.In(cst))
+	}
+	// Without office hours the same allowance runs through the night.
+	if got := (Calendar{Counting: CountingBusinessDays}).Due(at(1, 16, 0), 48*time.Hour); !got.Equal(at(3, 16, 0)) || got.Equal(cal.Due(at(1, 22, 0), 48*time.Hour)) {
+		t.Errorf("working days without office hours: %s", got.In(cst))
+	}
+}
+
+// TestOfficeHoursFollowTheZone: opening hours are on the office's clock, so across the spring
+// change they open an hour earlier in UTC.
+func TestOfficeHoursFollowTheZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours := &OfficeHours{Open: "09:00", Close: "17:00"}
+	cal, err := Calendar{Counting: CountingBusinessDays, Zone: "Europe/Berlin", OfficeHours: hours}.Resolve(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Friday 27 March 2026 16:00 CET: 1h Friday, 7h from Monday 09:00 CEST.
+	friday := time.Date(2026, 3, 27, 16, 0, 0, 0, berlin)
+	want := time.Date(2026, 3, 30, 16, 0, 0, 0, berlin)
+	if got := cal.Due(friday, 24*time.Hour); !got.Equal(want) || got.UTC().Hour() != 14 {
+		t.Errorf("due %s (%s UTC), want %s", got.In(berlin), got.UTC(), want)
+	}
+	fixed := Calendar{Counting: CountingBusinessDays, UTCOffset: "+01:00", OfficeHours: hours}
+	if got := fixed.Due(friday, 24*time.Hour); got.Equal(want) {
+		t.Errorf("a fixed +01:00 ends at %s too: the test does not tell DST apart", got.In(berlin))
+	}
+}
+
+func TestOfficeHoursValidation(t *testing.T) {
+	cases := map[string]struct {
+		cal  Calendar
+		want string
+	}{
+		"not a time":     {Calendar{Counting: CountingBusinessDays, OfficeHours: &OfficeHours{Open: "9am", Close: "17:00"}}, `calendar.officeHours.open: "9am" is not a time of day`},
+		"close missing":  {Calendar{Counting: CountingBusinessDays, OfficeHours: &OfficeHours{Open: "09:00"}}, `calendar.officeHours.close: "" is not a time of day`},
+		"close first":    {Calendar{Counting: CountingBusinessDays, OfficeHours: &OfficeHours{Open: "17:00", Close: "09:00"}}, "calendar.officeHours: open 17:00 is not before close 09:00"},
+		"calendar count": {Calendar{OfficeHours: &OfficeHours{Open: "09:00", Close: "17:00"}}, "calendar.officeHours: office hours count only with counting business-days"},
+	}
+	for name, c := range cases {
+		errs := c.cal.Validate()
+		if len(errs) != 1 || !strings.Contains(errs[0], c.want) {
+			t.Errorf("%s: %v, want %q", name, errs, c.want)
+		}
+	}
+}

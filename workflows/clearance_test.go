@@ -712,6 +712,27 @@ func TestBusinessDaysEscalateWhenWorkingTimeRunsOut(t *testing.T) {
 	require.True(t, r.Timeline[0].Overrun)
 }
 
+// TestOfficeHoursEscalateWhenOpeningHoursRunOut: with office hours, the document check's two
+// days are two office days of opening hours, and the allowance timer fires when they run out.
+func TestOfficeHoursEscalateWhenOpeningHoursRunOut(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.Calendar = policy.Calendar{Counting: policy.CountingBusinessDays,
+		OfficeHours: &policy.OfficeHours{Open: "09:00", Close: "17:00"}}
+	// Lodged on Wednesday 1 April 2020 at 22:00 China time, after closing.
+	h.env.SetStartTime(time.Date(2020, 4, 1, 14, 0, 0, 0, time.UTC))
+	h.decide(3*24*time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	// Thursday's and Friday's opening hours: due Friday 17:00 China time, where whole working
+	// days would end at 22:00.
+	due := time.Date(2020, 4, 3, 9, 0, 0, 0, time.UTC)
+	require.Equal(t, due, r.Timeline[0].Due.UTC())
+	require.Len(t, r.Escalations, 1)
+	require.Equal(t, r.Timeline[0].Due, r.Escalations[0].At)
+	require.True(t, r.Timeline[0].Overrun)
+	require.Equal(t, StateReleased, r.State)
+}
+
 // A green-lane clearance sets its search attributes once, when it ends, and starts no timer:
 // nothing waits on anyone, so nothing needs to be shown or watched on the way.
 func TestGreenLaneIsQuietUntilItEnds(t *testing.T) {
