@@ -204,19 +204,15 @@ func logScale(lo, hi time.Duration, width float64) func(time.Duration) float64 {
 	}
 }
 
-// stageChart draws, per stage, the mean and p90 against the allowance on a logarithmic duration
-// scale with labelled ticks.
-func stageChart(g Group) chart {
-	c := chart{Width: 900, Height: 70 + 46*float64(len(g.Stages))}
+// durationAxis is a logarithmic duration scale over values, from the tick below the smallest to
+// the tick above the largest, width pixels wide from x, with its ticks from y down to axisY.
+func durationAxis(values []time.Duration, x, width, y, axisY float64) (func(time.Duration) float64, []bar) {
 	lo, hi := durationTicks[len(durationTicks)-1], durationTicks[0]
-	for _, s := range g.Stages {
-		for _, d := range []time.Duration{s.Mean, s.P90, s.Allowance} {
-			if d > 0 {
-				lo, hi = min(lo, d), max(hi, d)
-			}
+	for _, d := range values {
+		if d > 0 {
+			lo, hi = min(lo, d), max(hi, d)
 		}
 	}
-	// The scale runs from the tick below the smallest value to the tick above the largest.
 	first, last := 0, len(durationTicks)-1
 	for i, t := range durationTicks {
 		if t <= lo {
@@ -229,11 +225,25 @@ func stageChart(g Group) chart {
 	if last <= first {
 		last = min(first+1, len(durationTicks)-1)
 	}
-	scale := logScale(durationTicks[first], durationTicks[last], 560)
-	c.AxisY = 20 + 46*float64(len(g.Stages)) + 24
+	scale := logScale(durationTicks[first], durationTicks[last], width)
+	var ticks []bar
 	for _, t := range durationTicks[first : last+1] {
-		c.Ticks = append(c.Ticks, bar{X: 180 + scale(t), Y: 10, H: c.AxisY - 22, Label: tickLabel(t), Data: strconv.FormatInt(int64(t), 10)})
+		ticks = append(ticks, bar{X: x + scale(t), Y: y, H: axisY - 12, Label: tickLabel(t), Data: strconv.FormatInt(int64(t), 10)})
 	}
+	return scale, ticks
+}
+
+// stageChart draws, per stage, the mean and p90 against the allowance on a logarithmic duration
+// scale with labelled ticks.
+func stageChart(g Group) chart {
+	c := chart{Width: 900, Height: 70 + 46*float64(len(g.Stages))}
+	var values []time.Duration
+	for _, s := range g.Stages {
+		values = append(values, s.Mean, s.P90, s.Allowance)
+	}
+	c.AxisY = 20 + 46*float64(len(g.Stages)) + 24
+	scale, ticks := durationAxis(values, 180, 560, 10, c.AxisY-10)
+	c.Ticks = ticks
 	for i, s := range g.Stages {
 		y := 20 + 46*float64(i)
 		c.Axis = append(c.Axis, bar{Label: string(s.Stage), X: 0, Y: y + 20})
@@ -241,6 +251,41 @@ func stageChart(g Group) chart {
 			bar{Label: "mean", X: 180, Y: y, W: scale(s.Mean), TX: 184 + scale(s.Mean), H: 14, Value: "mean " + Human(s.Mean), Data: fmt.Sprintf("%s mean %d", s.Stage, s.Mean)},
 			bar{Label: "p90", X: 180, Y: y + 16, W: scale(s.P90), TX: 184 + scale(s.P90), H: 14, Value: "p90 " + Human(s.P90), Data: fmt.Sprintf("%s p90 %d", s.Stage, s.P90)})
 		c.Marks = append(c.Marks, bar{Label: "allowance " + Human(s.Allowance), X: 180 + scale(s.Allowance), Y: y - 2, H: 34,
+			Data: fmt.Sprintf("%s allowance %d", s.Stage, s.Allowance)})
+	}
+	return c
+}
+
+// laneChart is one lane's distribution chart.
+type laneChart struct {
+	Lane  string
+	Count int
+	chart
+}
+
+// distributionChart draws, per stage of one group, how its durations spread on the logarithmic
+// scale: a box from the median to the 90th percentile, a whisker on to the longest, the median
+// marked, and the stage's allowance in red, each labelled.
+func distributionChart(g Group) chart {
+	const left, width = 180, 470
+	c := chart{Width: 960, Height: 60 + 34*float64(len(g.Stages))}
+	var values []time.Duration
+	for _, s := range g.Stages {
+		values = append(values, s.Median, s.P90, s.Max, s.Allowance)
+	}
+	c.AxisY = 20 + 34*float64(len(g.Stages)) + 20
+	scale, ticks := durationAxis(values, left, width, 10, c.AxisY-10)
+	c.Ticks = ticks
+	for i, s := range g.Stages {
+		y := 20 + 34*float64(i)
+		med, p90, most := left+scale(s.Median), left+scale(s.P90), left+scale(s.Max)
+		c.Axis = append(c.Axis, bar{Label: fmt.Sprintf("%s (%d)", s.Stage, s.Count), X: 0, Y: y + 14})
+		c.Bars = append(c.Bars,
+			bar{Label: "whisker", X: p90, Y: y + 9, W: max(most-p90, 1), H: 2, Data: fmt.Sprintf("%s max %d", s.Stage, s.Max)},
+			bar{Label: "box", X: med, Y: y + 2, W: max(p90-med, 2), H: 16, Data: fmt.Sprintf("%s p90 %d", s.Stage, s.P90)},
+			bar{Label: "median", X: med - 1, Y: y, W: 3, H: 20, TX: left + width + 16,
+				Value: fmt.Sprintf("median %s, p90 %s, max %s", Human(s.Median), Human(s.P90), Human(s.Max)), Data: fmt.Sprintf("%s median %d", s.Stage, s.Median)})
+		c.Marks = append(c.Marks, bar{Label: "allowance " + Human(s.Allowance), X: left + scale(s.Allowance), Y: y - 3, H: 26,
 			Data: fmt.Sprintf("%s allowance %d", s.Stage, s.Allowance)})
 	}
 	return c
@@ -311,7 +356,7 @@ var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Hum
 body{font-family:system-ui,sans-serif;margin:2em;color:#1d2433;max-width:1000px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{padding:.25em .6em;border-bottom:1px solid #dde;text-align:right}
 th:first-child,td:first-child{text-align:left}h2{margin-top:2em}.note{color:#556}
-svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-label{fill:#556}.week{fill:#3b6fd8}@media print{body{margin:0}h2{break-after:avoid}svg{break-inside:avoid}}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.bin{fill:#3b6fd8}
+svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-label{fill:#556}.week{fill:#3b6fd8}@media print{body{margin:0}h2{break-after:avoid}svg{break-inside:avoid}}.mean{fill:#3b6fd8}.p90{fill:#9bb7ef}.mark{stroke:#c0392b;stroke-width:2}.box{fill:#9bb7ef}.whisker{fill:#556}.median{fill:#1d2433}.bin{fill:#3b6fd8}
 </style></head><body>
 <h1>Time Release Study</h1>
 <p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
@@ -326,7 +371,16 @@ svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-labe
 {{end}}{{range .Stages.Marks}}<rect class="mark allowance" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect>
 {{end}}{{range .Stages.Ticks}}<line class="tick" data-value="{{.Data}}" x1="{{.X}}" x2="{{.X}}" y1="{{.Y}}" y2="{{.H}}"/><text class="tick-label" x="{{.X}}" y="{{$.Stages.AxisY}}" text-anchor="middle">{{.Label}}</text>
 {{end}}</svg>
-<h2>Total time against the standard</h2>
+{{if .Lanes}}<h2>Stage durations by lane</h2>
+<p class="note">Per lane, how each stage's durations spread: the box runs from the median (dark line) to the 90th percentile, the whisker to the longest; the red line is the stage's allowance. Logarithmic scales, fitted to each lane; a duration of nothing (a check the simulator counts as instant) stands at the left edge.</p>
+{{range .Lanes}}<h3>{{.Lane}} lane: {{.Count}} ended</h3>
+<svg class="lane-chart" id="lane-{{.Lane}}" width="{{.Width}}" height="{{.Height}}" role="img" aria-label="stage durations in the {{.Lane}} lane">
+{{range .Axis}}<text x="{{.X}}" y="{{.Y}}">{{.Label}}</text>
+{{end}}{{range .Bars}}<rect class="{{.Label}}" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"></rect>{{if .Value}}<text x="{{.TX}}" y="{{.Y}}" dy="14">{{.Value}}</text>{{end}}
+{{end}}{{range .Marks}}<rect class="mark allowance" data-value="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Label}}</title></rect>
+{{end}}{{$y := .AxisY}}{{range .Ticks}}<line class="tick" data-value="{{.Data}}" x1="{{.X}}" x2="{{.X}}" y1="{{.Y}}" y2="{{.H}}"/><text class="tick-label" x="{{.X}}" y="{{$y}}" text-anchor="middle">{{.Label}}</text>
+{{end}}</svg>
+{{end}}{{end}}<h2>Total time against the standard</h2>
 <p class="note">Clearances that ended, by total time; the red line is the {{human .R.Standard}} standard.</p>
 <svg id="total-histogram" width="{{.Hist.Width}}" height="{{.Hist.Height}}" role="img" aria-label="distribution of total time">
 {{range .Hist.Bars}}<rect class="bin" data-count="{{.Data}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Label}}: {{.Value}}</title></rect>{{if ne .Value "0"}}<text class="count" x="{{.X}}" y="{{.Y}}" dx="15" dy="-3" text-anchor="middle">{{.Value}}</text>{{end}}
@@ -358,9 +412,9 @@ svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-labe
 </body></html>
 `))
 
-// WriteHTML writes a self-contained page with the tables and two charts: stage durations
-// against allowances, and the distribution of total time against the standard. It needs no
-// network to display.
+// WriteHTML writes a self-contained page with the tables and the charts: stage durations against
+// allowances, their spread per lane, the distribution of total time against the standard and
+// the trend. It needs no network to display.
 func WriteHTML(w io.Writer, r Report) error {
 	all := Group{}
 	for _, g := range r.Groups {
@@ -375,6 +429,12 @@ func WriteHTML(w io.Writer, r Report) error {
 		}
 	}
 	hist, _ := histogram(ended, r.Standard)
+	var lanes []laneChart
+	for _, g := range r.Groups {
+		if g.Dimension == "lane" && g.Key != "" && len(g.Stages) > 0 {
+			lanes = append(lanes, laneChart{Lane: g.Key, Count: g.Total.Count, chart: distributionChart(g)})
+		}
+	}
 	var js strings.Builder
 	if err := WriteJSON(&js, r); err != nil {
 		return err
@@ -384,6 +444,7 @@ func WriteHTML(w io.Writer, r Report) error {
 		Stages chart
 		Hist   chart
 		Trend  chart
+		Lanes  []laneChart
 		JSON   template.JS
-	}{r, stageChart(all), hist, trendChart(r.Trend, r.Standard), template.JS(js.String())})
+	}{r, stageChart(all), hist, trendChart(r.Trend, r.Standard), lanes, template.JS(js.String())})
 }

@@ -351,3 +351,71 @@ func TestHTMLChartsReadFromMillisecondsToDays(t *testing.T) {
 		t.Errorf("trend chart: %d week bars, want 2 (the empty week between has none)", weeks)
 	}
 }
+
+// TestHTMLDrawsEachLanesDistributions: the page has one distribution chart per lane, of the
+// stages that ended there, each with its median, 90th percentile, longest and allowance.
+func TestHTMLDrawsEachLanesDistributions(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteHTML(&b, Build(sample(), 20*day, "", time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string][]string{} // chart id: data-value of every box, whisker, median and allowance
+	var walk func(n *html.Node, in string)
+	walk = func(n *html.Node, in string) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+			}
+			switch {
+			case n.Data == "svg" && attr["class"] == "lane-chart":
+				in = attr["id"]
+				values[in] = nil
+			case n.Data == "svg":
+				in = ""
+			case n.Data == "rect" && in != "":
+				values[in] = append(values[in], attr["class"]+": "+attr["data-value"])
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, in)
+		}
+	}
+	walk(doc, "")
+	if len(values) != 2 {
+		t.Fatalf("lane charts %v, want green and yellow", values)
+	}
+	ns := func(d time.Duration) string { return strconv.FormatInt(int64(d), 10) }
+	// Green: A's document check took 1d, D's 6h (median 15h, p90 6h+0.9*18h, max 1d, allowance
+	// 2d for A's standard procedure, 12h for D's expedited one: the group's most common, A's);
+	// A's certification check 1d. Yellow: B alone ended (C still runs), document check 3d and
+	// biological review 13d.
+	want := map[string][]string{
+		"lane-green": {
+			"whisker: document-check max " + ns(day), "box: document-check p90 " + ns(6*time.Hour+day*9/10*18/24), "median: document-check median " + ns(15*time.Hour),
+			"whisker: certification-check max " + ns(day), "box: certification-check p90 " + ns(day), "median: certification-check median " + ns(day),
+		},
+		"lane-yellow": {
+			"whisker: document-check max " + ns(3*day), "box: document-check p90 " + ns(3*day), "median: document-check median " + ns(3*day),
+			"whisker: biological-review max " + ns(13*day), "box: biological-review p90 " + ns(13*day), "median: biological-review median " + ns(13*day),
+		},
+	}
+	for id, w := range want {
+		var got []string
+		marks := 0
+		for _, v := range values[id] {
+			if strings.HasPrefix(v, "mark allowance: ") {
+				marks++
+				continue
+			}
+			got = append(got, v)
+		}
+		if strings.Join(got, "\n") != strings.Join(w, "\n") || marks != 2 {
+			t.Errorf("%s: %d allowance marks and\n%s\nwant\n%s", id, marks, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+	}
+}
