@@ -105,17 +105,20 @@ type Result struct {
 	EndToEnd  Latencies
 	// Stages are the clearance stages' durations as the workflow recorded them.
 	Stages map[policy.Stage]Latencies
-	// Decisions counts the automatic officer's approvals.
+	// Decisions counts the automatic officer's approvals; Decide is the round trip of each (the
+	// update "decide" sent until its result returned), under the run's load.
 	Decisions int
+	Decide    Latencies
 
-	e2e    []time.Duration
-	stages map[policy.Stage][]time.Duration
+	decides []time.Duration
+	e2e     []time.Duration
+	stages  map[policy.Stage][]time.Duration
 }
 
 // result summarises a tally.
 func (t *tally) result(kind string, n int, wall time.Duration) Result {
 	r := Result{Kind: kind, N: n, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
-		Decisions: int(t.decisions.Load()), e2e: t.e2e, stages: t.stages}
+		Decisions: int(t.decisions.Load()), decides: t.decides, e2e: t.e2e, stages: t.stages}
 	r.summarise()
 	return r
 }
@@ -126,6 +129,7 @@ func (r *Result) summarise() {
 		r.PerSecond = float64(r.Completed) / r.Wall.Seconds()
 	}
 	r.EndToEnd = latencies(r.e2e)
+	r.Decide = latencies(r.decides)
 	r.Stages = nil
 	if len(r.stages) > 0 {
 		r.Stages = map[policy.Stage]Latencies{}
@@ -152,6 +156,7 @@ func Merge(runs ...Result) Result {
 		m.Wall += r.Wall
 		m.Decisions += r.Decisions
 		m.e2e = append(m.e2e, r.e2e...)
+		m.decides = append(m.decides, r.decides...)
 		for s, ds := range r.stages {
 			if m.stages == nil {
 				m.stages = map[policy.Stage][]time.Duration{}
@@ -237,6 +242,7 @@ type tally struct {
 	first     string
 	completed int
 	decisions atomic.Int64
+	decides   []time.Duration
 }
 
 func (t *tally) fail(err error) {
@@ -261,7 +267,7 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 	officerDone := make(chan struct{})
 	go func() {
 		defer close(officerDone)
-		runOfficer(octx, c, o.Prefix, o.OfficerDelay, &t.decisions)
+		runOfficer(octx, c, o.Prefix, o.OfficerDelay, t)
 	}()
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -323,7 +329,7 @@ func awaitingQuery(prefix string) string {
 // officer, reads each one's status, and approves its stage as an eligible officer once the
 // clearance has waited delay. Clearances nobody needs to decide cost it nothing but its share
 // of one visibility query per poll.
-func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.Duration, decisions *atomic.Int64) {
+func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.Duration, t *tally) {
 	query := awaitingQuery(prefix)
 	every := min(max(delay/4, 50*time.Millisecond), time.Second)
 	var mu sync.Mutex
@@ -378,11 +384,16 @@ func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.
 						}
 					}
 					d := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[0], Outcome: workflows.OutcomeApprove}
+					began := time.Now()
 					if _, err := clearance.Decide(ctx, c, id, d); err == nil {
+						took := time.Since(began)
 						mu.Lock()
 						decided[key] = true
 						mu.Unlock()
-						decisions.Add(1)
+						t.decisions.Add(1)
+						t.mu.Lock()
+						t.decides = append(t.decides, took)
+						t.mu.Unlock()
 					}
 				}()
 			}

@@ -117,8 +117,8 @@ func TestRunAgainstARealServer(t *testing.T) {
 	if r.Completed != 6 || r.Errors != 0 {
 		t.Fatalf("clearances: %+v", r)
 	}
-	if r.Decisions != 3 {
-		t.Errorf("officer approvals %d, want 3 (one per yellow clearance)", r.Decisions)
+	if r.Decisions != 3 || len(r.decides) != 3 || r.Decide.Max <= 0 || r.Decide.P50 > r.Decide.Max {
+		t.Errorf("officer approvals %d (round trips %v, %+v), want 3 (one per yellow clearance)", r.Decisions, r.decides, r.Decide)
 	}
 	if _, ok := r.Stages[policy.StageRelease]; !ok || r.PerSecond <= 0 {
 		t.Errorf("stages %v, rate %v", r.Stages, r.PerSecond)
@@ -131,7 +131,7 @@ func TestRunAgainstARealServer(t *testing.T) {
 	if b.Kind != "baseline" || b.N != 12 || b.Completed != 12 || b.Errors != 0 || len(b.e2e) != 12 {
 		t.Errorf("baseline over two rounds: %+v", b)
 	}
-	if cl.Kind != "clearance" || cl.N != 12 || cl.Completed != 12 || cl.Errors != 0 || cl.Decisions != 6 {
+	if cl.Kind != "clearance" || cl.N != 12 || cl.Completed != 12 || cl.Errors != 0 || cl.Decisions != 6 || len(cl.decides) != 6 {
 		t.Errorf("clearances over two rounds: %+v", cl)
 	}
 	if PeakRSS(0) == 0 {

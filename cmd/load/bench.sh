@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throughput side by side, in one run on one machine: the bare baseline and green-lane
 # clearances (the load command) against the stock development server (temporal server
-# start-dev, SQLite file) and against the embedded default (deploy/devserver, SQLite file),
-# each freshly started on loopback. BENCHMARKS.md quotes its output.
+# start-dev, in memory and on a SQLite file) and against the embedded default (deploy/devserver,
+# SQLite file), each freshly started on loopback. BENCHMARKS.md quotes its output.
 #
 #   bash cmd/load/bench.sh                 # N=300 C=200
 #   N=1000 C=200 bash cmd/load/bench.sh
@@ -43,6 +43,13 @@ run_load() {
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
 
 port=$(free_port)
+temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --log-level error >/dev/null 2>&1 &
+pids+=($!)
+await "127.0.0.1:$port"
+run_load stock-memory "127.0.0.1:$port"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+port=$(free_port)
 temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --db-filename "$work/stock.db" --log-level error >/dev/null 2>&1 &
 pids+=($!)
 await "127.0.0.1:$port"
@@ -63,8 +70,11 @@ pids+=($!)
 await "127.0.0.1:$port"
 run_load embedded-sync-normal "127.0.0.1:$port"
 
-base_stock=$(awk '$1 == "baseline" {print $6}' "$work/stock.txt")
-base_emb=$(awk '$1 == "baseline" {print $6}' "$work/embedded.txt")
+base() { awk '$1 == "baseline" {print $6}' "$work/$1.txt"; }
+ratio() { python3 -c "print(round($1/$2, 2))"; }
+base_mem=$(base stock-memory); base_stock=$(base stock); base_emb=$(base embedded); base_norm=$(base embedded-sync-normal)
 echo
-base_norm=$(awk '$1 == "baseline" {print $6}' "$work/embedded-sync-normal.txt")
-echo "== baseline wf/s: stock $base_stock, embedded $base_emb ($(python3 -c "print(round($base_emb/$base_stock, 2))")x), embedded with synchronous=NORMAL $base_norm ($(python3 -c "print(round($base_norm/$base_stock, 2))")x)"
+echo "== baseline wf/s: stock in memory $base_mem, stock on a file $base_stock, embedded $base_emb," \
+  "embedded with synchronous=NORMAL $base_norm"
+echo "== embedded against stock in memory $(ratio "$base_emb" "$base_mem")x (target 1.1), against stock on a file" \
+  "$(ratio "$base_emb" "$base_stock")x (target 2.4); synchronous=NORMAL against the file $(ratio "$base_norm" "$base_stock")x"

@@ -211,7 +211,8 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 		fmt.Fprintf(w, "\nclearances / baseline throughput: %.2f\n", results[1].PerSecond/results[0].PerSecond)
 	}
 	if last.Decisions > 0 {
-		fmt.Fprintf(w, "officer approvals: %d\n", last.Decisions)
+		fmt.Fprintf(w, "officer approvals: %d; decide round trip p50 %s, p95 %s, p99 %s, max %s\n", last.Decisions,
+			last.Decide.P50.Round(time.Millisecond), last.Decide.P95.Round(time.Millisecond), last.Decide.P99.Round(time.Millisecond), last.Decide.Max.Round(time.Millisecond))
 	}
 	who := "worker process"
 	if inProcess {
