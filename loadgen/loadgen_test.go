@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,5 +214,66 @@ func TestRunScaleMeasuresEachSize(t *testing.T) {
 	}
 	if points[1].Elapsed <= points[0].Elapsed {
 		t.Errorf("elapsed %s then %s", points[0].Elapsed, points[1].Elapsed)
+	}
+}
+
+// TestRunStudyVolumeReadsEveryCopy clears two real clearances, copies them to three and then
+// five, and checks that each read finds them all from their memos in one page.
+func TestRunStudyVolumeReadsEveryCopy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	c := srv.GetDefaultClient()
+	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
+	e, err := engine.Open(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	w := e.NewWorker(c, cfg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var templates []declaration.Declaration
+	for _, f := range []string{"us-nasal-cannulas-anaesthesia-masks.json", "it-ffp2-respirators.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := declaration.ParseAndValidate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates = append(templates, d)
+	}
+	var points []StudyPoint
+	for attempt := 0; ; attempt++ {
+		points = nil
+		err = RunStudyVolume(ctx, c, srv.GetDefaultNamespace(), Options{Concurrency: 2, Templates: templates, Prefix: "study" + string(rune('a'+attempt))},
+			[]int{3, 5}, 2, func(p StudyPoint) { points = append(points, p) })
+		// Search attributes become usable a moment after registration.
+		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "submit") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(points) != 2 || points[0].Clearances != 3 || points[1].Clearances != 5 {
+		t.Fatalf("points %+v", points)
+	}
+	for _, p := range points {
+		if p.Reading.FromMemo != p.Clearances || p.Reading.Calls() != 1 || p.Fastest > p.Read || p.Read > p.Slowest || p.PerSecond <= 0 {
+			t.Errorf("%+v", p)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +55,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serverPID := fs.Int("server-pid", 0, "with --scale: the server process whose memory to report")
 	dbFile := fs.String("db-file", "", "with --scale: the server's SQLite file whose size to report")
 	officer := fs.String("officer", "doc-li", "with --scale: the document officer who decides the sampled clearances")
+	studyAt := fs.String("study-at", "", "comma-separated numbers of clearances (ascending, for example 1000,10000,100000): clear each --examples once, start copies of them (declaration, search attributes, study memo) that no worker runs, and time the Time Release Study's read at each number")
+	reads := fs.Int("reads", 3, "with --study-at: reads timed at each number (the median is reported)")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
@@ -125,6 +128,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
+	if *studyAt != "" {
+		sizes, err := parseSizes(*studyAt)
+		if err != nil || *reads <= 0 {
+			fmt.Fprintf(stderr, "load: --study-at %q, --reads %d: want positive numbers in ascending order\n", *studyAt, *reads)
+			return command.Usage
+		}
+		fmt.Fprintln(stdout, "clearances\tpopulate\tread median (fastest-slowest)\tclearances/s\tserver calls")
+		err = loadgen.RunStudyVolume(ctx, c, conn.Namespace, loadgen.Options{Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix}, sizes, *reads,
+			func(p loadgen.StudyPoint) {
+				fmt.Fprintf(stdout, "%d\t%s\t%s (%s-%s)\t%.0f\t%d\n", p.Clearances, p.Populate.Round(time.Second), p.Read.Round(time.Millisecond),
+					p.Fastest.Round(time.Millisecond), p.Slowest.Round(time.Millisecond), p.PerSecond, p.Reading.Calls())
+			})
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return command.Failure
+		}
+		return command.OK
+	}
 	if *scale != "" {
 		return runScale(ctx, c, conn.Namespace, *scale, loadgen.ScaleOptions{
 			Options: loadgen.Options{Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix},
@@ -228,16 +249,27 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 	}
 }
 
+// parseSizes reads comma-separated positive numbers in ascending order.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(out) > 0 && n <= out[len(out)-1]) {
+			return nil, errors.New("want positive numbers in ascending order")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // runScale runs loadgen.RunScale, printing each size's figures as they come.
 func runScale(ctx context.Context, c client.Client, namespace, sizes string, o loadgen.ScaleOptions, asJSON bool, cache int, stdout, stderr io.Writer) int {
-	for _, f := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 || (len(o.Sizes) > 0 && n <= o.Sizes[len(o.Sizes)-1]) {
-			fmt.Fprintf(stderr, "load: --scale %q: want positive numbers in ascending order\n", sizes)
-			return command.Usage
-		}
-		o.Sizes = append(o.Sizes, n)
+	parsed, err := parseSizes(sizes)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: --scale %q: %v\n", sizes, err)
+		return command.Usage
 	}
+	o.Sizes = parsed
 	if o.Samples <= 0 {
 		fmt.Fprintln(stderr, "load: --samples must be positive")
 		return command.Usage
@@ -255,7 +287,7 @@ func runScale(ctx context.Context, c client.Client, namespace, sizes string, o l
 		fmt.Fprintln(stdout, "open\telapsed\twait/s\tqueue p50/p95/p99 ms\tdecide p50/p95/p99 ms\treplay p50 ms (events)\tstudy s (calls)\tworker RSS/peak MiB\theap MiB\tserver RSS/peak MiB\tdb MiB")
 	}
 	enc := json.NewEncoder(stdout)
-	err := loadgen.RunScale(ctx, c, namespace, o, func(p loadgen.ScalePoint) {
+	err = loadgen.RunScale(ctx, c, namespace, o, func(p loadgen.ScalePoint) {
 		if asJSON {
 			_ = enc.Encode(p)
 			return

@@ -1,0 +1,159 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/trs"
+	"github.com/medsupply/customs/workflows"
+)
+
+// StudyCopiesTaskQueue is where RunStudyVolume starts its copies: no worker polls it, so a copy
+// never runs and keeps the study memo it was started with.
+const StudyCopiesTaskQueue = "customs-study-copies"
+
+// StudyPoint is the Time Release Study read over Clearances clearances.
+type StudyPoint struct {
+	Clearances int `json:"clearances"`
+	// Read is the median of the reads' times, Fastest and Slowest the others; PerSecond is
+	// clearances per second at the median.
+	Read, Fastest, Slowest time.Duration
+	PerSecond              float64     `json:"perSecond"`
+	Reading                trs.Reading `json:"reading"`
+	// Populate is the time it took to start the copies since the previous size.
+	Populate time.Duration `json:"populate"`
+}
+
+// RunStudyVolume measures the study's read at each of sizes: it clears the templates once each
+// through the workers that serve the server (real clearances, whose memos the workflow wrote),
+// then starts copies of them, each with its original's declaration, search attributes and study
+// memo, on a task queue no worker polls, until sizes[i] clearances are listed, and reads the
+// study of all of them reads times at each size. What the study reads (a visibility row with its
+// memo) is the same for a copy as for its original.
+func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Options, sizes []int, reads int, point func(StudyPoint)) error {
+	if len(o.Templates) == 0 || len(sizes) == 0 || reads <= 0 {
+		return errors.New("study volume: templates, sizes and reads are required")
+	}
+	ids := generateIDs(o.Prefix, len(o.Templates))
+	type original struct {
+		decl  declaration.Declaration
+		study workflows.Study
+	}
+	var originals []original
+	for i, d := range o.Templates {
+		d.ID = ids[i]
+		run, err := clearance.Submit(ctx, c, d)
+		if err != nil {
+			return fmt.Errorf("submit %s: %w", d.ID, err)
+		}
+		var r workflows.Result
+		if err := run.Get(ctx, &r); err != nil {
+			return fmt.Errorf("clear %s: %w", d.ID, err)
+		}
+		originals = append(originals, original{decl: d})
+	}
+	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-'", workflows.WorkflowIDPrefix, o.Prefix)
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, PageSize: int32(len(originals))})
+	if err != nil {
+		return fmt.Errorf("list the originals: %w", err)
+	}
+	studies := map[string]workflows.Study{}
+	for _, e := range resp.GetExecutions() {
+		p, ok := e.GetMemo().GetFields()[workflows.MemoStudy]
+		if !ok {
+			return fmt.Errorf("%s has no study memo", e.GetExecution().GetWorkflowId())
+		}
+		var s workflows.Study
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
+			return err
+		}
+		studies[strings.TrimPrefix(e.GetExecution().GetWorkflowId(), workflows.WorkflowIDPrefix)] = s
+	}
+	for i := range originals {
+		s, ok := studies[originals[i].decl.ID]
+		if !ok {
+			return fmt.Errorf("%s is not listed yet", originals[i].decl.ID)
+		}
+		originals[i].study = s
+	}
+
+	listed := len(originals)
+	p := newPacer(o.Concurrency, o.Rate)
+	defer p.stop()
+	t := &tally{}
+	for _, size := range sizes {
+		began := time.Now()
+		var wg sync.WaitGroup
+		for ; listed < size; listed++ {
+			if err := p.acquire(ctx); err != nil {
+				return err
+			}
+			orig := originals[listed%len(originals)]
+			d := orig.decl
+			d.ID = fmt.Sprintf("%s-copy-%d", o.Prefix, listed)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer p.release()
+				opts, err := clearance.StartOptions(d)
+				if err == nil {
+					opts.TaskQueue = StudyCopiesTaskQueue
+					opts.Memo = map[string]any{workflows.MemoStudy: orig.study}
+					_, err = c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Declaration: d})
+				}
+				if err != nil {
+					t.fail(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if t.errors > 0 {
+			return fmt.Errorf("%d copies failed to start: %s", t.errors, t.first)
+		}
+		pt := StudyPoint{Clearances: size, Populate: time.Since(began)}
+		// Visibility lists a started workflow a moment later.
+		for {
+			n, err := count(ctx, c, namespace, query)
+			if err != nil {
+				return err
+			}
+			if n >= int64(size) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		var times []time.Duration
+		for range reads {
+			began := time.Now()
+			cs, read, err := trs.Reader{Client: c, Namespace: namespace}.Read(ctx, query)
+			if err != nil {
+				return err
+			}
+			times = append(times, time.Since(began))
+			if len(cs) != size || read.FromMemo != size {
+				return fmt.Errorf("read %d clearances (%+v), want %d from their memo", len(cs), read, size)
+			}
+			pt.Reading = read
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		pt.Read, pt.Fastest, pt.Slowest = times[len(times)/2], times[0], times[len(times)-1]
+		pt.PerSecond = float64(size) / pt.Read.Seconds()
+		point(pt)
+	}
+	return nil
+}
