@@ -1,0 +1,123 @@
+package trs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/medsupply/customs/workflows"
+)
+
+// goldenClearances reads every golden history of this release twice: from its result, as a
+// closed clearance's result reads, and from its last study memo, as visibility pages serve it.
+func goldenClearances(t *testing.T) (fromResults, fromMemos []Clearance, results map[string]workflows.Result) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "workflows", "testdata", "golden", "*.json"))
+	if err != nil || len(files) < 12 {
+		t.Fatalf("golden histories: %v %v", files, err)
+	}
+	dc := converter.GetDefaultDataConverter()
+	results = map[string]workflows.Result{}
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+		_ = f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			res   workflows.Result
+			study *workflows.Study
+		)
+		for _, e := range h.GetEvents() {
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+				var s workflows.Study
+				if err := dc.FromPayload(e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[workflows.MemoStudy], &s); err != nil {
+					t.Fatal(err)
+				}
+				study = &s
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+				if err := dc.FromPayloads(e.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &res); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if study == nil || res.DeclarationID == "" {
+			t.Fatalf("%s: no study memo or no result", file)
+		}
+		results[filepath.Base(file)] = res
+		fromResults = append(fromResults, FromResult(res, nil))
+		fromMemos = append(fromMemos, FromStatus(study.Status(res.DeclarationID), nil))
+	}
+	return fromResults, fromMemos, results
+}
+
+// TestStudyOfTheGoldenHistories builds the study of this release's golden histories, checks it
+// against figures counted by hand from the scenarios (which path ends how, in which lane, which
+// stage overran and who was told), and checks that reading the clearances from their study
+// memos gives the same study as reading their results.
+func TestStudyOfTheGoldenHistories(t *testing.T) {
+	fromResults, fromMemos, results := goldenClearances(t)
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	r := Build(fromResults, StandardOf(fromResults, 0), "", at)
+	if m := Build(fromMemos, StandardOf(fromMemos, 0), "", at); !reflect.DeepEqual(m, r) {
+		t.Errorf("the study read from the memos differs from the one read from the results:\nmemos %+v\nresults %+v", m.Groups, r.Groups)
+	}
+
+	// By hand, from workflows/testdata/golden/README.md: 11 released, refused by the officer
+	// (reject) and by rule (invalid-certificate), lapsed (request-lapse), withdrawn (withdrawal);
+	// green: green-release, request-supply; red: expedited, red-inspection, reroute,
+	// reroute-during-release; yellow the other 9.
+	count := func(dim, key string) int {
+		for _, g := range r.Groups {
+			if g.Dimension == dim && g.Key == key {
+				return g.Total.Count
+			}
+		}
+		return 0
+	}
+	want := map[[2]string]int{
+		{"outcome", "released"}: 11, {"outcome", "refused"}: 2, {"outcome", "lapsed"}: 1, {"outcome", "withdrawn"}: 1,
+		{"lane", "green"}: 2, {"lane", "red"}: 4, {"lane", "yellow"}: 9, {"all", "all"}: 15, {"procedure", "expedited"}: 1,
+	}
+	for k, n := range want {
+		if got := count(k[0], k[1]); got != n {
+			t.Errorf("%s %s: %d clearances, want %d", k[0], k[1], got, n)
+		}
+	}
+	if r.Standard != 20*day || !strings.HasPrefix(r.Headline, "11 released; median ") || !strings.Contains(r.Headline, "100% within 20d 0h") {
+		t.Errorf("standard %s, headline %q", r.Standard, r.Headline)
+	}
+	// The median of the released clearances' total times, counted here by sorting them.
+	var released []time.Duration
+	for _, res := range results {
+		if res.State == workflows.StateReleased {
+			released = append(released, res.Elapsed.D())
+		}
+	}
+	sort.Slice(released, func(i, j int) bool { return released[i] < released[j] })
+	for _, g := range r.Groups {
+		if g.Dimension == "outcome" && g.Key == "released" && g.Total.Median != released[5] {
+			t.Errorf("median of the released %s, want the sixth of eleven, %s", g.Total.Median, released[5])
+		}
+	}
+	// The escalation path's document check overran and was escalated to the supervisor the
+	// result names; no other path overran.
+	esc := results["escalation.json"]
+	if len(r.Breaches) != 1 || r.Breaches[0].DeclarationID != esc.DeclarationID || r.Breaches[0].Stage != "document-check" ||
+		len(esc.Escalations) != 1 || r.Breaches[0].Supervisor != esc.Escalations[0].Supervisor || r.Breaches[0].Over <= 0 {
+		t.Errorf("breaches %+v, want the escalation path's document check (escalations %+v)", r.Breaches, esc.Escalations)
+	}
+}
