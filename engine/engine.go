@@ -39,6 +39,9 @@ type Config struct {
 	// Notifications is a JSON-lines file exporters' notifications are appended to; default
 	// DataDir/notifications.jsonl; "-" only logs them.
 	Notifications string
+	// Webhooks is a file naming exporters' webhook endpoints (activities.LoadWebhooks): their
+	// notifications are delivered there, signed, and the others go to Notifications.
+	Webhooks string
 	// PolicyFile and RosterFile override the built-in policy and roster.
 	PolicyFile string
 	RosterFile string
@@ -69,6 +72,7 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", envOr("CUSTOMS_DATA_DIR", "data"), "directory for the release register and notifications (env CUSTOMS_DATA_DIR)")
 	fs.StringVar(&c.ReleaseDB, "release-db", os.Getenv("CUSTOMS_RELEASE_DB"), "release register: postgres://user:password@host/db shared by every worker, or a SQLite file (default DATA_DIR/releases.db; env CUSTOMS_RELEASE_DB)")
+	fs.StringVar(&c.Webhooks, "webhooks", os.Getenv("CUSTOMS_WEBHOOKS"), "file of exporters' webhook endpoints and secret files: their notifications are POSTed there, signed (env CUSTOMS_WEBHOOKS)")
 	fs.StringVar(&c.Notifications, "notifications", os.Getenv("CUSTOMS_NOTIFICATIONS"), `exporter notifications JSON-lines file (default DATA_DIR/notifications.jsonl; "-" logs only; env CUSTOMS_NOTIFICATIONS)`)
 	fs.StringVar(&c.PolicyFile, "policy", os.Getenv("CUSTOMS_POLICY"), "clearance policy JSON file (default: built in; env CUSTOMS_POLICY)")
 	fs.StringVar(&c.RosterFile, "roster", os.Getenv("CUSTOMS_ROSTER"), "officer roster JSON file (default: built in; env CUSTOMS_ROSTER)")
@@ -193,6 +197,15 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 		}
 		e.closers = append(e.closers, fn.Close)
 		notifier = fn
+	}
+	if cfg.Webhooks != "" {
+		endpoints, err := activities.LoadWebhooks(cfg.Webhooks)
+		if err != nil {
+			_ = e.Close()
+			return nil, err
+		}
+		notifier = &activities.WebhookNotifier{Endpoints: endpoints, Fallback: notifier}
+		logger.Info("exporters' webhooks loaded", zap.Int("endpoints", len(endpoints)))
 	}
 	source := activities.FileConfig(cfg.PolicyFile, cfg.RosterFile)
 	loaded, err := source()
