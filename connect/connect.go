@@ -24,6 +24,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -318,6 +319,20 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 		codec.Apply(&opts, codec.New(ring))
 	}
 	return opts, nil
+}
+
+// DataConverter returns the data converter clients dialled with these options use: the default
+// one, encrypting payloads with --codec-keys when it is set. Payloads read outside a client's
+// own calls (memos in a visibility list) decode with it.
+func (o Options) DataConverter() (converter.DataConverter, error) {
+	if o.CodecKeys == "" {
+		return converter.GetDefaultDataConverter(), nil
+	}
+	ring, err := codec.LoadKeyring(o.CodecKeys)
+	if err != nil {
+		return nil, fmt.Errorf("--codec-keys: %w", err)
+	}
+	return codec.DataConverter(codec.New(ring)), nil
 }
 
 // tlsConfig returns nil when TLS is off.

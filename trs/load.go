@@ -49,6 +49,9 @@ type Reader struct {
 	Now func() time.Time
 	// PageSize is the visibility page size; PageSize when zero.
 	PageSize int32
+	// DataConverter decodes the memos: the one the workers write them with (encrypting, with a
+	// codec keyring); the default data converter when nil.
+	DataConverter converter.DataConverter
 }
 
 // Reading counts the server calls a read took.
@@ -79,7 +82,10 @@ func (r Reader) Read(ctx context.Context, query string) ([]Clearance, Reading, e
 	if size == 0 {
 		size = PageSize
 	}
-	dc := converter.GetDefaultDataConverter()
+	dc := r.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	var (
 		out   []Clearance
 		read  Reading

@@ -458,6 +458,12 @@ func (c *clearance) extend(ctx workflow.Context, x Extension) ExtensionRecord {
 	workflow.GetLogger(ctx).Info("allowance extended", "declarationID", c.decl.ID, "stage", x.Stage,
 		"supervisor", x.Supervisor, "by", x.By, "due", rec.DueNow)
 	workflow.SetCurrentDetails(ctx, c.details(now))
+	if c.rel.keepsStudy {
+		// The study shows the new due time: a reader must not count the stage overrun at the old one.
+		if err := c.keepStudy(ctx); err != nil {
+			workflow.GetLogger(ctx).Warn("study memo not written", "declarationID", c.decl.ID, "error", err)
+		}
+	}
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyExtension, Due: rec.DueNow,
 		Message: fmt.Sprintf("Declaration %s: the %s allowance is extended by %s, to %s: %s",
 			c.decl.ID, x.Stage, x.By, rec.DueNow.UTC().Format("2006-01-02 15:04 MST"), x.Reason)})

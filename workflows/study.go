@@ -16,7 +16,8 @@ const MemoStudy = "study"
 
 // Study is what the Time Release Study needs of a clearance, as of AsOf: the clearance writes it
 // to its memo (MemoStudy) each time it publishes its search attributes (when it starts or stops
-// waiting on someone, on escalation, on reroute and when it ends), so a running clearance's study
+// waiting on someone, on escalation, on reroute and when it ends) and when a supervisor extends a
+// stage's allowance, so a running clearance's study
 // is that of its last such moment, counted on to the reader's clock with Status.UpTo.
 type Study struct {
 	State     State         `json:"state"`

@@ -67,6 +67,22 @@ func TestStudyMemoMatchesTheResultInEveryGolden(t *testing.T) {
 			require.Nil(t, last.Waiting, "an ended clearance waits on no one")
 		})
 	}
+	// A supervisor's extension is in the study while the stage still runs: a reader counts the
+	// stage to its new due time, not the old one.
+	h, err := client.HistoryFromJSON(mustOpen(t, filepath.Join(goldenDir, "extension.json")), client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	extended := false
+	for _, e := range h.GetEvents() {
+		if p, ok := e.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[MemoStudy]; ok {
+			var s Study
+			require.NoError(t, dc.FromPayload(p, &s))
+			if st := s.Timeline[len(s.Timeline)-1]; !s.State.Final() && st.Extension != nil {
+				require.Equal(t, st.Extension.DueNow, st.Due)
+				extended = true
+			}
+		}
+	}
+	require.True(t, extended, "no study of the running stage shows its extension")
 	for _, file := range []string{"green-release.json", "escalation.json"} {
 		before := countEvents(t, filepath.Join(releasedDir, "before-quiet-automated-stages-2", file))
 		require.Zero(t, before[enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED], file)

@@ -21,6 +21,7 @@ import (
 	"github.com/medsupply/customs/codec"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -208,6 +209,29 @@ func TestEncryptedEndToEnd(t *testing.T) {
 	var withoutKeys workflows.Result
 	if err := raw.GetWorkflow(ctxFor(t, conditionTimeout), workflowID(t, released.ID), "").Get(ctxFor(t, conditionTimeout), &withoutKeys); err == nil {
 		t.Errorf("the result decoded without the keys: %+v", withoutKeys)
+	}
+
+	// The Time Release Study reads the two from their study memos, which the workers wrote
+	// encrypted: with the keys, and not without them.
+	query := fmt.Sprintf("WorkflowId IN ('%s', '%s')", workflowID(t, released.ID), workflowID(t, refused.ID))
+	var read trs.Reading
+	eventuallyRead := time.Now().Add(conditionTimeout)
+	for {
+		var cs []trs.Clearance
+		cs, read, err = trs.Reader{Client: c, Namespace: ns, DataConverter: codec.DataConverter(codec.New(ring))}.Read(ctxFor(t, conditionTimeout), query)
+		if err == nil && len(cs) == 2 && !cs[0].Running && !cs[1].Running {
+			break
+		}
+		if time.Now().After(eventuallyRead) {
+			t.Fatalf("the study with the keys: %v, %d clearances (%+v)", err, len(cs), read)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if read.FromMemo != 2 {
+		t.Errorf("study read %+v, want both from their memos", read)
+	}
+	if _, _, err := (trs.Reader{Client: raw, Namespace: ns}).Read(ctxFor(t, conditionTimeout), query); err == nil {
+		t.Error("the study memos decoded without the keys")
 	}
 
 	var total historyScan

@@ -49,6 +49,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "report: %v\n", err)
 		return command.Failure
 	}
+	dc, err := conn.DataConverter()
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return command.Usage
+	}
 	c, err := connect.Dial(ctx, conn, logging.NewSDKLogger(zl))
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %v\n", err)
@@ -57,7 +62,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	bar := command.NewProgress(stderr, "read", 0)
 	started := time.Now()
-	cs, read, err := trs.Reader{Client: c, Namespace: conn.Namespace, Progress: func(n int) { bar.Set(n, 0) }}.Read(ctx, *query)
+	cs, read, err := trs.Reader{Client: c, Namespace: conn.Namespace, DataConverter: dc, Progress: func(n int) { bar.Set(n, 0) }}.Read(ctx, *query)
 	bar.Finish()
 	if err == nil {
 		fmt.Fprintf(stderr, "report: read %d clearances in %s: %d visibility pages, %d from their study memo, %d results and %d status queries one call each\n",
