@@ -91,10 +91,17 @@ func (w *WebhookNotifier) Notify(ctx context.Context, n Notification) error {
 	req.Header.Set(HeaderWebhookSignature, "v1="+sign(ep.Secret, id, ts, body))
 	client := w.Client
 	if client == nil {
-		client = &http.Client{Timeout: 8 * time.Second}
+		// A redirect is not a delivery: it would turn the POST into a GET without the body.
+		client = &http.Client{Timeout: 8 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// A *url.Error repeats the URL, query and all: name the endpoint redacted instead.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("deliver to %s: %w", redact(ep.URL), err)
 	}
 	defer func() { _ = resp.Body.Close() }()
@@ -190,7 +197,8 @@ func LoadWebhooks(path string) (map[string]WebhookEndpoint, error) {
 	var errs []string
 	for i, e := range f.Exporters {
 		at := fmt.Sprintf("exporters[%d]", i)
-		if strings.TrimSpace(e.Exporter) == "" {
+		e.Exporter = strings.TrimSpace(e.Exporter)
+		if e.Exporter == "" {
 			errs = append(errs, at+".exporter: required")
 		} else if _, dup := out[e.Exporter]; dup {
 			errs = append(errs, fmt.Sprintf("%s.exporter: %s has an endpoint already", at, e.Exporter))

@@ -164,3 +164,23 @@ func TestLoadWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookFailuresNameNoSecretAndTakeNoRedirect: a failed delivery's error (which the history
+// and the Web UI show) carries no query string, and a redirect is a failure, not a delivery.
+func TestWebhookFailuresNameNoSecretAndTakeNoRedirect(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	url := gone.URL
+	gone.Close()
+	n := Notification{DeclarationID: "D-1", ExporterCode: "1", Kind: NotifyReleased, Message: "released"}
+	w := &WebhookNotifier{Endpoints: map[string]WebhookEndpoint{"1": {URL: url + "/hook?token=s3cr3t-t0ken", Secret: webhookSecret}}}
+	err := w.Notify(context.Background(), n)
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "deliver to "+url+"/hook") {
+		t.Errorf("unreachable endpoint: %v", err)
+	}
+	moved := httptest.NewServer(http.RedirectHandler("/elsewhere", http.StatusFound))
+	defer moved.Close()
+	w.Endpoints["1"] = WebhookEndpoint{URL: moved.URL, Secret: webhookSecret}
+	if err := w.Notify(context.Background(), n); err == nil || !strings.Contains(err.Error(), "302") {
+		t.Errorf("a redirect: %v, want a failure naming 302", err)
+	}
+}

@@ -46,8 +46,9 @@ type ScalePoint struct {
 	Open      int64 `json:"open"`
 	Submitted int   `json:"submitted"`
 	Errors    int   `json:"errors"`
-	// Elapsed is the time since the first submission until all of them waited; Rate the
-	// clearances per second that reached their wait since the previous size.
+	// Elapsed is the time since the first submission until all of them waited, the time spent
+	// measuring at earlier sizes left out; Rate the clearances per second that reached their
+	// wait since the previous size.
 	Elapsed time.Duration `json:"elapsed"`
 	Rate    float64       `json:"rate"`
 	// Queue is the first page (100) of an officer's queue: ClearanceStatus = 'awaiting-officer'
@@ -69,12 +70,12 @@ type ScalePoint struct {
 	// far; WorkerHeap the Go heap in use after a collection (the worker runs in this process).
 	WorkerRSS, WorkerPeak, WorkerHeap uint64
 	ServerRSS, ServerPeak             uint64
-	// DBBytes is the SQLite file's size with its write-ahead log.
+	// DBBytes is the SQLite file's size with its write-ahead log and shared memory.
 	DBBytes int64 `json:"dbBytes"`
 }
 
 // QueueQuery is the document officers' queue: the filter an officer's saved view in the Web UI
-// uses.
+// uses, over every clearance of the namespace (as the officer's is), not only the run's.
 var QueueQuery = fmt.Sprintf("%s = '%s' AND %s = '%s'", workflows.SAStatus, workflows.StateAwaitingOfficer,
 	workflows.SAStage, policy.StageDocumentCheck)
 
@@ -95,7 +96,10 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 	p := newPacer(o.Concurrency, o.Rate)
 	defer p.stop()
 	start := time.Now()
-	submitted, decided := 0, map[string]bool{}
+	// measuring is the time spent measuring so far, which Elapsed leaves out; failed are the
+	// clearances that did not start, which no sample picks.
+	var measuring time.Duration
+	submitted, decided, failed := 0, map[string]bool{}, &sync.Map{}
 	var last ScalePoint
 	for _, size := range o.Sizes {
 		var wg sync.WaitGroup
@@ -112,10 +116,12 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 				defer p.release()
 				if _, err := clearance.Submit(ctx, c, d); err != nil {
 					t.fail(err)
+					failed.Store(d.ID, true)
 				}
 			}()
 		}
 		wg.Wait()
+		failed.Range(func(id, _ any) bool { decided[id.(string)] = true; return true })
 		pt := ScalePoint{Submitted: submitted, Errors: t.errors}
 		// Every clearance started waits at its document check, except those decided earlier.
 		atDocuments := awaitingQuery(o.Prefix) + fmt.Sprintf(" AND %s = '%s'", workflows.SAStage, policy.StageDocumentCheck)
@@ -124,7 +130,7 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 			if err != nil {
 				return err
 			}
-			if n >= int64(submitted-t.errors-len(decided)) {
+			if n >= int64(submitted-len(decided)) {
 				break
 			}
 			select {
@@ -138,12 +144,17 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 			return err
 		}
 		pt.Open = open
-		pt.Elapsed = time.Since(start)
-		pt.Rate = float64(pt.Open-last.Open) / (pt.Elapsed - last.Elapsed).Seconds()
+		pt.Elapsed = time.Since(start) - measuring
+		pt.Rate = float64((submitted-t.errors)-(last.Submitted-last.Errors)) / (pt.Elapsed - last.Elapsed).Seconds()
 		logf("%d open after %s; measuring", pt.Open, pt.Elapsed.Round(time.Second))
+		if len(ids[:submitted])-len(decided) < 2*o.Samples {
+			return fmt.Errorf("scale: %d clearances open to sample at %d, fewer than twice the %d samples", len(ids[:submitted])-len(decided), size, o.Samples)
+		}
+		began := time.Now()
 		if err := measure(ctx, c, namespace, o, ids[:submitted], decided, &pt); err != nil {
 			return err
 		}
+		measuring += time.Since(began)
 		point(pt)
 		last = pt
 	}
@@ -225,7 +236,7 @@ func measure(ctx context.Context, c client.Client, namespace string, o ScaleOpti
 		pt.ServerRSS, pt.ServerPeak = RSS(o.ServerPID), PeakRSS(o.ServerPID)
 	}
 	if o.DBFile != "" {
-		for _, f := range []string{o.DBFile, o.DBFile + "-wal"} {
+		for _, f := range []string{o.DBFile, o.DBFile + "-wal", o.DBFile + "-shm"} {
 			if st, err := os.Stat(f); err == nil {
 				pt.DBBytes += st.Size()
 			}

@@ -64,28 +64,13 @@ func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Op
 		originals = append(originals, original{decl: d})
 	}
 	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-'", workflows.WorkflowIDPrefix, o.Prefix)
-	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, PageSize: int32(len(originals))})
+	// Visibility lists a clearance's final memo a moment after it ends.
+	studies, err := finalStudies(ctx, c, namespace, query, len(originals))
 	if err != nil {
-		return fmt.Errorf("list the originals: %w", err)
-	}
-	studies := map[string]workflows.Study{}
-	for _, e := range resp.GetExecutions() {
-		p, ok := e.GetMemo().GetFields()[workflows.MemoStudy]
-		if !ok {
-			return fmt.Errorf("%s has no study memo", e.GetExecution().GetWorkflowId())
-		}
-		var s workflows.Study
-		if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
-			return err
-		}
-		studies[strings.TrimPrefix(e.GetExecution().GetWorkflowId(), workflows.WorkflowIDPrefix)] = s
+		return err
 	}
 	for i := range originals {
-		s, ok := studies[originals[i].decl.ID]
-		if !ok {
-			return fmt.Errorf("%s is not listed yet", originals[i].decl.ID)
-		}
-		originals[i].study = s
+		originals[i].study = studies[originals[i].decl.ID]
 	}
 
 	listed := len(originals)
@@ -156,4 +141,38 @@ func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Op
 		point(pt)
 	}
 	return nil
+}
+
+// finalStudies waits until visibility lists n completed clearances under query, each with its
+// final study memo, and returns the studies by declaration ID.
+func finalStudies(ctx context.Context, c client.Client, namespace, query string, n int) (map[string]workflows.Study, error) {
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace,
+			Query: query + " AND ExecutionStatus = 'Completed'", PageSize: int32(n)})
+		if err != nil {
+			return nil, fmt.Errorf("list the originals: %w", err)
+		}
+		studies := map[string]workflows.Study{}
+		for _, e := range resp.GetExecutions() {
+			p, ok := e.GetMemo().GetFields()[workflows.MemoStudy]
+			if !ok {
+				return nil, fmt.Errorf("%s has no study memo", e.GetExecution().GetWorkflowId())
+			}
+			var s workflows.Study
+			if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
+				return nil, err
+			}
+			if s.State.Final() {
+				studies[strings.TrimPrefix(e.GetExecution().GetWorkflowId(), workflows.WorkflowIDPrefix)] = s
+			}
+		}
+		if len(studies) == n {
+			return studies, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%d of %d originals listed with their final study: %w", len(studies), n, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

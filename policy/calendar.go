@@ -258,8 +258,8 @@ func (c Calendar) working(day time.Time) bool {
 // (their office hours, when the calendar has them), until visit returns false. The walk goes from
 // one of the office's midnights to the next, in UTC; a day is 23 or 25 hours long where the
 // office's clock changes. Ten years of days bound it whatever the holiday list says; it reports
-// whether visit stopped it.
-func (c Calendar) walk(from time.Time, visit func(start, end time.Time) bool) bool {
+// whether visit stopped it, and where the walk ended when it did not.
+func (c Calendar) walk(from time.Time, visit func(start, end time.Time) bool) (bool, time.Time) {
 	var open, close time.Duration
 	hours := false
 	if h := c.OfficeHours; h != nil {
@@ -284,12 +284,12 @@ func (c Calendar) walk(from time.Time, visit func(start, end time.Time) bool) bo
 				}
 			}
 			if start.Before(end) && !visit(start, end) {
-				return true
+				return true, t
 			}
 		}
 		t = next
 	}
-	return false
+	return false, t
 }
 
 // Worked returns how much of the time from from to to counts: all of it in calendar time, only
@@ -335,17 +335,18 @@ func (c Calendar) Due(start time.Time, allowance time.Duration) time.Time {
 		}
 	}
 	left := scale(allowance, c.officeDay(), 24*time.Hour)
-	due := start
-	if !c.walk(start, func(from, end time.Time) bool {
+	var due time.Time
+	stopped, end := c.walk(start, func(from, end time.Time) bool {
 		if step := end.Sub(from); left > step {
 			left -= step
-			due = end
 			return true
 		}
 		due = from.Add(left)
 		return false
-	}) {
-		due = due.Add(left)
+	})
+	if !stopped {
+		// Ten years without enough working time: what is left counts on from there, whole days.
+		due = end.Add(scale(left, 24*time.Hour, c.officeDay()))
 	}
 	return due.In(start.Location())
 }

@@ -237,3 +237,19 @@ func TestOfficeHoursValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestDueWithoutWorkingDays: a calendar with every day off never ends an allowance within the
+// ten years it walks; the allowance counts on from there.
+func TestDueWithoutWorkingDays(t *testing.T) {
+	all := []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+	start := time.Date(2020, 4, 1, 0, 0, 0, 0, time.UTC)
+	for name, cal := range map[string]Calendar{
+		"whole days":   {Counting: CountingBusinessDays, Weekend: all},
+		"office hours": {Counting: CountingBusinessDays, Weekend: all, OfficeHours: &OfficeHours{Open: "09:00", Close: "17:00"}},
+	} {
+		got := cal.Due(start, 48*time.Hour)
+		if walked := got.Sub(start) - 48*time.Hour; walked < 3650*24*time.Hour-24*time.Hour || walked > 3661*24*time.Hour {
+			t.Errorf("%s: due %s, want about ten years and two days on", name, got)
+		}
+	}
+}
