@@ -19,18 +19,6 @@ import (
 // ErrNoClearances is returned when the query matches no clearance.
 var ErrNoClearances = errors.New("no clearance matches the query")
 
-// Load reads the clearances a visibility query selects (see Reader). An empty query selects
-// every clearance.
-func Load(ctx context.Context, c client.Client, namespace, query string) ([]Clearance, error) {
-	return LoadWithProgress(ctx, c, namespace, query, nil)
-}
-
-// LoadWithProgress is Load calling progress, when not nil, with the count read so far.
-func LoadWithProgress(ctx context.Context, c client.Client, namespace, query string, progress func(read int)) ([]Clearance, error) {
-	cs, _, err := Reader{Client: c, Namespace: namespace, Progress: progress}.Read(ctx, query)
-	return cs, err
-}
-
 // PageSize is how many clearances Reader asks for in one visibility page: the server's largest
 // page by default.
 const PageSize = 1000
