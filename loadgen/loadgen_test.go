@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
@@ -146,34 +147,8 @@ func TestRunAgainstARealServer(t *testing.T) {
 func TestRunScaleMeasuresEachSize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv := temporaltest.NewServer(temporaltest.WithT(t))
-	c := srv.GetDefaultClient()
-	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
-	e, err := engine.Open(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := e.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	w := e.NewWorker(c, cfg)
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	b, err := os.ReadFile(filepath.Join("..", "examples", "us-n95-respirators-niosh.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := declaration.ParseAndValidate(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := serveClearances(t)
+	d := examples(t, "us-n95-respirators-niosh.json")[0]
 	var points []ScalePoint
 	o := ScaleOptions{Options: Options{Concurrency: 4, Templates: []declaration.Declaration{d}, Prefix: "scale"},
 		Sizes: []int{4, 8}, Samples: 2, Officer: "doc-li", ServerPID: os.Getpid()}
@@ -222,38 +197,9 @@ func TestRunScaleMeasuresEachSize(t *testing.T) {
 func TestRunStudyVolumeReadsEveryCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv := temporaltest.NewServer(temporaltest.WithT(t))
-	c := srv.GetDefaultClient()
-	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
-	e, err := engine.Open(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := e.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	w := e.NewWorker(c, cfg)
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	var templates []declaration.Declaration
-	for _, f := range []string{"us-nasal-cannulas-anaesthesia-masks.json", "it-ffp2-respirators.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "examples", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := declaration.ParseAndValidate(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		templates = append(templates, d)
-	}
+	srv, c := serveClearances(t)
+	templates := examples(t, "us-nasal-cannulas-anaesthesia-masks.json", "it-ffp2-respirators.json")
+	var err error
 	var points []StudyPoint
 	for attempt := 0; ; attempt++ {
 		points = nil
@@ -276,4 +222,51 @@ func TestRunStudyVolumeReadsEveryCopy(t *testing.T) {
 			t.Errorf("%+v", p)
 		}
 	}
+}
+
+// serveClearances starts an in-process server with the search attributes registered and a
+// clearance worker on it, both stopped when the test ends.
+func serveClearances(t *testing.T) (*temporaltest.TestServer, client.Client) {
+	t.Helper()
+	srv := temporaltest.NewServer(temporaltest.WithT(t))
+	c := srv.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := connect.RegisterSearchAttributes(ctx, c, srv.GetDefaultNamespace()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-"}
+	e, err := engine.Open(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	w := e.NewWorker(c, cfg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return srv, c
+}
+
+// examples reads declarations from examples/.
+func examples(t *testing.T, files ...string) []declaration.Declaration {
+	t.Helper()
+	var out []declaration.Declaration
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join("..", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := declaration.ParseAndValidate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
 }
