@@ -26,13 +26,15 @@ import (
 	"github.com/medsupply/customs/registry"
 )
 
-// Activities are the clearance's activities with their dependencies. Registry and Releases are
-// required; the others have defaults.
+// Activities are the clearance's activities with their dependencies. Registry, Releases and
+// Declarations are required; the others have defaults.
 type Activities struct {
 	// Registry answers the certificate, producer and exporter look-ups.
 	Registry registry.Registry
 	// Releases records release notices, once per declaration.
 	Releases ReleaseRegister
+	// Declarations records each declaration's acceptance and registration number.
+	Declarations DeclarationRegister
 	// Notifier tells exporters; nil logs the notifications (LogNotifier).
 	Notifier Notifier
 	// Config returns the configuration in force. It is called on every LoadConfiguration and

@@ -99,12 +99,20 @@ type ReleaseRequest struct {
 	Lane          policy.Lane `json:"lane"`
 	// Officer is the release officer who approved, or "" for an automatic green-lane release.
 	Officer string `json:"officer,omitempty"`
+	// WorkflowID and RunID (the first run) are the clearance the notice is bound to; Registration
+	// is the declaration's registration number. Clearances started before the declarations
+	// register have no registration.
+	WorkflowID   string `json:"workflowId,omitempty"`
+	RunID        string `json:"runId,omitempty"`
+	Registration string `json:"registration,omitempty"`
 }
 
-// ReleaseNotice is a release notice: issued once per declaration.
+// ReleaseNotice is a release notice: issued once per exporter's declaration, to one clearance.
 type ReleaseNotice struct {
 	Number        string    `json:"number"`
 	DeclarationID string    `json:"declarationId"`
+	ExporterCode  string    `json:"exporterCode,omitempty"`
+	Registration  string    `json:"registration,omitempty"`
 	IssuedAt      time.Time `json:"issuedAt"`
 }
 

@@ -148,8 +148,10 @@ type Start struct {
 	WorkflowID   string
 	RunID        string
 	WorkflowType string
-	// DeclarationID is read from the input when it is a clearance's; "" otherwise.
+	// DeclarationID and Exporter (the exporter's code) are read from the input when it is a
+	// clearance's; "" otherwise.
 	DeclarationID string
+	Exporter      string
 }
 
 // StartOf reads the start event of a history with plain payloads.
@@ -171,10 +173,11 @@ func (c Converters) StartOf(h *historypb.History) Start {
 		var in workflows.Input
 		if err := c.data().FromPayloads(attr.GetInput(), &in); err == nil {
 			s.DeclarationID = in.Declaration.ID
+			s.Exporter = in.Declaration.Exporter.Code
 		}
 	}
 	if s.WorkflowID == "" && s.DeclarationID != "" {
-		if id, err := workflows.WorkflowID(s.DeclarationID); err == nil {
+		if id, err := workflows.WorkflowID(s.Exporter, s.DeclarationID); err == nil {
 			s.WorkflowID = id
 		}
 	}

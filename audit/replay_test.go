@@ -81,7 +81,7 @@ func TestReplayLocatesNonDeterminism(t *testing.T) {
 		t.Fatalf("want a *ReplayError, got %v", err)
 	}
 	if re.Kind != KindNonDeterminism || re.EventType != "ActivityTaskScheduled" || tampered == "" ||
-		tampered != jsonInt(re.EventID) || re.WorkflowID != "clearance-JH-2020-US-0513" ||
+		tampered != jsonInt(re.EventID) || re.WorkflowID != "clearance-3205960330-JH-2020-US-0513" ||
 		!strings.Contains(re.Reason, "SelectLaneByRules") {
 		t.Errorf("got %+v, want non-determinism at event %s", re, tampered)
 	}

@@ -19,14 +19,14 @@ func TestReplayQuery(t *testing.T) {
 	broken := audittest.RenameScheduled(golden(t, "reject"), "SelectLane", "SelectLaneByRules")
 	f := &audittest.Server{
 		Pages: [][]*workflowpb.WorkflowExecutionInfo{
-			{audittest.Info("clearance-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
-			{audittest.Info("clearance-GONE", workflows.WorkflowName), audittest.Info("clearance-JH-2020-US-0513", workflows.WorkflowName)},
-			{audittest.Info("clearance-JH-2020-US-0515", workflows.WorkflowName)},
+			{audittest.Info("clearance-3302960178-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
+			{audittest.Info("clearance-GONE", workflows.WorkflowName), audittest.Info("clearance-3205960330-JH-2020-US-0513", workflows.WorkflowName)},
+			{audittest.Info("clearance-3205960330-JH-2020-US-0515", workflows.WorkflowName)},
 		},
 		Histories: map[string]*historypb.History{
-			"clearance-NBKR-2020-000331": golden(t, "green-release"),
-			"clearance-JH-2020-US-0513":  broken,
-			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
+			"clearance-3302960178-NBKR-2020-000331": golden(t, "green-release"),
+			"clearance-3205960330-JH-2020-US-0513":  broken,
+			"clearance-3205960330-JH-2020-US-0515":  golden(t, "escalation"),
 		},
 	}
 	var report bytes.Buffer
@@ -39,13 +39,13 @@ func TestReplayQuery(t *testing.T) {
 	if s.Matched != 5 || s.Replayed != 2 || s.Failed != 1 || s.Skipped != 2 {
 		t.Errorf("summary %s", s)
 	}
-	if len(s.Failures) != 1 || s.Failures[0].WorkflowID != "clearance-JH-2020-US-0513" || s.Failures[0].Kind != KindNonDeterminism {
+	if len(s.Failures) != 1 || s.Failures[0].WorkflowID != "clearance-3205960330-JH-2020-US-0513" || s.Failures[0].Kind != KindNonDeterminism {
 		t.Errorf("failures %+v", s.Failures)
 	}
 	for _, want := range []string{
 		"skip order-17 (run run-order-17): workflow type OrderFulfillment, not ExportClearance",
 		"skip clearance-GONE (run run-clearance-GONE): the history is gone",
-		"FAIL clearance-JH-2020-US-0513: non-determinism at event",
+		"FAIL clearance-3205960330-JH-2020-US-0513: non-determinism at event",
 	} {
 		if !strings.Contains(report.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, report.String())

@@ -65,7 +65,7 @@ func (t *Trail) name() string {
 func TestTrailOfficerApproves(t *testing.T) {
 	tr := trailOf(t, "yellow-approve")
 	inOrder(t, tr)
-	if tr.WorkflowID != "clearance-JH-2020-US-0512" || tr.State != "released" || !strings.HasPrefix(tr.Exporter, "3205960330 ") {
+	if tr.WorkflowID != "clearance-3205960330-JH-2020-US-0512" || tr.State != "released" || !strings.HasPrefix(tr.Exporter, "3205960330 ") {
 		t.Errorf("header: %s %s %s", tr.WorkflowID, tr.State, tr.Exporter)
 	}
 	if lane := rowsOf(tr, RowLane); len(lane) != 1 || lane[0].Outcome != "yellow lane" || !strings.Contains(lane[0].Reason, "1 of 15 declarations refused") {

@@ -179,29 +179,51 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
 		t.Fatalf("the exporter lodges its own declaration: %v", err)
 	}
-	id, _ := workflows.WorkflowID(d.ID)
+	id, _ := clearance.RefOf(d).WorkflowID()
+
+	// Declaration IDs are the exporter's own: the rival lodges its own declaration under the same
+	// ID as a clearance of its own, and cannot start one under the other exporter's workflow ID.
+	own := d
+	own.Exporter.Code = "9999999999"
+	opts, err := clearance.StartOptions(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ID = id
+	_, err = rival.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Declaration: own})
+	denied(t, "rival starts under the exporter's workflow ID", err, `is not one of exporter 9999999999's`)
+	ownRun, err := clearance.Submit(ctx, rival, own)
+	if err != nil {
+		t.Fatalf("the rival lodges its own declaration with the same ID: %v", err)
+	}
+	if want := "clearance-9999999999-" + d.ID; ownRun.GetID() != want || ownRun.GetID() == id {
+		t.Errorf("the rival's clearance is %s, want %s beside %s", ownRun.GetID(), want, id)
+	}
+	if st, err := clearance.Status(ctx, rival, clearance.RefOf(own)); err != nil || st.Exporter != own.Exporter.Code {
+		t.Errorf("the rival's own status: %+v, %v", st.Exporter, err)
+	}
 
 	// Status: its exporter and customs staff; not the rival.
 	var st workflows.Status
 	for deadline := time.Now().Add(time.Minute); st.State != workflows.StateAwaitingOfficer; time.Sleep(100 * time.Millisecond) {
 		var err error
-		if st, err = clearance.Status(ctx, exporter, d.ID); err != nil {
+		if st, err = clearance.Status(ctx, exporter, clearance.RefOf(d)); err != nil {
 			t.Fatalf("the exporter's own status: %v", err)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the clearance never awaited an officer: %+v", st)
 		}
 	}
-	if _, err := clearance.Status(ctx, rival, d.ID); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
+	if _, err := clearance.Status(ctx, rival, clearance.RefOf(d)); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
 		t.Errorf("the rival read the status: %v", err)
 	}
-	if _, err := clearance.Status(ctx, auditor, d.ID); err != nil {
+	if _, err := clearance.Status(ctx, auditor, clearance.RefOf(d)); err != nil {
 		t.Errorf("the auditor reads the status: %v", err)
 	}
 
 	approve := workflows.Decision{Stage: st.Stage, Officer: "doc-li", Outcome: workflows.OutcomeApprove}
 	// The exporter cannot decide, signal a decision, read the history or list clearances.
-	_, err := clearance.Decide(ctx, exporter, d.ID, approve)
+	_, err = clearance.Decide(ctx, exporter, clearance.RefOf(d), approve)
 	denied(t, "the exporter decides", err, `the update "decide" is not for this role`)
 	denied(t, "the exporter signals", exporter.SignalWorkflow(ctx, id, "", workflows.SignalDecision, approve), `the signal "decision" is not for this role`)
 	_, err = exporter.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
@@ -217,12 +239,12 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	}
 
 	// doc-li may not decide as doc-chen; deciding without naming an officer decides as doc-li.
-	_, err = clearance.Decide(ctx, docLi, d.ID, workflows.Decision{Stage: st.Stage, Officer: "doc-chen", Outcome: workflows.OutcomeApprove})
+	_, err = clearance.Decide(ctx, docLi, clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Officer: "doc-chen", Outcome: workflows.OutcomeApprove})
 	var refused *clearance.RefusedError
 	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, `you are signed in as "doc-li"`) {
 		t.Fatalf("doc-li deciding as doc-chen: %v", err)
 	}
-	rec, err := clearance.Decide(ctx, docLi, d.ID, workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove})
+	rec, err := clearance.Decide(ctx, docLi, clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove})
 	if err != nil || rec.Officer != "doc-li" || !rec.Verified {
 		t.Fatalf("doc-li decides: %+v, %v; want a decision verified as doc-li's", rec, err)
 	}
@@ -233,7 +255,7 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	// Each stage that awaits an officer is decided by the first officer it offers, as themself.
 	officers := map[string]client.Client{}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		st, err := clearance.Status(ctx, auditor, d.ID)
+		st, err := clearance.Status(ctx, auditor, clearance.RefOf(d))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +267,7 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 			if officers[who] == nil {
 				officers[who] = s.client(t, workflows.Principal{Subject: who, Roles: []string{workflows.RoleOfficer}})
 			}
-			if _, err := clearance.Decide(ctx, officers[who], d.ID, workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove}); err != nil {
+			if _, err := clearance.Decide(ctx, officers[who], clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove}); err != nil {
 				t.Fatalf("%s approves %s: %v", who, st.Stage, err)
 			}
 		}
@@ -253,11 +275,11 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 			t.Fatalf("the clearance did not end: %s at %s", st.State, st.Stage)
 		}
 	}
-	res, err := clearance.Wait(ctx, exporter, d.ID)
+	res, err := clearance.Wait(ctx, exporter, clearance.RefOf(d))
 	if err != nil || res.State != workflows.StateReleased || res.Notice == nil {
 		t.Fatalf("the exporter waits for its clearance: %+v, %v", res.State, err)
 	}
-	if _, err := clearance.Wait(ctx, rival, d.ID); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
+	if _, err := clearance.Wait(ctx, rival, clearance.RefOf(d)); err == nil || !strings.Contains(err.Error(), "not one of exporter 9999999999's declarations") {
 		t.Errorf("the rival waited for another exporter's clearance: %v", err)
 	}
 

@@ -140,6 +140,9 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		if code := exporterCode(r.GetSearchAttributes()); code != p.Exporter || p.Exporter == "" {
 			return fmt.Sprintf("the declaration is lodged for exporter %q; the token acts for exporter %q", code, p.Exporter)
 		}
+		if own := workflows.WorkflowIDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
+			return fmt.Sprintf("workflow ID %q is not one of exporter %s's: its clearances start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
+		}
 		return ""
 	case *workflowservice.QueryWorkflowRequest:
 		if p.Has(workflows.RoleExporter) {

@@ -24,6 +24,103 @@ import (
 	"github.com/medsupply/customs/workflows"
 )
 
+// Ref names a clearance the way its exporter does: the exporter's customs code and the
+// declaration ID, which is the exporter's own reference and unique per exporter only.
+type Ref struct {
+	Exporter    string
+	Declaration string
+}
+
+// RefOf returns the Ref of a declaration.
+func RefOf(d declaration.Declaration) Ref { return Ref{Exporter: d.Exporter.Code, Declaration: d.ID} }
+
+func (r Ref) String() string { return r.Declaration + " of exporter " + r.Exporter }
+
+// WorkflowID returns the workflow ID of the clearance r names.
+func (r Ref) WorkflowID() (string, error) { return workflows.WorkflowID(r.Exporter, r.Declaration) }
+
+// Resolve returns the workflow ID under which the clearance r names runs or ran: its own
+// (workflows.WorkflowID), or, when the server knows none under it, the legacy one of a clearance
+// started before workflow IDs named the exporter (workflows.LegacyWorkflowID), provided that
+// clearance's status names r's exporter. A legacy clearance of another exporter is not r's: the
+// answer is then r's own workflow ID, which the server does not know.
+func Resolve(ctx context.Context, c client.Client, r Ref) (string, error) {
+	id, err := r.WorkflowID()
+	if err != nil {
+		return "", err
+	}
+	if _, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus); isNotFound(err) {
+		if legacy, ok := legacyOf(ctx, c, r); ok {
+			return legacy, nil
+		}
+	}
+	return id, nil
+}
+
+// legacyOf returns the legacy workflow ID of r's declaration when a clearance runs or ran under
+// it and its status names r's exporter and declaration.
+func legacyOf(ctx context.Context, c client.Client, r Ref) (string, bool) {
+	_, s, ok := legacyStatus(ctx, c, r)
+	return s, ok
+}
+
+// legacyStatus is legacyOf with the legacy clearance's status.
+func legacyStatus(ctx context.Context, c client.Client, r Ref) (workflows.Status, string, bool) {
+	var s workflows.Status
+	legacy, err := workflows.LegacyWorkflowID(r.Declaration)
+	if err != nil {
+		return s, "", false
+	}
+	v, err := c.QueryWorkflow(ctx, legacy, "", workflows.QueryStatus)
+	if err != nil || v.Get(&s) != nil || s.Exporter != r.Exporter || s.DeclarationID != r.Declaration {
+		return s, "", false
+	}
+	return s, legacy, true
+}
+
+// Found is a clearance Lookup found.
+type Found struct {
+	Ref
+	WorkflowID string
+}
+
+// Lookup finds in visibility the clearances of a declaration ID: at most one per exporter, since
+// declaration IDs are unique per exporter only, among them one under the legacy workflow ID. With
+// exporter set it finds only that exporter's. The caller must be allowed to list workflows, as
+// officers, supervisors and auditors are.
+func Lookup(ctx context.Context, c client.Client, namespace, declarationID, exporter string) ([]Found, error) {
+	legacy, err := workflows.LegacyWorkflowID(declarationID)
+	if err != nil {
+		return nil, err
+	}
+	query := fmt.Sprintf("(%s = '%s' OR WorkflowId = '%s')", workflows.SADeclarationID, declarationID, legacy)
+	if exporter != "" {
+		if _, err := workflows.WorkflowID(exporter, declarationID); err != nil {
+			return nil, err
+		}
+		query += fmt.Sprintf(" AND %s = '%s'", workflows.SAExporterCode, exporter)
+	}
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, PageSize: 100})
+	if err != nil {
+		return nil, fmt.Errorf("look up the clearance of declaration %s: %w", declarationID, err)
+	}
+	var out []Found
+	seen := map[string]bool{}
+	for _, e := range resp.GetExecutions() {
+		id := e.GetExecution().GetWorkflowId()
+		if seen[id] {
+			continue // a clearance continued as new lists each run
+		}
+		seen[id] = true
+		var code string
+		if p, ok := e.GetSearchAttributes().GetIndexedFields()[workflows.SAExporterCode]; ok {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &code)
+		}
+		out = append(out, Found{Ref: Ref{Exporter: code, Declaration: declarationID}, WorkflowID: id})
+	}
+	return out, nil
+}
+
 // DuplicateError reports a declaration whose clearance already exists.
 type DuplicateError struct {
 	DeclarationID string
@@ -41,7 +138,7 @@ func (e *DuplicateError) Error() string {
 // server refuses a second clearance of the same declaration while the first runs and after it
 // ended (a corrected declaration is lodged under a new ID).
 func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error) {
-	id, err := workflows.WorkflowID(d.ID)
+	id, err := workflows.WorkflowID(d.Exporter.Code, d.ID)
 	if err != nil {
 		return client.StartWorkflowOptions{}, err
 	}
@@ -86,6 +183,11 @@ func Submit(ctx context.Context, c client.Client, d declaration.Declaration) (cl
 	return run, nil
 }
 
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
 // closedState reads how a closed clearance ended from its ClearanceStatus search attribute.
 func closedState(info *workflowpb.WorkflowExecutionInfo) string {
 	if p, ok := info.GetSearchAttributes().GetIndexedFields()[workflows.SAStatus]; ok {
@@ -98,12 +200,24 @@ func closedState(info *workflowpb.WorkflowExecutionInfo) string {
 }
 
 // Status queries a clearance's status.
-func Status(ctx context.Context, c client.Client, declarationID string) (workflows.Status, error) {
-	var s workflows.Status
-	id, err := workflows.WorkflowID(declarationID)
+func Status(ctx context.Context, c client.Client, r Ref) (workflows.Status, error) {
+	id, err := r.WorkflowID()
 	if err != nil {
-		return s, err
+		return workflows.Status{}, err
 	}
+	s, err := StatusOf(ctx, c, id)
+	if isNotFound(err) {
+		if ls, _, ok := legacyStatus(ctx, c, r); ok {
+			ls.UpTo(time.Now())
+			return ls, nil
+		}
+	}
+	return s, err
+}
+
+// StatusOf queries the status of the clearance with workflow ID id.
+func StatusOf(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
+	var s workflows.Status
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
 		return s, fmt.Errorf("query %s: %w", id, err)
@@ -117,16 +231,27 @@ func Status(ctx context.Context, c client.Client, declarationID string) (workflo
 
 // update sends an update and waits for its result. A refusal by the workflow's validator comes
 // back as a *RefusedError carrying the validator's reason.
-func update(ctx context.Context, c client.Client, declarationID, name string, arg, result any) error {
-	id, err := workflows.WorkflowID(declarationID)
+// A clearance r names in the legacy form (see Resolve) is asked only when none runs under r's own
+// workflow ID.
+func update(ctx context.Context, c client.Client, r Ref, name string, arg, result any) error {
+	id, err := r.WorkflowID()
 	if err != nil {
 		return err
 	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, result)
+	send := func(id string) error {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(ctx, result)
+		}
+		return err
+	}
+	err = send(id)
+	if isNotFound(err) {
+		if legacy, ok := legacyOf(ctx, c, r); ok {
+			id, err = legacy, send(legacy)
+		}
 	}
 	if err == nil {
 		return nil
@@ -189,42 +314,42 @@ func (e *RefusedError) Error() string {
 }
 
 // Decide sends an officer's decision as the update "decide".
-func Decide(ctx context.Context, c client.Client, declarationID string, d workflows.Decision) (workflows.DecisionRecord, error) {
-	var r workflows.DecisionRecord
-	return r, update(ctx, c, declarationID, workflows.UpdateDecide, d, &r)
+func Decide(ctx context.Context, c client.Client, r Ref, d workflows.Decision) (workflows.DecisionRecord, error) {
+	var rec workflows.DecisionRecord
+	return rec, update(ctx, c, r, workflows.UpdateDecide, d, &rec)
 }
 
 // Extend sends a supervisor's extension of the current stage's allowance.
-func Extend(ctx context.Context, c client.Client, declarationID string, x workflows.Extension) (workflows.ExtensionRecord, error) {
+func Extend(ctx context.Context, c client.Client, r Ref, x workflows.Extension) (workflows.ExtensionRecord, error) {
 	var rec workflows.ExtensionRecord
-	return rec, update(ctx, c, declarationID, workflows.UpdateExtend, x, &rec)
+	return rec, update(ctx, c, r, workflows.UpdateExtend, x, &rec)
 }
 
 // Reroute sends a supervisor's reroute.
-func Reroute(ctx context.Context, c client.Client, declarationID string, r workflows.Reroute) (workflows.RerouteRecord, error) {
+func Reroute(ctx context.Context, c client.Client, ref Ref, r workflows.Reroute) (workflows.RerouteRecord, error) {
 	var rec workflows.RerouteRecord
-	return rec, update(ctx, c, declarationID, workflows.UpdateReroute, r, &rec)
+	return rec, update(ctx, c, ref, workflows.UpdateReroute, r, &rec)
 }
 
 // Supply sends the exporter's documents for a request for information.
-func Supply(ctx context.Context, c client.Client, declarationID string, s workflows.Supply) (workflows.SupplyRecord, error) {
+func Supply(ctx context.Context, c client.Client, r Ref, s workflows.Supply) (workflows.SupplyRecord, error) {
 	var rec workflows.SupplyRecord
-	return rec, update(ctx, c, declarationID, workflows.UpdateSupplyDocuments, s, &rec)
+	return rec, update(ctx, c, r, workflows.UpdateSupplyDocuments, s, &rec)
 }
 
 // Withdraw withdraws a declaration.
-func Withdraw(ctx context.Context, c client.Client, declarationID, reason string) error {
+func Withdraw(ctx context.Context, c client.Client, r Ref, reason string) error {
 	var st workflows.State
-	return update(ctx, c, declarationID, workflows.UpdateWithdraw, workflows.Withdrawal{Reason: reason}, &st)
+	return update(ctx, c, r, workflows.UpdateWithdraw, workflows.Withdrawal{Reason: reason}, &st)
 }
 
 // Wait blocks until the clearance ends and returns its result. It follows the workflow's
 // history; a caller who may not read histories (an exporter, when the server verifies callers)
 // asks the clearance's result query instead, every PollInterval, and the clearance answers its
 // own exporter.
-func Wait(ctx context.Context, c client.Client, declarationID string) (workflows.Result, error) {
+func Wait(ctx context.Context, c client.Client, ref Ref) (workflows.Result, error) {
 	var r workflows.Result
-	id, err := workflows.WorkflowID(declarationID)
+	id, err := Resolve(ctx, c, ref)
 	if err != nil {
 		return r, err
 	}

@@ -15,7 +15,7 @@ func TestStartOptionsRefuseSecondSubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.ID != "clearance-NB-1" || o.TaskQueue != workflows.TaskQueue {
+	if o.ID != "clearance-3302960123-NB-1" || o.TaskQueue != workflows.TaskQueue {
 		t.Errorf("id %q queue %q", o.ID, o.TaskQueue)
 	}
 	if o.WorkflowIDReusePolicy.String() != "RejectDuplicate" || o.WorkflowIDConflictPolicy.String() != "Fail" {

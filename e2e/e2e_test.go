@@ -196,14 +196,15 @@ func dial(_ context.Context, o connect.Options) (client.Client, error) {
 func freshID(base string) string { return ids.Fresh(base) }
 
 // exampleCopy writes the example declaration name under a fresh declaration ID into a temporary
-// directory and returns the file and the ID.
-func exampleCopy(t *testing.T, name string) (path, id string) {
+// directory and returns the file and the Ref of its clearance (its exporter and the new ID).
+func exampleCopy(t *testing.T, name string) (path string, ref clearance.Ref) {
 	return ids.ExampleCopy(t, examplesDir, name)
 }
 
-func workflowID(t *testing.T, declarationID string) string {
+// workflowID returns the workflow ID of the clearance ref names.
+func workflowID(t *testing.T, ref clearance.Ref) string {
 	t.Helper()
-	id, err := workflows.WorkflowID(declarationID)
+	id, err := ref.WorkflowID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,22 +212,29 @@ func workflowID(t *testing.T, declarationID string) string {
 }
 
 // submit starts the clearance of a copy of an example through the starter and returns its
-// declaration ID.
-func submit(t *testing.T, example string) string {
+// Ref.
+func submit(t *testing.T, example string) clearance.Ref {
 	t.Helper()
-	path, id := exampleCopy(t, example)
+	path, ref := exampleCopy(t, example)
 	r := starter(t, "submit", path)
 	if r.code != cli.ExitOK {
 		t.Fatalf("submit %s: exit %d\n%s", example, r.code, r.stderr)
 	}
-	return id
+	return ref
+}
+
+// starterOn runs a starter command on the clearance ref names as its exporter does: --exporter
+// names the exporter, the command's first operand the declaration ID, args follow.
+func starterOn(t *testing.T, ref clearance.Ref, cmd string, args ...string) run {
+	t.Helper()
+	return starter(t, append([]string{"--exporter", ref.Exporter, cmd, ref.Declaration}, args...)...)
 }
 
 // status asks the starter for a clearance's status as JSON.
-func status(t *testing.T, id string) (workflows.Status, error) {
+func status(t *testing.T, ref clearance.Ref) (workflows.Status, error) {
 	t.Helper()
 	var s workflows.Status
-	r := starter(t, "status", id, "--json")
+	r := starterOn(t, ref, "status", "--json")
 	if r.code != cli.ExitOK {
 		return s, fmt.Errorf("status exited %d: %s", r.code, strings.TrimSpace(r.stderr))
 	}
@@ -237,11 +245,11 @@ func status(t *testing.T, id string) (workflows.Status, error) {
 }
 
 // awaitStatus polls the status until ok accepts it; a clearance that ends first fails the test.
-func awaitStatus(t *testing.T, id, what string, ok func(workflows.Status) bool) workflows.Status {
+func awaitStatus(t *testing.T, ref clearance.Ref, what string, ok func(workflows.Status) bool) workflows.Status {
 	t.Helper()
 	var got workflows.Status
-	eventually(t, id+" "+what, func() error {
-		s, err := status(t, id)
+	eventually(t, ref.Declaration+" "+what, func() error {
+		s, err := status(t, ref)
 		if err != nil {
 			return err
 		}
@@ -258,34 +266,34 @@ func awaitStatus(t *testing.T, id, what string, ok func(workflows.Status) bool) 
 }
 
 // awaitOfficer waits until the clearance awaits an officer's decision on stage.
-func awaitOfficer(t *testing.T, id string, stage policy.Stage) workflows.Status {
+func awaitOfficer(t *testing.T, ref clearance.Ref, stage policy.Stage) workflows.Status {
 	t.Helper()
-	s := awaitStatus(t, id, "awaiting an officer at "+string(stage), func(s workflows.Status) bool {
+	s := awaitStatus(t, ref, "awaiting an officer at "+string(stage), func(s workflows.Status) bool {
 		return s.State == workflows.StateAwaitingOfficer && s.Stage == stage
 	})
 	if s.Waiting == nil || s.Waiting.For != workflows.WaitingForOfficer || s.Waiting.Role != policy.StageRole(stage) {
-		t.Fatalf("%s awaits an officer at %s, but waiting = %+v", id, stage, s.Waiting)
+		t.Fatalf("%s awaits an officer at %s, but waiting = %+v", ref.Declaration, stage, s.Waiting)
 	}
 	return s
 }
 
 // decide sends an officer's decision as the update.
-func decide(t *testing.T, id string, d workflows.Decision) (workflows.DecisionRecord, error) {
+func decide(t *testing.T, ref clearance.Ref, d workflows.Decision) (workflows.DecisionRecord, error) {
 	t.Helper()
-	return clearance.Decide(testContext(t), tc, id, d)
+	return clearance.Decide(testContext(t), tc, ref, d)
 }
 
 // approve waits for the stage to await an officer, checks the officer is among those offered,
 // and approves it as the update.
-func approve(t *testing.T, id string, stage policy.Stage, officer string) {
+func approve(t *testing.T, ref clearance.Ref, stage policy.Stage, officer string) {
 	t.Helper()
-	s := awaitOfficer(t, id, stage)
+	s := awaitOfficer(t, ref, stage)
 	if !slices.Contains(s.Waiting.Officers, officer) {
-		t.Fatalf("%s at %s: officers offered %v, want %s among them", id, stage, s.Waiting.Officers, officer)
+		t.Fatalf("%s at %s: officers offered %v, want %s among them", ref.Declaration, stage, s.Waiting.Officers, officer)
 	}
-	rec, err := decide(t, id, workflows.Decision{Stage: stage, Officer: officer, Outcome: workflows.OutcomeApprove})
+	rec, err := decide(t, ref, workflows.Decision{Stage: stage, Officer: officer, Outcome: workflows.OutcomeApprove})
 	if err != nil {
-		t.Fatalf("%s approves %s of %s: %v", officer, stage, id, err)
+		t.Fatalf("%s approves %s of %s: %v", officer, stage, ref.Declaration, err)
 	}
 	if rec.Via != workflows.ViaUpdate || rec.Officer != officer || rec.Stage != stage {
 		t.Fatalf("decision recorded as %+v", rec)
@@ -293,9 +301,10 @@ func approve(t *testing.T, id string, stage policy.Stage, officer string) {
 }
 
 // wait runs the starter's wait with --json and returns its exit code and the result.
-func wait(t *testing.T, id string) (int, workflows.Result) {
+func wait(t *testing.T, ref clearance.Ref) (int, workflows.Result) {
 	t.Helper()
-	r := starter(t, "wait", id, "--json")
+	id := ref.Declaration
+	r := starterOn(t, ref, "wait", "--json")
 	var res workflows.Result
 	if r.stdout == "" {
 		t.Fatalf("wait %s: exit %d and no result\n%s", id, r.code, r.stderr)
@@ -337,16 +346,18 @@ func noticesOf(t *testing.T, declarationID string) []string {
 	return numbers
 }
 
-// assertOneNotice checks that the register holds exactly the notice n for the declaration.
-func assertOneNotice(t *testing.T, declarationID string, n *activities.ReleaseNotice) {
+// assertOneNotice checks that the register holds exactly the notice n for the declaration ref
+// names.
+func assertOneNotice(t *testing.T, ref clearance.Ref, n *activities.ReleaseNotice) {
 	t.Helper()
+	declarationID := ref.Declaration
 	if n == nil {
 		t.Fatalf("%s: no release notice in the result", declarationID)
 	}
 	if !regexp.MustCompile(`^RN-\d{4}-\d{8}$`).MatchString(n.Number) || n.DeclarationID != declarationID {
 		t.Fatalf("%s: release notice %+v", declarationID, n)
 	}
-	got, found, err := releases.Get(testContext(t), declarationID)
+	got, found, err := releases.Get(testContext(t), ref.Exporter, declarationID)
 	if err != nil || !found || got.Number != n.Number {
 		t.Fatalf("%s: register holds %+v (found %v, error %v), want notice %s", declarationID, got, found, err, n.Number)
 	}
@@ -355,10 +366,11 @@ func assertOneNotice(t *testing.T, declarationID string, n *activities.ReleaseNo
 	}
 }
 
-// assertNoNotice checks that the register holds no notice for the declaration.
-func assertNoNotice(t *testing.T, declarationID string) {
+// assertNoNotice checks that the register holds no notice for the declaration ref names.
+func assertNoNotice(t *testing.T, ref clearance.Ref) {
 	t.Helper()
-	if _, found, err := releases.Get(testContext(t), declarationID); err != nil || found {
+	declarationID := ref.Declaration
+	if _, found, err := releases.Get(testContext(t), ref.Exporter, declarationID); err != nil || found {
 		t.Fatalf("%s: register lookup found %v, error %v; want no notice", declarationID, found, err)
 	}
 	if numbers := noticesOf(t, declarationID); len(numbers) != 0 {
@@ -559,7 +571,7 @@ func TestSubmitWithInvalidExamplesStartsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		wid := workflowID(t, d.ID)
+		wid := workflowID(t, clearance.RefOf(d))
 		ids = append(ids, "'"+wid+"'")
 		_, err = tc.DescribeWorkflowExecution(testContext(t), wid, "")
 		var nf *serviceerror.NotFound
@@ -582,10 +594,11 @@ func TestSubmitWithInvalidExamplesStartsNothing(t *testing.T) {
 // workflow ID, and the starter prints that ID and a Web UI link to it.
 func TestSubmitValidExamples(t *testing.T) {
 	valid, _ := exampleFiles(t)
-	var paths, ids []string
+	var paths []string
+	var refs []clearance.Ref
 	for _, f := range valid {
-		p, id := exampleCopy(t, filepath.Base(f))
-		paths, ids = append(paths, p), append(ids, id)
+		p, ref := exampleCopy(t, filepath.Base(f))
+		paths, refs = append(paths, p), append(refs, ref)
 	}
 
 	r := starter(t, append([]string{"submit"}, paths...)...)
@@ -596,13 +609,13 @@ func TestSubmitValidExamples(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("stderr = %q, want empty", r.stderr)
 	}
-	if n := strings.Count(r.stdout, "\n"); n != len(ids) {
-		t.Errorf("stdout has %d lines, want %d:\n%s", n, len(ids), r.stdout)
+	if n := strings.Count(r.stdout, "\n"); n != len(refs) {
+		t.Errorf("stdout has %d lines, want %d:\n%s", n, len(refs), r.stdout)
 	}
-	for _, id := range ids {
-		wid := "clearance-" + id
+	for _, ref := range refs {
+		wid := "clearance-" + ref.Exporter + "-" + ref.Declaration
 		link := uiBase + "/namespaces/" + namespace + "/workflows/" + wid
-		if want := id + "\tsubmitted\t" + wid + "\t" + link + "\n"; !strings.Contains(r.stdout, want) {
+		if want := ref.Declaration + "\tsubmitted\t" + wid + "\t" + link + "\n"; !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 		desc, err := tc.DescribeWorkflowExecution(testContext(t), wid, "")
@@ -629,13 +642,13 @@ func TestResubmission(t *testing.T) {
 		{"us-n95-respirators-niosh.json", "running"},
 	} {
 		t.Run(tt.state, func(t *testing.T) {
-			path, id := exampleCopy(t, tt.example)
-			wid := workflowID(t, id)
+			path, ref := exampleCopy(t, tt.example)
+			wid := workflowID(t, ref)
 			if r := starter(t, "submit", path); r.code != cli.ExitOK {
 				t.Fatalf("first submission: exit %d\n%s", r.code, r.stderr)
 			}
 			if tt.state == "released" {
-				if code, res := wait(t, id); code != cli.ExitOK {
+				if code, res := wait(t, ref); code != cli.ExitOK {
 					t.Fatalf("wait: exit %d, %s: %s", code, res.State, res.Reason)
 				}
 			}
@@ -673,10 +686,10 @@ func TestResubmission(t *testing.T) {
 // released with no officer, one notice in the register, the exporter told, and the final state
 // in the search attributes and visibility.
 func TestGreenLaneReleasedAutomatically(t *testing.T) {
-	id := submit(t, "us-nasal-cannulas-anaesthesia-masks.json")
-	wid := workflowID(t, id)
+	ref := submit(t, "us-nasal-cannulas-anaesthesia-masks.json")
+	wid := workflowID(t, ref)
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 
 	if code != cli.ExitOK || res.State != workflows.StateReleased {
 		t.Fatalf("wait: exit %d, %s at %s: %s", code, res.State, res.Stage, res.Reason)
@@ -700,8 +713,8 @@ func TestGreenLaneReleasedAutomatically(t *testing.T) {
 	if !res.WithinStandard {
 		t.Errorf("elapsed %s is over the %s standard", res.Elapsed, res.Standard)
 	}
-	assertOneNotice(t, id, res.Notice)
-	if ns := notified(t, id); len(ns) != 1 || ns[0].Kind != string(activities.NotifyReleased) || ns[0].Notice != res.Notice.Number {
+	assertOneNotice(t, ref, res.Notice)
+	if ns := notified(t, ref.Declaration); len(ns) != 1 || ns[0].Kind != string(activities.NotifyReleased) || ns[0].Notice != res.Notice.Number {
 		t.Errorf("exporter notified %+v, want one release under %s", ns, res.Notice.Number)
 	}
 
@@ -722,18 +735,18 @@ func TestGreenLaneReleasedAutomatically(t *testing.T) {
 // comes: document check, biological review and release, each by an officer of the stage's role,
 // with decisions that do not fit refused with the validator's reason and no effect.
 func TestYellowLaneBiologicalReview(t *testing.T) {
-	id := submit(t, "de-antibody-test-kits.json")
-	wid := workflowID(t, id)
+	ref := submit(t, "de-antibody-test-kits.json")
+	wid := workflowID(t, ref)
 
-	s := awaitOfficer(t, id, policy.StageDocumentCheck)
+	s := awaitOfficer(t, ref, policy.StageDocumentCheck)
 	if s.Lane != policy.LaneYellow {
 		t.Fatalf("lane %s (%v), want yellow", s.Lane, s.LaneSelection.Reasons)
 	}
-	_, err := decide(t, id, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: workflows.OutcomeApprove})
+	_, err := decide(t, ref, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: workflows.OutcomeApprove})
 	assertRefused(t, err, "is not the current stage")
-	approve(t, id, policy.StageDocumentCheck, "doc-li")
+	approve(t, ref, policy.StageDocumentCheck, "doc-li")
 
-	s = awaitStatus(t, id, "awaiting the biological review", func(s workflows.Status) bool {
+	s = awaitStatus(t, ref, "awaiting the biological review", func(s workflows.Status) bool {
 		return s.State == workflows.StateAwaitingOfficer && s.Stage == policy.StageBiologicalReview
 	})
 	if s.Waiting == nil || s.Waiting.Role != policy.RoleHealthQuarantine || !slices.Contains(s.Waiting.Officers, "hq-wang") {
@@ -741,11 +754,11 @@ func TestYellowLaneBiologicalReview(t *testing.T) {
 	}
 	awaitListed(t, fmt.Sprintf("%s = 'awaiting-officer' AND %s = 'biological-review'", workflows.SAStatus, workflows.SAStage), wid)
 
-	_, err = decide(t, id, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "cert-liu", Outcome: workflows.OutcomeApprove})
+	_, err = decide(t, ref, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "cert-liu", Outcome: workflows.OutcomeApprove})
 	assertRefused(t, err, `officer: "cert-liu" does not hold the role health-quarantine-officer`)
-	_, err = decide(t, id, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: workflows.OutcomeReject})
+	_, err = decide(t, ref, workflows.Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: workflows.OutcomeReject})
 	assertRefused(t, err, "reason: required to reject")
-	after, err := status(t, id)
+	after, err := status(t, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -754,10 +767,10 @@ func TestYellowLaneBiologicalReview(t *testing.T) {
 			s.State, s.Stage, len(s.Decisions), after.State, after.Stage, len(after.Decisions), after.Refused)
 	}
 
-	approve(t, id, policy.StageBiologicalReview, "hq-wang")
-	approve(t, id, policy.StageRelease, "rel-zhou")
+	approve(t, ref, policy.StageBiologicalReview, "hq-wang")
+	approve(t, ref, policy.StageRelease, "rel-zhou")
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 	if code != cli.ExitOK || res.State != workflows.StateReleased {
 		t.Fatalf("wait: exit %d, %s at %s: %s", code, res.State, res.Stage, res.Reason)
 	}
@@ -769,7 +782,7 @@ func TestYellowLaneBiologicalReview(t *testing.T) {
 	if got := officerDecisions(res.Decisions); !slices.Equal(got, want) {
 		t.Errorf("officers' decisions %v, want %v", got, want)
 	}
-	assertOneNotice(t, id, res.Notice)
+	assertOneNotice(t, ref, res.Notice)
 }
 
 func assertRefused(t *testing.T, err error, reason string) {
@@ -787,15 +800,15 @@ func assertRefused(t *testing.T, err error, reason string) {
 // a body not notified for PPE: after the document officer, the certification check refuses it by
 // rule, wait exits 4 with the reason, and no release notice exists.
 func TestCertificateFromNonNotifiedBodyRefused(t *testing.T) {
-	id := submit(t, "es-masks-non-notified-body.json")
+	ref := submit(t, "es-masks-non-notified-body.json")
 
-	s := awaitOfficer(t, id, policy.StageDocumentCheck)
+	s := awaitOfficer(t, ref, policy.StageDocumentCheck)
 	if s.Lane != policy.LaneYellow {
 		t.Fatalf("lane %s (%v), want yellow", s.Lane, s.LaneSelection.Reasons)
 	}
-	approve(t, id, policy.StageDocumentCheck, "doc-li")
+	approve(t, ref, policy.StageDocumentCheck, "doc-li")
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 
 	if code != cli.ExitRefused || res.State != workflows.StateRefused {
 		t.Fatalf("wait: exit %d, %s at %s: %s; want exit %d, refused", code, res.State, res.Stage, res.Reason, cli.ExitRefused)
@@ -813,12 +826,12 @@ func TestCertificateFromNonNotifiedBodyRefused(t *testing.T) {
 	if res.Notice != nil {
 		t.Errorf("refused clearance has release notice %+v", res.Notice)
 	}
-	assertNoNotice(t, id)
-	if ns := notified(t, id); len(ns) != 1 || ns[0].Kind != string(activities.NotifyRefused) || !strings.Contains(ns[0].Message, "1282") {
+	assertNoNotice(t, ref)
+	if ns := notified(t, ref.Declaration); len(ns) != 1 || ns[0].Kind != string(activities.NotifyRefused) || !strings.Contains(ns[0].Message, "1282") {
 		t.Errorf("exporter notifications %+v, want one refusal naming body 1282", ns)
 	}
 
-	final, err := status(t, id)
+	final, err := status(t, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -830,29 +843,29 @@ func TestCertificateFromNonNotifiedBodyRefused(t *testing.T) {
 // TestRequestForInformation has the document officer ask for the missing quality declaration;
 // the exporter supplies it with the starter, the checks run again, and the officer approves.
 func TestRequestForInformation(t *testing.T) {
-	id := submit(t, "missing-documents-quality-declaration-thermometers.json")
+	ref := submit(t, "missing-documents-quality-declaration-thermometers.json")
 	answer := filepath.Join(t.TempDir(), "answer.json")
 	if err := os.WriteFile(answer, []byte(`{"documents":[{"type":"quality-declaration","reference":"QD-RW-2020-0506"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	s := awaitOfficer(t, id, policy.StageDocumentCheck)
+	s := awaitOfficer(t, ref, policy.StageDocumentCheck)
 	if !hasFinding(s.Findings, policy.StageDocumentCheck, "missing-quality-declaration") {
 		t.Fatalf("findings %+v lack missing-quality-declaration", s.Findings)
 	}
-	r := starter(t, "supply", id, answer)
+	r := starterOn(t, ref, "supply", answer)
 	if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "the clearance is not awaiting documents (it is awaiting-officer: an officer's decision is awaited)") {
 		t.Fatalf("supply before a request: exit %d, stderr %q; want exit %d naming the reason", r.code, r.stderr, cli.ExitInvalid)
 	}
 
 	reason := "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
-	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+	if _, err := decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
 		Outcome: workflows.OutcomeRequestInformation, Reason: reason, Requested: []string{"quality-declaration"}}); err != nil {
 		t.Fatal(err)
 	}
 	awaitingExporter := regexp.MustCompile(`(?m)^State\s+awaiting-exporter$`)
-	eventually(t, id+" awaiting the exporter", func() error {
-		r := starter(t, "status", id)
+	eventually(t, ref.Declaration+" awaiting the exporter", func() error {
+		r := starterOn(t, ref, "status")
 		if r.code != cli.ExitOK {
 			return fmt.Errorf("status: exit %d: %s", r.code, r.stderr)
 		}
@@ -865,18 +878,18 @@ func TestRequestForInformation(t *testing.T) {
 		return nil
 	})
 
-	r = starter(t, "supply", id, answer)
+	r = starterOn(t, ref, "supply", answer)
 	if r.code != cli.ExitOK {
 		t.Fatalf("supply: exit %d\n%s", r.code, r.stderr)
 	}
 	if want := "supplied 1 document(s) and 0 certificate(s) for document-check"; !strings.Contains(r.stdout, want) {
 		t.Errorf("supply printed %q, want %q", r.stdout, want)
 	}
-	if r := starter(t, "supply", id, answer); r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "not awaiting documents") {
+	if r := starterOn(t, ref, "supply", answer); r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "not awaiting documents") {
 		t.Errorf("second supply: exit %d, stderr %q; want exit %d: not awaiting documents", r.code, r.stderr, cli.ExitInvalid)
 	}
 
-	s = awaitOfficer(t, id, policy.StageDocumentCheck)
+	s = awaitOfficer(t, ref, policy.StageDocumentCheck)
 	if runs := s.Timeline[0].CheckRuns; runs != 2 {
 		t.Errorf("document checks ran %d times, want 2: again after the supply", runs)
 	}
@@ -887,9 +900,9 @@ func TestRequestForInformation(t *testing.T) {
 	if len(s.Supplies) != 1 || s.Supplies[0].Documents != 1 {
 		t.Errorf("supplies %+v, want one of one document", s.Supplies)
 	}
-	approve(t, id, policy.StageDocumentCheck, "doc-li")
+	approve(t, ref, policy.StageDocumentCheck, "doc-li")
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 	if code != cli.ExitOK || res.State != workflows.StateReleased {
 		t.Fatalf("wait: exit %d, %s at %s: %s", code, res.State, res.Stage, res.Reason)
 	}
@@ -900,9 +913,9 @@ func TestRequestForInformation(t *testing.T) {
 	if got := officerDecisions(res.Decisions); !slices.Equal(got, want) {
 		t.Errorf("officers' decisions %v, want %v", got, want)
 	}
-	assertOneNotice(t, id, res.Notice)
+	assertOneNotice(t, ref, res.Notice)
 	var kinds []string
-	for _, n := range notified(t, id) {
+	for _, n := range notified(t, ref.Declaration) {
 		kinds = append(kinds, n.Kind)
 	}
 	if want := []string{string(activities.NotifyInformationRequest), string(activities.NotifyReleased)}; !slices.Equal(kinds, want) {
@@ -913,33 +926,33 @@ func TestRequestForInformation(t *testing.T) {
 // TestWithdraw withdraws a clearance waiting for its document officer: without a reason the
 // starter refuses and nothing changes; with one, wait exits 6.
 func TestWithdraw(t *testing.T) {
-	id := submit(t, "red-lane-repeat-refusals-protective-clothing.json")
-	awaitOfficer(t, id, policy.StageDocumentCheck)
+	ref := submit(t, "red-lane-repeat-refusals-protective-clothing.json")
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
 
-	r := starter(t, "withdraw", id)
+	r := starterOn(t, ref, "withdraw")
 	if r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "--reason: required") {
 		t.Fatalf("withdraw without a reason: exit %d, stderr %q; want exit %d", r.code, r.stderr, cli.ExitInvalid)
 	}
-	if s, err := status(t, id); err != nil || s.State != workflows.StateAwaitingOfficer {
+	if s, err := status(t, ref); err != nil || s.State != workflows.StateAwaitingOfficer {
 		t.Fatalf("after a refused withdrawal: %s (error %v), want still awaiting-officer", s.State, err)
 	}
 
 	reason := "the buyer cancelled the order"
-	r = starter(t, "withdraw", id, "--reason", reason)
-	if r.code != cli.ExitOK || r.stdout != id+"\twithdrawn\n" {
+	r = starterOn(t, ref, "withdraw", "--reason", reason)
+	if r.code != cli.ExitOK || r.stdout != ref.Declaration+"\twithdrawn\n" {
 		t.Fatalf("withdraw: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
 	}
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 	if code != cli.ExitWithdrawn || res.State != workflows.StateWithdrawn {
 		t.Fatalf("wait: exit %d, %s; want exit %d, withdrawn", code, res.State, cli.ExitWithdrawn)
 	}
 	if res.Reason != reason || res.Stage != policy.StageDocumentCheck {
 		t.Errorf("withdrawn at %s with reason %q, want at document-check with %q", res.Stage, res.Reason, reason)
 	}
-	assertNoNotice(t, id)
+	assertNoNotice(t, ref)
 
-	if r := starter(t, "withdraw", id, "--reason", reason); r.code != cli.ExitInvalid {
+	if r := starterOn(t, ref, "withdraw", "--reason", reason); r.code != cli.ExitInvalid {
 		t.Errorf("withdraw after the end: exit %d, want %d\n%s", r.code, cli.ExitInvalid, r.stderr)
 	}
 }
@@ -947,9 +960,9 @@ func TestWithdraw(t *testing.T) {
 // TestDecisionBySignal decides the document check with the signal "decision": a decision that
 // does not fit is listed as refused, one that fits is applied as the update's would be.
 func TestDecisionBySignal(t *testing.T) {
-	id := submit(t, "us-n95-respirators-niosh.json")
-	wid := workflowID(t, id)
-	s := awaitOfficer(t, id, policy.StageDocumentCheck)
+	ref := submit(t, "us-n95-respirators-niosh.json")
+	wid := workflowID(t, ref)
+	s := awaitOfficer(t, ref, policy.StageDocumentCheck)
 	if s.Lane != policy.LaneYellow {
 		t.Fatalf("lane %s (%v), want yellow", s.Lane, s.LaneSelection.Reasons)
 	}
@@ -959,7 +972,7 @@ func TestDecisionBySignal(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s = awaitStatus(t, id, "listing the refused signal", func(s workflows.Status) bool { return len(s.Refused) > 0 })
+	s = awaitStatus(t, ref, "listing the refused signal", func(s workflows.Status) bool { return len(s.Refused) > 0 })
 	if len(s.Refused) != 1 || !strings.Contains(s.Refused[0].Reason, `"cert-liu" does not hold the role document-officer`) {
 		t.Fatalf("refused decisions %+v, want cert-liu's, for lack of the role", s.Refused)
 	}
@@ -973,14 +986,14 @@ func TestDecisionBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, res := wait(t, id)
+	code, res := wait(t, ref)
 	if code != cli.ExitOK || res.State != workflows.StateReleased {
 		t.Fatalf("wait: exit %d, %s at %s: %s", code, res.State, res.Stage, res.Reason)
 	}
 	if got, want := officerDecisions(res.Decisions), []string{"document-check/doc-chen/approve/signal"}; !slices.Equal(got, want) {
 		t.Errorf("officers' decisions %v, want %v", got, want)
 	}
-	assertOneNotice(t, id, res.Notice)
+	assertOneNotice(t, ref, res.Notice)
 }
 
 // TestConcurrentDuplicateSubmission submits one new declaration from 8 goroutines at once:
@@ -995,7 +1008,8 @@ func TestConcurrentDuplicateSubmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.ID = freshID(d.ID)
-	wid := workflowID(t, d.ID)
+	ref := clearance.RefOf(d)
+	wid := workflowID(t, ref)
 
 	const submitters = 8
 	ctx := testContext(t)
@@ -1040,12 +1054,73 @@ func TestConcurrentDuplicateSubmission(t *testing.T) {
 		}
 	}
 
-	res, err := clearance.Wait(ctx, tc, d.ID)
+	res, err := clearance.Wait(ctx, tc, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.State != workflows.StateReleased {
 		t.Fatalf("%s at %s: %s", res.State, res.Stage, res.Reason)
 	}
-	assertOneNotice(t, d.ID, res.Notice)
+	assertOneNotice(t, ref, res.Notice)
+}
+
+// TestTwoExportersOneDeclarationID: another exporter lodges a declaration under an ID the first
+// already used: a clearance of its own. The starter without --exporter finds a declaration ID
+// that one exporter used, and refuses one that two used, naming them; with --exporter each
+// exporter reaches its own.
+func TestTwoExportersOneDeclarationID(t *testing.T) {
+	path, first := exampleCopy(t, "us-n95-respirators-niosh.json")
+	if r := starter(t, "submit", path); r.code != cli.ExitOK {
+		t.Fatalf("submit: exit %d\n%s", r.code, r.stderr)
+	}
+	// Visibility lists the clearance a moment after it starts.
+	for deadline := time.Now().Add(conditionTimeout); ; time.Sleep(100 * time.Millisecond) {
+		r := starter(t, "status", first.Declaration, "--json")
+		var s workflows.Status
+		if r.code == cli.ExitOK && json.Unmarshal([]byte(r.stdout), &s) == nil && s.Exporter == first.Exporter {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status without --exporter: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["exporter"].(map[string]any)["code"] = "3302960178"
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(other, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second := clearance.Ref{Exporter: "3302960178", Declaration: first.Declaration}
+	r := starter(t, "submit", other)
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, workflowID(t, second)) {
+		t.Fatalf("the second exporter's submission: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	for deadline := time.Now().Add(conditionTimeout); ; time.Sleep(100 * time.Millisecond) {
+		r := starter(t, "status", first.Declaration)
+		if r.code == cli.ExitInvalid && strings.Contains(r.stderr, "is lodged by 2 exporters") &&
+			strings.Contains(r.stderr, first.Exporter) && strings.Contains(r.stderr, second.Exporter) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of a declaration ID two exporters use: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, ref := range []clearance.Ref{first, second} {
+		s, err := status(t, ref)
+		if err != nil || s.Exporter != ref.Exporter || s.DeclarationID != ref.Declaration {
+			t.Errorf("status of %s: %+v, %v", ref, s.Exporter, err)
+		}
+	}
 }

@@ -29,12 +29,12 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 	awaitOfficer(t, yellow, policy.StageRelease)
 	approve(t, yellow, policy.StageRelease, "rel-zhou")
 	results := map[string]workflows.Result{}
-	for _, id := range []string{green, yellow} {
-		code, res := wait(t, id)
+	for _, ref := range []clearance.Ref{green, yellow} {
+		code, res := wait(t, ref)
 		if code != 0 {
-			t.Fatalf("%s: exit %d (%s)", id, code, res.State)
+			t.Fatalf("%s: exit %d (%s)", ref.Declaration, code, res.State)
 		}
-		results[id] = res
+		results[ref.Declaration] = res
 	}
 	awaitOfficer(t, running, policy.StageDocumentCheck)
 
@@ -79,8 +79,8 @@ func TestTimeReleaseStudyMatchesRecordedTimelines(t *testing.T) {
 			}
 		}
 	}
-	if !byID[running].Running || byID[running].Timeline[0].OfficerWait <= 0 {
-		t.Errorf("the running clearance %+v is not counted up to now", byID[running])
+	if !byID[running.Declaration].Running || byID[running.Declaration].Timeline[0].OfficerWait <= 0 {
+		t.Errorf("the running clearance %+v is not counted up to now", byID[running.Declaration])
 	}
 	// Read from its memo at a fixed moment, the running clearance counts as its status query
 	// counted to the same moment.

@@ -92,7 +92,7 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 	markers, events, largest := 0, 0, 0
 	for _, d := range drivers {
 		if d.err != nil {
-			t.Errorf("%s: %v", d.id, d.err)
+			t.Errorf("%s: %v", d.ref.Declaration, d.err)
 			continue
 		}
 		h := history(t, d.wfID)
@@ -100,7 +100,7 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 		events += n
 		largest = max(largest, size)
 		if n > maxHistoryEvents || size > maxHistoryBytes {
-			t.Errorf("%s: %d events, %d bytes: over the bounds", d.id, n, size)
+			t.Errorf("%s: %d events, %d bytes: over the bounds", d.ref.Declaration, n, size)
 		}
 		for _, e := range h.GetEvents() {
 			if m := e.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "Version" &&
@@ -111,7 +111,7 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 		replayer := worker.NewWorkflowReplayer()
 		replayer.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
 		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
-			t.Errorf("%s: the history does not replay: %v", d.id, err)
+			t.Errorf("%s: the history does not replay: %v", d.ref.Declaration, err)
 		}
 		d.verify(acts)
 	}
@@ -244,6 +244,10 @@ func (a *scriptedActivities) IssueReleaseNotice(ctx context.Context, r activitie
 	return s.notice, nil
 }
 
+func (a *scriptedActivities) RegisterDeclaration(ctx context.Context, r activities.Registration) (activities.Registered, error) {
+	return activities.Registered{Registration: r, Number: "ED-" + r.DeclarationID, LodgedAt: time.Now()}, nil
+}
+
 func (a *scriptedActivities) NotifyExporter(ctx context.Context, n activities.Notification) error {
 	_, err := a.fail(ctx, "Notify "+string(n.Kind))
 	return err
@@ -253,7 +257,8 @@ func (a *scriptedActivities) NotifyExporter(ctx context.Context, n activities.No
 type driver struct {
 	t          *testing.T
 	rng        *rand.Rand
-	id, wfID   string
+	ref        clearance.Ref
+	wfID       string
 	err        error
 	result     workflows.Result
 	accepted   int
@@ -282,8 +287,8 @@ func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64)
 		s.invalidAt = policy.StageCertificationCheck
 	}
 	examples := []string{"us-n95-respirators-niosh.json", "de-antibody-test-kits.json"}
-	id, wfID := startScripted(t, acts, queue, examples[rng.Intn(len(examples))], s)
-	return &driver{t: t, rng: rng, id: id, wfID: wfID}
+	ref, wfID := startScripted(t, acts, queue, examples[rng.Intn(len(examples))], s)
+	return &driver{t: t, rng: rng, ref: ref, wfID: wfID}
 }
 
 func newScript(lane policy.Lane) *script {
@@ -291,8 +296,8 @@ func newScript(lane policy.Lane) *script {
 }
 
 // startScripted starts a clearance of a copy of the example on the queue, its activities
-// following the script, and returns its declaration and workflow IDs.
-func startScripted(t *testing.T, acts *scriptedActivities, queue, example string, s *script) (id, wfID string) {
+// following the script, and returns its Ref and workflow ID.
+func startScripted(t *testing.T, acts *scriptedActivities, queue, example string, s *script) (ref clearance.Ref, wfID string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(examplesDir, example))
 	if err != nil {
@@ -303,7 +308,8 @@ func startScripted(t *testing.T, acts *scriptedActivities, queue, example string
 		t.Fatal(err)
 	}
 	decl.ID = ids.Fresh(decl.ID)
-	wfID, err = workflows.WorkflowID(decl.ID)
+	ref = clearance.RefOf(decl)
+	wfID, err = ref.WorkflowID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +324,7 @@ func startScripted(t *testing.T, acts *scriptedActivities, queue, example string
 	if _, err := tc.ExecuteWorkflow(testContext(t), opts, workflows.WorkflowName, workflows.Input{Declaration: decl}); err != nil {
 		t.Fatal(err)
 	}
-	return decl.ID, wfID
+	return ref, wfID
 }
 
 // scriptedWorker starts a worker of the clearance workflow and the scripted activities on queue.
@@ -350,11 +356,11 @@ func (d *driver) run() {
 			return
 		}
 		if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			d.result, d.err = clearance.Wait(ctx, tc, d.id)
+			d.result, d.err = clearance.Wait(ctx, tc, d.ref)
 			return
 		}
 		qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := clearance.Status(qctx, tc, d.id)
+		s, err := clearance.Status(qctx, tc, d.ref)
 		qcancel()
 		if err != nil {
 			continue // a worker is starting: the next step asks again
@@ -377,27 +383,27 @@ func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
 			dec.Outcome, dec.Reason = workflows.OutcomeReject, "the invoice does not match the packing list"
 		}
 		var rec workflows.DecisionRecord
-		rec, err = clearance.Decide(ctx, tc, d.id, dec)
+		rec, err = clearance.Decide(ctx, tc, d.ref, dec)
 		if err == nil {
 			d.decisions = append(d.decisions, rec)
 		}
 	case s.Phase == workflows.PhaseAwaitingExporter && (finishing || n < 7):
-		_, err = clearance.Supply(ctx, tc, d.id, workflows.Supply{Documents: []declaration.Document{{
+		_, err = clearance.Supply(ctx, tc, d.ref, workflows.Supply{Documents: []declaration.Document{{
 			Type: declaration.DocQualityDeclaration, Reference: fmt.Sprintf("QD-%d", rng.Intn(1000))}}})
 	case finishing:
 		return
 	case n == 7:
 		reason := "the buyer cancelled the order"
-		if err = clearance.Withdraw(ctx, tc, d.id, reason); err == nil {
+		if err = clearance.Withdraw(ctx, tc, d.ref, reason); err == nil {
 			d.withdrawal = reason
 		}
 	case n == 8:
 		lane := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}[rng.Intn(3)]
-		if _, err = clearance.Reroute(ctx, tc, d.id, workflows.Reroute{Officer: "sup-huang", Lane: lane, Reason: "intelligence"}); err == nil {
+		if _, err = clearance.Reroute(ctx, tc, d.ref, workflows.Reroute{Officer: "sup-huang", Lane: lane, Reason: "intelligence"}); err == nil {
 			d.lastLane = lane
 		}
 	default:
-		_, err = clearance.Decide(ctx, tc, d.id, workflows.Decision{Stage: policy.StageRelease, Officer: "rel-zhou",
+		_, err = clearance.Decide(ctx, tc, d.ref, workflows.Decision{Stage: policy.StageRelease, Officer: "rel-zhou",
 			Outcome: workflows.OutcomeApprove})
 	}
 	var refusal *clearance.RefusedError
@@ -418,7 +424,7 @@ func (d *driver) verify(acts *scriptedActivities) {
 	notices := acts.scripts[d.wfID].notices
 	acts.mu.Unlock()
 	if (r.State == workflows.StateReleased) != (r.Notice != nil) || (notices == 0) != (r.Notice == nil) {
-		t.Errorf("%s ended %s with notice %v after %d notice attempts", d.id, r.State, r.Notice, notices)
+		t.Errorf("%s ended %s with notice %v after %d notice attempts", d.ref.Declaration, r.State, r.Notice, notices)
 	}
 	for _, rec := range d.decisions {
 		found := false
@@ -426,14 +432,14 @@ func (d *driver) verify(acts *scriptedActivities) {
 			found = found || (got.At.Equal(rec.At) && got.Officer == rec.Officer && got.Stage == rec.Stage && got.Outcome == rec.Outcome)
 		}
 		if !found {
-			t.Errorf("%s: the accepted decision %+v is not in the result", d.id, rec.Decision)
+			t.Errorf("%s: the accepted decision %+v is not in the result", d.ref.Declaration, rec.Decision)
 		}
 	}
 	if d.withdrawal != "" && (r.State != workflows.StateWithdrawn || r.Reason != d.withdrawal) {
-		t.Errorf("%s: the withdrawal was accepted; the clearance ended %s: %s", d.id, r.State, r.Reason)
+		t.Errorf("%s: the withdrawal was accepted; the clearance ended %s: %s", d.ref.Declaration, r.State, r.Reason)
 	}
 	if d.lastLane != "" && r.Lane != d.lastLane {
-		t.Errorf("%s: rerouted to %s; ended in the %s lane", d.id, d.lastLane, r.Lane)
+		t.Errorf("%s: rerouted to %s; ended in the %s lane", d.ref.Declaration, d.lastLane, r.Lane)
 	}
 }
 
@@ -445,8 +451,8 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 	acts := &scriptedActivities{scripts: map[string]*script{}}
 	defer scriptedWorker(t, queue, acts).Stop()
 	s := newScript(policy.LaneYellow)
-	id, _ := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", s)
-	awaitOfficer(t, id, policy.StageDocumentCheck)
+	ref, _ := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", s)
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
 
 	acts.mu.Lock()
 	s.roster = policy.Roster{Officers: []policy.Officer{
@@ -458,8 +464,8 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 	if err != nil || told < 1 {
 		t.Fatalf("announce: told %d, %v", told, err)
 	}
-	eventually(t, "the roster change reaching "+id, func() error {
-		st, err := clearance.Status(testContext(t), tc, id)
+	eventually(t, "the roster change reaching "+ref.Declaration, func() error {
+		st, err := clearance.Status(testContext(t), tc, ref)
 		if err != nil {
 			return err
 		}
@@ -468,12 +474,12 @@ func TestRosterChangeAnnouncedToWaitingClearances(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove})
+	_, err = decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove})
 	var refusal *clearance.RefusedError
 	if !errors.As(err, &refusal) || !strings.Contains(refusal.Reason, `"doc-li" is not on the roster`) {
 		t.Fatalf("decision of the removed officer: %v", err)
 	}
-	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
+	if _, err := decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-ma", Outcome: workflows.OutcomeApprove}); err != nil {
 		t.Fatalf("decision of the added officer: %v", err)
 	}
 }
@@ -486,8 +492,8 @@ func TestSignalFloodContinuesAsNew(t *testing.T) {
 	queue := fmt.Sprintf("flood-%d", time.Now().UnixNano())
 	acts := &scriptedActivities{scripts: map[string]*script{}}
 	defer scriptedWorker(t, queue, acts).Stop()
-	id, wfID := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", newScript(policy.LaneYellow))
-	awaitOfficer(t, id, policy.StageDocumentCheck)
+	ref, wfID := startScripted(t, acts, queue, "us-n95-respirators-niosh.json", newScript(policy.LaneYellow))
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
 
 	ctx := testContext(t)
 	first, err := tc.DescribeWorkflowExecution(ctx, wfID, "")
@@ -513,11 +519,11 @@ func TestSignalFloodContinuesAsNew(t *testing.T) {
 	if !continued {
 		t.Fatalf("%d signals sent and the clearance did not continue as new", sent)
 	}
-	awaitOfficer(t, id, policy.StageDocumentCheck)
-	if _, err := decide(t, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}); err != nil {
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
+	if _, err := decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := clearance.Wait(ctx, tc, id)
+	r, err := clearance.Wait(ctx, tc, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +544,7 @@ func TestSignalFloodContinuesAsNew(t *testing.T) {
 			t.Errorf("run %d does not replay: %v", i+1, err)
 		}
 	}
-	st, err := clearance.Status(ctx, tc, id)
+	st, err := clearance.Status(ctx, tc, ref)
 	if err == nil {
 		t.Logf("status after the end: %d refused signals counted", st.RefusedCount)
 	}

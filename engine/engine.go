@@ -217,15 +217,17 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 		logger.Warn("a path's stage allowances add up past the standard: a clearance that takes every allowance misses the standard",
 			zap.String("path", a.String()), zap.Stringer("standard", loaded.Policy.Standard))
 	}
-	e.Activities = &activities.Activities{Registry: reg, Releases: releases, Notifier: notifier, Config: source}
+	e.Activities = &activities.Activities{Registry: reg, Releases: releases, Declarations: releases, Notifier: notifier, Config: source}
 	logger.Info("engine opened", zap.String("releaseDB", where), zap.String("policy", orBuiltIn(cfg.PolicyFile)),
 		zap.String("roster", orBuiltIn(cfg.RosterFile)), zap.String("registry", orBuiltIn(cfg.RegistryDir)))
 	return e, nil
 }
 
-// releaseRegister is a register the engine opens and closes.
+// releaseRegister is a register the engine opens and closes: the release notices and the
+// declarations, in one database.
 type releaseRegister interface {
 	activities.ReleaseRegister
+	activities.DeclarationRegister
 	Close() error
 }
 

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -321,8 +320,13 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 // awaitingQuery finds the run's clearances that wait on an officer, as an officer's saved view
 // in the Web UI does.
 func awaitingQuery(prefix string) string {
-	return fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-' AND %s = '%s' AND ExecutionStatus = 'Running'",
-		workflows.WorkflowIDPrefix, prefix, workflows.SAStatus, workflows.StateAwaitingOfficer)
+	return fmt.Sprintf("%s AND %s = '%s' AND ExecutionStatus = 'Running'",
+		runQuery(prefix), workflows.SAStatus, workflows.StateAwaitingOfficer)
+}
+
+// runQuery finds the clearances of a run: their declaration IDs start with its prefix.
+func runQuery(prefix string) string {
+	return fmt.Sprintf("%s STARTS_WITH '%s-'", workflows.SADeclarationID, prefix)
 }
 
 // runOfficer works the queue of the run's clearances until ctx ends: it lists those awaiting an
@@ -364,8 +368,7 @@ func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.
 				go func() {
 					defer wg.Done()
 					defer func() { mu.Lock(); delete(busy, wid); mu.Unlock() }()
-					id := strings.TrimPrefix(wid, workflows.WorkflowIDPrefix)
-					s, err := clearance.Status(ctx, c, id)
+					s, err := clearance.StatusOf(ctx, c, wid)
 					if err != nil || s.State != workflows.StateAwaitingOfficer || s.Waiting == nil || len(s.Waiting.Officers) == 0 {
 						return
 					}
@@ -385,7 +388,7 @@ func runOfficer(ctx context.Context, c client.Client, prefix string, delay time.
 					}
 					d := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[0], Outcome: workflows.OutcomeApprove}
 					began := time.Now()
-					if _, err := clearance.Decide(ctx, c, id, d); err == nil {
+					if _, err := clearance.Decide(ctx, c, clearance.Ref{Exporter: s.Exporter, Declaration: s.DeclarationID}, d); err == nil {
 						took := time.Since(began)
 						mu.Lock()
 						decided[key] = true

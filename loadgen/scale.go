@@ -139,7 +139,7 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 			case <-time.After(time.Second):
 			}
 		}
-		open, err := count(ctx, c, namespace, fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-' AND ExecutionStatus = 'Running'", workflows.WorkflowIDPrefix, o.Prefix))
+		open, err := count(ctx, c, namespace, runQuery(o.Prefix)+" AND ExecutionStatus = 'Running'")
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,11 @@ func RunScale(ctx context.Context, c client.Client, namespace string, o ScaleOpt
 			return fmt.Errorf("scale: %d clearances open to sample at %d, fewer than twice the %d samples", len(ids[:submitted])-len(decided), size, o.Samples)
 		}
 		began := time.Now()
-		if err := measure(ctx, c, namespace, o, ids[:submitted], decided, &pt); err != nil {
+		refs := make([]clearance.Ref, submitted)
+		for i := range refs {
+			refs[i] = clearance.Ref{Exporter: o.Templates[i%len(o.Templates)].Exporter.Code, Declaration: ids[i]}
+		}
+		if err := measure(ctx, c, namespace, o, refs, decided, &pt); err != nil {
 			return err
 		}
 		measuring += time.Since(began)
@@ -170,7 +174,7 @@ func count(ctx context.Context, c client.Client, namespace, query string) (int64
 }
 
 // measure takes one size's figures.
-func measure(ctx context.Context, c client.Client, namespace string, o ScaleOptions, ids []string, decided map[string]bool, pt *ScalePoint) error {
+func measure(ctx context.Context, c client.Client, namespace string, o ScaleOptions, refs []clearance.Ref, decided map[string]bool, pt *ScalePoint) error {
 	var queue []time.Duration
 	for range o.Samples {
 		began := time.Now()
@@ -185,18 +189,22 @@ func measure(ctx context.Context, c client.Client, namespace string, o ScaleOpti
 	}
 	pt.Queue = latencies(queue)
 
-	rnd := rand.New(rand.NewPCG(uint64(len(ids)), 7))
-	pick := func() string {
+	rnd := rand.New(rand.NewPCG(uint64(len(refs)), 7))
+	pick := func() clearance.Ref {
 		for {
-			if id := ids[rnd.IntN(len(ids))]; !decided[id] {
-				return id
+			if r := refs[rnd.IntN(len(refs))]; !decided[r.Declaration] {
+				return r
 			}
 		}
 	}
 	var replays []time.Duration
 	for range o.Samples {
 		id := pick()
-		h, err := audit.FetchHistory(ctx, c, workflows.WorkflowIDPrefix+id, "")
+		wid, err := id.WorkflowID()
+		if err != nil {
+			return err
+		}
+		h, err := audit.FetchHistory(ctx, c, wid, "")
 		if err != nil {
 			return fmt.Errorf("fetch %s: %w", id, err)
 		}
@@ -212,7 +220,7 @@ func measure(ctx context.Context, c client.Client, namespace string, o ScaleOpti
 	var decides []time.Duration
 	for range o.Samples {
 		id := pick()
-		decided[id] = true
+		decided[id.Declaration] = true
 		began := time.Now()
 		_, err := clearance.Decide(ctx, c, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: o.Officer, Outcome: workflows.OutcomeApprove})
 		if err != nil {
@@ -224,7 +232,7 @@ func measure(ctx context.Context, c client.Client, namespace string, o ScaleOpti
 	pt.Decide = latencies(decides)
 
 	began := time.Now()
-	cs, read, err := trs.Reader{Client: c, Namespace: namespace}.Read(ctx, fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-'", workflows.WorkflowIDPrefix, o.Prefix))
+	cs, read, err := trs.Reader{Client: c, Namespace: namespace}.Read(ctx, runQuery(o.Prefix))
 	if err != nil {
 		return fmt.Errorf("read the study: %w", err)
 	}

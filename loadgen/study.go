@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -63,7 +62,7 @@ func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Op
 		}
 		originals = append(originals, original{decl: d})
 	}
-	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s%s-'", workflows.WorkflowIDPrefix, o.Prefix)
+	query := runQuery(o.Prefix)
 	// Visibility lists a clearance's final memo a moment after it ends.
 	studies, err := finalStudies(ctx, c, namespace, query, len(originals))
 	if err != nil {
@@ -163,7 +162,13 @@ func finalStudies(ctx context.Context, c client.Client, namespace, query string,
 				return nil, err
 			}
 			if s.State.Final() {
-				studies[strings.TrimPrefix(e.GetExecution().GetWorkflowId(), workflows.WorkflowIDPrefix)] = s
+				var id string
+				if p, ok := e.GetSearchAttributes().GetIndexedFields()[workflows.SADeclarationID]; ok {
+					if err := converter.GetDefaultDataConverter().FromPayload(p, &id); err != nil {
+						return nil, err
+					}
+				}
+				studies[id] = s
 			}
 		}
 		if len(studies) == n {

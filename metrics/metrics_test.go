@@ -77,19 +77,19 @@ func TestWorkerMetricsMatchTheClearancesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	awaitStage(t, ctx, c, yellow.ID, policy.StageDocumentCheck)
-	if _, err := clearance.Decide(ctx, c, yellow.ID, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}); err != nil {
+	awaitStage(t, ctx, c, clearance.RefOf(yellow), policy.StageDocumentCheck)
+	if _, err := clearance.Decide(ctx, c, clearance.RefOf(yellow), workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}); err != nil {
 		t.Fatal(err)
 	}
 	var stages int
-	for _, id := range []string{green.ID, yellow.ID} {
+	for _, id := range []clearance.Ref{clearance.RefOf(green), clearance.RefOf(yellow)} {
 		r, err := clearance.Wait(ctx, c, id)
 		if err != nil || r.State != workflows.StateReleased {
 			t.Fatalf("%s: %v %s", id, err, r.State)
 		}
 		stages += len(r.Timeline)
 	}
-	awaitStage(t, ctx, c, waiting.ID, policy.StageDocumentCheck)
+	awaitStage(t, ctx, c, clearance.RefOf(waiting), policy.StageDocumentCheck)
 
 	var families map[string]*dtoFamily
 	deadline = time.Now().Add(30 * time.Second)
@@ -168,7 +168,7 @@ func load(t *testing.T, example, id string) declaration.Declaration {
 	return d
 }
 
-func awaitStage(t *testing.T, ctx context.Context, c client.Client, id string, stage policy.Stage) {
+func awaitStage(t *testing.T, ctx context.Context, c client.Client, id clearance.Ref, stage policy.Stage) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

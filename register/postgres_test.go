@@ -100,7 +100,7 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 	if n, err := reg.Count(ctx); err != nil || n != 1 {
 		t.Errorf("Count = %d, %v; want 1", n, err)
 	}
-	got, found, err := reg.Get(ctx, req.DeclarationID)
+	got, found, err := reg.Get(ctx, req.ExporterCode, req.DeclarationID)
 	if err != nil || !found || got != first {
 		t.Errorf("Get = %+v, %v, %v", got, found, err)
 	}
@@ -109,7 +109,7 @@ func TestPostgresIssueReleaseNoticeOnce(t *testing.T) {
 	if second.Number != "RN-2026-00000002" {
 		t.Errorf("second notice = %s after %s", second.Number, first.Number)
 	}
-	if _, found, err := reg.Get(ctx, "nothing-released"); err != nil || found {
+	if _, found, err := reg.Get(ctx, "3302960178", "nothing-released"); err != nil || found {
 		t.Errorf("Get(unknown) = %v, %v", found, err)
 	}
 }
@@ -228,7 +228,7 @@ func TestPostgresPersists(t *testing.T) {
 
 	// Opening again finds the tables and the notice, and numbering goes on.
 	r2 := openPostgres(t, dsn)
-	got, found, err := r2.Get(ctx, "LC-2020-NL-0415")
+	got, found, err := r2.Get(ctx, "3703960118", "LC-2020-NL-0415")
 	if err != nil || !found || got != n {
 		t.Fatalf("after reopening: %+v, %v, %v; want %+v", got, found, err, n)
 	}

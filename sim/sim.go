@@ -203,7 +203,7 @@ func plan(cfg Config) ([]arrival, error) {
 		default:
 			d.Expedited = nil
 		}
-		wid, err := workflows.WorkflowID(d.ID)
+		wid, err := workflows.WorkflowID(d.Exporter.Code, d.ID)
 		if err != nil {
 			return nil, fmt.Errorf("mix: %s: %w", cfg.Mix[pick].Name, err)
 		}
@@ -264,7 +264,7 @@ type discard struct{}
 func (discard) Notify(context.Context, activities.Notification) error { return nil }
 
 // execute runs the simulation workflow to its end in a fresh test environment.
-func (s *simulation) execute(ctx context.Context, releases activities.ReleaseRegister) (err error) {
+func (s *simulation) execute(ctx context.Context, releases *register.SQLite) (err error) {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
@@ -286,11 +286,12 @@ func (s *simulation) execute(ctx context.Context, releases activities.ReleaseReg
 	env.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	env.RegisterWorkflowWithOptions(s.run, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivity(&activities.Activities{
-		Registry: registry.Default(),
-		Releases: releases,
-		Notifier: discard{},
-		Config:   activities.StaticConfig(activities.Configuration{Policy: s.cfg.Policy, Roster: s.roster()}),
-		Now:      env.Now,
+		Registry:     registry.Default(),
+		Releases:     releases,
+		Declarations: releases,
+		Notifier:     discard{},
+		Config:       activities.StaticConfig(activities.Configuration{Policy: s.cfg.Policy, Roster: s.roster()}),
+		Now:          env.Now,
 	})
 
 	if ctx.Err() != nil {

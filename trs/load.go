@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -97,7 +98,8 @@ func (r Reader) Read(ctx context.Context, query string) ([]Clearance, Reading, e
 					return nil, read, fmt.Errorf("read categories of %s: %w", id, err)
 				}
 			}
-			declID := strings.TrimPrefix(id, workflows.WorkflowIDPrefix)
+			declID := workflows.DeclarationOf(id, keyword(dc, e.GetSearchAttributes(), workflows.SADeclarationID),
+				keyword(dc, e.GetSearchAttributes(), workflows.SAExporterCode))
 			switch p, ok := e.GetMemo().GetFields()[workflows.MemoStudy]; {
 			case ok:
 				var st workflows.Study
@@ -116,7 +118,7 @@ func (r Reader) Read(ctx context.Context, query string) ([]Clearance, Reading, e
 				out = append(out, FromResult(res, cats))
 				read.Results++
 			default:
-				s, err := clearance.Status(ctx, r.Client, declID)
+				s, err := clearance.StatusOf(ctx, r.Client, id)
 				if err != nil {
 					return nil, read, err
 				}
@@ -146,4 +148,13 @@ func StandardOf(cs []Clearance, fallback time.Duration) time.Duration {
 		}
 	}
 	return fallback
+}
+
+// keyword returns the value of a keyword search attribute, or "" when it is unset or unreadable.
+func keyword(dc converter.DataConverter, sa *commonpb.SearchAttributes, name string) string {
+	var v string
+	if p, ok := sa.GetIndexedFields()[name]; ok {
+		_ = dc.FromPayload(p, &v)
+	}
+	return v
 }

@@ -1,9 +1,6 @@
 package workflows
 
 import (
-	"fmt"
-	"regexp"
-
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
@@ -47,6 +44,8 @@ const (
 // Search attribute names. An officer's queue is a list filter over them, for example
 // ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'.
 const (
+	SADeclarationID      = "DeclarationId"
+	SARegistration       = "RegistrationNumber"
 	SAStage              = "ClearanceStage"
 	SALane               = "ClearanceLane"
 	SAStatus             = "ClearanceStatus"
@@ -59,6 +58,8 @@ const (
 
 // Typed search attribute keys.
 var (
+	DeclarationIDKey      = temporal.NewSearchAttributeKeyKeyword(SADeclarationID)
+	RegistrationKey       = temporal.NewSearchAttributeKeyKeyword(SARegistration)
 	StageKey              = temporal.NewSearchAttributeKeyKeyword(SAStage)
 	LaneKey               = temporal.NewSearchAttributeKeyKeyword(SALane)
 	StatusKey             = temporal.NewSearchAttributeKeyKeyword(SAStatus)
@@ -69,11 +70,12 @@ var (
 	SlaBreachedKey        = temporal.NewSearchAttributeKeyBool(SASlaBreached)
 )
 
-// DeclarationAttributes are the search attributes a declaration gives its clearance: exporter,
-// destination, product categories and procedure. The client starts a clearance with them and the
+// DeclarationAttributes are the search attributes a declaration gives its clearance: its ID,
+// exporter, destination, product categories and procedure. The client starts a clearance with them and the
 // workflow sets them where a clearance was started without.
 func DeclarationAttributes(d declaration.Declaration) []temporal.SearchAttributeUpdate {
 	return []temporal.SearchAttributeUpdate{
+		DeclarationIDKey.ValueSet(d.ID),
 		ExporterCodeKey.ValueSet(d.Exporter.Code),
 		DestinationCountryKey.ValueSet(d.Destination),
 		ProductCategoriesKey.ValueSet(d.CategoryList()),
@@ -85,6 +87,8 @@ func DeclarationAttributes(d declaration.Declaration) []temporal.SearchAttribute
 // registration on a namespace.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
+		SADeclarationID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SARegistration:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStage:              enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SALane:               enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStatus:             enumspb.INDEXED_VALUE_TYPE_KEYWORD,
@@ -97,15 +101,31 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 }
 
 // WorkflowIDPrefix starts every clearance's workflow ID.
-const WorkflowIDPrefix = "clearance-"
+const WorkflowIDPrefix = declaration.ClearancePrefix
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// WorkflowID returns the workflow ID of the clearance of an exporter's declaration:
+// clearance-<exporter code>-<declaration ID> (declaration.ClearanceID). A declaration ID is the
+// exporter's own reference, unique per exporter only, so the same reference of two exporters is
+// two clearances, and a second submission of one declaration by its exporter meets the first.
+func WorkflowID(exporterCode, declarationID string) (string, error) {
+	return declaration.ClearanceID(exporterCode, declarationID)
+}
 
-// WorkflowID returns the workflow ID of the clearance of a declaration. It depends on the
-// declaration ID alone, so a second submission of the same declaration meets the first.
-func WorkflowID(declarationID string) (string, error) {
-	if !idPattern.MatchString(declarationID) {
-		return "", fmt.Errorf("declaration ID %q must be 1-64 letters, digits, '.', '_' or '-'", declarationID)
-	}
-	return WorkflowIDPrefix + declarationID, nil
+// LegacyWorkflowID returns the workflow ID a clearance of the declaration had when it was started
+// before workflow IDs named the exporter: clearance-<declaration ID>. Such clearances are read,
+// decided and audited under it for as long as the server keeps them; none is started under it.
+func LegacyWorkflowID(declarationID string) (string, error) {
+	return declaration.LegacyClearanceID(declarationID)
+}
+
+// IsWorkflowIDOf reports whether id is the workflow ID of the exporter's declaration, in the
+// exporter's form or the legacy one.
+func IsWorkflowIDOf(id, exporterCode, declarationID string) bool {
+	return declaration.IsClearanceOf(id, exporterCode, declarationID)
+}
+
+// DeclarationOf returns the declaration ID of the clearance with workflow ID id, given the values
+// of its DeclarationId and ExporterCode search attributes (declaration.DeclarationOfClearance).
+func DeclarationOf(id, declarationID, exporterCode string) string {
+	return declaration.DeclarationOfClearance(id, declarationID, exporterCode)
 }

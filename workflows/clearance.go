@@ -55,6 +55,9 @@ type clearance struct {
 	ended     time.Time
 	breached  bool
 	notice    *activities.ReleaseNotice
+	// registration is the declaration's entry in the declarations register (nil before
+	// acceptance, and for clearances started before the register).
+	registration *Registration
 
 	findings  []StageFindings
 	decisions []DecisionRecord
@@ -102,6 +105,7 @@ type shownAttributes struct {
 	// identity is set when the exporter, destination, categories and procedure are set.
 	identity            bool
 	lane, stage, status string
+	registration        string
 	breached            *bool
 }
 
@@ -117,6 +121,7 @@ func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
 	s.lane, _ = sa.GetKeyword(LaneKey)
 	s.stage, _ = sa.GetKeyword(StageKey)
 	s.status, _ = sa.GetKeyword(StatusKey)
+	s.registration, _ = sa.GetKeyword(RegistrationKey)
 	if b, ok := sa.GetBool(SlaBreachedKey); ok {
 		s.breached = &b
 	}
@@ -131,6 +136,10 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	if !next.identity {
 		u = append(u, DeclarationAttributes(c.decl)...)
 		next.identity = true
+	}
+	if c.registration != nil && c.registration.Number != next.registration {
+		u = append(u, RegistrationKey.ValueSet(c.registration.Number))
+		next.registration = c.registration.Number
 	}
 	if c.lane != "" && string(c.lane) != next.lane {
 		u = append(u, LaneKey.ValueSet(string(c.lane)))
@@ -197,6 +206,12 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	}
 	c.lane = c.selection.Lane
 	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
+	switch refusal, err := c.register(ctx); {
+	case err != nil:
+		return Result{}, err
+	case refusal != "":
+		return c.refuseInvalid(ctx, refusal)
+	}
 	if err := c.rel.laneSelected(ctx, c); err != nil {
 		return Result{}, err
 	}
@@ -218,6 +233,39 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 		resume, reviewAfterSupply = false, false
 	}
 	return c.finish(ctx, StateReleased)
+}
+
+// register accepts the declaration and registers it (VersionDeclarationsRegister). It returns
+// why the declaration is refused instead, or "".
+func (c *clearance) register(ctx workflow.Context) (string, error) {
+	if !c.rel.registers {
+		return "", nil
+	}
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var reg activities.Registered
+	err := workflow.ExecuteActivity(c.activityCtx(ctx, "Register the declaration"), a.RegisterDeclaration,
+		activities.Registration{ExporterCode: c.decl.Exporter.Code, DeclarationID: c.decl.ID, WorkflowID: id, RunID: c.firstRun(ctx)}).
+		Get(ctx, &reg)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == activities.ErrDuplicateDeclaration || appErr.Type() == activities.ErrInvalidDeclaration) {
+		return appErr.Message(), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("register declaration: %w", err)
+	}
+	c.registration = &Registration{Number: reg.Number, Accepted: reg.LodgedAt}
+	workflow.GetLogger(ctx).Info("declaration registered", "declarationID", c.decl.ID, "registration", reg.Number)
+	return "", nil
+}
+
+// firstRun is the run the clearance started with: a clearance that continues as new keeps it, and
+// the registers bind the declaration and its release notice to it.
+func (c *clearance) firstRun(ctx workflow.Context) string {
+	info := workflow.GetInfo(ctx)
+	if info.FirstRunID != "" {
+		return info.FirstRunID
+	}
+	return info.WorkflowExecution.RunID
 }
 
 // refuseInvalid ends a clearance whose declaration does not validate at its first stage.
@@ -793,14 +841,21 @@ func (c *clearance) release(ctx workflow.Context, officer string) error {
 	c.enter(ctx, PhaseReleasing)
 	var n activities.ReleaseNotice
 	// The release register issues one notice per declaration, however many attempts it takes.
-	if err := c.stageActivity(ctx, "Issue the release notice", a.IssueReleaseNotice, activities.ReleaseRequest{
-		DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.lane, Officer: officer,
-	}, &n); err != nil {
+	req := activities.ReleaseRequest{DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.lane, Officer: officer,
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, RunID: c.firstRun(ctx)}
+	if c.registration != nil {
+		req.Registration = c.registration.Number
+	}
+	if err := c.stageActivity(ctx, "Issue the release notice", a.IssueReleaseNotice, req, &n); err != nil {
 		return fmt.Errorf("issue release notice: %w", err)
 	}
 	c.notice = &n
+	registered := ""
+	if c.registration != nil {
+		registered = " (registration " + c.registration.Number + ")"
+	}
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyReleased, Notice: n.Number,
-		Message: fmt.Sprintf("Declaration %s released under notice %s; the goods may be loaded", c.decl.ID, n.Number)})
+		Message: fmt.Sprintf("Declaration %s%s released under notice %s; the goods may be loaded", c.decl.ID, registered, n.Number)})
 	return nil
 }
 
@@ -897,7 +952,7 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		"elapsed", elapsed, "standard", std)
 	c.result = &Result{
 		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
-		Notice: c.notice, Stage: c.stage, Reason: c.reason,
+		Notice: c.notice, Stage: c.stage, Reason: c.reason, Registration: c.registration,
 		Submitted: c.submitted, Ended: c.ended,
 		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),

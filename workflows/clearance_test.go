@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -72,6 +73,10 @@ type harness struct {
 	checkCalls  map[policy.Stage]int
 	notices     int
 	noticeCalls int
+	// registrations are the declarations register's answers; registrationErr refuses one.
+	registrations   []activities.Registration
+	registrationErr error
+	releaseRequests []activities.ReleaseRequest
 	// noticeFailures is how many release notice attempts fail first.
 	noticeFailures int
 	notifications  []activities.Notification
@@ -138,10 +143,21 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 				return h.check(stage, in)
 			}).Maybe()
 	}
+	h.env.OnActivity(a.RegisterDeclaration, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, r activities.Registration) (activities.Registered, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.registrations = append(h.registrations, r)
+			if h.registrationErr != nil {
+				return activities.Registered{}, h.registrationErr
+			}
+			return activities.Registered{Registration: r, Number: "ED-2020-00000001", LodgedAt: start}, nil
+		}).Maybe()
 	h.env.OnActivity(a.IssueReleaseNotice, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, r activities.ReleaseRequest) (activities.ReleaseNotice, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			h.releaseRequests = append(h.releaseRequests, r)
 			h.noticeCalls++
 			if h.noticeCalls <= h.noticeFailures {
 				return activities.ReleaseNotice{}, errors.New("release register unavailable")
@@ -225,8 +241,16 @@ func (h *harness) status() Status {
 	return s
 }
 
+// execute runs the clearance workflow under its declaration's workflow ID.
+func (h *harness) execute(in Input) {
+	id, err := WorkflowID(in.Declaration.Exporter.Code, in.Declaration.ID)
+	require.NoError(h.t, err)
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id, TaskQueue: TaskQueue})
+	h.env.ExecuteWorkflow(WorkflowName, in)
+}
+
 func (h *harness) run(d declaration.Declaration) Result {
-	h.env.ExecuteWorkflow(WorkflowName, Input{Declaration: d})
+	h.execute(Input{Declaration: d})
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	require.NoError(h.t, h.env.GetWorkflowError())
 	var r Result

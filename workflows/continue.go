@@ -37,7 +37,7 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 		Run: run, PreviousRunID: info.WorkflowExecution.RunID,
 		Configuration: c.cfg, Selection: c.selection, Lane: c.lane, Stage: c.stage, State: c.state,
 		Submitted: c.submitted, SlaBreached: c.breached, Record: c.recorded(), Weighed: c.weighed,
-		OfficerReview: officerReview, HeldSignals: c.held, HeldCallers: c.heldCallers,
+		OfficerReview: officerReview, HeldSignals: c.held, HeldCallers: c.heldCallers, Registration: c.registration,
 	}})
 }
 
@@ -46,6 +46,7 @@ func (c *clearance) restore(k Carried) {
 	c.carriedRuns = k.Run
 	c.cfg, c.selection, c.lane, c.stage, c.state = k.Configuration, k.Selection, k.Lane, k.Stage, k.State
 	c.submitted, c.breached, c.weighed, c.held, c.heldCallers = k.Submitted, k.SlaBreached, k.Weighed, k.HeldSignals, k.HeldCallers
+	c.registration = k.Registration
 	r := k.Record
 	c.findings, c.decisions, c.refused, c.refusedCount = r.Findings, r.Decisions, r.Refused, r.RefusedCount
 	c.reroutes, c.supplies, c.escalations, c.timeline = r.Reroutes, r.Supplies, r.Escalations, r.Timeline

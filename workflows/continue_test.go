@@ -17,7 +17,7 @@ import (
 // continued runs the clearance until it continues as new and returns the next run's input.
 func (h *harness) continued(d declaration.Declaration) Input {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(WorkflowName, Input{Declaration: d})
+	h.execute(Input{Declaration: d})
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	require.True(h.t, errors.As(h.env.GetWorkflowError(), &can), "want a continue-as-new, got %v", h.env.GetWorkflowError())
@@ -49,6 +49,7 @@ func TestLongHistoryContinuesAsNewWithTheWholeRecord(t *testing.T) {
 	require.Len(t, k.Supplies, 1)
 	require.Len(t, k.Timeline, 1)
 	require.Equal(t, start, k.Submitted)
+	require.Equal(t, &Registration{Number: "ED-2020-00000001", Accepted: start}, k.Registration)
 	require.Len(t, in.Declaration.Documents, len(fixture().Documents)+1, "the amended declaration is carried")
 
 	next := newHarness(t, policy.LaneYellow)
@@ -56,7 +57,7 @@ func TestLongHistoryContinuesAsNewWithTheWholeRecord(t *testing.T) {
 	var resumed Status
 	next.env.RegisterDelayedCallback(func() { resumed = next.status() }, time.Minute)
 	next.decide(time.Hour, "approve", docApprove)
-	next.env.ExecuteWorkflow(WorkflowName, in)
+	next.execute(in)
 	require.True(t, next.env.IsWorkflowCompleted())
 	require.NoError(t, next.env.GetWorkflowError())
 	var r Result
@@ -70,6 +71,10 @@ func TestLongHistoryContinuesAsNewWithTheWholeRecord(t *testing.T) {
 	require.Equal(t, []string{"request-information", "approve", "approve", "approve"}, outcomesOf(r.Decisions))
 	require.Equal(t, 2, r.Timeline[0].CheckRuns)
 	require.Equal(t, policy.Duration(3*time.Hour), r.Timeline[0].Duration)
+	require.Equal(t, k.Registration, r.Registration, "the registration is carried")
+	require.Empty(t, next.registrations, "a continued clearance registers nothing again")
+	require.Len(t, next.releaseRequests, 1)
+	require.Equal(t, "ED-2020-00000001", next.releaseRequests[0].Registration)
 }
 
 func outcomesOf(ds []DecisionRecord) []string {
@@ -101,7 +106,7 @@ func TestLongHistoryWhileAwaitingAnOfficerContinuesAsNew(t *testing.T) {
 	next := newHarness(t, policy.LaneGreen) // the lane is carried: yellow, whatever this one selects
 	next.env.SetStartTime(start.Add(time.Hour))
 	next.decide(time.Hour, "approve", docApprove)
-	next.env.ExecuteWorkflow(WorkflowName, in)
+	next.execute(in)
 	require.NoError(t, next.env.GetWorkflowError())
 	var r Result
 	require.NoError(t, next.env.GetWorkflowResult(&r))
@@ -126,7 +131,7 @@ func TestDecisionSignalHeldAcrossTheContinuation(t *testing.T) {
 
 	next := newHarness(t, policy.LaneYellow)
 	next.env.SetStartTime(start.Add(time.Hour))
-	next.env.ExecuteWorkflow(WorkflowName, in)
+	next.execute(in)
 	require.NoError(t, next.env.GetWorkflowError())
 	var r Result
 	require.NoError(t, next.env.GetWorkflowResult(&r))

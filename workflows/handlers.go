@@ -862,7 +862,7 @@ func (c *clearance) status(now time.Time) Status {
 		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
 		LaneSelection: c.selection, State: c.state, Phase: c.phase, Accepts: c.phase.Accepting(),
 		Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Notice: c.notice, Reason: c.reason, Submitted: c.submitted,
+		Notice: c.notice, Reason: c.reason, Submitted: c.submitted, Registration: c.registration,
 		Elapsed: elapsed, Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
 	}
 	if w := c.waiting; w != nil {
@@ -924,6 +924,9 @@ func (c *clearance) details(now time.Time) string {
 		case StateWithdrawn:
 			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
 		}
+	}
+	if c.registration != nil {
+		fmt.Fprintf(&b, " Registration %s.", c.registration.Number)
 	}
 	if c.breached && c.phase != PhaseEnded && len(c.escalations) > 0 {
 		e := c.escalations[len(c.escalations)-1]

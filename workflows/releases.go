@@ -24,11 +24,16 @@ type releases struct {
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
+	// registers is VersionDeclarationsRegister of ChangeQuietAutomatedStages: the clearance is
+	// accepted into the declarations register once its lane is selected.
+	registers bool
 }
 
 // newReleases asks the changes a clearance decides when it starts.
 func newReleases(ctx workflow.Context) releases {
-	switch v := workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, VersionStudyMemo); {
+	switch v := workflow.GetVersion(ctx, ChangeQuietAutomatedStages, workflow.DefaultVersion, VersionDeclarationsRegister); {
+	case v >= VersionDeclarationsRegister:
+		return releases{visibility: quiet{}, keepsStudy: true, registers: true}
 	case v >= VersionStudyMemo:
 		return releases{visibility: quiet{}, keepsStudy: true}
 	case v >= 1:
@@ -105,6 +110,16 @@ const ChangeQuietAutomatedStages = "quiet-automated-stages"
 // field MemoStudy, so the Time Release Study reads clearances from visibility pages. The same
 // spot asked again with a higher maximum, so a new clearance records one marker, not two.
 const VersionStudyMemo workflow.Version = 2
+
+// VersionDeclarationsRegister is version 3 of ChangeQuietAutomatedStages: a clearance whose
+// declaration validates (its lane is selected) is accepted. It checks that its workflow ID is its
+// declaration's and records the acceptance in the declarations register, which gives the
+// declaration its registration number and binds it to this clearance; a declaration the register
+// holds for another clearance (lodged before, perhaps so long ago that the server no longer keeps
+// that clearance) is refused, naming the earlier registration. Asked at the same spot as the
+// earlier versions, so a new clearance records one marker and one search attribute upsert for
+// all of them.
+const VersionDeclarationsRegister workflow.Version = 3
 
 // visibility is how a clearance shows its progress in its search attributes and when it watches a
 // stage's allowance. Each release of the workflow that changed it has its own implementation.

@@ -139,7 +139,7 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	for {
 		s.h.env.RegisterDelayedCallback(s.step, s.delay())
 		s.h.env.SetTestTimeout(time.Minute)
-		s.h.env.ExecuteWorkflow(WorkflowName, in)
+		s.h.execute(in)
 		if !s.h.env.IsWorkflowCompleted() {
 			t.Errorf("seed %d: the clearance did not complete", seed)
 			return s.stats

@@ -47,6 +47,15 @@ type Carried struct {
 	HeldSignals []json.RawMessage `json:"heldSignals,omitempty"`
 	// HeldCallers are the held signals' verified senders, one each (empty without one).
 	HeldCallers []Principal `json:"heldCallers,omitempty"`
+	// Registration is the declaration's registration, when it has one.
+	Registration *Registration `json:"registration,omitempty"`
+}
+
+// Registration is a declaration's entry in the declarations register: the number customs gave it
+// when it accepted the declaration, and when. Clearances started before the register have none.
+type Registration struct {
+	Number   string    `json:"number"`
+	Accepted time.Time `json:"accepted"`
 }
 
 // State is where a clearance stands; it is the value of the ClearanceStatus search attribute.
@@ -268,6 +277,7 @@ type Record struct {
 // Status is the answer to the query "status".
 type Status struct {
 	DeclarationID string                   `json:"declarationId"`
+	Registration  *Registration            `json:"registration,omitempty"`
 	Exporter      string                   `json:"exporter"`
 	Stage         policy.Stage             `json:"stage"`
 	Lane          policy.Lane              `json:"lane"`
@@ -341,6 +351,7 @@ func (s *Status) UpTo(now time.Time) {
 // Result is what a clearance returns when it ends.
 type Result struct {
 	DeclarationID string                    `json:"declarationId"`
+	Registration  *Registration             `json:"registration,omitempty"`
 	State         State                     `json:"state"`
 	Lane          policy.Lane               `json:"lane"`
 	Expedited     bool                      `json:"expedited"`

@@ -18,7 +18,10 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -54,6 +57,8 @@ type Scenario struct {
 	// Policy adjusts the built-in policy for this run: time-dependent paths need allowances or
 	// an information deadline of seconds.
 	Policy func(*policy.Policy)
+	// Before, when set, runs before the recorded clearance is submitted, given its declaration.
+	Before func(ctx context.Context, r *Recorder, d declaration.Declaration) error
 	// Drive acts as the officers and the exporter until the clearance ends.
 	Drive func(ctx context.Context, d *Driver) error
 	// Lane (the lane the clearance ends in) and State are what the run must show; the recorder
@@ -174,7 +179,7 @@ func Scenarios() []Scenario {
 				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
 					return err
 				}
-				if _, err := clearance.Reroute(ctx, d.c, d.ID, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
+				if _, err := clearance.Reroute(ctx, d.c, d.Ref, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
 					Reason: "counterfeit N95 respirators reported on this route"}); err != nil {
 					return err
 				}
@@ -193,7 +198,7 @@ func Scenarios() []Scenario {
 				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
 					return err
 				}
-				if _, err := clearance.Extend(ctx, d.c, d.ID, workflows.Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+				if _, err := clearance.Extend(ctx, d.c, d.Ref, workflows.Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
 					By: policy.Duration(24 * time.Hour), Reason: "the NIOSH approval is being confirmed with the issuing laboratory"}); err != nil {
 					return err
 				}
@@ -213,7 +218,7 @@ func Scenarios() []Scenario {
 				if err := d.AwaitOfficer(ctx, policy.StageRelease); err != nil {
 					return err
 				}
-				if _, err := clearance.Reroute(ctx, d.c, d.ID, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
+				if _, err := clearance.Reroute(ctx, d.c, d.Ref, workflows.Reroute{Officer: "sup-huang", Lane: policy.LaneRed,
 					Reason: "intelligence: test kits of this lot diverted on arrival"}); err != nil {
 					return err
 				}
@@ -242,8 +247,25 @@ func Scenarios() []Scenario {
 				if err := d.AwaitOfficer(ctx, policy.StageBiologicalReview); err != nil {
 					return err
 				}
-				return clearance.Withdraw(ctx, d.c, d.ID, "the consignee cancelled the order")
+				return clearance.Withdraw(ctx, d.c, d.Ref, "the consignee cancelled the order")
 			},
+		},
+		{
+			Name: "relodged-after-retention", Covers: "a released declaration lodged again after the server no longer keeps its clearance: the declarations register refuses it, naming the registration and the release notice",
+			Example: "us-nasal-cannulas-anaesthesia-masks.json", ID: "RW-2020-US-0601",
+			Lane: policy.LaneGreen, State: workflows.StateRefused,
+			Before: func(ctx context.Context, r *Recorder, d declaration.Declaration) error {
+				run, err := clearance.Submit(ctx, r.c, d)
+				if err != nil {
+					return err
+				}
+				var res workflows.Result
+				if err := run.Get(ctx, &res); err != nil || res.State != workflows.StateReleased {
+					return fmt.Errorf("the first lodgement ended %s: %v", res.State, err)
+				}
+				return r.forget(ctx, run.GetID(), run.GetRunID())
+			},
+			Drive: func(context.Context, *Driver) error { return nil },
 		},
 		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
@@ -270,6 +292,7 @@ func Scenarios() []Scenario {
 // Recorder runs scenarios against a Temporal server with the real worker.
 type Recorder struct {
 	c          client.Client
+	namespace  string
 	examples   string
 	policyPath string
 	eng        *engine.Engine
@@ -282,7 +305,7 @@ func NewRecorder(ctx context.Context, c client.Client, namespace, examplesDir, w
 	if err := connect.RegisterSearchAttributes(ctx, c, namespace); err != nil {
 		return nil, err
 	}
-	r := &Recorder{c: c, examples: examplesDir, policyPath: filepath.Join(workDir, "policy.json")}
+	r := &Recorder{c: c, namespace: namespace, examples: examplesDir, policyPath: filepath.Join(workDir, "policy.json")}
 	if err := r.writePolicy(nil); err != nil {
 		return nil, err
 	}
@@ -337,15 +360,20 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 	if err := r.writePolicy(s.Policy); err != nil {
 		return nil, err
 	}
+	if s.Before != nil {
+		if err := s.Before(ctx, r, decl); err != nil {
+			return nil, fmt.Errorf("%s: before: %w", s.Name, err)
+		}
+	}
 	run, err := clearance.Submit(ctx, r.c, decl)
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{c: r.c, ID: decl.ID}
+	d := &Driver{c: r.c, Ref: clearance.RefOf(decl)}
 	if err := s.Drive(ctx, d); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	res, err := clearance.Wait(ctx, r.c, decl.ID)
+	res, err := clearance.Wait(ctx, r.c, clearance.RefOf(decl))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
@@ -361,6 +389,28 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 		return nil, fmt.Errorf("%s: the recorded history does not replay: %w", s.Name, err)
 	}
 	return h, nil
+}
+
+// forget deletes a closed clearance from the server, as the end of its retention does, and waits
+// until the server no longer knows it.
+func (r *Recorder) forget(ctx context.Context, workflowID, runID string) error {
+	if _, err := r.c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: r.namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
+	}); err != nil {
+		return fmt.Errorf("delete %s: %w", workflowID, err)
+	}
+	for {
+		_, err := r.c.DescribeWorkflowExecution(ctx, workflowID, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still known after its deletion: %w", workflowID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Write writes a history to dir/NAME.json in the Web UI's JSON form.
@@ -395,8 +445,8 @@ func Index() string {
 // Driver acts on one clearance as its officers and exporter would.
 type Driver struct {
 	c client.Client
-	// ID is the declaration ID.
-	ID string
+	// Ref names the clearance.
+	Ref clearance.Ref
 }
 
 type step struct {
@@ -420,15 +470,15 @@ func (d *Driver) Steps(ctx context.Context, steps ...step) error {
 func (d *Driver) Await(ctx context.Context, what string, cond func(workflows.Status) bool) (workflows.Status, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		s, err := clearance.Status(ctx, d.c, d.ID)
+		s, err := clearance.Status(ctx, d.c, d.Ref)
 		if err == nil && cond(s) {
 			return s, nil
 		}
 		if err == nil && s.State.Final() {
-			return s, fmt.Errorf("%s ended (%s: %s) while waiting for %s", d.ID, s.State, s.Reason, what)
+			return s, fmt.Errorf("%s ended (%s: %s) while waiting for %s", d.Ref.Declaration, s.State, s.Reason, what)
 		}
 		if time.Now().After(deadline) {
-			return s, fmt.Errorf("%s: gave up waiting for %s (state %s, stage %s, last error %v)", d.ID, what, s.State, s.Stage, err)
+			return s, fmt.Errorf("%s: gave up waiting for %s (state %s, stage %s, last error %v)", d.Ref.Declaration, what, s.State, s.Stage, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -451,7 +501,7 @@ func (d *Driver) Decide(ctx context.Context, stage policy.Stage, officer string,
 	if err := d.AwaitOfficer(ctx, stage); err != nil {
 		return err
 	}
-	_, err := clearance.Decide(ctx, d.c, d.ID, workflows.Decision{Stage: stage, Officer: officer, Outcome: outcome, Reason: reason})
+	_, err := clearance.Decide(ctx, d.c, d.Ref, workflows.Decision{Stage: stage, Officer: officer, Outcome: outcome, Reason: reason})
 	return err
 }
 
@@ -460,7 +510,7 @@ func (d *Driver) Request(ctx context.Context, stage policy.Stage, officer, reaso
 	if err := d.AwaitOfficer(ctx, stage); err != nil {
 		return err
 	}
-	_, err := clearance.Decide(ctx, d.c, d.ID, workflows.Decision{Stage: stage, Officer: officer,
+	_, err := clearance.Decide(ctx, d.c, d.Ref, workflows.Decision{Stage: stage, Officer: officer,
 		Outcome: workflows.OutcomeRequestInformation, Reason: reason, Requested: requested})
 	return err
 }
@@ -472,13 +522,13 @@ func (d *Driver) Supply(ctx context.Context, s workflows.Supply) error {
 	}); err != nil {
 		return err
 	}
-	_, err := clearance.Supply(ctx, d.c, d.ID, s)
+	_, err := clearance.Supply(ctx, d.c, d.Ref, s)
 	return err
 }
 
 // Signal sends a decision as the signal "decision".
 func (d *Driver) Signal(ctx context.Context, dec workflows.Decision) error {
-	id, err := workflows.WorkflowID(d.ID)
+	id, err := d.Ref.WorkflowID()
 	if err != nil {
 		return err
 	}

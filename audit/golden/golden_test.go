@@ -168,7 +168,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui := downloadLikeWebUI(t, ctx, ts, workflows.WorkflowIDPrefix+"NBKR-2020-000331", fetched)
+	ui := downloadLikeWebUI(t, ctx, ts, audit.StartOf(fetched).WorkflowID, fetched)
 	uiPath := filepath.Join(dir, "ui-download.json")
 	if err := os.WriteFile(uiPath, ui, 0o600); err != nil {
 		t.Fatal(err)

@@ -37,6 +37,14 @@ const PCR_KITS = 'RX-2020-FR-0409'; // red, biological class B
 const VENTILATORS = 'WK-2020-BE-0402'; // red, expedited: its 15s document check allowance runs out
 const CANNULAS = 'NBKR-2020-000331'; // green: released without an officer
 const SCENARIO = [ANTIBODY_KITS, N95, PCR_KITS, VENTILATORS, CANNULAS];
+// The exporter's customs code of each: a clearance's workflow ID names its exporter.
+const EXPORTER = {
+  [ANTIBODY_KITS]: '3301960412',
+  [N95]: '3205960330',
+  [PCR_KITS]: '3122960087',
+  [VENTILATORS]: '4403960219',
+  [CANNULAS]: '3302960178',
+};
 
 const QUEUE = {
   document: "ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'document-check'",
@@ -44,7 +52,7 @@ const QUEUE = {
   supervisor: "SlaBreached = true AND ExecutionStatus = 'Running'",
 };
 
-const wf = (id) => `clearance-${id}`;
+const wf = (id) => `clearance-${EXPORTER[id]}-${id}`;
 
 // submitted reads the starter's output: one line per declaration it started.
 function submitted() {
@@ -56,10 +64,12 @@ function submitted() {
   return ids;
 }
 
-// exporterView is the starter's status of a clearance: the engine's own answer, to compare
-// with what the UI shows.
+// exporterView is the starter's status of a clearance as its exporter asks for it: the engine's
+// own answer, to compare with what the UI shows.
 function exporterView(id) {
-  const out = execFileSync(STARTER, ['--address', GRPC, 'status', id, '--json'], { encoding: 'utf8' });
+  const out = execFileSync(STARTER, ['--address', GRPC, '--exporter', EXPORTER[id], 'status', id, '--json'], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out);
 }
 

@@ -29,7 +29,8 @@ const ARTIFACTS = process.env.CUSTOMS_ARTIFACTS || resolve(here, '../../artifact
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const ANTIBODY_KITS = 'LB-2020-DE-0415';
-const WF = `clearance-${ANTIBODY_KITS}`;
+const ANTIBODY_KITS_EXPORTER = '3301960412'; // the exporter's customs code, which the workflow ID names
+const WF = `clearance-${ANTIBODY_KITS_EXPORTER}-${ANTIBODY_KITS}`;
 const QUEUE = "ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'document-check'";
 
 function exporterView(id) {

@@ -173,9 +173,9 @@ var expected = map[string]expectation{
 
 // run is one clearance the test drives.
 type run struct {
-	file     string
-	id       string
-	exporter string
+	file string
+	// ref names the clearance: its exporter and declaration ID.
+	ref      clearance.Ref
 	exp      expectation
 	done     bool
 	asked    bool
@@ -321,7 +321,7 @@ func submitExamples(t *testing.T, ctx context.Context, who *parties, suffix stri
 		if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
 			t.Fatalf("submit %s: %v", name, err)
 		}
-		runs = append(runs, &run{file: name, id: d.ID, exp: exp, exporter: d.Exporter.Code})
+		runs = append(runs, &run{file: name, ref: clearance.RefOf(d), exp: exp})
 	}
 	if len(runs) != len(expected) {
 		t.Fatalf("%d valid examples submitted, %d expected", len(runs), len(expected))
@@ -336,10 +336,10 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 	c := who.reader
 	callCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	s, err := clearance.Status(callCtx, c, r.id)
+	s, err := clearance.Status(callCtx, c, r.ref)
 	if err != nil {
 		// A query may time out while the workflow's worker was just killed; ask again later.
-		t.Logf("%s: status: %v", r.id, err)
+		t.Logf("%s: status: %v", r.ref.Declaration, err)
 		return 0
 	}
 	if s.State.Final() {
@@ -351,12 +351,12 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 	}
 	switch s.Waiting.For {
 	case workflows.WaitingForExporter:
-		if _, err := clearance.Supply(callCtx, who.exporter(r.exporter), r.id, workflows.Supply{
-			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-" + r.id,
+		if _, err := clearance.Supply(callCtx, who.exporter(r.ref.Exporter), r.ref, workflows.Supply{
+			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-" + r.ref.Declaration,
 				Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}},
 			Note: "manufacturer's quality declaration attached",
 		}); err != nil {
-			t.Logf("%s: supply: %v", r.id, err)
+			t.Logf("%s: supply: %v", r.ref.Declaration, err)
 			return 0
 		}
 		r.supplied = true
@@ -371,12 +371,12 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 		d.Reason = "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
 		d.Requested = []string{string(declaration.DocQualityDeclaration)}
 	}
-	if _, err := clearance.Decide(callCtx, who.officer(d.Officer), r.id, d); err != nil {
+	if _, err := clearance.Decide(callCtx, who.officer(d.Officer), r.ref, d); err != nil {
 		var refused *clearance.RefusedError
 		if errors.As(err, &refused) {
-			t.Errorf("%s: decision %+v refused: %v", r.id, d, err)
+			t.Errorf("%s: decision %+v refused: %v", r.ref.Declaration, d, err)
 		} else {
-			t.Logf("%s: decide: %v", r.id, err)
+			t.Logf("%s: decide: %v", r.ref.Declaration, err)
 		}
 		return 0
 	}
@@ -410,8 +410,8 @@ func count(runs []*run, f func(*run) bool) int {
 }
 
 // identities returns who completed each workflow task and activity of a clearance, in order.
-func identities(ctx context.Context, c client.Client, id string) (workflowTasks, activityTasks []string, err error) {
-	wid, err := workflows.WorkflowID(id)
+func identities(ctx context.Context, c client.Client, ref clearance.Ref) (workflowTasks, activityTasks []string, err error) {
+	wid, err := ref.WorkflowID()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -441,7 +441,7 @@ func killBusiestWorker(t *testing.T, ctx context.Context, c client.Client, runs 
 		if r.done {
 			continue
 		}
-		wts, _, err := identities(ctx, c, r.id)
+		wts, _, err := identities(ctx, c, r.ref)
 		if err != nil || len(wts) == 0 {
 			continue
 		}
@@ -483,33 +483,33 @@ func checkResults(t *testing.T, ctx context.Context, c client.Client, runs []*ru
 	t.Helper()
 	released := 0
 	for _, r := range runs {
-		res, err := clearance.Wait(ctx, c, r.id)
+		res, err := clearance.Wait(ctx, c, r.ref)
 		if err != nil {
-			t.Errorf("%s (%s): %v", r.id, r.file, err)
+			t.Errorf("%s (%s): %v", r.ref.Declaration, r.file, err)
 			continue
 		}
 		r.result = res
 		if res.State != r.exp.state || res.Lane != r.exp.lane {
 			t.Errorf("%s (%s) ended %s in the %s lane at %s (%s); want %s in the %s lane",
-				r.id, r.file, res.State, res.Lane, res.Stage, res.Reason, r.exp.state, r.exp.lane)
+				r.ref.Declaration, r.file, res.State, res.Lane, res.Stage, res.Reason, r.exp.state, r.exp.lane)
 		}
 		if r.exp.askForQualityDeclaration && !r.supplied {
-			t.Errorf("%s (%s) ended without the request for information being answered", r.id, r.file)
+			t.Errorf("%s (%s) ended without the request for information being answered", r.ref.Declaration, r.file)
 		}
 		for _, d := range res.Decisions {
 			if verified && d.Via == workflows.ViaUpdate && !d.Verified {
-				t.Errorf("%s: the decision of %s on %s is not recorded as its verified caller's", r.id, d.Officer, d.Stage)
+				t.Errorf("%s: the decision of %s on %s is not recorded as its verified caller's", r.ref.Declaration, d.Officer, d.Stage)
 			}
 		}
 		switch res.State {
 		case workflows.StateReleased:
 			released++
-			if res.Notice == nil || res.Notice.DeclarationID != r.id || res.Notice.Number == "" {
-				t.Errorf("%s released with notice %+v", r.id, res.Notice)
+			if res.Notice == nil || res.Notice.DeclarationID != r.ref.Declaration || res.Notice.Number == "" {
+				t.Errorf("%s released with notice %+v", r.ref.Declaration, res.Notice)
 			}
 		default:
 			if res.Notice != nil {
-				t.Errorf("%s ended %s with a release notice %+v", r.id, res.State, res.Notice)
+				t.Errorf("%s ended %s with a release notice %+v", r.ref.Declaration, res.State, res.Notice)
 			}
 		}
 	}
@@ -521,9 +521,9 @@ func workShared(t *testing.T, ctx context.Context, c client.Client, runs []*run,
 	t.Helper()
 	tasks := map[int]int{}
 	for _, r := range runs {
-		wts, ats, err := identities(ctx, c, r.id)
+		wts, ats, err := identities(ctx, c, r.ref)
 		if err != nil {
-			t.Errorf("history of %s: %v", r.id, err)
+			t.Errorf("history of %s: %v", r.ref.Declaration, err)
 			continue
 		}
 		for _, id := range append(wts, ats...) {
@@ -564,27 +564,27 @@ func checkRegister(t *testing.T, ctx context.Context, dsn string, runs []*run) s
 	}()
 	numbers := map[string]string{}
 	for _, r := range runs {
-		n, found, err := reg.Get(ctx, r.id)
+		n, found, err := reg.Get(ctx, r.ref.Exporter, r.ref.Declaration)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.result.State != workflows.StateReleased {
 			if found {
-				t.Errorf("%s ended %s but the register holds notice %s", r.id, r.result.State, n.Number)
+				t.Errorf("%s ended %s but the register holds notice %s", r.ref.Declaration, r.result.State, n.Number)
 			}
 			continue
 		}
 		if !found {
-			t.Errorf("%s was released but the register holds no notice", r.id)
+			t.Errorf("%s was released but the register holds no notice", r.ref.Declaration)
 			continue
 		}
 		if want := r.result.Notice; want == nil || n.Number != want.Number || !n.IssuedAt.Equal(want.IssuedAt) {
-			t.Errorf("%s: the register holds %+v, the clearance returned %+v", r.id, n, want)
+			t.Errorf("%s: the register holds %+v, the clearance returned %+v", r.ref.Declaration, n, want)
 		}
 		if other, dup := numbers[n.Number]; dup {
-			t.Errorf("notice %s issued to %s and %s", n.Number, other, r.id)
+			t.Errorf("notice %s issued to %s and %s", n.Number, other, r.ref.Declaration)
 		}
-		numbers[n.Number] = r.id
+		numbers[n.Number] = r.ref.Declaration
 	}
 	total, err := reg.Count(ctx)
 	if err != nil {
@@ -601,12 +601,12 @@ func describe(ctx context.Context, c client.Client, runs []*run) string {
 		if r.done {
 			continue
 		}
-		s, err := clearance.Status(ctx, c, r.id)
+		s, err := clearance.Status(ctx, c, r.ref)
 		if err != nil {
-			fmt.Fprintf(&b, "  %s: %v\n", r.id, err)
+			fmt.Fprintf(&b, "  %s: %v\n", r.ref.Declaration, err)
 			continue
 		}
-		fmt.Fprintf(&b, "  %s: %s at %s, waiting %+v\n", r.id, s.State, s.Stage, s.Waiting)
+		fmt.Fprintf(&b, "  %s: %s at %s, waiting %+v\n", r.ref.Declaration, s.State, s.Stage, s.Waiting)
 	}
 	return b.String()
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/internal/uitest"
-	"github.com/medsupply/customs/workflows"
 )
 
 // EnvUI is the Web UI's base URL, served by Temporal's UI server as the Compose stack's
@@ -46,7 +45,7 @@ func TestWebUISignsOfficersInOnTheCluster(t *testing.T) {
 	if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
 		t.Fatal(err)
 	}
-	wid, err := workflows.WorkflowID(d.ID)
+	wid, err := clearance.RefOf(d).WorkflowID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +72,7 @@ func TestWebUISignsOfficersInOnTheCluster(t *testing.T) {
 	if _, refusal, body := officer.Decide(who.ns, wid, map[string]string{"stage": "document-check", "outcome": "approve"}); refusal != "" {
 		t.Fatalf("doc-li deciding through the UI: refused %q\n%s", refusal, body)
 	}
-	s, err := clearance.Status(ctx, who.reader, d.ID)
+	s, err := clearance.Status(ctx, who.reader, clearance.RefOf(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func TestWebUISignsOfficersInOnTheCluster(t *testing.T) {
 		t.Errorf("decisions after the UI's: %s; want doc-li's, verified", raw)
 	}
 	// The clearance is left to its allowance: a withdrawal ends it, as its exporter.
-	if err := clearance.Withdraw(ctx, who.exporter(d.Exporter.Code), d.ID, "test over"); err != nil {
+	if err := clearance.Withdraw(ctx, who.exporter(d.Exporter.Code), clearance.RefOf(d), "test over"); err != nil {
 		t.Errorf("withdraw: %v", err)
 	}
 }

@@ -95,15 +95,15 @@ func TestWorkerKilledWithCallersVerified(t *testing.T) {
 	results := out.wait(t)
 	decided.wait(t)
 	assertReleasedOnce(t, reg, ids, results)
-	for _, id := range ids[green:] {
+	for _, ref := range ids[green:] {
 		var byOfficer []workflows.DecisionRecord
-		for _, d := range results[id].Decisions {
+		for _, d := range results[ref].Decisions {
 			if d.Via != workflows.ViaAutomatic {
 				byOfficer = append(byOfficer, d)
 			}
 		}
 		if len(byOfficer) != 1 || byOfficer[0].Officer != "doc-li" || !byOfficer[0].Verified || byOfficer[0].Via != workflows.ViaUpdate {
-			t.Errorf("%s: officers' decisions %+v, want one by doc-li through the update, verified (its officer left to the token)", id, byOfficer)
+			t.Errorf("%s: officers' decisions %+v, want one by doc-li through the update, verified (its officer left to the token)", ref.Declaration, byOfficer)
 		}
 	}
 	if !survivor.running() {

@@ -25,8 +25,8 @@ func TestDuplicateSubmissionFromProcesses(t *testing.T) {
 	ns := newNamespace(t)
 	address := srv.GetFrontendHostPort()
 	c := dial(t, address, ns, "")
-	path, id := exampleFile(t, exFFP2)
-	wid := workflowID(t, id)
+	path, ref := exampleFile(t, exFFP2)
+	id, wid := ref.Declaration, workflowID(t, ref)
 
 	const processes = 8
 	type run struct {

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/register"
@@ -33,12 +34,12 @@ func (k kill) String() string {
 // killWorker waits until the register holds at least notices notices, then SIGKILLs the worker
 // and records what was in flight.
 func killWorker(t *testing.T, c client.Client, w *workerProcess, reg *register.SQLite, out *outcomes,
-	ids []string, notices int) kill {
+	refs []clearance.Ref, notices int) kill {
 	t.Helper()
 	k := kill{notices: awaitNotices(t, reg, notices)}
-	k.running = out.running(len(ids))
+	k.running = out.running(len(refs))
 	w.kill(t)
-	k.heldClearances, k.heldActivities = heldBy(t, c, ids, w)
+	k.heldClearances, k.heldActivities = heldBy(t, c, refs, w)
 	return k
 }
 

@@ -1,15 +1,17 @@
 package faults
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,32 +224,38 @@ func fresh(t *testing.T, name string) declaration.Declaration {
 }
 
 // exampleFile writes the example declaration name under a fresh ID into a temporary directory
-// and returns the file and the ID.
-func exampleFile(t *testing.T, name string) (path, id string) {
+// and returns the file and the Ref of its clearance (its exporter and the new ID).
+func exampleFile(t *testing.T, name string) (path string, ref clearance.Ref) {
 	return ids.ExampleCopy(t, examplesDir, name)
 }
 
-func workflowID(t *testing.T, declarationID string) string {
+// workflowID returns the workflow ID of the clearance ref names.
+func workflowID(t *testing.T, ref clearance.Ref) string {
 	t.Helper()
-	id, err := workflows.WorkflowID(declarationID)
+	id, err := ref.WorkflowID()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return id
 }
 
-// submitAll starts a clearance of each declaration and returns their IDs.
-func submitAll(t *testing.T, c client.Client, decls ...declaration.Declaration) []string {
+// compareRefs orders Refs by declaration ID, then exporter.
+func compareRefs(a, b clearance.Ref) int {
+	return cmp.Or(cmp.Compare(a.Declaration, b.Declaration), cmp.Compare(a.Exporter, b.Exporter))
+}
+
+// submitAll starts a clearance of each declaration and returns their Refs.
+func submitAll(t *testing.T, c client.Client, decls ...declaration.Declaration) []clearance.Ref {
 	t.Helper()
 	ctx := ctxFor(t, conditionTimeout)
-	ids := make([]string, 0, len(decls))
+	refs := make([]clearance.Ref, 0, len(decls))
 	for _, d := range decls {
 		if _, err := clearance.Submit(ctx, c, d); err != nil {
 			t.Fatalf("submit %s: %v", d.ID, err)
 		}
-		ids = append(ids, d.ID)
+		refs = append(refs, clearance.RefOf(d))
 	}
-	return ids
+	return refs
 }
 
 // workerProcess is the worker binary running as a child process.
@@ -436,27 +444,27 @@ type outcomes struct {
 	wg      sync.WaitGroup
 	ended   atomic.Int64
 	mu      sync.Mutex
-	results map[string]workflows.Result
-	errs    map[string]error
+	results map[clearance.Ref]workflows.Result
+	errs    map[clearance.Ref]error
 }
 
 // awaitResults waits in the background for each clearance's result, for at most timeout.
-func awaitResults(c client.Client, ids []string, timeout time.Duration) *outcomes {
-	o := &outcomes{results: map[string]workflows.Result{}, errs: map[string]error{}}
+func awaitResults(c client.Client, refs []clearance.Ref, timeout time.Duration) *outcomes {
+	o := &outcomes{results: map[clearance.Ref]workflows.Result{}, errs: map[clearance.Ref]error{}}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	o.wg.Add(len(ids))
-	for _, id := range ids {
+	o.wg.Add(len(refs))
+	for _, ref := range refs {
 		go func() {
 			defer o.wg.Done()
-			res, err := clearance.Wait(ctx, c, id)
+			res, err := clearance.Wait(ctx, c, ref)
 			o.ended.Add(1)
 			o.mu.Lock()
 			defer o.mu.Unlock()
 			if err != nil {
-				o.errs[id] = err
+				o.errs[ref] = err
 				return
 			}
-			o.results[id] = res
+			o.results[ref] = res
 		}()
 	}
 	go func() {
@@ -470,20 +478,16 @@ func awaitResults(c client.Client, ids []string, timeout time.Duration) *outcome
 func (o *outcomes) running(total int) int { return total - int(o.ended.Load()) }
 
 // wait waits for every result and fails the test on a clearance that did not end.
-func (o *outcomes) wait(t *testing.T) map[string]workflows.Result {
+func (o *outcomes) wait(t *testing.T) map[clearance.Ref]workflows.Result {
 	t.Helper()
 	o.wg.Wait()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	ids := make([]string, 0, len(o.errs))
-	for id := range o.errs {
-		ids = append(ids, id)
+	refs := slices.SortedFunc(maps.Keys(o.errs), compareRefs)
+	for _, ref := range refs {
+		t.Errorf("%s: %v", ref.Declaration, o.errs[ref])
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		t.Errorf("%s: %v", id, o.errs[id])
-	}
-	if len(ids) > 0 {
+	if len(refs) > 0 {
 		t.FailNow()
 	}
 	return o.results
@@ -491,12 +495,13 @@ func (o *outcomes) wait(t *testing.T) map[string]workflows.Result {
 
 // assertReleasedOnce checks that every clearance ended released and that the register holds
 // exactly one notice for each, the one in its result, and no other notice.
-func assertReleasedOnce(t *testing.T, r *register.SQLite, ids []string, results map[string]workflows.Result) {
+func assertReleasedOnce(t *testing.T, r *register.SQLite, refs []clearance.Ref, results map[clearance.Ref]workflows.Result) {
 	t.Helper()
 	ctx := ctxFor(t, conditionTimeout)
 	numbers := map[string]string{}
-	for _, id := range ids {
-		res := results[id]
+	for _, ref := range refs {
+		id := ref.Declaration
+		res := results[ref]
 		if res.State != workflows.StateReleased {
 			t.Errorf("%s ended %s at %s: %s", id, res.State, res.Stage, res.Reason)
 			continue
@@ -506,7 +511,7 @@ func assertReleasedOnce(t *testing.T, r *register.SQLite, ids []string, results 
 			t.Errorf("%s: released without a notice in its result", id)
 			continue
 		}
-		got, found, err := r.Get(ctx, id)
+		got, found, err := r.Get(ctx, ref.Exporter, id)
 		switch {
 		case err != nil:
 			t.Errorf("%s: register: %v", id, err)
@@ -524,8 +529,8 @@ func assertReleasedOnce(t *testing.T, r *register.SQLite, ids []string, results 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count != len(ids) {
-		t.Errorf("register holds %d notices for %d released declarations", count, len(ids))
+	if count != len(refs) {
+		t.Errorf("register holds %d notices for %d released declarations", count, len(refs))
 	}
 }
 
@@ -558,10 +563,11 @@ func notificationsOf(t *testing.T, path string, kind activities.NotificationKind
 
 // assertNotifiedAtLeastOnce checks that every declaration's exporter was told of its release and
 // returns how many notifications were repeats. Notifications are at least once by design.
-func assertNotifiedAtLeastOnce(t *testing.T, path string, ids []string) (repeats int) {
+func assertNotifiedAtLeastOnce(t *testing.T, path string, refs []clearance.Ref) (repeats int) {
 	t.Helper()
 	counts := notificationsOf(t, path, activities.NotifyReleased)
-	for _, id := range ids {
+	for _, ref := range refs {
+		id := ref.Declaration
 		switch n := counts[id]; {
 		case n == 0:
 			t.Errorf("%s: the exporter was not told of the release", id)
@@ -582,12 +588,12 @@ type activityRun struct {
 }
 
 // activityRuns reads the activity executions of clearances from their histories.
-func activityRuns(t *testing.T, c client.Client, ids []string) []activityRun {
+func activityRuns(t *testing.T, c client.Client, refs []clearance.Ref) []activityRun {
 	t.Helper()
 	ctx := ctxFor(t, conditionTimeout)
 	var runs []activityRun
-	for _, id := range ids {
-		wid := workflowID(t, id)
+	for _, ref := range refs {
+		wid := workflowID(t, ref)
 		types := map[int64]string{}
 		it := c.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
@@ -614,11 +620,11 @@ func appendActivityRun(runs []activityRun, wid string, types map[int64]string, e
 
 // heldBy counts the clearances with an activity started by a worker and not finished, and those
 // activities, as the server sees them: after a SIGKILL, the work the dead worker took with it.
-func heldBy(t *testing.T, c client.Client, ids []string, p *workerProcess) (clearances, acts int) {
+func heldBy(t *testing.T, c client.Client, refs []clearance.Ref, p *workerProcess) (clearances, acts int) {
 	t.Helper()
 	ctx := ctxFor(t, conditionTimeout)
-	for _, id := range ids {
-		desc, err := c.DescribeWorkflowExecution(ctx, workflowID(t, id), "")
+	for _, ref := range refs {
+		desc, err := c.DescribeWorkflowExecution(ctx, workflowID(t, ref), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -647,15 +653,15 @@ type decider struct {
 	tries atomic.Int64
 }
 
-func decideAll(c client.Client, ids []string, d workflows.Decision, timeout time.Duration) *decider {
+func decideAll(c client.Client, refs []clearance.Ref, d workflows.Decision, timeout time.Duration) *decider {
 	dc := &decider{}
-	dc.wg.Add(len(ids))
-	for _, id := range ids {
+	dc.wg.Add(len(refs))
+	for _, ref := range refs {
 		go func() {
 			defer dc.wg.Done()
-			if err := poll(timeout, func() error { return dc.decideOnce(c, id, d) }); err != nil {
+			if err := poll(timeout, func() error { return dc.decideOnce(c, ref, d) }); err != nil {
 				dc.mu.Lock()
-				dc.errs = append(dc.errs, fmt.Errorf("%s: %s by %s: %w", id, d.Stage, d.Officer, err))
+				dc.errs = append(dc.errs, fmt.Errorf("%s: %s by %s: %w", ref.Declaration, d.Stage, d.Officer, err))
 				dc.mu.Unlock()
 			}
 		}()
@@ -664,10 +670,10 @@ func decideAll(c client.Client, ids []string, d workflows.Decision, timeout time
 }
 
 // decideOnce returns nil once the decision is recorded.
-func (dc *decider) decideOnce(c client.Client, id string, d workflows.Decision) error {
+func (dc *decider) decideOnce(c client.Client, ref clearance.Ref, d workflows.Decision) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := clearance.Status(ctx, c, id)
+	s, err := clearance.Status(ctx, c, ref)
 	if err != nil {
 		return err
 	}
@@ -683,7 +689,7 @@ func (dc *decider) decideOnce(c client.Client, id string, d workflows.Decision) 
 		return fmt.Errorf("%s at %s", s.State, s.Stage)
 	}
 	dc.tries.Add(1)
-	if _, err := clearance.Decide(ctx, c, id, d); err != nil {
+	if _, err := clearance.Decide(ctx, c, ref, d); err != nil {
 		return err
 	}
 	return nil
@@ -702,13 +708,13 @@ func (dc *decider) wait(t *testing.T) {
 
 // awaitState polls a clearance's status until ok accepts it; a clearance that ends first fails
 // the test.
-func awaitState(t *testing.T, c client.Client, id, what string, ok func(workflows.Status) bool) workflows.Status {
+func awaitState(t *testing.T, c client.Client, ref clearance.Ref, what string, ok func(workflows.Status) bool) workflows.Status {
 	t.Helper()
 	var got workflows.Status
-	eventually(t, conditionTimeout, id+" "+what, func() error {
+	eventually(t, conditionTimeout, ref.Declaration+" "+what, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s, err := clearance.Status(ctx, c, id)
+		s, err := clearance.Status(ctx, c, ref)
 		if err != nil {
 			return err
 		}
@@ -724,17 +730,17 @@ func awaitState(t *testing.T, c client.Client, id, what string, ok func(workflow
 	return got
 }
 
-func awaitOfficer(t *testing.T, c client.Client, id string, stage policy.Stage) workflows.Status {
+func awaitOfficer(t *testing.T, c client.Client, ref clearance.Ref, stage policy.Stage) workflows.Status {
 	t.Helper()
-	return awaitState(t, c, id, "awaiting an officer at "+string(stage), func(s workflows.Status) bool {
+	return awaitState(t, c, ref, "awaiting an officer at "+string(stage), func(s workflows.Status) bool {
 		return s.State == workflows.StateAwaitingOfficer && s.Stage == stage
 	})
 }
 
-func decide(t *testing.T, c client.Client, id string, d workflows.Decision) {
+func decide(t *testing.T, c client.Client, ref clearance.Ref, d workflows.Decision) {
 	t.Helper()
-	if _, err := clearance.Decide(ctxFor(t, conditionTimeout), c, id, d); err != nil {
-		t.Fatalf("%s: %s decides %s at %s: %v", id, d.Officer, d.Outcome, d.Stage, err)
+	if _, err := clearance.Decide(ctxFor(t, conditionTimeout), c, ref, d); err != nil {
+		t.Fatalf("%s: %s decides %s at %s: %v", ref.Declaration, d.Officer, d.Outcome, d.Stage, err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/register"
@@ -163,7 +164,7 @@ func startFlakyWorker(t *testing.T, reg registry.Registry) (client.Client, *regi
 		}
 	})
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	engine.Register(w, &activities.Activities{Registry: reg, Releases: releases})
+	engine.Register(w, &activities.Activities{Registry: reg, Releases: releases, Declarations: releases})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestRegistryOutageRetried(t *testing.T) {
 
 	const failures = 2
 	d := fresh(t, exCannulas)
-	wid := workflowID(t, d.ID)
+	wid := workflowID(t, clearance.RefOf(d))
 	flaky.failFirst(wid, failures)
 	ids := submitAll(t, c, d)
 	results := awaitResults(c, ids, conditionTimeout).wait(t)
@@ -235,7 +236,7 @@ func TestInvalidCertificateNotRetried(t *testing.T) {
 	c, releases := startFlakyWorker(t, flaky)
 
 	d := fresh(t, exNonNotified)
-	wid := workflowID(t, d.ID)
+	wid := workflowID(t, clearance.RefOf(d))
 	var body string
 	for _, cert := range d.Certificates {
 		if registry.IsNotifiedBodyNumber(cert.Issuer) {
@@ -247,9 +248,9 @@ func TestInvalidCertificateNotRetried(t *testing.T) {
 	}
 	ids := submitAll(t, c, d)
 	out := awaitResults(c, ids, conditionTimeout)
-	awaitOfficer(t, c, d.ID, policy.StageDocumentCheck)
-	decide(t, c, d.ID, approval(policy.StageDocumentCheck, "doc-li"))
-	res := out.wait(t)[d.ID]
+	awaitOfficer(t, c, clearance.RefOf(d), policy.StageDocumentCheck)
+	decide(t, c, clearance.RefOf(d), approval(policy.StageDocumentCheck, "doc-li"))
+	res := out.wait(t)[clearance.RefOf(d)]
 
 	if res.State != workflows.StateRefused || res.Stage != policy.StageCertificationCheck || !strings.Contains(res.Reason, body) {
 		t.Fatalf("ended %s at %s: %q; want refused at the certification check naming body %s", res.State, res.Stage, res.Reason, body)
@@ -257,7 +258,7 @@ func TestInvalidCertificateNotRetried(t *testing.T) {
 	if res.Notice != nil {
 		t.Errorf("refused clearance carries notice %+v", res.Notice)
 	}
-	if _, found, err := releases.Get(context.Background(), d.ID); err != nil || found {
+	if _, found, err := releases.Get(context.Background(), d.Exporter.Code, d.ID); err != nil || found {
 		t.Errorf("register lookup: found %v, error %v; want no notice", found, err)
 	}
 

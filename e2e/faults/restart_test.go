@@ -141,34 +141,34 @@ func TestServerRestart(t *testing.T) {
 	ids := submitAll(t, c, decls...)
 	atDocuments, atReview, atRequest := ids[:officerWaits], ids[officerWaits:officerWaits+reviews], ids[officerWaits+reviews:]
 
-	for _, id := range atReview {
-		awaitOfficer(t, c, id, policy.StageDocumentCheck)
-		decide(t, c, id, approval(policy.StageDocumentCheck, "doc-li"))
+	for _, ref := range atReview {
+		awaitOfficer(t, c, ref, policy.StageDocumentCheck)
+		decide(t, c, ref, approval(policy.StageDocumentCheck, "doc-li"))
 	}
-	for _, id := range atRequest {
-		awaitOfficer(t, c, id, policy.StageDocumentCheck)
-		decide(t, c, id, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+	for _, ref := range atRequest {
+		awaitOfficer(t, c, ref, policy.StageDocumentCheck)
+		decide(t, c, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
 			Outcome: workflows.OutcomeRequestInformation, Reason: "attach the manufacturer's quality declaration",
 			Requested: []string{string(declaration.DocQualityDeclaration)}})
 	}
-	before := map[string]waitingView{}
-	for _, id := range atDocuments {
-		before[id] = viewOf(awaitOfficer(t, c, id, policy.StageDocumentCheck))
+	before := map[clearance.Ref]waitingView{}
+	for _, ref := range atDocuments {
+		before[ref] = viewOf(awaitOfficer(t, c, ref, policy.StageDocumentCheck))
 	}
-	for _, id := range atReview {
-		before[id] = viewOf(awaitOfficer(t, c, id, policy.StageBiologicalReview))
+	for _, ref := range atReview {
+		before[ref] = viewOf(awaitOfficer(t, c, ref, policy.StageBiologicalReview))
 	}
-	for _, id := range atRequest {
-		before[id] = viewOf(awaitState(t, c, id, "awaiting the exporter", func(s workflows.Status) bool {
+	for _, ref := range atRequest {
+		before[ref] = viewOf(awaitState(t, c, ref, "awaiting the exporter", func(s workflows.Status) bool {
 			return s.State == workflows.StateAwaitingExporter
 		}))
 	}
 	var officerQueue, exporterQueue []string
-	for _, id := range append(slices.Clone(atDocuments), atReview...) {
-		officerQueue = append(officerQueue, workflowID(t, id))
+	for _, ref := range append(slices.Clone(atDocuments), atReview...) {
+		officerQueue = append(officerQueue, workflowID(t, ref))
 	}
-	for _, id := range atRequest {
-		exporterQueue = append(exporterQueue, workflowID(t, id))
+	for _, ref := range atRequest {
+		exporterQueue = append(exporterQueue, workflowID(t, ref))
 	}
 	awaitQueue(t, c, ns, workflows.StateAwaitingOfficer, officerQueue)
 	awaitQueue(t, c, ns, workflows.StateAwaitingExporter, exporterQueue)
@@ -205,10 +205,10 @@ func TestServerRestart(t *testing.T) {
 	w2 := startWorker(t, s2.FrontendAddress(), ns, workerDir, "after-restart")
 	awaitPolling(t, c2, w2)
 
-	for _, id := range slices.Sorted(maps.Keys(before)) {
-		st := awaitState(t, c2, id, "answering after the restart", func(workflows.Status) bool { return true })
-		if got := viewOf(st); got != before[id] {
-			t.Errorf("%s after the restart: %+v, before: %+v", id, got, before[id])
+	for _, ref := range slices.SortedFunc(maps.Keys(before), compareRefs) {
+		st := awaitState(t, c2, ref, "answering after the restart", func(workflows.Status) bool { return true })
+		if got := viewOf(st); got != before[ref] {
+			t.Errorf("%s after the restart: %+v, before: %+v", ref.Declaration, got, before[ref])
 		}
 	}
 	awaitQueue(t, c2, ns, workflows.StateAwaitingOfficer, officerQueue)
@@ -216,22 +216,22 @@ func TestServerRestart(t *testing.T) {
 
 	all := append(slices.Clone(ids), inFlight...)
 	out := awaitResults(c2, all, recoveryTimeout)
-	for _, id := range atDocuments {
-		decide(t, c2, id, approval(policy.StageDocumentCheck, "doc-chen"))
+	for _, ref := range atDocuments {
+		decide(t, c2, ref, approval(policy.StageDocumentCheck, "doc-chen"))
 	}
-	for _, id := range atReview {
-		decide(t, c2, id, approval(policy.StageBiologicalReview, "hq-wang"))
-		awaitOfficer(t, c2, id, policy.StageRelease)
-		decide(t, c2, id, approval(policy.StageRelease, "rel-zhou"))
+	for _, ref := range atReview {
+		decide(t, c2, ref, approval(policy.StageBiologicalReview, "hq-wang"))
+		awaitOfficer(t, c2, ref, policy.StageRelease)
+		decide(t, c2, ref, approval(policy.StageRelease, "rel-zhou"))
 	}
-	for _, id := range atRequest {
-		if _, err := clearance.Supply(ctxFor(t, conditionTimeout), c2, id, workflows.Supply{
-			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-RESTART-" + id}},
+	for _, ref := range atRequest {
+		if _, err := clearance.Supply(ctxFor(t, conditionTimeout), c2, ref, workflows.Supply{
+			Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-RESTART-" + ref.Declaration}},
 		}); err != nil {
-			t.Fatalf("%s: supply after the restart: %v", id, err)
+			t.Fatalf("%s: supply after the restart: %v", ref.Declaration, err)
 		}
-		awaitOfficer(t, c2, id, policy.StageDocumentCheck)
-		decide(t, c2, id, approval(policy.StageDocumentCheck, "doc-li"))
+		awaitOfficer(t, c2, ref, policy.StageDocumentCheck)
+		decide(t, c2, ref, approval(policy.StageDocumentCheck, "doc-li"))
 	}
 	results := out.wait(t)
 	assertReleasedOnce(t, reg, all, results)

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/medsupply/customs/clearance"
@@ -74,8 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var conn connect.Options
-	var ui string
+	var ui, exporter string
 	RegisterFlags(fs, &conn, &ui)
+	fs.StringVar(&exporter, "exporter", os.Getenv(EnvExporter),
+		"the exporter's customs code that status, supply, withdraw and wait act for (env "+EnvExporter+"); default: the one the API key names")
 	r := &runner{stdout: stdout, stderr: stderr, dial: dial}
 	fs.Usage = func() { r.help(fs) }
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +102,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 			return connect.Dial(ctx, o, logging.NewSDKLogger(zl))
 		}
 	}
-	r.conn, r.ui = conn, ui
+	r.conn, r.ui, r.exporter = conn, ui, exporter
+	if exporter != "" {
+		if _, err := workflows.WorkflowID(exporter, "x"); err != nil {
+			fmt.Fprintf(stderr, "starter: --exporter: %v\n", err)
+			return ExitInvalid
+		}
+	}
 	cmd, cargs := rest[0], rest[1:]
 	switch cmd {
 	case "submit":
@@ -166,12 +176,83 @@ func envOr(k, def string) string {
 	return def
 }
 
+// EnvExporter names the exporter's customs code the starter acts for.
+const EnvExporter = "CUSTOMS_EXPORTER"
+
 type runner struct {
 	stdout, stderr io.Writer
 	conn           connect.Options
 	dial           Dialer
 	ui             string
-	c              client.Client
+	// exporter is --exporter: the exporter the commands act for, "" when not given.
+	exporter string
+	c        client.Client
+}
+
+// actingFor returns the exporter the starter acts for: --exporter, else the exporter the API key
+// names, else "".
+func (r *runner) actingFor() string {
+	if r.exporter != "" {
+		return r.exporter
+	}
+	key := r.conn.APIKey
+	if key == "" && r.conn.APIKeyFile != "" {
+		if b, err := os.ReadFile(r.conn.APIKeyFile); err == nil {
+			key = strings.TrimSpace(string(b))
+		}
+	}
+	return exporterOfToken(key)
+}
+
+// ClaimExporter is the claim of an exporter's token that names its exporter (the server's
+// auth.ClaimExporter).
+const ClaimExporter = "customs_exporter"
+
+// exporterOfToken reads the exporter a JWT names in its ClaimExporter claim, without verifying
+// it: the server verifies the token; the starter only needs to know whose declarations it asks
+// about.
+func exporterOfToken(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims map[string]any
+	if json.Unmarshal(b, &claims) != nil {
+		return ""
+	}
+	code, _ := claims[ClaimExporter].(string)
+	return code
+}
+
+// ref names the clearance of declaration id: of the exporter the starter acts for, or, when it
+// is not known, of the one exporter visibility finds with that declaration ID.
+func (r *runner) ref(ctx context.Context, c client.Client, id string) (clearance.Ref, error) {
+	if code := r.actingFor(); code != "" {
+		return clearance.Ref{Exporter: code, Declaration: id}, nil
+	}
+	found, err := clearance.Lookup(ctx, c, r.conn.Namespace, id, "")
+	var denied *serviceerror.PermissionDenied
+	switch {
+	case errors.As(err, &denied):
+		return clearance.Ref{}, serviceerror.NewInvalidArgument(fmt.Sprintf(
+			"the exporter is not known: give --exporter CODE (env %s) or an API key that names it", EnvExporter))
+	case err != nil:
+		return clearance.Ref{}, err
+	case len(found) == 0:
+		return clearance.Ref{}, serviceerror.NewNotFound(fmt.Sprintf("no clearance of declaration %s", id))
+	case len(found) > 1:
+		codes := make([]string, len(found))
+		for i, f := range found {
+			codes[i] = f.Exporter
+		}
+		return clearance.Ref{}, serviceerror.NewInvalidArgument(fmt.Sprintf("declaration %s is lodged by %d exporters (%s): give --exporter CODE (env %s)",
+			id, len(found), strings.Join(codes, ", "), EnvExporter))
+	}
+	return found[0].Ref, nil
 }
 
 func (r *runner) client(ctx context.Context) (client.Client, error) {
@@ -246,12 +327,18 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 			fmt.Fprintf(r.stderr, "%s: invalid declaration:\n%s\n", f, indent(err.Error()))
 			continue
 		}
-		if prev, ok := seen[d.ID]; ok {
+		if code := r.actingFor(); code != "" && d.Exporter.Code != code {
 			bad = true
-			fmt.Fprintf(r.stderr, "%s: invalid declaration:\n  id: %q is also the ID of %s\n", f, d.ID, prev)
+			fmt.Fprintf(r.stderr, "%s: invalid declaration:\n  exporter.code: %q is not the exporter the starter acts for (%s)\n", f, d.Exporter.Code, code)
 			continue
 		}
-		seen[d.ID] = f
+		key := d.Exporter.Code + "/" + d.ID
+		if prev, ok := seen[key]; ok {
+			bad = true
+			fmt.Fprintf(r.stderr, "%s: invalid declaration:\n  id: %q is also the ID of %s, by the same exporter\n", f, d.ID, prev)
+			continue
+		}
+		seen[key] = f
 		decls = append(decls, d)
 	}
 	if bad {
@@ -311,7 +398,7 @@ func oneID(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer, n int)
 		fmt.Fprintf(stderr, "starter %s: expected %d argument(s), got %d\n", cmd, n, len(ops))
 		return nil, ExitInvalid, false
 	}
-	if _, err := workflows.WorkflowID(ops[0]); err != nil {
+	if _, err := workflows.LegacyWorkflowID(ops[0]); err != nil {
 		fmt.Fprintf(stderr, "starter %s: %v\n", cmd, err)
 		return nil, ExitInvalid, false
 	}
@@ -328,7 +415,11 @@ func (r *runner) status(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.connectFailed(err)
 	}
-	s, err := clearance.Status(ctx, c, ops[0])
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	s, err := clearance.Status(ctx, c, ref)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -353,7 +444,10 @@ func p(s string) string { return declaration.Printable(s) }
 
 func printStatus(w io.Writer, s workflows.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Declaration\t%s\n", s.DeclarationID)
+	fmt.Fprintf(tw, "Declaration\t%s of exporter %s\n", s.DeclarationID, s.Exporter)
+	if s.Registration != nil {
+		fmt.Fprintf(tw, "Registration\t%s, accepted %s\n", s.Registration.Number, s.Registration.Accepted.UTC().Format(time.RFC3339))
+	}
 	fmt.Fprintf(tw, "State\t%s\n", s.State)
 	accepts := "nothing"
 	if len(s.Accepts) > 0 {
@@ -437,7 +531,11 @@ func (r *runner) supply(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.connectFailed(err)
 	}
-	rec, err := clearance.Supply(ctx, c, ops[0], s)
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	rec, err := clearance.Supply(ctx, c, ref, s)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -475,7 +573,11 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.connectFailed(err)
 	}
-	if err := clearance.Withdraw(ctx, c, ops[0], *reason); err != nil {
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	if err := clearance.Withdraw(ctx, c, ref, *reason); err != nil {
 		return r.fail(err)
 	}
 	fmt.Fprintf(r.stdout, "%s\twithdrawn\n", ops[0])
@@ -492,7 +594,11 @@ func (r *runner) wait(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.connectFailed(err)
 	}
-	res, err := clearance.Wait(ctx, c, ops[0])
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	res, err := clearance.Wait(ctx, c, ref)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -524,6 +630,9 @@ func ResultCode(s workflows.State) int {
 func printResult(w io.Writer, r workflows.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Declaration\t%s\n", r.DeclarationID)
+	if r.Registration != nil {
+		fmt.Fprintf(tw, "Registration\t%s\n", r.Registration.Number)
+	}
 	fmt.Fprintf(tw, "Outcome\t%s at %s\n", r.State, r.Stage)
 	if r.Notice != nil {
 		fmt.Fprintf(tw, "Release notice\t%s\n", r.Notice.Number)

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/workflows"
@@ -48,7 +49,8 @@ commands:
   replay --query QUERY [conn flags]  replay every ExportClearance a visibility query matches,
                                      --parallel at once (default 4 per processor)
   trail ID [--json] [conn flags]     the decision trail of a clearance fetched from the server
-                                     (ID: declaration ID or workflow ID)
+                                     (ID: workflow ID, or declaration ID with --exporter
+                                     where several exporters use it)
   trail --file FILE [--json]         the decision trail of a history file
   version                            print the build's version and commit
 
@@ -235,11 +237,36 @@ func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv aud
 }
 
 type trailArgs struct {
-	conn    connect.Options
-	file    string
-	runID   string
-	asJSON  bool
-	timeout time.Duration
+	conn     connect.Options
+	file     string
+	runID    string
+	exporter string
+	asJSON   bool
+	timeout  time.Duration
+}
+
+// findClearance returns the workflow ID of the clearance of a declaration, given its declaration
+// ID and, optionally, its exporter's code. Declaration IDs are unique per exporter only: without
+// the exporter, a declaration ID that names the clearances of several exporters is an error that
+// lists them. A declaration ID that visibility does not list names its legacy workflow ID, under
+// which clearances were started before workflow IDs named the exporter.
+func findClearance(ctx context.Context, c client.Client, namespace, declarationID, exporter string) (string, error) {
+	found, err := clearance.Lookup(ctx, c, namespace, declarationID, exporter)
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 0:
+		return workflows.LegacyWorkflowID(declarationID)
+	case 1:
+		return found[0].WorkflowID, nil
+	}
+	ids := make([]string, len(found))
+	for i, f := range found {
+		ids[i] = f.WorkflowID
+	}
+	return "", fmt.Errorf("declaration %s names %d clearances (%s): give --exporter or the workflow ID",
+		declarationID, len(ids), strings.Join(ids, ", "))
 }
 
 func (r *runner) trailFlags(a *trailArgs) *flag.FlagSet {
@@ -248,6 +275,7 @@ func (r *runner) trailFlags(a *trailArgs) *flag.FlagSet {
 	a.conn.RegisterFlags(fs)
 	fs.StringVar(&a.file, "file", "", "read the history from this file instead of the server")
 	fs.StringVar(&a.runID, "run-id", "", "the run to read (default: the latest)")
+	fs.StringVar(&a.exporter, "exporter", "", "the exporter's code, when ID is a declaration ID that several exporters use")
 	fs.BoolVar(&a.asJSON, "json", false, "print the trail as JSON")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to try reaching the server")
 	fs.Usage = func() {
@@ -284,9 +312,15 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 	default:
 		id := ids[0]
 		if !strings.HasPrefix(id, workflows.WorkflowIDPrefix) {
-			if id, err = workflows.WorkflowID(id); err != nil {
+			if _, err := workflows.LegacyWorkflowID(id); err != nil {
 				fmt.Fprintf(r.stderr, "auditor: %v\n", err)
 				return ExitUsage
+			}
+			if a.exporter != "" {
+				if _, err := workflows.WorkflowID(a.exporter, id); err != nil {
+					fmt.Fprintf(r.stderr, "auditor: --exporter: %v\n", err)
+					return ExitUsage
+				}
 			}
 		}
 		c, code := r.connect(ctx, conn, *timeout)
@@ -294,6 +328,12 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 			return code
 		}
 		defer c.Close()
+		if !strings.HasPrefix(id, workflows.WorkflowIDPrefix) {
+			if id, err = findClearance(ctx, c, conn.Namespace, id, a.exporter); err != nil {
+				fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
+				return ExitNoMatch
+			}
+		}
 		h, err = audit.FetchHistory(ctx, c, id, *runID)
 		var nf *serviceerror.NotFound
 		switch {

@@ -110,7 +110,7 @@ func TestReplayCommandLocatesNonDeterminism(t *testing.T) {
 	}
 	code, _, errOut := run(t, nil, "replay", path)
 	oneLineError(t, errOut)
-	want := "clearance-JH-2020-US-0513: non-determinism at event " + tampered + " (ActivityTaskScheduled)"
+	want := "clearance-3205960330-JH-2020-US-0513: non-determinism at event " + tampered + " (ActivityTaskScheduled)"
 	if code != ExitFailed || !strings.Contains(errOut, want) {
 		t.Errorf("exit %d, stderr %q; want %q", code, errOut, want)
 	}
@@ -211,14 +211,14 @@ func TestReplayQueryCommand(t *testing.T) {
 	broken := audittest.RenameScheduled(golden(t, "reject"), "SelectLane", "SelectLaneByRules")
 	f := &audittest.Server{
 		Pages: [][]*workflowpb.WorkflowExecutionInfo{
-			{audittest.Info("clearance-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
-			{audittest.Info("clearance-GONE", workflows.WorkflowName), audittest.Info("clearance-JH-2020-US-0513", workflows.WorkflowName)},
-			{audittest.Info("clearance-JH-2020-US-0515", workflows.WorkflowName)},
+			{audittest.Info("clearance-3302960178-NBKR-2020-000331", workflows.WorkflowName), audittest.Info("order-17", "OrderFulfillment")},
+			{audittest.Info("clearance-GONE", workflows.WorkflowName), audittest.Info("clearance-3205960330-JH-2020-US-0513", workflows.WorkflowName)},
+			{audittest.Info("clearance-3205960330-JH-2020-US-0515", workflows.WorkflowName)},
 		},
 		Histories: map[string]*historypb.History{
-			"clearance-NBKR-2020-000331": golden(t, "green-release"),
-			"clearance-JH-2020-US-0513":  broken,
-			"clearance-JH-2020-US-0515":  golden(t, "escalation"),
+			"clearance-3302960178-NBKR-2020-000331": golden(t, "green-release"),
+			"clearance-3205960330-JH-2020-US-0513":  broken,
+			"clearance-3205960330-JH-2020-US-0515":  golden(t, "escalation"),
 		},
 	}
 	code, out, errOut := run(t, dialer(f), "replay", "--query", "ExporterCode = '3205960330'")
@@ -290,6 +290,28 @@ func TestTrailFromServer(t *testing.T) {
 		t.Errorf("unknown clearance: exit %d", code)
 	}
 	oneLineError(t, errOut)
+}
+
+// TestTrailOfADeclarationIDFoundInVisibility: a declaration ID names the one clearance
+// visibility lists with it, under its exporter's workflow ID; one that two exporters use is
+// refused, naming both clearances.
+func TestTrailOfADeclarationIDFoundInVisibility(t *testing.T) {
+	own := "clearance-3205960330-JH-2020-US-0513"
+	f := &audittest.Server{Histories: map[string]*historypb.History{own: golden(t, "reject")},
+		Pages: [][]*workflowpb.WorkflowExecutionInfo{{audittest.Info(own, workflows.WorkflowName)}}}
+	if code, out, errOut := run(t, dialer(f), "trail", "JH-2020-US-0513"); code != ExitOK || !strings.Contains(out, "doc-chen") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	f.Pages = [][]*workflowpb.WorkflowExecutionInfo{{audittest.Info(own, workflows.WorkflowName),
+		audittest.Info("clearance-3302960178-JH-2020-US-0513", workflows.WorkflowName)}}
+	code, _, errOut := run(t, dialer(f), "trail", "JH-2020-US-0513")
+	if code != ExitNoMatch || !strings.Contains(errOut, "names 2 clearances ("+own+", clearance-3302960178-JH-2020-US-0513): give --exporter") {
+		t.Errorf("a declaration ID of two exporters: exit %d, stderr %q", code, errOut)
+	}
+	oneLineError(t, errOut)
+	if code, _, errOut := run(t, dialer(f), "trail", "JH-2020-US-0513", "--exporter", "32059"); code != ExitUsage || !strings.Contains(errOut, "--exporter") {
+		t.Errorf("a malformed --exporter: exit %d, stderr %q", code, errOut)
+	}
 }
 
 // closedPort returns a loopback address nothing listens on.
@@ -416,7 +438,7 @@ func TestTrailCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"Clearance clearance-JH-2020-US-0513 of declaration JH-2020-US-0513",
+		"Clearance clearance-3205960330-JH-2020-US-0513 of declaration JH-2020-US-0513",
 		"History digest (" + audit.DigestAlgorithm + "): " + want.Digest,
 		"TIME (UTC)", "doc-chen", "reject", "the packing list declares 4,000 cartons",
 	} {

@@ -56,7 +56,7 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 		"submit", "../../../examples/de-antibody-test-kits.json"}, &out, &errOut); code != command.OK {
 		t.Fatalf("submit: exit %d: %s%s", code, out.String(), errOut.String())
 	}
-	const id, wf = "LB-2020-DE-0415", "clearance-LB-2020-DE-0415"
+	const id, wf = "LB-2020-DE-0415", "clearance-3301960412-LB-2020-DE-0415"
 
 	anonymous := uitest.Anonymous(t, ui)
 	if code, body := anonymous.Call(http.MethodGet, "/api/v1/namespaces/default/workflows", nil); code != http.StatusUnauthorized {

@@ -1,0 +1,45 @@
+package workflows
+
+import "testing"
+
+func TestWorkflowIDsNameTheExporter(t *testing.T) {
+	id, err := WorkflowID("3301960412", "LB-2020-DE-0415")
+	if err != nil || id != "clearance-3301960412-LB-2020-DE-0415" {
+		t.Fatalf("WorkflowID = %q, %v", id, err)
+	}
+	legacy, err := LegacyWorkflowID("LB-2020-DE-0415")
+	if err != nil || legacy != "clearance-LB-2020-DE-0415" {
+		t.Fatalf("LegacyWorkflowID = %q, %v", legacy, err)
+	}
+	for _, bad := range [][2]string{{"", "A"}, {"330196041", "A"}, {"33019604123", "A"}, {"3301-60412", "A"}, {"3301960412", ""}, {"3301960412", "-A"}, {"3301960412", "a b"}} {
+		if id, err := WorkflowID(bad[0], bad[1]); err == nil {
+			t.Errorf("WorkflowID(%q, %q) = %q, want an error", bad[0], bad[1], id)
+		}
+	}
+	for _, c := range []struct {
+		id, exporter, decl string
+		want               bool
+	}{
+		{id, "3301960412", "LB-2020-DE-0415", true},
+		{legacy, "3301960412", "LB-2020-DE-0415", true},
+		{id, "3302960178", "LB-2020-DE-0415", false},
+		{id, "3301960412", "LB-2020-DE-0416", false},
+		{"clearance-3302960178-LB-2020-DE-0415", "3301960412", "LB-2020-DE-0415", false},
+	} {
+		if got := IsWorkflowIDOf(c.id, c.exporter, c.decl); got != c.want {
+			t.Errorf("IsWorkflowIDOf(%s, %s, %s) = %v", c.id, c.exporter, c.decl, got)
+		}
+	}
+	for _, c := range []struct{ id, attr, exporter, want string }{
+		{id, "LB-2020-DE-0415", "3301960412", "LB-2020-DE-0415"},
+		{id, "", "3301960412", "LB-2020-DE-0415"},
+		{legacy, "", "3301960412", "LB-2020-DE-0415"},
+		{"clearance-NBKR-2020-000331", "", "", "NBKR-2020-000331"},
+		// The attribute is the answer where the ID alone could be read two ways.
+		{"clearance-3301960412-7", "3301960412-7", "3301960412", "3301960412-7"},
+	} {
+		if got := DeclarationOf(c.id, c.attr, c.exporter); got != c.want {
+			t.Errorf("DeclarationOf(%s, %q, %q) = %q, want %q", c.id, c.attr, c.exporter, got, c.want)
+		}
+	}
+}
