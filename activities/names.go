@@ -12,6 +12,7 @@ const (
 	NameVerifyCertificates  = "VerifyCertificates"
 	NamePlanInspection      = "PlanInspection"
 	NameIssueReleaseNotice  = "IssueReleaseNotice"
+	NameRegisterDeclaration = "RegisterDeclaration"
 	NameNotifyExporter      = "NotifyExporter"
 )
 

@@ -10,7 +10,7 @@ import (
 func TestActivityNamesAreTheMethods(t *testing.T) {
 	typ := reflect.TypeOf(&Activities{})
 	names := []string{NameLoadConfiguration, NameSelectLane, NameCheckDocuments, NamePrescreenBiological,
-		NameVerifyCertificates, NamePlanInspection, NameIssueReleaseNotice, NameNotifyExporter}
+		NameVerifyCertificates, NamePlanInspection, NameIssueReleaseNotice, NameRegisterDeclaration, NameNotifyExporter}
 	for _, n := range names {
 		if _, ok := typ.MethodByName(n); !ok {
 			t.Errorf("Activities has no method %s", n)

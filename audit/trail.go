@@ -39,6 +39,8 @@ const (
 	RowEscalation    = "escalation"
 	RowLapse         = "lapse"
 	RowReleaseNotice = "release-notice"
+	RowRegistration  = "registration"
+	RowWork          = "work"
 	RowNotification  = "notification"
 	RowOutcome       = "outcome"
 	RowOther         = "other"
@@ -324,6 +326,13 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 			outcome = fmt.Sprintf("%d finding(s), worst %s", n, res.Worst())
 		}
 		b.add(e, RowCheck, ActorSystem, what, outcome, findings(res.Findings))
+	case name == activities.NameRegisterDeclaration:
+		var reg activities.Registered
+		if err := b.dc.FromPayloads(result, &reg); err != nil {
+			b.add(e, RowRegistration, ActorSystem, what, "unreadable", OneLine(err.Error()))
+			return
+		}
+		b.add(e, RowRegistration, ActorSystem, what, "registration "+reg.Number, "accepted "+reg.LodgedAt.UTC().Format(time.RFC3339))
 	case name == activities.NameIssueReleaseNotice:
 		var req activities.ReleaseRequest
 		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req); err != nil {
@@ -505,6 +514,35 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 			break
 		}
 		row = b.add(e, RowWithdrawal, b.exporterActor(), "withdraw (update)", "withdrawn", w.Reason)
+	case workflows.UpdateClaim, workflows.UpdateUnclaim:
+		var r workflows.ClaimRequest
+		if err := b.dc.FromPayloads(args, &r); err != nil {
+			row = b.add(e, RowWork, "officer", name+" (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		outcome := "held by " + orCaller(r.Officer, caller)
+		if name == workflows.UpdateUnclaim {
+			outcome = "back to the queue"
+		}
+		row = b.add(e, RowWork, orCaller(r.Officer, caller), name+" "+string(b.stage)+" (update)", outcome, r.Reason)
+	case workflows.UpdateReassign:
+		var r workflows.Reassignment
+		if err := b.dc.FromPayloads(args, &r); err != nil {
+			row = b.add(e, RowWork, "officer", "reassign (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		outcome := "back to the queue"
+		if r.Officer != "" {
+			outcome = "held by " + r.Officer
+		}
+		row = b.add(e, RowWork, orCaller(r.Supervisor, caller), "reassign "+string(b.stage)+" (update)", outcome, r.Reason)
+	case workflows.UpdateNote:
+		var n workflows.Note
+		if err := b.dc.FromPayloads(args, &n); err != nil {
+			row = b.add(e, RowWork, "officer", "note (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		row = b.add(e, RowWork, orCaller(n.Officer, caller), "note (update)", "noted", n.Text)
 	default:
 		row = b.add(e, RowOther, orSystem(req.GetMeta().GetIdentity()), "update "+name, "accepted", "")
 	}

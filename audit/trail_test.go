@@ -313,3 +313,30 @@ func TestTrailTableEscapesControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailOfWorkManagement: the trail names who claimed, noted and reassigned the stage, who
+// held it after each step, and the registration the clearance got at acceptance.
+func TestTrailOfWorkManagement(t *testing.T) {
+	tr := trailOf(t, "claim-reassign-note")
+	var work []string
+	registration := ""
+	for _, r := range tr.Rows {
+		switch r.Kind {
+		case RowWork:
+			work = append(work, r.Actor+" | "+r.What+" | "+r.Outcome+" | "+r.Reason)
+		case RowRegistration:
+			registration = r.Outcome
+		}
+	}
+	want := []string{
+		"doc-li | claim document-check (update) | held by doc-li | ",
+		"doc-li | note (update) | noted | NIOSH approval TC-84A-1234 to be checked against the CDC list",
+		"sup-huang | reassign document-check (update) | held by doc-chen | doc-li is on leave from tomorrow",
+	}
+	if strings.Join(work, "\n") != strings.Join(want, "\n") {
+		t.Errorf("work rows:\n%s\nwant:\n%s", strings.Join(work, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.HasPrefix(registration, "registration ED-") {
+		t.Errorf("registration row %q", registration)
+	}
+}

@@ -238,6 +238,26 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 		t.Errorf("the auditor lists: %v", err)
 	}
 
+	// Work management: the exporter and the auditor may not claim or note; doc-li claims as
+	// doc-li only, and a supervisor (only) reassigns.
+	_, err = clearance.Claim(ctx, exporter, clearance.RefOf(d), workflows.ClaimRequest{})
+	denied(t, "the exporter claims", err, `the update "claim" is not for this role`)
+	_, err = clearance.AddNote(ctx, auditor, clearance.RefOf(d), workflows.Note{Officer: "audit-1", Text: "seen"})
+	denied(t, "the auditor notes", err, `the update "note" is not for this role`)
+	_, err = clearance.Reassign(ctx, docLi, clearance.RefOf(d), workflows.Reassignment{Officer: "doc-chen", Reason: "x"})
+	denied(t, "an officer reassigns", err, `the update "reassign" is not for this role`)
+	var refusedClaim *clearance.RefusedError
+	if _, err := clearance.Claim(ctx, docLi, clearance.RefOf(d), workflows.ClaimRequest{Officer: "doc-chen"}); !errors.As(err, &refusedClaim) ||
+		!strings.Contains(refusedClaim.Reason, `you are signed in as "doc-li"`) {
+		t.Fatalf("doc-li claiming as doc-chen: %v", err)
+	}
+	if claim, err := clearance.Claim(ctx, docLi, clearance.RefOf(d), workflows.ClaimRequest{}); err != nil || claim.Holder != "doc-li" {
+		t.Fatalf("doc-li claims: %+v, %v", claim, err)
+	}
+	if n, err := clearance.AddNote(ctx, docLi, clearance.RefOf(d), workflows.Note{Text: "invoice and packing list agree"}); err != nil || n.Officer != "doc-li" {
+		t.Fatalf("doc-li notes: %+v, %v", n, err)
+	}
+
 	// doc-li may not decide as doc-chen; deciding without naming an officer decides as doc-li.
 	_, err = clearance.Decide(ctx, docLi, clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Officer: "doc-chen", Outcome: workflows.OutcomeApprove})
 	var refused *clearance.RefusedError

@@ -337,6 +337,30 @@ func Supply(ctx context.Context, c client.Client, r Ref, s workflows.Supply) (wo
 	return rec, update(ctx, c, r, workflows.UpdateSupplyDocuments, s, &rec)
 }
 
+// Claim takes the stage that awaits a decision for an officer.
+func Claim(ctx context.Context, c client.Client, r Ref, req workflows.ClaimRequest) (workflows.WorkRecord, error) {
+	var rec workflows.WorkRecord
+	return rec, update(ctx, c, r, workflows.UpdateClaim, req, &rec)
+}
+
+// Unclaim gives a held stage back to the queue.
+func Unclaim(ctx context.Context, c client.Client, r Ref, req workflows.ClaimRequest) (workflows.WorkRecord, error) {
+	var rec workflows.WorkRecord
+	return rec, update(ctx, c, r, workflows.UpdateUnclaim, req, &rec)
+}
+
+// Reassign sends a supervisor's reassignment of the stage.
+func Reassign(ctx context.Context, c client.Client, r Ref, req workflows.Reassignment) (workflows.WorkRecord, error) {
+	var rec workflows.WorkRecord
+	return rec, update(ctx, c, r, workflows.UpdateReassign, req, &rec)
+}
+
+// AddNote adds an officer's note to the clearance.
+func AddNote(ctx context.Context, c client.Client, r Ref, n workflows.Note) (workflows.WorkRecord, error) {
+	var rec workflows.WorkRecord
+	return rec, update(ctx, c, r, workflows.UpdateNote, n, &rec)
+}
+
 // Withdraw withdraws a declaration.
 func Withdraw(ctx context.Context, c client.Client, r Ref, reason string) error {
 	var st workflows.State

@@ -89,6 +89,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
 		SADeclarationID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SARegistration:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAClaimedBy:          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStage:              enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SALane:               enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStatus:             enumspb.INDEXED_VALUE_TYPE_KEYWORD,

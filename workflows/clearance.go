@@ -58,6 +58,9 @@ type clearance struct {
 	// registration is the declaration's entry in the declarations register (nil before
 	// acceptance, and for clearances started before the register).
 	registration *Registration
+	// claim is who holds the stage awaiting a decision; workLog the steps of work management.
+	claim   *Claim
+	workLog []WorkRecord
 
 	findings  []StageFindings
 	decisions []DecisionRecord
@@ -106,6 +109,7 @@ type shownAttributes struct {
 	identity            bool
 	lane, stage, status string
 	registration        string
+	claimedBy           string
 	breached            *bool
 }
 
@@ -122,6 +126,7 @@ func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
 	s.stage, _ = sa.GetKeyword(StageKey)
 	s.status, _ = sa.GetKeyword(StatusKey)
 	s.registration, _ = sa.GetKeyword(RegistrationKey)
+	s.claimedBy, _ = sa.GetKeyword(ClaimedByKey)
 	if b, ok := sa.GetBool(SlaBreachedKey); ok {
 		s.breached = &b
 	}
@@ -140,6 +145,14 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	if c.registration != nil && c.registration.Number != next.registration {
 		u = append(u, RegistrationKey.ValueSet(c.registration.Number))
 		next.registration = c.registration.Number
+	}
+	if h := c.holder(); h != next.claimedBy {
+		if h == "" {
+			u = append(u, ClaimedByKey.ValueUnset())
+		} else {
+			u = append(u, ClaimedByKey.ValueSet(h))
+		}
+		next.claimedBy = h
 	}
 	if c.lane != "" && string(c.lane) != next.lane {
 		u = append(u, LaneKey.ValueSet(string(c.lane)))
@@ -921,6 +934,9 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	r.Duration = policy.Duration(now.Sub(r.Started))
 	r.Outcome = outcome
 	r.Overrun = r.Ended.After(r.Due)
+	if c.claim != nil && c.claim.Stage == r.Stage {
+		c.claim = nil // the next stage is another queue's
+	}
 	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": outcome}).
 		Timer(MetricStageDuration).Record(r.Duration.D())
 	workflow.GetLogger(ctx).Info("stage ended", "declarationID", c.decl.ID, "stage", r.Stage,

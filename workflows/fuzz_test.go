@@ -363,3 +363,95 @@ func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
 func noCaller(v func(json.RawMessage, *Principal) error) func(json.RawMessage) error {
 	return func(raw json.RawMessage) error { return v(raw, nil) }
 }
+
+// workSeeds adds a work-management update's seeds in every phase, with and without a holder
+// (flags bit 0) and for each caller.
+func workSeeds(f *testing.F, seeds ...string) {
+	for _, s := range append(seeds, `[]`, `null`, `{}`, `{"officer":1}`, `{"officer":"doc-li"} {}`,
+		`{"officer":"doc-li","text":"`+strings.Repeat("t", MaxReasonBytes+1)+`"}`) {
+		for phase := uint8(0); phase < uint8(len(allPhases)); phase++ {
+			f.Add([]byte(s), phase, uint8(0), uint8(0))
+			f.Add([]byte(s), phase, uint8(0), uint8(1)|uint8(phase%4)<<4)
+		}
+	}
+}
+
+// workClearance is fuzzClearance whose current stage doc-li holds when flags bit 0 is set.
+func workClearance(phase, stage, flags uint8) *clearance {
+	c := fuzzClearance(phase, stage, flags&^1)
+	if flags&1 != 0 && c.stage != "" {
+		c.claim = &Claim{Officer: "doc-li", Stage: c.stage, At: start}
+	}
+	return c
+}
+
+func FuzzClaim(f *testing.F) {
+	workSeeds(f, `{"officer":"doc-li"}`, `{"officer":"doc-chen","reason":"mine"}`, `{"officer":"cert-liu"}`,
+		`{"officer":"hq-wang"}`, `{"officer":"doc-li","reason":"\u001b[2J"}`, `{"officer":"doc-li","stage":"release"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := workClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateClaim, raw, withFuzzCaller(c.validateClaim, caller), func(r ClaimRequest) []string {
+			r = asClaimant(r, caller)
+			if caller != nil && r.Officer != caller.Subject {
+				t.Fatalf("accepted a claim as %q from the caller %q", r.Officer, caller.Subject)
+			}
+			if c.holder() != "" {
+				t.Fatalf("accepted a claim by %s of a stage %s holds", r.Officer, c.holder())
+			}
+			if err := c.mayDecide("officer", r.Officer); err != nil {
+				t.Fatalf("accepted a claim by an officer who may not decide %s: %v", c.stage, err)
+			}
+			return []string{r.Reason}
+		})
+	})
+}
+
+func FuzzUnclaim(f *testing.F) {
+	workSeeds(f, `{"officer":"doc-li"}`, `{"officer":"doc-chen"}`, `{"officer":"doc-li","reason":"back to the queue"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := workClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateUnclaim, raw, withFuzzCaller(c.validateUnclaim, caller), func(r ClaimRequest) []string {
+			if r = asClaimant(r, caller); r.Officer != c.holder() {
+				t.Fatalf("accepted an unclaim by %q of a stage %q holds", r.Officer, c.holder())
+			}
+			return []string{r.Reason}
+		})
+	})
+}
+
+func FuzzReassign(f *testing.F) {
+	workSeeds(f, `{"supervisor":"sup-huang","officer":"doc-chen","reason":"on leave"}`,
+		`{"supervisor":"sup-huang","officer":"","reason":"back to the queue"}`,
+		`{"supervisor":"doc-li","officer":"doc-chen","reason":"x"}`, `{"supervisor":"sup-huang","officer":"doc-chen"}`,
+		`{"supervisor":"sup-huang","officer":"hq-wang","reason":"x"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := workClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateReassign, raw, withFuzzCaller(c.validateReassign, caller), func(r Reassignment) []string {
+			if caller != nil && r.Supervisor != "" && r.Supervisor != caller.Subject {
+				t.Fatalf("accepted a reassignment as %q from the caller %q", r.Supervisor, caller.Subject)
+			}
+			if strings.TrimSpace(r.Reason) == "" || r.Officer == c.holder() {
+				t.Fatalf("accepted a reassignment %+v with holder %q", r, c.holder())
+			}
+			return []string{r.Reason}
+		})
+	})
+}
+
+func FuzzNote(f *testing.F) {
+	workSeeds(f, `{"officer":"doc-li","text":"invoice checked"}`, `{"officer":"sup-huang","text":"line 2\nline 3"}`,
+		`{"officer":"buyer","text":"x"}`, `{"officer":"doc-li","text":"  "}`, `{"officer":"doc-li","text":"\u0000"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := workClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateNote, raw, withFuzzCaller(c.validateNote, caller), func(n Note) []string {
+			if strings.TrimSpace(n.Text) == "" {
+				t.Fatalf("accepted a blank note")
+			}
+			return []string{n.Text}
+		})
+	})
+}

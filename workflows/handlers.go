@@ -134,6 +134,10 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		return fmt.Errorf("register update %s: %w", UpdateWithdraw, err)
 	}
 
+	if err := c.setupWork(ctx); err != nil {
+		return err
+	}
+
 	c.rosterSignals = workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
 		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +
 			"can no longer decide and one added can. Any payload is ignored; changes announced together are read once.",
@@ -543,6 +547,9 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	if err := c.decisionRules(d); err != nil {
 		return err
 	}
+	if err := c.claimRefusal(d); err != nil {
+		return err
+	}
 	if err := text("reason", d.Reason, MaxReasonBytes, true); err != nil {
 		return err
 	}
@@ -869,6 +876,10 @@ func (c *clearance) status(now time.Time) Status {
 		copied := *w
 		s.Waiting = &copied
 	}
+	if h := c.holder(); h != "" {
+		claim := *c.claim
+		s.Claim = &claim
+	}
 	s.UpTo(now)
 	return s
 }
@@ -924,6 +935,9 @@ func (c *clearance) details(now time.Time) string {
 		case StateWithdrawn:
 			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
 		}
+	}
+	if h := c.holder(); h != "" && c.phase != PhaseEnded {
+		fmt.Fprintf(&b, " Held by %s since %s.", h, c.claim.At.UTC().Format("2006-01-02 15:04 MST"))
 	}
 	if c.registration != nil {
 		fmt.Fprintf(&b, " Registration %s.", c.registration.Number)

@@ -46,17 +46,18 @@ var (
 	// phaseAccepts lists, for each phase, the requests it can carry out. A request a phase does
 	// not list is refused with the phase's reason.
 	phaseAccepts = map[Phase][]string{
-		PhaseStarting:         {UpdateWithdraw},
-		PhaseChecking:         {UpdateWithdraw, UpdateReroute},
-		PhaseAwaitingOfficer:  {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend},
-		PhaseDecided:          nil,
-		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend},
-		PhaseSupplied:         {UpdateWithdraw, UpdateReroute},
-		PhaseWithdrawing:      nil,
-		PhaseRerouting:        nil,
-		PhaseReleasing:        nil,
+		PhaseStarting: {UpdateWithdraw, UpdateNote},
+		PhaseChecking: {UpdateWithdraw, UpdateReroute, UpdateNote},
+		PhaseAwaitingOfficer: {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
+			UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote},
+		PhaseDecided:          {UpdateNote},
+		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote},
+		PhaseSupplied:         {UpdateWithdraw, UpdateReroute, UpdateNote},
+		PhaseWithdrawing:      {UpdateNote},
+		PhaseRerouting:        {UpdateNote},
+		PhaseReleasing:        {UpdateNote},
 		PhaseContinuing:       nil,
-		PhaseEnding:           nil,
+		PhaseEnding:           {UpdateNote},
 		PhaseEnded:            nil,
 	}
 	// phaseMeaning says what the clearance is doing in each phase, for refusals.
@@ -82,6 +83,10 @@ var (
 		UpdateWithdraw:        "the declaration cannot be withdrawn now",
 		UpdateReroute:         "the lane cannot be changed now",
 		UpdateExtend:          "stage: the allowance of a stage is extended only while it waits on an officer or the exporter",
+		UpdateClaim:           "stage: only a stage that awaits an officer's decision is claimed",
+		UpdateUnclaim:         "stage: no stage is held now",
+		UpdateReassign:        "stage: a stage is reassigned only while it waits on an officer or the exporter",
+		UpdateNote:            "the clearance takes no notes now",
 	}
 )
 

@@ -57,7 +57,7 @@ func TestRerouteWhileRefusalIsToldIsRefusedWithoutPanic(t *testing.T) {
 	require.False(t, h.accepted["reroute"])
 	require.ErrorContains(t, h.rejections["reroute"], "the lane cannot be changed now (it is ending")
 	require.Equal(t, PhaseEnding, during.Phase)
-	require.Empty(t, during.Accepts)
+	require.Equal(t, []string{UpdateNote}, during.Accepts, "only a note, while the refusal is told")
 	require.Equal(t, 5, h.notifyCalls[activities.NotifyRefused])
 }
 
@@ -306,9 +306,11 @@ func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
 	h.run(fixture())
 
 	require.Equal(t, PhaseAwaitingOfficer, officer.Phase)
-	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend}, officer.Accepts)
+	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
+		UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote}, officer.Accepts)
 	require.Equal(t, PhaseAwaitingExporter, exporter.Phase)
-	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend}, exporter.Accepts)
+	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote},
+		exporter.Accepts)
 	raw, err := json.Marshal(exporter)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"phase":"awaiting-exporter"`)

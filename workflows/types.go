@@ -49,6 +49,8 @@ type Carried struct {
 	HeldCallers []Principal `json:"heldCallers,omitempty"`
 	// Registration is the declaration's registration, when it has one.
 	Registration *Registration `json:"registration,omitempty"`
+	// Claim is who holds the stage in progress, when someone does.
+	Claim *Claim `json:"claim,omitempty"`
 }
 
 // Registration is a declaration's entry in the declarations register: the number customs gave it
@@ -272,13 +274,17 @@ type Record struct {
 	Supplies     []SupplyRecord    `json:"supplies,omitempty"`
 	Escalations  []Escalation      `json:"escalations,omitempty"`
 	Timeline     []StageRecord     `json:"timeline"`
+	// Work lists the claims, reassignments and notes (WorkRecord).
+	Work []WorkRecord `json:"work,omitempty"`
 }
 
 // Status is the answer to the query "status".
 type Status struct {
-	DeclarationID string                   `json:"declarationId"`
-	Registration  *Registration            `json:"registration,omitempty"`
-	Exporter      string                   `json:"exporter"`
+	DeclarationID string        `json:"declarationId"`
+	Registration  *Registration `json:"registration,omitempty"`
+	Exporter      string        `json:"exporter"`
+	// Claim is who holds the stage awaiting a decision, when someone does.
+	Claim         *Claim                   `json:"claim,omitempty"`
 	Stage         policy.Stage             `json:"stage"`
 	Lane          policy.Lane              `json:"lane"`
 	LaneSelection activities.LaneSelection `json:"laneSelection"`

@@ -268,6 +268,28 @@ func Scenarios() []Scenario {
 			Drive: func(context.Context, *Driver) error { return nil },
 		},
 		{
+			Name: "claim-reassign-note", Covers: "work management: doc-li claims the document check, notes it, a supervisor reassigns it to doc-chen, who approves",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0519",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if _, err := clearance.Claim(ctx, d.c, d.Ref, workflows.ClaimRequest{Officer: "doc-li"}); err != nil {
+					return err
+				}
+				if _, err := clearance.AddNote(ctx, d.c, d.Ref, workflows.Note{Officer: "doc-li",
+					Text: "NIOSH approval TC-84A-1234 to be checked against the CDC list"}); err != nil {
+					return err
+				}
+				if _, err := clearance.Reassign(ctx, d.c, d.Ref, workflows.Reassignment{Supervisor: "sup-huang", Officer: "doc-chen",
+					Reason: "doc-li is on leave from tomorrow"}); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-chen", workflows.OutcomeApprove, "")
+			},
+		},
+		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
 			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
 			Lane: policy.LaneYellow, State: workflows.StateReleased,

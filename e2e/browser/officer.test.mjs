@@ -144,7 +144,7 @@ test('2. the officer opens a clearance: summary, details, current details and th
     assert.match(meta.details, /SARS-CoV-2 IgM\/IgG antibody rapid test kit .* class D/);
     assert.match(
       meta.current,
-      /^Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\. Allowance ends \d{4}-\d\d-\d\d \d\d:\d\d UTC: (2d 0h|1d 23h) left\.$/,
+      /^Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\. Allowance ends \d{4}-\d\d-\d\d \d\d:\d\d UTC: (2d 0h|1d 23h) left\. Registration ED-\d{4}-\d{8}\.$/,
     );
     await desk.shot('02-clearance-user-metadata');
 
@@ -279,7 +279,7 @@ test('6. the signal dialog as the fallback: a refused signal is listed in the st
     await waitFor(() => exporterView(N95).state === 'released', 'the clearance released by the signal');
     if (await dialog.isVisible()) await desk.page.keyboard.press('Escape');
     const meta = await desk.userMetadata({ accept: (t) => t.startsWith('Released') });
-    assert.match(meta.current, /^Released under notice RN-\d{4}-\d{8}\.$/);
+    assert.match(meta.current, /^Released under notice RN-\d{4}-\d{8}\. Registration ED-\d{4}-\d{8}\.$/);
     await desk.waitForExecutionStatus('COMPLETED');
     await desk.shot('14-released');
     const history = await desk.history({ accept: (h) => h.includes('Workflow Execution Completed') });

@@ -1,0 +1,334 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/policy"
+)
+
+// Work management: an officer claims the stage that awaits a decision, so that colleagues see
+// it taken (the search attribute ClaimedBy); gives it back; a supervisor reassigns it; anyone on
+// the roster adds a note. The steps are kept in the record, for the trail.
+const (
+	// UpdateClaim: an officer who may decide the current stage takes it.
+	UpdateClaim = "claim"
+	// UpdateUnclaim: the officer who holds the stage gives it back to the queue.
+	UpdateUnclaim = "unclaim"
+	// UpdateReassign: a supervisor hands the stage to another officer, or back to the queue.
+	UpdateReassign = "reassign"
+	// UpdateNote: an officer or supervisor adds a note to the clearance.
+	UpdateNote = "note"
+
+	// SAClaimedBy holds the officer who claimed the stage awaiting a decision, unset when none.
+	SAClaimedBy = "ClaimedBy"
+
+	// MaxNotes bounds the notes of one clearance.
+	MaxNotes = 100
+)
+
+// ClaimedByKey is the typed key of SAClaimedBy.
+var ClaimedByKey = temporal.NewSearchAttributeKeyKeyword(SAClaimedBy)
+
+// Claim says who holds the stage awaiting a decision, and since when.
+type Claim struct {
+	Officer string       `json:"officer"`
+	Stage   policy.Stage `json:"stage"`
+	At      time.Time    `json:"at"`
+}
+
+// ClaimRequest is the payload of the updates "claim" and "unclaim": the officer, who is the
+// caller when the server verifies callers; a reason is optional.
+type ClaimRequest struct {
+	Officer string `json:"officer"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Reassignment is the payload of the update "reassign": the supervisor, the officer who takes the
+// stage ("" gives it back to the queue) and why.
+type Reassignment struct {
+	Supervisor string `json:"supervisor"`
+	Officer    string `json:"officer"`
+	Reason     string `json:"reason"`
+}
+
+// Note is the payload of the update "note".
+type Note struct {
+	Officer string `json:"officer"`
+	Text    string `json:"text"`
+}
+
+// Kinds of work records.
+const (
+	WorkClaimed    = "claimed"
+	WorkUnclaimed  = "unclaimed"
+	WorkReassigned = "reassigned"
+	WorkNoted      = "noted"
+)
+
+// WorkRecord is one step of the work on a clearance: who did it, at which stage, who holds the
+// stage after it, and the note or reason.
+type WorkRecord struct {
+	Kind    string       `json:"kind"`
+	Officer string       `json:"officer"`
+	Holder  string       `json:"holder,omitempty"`
+	Stage   policy.Stage `json:"stage,omitempty"`
+	Text    string       `json:"text,omitempty"`
+	At      time.Time    `json:"at"`
+}
+
+// setupWork registers the work-management updates.
+func (c *clearance) setupWork(ctx workflow.Context) error {
+	for _, u := range []struct {
+		name, description string
+		validate          func(json.RawMessage, *Principal) error
+		apply             func(workflow.Context, json.RawMessage, *Principal) (WorkRecord, error)
+	}{
+		{UpdateClaim, `An officer takes the stage that awaits a decision: {"officer":"doc-li"}. ClaimedBy shows who holds it; ` +
+			"while it is held only its holder and supervisors decide it. Refused unless the stage awaits an officer; when " +
+			"the officer may not decide the stage; or when another officer holds it (a supervisor reassigns).",
+			c.validateClaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
+				r := asClaimant(lenient[ClaimRequest](raw), caller)
+				c.claim = &Claim{Officer: r.Officer, Stage: c.stage, At: workflow.Now(ctx)}
+				return c.work(ctx, WorkRecord{Kind: WorkClaimed, Officer: r.Officer, Holder: r.Officer, Text: r.Reason})
+			}},
+		{UpdateUnclaim, `The officer who holds the stage gives it back to the queue: {"officer":"doc-li","reason":"..."}. ` +
+			"Refused unless the officer holds it.",
+			c.validateUnclaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
+				r := asClaimant(lenient[ClaimRequest](raw), caller)
+				c.claim = nil
+				return c.work(ctx, WorkRecord{Kind: WorkUnclaimed, Officer: r.Officer, Text: r.Reason})
+			}},
+		{UpdateReassign, `A supervisor hands the stage to another officer who may decide it, or back to the queue with ` +
+			`"officer":"": {"supervisor":"sup-huang","officer":"doc-chen","reason":"..."}. Refused without a reason, ` +
+			"unless the stage awaits an officer or the exporter, or when the officer may not decide the stage.",
+			c.validateReassign, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
+				r := lenient[Reassignment](raw)
+				if caller != nil && r.Supervisor == "" {
+					r.Supervisor = caller.Subject
+				}
+				c.claim = nil
+				if r.Officer != "" {
+					c.claim = &Claim{Officer: r.Officer, Stage: c.stage, At: workflow.Now(ctx)}
+				}
+				return c.work(ctx, WorkRecord{Kind: WorkReassigned, Officer: r.Supervisor, Holder: r.Officer, Text: r.Reason})
+			}},
+		{UpdateNote, `An officer or supervisor adds a note to the clearance: {"officer":"doc-li","text":"..."}. Notes are ` +
+			"kept in the status and the trail, at most 100. Refused once the clearance has ended, from someone not on the " +
+			"roster, or for a blank or too long text.",
+			c.validateNote, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
+				n := lenient[Note](raw)
+				if caller != nil && n.Officer == "" {
+					n.Officer = caller.Subject
+				}
+				holder := ""
+				if c.claim != nil {
+					holder = c.claim.Officer
+				}
+				return c.work(ctx, WorkRecord{Kind: WorkNoted, Officer: n.Officer, Holder: holder, Text: n.Text})
+			}},
+	} {
+		u := u
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name,
+			func(ctx workflow.Context, raw json.RawMessage) (WorkRecord, error) {
+				caller, _ := principalOf(ctx) // the validator refused an unreadable one
+				return u.apply(ctx, raw, caller)
+			},
+			workflow.UpdateHandlerOptions{
+				Validator:   func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, u.validate) },
+				Description: u.description,
+			}); err != nil {
+			return fmt.Errorf("register update %s: %w", u.name, err)
+		}
+	}
+	return nil
+}
+
+// work records a step of work management and shows who holds the stage.
+func (c *clearance) work(ctx workflow.Context, r WorkRecord) (WorkRecord, error) {
+	r.Stage, r.At = c.stage, workflow.Now(ctx)
+	c.workLog = append(c.workLog, r)
+	workflow.SetCurrentDetails(ctx, c.details(r.At))
+	workflow.GetLogger(ctx).Info("work on the clearance", "declarationID", c.decl.ID, "kind", r.Kind,
+		"officer", r.Officer, "holder", r.Holder, "stage", r.Stage)
+	if r.Kind == WorkNoted {
+		return r, nil
+	}
+	if err := c.publish(ctx); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// asClaimant fills a claim's officer from its verified caller when the payload leaves it out.
+func asClaimant(r ClaimRequest, caller *Principal) ClaimRequest {
+	if caller != nil && r.Officer == "" {
+		r.Officer = caller.Subject
+	}
+	return r
+}
+
+// holder is the officer who holds the current stage, or "".
+func (c *clearance) holder() string {
+	if c.claim == nil || c.claim.Stage != c.stage {
+		return ""
+	}
+	return c.claim.Officer
+}
+
+// mayDecide refuses an officer who is not on the roster with the role that decides the current
+// stage.
+func (c *clearance) mayDecide(field, officer string) error {
+	if officer == "" {
+		return fmt.Errorf("%s: missing", field)
+	}
+	o, ok := c.cfg.Roster.Find(officer)
+	if !ok {
+		return fmt.Errorf("%s: %q is not on the roster", field, clip(officer, MaxRequestedBytes))
+	}
+	if role := policy.StageRole(c.stage); !o.Has(role) {
+		return fmt.Errorf("%s: %q does not hold the role %s that decides %s", field, officer, role, c.stage)
+	}
+	return nil
+}
+
+func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "claim", func(r ClaimRequest) error {
+		r = asClaimant(r, caller)
+		if err := callerIs(r.Officer, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateClaim); err != nil {
+			return err
+		}
+		if err := c.mayDecide("officer", r.Officer); err != nil {
+			return err
+		}
+		switch h := c.holder(); {
+		case h == r.Officer:
+			return fmt.Errorf("officer: %s holds the %s stage already, since %s", h, c.stage, c.claim.At.UTC().Format(time.RFC3339))
+		case h != "":
+			return fmt.Errorf("officer: the %s stage is held by %s since %s; %s gives it back, or a supervisor reassigns it",
+				c.stage, h, c.claim.At.UTC().Format(time.RFC3339), h)
+		}
+		return text("reason", r.Reason, MaxReasonBytes, true)
+	})
+}
+
+func (c *clearance) validateUnclaim(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "unclaim", func(r ClaimRequest) error {
+		r = asClaimant(r, caller)
+		if err := callerIs(r.Officer, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateUnclaim); err != nil {
+			return err
+		}
+		if r.Officer == "" {
+			return fmt.Errorf("officer: missing")
+		}
+		switch h := c.holder(); {
+		case h == "":
+			return fmt.Errorf("officer: nobody holds the %s stage", c.stage)
+		case h != r.Officer:
+			return fmt.Errorf("officer: the %s stage is held by %s, not %s; a supervisor reassigns it", c.stage, h, clip(r.Officer, MaxRequestedBytes))
+		}
+		return text("reason", r.Reason, MaxReasonBytes, true)
+	})
+}
+
+func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "reassignment", func(r Reassignment) error {
+		if caller != nil && r.Supervisor == "" {
+			r.Supervisor = caller.Subject
+		}
+		if err := callerIs(r.Supervisor, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateReassign); err != nil {
+			return err
+		}
+		if r.Supervisor == "" {
+			return fmt.Errorf("supervisor: missing")
+		}
+		o, ok := c.cfg.Roster.Find(r.Supervisor)
+		if !ok {
+			return fmt.Errorf("supervisor: %q is not on the roster", clip(r.Supervisor, MaxRequestedBytes))
+		}
+		if !o.Has(policy.RoleSupervisor) {
+			return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor reassigns a stage", r.Supervisor)
+		}
+		if r.Officer != "" {
+			if err := c.mayDecide("officer", r.Officer); err != nil {
+				return err
+			}
+		}
+		if r.Officer == c.holder() {
+			if r.Officer == "" {
+				return fmt.Errorf("officer: nobody holds the %s stage; name the officer who takes it", c.stage)
+			}
+			return fmt.Errorf("officer: %s holds the %s stage already", r.Officer, c.stage)
+		}
+		if strings.TrimSpace(r.Reason) == "" {
+			return fmt.Errorf("reason: required to reassign")
+		}
+		return text("reason", r.Reason, MaxReasonBytes, true)
+	})
+}
+
+func (c *clearance) validateNote(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "note", func(n Note) error {
+		if caller != nil && n.Officer == "" {
+			n.Officer = caller.Subject
+		}
+		if err := callerIs(n.Officer, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateNote); err != nil {
+			return err
+		}
+		if n.Officer == "" {
+			return fmt.Errorf("officer: missing")
+		}
+		if _, ok := c.cfg.Roster.Find(n.Officer); !ok {
+			return fmt.Errorf("officer: %q is not on the roster", clip(n.Officer, MaxRequestedBytes))
+		}
+		if strings.TrimSpace(n.Text) == "" {
+			return fmt.Errorf("text: blank")
+		}
+		if notes := c.notes(); notes >= MaxNotes {
+			return fmt.Errorf("text: the clearance has %d notes, the most it keeps", notes)
+		}
+		return text("text", n.Text, MaxReasonBytes, true)
+	})
+}
+
+// notes counts the notes on the clearance.
+func (c *clearance) notes() int {
+	n := 0
+	for _, r := range c.workLog {
+		if r.Kind == WorkNoted {
+			n++
+		}
+	}
+	return n
+}
+
+// claimRefusal refuses a decision on a stage another officer holds; the holder and supervisors
+// decide it.
+func (c *clearance) claimRefusal(d Decision) error {
+	h := c.holder()
+	if h == "" || h == d.Officer || d.Stage != c.stage {
+		return nil
+	}
+	if o, ok := c.cfg.Roster.Find(d.Officer); ok && o.Has(policy.RoleSupervisor) {
+		return nil
+	}
+	return fmt.Errorf("officer: the %s stage is held by %s since %s; %s decides it, gives it back, or a supervisor reassigns it",
+		c.stage, h, c.claim.At.UTC().Format(time.RFC3339), h)
+}

@@ -1,0 +1,153 @@
+package workflows
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medsupply/customs/policy"
+)
+
+// TestClaimHoldsTheStageForItsOfficer: an officer claims the document check; ClaimedBy and the
+// status show it; another officer's decision is refused naming the holder, and the holder's is
+// taken; the claim ends with the stage, and the record keeps every step.
+func TestClaimHoldsTheStageForItsOfficer(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var held Status
+	var shown any
+	h.send(10*time.Minute, "claim", UpdateClaim, ClaimRequest{Officer: "doc-li"})
+	h.env.RegisterDelayedCallback(func() { held, shown = h.status(), h.sa[SAClaimedBy] }, 20*time.Minute)
+	h.send(30*time.Minute, "chen claims", UpdateClaim, ClaimRequest{Officer: "doc-chen"})
+	h.decide(40*time.Minute, "chen decides", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeApprove})
+	h.send(50*time.Minute, "note", UpdateNote, Note{Officer: "doc-chen", Text: "invoice checked against the packing list"})
+	h.decide(time.Hour, "li decides", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, h.accepted["claim"])
+	require.Equal(t, &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start.Add(10 * time.Minute)}, held.Claim)
+	require.Equal(t, "doc-li", shown)
+	require.ErrorContains(t, h.rejections["chen claims"], "the document-check stage is held by doc-li since")
+	require.ErrorContains(t, h.rejections["chen decides"], "the document-check stage is held by doc-li since")
+	require.True(t, h.accepted["note"])
+	require.True(t, h.accepted["li decides"])
+	require.Equal(t, "doc-li", r.Decisions[0].Officer)
+	require.Equal(t, map[string]any{SAClaimedBy: "doc-li"}, h.upserts[1], "the claim is shown at once, alone")
+	// The claim ends with the stage (the server test sees ClaimedBy unset in visibility).
+}
+
+// TestReassignAndUnclaim: a supervisor hands a held stage to another officer, who gives it
+// back; the record keeps who did what.
+func TestReassignAndUnclaim(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var after Status
+	h.send(10*time.Minute, "claim", UpdateClaim, ClaimRequest{Officer: "doc-li"})
+	h.send(20*time.Minute, "reassign", UpdateReassign, Reassignment{Supervisor: "sup-huang", Officer: "doc-chen", Reason: "doc-li is on leave"})
+	h.send(30*time.Minute, "li unclaims", UpdateUnclaim, ClaimRequest{Officer: "doc-li"})
+	h.send(40*time.Minute, "chen unclaims", UpdateUnclaim, ClaimRequest{Officer: "doc-chen", Reason: "needs a chemist"})
+	h.env.RegisterDelayedCallback(func() { after = h.status() }, 50*time.Minute)
+	h.decide(time.Hour, "approve", docApprove)
+	h.run(fixture())
+
+	for _, id := range []string{"claim", "reassign", "chen unclaims", "approve"} {
+		require.True(t, h.accepted[id], id)
+	}
+	require.ErrorContains(t, h.rejections["li unclaims"], "held by doc-chen, not doc-li")
+	require.Nil(t, after.Claim)
+	require.Equal(t, []WorkRecord{
+		{Kind: WorkClaimed, Officer: "doc-li", Holder: "doc-li", Stage: policy.StageDocumentCheck, At: start.Add(10 * time.Minute)},
+		{Kind: WorkReassigned, Officer: "sup-huang", Holder: "doc-chen", Stage: policy.StageDocumentCheck, Text: "doc-li is on leave", At: start.Add(20 * time.Minute)},
+		{Kind: WorkUnclaimed, Officer: "doc-chen", Stage: policy.StageDocumentCheck, Text: "needs a chemist", At: start.Add(40 * time.Minute)},
+	}, after.Work)
+}
+
+// TestWorkManagementRefusals: each refusal of claim, unclaim, reassign and note, on a clearance
+// whose document check awaits an officer (or has ended), names the field and the reason.
+func TestWorkManagementRefusals(t *testing.T) {
+	awaiting := func() *clearance { return fuzzClearance(2, 0, 0) } // awaiting an officer at document-check
+	held := func() *clearance {
+		c := awaiting()
+		c.claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
+		return c
+	}
+	ended := func() *clearance { return fuzzClearance(11, 0, 0) }
+	checking := func() *clearance { return fuzzClearance(1, 0, 0) }
+	officer := &Principal{Subject: "doc-li", Roles: []string{RoleOfficer}}
+	long := strings.Repeat("n", MaxReasonBytes+1)
+	for _, tc := range []struct {
+		name   string
+		c      *clearance
+		update string
+		body   string
+		caller *Principal
+		want   string
+	}{
+		{"claim while checking", checking(), UpdateClaim, `{"officer":"doc-li"}`, nil, "only a stage that awaits an officer's decision is claimed"},
+		{"claim without the role", awaiting(), UpdateClaim, `{"officer":"cert-liu"}`, nil, `officer: "cert-liu" does not hold the role`},
+		{"claim by someone off the roster", awaiting(), UpdateClaim, `{"officer":"nobody"}`, nil, `officer: "nobody" is not on the roster`},
+		{"claim as someone else", awaiting(), UpdateClaim, `{"officer":"doc-chen"}`, officer, "is not the caller"},
+		{"claim held by another", held(), UpdateClaim, `{"officer":"doc-chen"}`, nil, "held by doc-li"},
+		{"claim held already", held(), UpdateClaim, `{"officer":"doc-li"}`, nil, "doc-li holds the document-check stage already"},
+		{"claim with an unknown field", awaiting(), UpdateClaim, `{"officer":"doc-li","priority":1}`, nil, `unknown field "priority"`},
+		{"claim with a control character", awaiting(), UpdateClaim, `{"officer":"doc-li","reason":"\u001b[2J"}`, nil, "reason:"},
+		{"unclaim of nobody's stage", awaiting(), UpdateUnclaim, `{"officer":"doc-li"}`, nil, "nobody holds the document-check stage"},
+		{"unclaim by another", held(), UpdateUnclaim, `{"officer":"doc-chen"}`, nil, "held by doc-li, not doc-chen"},
+		{"unclaim after the end", ended(), UpdateUnclaim, `{"officer":"doc-li"}`, nil, "no stage is held now"},
+		{"reassign by an officer", held(), UpdateReassign, `{"supervisor":"doc-chen","officer":"doc-chen","reason":"x"}`, nil, "only a supervisor reassigns"},
+		{"reassign without a reason", held(), UpdateReassign, `{"supervisor":"sup-huang","officer":"doc-chen"}`, nil, "reason: required to reassign"},
+		{"reassign to an officer without the role", held(), UpdateReassign, `{"supervisor":"sup-huang","officer":"hq-wang","reason":"x"}`, nil, `officer: "hq-wang" does not hold the role`},
+		{"reassign to the holder", held(), UpdateReassign, `{"supervisor":"sup-huang","officer":"doc-li","reason":"x"}`, nil, "doc-li holds the document-check stage already"},
+		{"reassign nobody's stage to nobody", awaiting(), UpdateReassign, `{"supervisor":"sup-huang","officer":"","reason":"x"}`, nil, "nobody holds the document-check stage"},
+		{"reassign while checking", checking(), UpdateReassign, `{"supervisor":"sup-huang","officer":"doc-chen","reason":"x"}`, nil, "only while it waits"},
+		{"note after the end", ended(), UpdateNote, `{"officer":"doc-li","text":"late"}`, nil, "takes no notes now"},
+		{"note blank", awaiting(), UpdateNote, `{"officer":"doc-li","text":"  "}`, nil, "text: blank"},
+		{"note too long", awaiting(), UpdateNote, `{"officer":"doc-li","text":"` + long + `"}`, nil, "text:"},
+		{"note by someone off the roster", awaiting(), UpdateNote, `{"officer":"buyer","text":"hi"}`, nil, `officer: "buyer" is not on the roster`},
+		{"note as someone else", awaiting(), UpdateNote, `{"officer":"doc-chen","text":"hi"}`, officer, "is not the caller"},
+		{"note with an unknown field", awaiting(), UpdateNote, `{"officer":"doc-li","text":"hi","to":"all"}`, nil, `unknown field "to"`},
+		{"note not JSON", awaiting(), UpdateNote, `note`, nil, "malformed note"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			validate := map[string]func(json.RawMessage, *Principal) error{
+				UpdateClaim: tc.c.validateClaim, UpdateUnclaim: tc.c.validateUnclaim,
+				UpdateReassign: tc.c.validateReassign, UpdateNote: tc.c.validateNote,
+			}[tc.update]
+			err := validate(json.RawMessage(tc.body), tc.caller)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+
+	full := awaiting()
+	for range MaxNotes {
+		full.workLog = append(full.workLog, WorkRecord{Kind: WorkNoted, Officer: "doc-li", Text: "n"})
+	}
+	require.ErrorContains(t, full.validateNote(json.RawMessage(`{"officer":"doc-li","text":"one more"}`), nil), "the most it keeps")
+
+	// What is accepted: the same requests, right.
+	require.NoError(t, awaiting().validateClaim(json.RawMessage(`{}`), officer), "the caller claims as themself")
+	require.NoError(t, held().validateReassign(json.RawMessage(`{"supervisor":"sup-huang","officer":"","reason":"back to the queue"}`), nil))
+	require.NoError(t, held().validateUnclaim(json.RawMessage(`{"officer":"doc-li"}`), nil))
+}
+
+// TestWorkManagementExamples: the payloads in examples/updates are what the validators accept,
+// on a document check that awaits an officer (held by doc-li for unclaim and reassign).
+func TestWorkManagementExamples(t *testing.T) {
+	read := func(name string) json.RawMessage {
+		b, err := os.ReadFile(filepath.Join("..", "examples", "updates", name))
+		require.NoError(t, err)
+		return b
+	}
+	awaiting := fuzzClearance(2, 0, 0)
+	held := fuzzClearance(2, 0, 0)
+	held.claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
+	require.NoError(t, awaiting.validateClaim(read("claim.json"), nil))
+	require.NoError(t, held.validateUnclaim(read("unclaim.json"), nil))
+	require.NoError(t, held.validateReassign(read("reassign.json"), nil))
+	require.NoError(t, awaiting.validateNote(read("note.json"), nil))
+}
