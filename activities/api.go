@@ -83,6 +83,11 @@ type LaneSelection struct {
 	Reasons []string `json:"reasons"`
 	// Sampled is true when the declaration was picked by the random sample.
 	Sampled bool `json:"sampled"`
+	// Rating is the exporter's customs credit rating, "" without a customs record; Priority is
+	// the declaration's place in the officers' queues (policy.PriorityFor). Lane selections
+	// recorded before they existed have neither.
+	Rating   string `json:"rating,omitempty"`
+	Priority string `json:"priority,omitempty"`
 }
 
 // CheckInput is the input of a stage's automated checks.

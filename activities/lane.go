@@ -120,11 +120,18 @@ func (a *Activities) SelectLane(ctx context.Context, in CheckInput) (LaneSelecti
 		sel.Reasons = append(sel.Reasons, "expedited: emergency procedure requested; every check is kept, only the allowances are shorter")
 	}
 
+	rating := ""
+	if found {
+		rating = string(rec.Rating)
+	}
+	sel.Rating, sel.Priority = rating, cfg.Policy.PriorityFor(rating, d.IsExpedited())
+	switch _, own := cfg.Policy.PriorityByRating[rating]; {
+	case d.IsExpedited():
+		sel.Reasons = append(sel.Reasons, "priority: urgent: expedited procedure")
+	case own && rating != "":
+		sel.Reasons = append(sel.Reasons, fmt.Sprintf("priority: %s for %s exporters", sel.Priority, rating))
+	}
 	if sel.Lane == policy.LaneGreen {
-		rating := ""
-		if found {
-			rating = string(rec.Rating)
-		}
 		percent := cfg.Policy.SampleFor(rating)
 		of := ""
 		if _, own := cfg.Policy.SamplePercentByRating[rating]; own && rating != "" {

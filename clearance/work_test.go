@@ -60,6 +60,12 @@ func TestClaimedStagesInTheQueue(t *testing.T) {
 	id := run.GetID()
 	unclaimed := "ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'document-check' AND ClaimedBy IS NULL"
 	awaitListed(t, ctx, c, ns, unclaimed, id)
+	// The queue by priority: the lane selection's priority, as the officers' saved view asks it.
+	st, err := clearance.Status(ctx, c, ref)
+	if err != nil || st.LaneSelection.Priority == "" {
+		t.Fatalf("priority of the lane selection: %+v %v", st.LaneSelection, err)
+	}
+	awaitListed(t, ctx, c, ns, fmt.Sprintf("ClearanceStatus = 'awaiting-officer' AND QueuePriority IN ('urgent', '%s')", st.LaneSelection.Priority), id)
 
 	if _, err := clearance.Claim(ctx, c, ref, workflows.ClaimRequest{Officer: "doc-li"}); err != nil {
 		t.Fatal(err)

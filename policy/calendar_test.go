@@ -253,3 +253,25 @@ func TestDueWithoutWorkingDays(t *testing.T) {
 		}
 	}
 }
+
+func TestPriorityByRating(t *testing.T) {
+	p := Default()
+	for _, tt := range []struct {
+		rating    string
+		expedited bool
+		want      string
+	}{
+		{"advanced-certified", false, PriorityHigh}, {"discredited", false, PriorityLow}, {"general-credit", false, PriorityNormal},
+		{"", false, PriorityNormal}, {"advanced-certified", true, PriorityUrgent}, {"", true, PriorityUrgent},
+	} {
+		if got := p.PriorityFor(tt.rating, tt.expedited); got != tt.want {
+			t.Errorf("PriorityFor(%q, %v) = %q, want %q", tt.rating, tt.expedited, got, tt.want)
+		}
+	}
+	p.PriorityByRating = map[string]string{"gold": "high", "discredited": "urgent"}
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), `priorityByRating: "gold" is not a rating`) ||
+		!strings.Contains(err.Error(), `priorityByRating.discredited: "urgent" is not high, normal or low`) {
+		t.Errorf("Validate = %v", err)
+	}
+}

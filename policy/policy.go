@@ -226,6 +226,10 @@ type Policy struct {
 	// (registry.Rating: advanced-certified, general-credit, discredited), as an enterprise
 	// credit system controls trusted traders less and discredited ones more.
 	SamplePercentByRating map[string]int `json:"samplePercentByRating,omitempty"`
+	// PriorityByRating is the queue priority of the declarations of exporters of a customs credit
+	// rating (high, normal or low; normal without one), as an enterprise credit system gives
+	// trusted traders priority. Expedited declarations are urgent whatever the rating.
+	PriorityByRating map[string]string `json:"priorityByRating,omitempty"`
 	// HighRiskDestinations are destinations whose declarations go to the red lane.
 	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
 	// Calendar says whether allowances count calendar time or working days.
@@ -245,6 +249,27 @@ const (
 
 // TraderTimeStopsTheClock reports whether waiting on the exporter stops the clock.
 func (p Policy) TraderTimeStopsTheClock() bool { return p.TraderTime != TraderTimeCounts }
+
+// Queue priorities (Policy.PriorityByRating, LaneSelection.Priority), the value of the search
+// attribute Priority.
+const (
+	PriorityUrgent = "urgent"
+	PriorityHigh   = "high"
+	PriorityNormal = "normal"
+	PriorityLow    = "low"
+)
+
+// PriorityFor returns the queue priority of a declaration of an exporter of rating (empty: no
+// customs record): urgent when expedited, else the policy's for the rating, else normal.
+func (p Policy) PriorityFor(rating string, expedited bool) string {
+	if expedited {
+		return PriorityUrgent
+	}
+	if v, ok := p.PriorityByRating[rating]; ok && rating != "" {
+		return v
+	}
+	return PriorityNormal
+}
 
 // SampleFor returns the random sample's share, in percent, for an exporter of rating (empty: no
 // customs record).
@@ -337,6 +362,14 @@ func (p Policy) Validate() error {
 		}
 		if n < 0 || n > 100 {
 			errs = append(errs, fmt.Sprintf("samplePercentByRating.%s: %d is not between 0 and 100", rating, n))
+		}
+	}
+	for _, rating := range slices.Sorted(maps.Keys(p.PriorityByRating)) {
+		if !slices.Contains([]registry.Rating{registry.RatingAdvanced, registry.RatingGeneral, registry.RatingDiscredited}, registry.Rating(rating)) {
+			errs = append(errs, fmt.Sprintf("priorityByRating: %q is not a rating (advanced-certified, general-credit, discredited)", rating))
+		}
+		if v := p.PriorityByRating[rating]; v != PriorityHigh && v != PriorityNormal && v != PriorityLow {
+			errs = append(errs, fmt.Sprintf("priorityByRating.%s: %q is not high, normal or low", rating, v))
 		}
 	}
 	if p.TraderTime != "" && p.TraderTime != TraderTimeStops && p.TraderTime != TraderTimeCounts {

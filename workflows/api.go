@@ -46,6 +46,7 @@ const (
 const (
 	SADeclarationID      = "DeclarationId"
 	SARegistration       = "RegistrationNumber"
+	SAPriority           = "QueuePriority"
 	SAStage              = "ClearanceStage"
 	SALane               = "ClearanceLane"
 	SAStatus             = "ClearanceStatus"
@@ -60,6 +61,7 @@ const (
 var (
 	DeclarationIDKey      = temporal.NewSearchAttributeKeyKeyword(SADeclarationID)
 	RegistrationKey       = temporal.NewSearchAttributeKeyKeyword(SARegistration)
+	PriorityKey           = temporal.NewSearchAttributeKeyKeyword(SAPriority)
 	StageKey              = temporal.NewSearchAttributeKeyKeyword(SAStage)
 	LaneKey               = temporal.NewSearchAttributeKeyKeyword(SALane)
 	StatusKey             = temporal.NewSearchAttributeKeyKeyword(SAStatus)
@@ -89,6 +91,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
 		SADeclarationID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SARegistration:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAPriority:           enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAClaimedBy:          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStage:              enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SALane:               enumspb.INDEXED_VALUE_TYPE_KEYWORD,

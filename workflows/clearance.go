@@ -110,6 +110,7 @@ type shownAttributes struct {
 	lane, stage, status string
 	registration        string
 	claimedBy           string
+	priority            string
 	breached            *bool
 }
 
@@ -127,6 +128,7 @@ func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
 	s.status, _ = sa.GetKeyword(StatusKey)
 	s.registration, _ = sa.GetKeyword(RegistrationKey)
 	s.claimedBy, _ = sa.GetKeyword(ClaimedByKey)
+	s.priority, _ = sa.GetKeyword(PriorityKey)
 	if b, ok := sa.GetBool(SlaBreachedKey); ok {
 		s.breached = &b
 	}
@@ -145,6 +147,10 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	if c.registration != nil && c.registration.Number != next.registration {
 		u = append(u, RegistrationKey.ValueSet(c.registration.Number))
 		next.registration = c.registration.Number
+	}
+	if p := c.selection.Priority; p != "" && p != next.priority {
+		u = append(u, PriorityKey.ValueSet(p))
+		next.priority = p
 	}
 	if h := c.holder(); h != next.claimedBy {
 		if h == "" {

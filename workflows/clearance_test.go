@@ -74,6 +74,8 @@ type harness struct {
 	notices     int
 	noticeCalls int
 	// registrations are the declarations register's answers; registrationErr refuses one.
+	// priority is the queue priority the lane selection gives.
+	priority        string
 	registrations   []activities.Registration
 	registrationErr error
 	releaseRequests []activities.ReleaseRequest
@@ -129,7 +131,7 @@ func newHarness(t *testing.T, lane policy.Lane) *harness {
 			if h.laneErr != nil {
 				return activities.LaneSelection{}, h.laneErr
 			}
-			return activities.LaneSelection{Lane: h.lane, Reasons: []string{"test"}}, nil
+			return activities.LaneSelection{Lane: h.lane, Reasons: []string{"test"}, Priority: h.priority}, nil
 		}).Maybe()
 	for stage, fn := range map[policy.Stage]any{
 		policy.StageDocumentCheck:      a.CheckDocuments,

@@ -151,3 +151,20 @@ func TestWorkManagementExamples(t *testing.T) {
 	require.NoError(t, held.validateReassign(read("reassign.json"), nil))
 	require.NoError(t, awaiting.validateNote(read("note.json"), nil))
 }
+
+// TestQueuePriorityPublished: the priority the lane selection gives is the clearance's
+// QueuePriority when it first waits on an officer, so a queue can be worked by priority.
+func TestQueuePriorityPublished(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.priority = policy.PriorityHigh
+	h.decide(time.Hour, "approve", docApprove)
+	h.run(fixture())
+	require.Equal(t, policy.PriorityHigh, h.upserts[0][SAPriority], "with the first upsert, when the clearance waits on an officer")
+	require.Equal(t, "awaiting-officer", h.upserts[0][SAStatus])
+
+	old := newHarness(t, policy.LaneGreen) // a lane selection recorded before priorities
+	old.run(fixture())
+	for _, u := range old.upserts {
+		require.NotContains(t, u, SAPriority)
+	}
+}
