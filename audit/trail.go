@@ -41,6 +41,7 @@ const (
 	RowReleaseNotice = "release-notice"
 	RowRegistration  = "registration"
 	RowWork          = "work"
+	RowHold          = "hold"
 	RowNotification  = "notification"
 	RowOutcome       = "outcome"
 	RowOther         = "other"
@@ -536,6 +537,28 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 			outcome = "held by " + r.Officer
 		}
 		row = b.add(e, RowWork, orCaller(r.Supervisor, caller), "reassign "+string(b.stage)+" (update)", outcome, r.Reason)
+	case workflows.UpdateHold:
+		var h workflows.Hold
+		if err := b.dc.FromPayloads(args, &h); err != nil {
+			row = b.add(e, RowHold, "officer", "hold (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		party := "customs"
+		if h.Agency != "" {
+			party = h.Agency
+		}
+		row = b.add(e, RowHold, orCaller(h.Supervisor, caller), "hold (update)", "held for "+party, h.Reason)
+	case workflows.UpdateLift:
+		var l workflows.Lift
+		if err := b.dc.FromPayloads(args, &l); err != nil {
+			row = b.add(e, RowHold, "officer", "lift (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		party := "customs"
+		if l.Agency != "" {
+			party = l.Agency
+		}
+		row = b.add(e, RowHold, orCaller(l.Supervisor, caller), "lift the hold of "+party+" (update)", l.Disposition, l.Reason)
 	case workflows.UpdateNote:
 		var n workflows.Note
 		if err := b.dc.FromPayloads(args, &n); err != nil {

@@ -340,3 +340,23 @@ func TestTrailOfWorkManagement(t *testing.T) {
 		t.Errorf("registration row %q", registration)
 	}
 }
+
+// TestTrailOfHolds: the trail names who held the clearance for whom, and who lifted each hold
+// with which disposition.
+func TestTrailOfHolds(t *testing.T) {
+	var rows []string
+	for _, r := range trailOf(t, "agency-hold").Rows {
+		if r.Kind == RowHold {
+			rows = append(rows, r.Actor+" | "+r.What+" | "+r.Outcome)
+		}
+	}
+	want := []string{
+		"sup-huang | hold (update) | held for customs",
+		"sup-huang | hold (update) | held for NMPA",
+		"sup-huang | lift the hold of customs (update) | may-proceed",
+		"sup-huang | lift the hold of NMPA (update) | may-proceed",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hold rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -246,6 +246,10 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	denied(t, "the auditor notes", err, `the update "note" is not for this role`)
 	_, err = clearance.Reassign(ctx, docLi, clearance.RefOf(d), workflows.Reassignment{Officer: "doc-chen", Reason: "x"})
 	denied(t, "an officer reassigns", err, `the update "reassign" is not for this role`)
+	_, err = clearance.PlaceHold(ctx, docLi, clearance.RefOf(d), workflows.Hold{Reason: "x"})
+	denied(t, "an officer holds", err, `the update "hold" is not for this role`)
+	_, err = clearance.LiftHold(ctx, exporter, clearance.RefOf(d), workflows.Lift{Disposition: workflows.DispositionMayProceed, Reason: "x"})
+	denied(t, "the exporter lifts", err, `the update "lift" is not for this role`)
 	var refusedClaim *clearance.RefusedError
 	if _, err := clearance.Claim(ctx, docLi, clearance.RefOf(d), workflows.ClaimRequest{Officer: "doc-chen"}); !errors.As(err, &refusedClaim) ||
 		!strings.Contains(refusedClaim.Reason, `you are signed in as "doc-li"`) {

@@ -122,6 +122,7 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 			name == workflows.UpdateReroute && p.Has(workflows.RoleSupervisor),
 			name == workflows.UpdateExtend && p.Has(workflows.RoleSupervisor),
 			name == workflows.UpdateReassign && p.Has(workflows.RoleSupervisor),
+			(name == workflows.UpdateHold || name == workflows.UpdateLift) && p.Has(workflows.RoleSupervisor),
 			(name == workflows.UpdateClaim || name == workflows.UpdateUnclaim || name == workflows.UpdateNote) &&
 				(p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
 			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw) && p.Has(workflows.RoleExporter):

@@ -361,6 +361,18 @@ func AddNote(ctx context.Context, c client.Client, r Ref, n workflows.Note) (wor
 	return rec, update(ctx, c, r, workflows.UpdateNote, n, &rec)
 }
 
+// PlaceHold sends a supervisor's hold, for customs or on behalf of an agency.
+func PlaceHold(ctx context.Context, c client.Client, r Ref, h workflows.Hold) (workflows.HoldRecord, error) {
+	var rec workflows.HoldRecord
+	return rec, update(ctx, c, r, workflows.UpdateHold, h, &rec)
+}
+
+// LiftHold sends a supervisor's lifting of a hold.
+func LiftHold(ctx context.Context, c client.Client, r Ref, l workflows.Lift) (workflows.HoldRecord, error) {
+	var rec workflows.HoldRecord
+	return rec, update(ctx, c, r, workflows.UpdateLift, l, &rec)
+}
+
 // Withdraw withdraws a declaration.
 func Withdraw(ctx context.Context, c client.Client, r Ref, reason string) error {
 	var st workflows.State

@@ -92,3 +92,39 @@ func TestClaimedStagesInTheQueue(t *testing.T) {
 	awaitListed(t, ctx, c, ns, "ClaimedBy = 'doc-li'")
 	awaitListed(t, ctx, c, ns, "ClearanceStage = 'biological-review' AND ClaimedBy IS NULL", id)
 }
+
+// TestHoldInTheQueue: on a real server, a held clearance shows OnHold = true until its holds are
+// lifted; its officer's decision is refused meanwhile, and taken after.
+func TestHoldInTheQueue(t *testing.T) {
+	c, ns := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := example(t, "us-n95-respirators-niosh.json")
+	run, err := clearance.Submit(ctx, c, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := clearance.RefOf(d)
+	awaitOfficer(t, ctx, c, ref)
+	if _, err := clearance.PlaceHold(ctx, c, ref, workflows.Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check"}); err != nil {
+		t.Fatal(err)
+	}
+	awaitListed(t, ctx, c, ns, "OnHold = true", run.GetID())
+	approve := workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: workflows.OutcomeApprove}
+	var refused *clearance.RefusedError
+	if _, err := clearance.Decide(ctx, c, ref, approve); !errors.As(err, &refused) {
+		t.Fatalf("decision while held: %v", err)
+	}
+	if _, err := clearance.LiftHold(ctx, c, ref, workflows.Lift{Supervisor: "sup-huang", Agency: "NMPA",
+		Disposition: workflows.DispositionMayProceed, Reason: "on the white list"}); err != nil {
+		t.Fatal(err)
+	}
+	awaitListed(t, ctx, c, ns, "OnHold = true")
+	if _, err := clearance.Decide(ctx, c, ref, approve); err != nil {
+		t.Fatal(err)
+	}
+	res, err := clearance.Wait(ctx, c, ref)
+	if err != nil || res.State != workflows.StateReleased || len(res.Holds) != 1 || res.OtherAgencyTime <= 0 {
+		t.Fatalf("result: %s, holds %+v, other-agency time %s, %v", res.State, res.Holds, res.OtherAgencyTime, err)
+	}
+}

@@ -26,6 +26,8 @@ type Clearance struct {
 	Counting    string                  `json:"counting"`
 	Timeline    []workflows.StageRecord `json:"timeline"`
 	Escalations []workflows.Escalation  `json:"escalations,omitempty"`
+	// OtherAgency is the time other agencies' holds stood (the WCO study's other-agency time).
+	OtherAgency time.Duration `json:"otherAgency,omitempty"`
 }
 
 // counted is the time the clearance sets against the standard: its elapsed time less the time
@@ -61,14 +63,15 @@ func (c Clearance) Biological() bool {
 func FromResult(r workflows.Result, categories []string) Clearance {
 	return Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
 		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline,
-		Escalations: r.Escalations}
+		Escalations: r.Escalations, OtherAgency: r.OtherAgencyTime.D()}
 }
 
 // FromStatus turns a running clearance's status (brought up to now) into an observation.
 func FromStatus(s workflows.Status, categories []string) Clearance {
 	return Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
 		Categories: categories, Running: !s.State.Final(), Submitted: s.Submitted, Elapsed: s.Elapsed.D(),
-		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations}
+		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations,
+		OtherAgency: s.OtherAgencyTime.D()}
 }
 
 // StageStats are the statistics of one stage within a group, over the stages that ended: a
@@ -104,10 +107,12 @@ type Group struct {
 	Total     Stats        `json:"total"`
 	// SoFar is the time so far of the clearances still running.
 	SoFar Stats `json:"soFar"`
-	// CustomsShare and TraderShare split the ended clearances' total time: waiting on the
-	// exporter is trader time, the rest (officers, checks, the engine's own work) customs time.
-	CustomsShare float64 `json:"customsShare"`
-	TraderShare  float64 `json:"traderShare"`
+	// CustomsShare, TraderShare and OtherAgencyShare split the ended clearances' total time:
+	// waiting on the exporter is trader time, other agencies' holds other-agency time, the rest
+	// (officers, checks, the engine's own work, customs' own holds) customs time.
+	CustomsShare     float64 `json:"customsShare"`
+	TraderShare      float64 `json:"traderShare"`
+	OtherAgencyShare float64 `json:"otherAgencyShare,omitempty"`
 	// WithinStandard is the share of clearances whose counted time (customs time, where the
 	// exporter's time stopped the clock) kept the standard; MeanVsStandard is the mean counted
 	// time minus the standard (negative: faster).
@@ -225,7 +230,7 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 	g := Group{Dimension: dim, Key: key}
 	var totals, soFar []time.Duration
 	var within []bool
-	var sum, counted, waitO, waitE, waitC time.Duration
+	var sum, counted, waitO, waitE, waitC, waitA time.Duration
 	ended := 0
 	byStage := map[policy.Stage][]workflows.StageRecord{}
 	for _, c := range cs {
@@ -244,6 +249,7 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		within = append(within, c.counted() <= standard)
 		sum += c.Elapsed
 		counted += c.counted()
+		waitA += c.OtherAgency
 		for _, s := range c.Timeline {
 			waitO += s.OfficerWait.D()
 			waitE += s.ExporterWait.D()
@@ -255,7 +261,8 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 	g.WithinStandard = g.Total.Within
 	if sum > 0 {
 		g.TraderShare = float64(waitE) / float64(sum)
-		g.CustomsShare = 1 - g.TraderShare
+		g.OtherAgencyShare = float64(waitA) / float64(sum)
+		g.CustomsShare = 1 - g.TraderShare - g.OtherAgencyShare
 	}
 	if n := time.Duration(ended); n > 0 {
 		g.MeanVsStandard = counted/n - standard
@@ -327,7 +334,7 @@ func counting(cs []Clearance) string {
 func headline(cs []Clearance, standard time.Duration) string {
 	var released []time.Duration
 	var within []bool
-	var sum, trader time.Duration
+	var sum, trader, agency time.Duration
 	running := 0
 	for _, c := range cs {
 		switch {
@@ -338,6 +345,7 @@ func headline(cs []Clearance, standard time.Duration) string {
 			within = append(within, c.counted() <= standard)
 			sum += c.Elapsed
 			trader += c.traderTime()
+			agency += c.OtherAgency
 		}
 	}
 	tail := ""
@@ -348,12 +356,16 @@ func headline(cs []Clearance, standard time.Duration) string {
 		return "none released" + tail
 	}
 	st := summarise(released, within)
-	share := 0.0
+	share, agencies := 0.0, 0.0
 	if sum > 0 {
-		share = float64(trader) / float64(sum)
+		share, agencies = float64(trader)/float64(sum), float64(agency)/float64(sum)
 	}
-	return fmt.Sprintf("%d released; median %s; %s within %s; customs time %s, trader time %s%s",
-		st.Count, Human(st.Median), percent(st.Within), Human(standard), percent(1-share), percent(share), tail)
+	other := ""
+	if agency > 0 {
+		other = ", other-agency time " + percent(agencies)
+	}
+	return fmt.Sprintf("%d released; median %s; %s within %s; customs time %s, trader time %s%s%s",
+		st.Count, Human(st.Median), percent(st.Within), Human(standard), percent(1-share-agencies), percent(share), other, tail)
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }

@@ -93,6 +93,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		SARegistration:       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAPriority:           enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAClaimedBy:          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAOnHold:             enumspb.INDEXED_VALUE_TYPE_BOOL,
 		SAStage:              enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SALane:               enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAStatus:             enumspb.INDEXED_VALUE_TYPE_KEYWORD,

@@ -61,6 +61,8 @@ type clearance struct {
 	// claim is who holds the stage awaiting a decision; workLog the steps of work management.
 	claim   *Claim
 	workLog []WorkRecord
+	// holds are the holds placed on the clearance, standing or lifted.
+	holds []HoldRecord
 
 	findings  []StageFindings
 	decisions []DecisionRecord
@@ -111,6 +113,7 @@ type shownAttributes struct {
 	registration        string
 	claimedBy           string
 	priority            string
+	onHold              *bool
 	breached            *bool
 }
 
@@ -129,6 +132,9 @@ func shownAtStart(sa temporal.SearchAttributes) shownAttributes {
 	s.registration, _ = sa.GetKeyword(RegistrationKey)
 	s.claimedBy, _ = sa.GetKeyword(ClaimedByKey)
 	s.priority, _ = sa.GetKeyword(PriorityKey)
+	if b, ok := sa.GetBool(OnHoldKey); ok {
+		s.onHold = &b
+	}
 	if b, ok := sa.GetBool(SlaBreachedKey); ok {
 		s.breached = &b
 	}
@@ -147,6 +153,10 @@ func (c *clearance) publish(ctx workflow.Context) error {
 	if c.registration != nil && c.registration.Number != next.registration {
 		u = append(u, RegistrationKey.ValueSet(c.registration.Number))
 		next.registration = c.registration.Number
+	}
+	if _, held := c.onHold(); (next.onHold == nil && held) || (next.onHold != nil && *next.onHold != held) {
+		u = append(u, OnHoldKey.ValueSet(held))
+		next.onHold = &held
 	}
 	if p := c.selection.Priority; p != "" && p != next.priority {
 		u = append(u, PriorityKey.ValueSet(p))
@@ -242,6 +252,12 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
+		if err := c.awaitLifted(ctx); err != nil {
+			return Result{}, err
+		}
+		if c.withdrawal != nil && !resume {
+			return c.finish(ctx, c.withdrawn())
+		}
 		end, err := c.runStage(ctx, stage, resume, reviewAfterSupply)
 		if err != nil {
 			return Result{}, err
@@ -406,6 +422,12 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
 			if stage == policy.StageRelease {
+				if err := c.awaitLifted(ctx); err != nil {
+					return "", "", err
+				}
+				if c.withdrawal != nil {
+					return c.withdrawn(), OutcomeWithdrawn, nil
+				}
 				if err := c.release(ctx, ""); err != nil {
 					return "", "", err
 				}
@@ -430,6 +452,12 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		switch d.Outcome {
 		case OutcomeApprove:
 			if stage == policy.StageRelease {
+				if err := c.awaitLifted(ctx); err != nil {
+					return "", "", err
+				}
+				if c.withdrawal != nil {
+					return c.withdrawn(), OutcomeWithdrawn, nil
+				}
 				if err := c.release(ctx, d.Officer); err != nil {
 					return "", "", err
 				}
@@ -972,7 +1000,9 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	h.Counter(MetricClearancesEnded).Inc(1)
 	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
 		"elapsed", elapsed, "standard", std)
+	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
 	c.result = &Result{
+		Holds: c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
 		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.stage, Reason: c.reason, Registration: c.registration,
 		Submitted: c.submitted, Ended: c.ended,

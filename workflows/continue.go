@@ -49,7 +49,7 @@ func (c *clearance) restore(k Carried) {
 	c.submitted, c.breached, c.weighed, c.held, c.heldCallers = k.Submitted, k.SlaBreached, k.Weighed, k.HeldSignals, k.HeldCallers
 	c.registration, c.claim = k.Registration, k.Claim
 	r := k.Record
-	c.workLog = r.Work
+	c.workLog, c.holds = r.Work, r.Holds
 	c.findings, c.decisions, c.refused, c.refusedCount = r.Findings, r.Decisions, r.Refused, r.RefusedCount
 	c.reroutes, c.supplies, c.escalations, c.timeline = r.Reroutes, r.Supplies, r.Escalations, r.Timeline
 	c.phase = PhaseChecking
@@ -65,5 +65,6 @@ func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, er
 // recorded is what the clearance has recorded, as the status shows it and a continuation hands on.
 func (c *clearance) recorded() Record {
 	return Record{Findings: c.findings, Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount,
-		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline, Work: c.workLog}
+		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline, Work: c.workLog,
+		Holds: c.holds}
 }

@@ -18,7 +18,7 @@ import (
 
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
-		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded}
+		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -28,7 +28,7 @@ var stateOf = map[Phase]State{
 	PhaseStarting: "", PhaseChecking: StateChecking, PhaseAwaitingOfficer: StateAwaitingOfficer,
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
 	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseContinuing: StateChecking, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
-	PhaseEnded: StateRefused,
+	PhaseEnded: StateRefused, PhaseHeld: StateChecking,
 }
 
 // fuzzClearance builds a clearance in the phase and stage the fuzzer picks; flags add an
@@ -452,6 +452,47 @@ func FuzzNote(f *testing.F) {
 				t.Fatalf("accepted a blank note")
 			}
 			return []string{n.Text}
+		})
+	})
+}
+
+// holdClearance is fuzzClearance on which customs holds the clearance when flags bit 0 is set.
+func holdClearance(phase, stage, flags uint8) *clearance {
+	c := fuzzClearance(phase, stage, flags&^1)
+	if flags&1 != 0 {
+		c.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Reason: "intelligence"}, At: start}}
+	}
+	return c
+}
+
+func FuzzHold(f *testing.F) {
+	workSeeds(f, `{"supervisor":"sup-huang","reason":"intelligence on counterfeit masks"}`,
+		`{"supervisor":"sup-huang","agency":"NMPA","reason":"white-list check"}`, `{"supervisor":"doc-li","reason":"x"}`,
+		`{"supervisor":"sup-huang"}`, `{"supervisor":"sup-huang","agency":"\u0000","reason":"x"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := holdClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateHold, raw, withFuzzCaller(c.validateHold, caller), func(h Hold) []string {
+			if c.standing(h.Agency) >= 0 || strings.TrimSpace(h.Reason) == "" {
+				t.Fatalf("accepted a hold %+v beside %+v", h, c.holds)
+			}
+			return []string{h.Reason}
+		})
+	})
+}
+
+func FuzzLift(f *testing.F) {
+	workSeeds(f, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"checked"}`,
+		`{"supervisor":"sup-huang","agency":"NMPA","disposition":"may-proceed","reason":"on the white list"}`,
+		`{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, `{"supervisor":"doc-li","disposition":"may-proceed","reason":"x"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := holdClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateLift, raw, withFuzzCaller(c.validateLift, caller), func(l Lift) []string {
+			if c.standing(l.Agency) < 0 || l.Disposition != DispositionMayProceed {
+				t.Fatalf("accepted a lift %+v of %+v", l, c.holds)
+			}
+			return []string{l.Reason}
 		})
 	})
 }

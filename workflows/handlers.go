@@ -137,6 +137,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	if err := c.setupWork(ctx); err != nil {
 		return err
 	}
+	if err := c.setupHolds(ctx); err != nil {
+		return err
+	}
 
 	c.rosterSignals = workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
 		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +
@@ -550,6 +553,9 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	if err := c.claimRefusal(d); err != nil {
 		return err
 	}
+	if err := c.holdRefusal(); err != nil {
+		return err
+	}
 	if err := text("reason", d.Reason, MaxReasonBytes, true); err != nil {
 		return err
 	}
@@ -880,6 +886,20 @@ func (c *clearance) status(now time.Time) Status {
 		claim := *c.claim
 		s.Claim = &claim
 	}
+	if len(s.Holds) > 0 {
+		at := now
+		if !c.ended.IsZero() {
+			at = c.ended
+		}
+		_, agencies := c.heldTimes(at)
+		s.OtherAgencyTime = policy.Duration(agencies)
+		s.Holds = append([]HoldRecord(nil), s.Holds...)
+		for i := range s.Holds {
+			if s.Holds[i].Lifted == nil {
+				s.Holds[i].Held = policy.Duration(now.Sub(s.Holds[i].At))
+			}
+		}
+	}
 	s.UpTo(now)
 	return s
 }
@@ -935,6 +955,9 @@ func (c *clearance) details(now time.Time) string {
 		case StateWithdrawn:
 			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
 		}
+	}
+	if h, ok := c.onHold(); ok && c.phase != PhaseEnded {
+		fmt.Fprintf(&b, " **On hold** by %s since %s: %s.", h.party(), h.At.UTC().Format("2006-01-02 15:04 MST"), declaration.Printable(clip(h.Reason, 200)))
 	}
 	if h := c.holder(); h != "" && c.phase != PhaseEnded {
 		fmt.Fprintf(&b, " Held by %s since %s.", h, c.claim.At.UTC().Format("2006-01-02 15:04 MST"))

@@ -47,18 +47,20 @@ var (
 	// not list is refused with the phase's reason.
 	phaseAccepts = map[Phase][]string{
 		PhaseStarting: {UpdateWithdraw, UpdateNote},
-		PhaseChecking: {UpdateWithdraw, UpdateReroute, UpdateNote},
+		PhaseChecking: {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
 		PhaseAwaitingOfficer: {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
-			UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote},
-		PhaseDecided:          {UpdateNote},
-		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote},
-		PhaseSupplied:         {UpdateWithdraw, UpdateReroute, UpdateNote},
-		PhaseWithdrawing:      {UpdateNote},
-		PhaseRerouting:        {UpdateNote},
-		PhaseReleasing:        {UpdateNote},
-		PhaseContinuing:       nil,
-		PhaseEnding:           {UpdateNote},
-		PhaseEnded:            nil,
+			UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift},
+		PhaseDecided: {UpdateNote, UpdateHold, UpdateLift},
+		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote,
+			UpdateHold, UpdateLift},
+		PhaseSupplied:    {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
+		PhaseHeld:        {UpdateLift, UpdateHold, UpdateWithdraw, UpdateNote},
+		PhaseWithdrawing: {UpdateNote},
+		PhaseRerouting:   {UpdateNote, UpdateHold, UpdateLift},
+		PhaseReleasing:   {UpdateNote},
+		PhaseContinuing:  nil,
+		PhaseEnding:      {UpdateNote},
+		PhaseEnded:       nil,
 	}
 	// phaseMeaning says what the clearance is doing in each phase, for refusals.
 	phaseMeaning = map[Phase]string{
@@ -70,6 +72,7 @@ var (
 		PhaseSupplied:         "the exporter's documents have been received and the stage's checks run again",
 		PhaseWithdrawing:      "the declaration is being withdrawn",
 		PhaseRerouting:        "a reroute has interrupted the release stage: the stages the new lane asks for come first",
+		PhaseHeld:             "it is on hold: no stage begins and no release notice is issued until the hold is lifted",
 		PhaseReleasing:        "the release has been approved and the release notice is being issued",
 		PhaseContinuing:       "it is carrying its record into a new run; try again in a moment",
 		PhaseEnding:           "its outcome is decided and the exporter is being told",
@@ -87,6 +90,8 @@ var (
 		UpdateUnclaim:         "stage: no stage is held now",
 		UpdateReassign:        "stage: a stage is reassigned only while it waits on an officer or the exporter",
 		UpdateNote:            "the clearance takes no notes now",
+		UpdateHold:            "the clearance cannot be held now",
+		UpdateLift:            "no hold can be lifted now",
 	}
 )
 

@@ -307,10 +307,10 @@ func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
 
 	require.Equal(t, PhaseAwaitingOfficer, officer.Phase)
 	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
-		UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote}, officer.Accepts)
+		UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift}, officer.Accepts)
 	require.Equal(t, PhaseAwaitingExporter, exporter.Phase)
-	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote},
-		exporter.Accepts)
+	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote,
+		UpdateHold, UpdateLift}, exporter.Accepts)
 	raw, err := json.Marshal(exporter)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"phase":"awaiting-exporter"`)

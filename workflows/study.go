@@ -35,6 +35,8 @@ type Study struct {
 	Standard policy.Duration `json:"standard"`
 	Counting string          `json:"counting"`
 	AsOf     time.Time       `json:"asOf"`
+	// OtherAgency is how long other agencies' holds stood.
+	OtherAgency policy.Duration `json:"otherAgency,omitempty"`
 }
 
 // StudyWait is the part of Waiting the study counts with.
@@ -49,7 +51,7 @@ func (s Study) Status(declarationID string) Status {
 	st := Status{
 		DeclarationID: declarationID, State: s.State, Lane: s.Lane, Stage: s.Stage, Expedited: s.Expedited,
 		Submitted: s.Submitted, Elapsed: s.Elapsed, Standard: s.Standard, Counting: s.Counting, AsOf: s.AsOf,
-		SlaBreached: len(s.Escalations) > 0,
+		SlaBreached: len(s.Escalations) > 0, OtherAgencyTime: s.OtherAgency,
 	}
 	st.Timeline = append([]StageRecord(nil), s.Timeline...)
 	st.Escalations = s.Escalations
@@ -65,7 +67,7 @@ func (c *clearance) study(now time.Time) Study {
 	s := Study{
 		State: st.State, Lane: st.Lane, Stage: st.Stage, Expedited: st.Expedited, Submitted: st.Submitted,
 		Timeline: st.Timeline, Escalations: st.Escalations, Elapsed: st.Elapsed, Standard: st.Standard,
-		Counting: st.Counting, AsOf: st.AsOf,
+		Counting: st.Counting, AsOf: st.AsOf, OtherAgency: st.OtherAgencyTime,
 	}
 	if s.AsOf.IsZero() {
 		s.AsOf = now

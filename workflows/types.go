@@ -276,6 +276,8 @@ type Record struct {
 	Timeline     []StageRecord     `json:"timeline"`
 	// Work lists the claims, reassignments and notes (WorkRecord).
 	Work []WorkRecord `json:"work,omitempty"`
+	// Holds lists the holds placed, standing or lifted.
+	Holds []HoldRecord `json:"holds,omitempty"`
 }
 
 // Status is the answer to the query "status".
@@ -284,11 +286,13 @@ type Status struct {
 	Registration  *Registration `json:"registration,omitempty"`
 	Exporter      string        `json:"exporter"`
 	// Claim is who holds the stage awaiting a decision, when someone does.
-	Claim         *Claim                   `json:"claim,omitempty"`
-	Stage         policy.Stage             `json:"stage"`
-	Lane          policy.Lane              `json:"lane"`
-	LaneSelection activities.LaneSelection `json:"laneSelection"`
-	State         State                    `json:"state"`
+	Claim *Claim `json:"claim,omitempty"`
+	// OtherAgencyTime is how long other agencies' holds stood, so far.
+	OtherAgencyTime policy.Duration          `json:"otherAgencyTime,omitempty"`
+	Stage           policy.Stage             `json:"stage"`
+	Lane            policy.Lane              `json:"lane"`
+	LaneSelection   activities.LaneSelection `json:"laneSelection"`
+	State           State                    `json:"state"`
 	// Phase is the step of the clearance's state machine; Accepts names the updates and signals
 	// it can carry out now.
 	Phase       Phase    `json:"phase"`
@@ -384,4 +388,9 @@ type Result struct {
 	Margin         policy.Duration `json:"margin"`
 	// Counting says how allowances were counted: calendar or business-days.
 	Counting string `json:"counting"`
+	// Holds are the holds placed on the clearance; HeldTime is how long customs' own stood,
+	// OtherAgencyTime how long other agencies' did (the WCO Time Release Study's other-agency time).
+	Holds           []HoldRecord    `json:"holds,omitempty"`
+	HeldTime        policy.Duration `json:"heldTime,omitempty"`
+	OtherAgencyTime policy.Duration `json:"otherAgencyTime,omitempty"`
 }

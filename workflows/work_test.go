@@ -150,6 +150,10 @@ func TestWorkManagementExamples(t *testing.T) {
 	require.NoError(t, held.validateUnclaim(read("unclaim.json"), nil))
 	require.NoError(t, held.validateReassign(read("reassign.json"), nil))
 	require.NoError(t, awaiting.validateNote(read("note.json"), nil))
+	require.NoError(t, awaiting.validateHold(read("hold.json"), nil))
+	agency := fuzzClearance(2, 0, 0)
+	agency.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "x"}, At: start}}
+	require.NoError(t, agency.validateLift(read("lift.json"), nil))
 }
 
 // TestQueuePriorityPublished: the priority the lane selection gives is the clearance's

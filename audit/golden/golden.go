@@ -290,6 +290,33 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "agency-hold", Covers: "holds: customs holds the clearance on intelligence while the document check awaits its officer, NMPA's white-list check holds it too; both are lifted (may-proceed) and the officer approves",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0520",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				for _, h := range []workflows.Hold{
+					{Supervisor: "sup-huang", Reason: "intelligence: counterfeit respirators reported on this route"},
+					{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check of the manufacturer"},
+				} {
+					if _, err := clearance.PlaceHold(ctx, d.c, d.Ref, h); err != nil {
+						return err
+					}
+				}
+				for _, l := range []workflows.Lift{
+					{Supervisor: "sup-huang", Disposition: workflows.DispositionMayProceed, Reason: "the lot's markings checked out"},
+					{Supervisor: "sup-huang", Agency: "NMPA", Disposition: workflows.DispositionMayProceed, Reason: "NMPA: the manufacturer is on the white list"},
+				} {
+					if _, err := clearance.LiftHold(ctx, d.c, d.Ref, l); err != nil {
+						return err
+					}
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
 			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
 			Lane: policy.LaneYellow, State: workflows.StateReleased,

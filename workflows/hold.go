@@ -1,0 +1,270 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/policy"
+)
+
+// Holds: a supervisor stops a clearance before its release notice is issued, on customs'
+// intelligence or on behalf of another agency (NMPA, health quarantine), and lifts the hold with a
+// disposition. While a hold stands no officer's decision is taken, no stage begins and no release
+// notice is issued; the exporter may still answer or withdraw. The time each hold stood is kept,
+// an agency's as other-agency time.
+const (
+	// UpdateHold places a hold.
+	UpdateHold = "hold"
+	// UpdateLift lifts one.
+	UpdateLift = "lift"
+	// SAOnHold is true while a hold stands.
+	SAOnHold = "OnHold"
+	// PhaseHeld: the clearance waits, before its next stage or its release, for its holds to be
+	// lifted.
+	PhaseHeld Phase = "held"
+	// DispositionMayProceed is the one disposition a hold is lifted with: the clearance goes on. An
+	// agency that refuses the goods tells the officer, who rejects the stage with its reason.
+	DispositionMayProceed = "may-proceed"
+	// MaxHolds bounds the holds of one clearance.
+	MaxHolds = 20
+)
+
+// OnHoldKey is the typed key of SAOnHold.
+var OnHoldKey = temporal.NewSearchAttributeKeyBool(SAOnHold)
+
+// Hold is the payload of the update "hold": the supervisor, the agency on whose behalf the hold
+// is placed ("" for customs' own), and why.
+type Hold struct {
+	Supervisor string `json:"supervisor"`
+	Agency     string `json:"agency,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// Lift is the payload of the update "lift": the supervisor, the agency whose hold is lifted ("" for
+// customs'), the disposition (may-proceed) and why.
+type Lift struct {
+	Supervisor  string `json:"supervisor"`
+	Agency      string `json:"agency,omitempty"`
+	Disposition string `json:"disposition"`
+	Reason      string `json:"reason"`
+}
+
+// HoldRecord is a hold as the clearance keeps it: placed at a stage, lifted (or still standing),
+// and how long it stood.
+type HoldRecord struct {
+	Hold
+	Stage  policy.Stage `json:"stage,omitempty"`
+	At     time.Time    `json:"at"`
+	Lifted *Lift        `json:"lifted,omitempty"`
+	// LiftedAt is when it was lifted; Held how long it stood (to now while it stands, in the status).
+	LiftedAt time.Time       `json:"liftedAt,omitempty"`
+	Held     policy.Duration `json:"held"`
+}
+
+// party names who holds: customs, or the agency.
+func (h Hold) party() string {
+	if h.Agency == "" {
+		return "customs"
+	}
+	return h.Agency
+}
+
+// standing returns the index of the hold of agency ("" for customs) that stands, or -1.
+func (c *clearance) standing(agency string) int {
+	for i, h := range c.holds {
+		if h.Lifted == nil && h.Agency == agency {
+			return i
+		}
+	}
+	return -1
+}
+
+// onHold reports whether any hold stands, and the first that does.
+func (c *clearance) onHold() (HoldRecord, bool) {
+	for _, h := range c.holds {
+		if h.Lifted == nil {
+			return h, true
+		}
+	}
+	return HoldRecord{}, false
+}
+
+// setupHolds registers the updates "hold" and "lift".
+func (c *clearance) setupHolds(ctx workflow.Context) error {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateHold,
+		func(ctx workflow.Context, raw json.RawMessage) (HoldRecord, error) {
+			h := lenient[Hold](raw)
+			if caller, _ := principalOf(ctx); caller != nil && h.Supervisor == "" {
+				h.Supervisor = caller.Subject
+			}
+			rec := HoldRecord{Hold: h, Stage: c.stage, At: workflow.Now(ctx)}
+			c.holds = append(c.holds, rec)
+			workflow.GetLogger(ctx).Info("hold placed", "declarationID", c.decl.ID, "by", h.party(), "supervisor", h.Supervisor)
+			workflow.SetCurrentDetails(ctx, c.details(rec.At))
+			return rec, c.publish(ctx)
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateHold) },
+			Description: `A supervisor holds the clearance before its release notice is issued, for customs or on behalf of ` +
+				`another agency: {"supervisor":"sup-huang","agency":"NMPA","reason":"..."}. While it stands no decision is ` +
+				"taken, no stage begins and no notice is issued; OnHold shows it. Refused without a reason, once the release " +
+				"notice is being issued, or when the same party holds it already.",
+		}); err != nil {
+		return fmt.Errorf("register update %s: %w", UpdateHold, err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateLift,
+		func(ctx workflow.Context, raw json.RawMessage) (HoldRecord, error) {
+			l := lenient[Lift](raw)
+			if caller, _ := principalOf(ctx); caller != nil && l.Supervisor == "" {
+				l.Supervisor = caller.Subject
+			}
+			now := workflow.Now(ctx)
+			i := c.standing(l.Agency)
+			h := &c.holds[i]
+			h.Lifted, h.LiftedAt, h.Held = &l, now, policy.Duration(now.Sub(h.At))
+			workflow.GetLogger(ctx).Info("hold lifted", "declarationID", c.decl.ID, "by", h.party(), "supervisor", l.Supervisor,
+				"held", h.Held)
+			workflow.SetCurrentDetails(ctx, c.details(now))
+			return *h, c.publish(ctx)
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateLift) },
+			Description: `A supervisor lifts a hold with its disposition: {"supervisor":"sup-huang","agency":"NMPA",` +
+				`"disposition":"may-proceed","reason":"..."}. The clearance goes on where it stood. Refused unless that ` +
+				"party's hold stands, or without a reason.",
+		}); err != nil {
+		return fmt.Errorf("register update %s: %w", UpdateLift, err)
+	}
+	return nil
+}
+
+// supervisorOf refuses a request of someone not a supervisor on the roster.
+func (c *clearance) supervisorOf(name string) error {
+	if name == "" {
+		return fmt.Errorf("supervisor: missing")
+	}
+	o, ok := c.cfg.Roster.Find(name)
+	if !ok {
+		return fmt.Errorf("supervisor: %q is not on the roster", clip(name, MaxRequestedBytes))
+	}
+	if !o.Has(policy.RoleSupervisor) {
+		return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor holds a clearance or lifts a hold", name)
+	}
+	return nil
+}
+
+// agency refuses an agency name that is not a short single line.
+func agencyName(a string) error {
+	if a != strings.TrimSpace(a) {
+		return fmt.Errorf("agency: %q has spaces around it", clip(a, MaxRequestedBytes))
+	}
+	return text("agency", a, MaxRequestedBytes, false)
+}
+
+func (c *clearance) validateHold(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "hold", func(h Hold) error {
+		if caller != nil && h.Supervisor == "" {
+			h.Supervisor = caller.Subject
+		}
+		if err := callerIs(h.Supervisor, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateHold); err != nil {
+			return err
+		}
+		if err := c.supervisorOf(h.Supervisor); err != nil {
+			return err
+		}
+		if err := agencyName(h.Agency); err != nil {
+			return err
+		}
+		if i := c.standing(h.Agency); i >= 0 {
+			return fmt.Errorf("agency: %s holds the clearance already, since %s", h.party(), c.holds[i].At.UTC().Format(time.RFC3339))
+		}
+		if len(c.holds) >= MaxHolds {
+			return fmt.Errorf("the clearance was held %d times, the most it keeps", len(c.holds))
+		}
+		if strings.TrimSpace(h.Reason) == "" {
+			return fmt.Errorf("reason: required to hold")
+		}
+		return text("reason", h.Reason, MaxReasonBytes, true)
+	})
+}
+
+func (c *clearance) validateLift(raw json.RawMessage, caller *Principal) error {
+	return validateAs(raw, "lift", func(l Lift) error {
+		if caller != nil && l.Supervisor == "" {
+			l.Supervisor = caller.Subject
+		}
+		if err := callerIs(l.Supervisor, caller); err != nil {
+			return err
+		}
+		if err := c.admit(UpdateLift); err != nil {
+			return err
+		}
+		if err := c.supervisorOf(l.Supervisor); err != nil {
+			return err
+		}
+		if err := agencyName(l.Agency); err != nil {
+			return err
+		}
+		if c.standing(l.Agency) < 0 {
+			return fmt.Errorf("agency: no hold of %s stands", Hold{Agency: l.Agency}.party())
+		}
+		if l.Disposition != DispositionMayProceed {
+			return fmt.Errorf("disposition: %q is not %s; an agency that refuses the goods tells the officer, who rejects the stage",
+				clip(l.Disposition, MaxRequestedBytes), DispositionMayProceed)
+		}
+		if strings.TrimSpace(l.Reason) == "" {
+			return fmt.Errorf("reason: required to lift a hold")
+		}
+		return text("reason", l.Reason, MaxReasonBytes, true)
+	})
+}
+
+// holdRefusal refuses a decision while a hold stands.
+func (c *clearance) holdRefusal() error {
+	if h, ok := c.onHold(); ok {
+		return fmt.Errorf("stage: the clearance is on hold by %s since %s (%s); no decision is taken until the hold is lifted",
+			h.party(), h.At.UTC().Format(time.RFC3339), clip(h.Reason, 200))
+	}
+	return nil
+}
+
+// awaitLifted waits, before a stage begins or the release notice is issued, until no hold stands
+// or the exporter withdraws. Without a hold it returns at once and records nothing.
+func (c *clearance) awaitLifted(ctx workflow.Context) error {
+	if _, ok := c.onHold(); !ok {
+		return nil
+	}
+	was := c.phase
+	c.enter(ctx, PhaseHeld)
+	if err := workflow.Await(ctx, func() bool { _, ok := c.onHold(); return !ok || c.withdrawal != nil }); err != nil {
+		return err
+	}
+	if c.phase == PhaseHeld {
+		c.enter(ctx, was)
+	}
+	return nil
+}
+
+// heldTimes sums how long holds stood, customs' and other agencies', up to now for standing ones.
+func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
+	for _, h := range c.holds {
+		d := h.Held.D()
+		if h.Lifted == nil {
+			d = now.Sub(h.At)
+		}
+		if h.Agency == "" {
+			customs += d
+		} else {
+			agencies += d
+		}
+	}
+	return customs, agencies
+}

@@ -1,0 +1,127 @@
+package workflows
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medsupply/customs/policy"
+)
+
+// TestHoldStopsDecisionsUntilLifted: a supervisor holds a clearance whose document check awaits
+// an officer; OnHold shows it and the officer's decision is refused naming the hold; once
+// lifted, the decision is taken. The result keeps the hold and its 90 minutes as customs' own
+// held time.
+func TestHoldStopsDecisionsUntilLifted(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var during Status
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: counterfeit respirators on this route"})
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, 45*time.Minute)
+	h.decide(time.Hour, "early", docApprove)
+	h.send(2*time.Hour, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "the lot checked out"})
+	h.decide(3*time.Hour, "approve", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, h.accepted["hold"])
+	require.True(t, h.accepted["lift"])
+	require.ErrorContains(t, h.rejections["early"], "the clearance is on hold by customs since")
+	require.True(t, h.accepted["approve"])
+	require.Len(t, during.Holds, 1)
+	require.Equal(t, policy.Duration(15*time.Minute), during.Holds[0].Held, "a standing hold's time so far")
+	require.Len(t, r.Holds, 1)
+	require.Equal(t, policy.Duration(90*time.Minute), r.Holds[0].Held)
+	require.Equal(t, policy.Duration(90*time.Minute), r.HeldTime)
+	require.Zero(t, r.OtherAgencyTime)
+	var shown []any
+	for _, u := range h.upserts {
+		if v, ok := u[SAOnHold]; ok {
+			shown = append(shown, v)
+		}
+	}
+	require.Equal(t, []any{true, false}, shown)
+}
+
+// TestAgencyHoldStopsTheNextStage: a hold on behalf of NMPA placed as the document officer
+// approves keeps the next stage from beginning until NMPA's hold is lifted; its hour is
+// other-agency time, and the clearance is released after it.
+func TestAgencyHoldStopsTheNextStage(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var during Status
+	h.decide(30*time.Minute, "approve", docApprove)
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check of the manufacturer"})
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, time.Hour)
+	h.send(80*time.Minute, "customs lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "x"})
+	h.send(90*time.Minute, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Agency: "NMPA", Disposition: DispositionMayProceed,
+		Reason: "NMPA: the manufacturer is on the white list"})
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["hold"], "%v", h.rejections["hold"])
+	require.Equal(t, PhaseHeld, during.Phase)
+	require.Equal(t, []string{UpdateLift, UpdateHold, UpdateWithdraw, UpdateNote}, during.Accepts)
+	require.ErrorContains(t, h.rejections["customs lift"], "no hold of customs stands")
+	require.True(t, h.accepted["lift"])
+	require.Equal(t, StateReleased, r.State)
+	require.True(t, h.accepted["approve"])
+	require.Equal(t, policy.Duration(time.Hour), r.OtherAgencyTime)
+	require.Zero(t, r.HeldTime)
+	// No stage began while the hold stood: the next one began when it was lifted.
+	began := false
+	for _, st := range r.Timeline {
+		require.False(t, st.Started.After(start.Add(30*time.Minute)) && st.Started.Before(start.Add(90*time.Minute)),
+			"%s began at %s, while the hold stood", st.Stage, st.Started)
+		began = began || st.Started.Equal(start.Add(90*time.Minute))
+	}
+	require.True(t, began, "a stage began when the hold was lifted: %+v", r.Timeline)
+}
+
+// TestHoldRefusals: every refusal of hold and lift names its field and reason.
+func TestHoldRefusals(t *testing.T) {
+	awaiting := func() *clearance { return fuzzClearance(2, 0, 0) }
+	held := func(agency string) *clearance {
+		c := awaiting()
+		c.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: agency, Reason: "x"}, At: start}}
+		return c
+	}
+	releasing := func() *clearance { return fuzzClearance(8, 4, 0) }
+	officer := &Principal{Subject: "doc-li", Roles: []string{RoleOfficer}}
+	for _, tc := range []struct {
+		name   string
+		c      *clearance
+		update string
+		body   string
+		caller *Principal
+		want   string
+	}{
+		{"hold by an officer", awaiting(), UpdateHold, `{"supervisor":"doc-li","reason":"x"}`, nil, "only a supervisor holds"},
+		{"hold as someone else", awaiting(), UpdateHold, `{"supervisor":"sup-huang","reason":"x"}`, officer, "is not the caller"},
+		{"hold without a reason", awaiting(), UpdateHold, `{"supervisor":"sup-huang"}`, nil, "reason: required to hold"},
+		{"hold while the notice is issued", releasing(), UpdateHold, `{"supervisor":"sup-huang","reason":"x"}`, nil, "cannot be held now (it is releasing"},
+		{"hold twice by customs", held(""), UpdateHold, `{"supervisor":"sup-huang","reason":"again"}`, nil, "customs holds the clearance already"},
+		{"hold twice by NMPA", held("NMPA"), UpdateHold, `{"supervisor":"sup-huang","agency":"NMPA","reason":"again"}`, nil, "NMPA holds the clearance already"},
+		{"hold for an agency with spaces", awaiting(), UpdateHold, `{"supervisor":"sup-huang","agency":" NMPA","reason":"x"}`, nil, "agency:"},
+		{"hold with an unknown field", awaiting(), UpdateHold, `{"supervisor":"sup-huang","reason":"x","until":"tomorrow"}`, nil, `unknown field "until"`},
+		{"hold with a long reason", awaiting(), UpdateHold, `{"supervisor":"sup-huang","reason":"` + strings.Repeat("r", MaxReasonBytes+1) + `"}`, nil, "reason:"},
+		{"lift of no hold", awaiting(), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"x"}`, nil, "no hold of customs stands"},
+		{"lift of another party's hold", held("NMPA"), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"x"}`, nil, "no hold of customs stands"},
+		{"lift with another disposition", held(""), UpdateLift, `{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, nil, `disposition: "refused" is not may-proceed`},
+		{"lift without a reason", held(""), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed"}`, nil, "reason: required to lift"},
+		{"lift by an officer", held(""), UpdateLift, `{"supervisor":"doc-li","disposition":"may-proceed","reason":"x"}`, nil, "only a supervisor"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			validate := map[string]func(json.RawMessage, *Principal) error{UpdateHold: tc.c.validateHold, UpdateLift: tc.c.validateLift}[tc.update]
+			err := validate(json.RawMessage(tc.body), tc.caller)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	// A decision while held is refused, naming the hold.
+	c := held("NMPA")
+	require.ErrorContains(t, c.validateDecision(docApprove, UpdateDecide), "on hold by NMPA since")
+	// Accepted: a second party's hold beside a standing one, and the lift of each.
+	require.NoError(t, held("").validateHold(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","reason":"white list"}`), nil))
+	require.NoError(t, held("NMPA").validateLift(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","disposition":"may-proceed","reason":"ok"}`), nil))
+}
