@@ -252,10 +252,10 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
-		if err := c.awaitLifted(ctx); err != nil {
+		switch withdrawn, err := c.awaitLifted(ctx); {
+		case err != nil:
 			return Result{}, err
-		}
-		if c.withdrawal != nil && !resume {
+		case withdrawn:
 			return c.finish(ctx, c.withdrawn())
 		}
 		end, err := c.runStage(ctx, stage, resume, reviewAfterSupply)
@@ -422,10 +422,10 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
 			if stage == policy.StageRelease {
-				if err := c.awaitLifted(ctx); err != nil {
+				switch withdrawn, err := c.awaitLifted(ctx); {
+				case err != nil:
 					return "", "", err
-				}
-				if c.withdrawal != nil {
+				case withdrawn:
 					return c.withdrawn(), OutcomeWithdrawn, nil
 				}
 				if err := c.release(ctx, ""); err != nil {
@@ -452,10 +452,10 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		switch d.Outcome {
 		case OutcomeApprove:
 			if stage == policy.StageRelease {
-				if err := c.awaitLifted(ctx); err != nil {
+				switch withdrawn, err := c.awaitLifted(ctx); {
+				case err != nil:
 					return "", "", err
-				}
-				if c.withdrawal != nil {
+				case withdrawn:
 					return c.withdrawn(), OutcomeWithdrawn, nil
 				}
 				if err := c.release(ctx, d.Officer); err != nil {

@@ -237,20 +237,21 @@ func (c *clearance) holdRefusal() error {
 }
 
 // awaitLifted waits, before a stage begins or the release notice is issued, until no hold stands
-// or the exporter withdraws. Without a hold it returns at once and records nothing.
-func (c *clearance) awaitLifted(ctx workflow.Context) error {
+// or the exporter withdraws. It reports whether the exporter withdrew while it waited. Without a
+// hold it returns at once, records nothing and changes nothing.
+func (c *clearance) awaitLifted(ctx workflow.Context) (withdrawn bool, err error) {
 	if _, ok := c.onHold(); !ok {
-		return nil
+		return false, nil
 	}
 	was := c.phase
 	c.enter(ctx, PhaseHeld)
 	if err := workflow.Await(ctx, func() bool { _, ok := c.onHold(); return !ok || c.withdrawal != nil }); err != nil {
-		return err
+		return false, err
 	}
 	if c.phase == PhaseHeld {
 		c.enter(ctx, was)
 	}
-	return nil
+	return c.withdrawal != nil, nil
 }
 
 // heldTimes sums how long holds stood, customs' and other agencies', up to now for standing ones.

@@ -125,3 +125,22 @@ func TestHoldRefusals(t *testing.T) {
 	require.NoError(t, held("").validateHold(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","reason":"white list"}`), nil))
 	require.NoError(t, held("NMPA").validateLift(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","disposition":"may-proceed","reason":"ok"}`), nil))
 }
+
+// TestWithdrawalWhileHeld: the exporter withdraws while the clearance waits on a hold before its
+// next stage: it ends withdrawn, no further stage begins and no notice is issued.
+func TestWithdrawalWhileHeld(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(30*time.Minute, "approve", docApprove)
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check"})
+	h.send(time.Hour, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["hold"])
+	require.True(t, h.accepted["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Empty(t, h.releaseRequests)
+	require.Equal(t, policy.Duration(30*time.Minute), r.OtherAgencyTime, "the hold stood until the clearance ended")
+	for _, st := range r.Timeline {
+		require.False(t, st.Started.After(start.Add(30*time.Minute)), "%s began while held", st.Stage)
+	}
+}
