@@ -181,6 +181,8 @@ func (b *trailBuilder) event(i int, e *historypb.HistoryEvent) {
 		a := e.GetActivityTaskTimedOutEventAttributes()
 		s := b.scheduled[a.GetScheduledEventId()]
 		b.add(e, RowOther, ActorSystem, b.activityWhat(s), "timed out", b.failureMessage(a.GetFailure()))
+	case enumspb.EVENT_TYPE_MARKER_RECORDED:
+		b.marker(e)
 	case enumspb.EVENT_TYPE_TIMER_STARTED:
 		b.timers[e.GetEventId()] = e
 	case enumspb.EVENT_TYPE_TIMER_FIRED:
@@ -213,6 +215,42 @@ func (b *trailBuilder) event(i int, e *historypb.HistoryEvent) {
 		b.add(e, RowOutcome, ActorSystem, "workflow continued as new", "continued as new",
 			"run "+e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId())
 	}
+}
+
+// LocalActivityMarker names the marker the SDK records for a local activity: its details hold
+// the activity's type under "data" and its result under "result", or its failure.
+const LocalActivityMarker = "LocalActivity"
+
+// LocalActivityOf reads a local activity marker: the activity's type, its result, its failure.
+func LocalActivityOf(dc converter.DataConverter, e *historypb.HistoryEvent) (activityType string, result *commonpb.Payloads, failure *failurepb.Failure, ok bool) {
+	a := e.GetMarkerRecordedEventAttributes()
+	if a.GetMarkerName() != LocalActivityMarker {
+		return "", nil, nil, false
+	}
+	var data struct{ ActivityType string }
+	if err := dc.FromPayloads(a.GetDetails()["data"], &data); err != nil {
+		return "", nil, nil, false
+	}
+	return data.ActivityType, a.GetDetails()["result"], a.GetFailure(), true
+}
+
+// marker shows the local activities the trail knows: the registration of the declaration.
+func (b *trailBuilder) marker(e *historypb.HistoryEvent) {
+	name, result, failure, ok := LocalActivityOf(b.dc, e)
+	if !ok || name != activities.NameRegisterDeclaration {
+		return
+	}
+	what := "Register the declaration"
+	if failure != nil {
+		b.add(e, RowRegistration, ActorSystem, what, "refused", b.failureMessage(failure))
+		return
+	}
+	var reg activities.Registered
+	if err := b.dc.FromPayloads(result, &reg); err != nil {
+		b.add(e, RowRegistration, ActorSystem, what, "unreadable", OneLine(err.Error()))
+		return
+	}
+	b.add(e, RowRegistration, ActorSystem, what, "registration "+reg.Number, "accepted "+reg.LodgedAt.UTC().Format(time.RFC3339))
 }
 
 func orSystem(s string) string {
@@ -327,13 +365,6 @@ func (b *trailBuilder) activityCompleted(e, s *historypb.HistoryEvent, result *c
 			outcome = fmt.Sprintf("%d finding(s), worst %s", n, res.Worst())
 		}
 		b.add(e, RowCheck, ActorSystem, what, outcome, findings(res.Findings))
-	case name == activities.NameRegisterDeclaration:
-		var reg activities.Registered
-		if err := b.dc.FromPayloads(result, &reg); err != nil {
-			b.add(e, RowRegistration, ActorSystem, what, "unreadable", OneLine(err.Error()))
-			return
-		}
-		b.add(e, RowRegistration, ActorSystem, what, "registration "+reg.Number, "accepted "+reg.LodgedAt.UTC().Format(time.RFC3339))
 	case name == activities.NameIssueReleaseNotice:
 		var req activities.ReleaseRequest
 		if err := b.dc.FromPayloads(s.GetActivityTaskScheduledEventAttributes().GetInput(), &req); err != nil {

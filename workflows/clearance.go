@@ -278,7 +278,18 @@ func (c *clearance) register(ctx workflow.Context) (string, error) {
 	}
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var reg activities.Registered
-	err := workflow.ExecuteActivity(c.activityCtx(ctx, "Register the declaration"), a.RegisterDeclaration,
+	// A local activity: one short, idempotent write to the register, run in the workflow task,
+	// without an activity task's round trip through the server. A worker that dies before its
+	// marker is recorded runs it again, and the register returns the same entry.
+	// A register that cannot be written is retried, with backoff, for as long as a clearance could
+	// wait at all: the clearance waits with it, as it does for a check's registry.
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 30 * 24 * time.Hour,
+		RetryPolicy:            retryPolicy(),
+		Summary:                "Register the declaration",
+	})
+	err := workflow.ExecuteLocalActivity(lctx, a.RegisterDeclaration,
 		activities.Registration{ExporterCode: c.decl.Exporter.Code, DeclarationID: c.decl.ID, WorkflowID: id, RunID: c.firstRun(ctx)}).
 		Get(ctx, &reg)
 	var appErr *temporal.ApplicationError

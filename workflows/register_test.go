@@ -75,7 +75,7 @@ func TestDeclarationLodgedBeforeIsRefused(t *testing.T) {
 }
 
 // TestEveryGoldenOfThisReleaseIsRegistered: in every golden history of this release the
-// clearance started under its exporter's workflow ID and was registered; its result, its search
+// clearance started under its exporter's workflow ID and was registered, by a local activity; its result, its search
 // attributes and its release notice carry the registration number. The one refused by the
 // register has none. No history of an earlier release registers anything.
 func TestEveryGoldenOfThisReleaseIsRegistered(t *testing.T) {
@@ -89,6 +89,12 @@ func TestEveryGoldenOfThisReleaseIsRegistered(t *testing.T) {
 				start = e.GetWorkflowExecutionStartedEventAttributes()
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 				activities = append(activities, e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName())
+			case enumspb.EVENT_TYPE_MARKER_RECORDED:
+				if a := e.GetMarkerRecordedEventAttributes(); a.GetMarkerName() == "LocalActivity" {
+					var data struct{ ActivityType string }
+					require.NoError(t, dc.FromPayloads(a.GetDetails()["data"], &data))
+					activities = append(activities, "local "+data.ActivityType)
+				}
 			case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
 				if p, ok := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()[SARegistration]; ok {
 					require.NoError(t, dc.FromPayload(p, &shown))
@@ -105,7 +111,8 @@ func TestEveryGoldenOfThisReleaseIsRegistered(t *testing.T) {
 	for _, file := range files {
 		name := filepath.Base(file)
 		acts, start, res, shown := read(file)
-		require.Contains(t, acts, "RegisterDeclaration", name)
+		require.Contains(t, acts, "local RegisterDeclaration", name)
+		require.NotContains(t, acts, "RegisterDeclaration", "%s: a local activity, not an activity task", name)
 		var in Input
 		require.NoError(t, dc.FromPayloads(start.GetInput(), &in))
 		want, err := WorkflowID(in.Declaration.Exporter.Code, in.Declaration.ID)
@@ -127,7 +134,7 @@ func TestEveryGoldenOfThisReleaseIsRegistered(t *testing.T) {
 	require.NoError(t, err)
 	for _, file := range released {
 		acts, _, res, _ := read(file)
-		require.NotContains(t, acts, "RegisterDeclaration", file)
+		require.NotContains(t, acts, "local RegisterDeclaration", file)
 		require.Nil(t, res.Registration, file)
 	}
 }
