@@ -143,8 +143,9 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 	return nil
 }
 
-// supervisorOf refuses a request of someone not a supervisor on the roster.
-func (c *clearance) supervisorOf(name string) error {
+// supervisorOf refuses a request of someone not a supervisor on the roster; what names what
+// only a supervisor does.
+func (c *clearance) supervisorOf(name, what string) error {
 	if name == "" {
 		return fmt.Errorf("supervisor: missing")
 	}
@@ -153,7 +154,7 @@ func (c *clearance) supervisorOf(name string) error {
 		return fmt.Errorf("supervisor: %q is not on the roster", clip(name, MaxRequestedBytes))
 	}
 	if !o.Has(policy.RoleSupervisor) {
-		return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor holds a clearance or lifts a hold", name)
+		return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor %s", name, what)
 	}
 	return nil
 }
@@ -177,7 +178,7 @@ func (c *clearance) validateHold(raw json.RawMessage, caller *Principal) error {
 		if err := c.admit(UpdateHold); err != nil {
 			return err
 		}
-		if err := c.supervisorOf(h.Supervisor); err != nil {
+		if err := c.supervisorOf(h.Supervisor, "holds a clearance"); err != nil {
 			return err
 		}
 		if err := agencyName(h.Agency); err != nil {
@@ -207,7 +208,7 @@ func (c *clearance) validateLift(raw json.RawMessage, caller *Principal) error {
 		if err := c.admit(UpdateLift); err != nil {
 			return err
 		}
-		if err := c.supervisorOf(l.Supervisor); err != nil {
+		if err := c.supervisorOf(l.Supervisor, "lifts a hold"); err != nil {
 			return err
 		}
 		if err := agencyName(l.Agency); err != nil {

@@ -253,15 +253,8 @@ func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) err
 		if err := c.admit(UpdateReassign); err != nil {
 			return err
 		}
-		if r.Supervisor == "" {
-			return fmt.Errorf("supervisor: missing")
-		}
-		o, ok := c.cfg.Roster.Find(r.Supervisor)
-		if !ok {
-			return fmt.Errorf("supervisor: %q is not on the roster", clip(r.Supervisor, MaxRequestedBytes))
-		}
-		if !o.Has(policy.RoleSupervisor) {
-			return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor reassigns a stage", r.Supervisor)
+		if err := c.supervisorOf(r.Supervisor, "reassigns a stage"); err != nil {
+			return err
 		}
 		if r.Officer != "" {
 			if err := c.mayDecide("officer", r.Officer); err != nil {
