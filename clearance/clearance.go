@@ -384,12 +384,24 @@ func Withdraw(ctx context.Context, c client.Client, r Ref, reason string) error 
 // asks the clearance's result query instead, every PollInterval, and the clearance answers its
 // own exporter.
 func Wait(ctx context.Context, c client.Client, ref Ref) (workflows.Result, error) {
-	var r workflows.Result
-	id, err := Resolve(ctx, c, ref)
+	id, err := ref.WorkflowID()
 	if err != nil {
-		return r, err
+		return workflows.Result{}, err
 	}
-	err = c.GetWorkflow(ctx, id, "").Get(ctx, &r)
+	r, err := waitFor(ctx, c, id)
+	if isNotFound(err) {
+		// A clearance started before workflow IDs named the exporter, if it is ref's.
+		if legacy, ok := legacyOf(ctx, c, ref); ok {
+			return waitFor(ctx, c, legacy)
+		}
+	}
+	return r, err
+}
+
+// waitFor waits for the clearance with workflow ID id to end, as Wait describes.
+func waitFor(ctx context.Context, c client.Client, id string) (workflows.Result, error) {
+	var r workflows.Result
+	err := c.GetWorkflow(ctx, id, "").Get(ctx, &r)
 	var denied *serviceerror.PermissionDenied
 	if !errors.As(err, &denied) {
 		if err != nil {

@@ -192,3 +192,27 @@ func TestLegacyClearancesStayReachable(t *testing.T) {
 		t.Errorf("DeclarationOf(%s) = %s", opts.ID, got)
 	}
 }
+
+// TestWaitForALegacyClearance: Wait finds a clearance under the legacy workflow ID when none
+// runs under its exporter's, and reads its result.
+func TestWaitForALegacyClearance(t *testing.T) {
+	c, _ := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := example(t, "us-nasal-cannulas-anaesthesia-masks.json") // green: released without officers
+	opts, err := clearance.StartOptions(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ID, _ = workflows.LegacyWorkflowID(d.ID)
+	if _, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Declaration: d}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := clearance.Wait(ctx, c, clearance.RefOf(d))
+	if err != nil || res.State != workflows.StateReleased || res.DeclarationID != d.ID {
+		t.Fatalf("wait for the legacy clearance: %+v, %v", res.State, err)
+	}
+	if _, err := clearance.Wait(ctx, c, clearance.Ref{Exporter: "3301960412", Declaration: d.ID}); err == nil {
+		t.Error("another exporter's reference waited for the legacy clearance")
+	}
+}
