@@ -261,6 +261,14 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	if n, err := clearance.AddNote(ctx, docLi, clearance.RefOf(d), workflows.Note{Text: "invoice and packing list agree"}); err != nil || n.Officer != "doc-li" {
 		t.Fatalf("doc-li notes: %+v, %v", n, err)
 	}
+	// Customs' internal work is not the exporter's to read: the auditor sees the claim and the
+	// note, the exporter neither.
+	if st, err := clearance.Status(ctx, auditor, clearance.RefOf(d)); err != nil || st.Claim == nil || len(st.Work) != 2 {
+		t.Errorf("the auditor's status: claim %+v, work %+v, %v", st.Claim, st.Work, err)
+	}
+	if st, err := clearance.Status(ctx, exporter, clearance.RefOf(d)); err != nil || st.Claim != nil || len(st.Work) != 0 {
+		t.Errorf("the exporter's status shows customs' work: claim %+v, work %+v, %v", st.Claim, st.Work, err)
+	}
 
 	// doc-li may not decide as doc-chen; deciding without naming an officer decides as doc-li.
 	_, err = clearance.Decide(ctx, docLi, clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Officer: "doc-chen", Outcome: workflows.OutcomeApprove})

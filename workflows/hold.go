@@ -255,6 +255,38 @@ func (c *clearance) awaitLifted(ctx workflow.Context) (withdrawn bool, err error
 	return c.withdrawal != nil, nil
 }
 
+// forExporter is a status as its exporter is told it: officers' claims and notes are customs'
+// internal work, and why a clearance is held stays with customs and the agency; that it is held,
+// by whom and since when, the exporter is told.
+func (s Status) forExporter() Status {
+	s.Claim, s.Work = nil, nil
+	s.Holds = withoutReasons(s.Holds)
+	return s
+}
+
+// forExporter is a result as its exporter is told it (Status.forExporter).
+func (r Result) forExporter() Result {
+	r.Holds = withoutReasons(r.Holds)
+	return r
+}
+
+func withoutReasons(hs []HoldRecord) []HoldRecord {
+	if len(hs) == 0 {
+		return hs
+	}
+	out := make([]HoldRecord, len(hs))
+	for i, h := range hs {
+		h.Reason = ""
+		if h.Lifted != nil {
+			l := *h.Lifted
+			l.Reason = ""
+			h.Lifted = &l
+		}
+		out[i] = h
+	}
+	return out
+}
+
 // heldTimes sums how long holds stood, customs' and other agencies', up to now for standing ones.
 func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 	for _, h := range c.holds {

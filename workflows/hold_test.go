@@ -144,3 +144,23 @@ func TestWithdrawalWhileHeld(t *testing.T) {
 		require.False(t, st.Started.After(start.Add(30*time.Minute)), "%s began while held", st.Stage)
 	}
 }
+
+// TestExporterIsNotToldCustomsWork: the exporter's status keeps the holds, by whom and since
+// when, without their reasons, and leaves out officers' claims and notes; its result keeps the
+// holds without reasons.
+func TestExporterIsNotToldCustomsWork(t *testing.T) {
+	lift := Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "source checked"}
+	s := Status{Claim: &Claim{Officer: "doc-li"}, Record: Record{Work: []WorkRecord{{Kind: WorkNoted, Text: "tip-off"}},
+		Holds: []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Reason: "intelligence"}, At: start, Lifted: &lift}}}}
+	e := s.forExporter()
+	require.Nil(t, e.Claim)
+	require.Empty(t, e.Work)
+	require.Len(t, e.Holds, 1)
+	require.Empty(t, e.Holds[0].Reason)
+	require.Empty(t, e.Holds[0].Lifted.Reason)
+	require.Equal(t, DispositionMayProceed, e.Holds[0].Lifted.Disposition)
+	require.Equal(t, "intelligence", s.Holds[0].Reason, "the status itself is unchanged")
+	require.Equal(t, "source checked", lift.Reason)
+	r := Result{Holds: s.Holds}.forExporter()
+	require.Empty(t, r.Holds[0].Reason)
+}
