@@ -399,7 +399,7 @@ func FuzzClaim(f *testing.F) {
 			if c.holder() != "" {
 				t.Fatalf("accepted a claim by %s of a stage %s holds", r.Officer, c.holder())
 			}
-			if err := c.mayDecide("officer", r.Officer); err != nil {
+			if err := c.mayDecide(r.Officer, c.stage); err != nil {
 				t.Fatalf("accepted a claim by an officer who may not decide %s: %v", c.stage, err)
 			}
 			return []string{r.Reason}

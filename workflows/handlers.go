@@ -588,16 +588,8 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 // on the roster with the stage's role, a known outcome, a reason for a reject or a request, and
 // the separation of duties.
 func (c *clearance) decisionRules(d Decision) error {
-	if d.Officer == "" {
-		return fmt.Errorf("officer: missing")
-	}
-	o, ok := c.cfg.Roster.Find(d.Officer)
-	if !ok {
-		return fmt.Errorf("officer: %q is not on the roster", clip(d.Officer, MaxRequestedBytes))
-	}
-	role := policy.StageRole(d.Stage)
-	if !o.Has(role) {
-		return fmt.Errorf("officer: %q does not hold the role %s that decides %s", d.Officer, role, d.Stage)
+	if err := c.mayDecide(d.Officer, d.Stage); err != nil {
+		return err
 	}
 	switch d.Outcome {
 	case OutcomeApprove:

@@ -181,18 +181,18 @@ func (c *clearance) holder() string {
 	return c.claim.Officer
 }
 
-// mayDecide refuses an officer who is not on the roster with the role that decides the current
-// stage.
-func (c *clearance) mayDecide(field, officer string) error {
+// mayDecide refuses an officer who is not on the roster with the role that decides stage: the
+// rule of a decision, a claim and a reassignment alike.
+func (c *clearance) mayDecide(officer string, stage policy.Stage) error {
 	if officer == "" {
-		return fmt.Errorf("%s: missing", field)
+		return fmt.Errorf("officer: missing")
 	}
 	o, ok := c.cfg.Roster.Find(officer)
 	if !ok {
-		return fmt.Errorf("%s: %q is not on the roster", field, clip(officer, MaxRequestedBytes))
+		return fmt.Errorf("officer: %q is not on the roster", clip(officer, MaxRequestedBytes))
 	}
-	if role := policy.StageRole(c.stage); !o.Has(role) {
-		return fmt.Errorf("%s: %q does not hold the role %s that decides %s", field, officer, role, c.stage)
+	if role := policy.StageRole(stage); !o.Has(role) {
+		return fmt.Errorf("officer: %q does not hold the role %s that decides %s", officer, role, stage)
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error 
 		if err := c.admit(UpdateClaim); err != nil {
 			return err
 		}
-		if err := c.mayDecide("officer", r.Officer); err != nil {
+		if err := c.mayDecide(r.Officer, c.stage); err != nil {
 			return err
 		}
 		switch h := c.holder(); {
@@ -257,7 +257,7 @@ func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) err
 			return err
 		}
 		if r.Officer != "" {
-			if err := c.mayDecide("officer", r.Officer); err != nil {
+			if err := c.mayDecide(r.Officer, c.stage); err != nil {
 				return err
 			}
 		}
