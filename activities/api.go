@@ -132,6 +132,8 @@ const (
 	NotifyLapsed             NotificationKind = "lapsed"
 	// NotifyExtension tells the exporter that a supervisor extended a stage's allowance, and why.
 	NotifyExtension NotificationKind = "allowance-extended"
+	// NotifyAmendment tells the exporter that an officer consented to its amendment or refused it.
+	NotifyAmendment NotificationKind = "amendment-decided"
 )
 
 // Notification is a message to an exporter.

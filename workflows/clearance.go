@@ -63,6 +63,11 @@ type clearance struct {
 	workLog []WorkRecord
 	// holds are the holds placed on the clearance, standing or lifted.
 	holds []HoldRecord
+	// amendments are the exporter's amendments; proposed is the one that awaits an officer's
+	// consent, amendedScope what an applied one changed, until the run checks it again.
+	amendments   []AmendmentRecord
+	proposed     *Amendment
+	amendedScope *amendedScope
 
 	findings  []StageFindings
 	decisions []DecisionRecord
@@ -208,6 +213,7 @@ var (
 	errWithdrawn = errors.New("withdrawn")
 	errRerouted  = errors.New("rerouted")
 	errContinue  = errors.New("continue as new")
+	errAmended   = errors.New("amended")
 )
 
 func (c *clearance) logger(ctx workflow.Context) interface {
@@ -451,6 +457,22 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
 		if errors.Is(err, errRerouted) {
+			continue
+		}
+		if errors.Is(err, errAmended) {
+			review := c.amendedScope != nil && c.amendedScope.review
+			refusal, err := c.recheckAmended(ctx, stage)
+			if err != nil {
+				return "", "", err
+			}
+			if refusal != "" && c.withdrawal != nil {
+				return c.withdrawn(), OutcomeWithdrawn, nil
+			}
+			if refusal != "" {
+				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
+			}
+			// The stage's own checks run again next; an officer who had started reviews it again.
+			reviewAfterSupply = review
 			continue
 		}
 		if errors.Is(err, errContinue) {
@@ -722,6 +744,8 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 		return DecisionRecord{}, errWithdrawn
 	case PhaseRerouting:
 		return DecisionRecord{}, errRerouted
+	case PhaseAmended:
+		return DecisionRecord{}, errAmended
 	}
 	d := *c.pending
 	c.pending = nil
@@ -992,6 +1016,10 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	c.ended = workflow.Now(ctx)
 	c.phase = PhaseEnded
+	if p := c.awaitingConsent(); p != nil {
+		p.Status = AmendmentUndecided
+		c.proposed = nil
+	}
 	if err := c.setState(ctx, s); err != nil {
 		return Result{}, err
 	}
@@ -1013,7 +1041,8 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		"elapsed", elapsed, "standard", std)
 	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
 	c.result = &Result{
-		Holds: c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
+		Amendments: c.amendments,
+		Holds:      c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
 		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.stage, Reason: c.reason, Registration: c.registration,
 		Submitted: c.submitted, Ended: c.ended,

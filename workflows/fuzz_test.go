@@ -18,7 +18,7 @@ import (
 
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
-		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld}
+		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld, PhaseAmended}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -28,7 +28,7 @@ var stateOf = map[Phase]State{
 	PhaseStarting: "", PhaseChecking: StateChecking, PhaseAwaitingOfficer: StateAwaitingOfficer,
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
 	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseContinuing: StateChecking, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
-	PhaseEnded: StateRefused, PhaseHeld: StateChecking,
+	PhaseEnded: StateRefused, PhaseHeld: StateChecking, PhaseAmended: StateAwaitingOfficer,
 }
 
 // fuzzClearance builds a clearance in the phase and stage the fuzzer picks; flags add an
@@ -345,6 +345,13 @@ func TestEachValidatorAcceptsOnlyInItsPhases(t *testing.T) {
 			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateWithdrawUpdate) }},
 		{UpdateExtend, `{"stage":"document-check","supervisor":"sup-huang","by":"1d","reason":"the laboratory's report"}`, policy.StageDocumentCheck,
 			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateExtendUpdate) }},
+		{UpdateAmend, `{"documents":[{"type":"packing-list","reference":"PL-1-rev1"}],"reason":"corrected carton count"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error { return noCaller(c.validateAmendUpdate) }},
+		{UpdateDecideAmendment, `{"officer":"doc-li","amendment":1,"outcome":"consent"}`, policy.StageDocumentCheck,
+			func(c *clearance) func(json.RawMessage) error {
+				propose(c)
+				return noCaller(c.validateDecideAmendmentUpdate)
+			}},
 	} {
 		for i, p := range allPhases {
 			c := fuzzClearance(uint8(i), 0, 0)
@@ -493,6 +500,84 @@ func FuzzLift(f *testing.F) {
 				t.Fatalf("accepted a lift %+v of %+v", l, c.holds)
 			}
 			return []string{l.Reason}
+		})
+	})
+}
+
+// propose gives the clearance an amendment that awaits an officer's consent.
+func propose(c *clearance) {
+	a := Amendment{Documents: []declaration.Document{{Type: declaration.DocPackingList, Reference: "PL-1-rev1"}}, Reason: "corrected"}
+	c.amendments = append(c.amendments, AmendmentRecord{Version: len(c.amendments) + 1, Stage: c.stage, At: start,
+		Reason: a.Reason, Status: AmendmentAwaitingConsent})
+	c.proposed = &a
+}
+
+// amendClearance is fuzzClearance with an amendment awaiting consent when flags bit 0 is set and
+// an officer's decision recorded (so an amendment needs consent) when bit 1 is.
+func amendClearance(phase, stage, flags uint8) *clearance {
+	c := fuzzClearance(phase, stage, flags&^3)
+	if flags&2 != 0 {
+		c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+			Outcome: OutcomeApprove}, Via: ViaUpdate})
+	}
+	if flags&1 != 0 {
+		propose(c)
+	}
+	return c
+}
+
+func FuzzAmend(f *testing.F) {
+	workSeeds(f, `{"documents":[{"type":"packing-list","reference":"PL-1-rev1"}],"reason":"corrected carton count"}`,
+		`{"lines":[{"id":"1","hsCode":"6307.90","description":"Disposable surgical masks, 3-ply","quantity":180000,"unit":"pcs",`+
+			`"value":3600000,"currency":"USD","category":"medical-mask","deviceClass":"IIa"}],`+
+			`"documents":[{"type":"commercial-invoice","reference":"INV-1","amount":8600000,"currency":"USD"}],"reason":"short shipment"}`,
+		`{"removeLines":["2"],"documents":[{"type":"commercial-invoice","reference":"INV-1","amount":4000000,"currency":"USD"}],"reason":"kits ship later"}`,
+		`{"removeLines":["9"],"reason":"x"}`, `{"reason":"nothing"}`, `{"documents":[{"type":"packing-list","reference":"PL-1"}],"reason":"same"}`,
+		`{"lines":[{"id":"","quantity":1}],"reason":"x"}`, `{"documents":[{"type":"packing-list","reference":"PL-2"}]}`,
+		`{"certificates":[{"scheme":"fda-510k","number":"K200124","lines":["1"]}],"reason":"\u202e"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := amendClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateAmend, raw, withFuzzCaller(c.validateAmendUpdate, caller), func(a Amendment) []string {
+			if caller != nil && !caller.Has(RoleExporter) {
+				t.Fatalf("accepted an amendment from %q, who is not the exporter", caller.Subject)
+			}
+			if c.awaitingConsent() != nil {
+				t.Fatalf("accepted an amendment while amendment %d awaits consent", c.awaitingConsent().Version)
+			}
+			after := amended(c.decl, a)
+			if err := after.Validate(); err != nil {
+				t.Fatalf("accepted an amendment whose declaration does not validate: %v", err)
+			}
+			if len(declaration.Diff(c.decl, after)) == 0 {
+				t.Fatalf("accepted an amendment that changes nothing")
+			}
+			return []string{a.Reason}
+		})
+	})
+}
+
+func FuzzDecideAmendment(f *testing.F) {
+	workSeeds(f, `{"officer":"doc-li","amendment":1,"outcome":"consent"}`,
+		`{"officer":"doc-li","amendment":1,"outcome":"refuse","reason":"the invoice was checked already"}`,
+		`{"officer":"doc-li","amendment":2,"outcome":"consent"}`, `{"officer":"doc-li","amendment":1,"outcome":"refuse"}`,
+		`{"officer":"hq-wang","amendment":1,"outcome":"consent"}`, `{"officer":"doc-li","amendment":1,"outcome":"maybe"}`,
+		`{"officer":"doc-li","amendment":1,"outcome":"refuse","reason":"\u0000"}`)
+	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
+		c := amendClearance(phase, stage, flags)
+		caller := fuzzCaller(c, flags)
+		checkVerdict(t, c, UpdateDecideAmendment, raw, withFuzzCaller(c.validateDecideAmendmentUpdate, caller), func(d AmendmentDecision) []string {
+			if caller != nil && d.Officer != "" && d.Officer != caller.Subject {
+				t.Fatalf("accepted a decision as %q from the caller %q", d.Officer, caller.Subject)
+			}
+			p := c.awaitingConsent()
+			if p == nil || p.Version != d.Amendment {
+				t.Fatalf("accepted a decision on amendment %d; awaiting consent: %+v", d.Amendment, p)
+			}
+			if d.Outcome == AmendmentRefuse && strings.TrimSpace(d.Reason) == "" {
+				t.Fatalf("accepted a refusal without a reason")
+			}
+			return []string{d.Reason}
 		})
 	})
 }

@@ -140,6 +140,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	if err := c.setupHolds(ctx); err != nil {
 		return err
 	}
+	if err := c.setupAmendments(ctx); err != nil {
+		return err
+	}
 
 	c.rosterSignals = workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
 		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +
@@ -556,6 +559,10 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	if err := c.holdRefusal(); err != nil {
 		return err
 	}
+	if p := c.awaitingConsent(); p != nil {
+		return fmt.Errorf("stage: the exporter's amendment %d awaits an officer's consent; consent to it or refuse it first (update %s)",
+			p.Version, UpdateDecideAmendment)
+	}
 	if err := text("reason", d.Reason, MaxReasonBytes, true); err != nil {
 		return err
 	}
@@ -744,26 +751,7 @@ func (c *clearance) validateSupply(s Supply) error {
 	if missing := c.unanswered(s); len(missing) > 0 {
 		return fmt.Errorf("documents: the officer asked for %s, which this answer does not carry", strings.Join(missing, ", "))
 	}
-	var problems []string
-	for i, d := range s.Documents {
-		if d.Type == "" {
-			problems = append(problems, fmt.Sprintf("documents[%d].type: missing", i))
-		}
-		if strings.TrimSpace(d.Reference) == "" {
-			problems = append(problems, fmt.Sprintf("documents[%d].reference: missing", i))
-		}
-	}
-	for i, ct := range s.Certificates {
-		if ct.Scheme == "" {
-			problems = append(problems, fmt.Sprintf("certificates[%d].scheme: missing", i))
-		}
-		if strings.TrimSpace(ct.Number) == "" {
-			problems = append(problems, fmt.Sprintf("certificates[%d].number: missing", i))
-		}
-		if len(ct.Lines) == 0 {
-			problems = append(problems, fmt.Sprintf("certificates[%d].lines: missing", i))
-		}
-	}
+	problems := attachmentProblems(s.Documents, s.Certificates)
 	if len(problems) == 0 {
 		merged := c.decl
 		merge(&merged, s)
@@ -905,6 +893,8 @@ func (c *clearance) details(now time.Time) string {
 		b.WriteString("Selecting the risk lane.")
 	case PhaseChecking, PhaseSupplied:
 		fmt.Fprintf(&b, "Running the automated checks of the %s stage (%s lane).", c.stage, c.lane)
+	case PhaseAmended:
+		fmt.Fprintf(&b, "Amendment %d applied: running again the checks it bears on, then the %s stage's.", len(c.amendments), c.stage)
 	case PhaseAwaitingOfficer:
 		if w == nil {
 			fmt.Fprintf(&b, "Awaiting a decision on **%s**.", c.stage)
@@ -947,6 +937,10 @@ func (c *clearance) details(now time.Time) string {
 		case StateWithdrawn:
 			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
 		}
+	}
+	if p := c.awaitingConsent(); p != nil && c.phase != PhaseEnded {
+		fmt.Fprintf(&b, " **Amendment %d** from the exporter awaits an officer's consent (%s): %s.", p.Version,
+			UpdateDecideAmendment, declaration.Printable(clip(p.Reason, 200)))
 	}
 	if h, ok := c.onHold(); ok && c.phase != PhaseEnded {
 		fmt.Fprintf(&b, " **On hold** by %s since %s: %s.", h.party(), h.At.UTC().Format("2006-01-02 15:04 MST"), declaration.Printable(clip(h.Reason, 200)))

@@ -49,11 +49,12 @@ var (
 		PhaseStarting: {UpdateWithdraw, UpdateNote},
 		PhaseChecking: {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
 		PhaseAwaitingOfficer: {UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
-			UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift},
+			UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift, UpdateAmend, UpdateDecideAmendment},
 		PhaseDecided: {UpdateNote, UpdateHold, UpdateLift},
 		PhaseAwaitingExporter: {UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote,
 			UpdateHold, UpdateLift},
 		PhaseSupplied:    {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
+		PhaseAmended:     {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
 		PhaseHeld:        {UpdateLift, UpdateHold, UpdateWithdraw, UpdateNote},
 		PhaseWithdrawing: {UpdateNote},
 		PhaseRerouting:   {UpdateNote, UpdateHold, UpdateLift},
@@ -70,6 +71,7 @@ var (
 		PhaseDecided:          "an officer's decision on the stage has been taken and is being applied",
 		PhaseAwaitingExporter: "documents are awaited from the exporter",
 		PhaseSupplied:         "the exporter's documents have been received and the stage's checks run again",
+		PhaseAmended:          "the exporter's amendment has been applied and the checks it bears on run again",
 		PhaseWithdrawing:      "the declaration is being withdrawn",
 		PhaseRerouting:        "a reroute has interrupted the release stage: the stages the new lane asks for come first",
 		PhaseHeld:             "it is on hold: no stage begins and no release notice is issued until the hold is lifted",
@@ -92,6 +94,8 @@ var (
 		UpdateNote:            "the clearance takes no notes now",
 		UpdateHold:            "the clearance cannot be held now",
 		UpdateLift:            "no hold can be lifted now",
+		UpdateAmend:           "the declaration is amended only while the clearance awaits an officer's decision",
+		UpdateDecideAmendment: "amendment: an amendment is decided only while the clearance awaits an officer's decision",
 	}
 )
 

@@ -307,7 +307,7 @@ func TestStatusSaysWhatTheClearanceAccepts(t *testing.T) {
 
 	require.Equal(t, PhaseAwaitingOfficer, officer.Phase)
 	require.Equal(t, []string{UpdateDecide, SignalDecision, UpdateWithdraw, UpdateReroute, UpdateExtend,
-		UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift}, officer.Accepts)
+		UpdateClaim, UpdateUnclaim, UpdateReassign, UpdateNote, UpdateHold, UpdateLift, UpdateAmend, UpdateDecideAmendment}, officer.Accepts)
 	require.Equal(t, PhaseAwaitingExporter, exporter.Phase)
 	require.Equal(t, []string{UpdateSupplyDocuments, UpdateWithdraw, UpdateReroute, UpdateExtend, UpdateUnclaim, UpdateReassign, UpdateNote,
 		UpdateHold, UpdateLift}, exporter.Accepts)

@@ -51,6 +51,8 @@ type Carried struct {
 	Registration *Registration `json:"registration,omitempty"`
 	// Claim is who holds the stage in progress, when someone does.
 	Claim *Claim `json:"claim,omitempty"`
+	// ProposedAmendment is the exporter's amendment that awaits an officer's consent, if one does.
+	ProposedAmendment *Amendment `json:"proposedAmendment,omitempty"`
 }
 
 // Registration is a declaration's entry in the declarations register: the number customs gave it
@@ -278,6 +280,8 @@ type Record struct {
 	Work []WorkRecord `json:"work,omitempty"`
 	// Holds lists the holds placed, standing or lifted.
 	Holds []HoldRecord `json:"holds,omitempty"`
+	// Amendments lists the exporter's amendments, applied, refused or awaiting consent.
+	Amendments []AmendmentRecord `json:"amendments,omitempty"`
 }
 
 // Status is the answer to the query "status".
@@ -374,6 +378,8 @@ type Result struct {
 	Timeline    []StageRecord    `json:"timeline"`
 	Decisions   []DecisionRecord `json:"decisions"`
 	Escalations []Escalation     `json:"escalations,omitempty"`
+	// Amendments are the exporter's amendments of the declaration.
+	Amendments []AmendmentRecord `json:"amendments,omitempty"`
 	// Elapsed is the total time from submission to the end, set against Standard.
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`
