@@ -261,6 +261,35 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	if n, err := clearance.AddNote(ctx, docLi, clearance.RefOf(d), workflows.Note{Text: "invoice and packing list agree"}); err != nil || n.Officer != "doc-li" {
 		t.Fatalf("doc-li notes: %+v, %v", n, err)
 	}
+	// Amendments: only the exporter amends, and only its own declaration; once doc-li has claimed
+	// the stage, the amendment awaits consent, which only an officer gives, as themself.
+	fix := workflows.Amendment{Documents: []declaration.Document{{Type: declaration.DocPackingList, Reference: "PL-AMENDED-1"}},
+		Reason: "the packing list with the carton numbers"}
+	_, err = clearance.Amend(ctx, docLi, clearance.RefOf(d), fix)
+	denied(t, "an officer amends", err, `the update "amend" is not for this role`)
+	_, err = clearance.Amend(ctx, rival, clearance.RefOf(d), fix)
+	if err == nil || !strings.Contains(err.Error(), "9999999999") {
+		t.Errorf("the rival amended another exporter's declaration: %v", err)
+	}
+	amendment, err := clearance.Amend(ctx, exporter, clearance.RefOf(d), fix)
+	if err != nil || amendment.Status != workflows.AmendmentAwaitingConsent || amendment.By == "" {
+		t.Fatalf("the exporter amends after an officer started: %+v, %v; want it to await consent, from the verified exporter", amendment, err)
+	}
+	_, err = clearance.DecideAmendment(ctx, exporter, clearance.RefOf(d), workflows.AmendmentDecision{Amendment: 1, Outcome: workflows.AmendmentConsent})
+	denied(t, "the exporter consents", err, `the update "decide-amendment" is not for this role`)
+	if rec, err := clearance.DecideAmendment(ctx, docLi, clearance.RefOf(d),
+		workflows.AmendmentDecision{Amendment: amendment.Version, Outcome: workflows.AmendmentConsent}); err != nil ||
+		rec.Officer != "doc-li" || rec.Status != workflows.AmendmentApplied {
+		t.Fatalf("doc-li consents: %+v, %v", rec, err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if st, err = clearance.Status(ctx, auditor, clearance.RefOf(d)); err == nil && st.Phase == workflows.PhaseAwaitingOfficer {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the amended clearance did not await its officer again: %+v, %v", st.Phase, err)
+		}
+	}
 	// Customs' internal work is not the exporter's to read: the auditor sees the claim and the
 	// note, the exporter neither.
 	if st, err := clearance.Status(ctx, auditor, clearance.RefOf(d)); err != nil || st.Claim == nil || len(st.Work) != 2 {

@@ -125,7 +125,9 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 			(name == workflows.UpdateHold || name == workflows.UpdateLift) && p.Has(workflows.RoleSupervisor),
 			(name == workflows.UpdateClaim || name == workflows.UpdateUnclaim || name == workflows.UpdateNote) &&
 				(p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
-			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw) && p.Has(workflows.RoleExporter):
+			name == workflows.UpdateDecideAmendment && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
+			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw || name == workflows.UpdateAmend) &&
+				p.Has(workflows.RoleExporter):
 			return ""
 		}
 		return fmt.Sprintf("the update %q is not for this role", name)

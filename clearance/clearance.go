@@ -373,6 +373,19 @@ func LiftHold(ctx context.Context, c client.Client, r Ref, l workflows.Lift) (wo
 	return rec, update(ctx, c, r, workflows.UpdateLift, l, &rec)
 }
 
+// Amend sends the exporter's amendment of its declaration. The record says whether it applied
+// at once or awaits an officer's consent.
+func Amend(ctx context.Context, c client.Client, r Ref, a workflows.Amendment) (workflows.AmendmentRecord, error) {
+	var rec workflows.AmendmentRecord
+	return rec, update(ctx, c, r, workflows.UpdateAmend, a, &rec)
+}
+
+// DecideAmendment sends an officer's consent to an amendment, or its refusal.
+func DecideAmendment(ctx context.Context, c client.Client, r Ref, d workflows.AmendmentDecision) (workflows.AmendmentRecord, error) {
+	var rec workflows.AmendmentRecord
+	return rec, update(ctx, c, r, workflows.UpdateDecideAmendment, d, &rec)
+}
+
 // Withdraw withdraws a declaration.
 func Withdraw(ctx context.Context, c client.Client, r Ref, reason string) error {
 	var st workflows.State
