@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -267,4 +269,29 @@ func indexOf[T comparable](xs []T, x T) int {
 		}
 	}
 	return -1
+}
+
+// The shipped amendment and consent examples are accepted on the clearance they are written for.
+func TestAmendmentExamples(t *testing.T) {
+	read := func(path string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "examples", path))
+		require.NoError(t, err)
+		return b
+	}
+	decl, err := declaration.ParseAndValidate(read("us-n95-respirators-niosh.json"))
+	require.NoError(t, err)
+	var a Amendment
+	require.NoError(t, declaration.Decode(read("amendments/us-n95-short-shipment.json"), &a))
+	c := fuzzClearance(uint8(indexOf(allPhases, PhaseAwaitingOfficer)), 0, 0)
+	c.decl = decl
+	require.NoError(t, c.validateAmendUpdate(mustJSON(t, a), nil))
+	paths := []string{}
+	for _, ch := range declaration.Diff(decl, amended(decl, a)) {
+		paths = append(paths, ch.Path)
+	}
+	require.Equal(t, []string{"lines[0].quantity", "lines[0].value", "documents[0].issued", "documents[0].amount",
+		"documents[1].issued"}, paths)
+
+	propose(c)
+	require.NoError(t, c.validateDecideAmendmentUpdate(read("updates/decide-amendment.json"), nil))
 }

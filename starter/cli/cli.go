@@ -1,4 +1,4 @@
-// Package cli is the exporter's command line: submit, status, supply, withdraw and wait. The
+// Package cli is the exporter's command line: submit, status, supply, amend, withdraw and wait. The
 // starter binary is a thin wrapper; tests drive Run directly against a real server.
 package cli
 
@@ -52,6 +52,8 @@ commands:
   submit FILE...            validate declarations and start their clearances
   status ID [--json]        show where a clearance stands
   supply ID FILE            send documents answering a request for information
+  amend ID FILE             amend a lodged declaration: lines, documents, certificates;
+                            applied at once until an officer starts on it, else on consent
   withdraw ID --reason TEXT withdraw a declaration before release
   wait ID [--json]          wait until the clearance ends; exit 0 released, 10 refused,
                             11 lapsed, 12 withdrawn
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 		return r.status(ctx, cargs)
 	case "supply":
 		return r.supply(ctx, cargs)
+	case "amend":
+		return r.amend(ctx, cargs)
 	case "withdraw":
 		return r.withdraw(ctx, cargs)
 	case "wait":
@@ -145,6 +149,7 @@ func (r *runner) help(global *flag.FlagSet) {
 		{"submit FILE...", submitFlags()},
 		{"status ID", statusFlags(new(bool))},
 		{"supply ID FILE", supplyFlags()},
+		{"amend ID FILE", amendFlags(new(string))},
 		{"withdraw ID", withdrawFlags(new(string))},
 		{"wait ID", waitFlags(new(bool))},
 	} {
@@ -292,6 +297,12 @@ func statusFlags(asJSON *bool) *flag.FlagSet {
 }
 
 func supplyFlags() *flag.FlagSet { return flag.NewFlagSet("supply", flag.ContinueOnError) }
+
+func amendFlags(reason *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("amend", flag.ContinueOnError)
+	fs.StringVar(reason, "reason", "", "why the declaration is amended (required here or as the file's \"reason\")")
+	return fs
+}
 
 func withdrawFlags(reason *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
@@ -509,6 +520,23 @@ func printStatus(w io.Writer, s workflows.Status) {
 		}
 		tw.Flush()
 	}
+	if len(s.Amendments) > 0 {
+		fmt.Fprintln(w, "\nAmendments")
+		for _, a := range s.Amendments {
+			fmt.Fprintf(w, "  %d  %s  at %s: %s (%d change(s))\n", a.Version, a.At.UTC().Format(time.RFC3339), a.Stage, a.Status,
+				len(a.Changes)+a.MoreChanges)
+			if a.Officer != "" {
+				decided := a.Officer
+				if a.DecisionReason != "" {
+					decided += ": " + p(a.DecisionReason)
+				}
+				fmt.Fprintf(w, "     decided by %s\n", decided)
+			}
+			for _, c := range a.Changes {
+				fmt.Fprintf(w, "     %s\n", p(c.String()))
+			}
+		}
+	}
 	if len(s.Escalations) > 0 {
 		fmt.Fprintln(w, "\nEscalations")
 		for _, e := range s.Escalations {
@@ -557,6 +585,60 @@ func readSupply(path string) (workflows.Supply, error) {
 		return s, fmt.Errorf("documents: supply at least one document or certificate")
 	}
 	return s, nil
+}
+
+func (r *runner) amend(ctx context.Context, args []string) int {
+	reason := new(string)
+	ops, code, ok := oneID("amend", amendFlags(reason), args, r.stderr, 2)
+	if !ok {
+		return code
+	}
+	a, err := readAmendment(ops[1], *reason)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "%s: %v\n", ops[1], err)
+		return ExitInvalid
+	}
+	c, err := r.client(ctx)
+	if err != nil {
+		return r.connectFailed(err)
+	}
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	rec, err := clearance.Amend(ctx, c, ref, a)
+	if err != nil {
+		return r.fail(err)
+	}
+	what := "applied; the checks it bears on run again"
+	if rec.Status == workflows.AmendmentAwaitingConsent {
+		what = "awaits an officer's consent"
+	}
+	fmt.Fprintf(r.stdout, "%s\tamendment %d at %s %s: %d change(s)\n", ops[0], rec.Version, rec.Stage, what, len(rec.Changes)+rec.MoreChanges)
+	return ExitOK
+}
+
+// readAmendment reads an amendment file as a declaration file is read; reason, when given, is
+// its reason.
+func readAmendment(path, reason string) (workflows.Amendment, error) {
+	var a workflows.Amendment
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return a, err
+	}
+	if err := declaration.Decode(b, &a); err != nil {
+		return a, fmt.Errorf("not an amendment:\n%s", indent(err.Error()))
+	}
+	if strings.TrimSpace(reason) != "" {
+		a.Reason = reason
+	}
+	if strings.TrimSpace(a.Reason) == "" {
+		return a, fmt.Errorf("reason: required to amend (--reason or the file's \"reason\")")
+	}
+	if len(a.Lines)+len(a.RemoveLines)+len(a.Documents)+len(a.Certificates) == 0 {
+		return a, fmt.Errorf("lines: the amendment changes no line, document or certificate")
+	}
+	return a, nil
 }
 
 func (r *runner) withdraw(ctx context.Context, args []string) int {

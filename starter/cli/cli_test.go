@@ -27,7 +27,7 @@ func TestHelpShowsEveryCommand(t *testing.T) {
 	if code != ExitOK {
 		t.Errorf("--help: exit %d", code)
 	}
-	for _, want := range []string{"usage: starter", "-tls-cert-path", "-profile", "starter withdraw ID flags:", "-reason",
+	for _, want := range []string{"usage: starter", "-tls-cert-path", "-profile", "starter withdraw ID flags:", "-reason", "starter amend ID FILE flags:",
 		"starter wait ID flags:", "starter submit FILE...: no flags", "10 refused, 11 lapsed, 12 withdrawn"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q:\n%s", want, out)
@@ -42,7 +42,7 @@ func TestHelpShowsEveryCommand(t *testing.T) {
 
 func TestUsageErrorsChangeNothing(t *testing.T) {
 	for _, args := range [][]string{nil, {"lodge"}, {"--nope", "status", "A"}, {"status"}, {"status", "A", "B"},
-		{"status", "not an id!"}, {"withdraw", "A"}, {"supply", "A"}} {
+		{"status", "not an id!"}, {"withdraw", "A"}, {"supply", "A"}, {"amend", "A"}, {"amend", "A", "missing.json"}} {
 		if code, _, _ := runCLI(t, args...); code != ExitInvalid {
 			t.Errorf("%q: exit %d, want %d", args, code, ExitInvalid)
 		}
