@@ -42,6 +42,7 @@ const (
 	RowRegistration  = "registration"
 	RowWork          = "work"
 	RowHold          = "hold"
+	RowAmendment     = "amendment"
 	RowNotification  = "notification"
 	RowOutcome       = "outcome"
 	RowOther         = "other"
@@ -166,7 +167,7 @@ func (b *trailBuilder) event(i int, e *historypb.HistoryEvent) {
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		b.scheduled[e.GetEventId()] = e
 		name := activityType(e)
-		if stage, ok := activities.CheckStage(name); ok {
+		if stage, ok := activities.CheckStage(name); ok && !strings.HasPrefix(b.summary(e), workflows.RecheckSummaryPrefix) {
 			b.enterStage(e, stage)
 		} else if name == activities.NameIssueReleaseNotice {
 			b.enterStage(e, policy.StageRelease)
@@ -590,6 +591,23 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 			party = l.Agency
 		}
 		row = b.add(e, RowHold, orCaller(l.Supervisor, caller), "lift the hold of "+party+" (update)", l.Disposition, l.Reason)
+	case workflows.UpdateAmend:
+		var a workflows.Amendment
+		if err := b.dc.FromPayloads(args, &a); err != nil {
+			row = b.add(e, RowAmendment, b.exporterActor(), "amend (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		row = b.add(e, RowAmendment, b.exporterActor(), "amend (update)",
+			fmt.Sprintf("%d line(s), %d removed, %d document(s), %d certificate(s)", len(a.Lines), len(a.RemoveLines),
+				len(a.Documents), len(a.Certificates)), a.Reason)
+	case workflows.UpdateDecideAmendment:
+		var d workflows.AmendmentDecision
+		if err := b.dc.FromPayloads(args, &d); err != nil {
+			row = b.add(e, RowAmendment, "officer", "decide amendment (update)", "unreadable", OneLine(err.Error()))
+			break
+		}
+		row = b.add(e, RowAmendment, orCaller(d.Officer, caller), fmt.Sprintf("decide amendment %d (update)", d.Amendment),
+			d.Outcome, d.Reason)
 	case workflows.UpdateNote:
 		var n workflows.Note
 		if err := b.dc.FromPayloads(args, &n); err != nil {
@@ -647,10 +665,24 @@ func (b *trailBuilder) updateCompleted(e *historypb.HistoryEvent) {
 		r.Outcome = "failed: " + b.failureMessage(f)
 		return
 	}
-	if r.Kind == RowReroute {
+	switch r.Kind {
+	case RowReroute:
 		var rec workflows.RerouteRecord
 		if b.dc.FromPayloads(a.GetOutcome().GetSuccess(), &rec) == nil && rec.From != "" {
 			r.Outcome = fmt.Sprintf("from the %s to the %s lane", rec.From, rec.Lane)
+		}
+	case RowAmendment:
+		// The amendment's number, status and diff are in its record, the update's result.
+		var rec workflows.AmendmentRecord
+		if b.dc.FromPayloads(a.GetOutcome().GetSuccess(), &rec) == nil && rec.Version > 0 && rec.Officer == "" {
+			changes := make([]string, 0, len(rec.Changes))
+			for _, c := range rec.Changes {
+				changes = append(changes, c.String())
+			}
+			if rec.MoreChanges > 0 {
+				changes = append(changes, fmt.Sprintf("and %d more", rec.MoreChanges))
+			}
+			r.Outcome = fmt.Sprintf("amendment %d %s: %s", rec.Version, rec.Status, strings.Join(changes, "; "))
 		}
 	}
 }

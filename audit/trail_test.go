@@ -58,7 +58,7 @@ func (t *Trail) name() string {
 		"JH-2020-US-0512": "yellow-approve", "JH-2020-US-0513": "reject", "RW-2020-US-0506": "request-supply",
 		"JH-2020-US-0515": "escalation", "JH-2020-US-0517": "signal-decision", "HX-2020-ES-0428": "invalid-certificate",
 		"LB-2020-DE-0416": "withdrawal", "JH-2020-US-0516": "reroute", "JH-2020-US-0514": "request-lapse",
-		"JH-2020-US-0518": "extension",
+		"JH-2020-US-0518": "extension", "JH-2020-US-0521": "amend-before-review", "LB-2020-DE-0418": "amend-with-consent",
 	}[t.DeclarationID]
 }
 
@@ -228,6 +228,43 @@ func TestTrailOtherPaths(t *testing.T) {
 	inOrder(t, lapse)
 	if r := rowsOf(lapse, RowLapse); len(r) != 1 || r[0].Outcome != "deadline passed" || last(lapse).Outcome != "lapsed" {
 		t.Errorf("lapse %+v, outcome %+v", r, last(lapse))
+	}
+}
+
+// The trail shows each amendment with its changes, who consented or refused and why, and the
+// earlier stage's checks run again as checks, not as the stage beginning anew.
+func TestTrailAmendments(t *testing.T) {
+	free := trailOf(t, "amend-before-review")
+	inOrder(t, free)
+	r := rowsOf(free, RowAmendment)
+	if len(r) != 1 || r[0].Actor != "exporter 3205960330" || !strings.HasPrefix(r[0].Outcome, "amendment 1 applied: ") ||
+		!strings.Contains(r[0].Outcome, "lines[0].quantity: 100000 -> 90000") || !strings.Contains(r[0].Reason, "short shipment") {
+		t.Errorf("free amendment rows %+v", r)
+	}
+
+	consent := trailOf(t, "amend-with-consent")
+	inOrder(t, consent)
+	r = rowsOf(consent, RowAmendment)
+	if len(r) != 4 {
+		t.Fatalf("amendment rows %+v, want two amendments and two decisions on them", r)
+	}
+	if !strings.HasPrefix(r[0].Outcome, "amendment 1 awaiting-consent: documents[1].issued") ||
+		r[1].Actor != "hq-wang" || r[1].What != "decide amendment 1 (update)" || r[1].Outcome != workflows.AmendmentRefuse ||
+		!strings.Contains(r[1].Reason, "dated before the invoice") ||
+		!strings.HasPrefix(r[2].Outcome, "amendment 2 awaiting-consent") || r[3].Outcome != workflows.AmendmentConsent {
+		t.Errorf("amendment rows %+v", r)
+	}
+	var stages, rechecks []string
+	for _, row := range consent.Rows {
+		switch {
+		case row.Kind == RowStage:
+			stages = append(stages, row.What)
+		case strings.HasPrefix(row.What, workflows.RecheckSummaryPrefix):
+			rechecks = append(rechecks, row.What)
+		}
+	}
+	if len(stages) != 4 || len(rechecks) != 1 {
+		t.Errorf("stage rows %q and rechecks %q, want four stages and the document check run again once", stages, rechecks)
 	}
 }
 

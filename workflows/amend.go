@@ -387,7 +387,7 @@ func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (st
 		if !bears || activities.CheckActivity(s) == "" {
 			continue
 		}
-		res, refusal, err := c.check(ctx, s)
+		res, refusal, err := c.checkAs(ctx, s, RecheckSummaryPrefix)
 		if err != nil {
 			return "", err
 		}

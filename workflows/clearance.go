@@ -604,15 +604,24 @@ var checkSummaries = map[policy.Stage]string{
 	policy.StagePhysicalInspection: "Plan the physical inspection",
 }
 
+// RecheckSummaryPrefix starts the summary of an earlier stage's checks run again on an amended
+// declaration, so that the Web UI and the auditor's trail tell them from the stage's own.
+const RecheckSummaryPrefix = "Check again on the amendment: "
+
 // check runs the stage's automated checks. A refusal by rule (an invalid certificate) comes back
 // as a reason, with the findings that caused it.
 func (c *clearance) check(ctx workflow.Context, stage policy.Stage) (*activities.CheckResult, string, error) {
+	return c.checkAs(ctx, stage, "")
+}
+
+// checkAs is check with the activity's summary after prefix.
+func (c *clearance) checkAs(ctx workflow.Context, stage policy.Stage, prefix string) (*activities.CheckResult, string, error) {
 	in := activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}
 	fn := activities.CheckActivity(stage)
 	if fn == "" {
 		return nil, "", nil
 	}
-	summary := checkSummaries[stage]
+	summary := prefix + checkSummaries[stage]
 	if stage == policy.StageCertificationCheck {
 		summary += " " + c.decl.Destination
 	}

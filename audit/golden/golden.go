@@ -317,6 +317,67 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "amend-before-review", Covers: "the exporter amends the declaration (a short shipment) before any officer has started: applied at once, the document check runs again, the officer approves the amended declaration",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0521",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if _, err := clearance.Amend(ctx, d.c, d.Ref, shortShipment()); err != nil {
+					return err
+				}
+				if _, err := d.Await(ctx, "the document check run again", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseAwaitingOfficer && s.Timeline[0].CheckRuns == 2
+				}); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
+			Name: "amend-with-consent", Covers: "amendments after an officer has started: at the biological review the health-quarantine officer refuses one and consents to the next, whose document check runs again; then the review and the release",
+			Example: "de-antibody-test-kits.json", ID: "LB-2020-DE-0418",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""); err != nil {
+					return err
+				}
+				if err := d.AwaitOfficer(ctx, policy.StageBiologicalReview); err != nil {
+					return err
+				}
+				pl := func(issued time.Time) workflows.Amendment {
+					return workflows.Amendment{Documents: []declaration.Document{{Type: declaration.DocPackingList,
+						Reference: "LB-PL-2020-0415", Issued: issued}}, Reason: "the packing list reissued with the cold-chain carton numbers"}
+				}
+				for _, step := range []struct {
+					issued  time.Time
+					outcome string
+					reason  string
+				}{
+					{time.Date(2020, 4, 10, 0, 0, 0, 0, time.UTC), workflows.AmendmentRefuse, "a packing list dated before the invoice is not the shipment's"},
+					{time.Date(2020, 4, 16, 0, 0, 0, 0, time.UTC), workflows.AmendmentConsent, ""},
+				} {
+					rec, err := clearance.Amend(ctx, d.c, d.Ref, pl(step.issued))
+					if err != nil {
+						return err
+					}
+					if _, err := clearance.DecideAmendment(ctx, d.c, d.Ref, workflows.AmendmentDecision{Officer: "hq-wang",
+						Amendment: rec.Version, Outcome: step.outcome, Reason: step.reason}); err != nil {
+						return err
+					}
+				}
+				if _, err := d.Await(ctx, "the document check run again", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseAwaitingOfficer && len(s.Amendments) == 2 && len(s.Amendments[1].Rechecked) == 1
+				}); err != nil {
+					return err
+				}
+				return d.Steps(ctx,
+					step{policy.StageBiologicalReview, "hq-wang", workflows.OutcomeApprove, ""},
+					step{policy.StageRelease, "rel-zhou", workflows.OutcomeApprove, ""})
+			},
+		},
+		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
 			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
 			Lane: policy.LaneYellow, State: workflows.StateReleased,
@@ -582,4 +643,19 @@ func (d *Driver) Signal(ctx context.Context, dec workflows.Decision) error {
 		return err
 	}
 	return d.c.SignalWorkflow(ctx, id, "", workflows.SignalDecision, dec)
+}
+
+// shortShipment is examples/amendments/us-n95-short-shipment.json: line 1 of the N95 example down
+// to 90,000 respirators, the invoice and packing list reissued with it.
+func shortShipment() workflows.Amendment {
+	issued := time.Date(2020, 5, 14, 0, 0, 0, 0, time.UTC)
+	return workflows.Amendment{
+		Reason: "the factory ships 90,000 respirators, not 100,000: the invoice and packing list are reissued for the short shipment",
+		Lines: []declaration.Line{{ID: "1", HSCode: "6307.90", Description: "N95 particulate respirator, model JH-9501, NIOSH approved, 20 per box",
+			Quantity: 90000, Unit: "pieces", Value: 10350000, Currency: "USD", Category: "respirator"}},
+		Documents: []declaration.Document{
+			{Type: declaration.DocCommercialInvoice, Reference: "JH-CI-2020-0512", Issued: issued, Amount: 10350000, Currency: "USD"},
+			{Type: declaration.DocPackingList, Reference: "JH-PL-2020-0512", Issued: issued},
+		},
+	}
 }

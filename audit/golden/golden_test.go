@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ import (
 )
 
 var record = flag.Bool("record", false, "record every golden history into "+Dir+" (about 30 seconds)")
+
+var only = flag.String("only", "", "with -record: record only these scenarios (comma-separated names), keeping the others' files")
 
 // goldenDir is Dir seen from this package.
 var goldenDir = filepath.Join("..", "..", filepath.FromSlash(Dir))
@@ -63,6 +66,9 @@ func TestRecordGolden(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	for _, s := range Scenarios() {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.Name) {
+			continue
+		}
 		h, err := r.Record(ctx, s)
 		if err != nil {
 			t.Fatal(err)
