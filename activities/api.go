@@ -134,6 +134,8 @@ const (
 	NotifyExtension NotificationKind = "allowance-extended"
 	// NotifyAmendment tells the exporter that an officer consented to its amendment or refused it.
 	NotifyAmendment NotificationKind = "amendment-decided"
+	// NotifyAppeal tells the exporter how its appeal against a refusal ended.
+	NotifyAppeal NotificationKind = "appeal-decided"
 )
 
 // Notification is a message to an exporter.

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/clearance"
@@ -380,6 +381,72 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	}
 	if decisions < 2 {
 		t.Errorf("the trail shows %d decisions, want the document check's and the release's at least", decisions)
+	}
+}
+
+// TestAppealUnderVerifiedCallers: with callers verified, the exporter appeals its own refusal and
+// no other exporter's; the worker, on its own token, reads the refused clearance; an officer may
+// not decide the appeal, the supervisor does, as themself, and the clearance reopens.
+func TestAppealUnderVerifiedCallers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := example(t, "de-antibody-test-kits.json") // yellow lane: the document check awaits an officer
+	d.ID = "LB-2020-DE-0490"
+	ref := clearance.RefOf(d)
+	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	rival := s.client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
+	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	supervisor := s.client(t, workflows.Principal{Subject: "sup-huang", Roles: []string{workflows.RoleOfficer, workflows.RoleSupervisor}})
+	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
+		t.Fatal(err)
+	}
+	clearance.PollInterval = 50 * time.Millisecond
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		_, err := clearance.Decide(ctx, docLi, ref, workflows.Decision{Stage: "document-check", Outcome: workflows.OutcomeReject,
+			Reason: "the invoice is not signed"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("doc-li rejects: %v", err)
+		}
+	}
+	if res, err := clearance.Wait(ctx, exporter, ref); err != nil || res.State != workflows.StateRefused {
+		t.Fatalf("refused: %+v, %v", res.State, err)
+	}
+
+	_, err := clearance.Appeal(ctx, rival, ref, "not mine")
+	denied(t, "the rival appeals", err, `the token acts for exporter "9999999999"`)
+	if _, err := clearance.Appeal(ctx, exporter, ref, "the invoice was signed on page 2"); err != nil {
+		t.Fatalf("the exporter appeals: %v", err)
+	}
+	var st appeal.Status
+	for deadline := time.Now().Add(time.Minute); st.Phase != appeal.PhaseAwaitingSupervisor; time.Sleep(50 * time.Millisecond) {
+		if st, err = clearance.AppealStatus(ctx, exporter, ref); err != nil || st.Phase == appeal.PhaseEnded || time.Now().After(deadline) {
+			t.Fatalf("the worker did not admit the appeal: %+v, %v", st, err)
+		}
+	}
+	_, err = clearance.DecideAppeal(ctx, docLi, ref, appeal.Decision{Outcome: appeal.OutcomeUphold, Reason: "x"})
+	denied(t, "an officer decides the appeal", err, `the update "decide-appeal" is not for this role`)
+	rec, err := clearance.DecideAppeal(ctx, supervisor, ref, appeal.Decision{Outcome: appeal.OutcomeUphold, Reason: "signed on page 2"})
+	if err != nil || rec.Supervisor != "sup-huang" || !rec.Verified {
+		t.Fatalf("the supervisor upholds: %+v, %v", rec, err)
+	}
+	if res, err := clearance.AwaitAppeal(ctx, exporter, ref); err != nil || res.Outcome != appeal.OutcomeUphold {
+		t.Fatalf("the exporter reads the appeal's outcome: %+v, %v", res, err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		st, err := clearance.Status(ctx, exporter, ref)
+		if err == nil && st.State == workflows.StateAwaitingOfficer && len(st.Appeals) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clearance did not reopen: %+v, %v", st.State, err)
+		}
 	}
 }
 

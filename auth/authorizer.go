@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/common/authorization"
 
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -52,7 +53,9 @@ var tasks = set("PollWorkflowTaskQueue", "PollActivityTaskQueue", "PollNexusTask
 	"RespondActivityTaskCompletedById", "RespondActivityTaskFailedById", "RespondActivityTaskCanceledById",
 	"RecordActivityTaskHeartbeat", "RecordActivityTaskHeartbeatById", "RespondNexusTaskCompleted", "RespondNexusTaskFailed",
 	"ResetStickyTaskQueue", "ShutdownWorker", "RecordWorkerHeartbeat", "GetWorkflowExecutionHistory",
-	"ListWorkflowExecutions", "CountWorkflowExecutions")
+	"ListWorkflowExecutions", "CountWorkflowExecutions",
+	// An appeal reads the refused clearance it is against (appeal.Activities.LoadRefusal).
+	"DescribeWorkflowExecution", "QueryWorkflow")
 
 func set(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
@@ -126,6 +129,7 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 			(name == workflows.UpdateClaim || name == workflows.UpdateUnclaim || name == workflows.UpdateNote) &&
 				(p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
 			name == workflows.UpdateDecideAmendment && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
+			name == appeal.UpdateDecide && p.Has(workflows.RoleSupervisor),
 			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw || name == workflows.UpdateAmend) &&
 				p.Has(workflows.RoleExporter):
 			return ""
@@ -140,11 +144,18 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		if !p.Has(workflows.RoleExporter) {
 			return "only an exporter lodges declarations"
 		}
-		if t := r.GetWorkflowType().GetName(); t != workflows.WorkflowName || r.GetTaskQueue().GetName() != workflows.TaskQueue {
-			return fmt.Sprintf("an exporter starts only %s on %s", workflows.WorkflowName, workflows.TaskQueue)
+		t := r.GetWorkflowType().GetName()
+		if (t != workflows.WorkflowName && t != appeal.WorkflowName) || r.GetTaskQueue().GetName() != workflows.TaskQueue {
+			return fmt.Sprintf("an exporter starts only %s and %s on %s", workflows.WorkflowName, appeal.WorkflowName, workflows.TaskQueue)
 		}
 		if code := exporterCode(r.GetSearchAttributes()); code != p.Exporter || p.Exporter == "" {
 			return fmt.Sprintf("the declaration is lodged for exporter %q; the token acts for exporter %q", code, p.Exporter)
+		}
+		if t == appeal.WorkflowName {
+			if own := appeal.IDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
+				return fmt.Sprintf("workflow ID %q is not one of exporter %s's appeals: they start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
+			}
+			return ""
 		}
 		if own := workflows.WorkflowIDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
 			return fmt.Sprintf("workflow ID %q is not one of exporter %s's: its clearances start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/workflows"
 )
@@ -253,6 +254,12 @@ func update(ctx context.Context, c client.Client, r Ref, name string, arg, resul
 			id, err = legacy, send(legacy)
 		}
 	}
+	return refusal(name, id, err)
+}
+
+// refusal is an update's error as the caller reads it: nil, a *RefusedError with the validator's
+// reason, or the call's error.
+func refusal(name, id string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -262,7 +269,7 @@ func update(ctx context.Context, c client.Client, r Ref, name string, arg, resul
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return &RefusedError{Update: name, WorkflowID: id, Reason: "the clearance has ended or does not exist"}
+		return &RefusedError{Update: name, WorkflowID: id, Reason: "it has ended or does not exist"}
 	}
 	return fmt.Errorf("%s on %s: %w", name, id, err)
 }
@@ -478,4 +485,82 @@ func Details(d declaration.Declaration) string {
 // UILink returns the Web UI address of a clearance.
 func UILink(uiBase, namespace, workflowID string) string {
 	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+// Appeal lodges the exporter's appeal against the refusal of r's declaration and returns the
+// appeal's workflow ID. A refusal is appealed once: a second appeal is refused, naming the first.
+func Appeal(ctx context.Context, c client.Client, r Ref, grounds string) (string, error) {
+	in := appeal.Input{Exporter: r.Exporter, DeclarationID: r.Declaration, Grounds: grounds}
+	if err := in.Validate(); err != nil {
+		return "", err
+	}
+	id, err := appeal.WorkflowID(r.Exporter, r.Declaration)
+	if err != nil {
+		return "", err
+	}
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.DeclarationIDKey.ValueSet(r.Declaration),
+			workflows.ExporterCodeKey.ValueSet(r.Exporter)),
+		StaticSummary: "Appeal against the refusal of " + r.Declaration,
+	}, appeal.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return id, fmt.Errorf("the refusal of %s has been appealed already (%s): a refusal is appealed once", r, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("lodge the appeal of %s: %w", r, err)
+	}
+	return id, nil
+}
+
+// AppealStatus asks the appeal against the refusal of r's declaration where it stands.
+func AppealStatus(ctx context.Context, c client.Client, r Ref) (appeal.Status, error) {
+	var s appeal.Status
+	id, err := appeal.WorkflowID(r.Exporter, r.Declaration)
+	if err != nil {
+		return s, err
+	}
+	v, err := c.QueryWorkflow(ctx, id, "", appeal.QueryStatus)
+	if err != nil {
+		return s, fmt.Errorf("status of the appeal %s: %w", id, err)
+	}
+	return s, v.Get(&s)
+}
+
+// AwaitAppeal asks the appeal's status every PollInterval until it has ended, and returns its
+// result; an exporter, who may not read histories, can.
+func AwaitAppeal(ctx context.Context, c client.Client, r Ref) (appeal.Result, error) {
+	for {
+		s, err := AppealStatus(ctx, c, r)
+		if err != nil {
+			return appeal.Result{}, err
+		}
+		if s.Result != nil {
+			return *s.Result, nil
+		}
+		select {
+		case <-ctx.Done():
+			return appeal.Result{}, ctx.Err()
+		case <-time.After(PollInterval):
+		}
+	}
+}
+
+// DecideAppeal sends a supervisor's decision on the appeal against the refusal of r's declaration.
+func DecideAppeal(ctx context.Context, c client.Client, r Ref, d appeal.Decision) (appeal.DecisionRecord, error) {
+	var rec appeal.DecisionRecord
+	id, err := appeal.WorkflowID(r.Exporter, r.Declaration)
+	if err != nil {
+		return rec, err
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: appeal.UpdateDecide,
+		Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, &rec)
+	}
+	return rec, refusal(appeal.UpdateDecide, id, err)
 }

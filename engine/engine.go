@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/health"
 	"github.com/medsupply/customs/register"
@@ -276,6 +277,13 @@ func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterActivity(acts)
 }
 
+// RegisterAppeals registers the appeal workflow and its activities, which read the appealed
+// clearance through c, on a worker that also runs the clearances.
+func RegisterAppeals(r worker.Registry, c client.Client) {
+	r.RegisterWorkflowWithOptions(appeal.ClearanceAppeal, workflow.RegisterOptions{Name: appeal.WorkflowName})
+	r.RegisterActivity(&appeal.Activities{Client: c})
+}
+
 // SDKWorkerOptions are the SDK's worker options the configuration asks for.
 func (c Config) SDKWorkerOptions() worker.Options {
 	return worker.Options{
@@ -293,6 +301,7 @@ func (c Config) SDKWorkerOptions() worker.Options {
 func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, cfg.SDKWorkerOptions())
 	Register(w, e.Activities)
+	RegisterAppeals(w, c)
 	return w
 }
 
@@ -342,6 +351,7 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	}
 	w := worker.New(c, workflows.TaskQueue, opts)
 	Register(w, e.Activities)
+	RegisterAppeals(w, c)
 	if err := w.Start(); err != nil {
 		if hs != nil {
 			hs.Failed(err)

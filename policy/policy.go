@@ -239,6 +239,8 @@ type Policy struct {
 	// Release Study separates trader time and licensing law excludes the applicant's corrections;
 	// "count" counts it.
 	TraderTime string `json:"traderTime,omitempty"`
+	// AppealWindow is how long after a refusal the exporter may appeal it; 0 takes no appeals.
+	AppealWindow Duration `json:"appealWindow,omitempty"`
 }
 
 // Trader time counting (Policy.TraderTime).
@@ -374,6 +376,9 @@ func (p Policy) Validate() error {
 	}
 	if p.TraderTime != "" && p.TraderTime != TraderTimeStops && p.TraderTime != TraderTimeCounts {
 		errs = append(errs, fmt.Sprintf("traderTime: %q is not stop or count", p.TraderTime))
+	}
+	if p.AppealWindow < 0 {
+		errs = append(errs, "appealWindow: must not be negative (0 takes no appeals)")
 	}
 	errs = append(errs, p.Calendar.Validate()...)
 	if len(errs) > 0 {

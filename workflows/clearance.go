@@ -32,6 +32,9 @@ func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
 	if err := c.setup(ctx); err != nil {
 		return Result{}, err
 	}
+	if in.Reopened != nil && in.Carried != nil {
+		return c.reopen(ctx, *in.Reopened)
+	}
 	if in.Carried != nil {
 		return c.resume(ctx, in.Carried.OfficerReview)
 	}
@@ -68,6 +71,12 @@ type clearance struct {
 	amendments   []AmendmentRecord
 	proposed     *Amendment
 	amendedScope *amendedScope
+	// appeals are the upheld appeals that reopened the clearance; overrule is the stage an appeal
+	// reopened until it ends: a refusal by rule there goes to the officer instead; firstRunID is
+	// the first run of a reopened clearance.
+	appeals    []AppealRecord
+	overrule   policy.Stage
+	firstRunID string
 
 	findings  []StageFindings
 	decisions []DecisionRecord
@@ -313,6 +322,9 @@ func (c *clearance) register(ctx workflow.Context) (string, error) {
 // firstRun is the run the clearance started with: a clearance that continues as new keeps it, and
 // the registers bind the declaration and its release notice to it.
 func (c *clearance) firstRun(ctx workflow.Context) string {
+	if c.firstRunID != "" {
+		return c.firstRunID
+	}
 	info := workflow.GetInfo(ctx)
 	if info.FirstRunID != "" {
 		return info.FirstRunID
@@ -426,6 +438,13 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if refusal != "" && c.withdrawal != nil && c.rel.explicitPhases(ctx) {
 			// The withdrawal was accepted while the checks ran: it is carried out.
 			return c.withdrawn(), OutcomeWithdrawn, nil
+		}
+		if refusal != "" && c.overrule == stage {
+			// The appeal that reopened the stage was upheld against such a refusal: the officer
+			// weighs the findings instead.
+			workflow.GetLogger(ctx).Info("refusal by rule goes to the officer on appeal", "declarationID", c.decl.ID,
+				"stage", stage, "refusal", refusal)
+			refusal, reviewAfterSupply = "", true
 		}
 		if refusal != "" {
 			return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
@@ -1012,6 +1031,9 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	r.Duration = policy.Duration(now.Sub(r.Started))
 	r.Outcome = outcome
 	r.Overrun = r.Ended.After(r.Due)
+	if c.overrule == r.Stage {
+		c.overrule = ""
+	}
 	if c.claim != nil && c.claim.Stage == r.Stage {
 		c.claim = nil // the next stage is another queue's
 	}
@@ -1050,8 +1072,8 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		"elapsed", elapsed, "standard", std)
 	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
 	c.result = &Result{
-		Amendments: c.amendments,
-		Holds:      c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
+		Amendments: c.amendments, Appeals: c.appeals,
+		Holds: c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
 		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.stage, Reason: c.reason, Registration: c.registration,
 		Submitted: c.submitted, Ended: c.ended,

@@ -38,7 +38,7 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 		Configuration: c.cfg, Selection: c.selection, Lane: c.lane, Stage: c.stage, State: c.state,
 		Submitted: c.submitted, SlaBreached: c.breached, Record: c.recorded(), Weighed: c.weighed,
 		OfficerReview: officerReview, HeldSignals: c.held, HeldCallers: c.heldCallers, Registration: c.registration,
-		Claim: c.claim, ProposedAmendment: c.proposed,
+		Claim: c.claim, ProposedAmendment: c.proposed, FirstRunID: c.firstRunID,
 	}})
 }
 
@@ -47,9 +47,9 @@ func (c *clearance) restore(k Carried) {
 	c.carriedRuns = k.Run
 	c.cfg, c.selection, c.lane, c.stage, c.state = k.Configuration, k.Selection, k.Lane, k.Stage, k.State
 	c.submitted, c.breached, c.weighed, c.held, c.heldCallers = k.Submitted, k.SlaBreached, k.Weighed, k.HeldSignals, k.HeldCallers
-	c.registration, c.claim, c.proposed = k.Registration, k.Claim, k.ProposedAmendment
+	c.registration, c.claim, c.proposed, c.firstRunID = k.Registration, k.Claim, k.ProposedAmendment, k.FirstRunID
 	r := k.Record
-	c.workLog, c.holds, c.amendments = r.Work, r.Holds, r.Amendments
+	c.workLog, c.holds, c.amendments, c.appeals = r.Work, r.Holds, r.Amendments, r.Appeals
 	c.findings, c.decisions, c.refused, c.refusedCount = r.Findings, r.Decisions, r.Refused, r.RefusedCount
 	c.reroutes, c.supplies, c.escalations, c.timeline = r.Reroutes, r.Supplies, r.Escalations, r.Timeline
 	c.phase = PhaseChecking
@@ -66,5 +66,5 @@ func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, er
 func (c *clearance) recorded() Record {
 	return Record{Findings: c.findings, Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount,
 		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline, Work: c.workLog,
-		Holds: c.holds, Amendments: c.amendments}
+		Holds: c.holds, Amendments: c.amendments, Appeals: c.appeals}
 }

@@ -122,8 +122,8 @@ type inbound struct {
 
 func (w *inbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
 	if len(in.Args) > 0 {
-		if i, ok := in.Args[0].(Input); ok {
-			w.c.exporter = i.Declaration.Exporter.Code
+		if i, ok := in.Args[0].(interface{ ExporterCode() string }); ok {
+			w.c.exporter = i.ExporterCode()
 		}
 	}
 	// The frontend lets an exporter start only clearances it labels with its own code; the
@@ -176,3 +176,7 @@ func (w *inbound) HandleQuery(ctx workflow.Context, in *interceptor.HandleQueryI
 	}
 	return res, nil
 }
+
+// Caller returns the verified caller of the request whose handler or validator runs with ctx, nil
+// without authentication: for the workflows that run beside the clearance on its worker.
+func Caller(ctx workflow.Context) (*Principal, error) { return principalOf(ctx) }

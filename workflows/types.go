@@ -19,7 +19,13 @@ type Input struct {
 	// Carried is the record of the clearance's earlier runs when it continued as new; a new
 	// clearance has none.
 	Carried *Carried `json:"carried,omitempty"`
+	// Reopened is the upheld appeal that reopens a refused clearance: the new run takes up the
+	// stage it was refused at, with the record Carried holds.
+	Reopened *AppealRecord `json:"reopened,omitempty"`
 }
+
+// ExporterCode is the code of the exporter whose declaration the clearance is.
+func (in Input) ExporterCode() string { return in.Declaration.Exporter.Code }
 
 // Carried is what a clearance hands the next run when its history grows long (it continues as
 // new): its whole record and where it stands, so that the next run goes on from the same step
@@ -53,6 +59,9 @@ type Carried struct {
 	Claim *Claim `json:"claim,omitempty"`
 	// ProposedAmendment is the exporter's amendment that awaits an officer's consent, if one does.
 	ProposedAmendment *Amendment `json:"proposedAmendment,omitempty"`
+	// FirstRunID is the first run of a clearance reopened on appeal: its registration and release
+	// notice stay bound to it. Empty otherwise (the run's own first run then).
+	FirstRunID string `json:"firstRunId,omitempty"`
 }
 
 // Registration is a declaration's entry in the declarations register: the number customs gave it
@@ -282,6 +291,8 @@ type Record struct {
 	Holds []HoldRecord `json:"holds,omitempty"`
 	// Amendments lists the exporter's amendments, applied, refused or awaiting consent.
 	Amendments []AmendmentRecord `json:"amendments,omitempty"`
+	// Appeals lists the upheld appeals that reopened the clearance after a refusal.
+	Appeals []AppealRecord `json:"appeals,omitempty"`
 }
 
 // Status is the answer to the query "status".
@@ -380,6 +391,8 @@ type Result struct {
 	Escalations []Escalation     `json:"escalations,omitempty"`
 	// Amendments are the exporter's amendments of the declaration.
 	Amendments []AmendmentRecord `json:"amendments,omitempty"`
+	// Appeals are the upheld appeals that reopened the clearance.
+	Appeals []AppealRecord `json:"appeals,omitempty"`
 	// Elapsed is the total time from submission to the end, set against Standard.
 	Elapsed  policy.Duration `json:"elapsed"`
 	Standard policy.Duration `json:"standard"`

@@ -1,4 +1,4 @@
-// Package cli is the exporter's command line: submit, status, supply, amend, withdraw and wait. The
+// Package cli is the exporter's command line: submit, status, supply, amend, withdraw, appeal and wait. The
 // starter binary is a thin wrapper; tests drive Run directly against a real server.
 package cli
 
@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	appealpkg "github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
@@ -55,6 +56,9 @@ commands:
   amend ID FILE             amend a lodged declaration: lines, documents, certificates;
                             applied at once until an officer starts on it, else on consent
   withdraw ID --reason TEXT withdraw a declaration before release
+  appeal ID --grounds TEXT  appeal a refusal within the policy's window; --wait for the
+                            supervisor's decision: exit 0 upheld (the clearance reopens),
+                            10 dismissed or not admitted
   wait ID [--json]          wait until the clearance ends; exit 0 released, 10 refused,
                             11 lapsed, 12 withdrawn
   version                   print the build's version and commit
@@ -123,6 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 		return r.amend(ctx, cargs)
 	case "withdraw":
 		return r.withdraw(ctx, cargs)
+	case "appeal":
+		return r.appeal(ctx, cargs)
 	case "wait":
 		return r.wait(ctx, cargs)
 	case "help":
@@ -151,6 +157,7 @@ func (r *runner) help(global *flag.FlagSet) {
 		{"supply ID FILE", supplyFlags()},
 		{"amend ID FILE", amendFlags(new(string))},
 		{"withdraw ID", withdrawFlags(new(string))},
+		{"appeal ID", appealFlags(new(string), new(bool))},
 		{"wait ID", waitFlags(new(bool))},
 	} {
 		fmt.Fprintf(w, "\nstarter %s", sub.synopsis)
@@ -297,6 +304,13 @@ func statusFlags(asJSON *bool) *flag.FlagSet {
 }
 
 func supplyFlags() *flag.FlagSet { return flag.NewFlagSet("supply", flag.ContinueOnError) }
+
+func appealFlags(grounds *string, wait *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("appeal", flag.ContinueOnError)
+	fs.StringVar(grounds, "grounds", "", "why the refusal is wrong; the supervisor reads them (required)")
+	fs.BoolVar(wait, "wait", false, "wait for the supervisor's decision: exit 0 upheld, 10 dismissed or not admitted")
+	return fs
+}
 
 func amendFlags(reason *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("amend", flag.ContinueOnError)
@@ -639,6 +653,43 @@ func readAmendment(path, reason string) (workflows.Amendment, error) {
 		return a, fmt.Errorf("lines: the amendment changes no line, document or certificate")
 	}
 	return a, nil
+}
+
+func (r *runner) appeal(ctx context.Context, args []string) int {
+	grounds, wait := new(string), new(bool)
+	ops, code, ok := oneID("appeal", appealFlags(grounds, wait), args, r.stderr, 1)
+	if !ok {
+		return code
+	}
+	if strings.TrimSpace(*grounds) == "" {
+		fmt.Fprintln(r.stderr, "starter appeal: --grounds: required; the supervisor reads them")
+		return ExitInvalid
+	}
+	c, err := r.client(ctx)
+	if err != nil {
+		return r.connectFailed(err)
+	}
+	ref, err := r.ref(ctx, c, ops[0])
+	if err != nil {
+		return r.fail(err)
+	}
+	id, err := clearance.Appeal(ctx, c, ref, *grounds)
+	if err != nil {
+		return r.fail(err)
+	}
+	fmt.Fprintf(r.stdout, "%s\tappeal lodged as %s\n", ops[0], id)
+	if !*wait {
+		return ExitOK
+	}
+	res, err := clearance.AwaitAppeal(ctx, c, ref)
+	if err != nil {
+		return r.fail(err)
+	}
+	fmt.Fprintf(r.stdout, "%s\tappeal %s: %s\n", ops[0], res.Outcome, p(res.Reason))
+	if res.Outcome != appealpkg.OutcomeUphold {
+		return ExitRefused
+	}
+	return ExitOK
 }
 
 func (r *runner) withdraw(ctx context.Context, args []string) int {

@@ -1,0 +1,116 @@
+package appeal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/workflows"
+)
+
+// Activities are the appeal's activities: they read the appealed clearance from the server.
+type Activities struct {
+	// Client reaches the Temporal server the clearances run on.
+	Client client.Client
+}
+
+// NameLoadRefusal is the registered name of Activities.LoadRefusal.
+const NameLoadRefusal = "LoadRefusal"
+
+// RefusalRequest asks for the refusal an appeal is against.
+type RefusalRequest struct {
+	// WorkflowID is the clearance's.
+	WorkflowID string `json:"workflowId"`
+	Exporter   string `json:"exporter"`
+}
+
+// Refusal is the refused clearance as the appeal needs it: what was refused, by whom, and the
+// record and declaration a reopened run takes up.
+type Refusal struct {
+	Refused
+	// Ended is when the clearance ended refused; the appeal window counts from it.
+	Ended       time.Time               `json:"ended"`
+	FirstRunID  string                  `json:"firstRunId"`
+	Declaration declaration.Declaration `json:"declaration"`
+	Status      workflows.Status        `json:"status"`
+}
+
+// LoadRefusal reads the latest run of the clearance: it must have ended refused, at a stage, and
+// be the exporter's. A clearance that cannot be appealed fails with the non-retryable
+// ErrNotAppealable, saying why; the server being away is retried.
+func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal, error) {
+	desc, err := a.Client.DescribeWorkflowExecution(ctx, r.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return Refusal{}, notAppealable("no clearance %s: nothing to appeal", r.WorkflowID)
+	}
+	if err != nil {
+		return Refusal{}, fmt.Errorf("describe %s: %w", r.WorkflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	runID := info.GetExecution().GetRunId()
+	switch st := info.GetStatus(); st {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return Refusal{}, notAppealable("the clearance %s is still running: only a refusal is appealed", r.WorkflowID)
+	default:
+		return Refusal{}, notAppealable("the clearance %s ended %s, not refused", r.WorkflowID, st)
+	}
+	var res workflows.Result
+	if err := a.Client.GetWorkflow(ctx, r.WorkflowID, runID).Get(ctx, &res); err != nil {
+		return Refusal{}, fmt.Errorf("result of %s: %w", r.WorkflowID, err)
+	}
+	if res.State != workflows.StateRefused {
+		return Refusal{}, notAppealable("the clearance %s ended %s, not refused: only a refusal is appealed", r.WorkflowID, res.State)
+	}
+	var status workflows.Status
+	if err := query(ctx, a.Client, r.WorkflowID, runID, workflows.QueryStatus, &status); err != nil {
+		return Refusal{}, err
+	}
+	if status.Exporter != r.Exporter {
+		return Refusal{}, notAppealable("the clearance %s is not exporter %s's", r.WorkflowID, r.Exporter)
+	}
+	var decl declaration.Declaration
+	if err := query(ctx, a.Client, r.WorkflowID, runID, workflows.QueryDeclaration, &decl); err != nil {
+		return Refusal{}, err
+	}
+	out := Refusal{Ended: res.Ended, FirstRunID: info.GetFirstRunId(), Declaration: decl, Status: status,
+		Refused: Refused{Stage: res.Stage, Reason: res.Reason, At: res.Ended, RunID: runID}}
+	if out.FirstRunID == "" {
+		out.FirstRunID = runID
+	}
+	for i := len(res.Decisions) - 1; i >= 0; i-- {
+		if d := res.Decisions[i]; d.Outcome == workflows.OutcomeReject {
+			out.At = d.At
+			if d.Via != workflows.ViaAutomatic {
+				out.Officer = d.Officer
+			}
+			break
+		}
+	}
+	if len(status.Timeline) == 0 || res.Stage == "" {
+		return Refusal{}, notAppealable("the clearance %s was refused before any stage began: lodge a corrected declaration", r.WorkflowID)
+	}
+	return out, nil
+}
+
+func query(ctx context.Context, c client.Client, id, runID, name string, out any) error {
+	v, err := c.QueryWorkflow(ctx, id, runID, name)
+	if err != nil {
+		return fmt.Errorf("query %s of %s: %w", name, id, err)
+	}
+	if err := v.Get(out); err != nil {
+		return fmt.Errorf("read %s of %s: %w", name, id, err)
+	}
+	return nil
+}
+
+// loadConfiguration names the clearance activity that loads the policy and roster.
+const loadConfiguration = activities.NameLoadConfiguration

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/appeal"
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/starter/cli"
+	"github.com/medsupply/customs/workflows"
+)
+
+// TestAppealReopensARefusal: a document officer refuses a declaration; the exporter appeals with
+// the starter (grounds required, once only); the supervisor, who did not refuse, upholds it; the
+// clearance reopens in a new run at the document check, an officer approves, and it is released
+// under a notice bound to the clearance's first run. The exporter is told each step.
+func TestAppealReopensARefusal(t *testing.T) {
+	ref := submit(t, "us-n95-respirators-niosh.json")
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
+	if _, err := decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen",
+		Outcome: workflows.OutcomeReject, Reason: "the packing list declares 4,000 cartons but the invoice bills 100,000 pieces"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, res := wait(t, ref); code != cli.ExitRefused || res.State != workflows.StateRefused {
+		t.Fatalf("wait: exit %d, %s; want refused", code, res.State)
+	}
+
+	if r := starterOn(t, ref, "appeal"); r.code != cli.ExitInvalid || !strings.Contains(r.stderr, "--grounds: required") {
+		t.Fatalf("appeal without grounds: exit %d, stderr %q", r.code, r.stderr)
+	}
+	grounds := "the cartons hold 25 pieces each: 4,000 cartons are the 100,000 pieces invoiced"
+	r := starterOn(t, ref, "appeal", "--grounds", grounds)
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, "appeal lodged as appeal-"+ref.Exporter+"-"+ref.Declaration) {
+		t.Fatalf("appeal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := starterOn(t, ref, "appeal", "--grounds", "again"); r.code == cli.ExitOK || !strings.Contains(r.stderr, "appealed already") {
+		t.Errorf("a second appeal: exit %d, stderr %q; want it refused", r.code, r.stderr)
+	}
+	eventually(t, "the appeal awaiting a supervisor", func() error {
+		s, err := clearance.AppealStatus(testContext(t), tc, ref)
+		if err != nil || s.Phase != appeal.PhaseAwaitingSupervisor {
+			return fmt.Errorf("appeal status %+v, %v", s.Phase, err)
+		}
+		if s.Refusal == nil || s.Refusal.Officer != "doc-chen" || s.Refusal.Stage != policy.StageDocumentCheck {
+			return permanent{fmt.Errorf("the appeal is against %+v, want doc-chen's refusal at the document check", s.Refusal)}
+		}
+		return nil
+	})
+	if _, err := clearance.DecideAppeal(testContext(t), tc, ref, appeal.Decision{Supervisor: "doc-li", Outcome: appeal.OutcomeUphold,
+		Reason: "x"}); err == nil || !strings.Contains(err.Error(), `"doc-li" is not a supervisor`) {
+		t.Errorf("an officer decides the appeal: %v", err)
+	}
+	if _, err := clearance.DecideAppeal(testContext(t), tc, ref, appeal.Decision{Supervisor: "sup-huang", Outcome: appeal.OutcomeUphold,
+		Reason: "the packing list counts cartons of 25: the totals agree"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := clearance.AwaitAppeal(testContext(t), tc, ref)
+	if err != nil || res.Outcome != appeal.OutcomeUphold || res.ReopenedRunID == "" {
+		t.Fatalf("appeal result %+v, %v; want upheld with the reopened run", res, err)
+	}
+
+	s := awaitOfficer(t, ref, policy.StageDocumentCheck)
+	if len(s.Appeals) != 1 || s.Appeals[0].Supervisor != "sup-huang" || s.Appeals[0].Grounds != grounds {
+		t.Errorf("the reopened clearance's appeals %+v", s.Appeals)
+	}
+	approve(t, ref, policy.StageDocumentCheck, "doc-li")
+	code, final := wait(t, ref)
+	if code != cli.ExitOK || final.State != workflows.StateReleased {
+		t.Fatalf("wait after the appeal: exit %d, %s at %s: %s", code, final.State, final.Stage, final.Reason)
+	}
+	if got := officerDecisions(final.Decisions); !slices.Equal(got, []string{"document-check/doc-chen/reject/update",
+		"document-check/doc-li/approve/update"}) {
+		t.Errorf("officers' decisions %v", got)
+	}
+	assertOneNotice(t, ref, final.Notice)
+	var kinds []string
+	for _, n := range notified(t, ref.Declaration) {
+		kinds = append(kinds, n.Kind)
+	}
+	if want := []string{string(activities.NotifyRefused), string(activities.NotifyAppeal), string(activities.NotifyReleased)}; !slices.Equal(kinds, want) {
+		t.Errorf("exporter notified %v, want %v", kinds, want)
+	}
+}

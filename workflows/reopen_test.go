@@ -1,0 +1,64 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/policy"
+)
+
+// A clearance refused by rule at its certification check, reopened on an upheld appeal: the
+// new run begins the stage again, its checks find the same, but the officer decides instead of
+// the rule; the release notice stays bound to the clearance's first run, and the result keeps
+// the refused stage, the appeal and the stage decided again.
+func TestReopenedOnAppealTheOfficerDecidesTheRefusedStage(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.onCheck(policy.StageCertificationCheck, func(in activities.CheckInput) (activities.CheckResult, error) {
+		res := activities.CheckResult{CheckedAt: in.On, Findings: []activities.Finding{{Code: "issuer-not-notified",
+			Severity: activities.SeverityError, Message: "body 1282 is not notified for PPE"}}}
+		return res, temporal.NewNonRetryableApplicationError("invalid certificate", activities.ErrInvalidCertificate, nil, res)
+	})
+	refused := start.Add(-48 * time.Hour)
+	carried := Carried{
+		PreviousRunID: "run-refused", Configuration: h.cfg, Lane: policy.LaneYellow,
+		Stage: policy.StageCertificationCheck, State: StateChecking, Submitted: start.Add(-72 * time.Hour),
+		Registration: &Registration{Number: "ED-2020-00000007", Accepted: start.Add(-72 * time.Hour)},
+		Record: Record{
+			Timeline: []StageRecord{
+				{Stage: policy.StageDocumentCheck, Started: start.Add(-72 * time.Hour), Ended: start.Add(-60 * time.Hour), Outcome: OutcomeApproved},
+				{Stage: policy.StageCertificationCheck, Started: start.Add(-60 * time.Hour), Ended: refused, Outcome: OutcomeRefused},
+			},
+			Decisions: []DecisionRecord{{Decision: Decision{Stage: policy.StageCertificationCheck, Outcome: OutcomeReject,
+				Reason: "body 1282 is not notified for PPE"}, At: refused, Via: ViaAutomatic}},
+		},
+		FirstRunID: "run-first",
+	}
+	appeal := AppealRecord{Appeal: "appeal-3302960123-NB2020-0001", Stage: policy.StageCertificationCheck,
+		Refusal: "body 1282 is not notified for PPE", Grounds: "1282 was notified for PPE on the day of the certificate",
+		Supervisor: "sup-huang", Decided: start, Reason: "NANDO lists 1282 for PPE since 2019", RefusedRunID: "run-refused", FirstRunID: "run-first"}
+	var during Status
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, time.Hour)
+	h.decide(2*time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove,
+		Reason: "the notification of 1282 for PPE is confirmed on NANDO"})
+	h.execute(Input{Declaration: fixture(), Carried: &carried, Reopened: &appeal})
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, h.env.GetWorkflowResult(&r))
+
+	require.Equal(t, PhaseAwaitingOfficer, during.Phase, "the officer decides the stage the rule refused")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageCertificationCheck, policy.StageCertificationCheck,
+		policy.StageRelease}, stages(r))
+	require.Equal(t, OutcomeRefused, r.Timeline[1].Outcome)
+	require.Equal(t, OutcomeApproved, r.Timeline[2].Outcome)
+	require.Equal(t, []AppealRecord{appeal}, r.Appeals)
+	require.Equal(t, "ED-2020-00000007", r.Registration.Number)
+	require.Len(t, h.releaseRequests, 1)
+	require.Equal(t, "run-first", h.releaseRequests[0].RunID, "the notice stays bound to the clearance's first run")
+	require.Empty(t, h.registrations, "a reopened clearance is not registered again")
+}
