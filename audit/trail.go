@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,7 @@ const (
 	RowWork          = "work"
 	RowHold          = "hold"
 	RowAmendment     = "amendment"
+	RowAppeal        = "appeal"
 	RowNotification  = "notification"
 	RowOutcome       = "outcome"
 	RowOther         = "other"
@@ -275,7 +277,7 @@ func (b *trailBuilder) started(e *historypb.HistoryEvent) {
 		reason += ": " + d.Expedited.Justification
 	}
 	if k := in.Carried; k != nil {
-		b.carried(e, d, *k, reason)
+		b.carried(e, d, *k, reason, in.Reopened)
 		return
 	}
 	b.add(e, RowSubmission, b.exporter, "declaration "+d.ID+" submitted", "submitted", reason)
@@ -283,15 +285,46 @@ func (b *trailBuilder) started(e *historypb.HistoryEvent) {
 
 // carried writes the record a continued run was handed: the submission and every decision of the
 // earlier runs, at their own times, then the continuation itself.
-func (b *trailBuilder) carried(e *historypb.HistoryEvent, d declaration.Declaration, k workflows.Carried, reason string) {
+func (b *trailBuilder) carried(e *historypb.HistoryEvent, d declaration.Declaration, k workflows.Carried, reason string,
+	reopened *workflows.AppealRecord) {
+	var rows []Row
 	row := func(at time.Time, kind, actor, what, outcome, why string) {
-		b.t.Rows = append(b.t.Rows, Row{EventID: e.GetEventId(), Time: at.UTC(), Kind: kind, Actor: actor, What: what,
+		rows = append(rows, Row{EventID: e.GetEventId(), Time: at.UTC(), Kind: kind, Actor: actor, What: what,
 			Outcome: outcome, Reason: why})
 	}
 	row(k.Submitted, RowSubmission, b.exporter, "declaration "+d.ID+" submitted (carried from an earlier run)", "submitted", reason)
+	for i, st := range k.Timeline {
+		if i == len(k.Timeline)-1 && reopened == nil {
+			continue // the stage in progress, which the run takes up
+		}
+		row(st.Started, RowStage, ActorSystem, "stage "+string(st.Stage)+" begins", "started", "carried from an earlier run")
+	}
 	for _, dec := range k.Decisions {
 		row(dec.At, RowDecision, orSystem(dec.Officer), fmt.Sprintf("decide %s (%s, carried from an earlier run)", dec.Stage, dec.Via),
 			string(dec.Outcome), dec.Reason)
+	}
+	for _, a := range k.Appeals {
+		row(a.Decided, RowAppeal, a.Supervisor, "appeal "+a.Appeal+" upheld (carried from an earlier run)", "reopened at "+string(a.Stage), a.Reason)
+	}
+	if a := reopened; a != nil {
+		refusedBy := "by rule"
+		if a.RefusedBy != "" {
+			refusedBy = "by " + a.RefusedBy
+		}
+		row(a.Lodged, RowAppeal, b.exporter, "appeal "+a.Appeal+" against the refusal at "+string(a.Stage)+" ("+refusedBy+")",
+			"lodged", a.Grounds)
+		row(a.Decided, RowAppeal, a.Supervisor, "decide appeal "+a.Appeal, "upheld", a.Reason)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
+	b.t.Rows = append(b.t.Rows, rows...)
+	if len(k.Timeline) > 0 && reopened == nil {
+		b.stage = k.Timeline[len(k.Timeline)-1].Stage
+		b.add(e, RowStage, ActorSystem, "stage "+string(b.stage)+" begins", "started", "carried from an earlier run")
+	}
+	if a := reopened; a != nil {
+		b.add(e, RowAppeal, ActorSystem, "the clearance reopens at "+string(a.Stage), "reopened",
+			fmt.Sprintf("from the refused run %s: %d decisions, %d stages carried", a.RefusedRunID, len(k.Decisions), len(k.Timeline)))
+		return
 	}
 	b.add(e, RowOther, ActorSystem, fmt.Sprintf("run %d continues the clearance at %s", k.Run+1, k.Stage), "continued",
 		fmt.Sprintf("from run %s: %d decisions, %d supplies, %d stages carried", k.PreviousRunID, len(k.Decisions), len(k.Supplies), len(k.Timeline)))

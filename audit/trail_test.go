@@ -59,6 +59,7 @@ func (t *Trail) name() string {
 		"JH-2020-US-0515": "escalation", "JH-2020-US-0517": "signal-decision", "HX-2020-ES-0428": "invalid-certificate",
 		"LB-2020-DE-0416": "withdrawal", "JH-2020-US-0516": "reroute", "JH-2020-US-0514": "request-lapse",
 		"JH-2020-US-0518": "extension", "JH-2020-US-0521": "amend-before-review", "LB-2020-DE-0418": "amend-with-consent",
+		"JH-2020-US-0522": "appeal-upheld",
 	}[t.DeclarationID]
 }
 
@@ -265,6 +266,32 @@ func TestTrailAmendments(t *testing.T) {
 	}
 	if len(stages) != 4 || len(rechecks) != 1 {
 		t.Errorf("stage rows %q and rechecks %q, want four stages and the document check run again once", stages, rechecks)
+	}
+}
+
+// The trail of a run an appeal reopened tells the whole story: the refusal carried from the
+// refused run, the exporter's appeal and grounds, the supervisor who upheld it, the reopening, and
+// the stage decided again.
+func TestTrailAppeal(t *testing.T) {
+	tr := trailOf(t, "appeal-upheld")
+	inOrder(t, tr)
+	var refusal Row
+	for _, r := range rowsOf(tr, RowDecision) {
+		if r.Outcome == string(workflows.OutcomeReject) {
+			refusal = r
+		}
+	}
+	if refusal.Actor != "doc-chen" || !strings.Contains(refusal.What, "carried from an earlier run") {
+		t.Errorf("the refusal carried from the refused run: %+v", refusal)
+	}
+	a := rowsOf(tr, RowAppeal)
+	if len(a) != 3 || a[0].Actor != "exporter 3205960330" || a[0].Outcome != "lodged" || !strings.Contains(a[0].Reason, "cartons hold 25") ||
+		!strings.Contains(a[0].What, "(by doc-chen)") || a[1].Actor != "sup-huang" || a[1].Outcome != "upheld" ||
+		a[2].Outcome != "reopened" || a[2].What != "the clearance reopens at document-check" {
+		t.Errorf("appeal rows %+v", a)
+	}
+	if o := last(tr); o.Outcome != string(workflows.StateReleased) {
+		t.Errorf("outcome %+v", o)
 	}
 }
 

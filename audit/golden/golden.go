@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
@@ -65,7 +66,13 @@ type Scenario struct {
 	// refuses a run that differs.
 	Lane  policy.Lane
 	State workflows.State
+	// Appeal says the scenario appeals a refusal, which reopens the clearance: the recorded history
+	// is the reopened run's, and the appeal's own is recorded under AppealDir.
+	Appeal bool
 }
+
+// AppealDir is where the golden histories of the appeal workflow live, relative to the module root.
+const AppealDir = "appeal/testdata/golden"
 
 // Scenarios returns every path a golden history covers.
 func Scenarios() []Scenario {
@@ -378,6 +385,45 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "appeal-upheld", Covers: "appeal: doc-chen refuses the document check; the exporter appeals within the window; sup-huang, who did not refuse, upholds it; the clearance reopens in a new run at the document check (this history), doc-li approves, released under a notice bound to the first run",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0522", Appeal: true,
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Decide(ctx, policy.StageDocumentCheck, "doc-chen", workflows.OutcomeReject,
+					"the packing list declares 4,000 cartons but the commercial invoice bills 100,000 pieces"); err != nil {
+					return err
+				}
+				if res, err := clearance.Wait(ctx, d.c, d.Ref); err != nil || res.State != workflows.StateRefused {
+					return fmt.Errorf("refusal: %s, %v", res.State, err)
+				}
+				if _, err := clearance.Appeal(ctx, d.c, d.Ref, "the cartons hold 25 respirators each: 4,000 cartons are the 100,000 pieces invoiced"); err != nil {
+					return err
+				}
+				for {
+					s, err := clearance.AppealStatus(ctx, d.c, d.Ref)
+					if err == nil && s.Phase == appeal.PhaseAwaitingSupervisor {
+						break
+					}
+					if err == nil && s.Result != nil {
+						return fmt.Errorf("appeal ended %s: %s", s.Result.Outcome, s.Result.Reason)
+					}
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+				if _, err := clearance.DecideAppeal(ctx, d.c, d.Ref, appeal.Decision{Supervisor: "sup-huang", Outcome: appeal.OutcomeUphold,
+					Reason: "the packing list counts cartons of 25: the totals agree"}); err != nil {
+					return err
+				}
+				if res, err := clearance.AwaitAppeal(ctx, d.c, d.Ref); err != nil || res.Outcome != appeal.OutcomeUphold {
+					return fmt.Errorf("appeal: %+v, %v", res, err)
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
 			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
 			Lane: policy.LaneYellow, State: workflows.StateReleased,
@@ -491,7 +537,11 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 		return nil, fmt.Errorf("%s: ended %s in the %s lane, want %s in the %s lane (%s)", s.Name, res.State, res.Lane,
 			s.State, s.Lane, res.Reason)
 	}
-	h, err := audit.FetchHistory(ctx, r.c, run.GetID(), run.GetRunID())
+	runID := run.GetRunID()
+	if s.Appeal {
+		runID = "" // the run the appeal reopened
+	}
+	h, err := audit.FetchHistory(ctx, r.c, run.GetID(), runID)
 	if err != nil {
 		return nil, err
 	}
@@ -499,6 +549,30 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 		return nil, fmt.Errorf("%s: the recorded history does not replay: %w", s.Name, err)
 	}
 	return h, nil
+}
+
+// AppealHistory returns the history of the appeal against the refusal of the scenario's
+// declaration, once the appeal has ended.
+func (r *Recorder) AppealHistory(ctx context.Context, s Scenario) (*historypb.History, error) {
+	raw, err := os.ReadFile(filepath.Join(r.examples, s.Example))
+	if err != nil {
+		return nil, err
+	}
+	decl, err := declaration.ParseAndValidate(raw)
+	if err != nil {
+		return nil, err
+	}
+	if s.ID != "" {
+		decl.ID = s.ID
+	}
+	id, err := appeal.WorkflowID(decl.Exporter.Code, decl.ID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := clearance.AwaitAppeal(ctx, r.c, clearance.RefOf(decl)); err != nil {
+		return nil, err
+	}
+	return audit.FetchHistory(ctx, r.c, id, "")
 }
 
 // forget deletes a closed clearance from the server, as the end of its retention does, and waits

@@ -77,6 +77,15 @@ func TestRecordGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if s.Appeal {
+			ah, err := r.AppealHistory(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Write(filepath.Join("..", "..", filepath.FromSlash(AppealDir)), s.Name, ah); err != nil {
+				t.Fatal(err)
+			}
+		}
 		t.Logf("%s: %d events", path, len(h.GetEvents()))
 	}
 	if err := os.WriteFile(filepath.Join(goldenDir, "README.md"), []byte(Index()), 0o644); err != nil {
