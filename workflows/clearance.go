@@ -103,8 +103,10 @@ type clearance struct {
 
 	// pending is the accepted officer decision (PhaseDecided) that run has not taken up yet.
 	pending *DecisionRecord
-	// withdrawal is the exporter's accepted withdrawal (PhaseWithdrawing).
+	// withdrawal is the exporter's accepted withdrawal (PhaseWithdrawing), or another agency's
+	// refusal (PhaseRefusing), which the run carries out the same way; refusedBy names the agency.
 	withdrawal *Withdrawal
+	refusedBy  string
 
 	// rel says which released behaviour the clearance follows.
 	rel releases
@@ -603,6 +605,9 @@ func (c *clearance) recheck(ctx workflow.Context, stage policy.Stage) (string, e
 
 func (c *clearance) withdrawn() State {
 	c.reason = c.withdrawal.Reason
+	if c.refusedBy != "" {
+		return StateRefused
+	}
 	return StateWithdrawn
 }
 
@@ -768,7 +773,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
 	switch c.phase {
-	case PhaseWithdrawing:
+	case PhaseWithdrawing, PhaseRefusing:
 		return DecisionRecord{}, errWithdrawn
 	case PhaseRerouting:
 		return DecisionRecord{}, errRerouted
@@ -878,7 +883,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	}
 	c.waiting = nil
 	switch c.phase {
-	case PhaseWithdrawing:
+	case PhaseWithdrawing, PhaseRefusing:
 		return false, errWithdrawn
 	case PhaseRerouting:
 		return false, errRerouted
@@ -1029,6 +1034,9 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	r := &c.timeline[idx]
 	r.Ended = now
 	r.Duration = policy.Duration(now.Sub(r.Started))
+	if outcome == OutcomeWithdrawn && c.refusedBy != "" {
+		outcome = OutcomeRefused // another agency refused the goods
+	}
 	r.Outcome = outcome
 	r.Overrun = r.Ended.After(r.Due)
 	if c.overrule == r.Stage {

@@ -18,7 +18,8 @@ import (
 
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
-		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld, PhaseAmended}
+		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld, PhaseAmended,
+		PhaseRefusing}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -29,6 +30,7 @@ var stateOf = map[Phase]State{
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
 	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseContinuing: StateChecking, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
 	PhaseEnded: StateRefused, PhaseHeld: StateChecking, PhaseAmended: StateAwaitingOfficer,
+	PhaseRefusing: StateAwaitingOfficer,
 }
 
 // fuzzClearance builds a clearance in the phase and stage the fuzzer picks; flags add an
@@ -491,12 +493,13 @@ func FuzzHold(f *testing.F) {
 func FuzzLift(f *testing.F) {
 	workSeeds(f, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"checked"}`,
 		`{"supervisor":"sup-huang","agency":"NMPA","disposition":"may-proceed","reason":"on the white list"}`,
-		`{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, `{"supervisor":"doc-li","disposition":"may-proceed","reason":"x"}`)
+		`{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, `{"supervisor":"doc-li","disposition":"may-proceed","reason":"x"}`,
+		`{"supervisor":"sup-huang","agency":"NMPA","disposition":"refused","reason":"not on the white list"}`)
 	f.Fuzz(func(t *testing.T, raw []byte, phase, stage, flags uint8) {
 		c := holdClearance(phase, stage, flags)
 		caller := fuzzCaller(c, flags)
 		checkVerdict(t, c, UpdateLift, raw, withFuzzCaller(c.validateLift, caller), func(l Lift) []string {
-			if c.standing(l.Agency) < 0 || l.Disposition != DispositionMayProceed {
+			if c.standing(l.Agency) < 0 || (l.Disposition != DispositionMayProceed && (l.Disposition != DispositionRefused || l.Agency == "")) {
 				t.Fatalf("accepted a lift %+v of %+v", l, c.holds)
 			}
 			return []string{l.Reason}

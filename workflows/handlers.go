@@ -917,6 +917,8 @@ func (c *clearance) details(now time.Time) string {
 		}
 	case PhaseDecided:
 		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.stage)
+	case PhaseRefusing:
+		fmt.Fprintf(&b, "Ending refused at %s: %s.", c.stage, declaration.Printable(c.withdrawal.Reason))
 	case PhaseWithdrawing:
 		b.WriteString("Withdrawing the declaration at the exporter's request.")
 	case PhaseRerouting:

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/policy"
 )
 
@@ -27,9 +28,14 @@ const (
 	// PhaseHeld: the clearance waits, before its next stage or its release, for its holds to be
 	// lifted.
 	PhaseHeld Phase = "held"
-	// DispositionMayProceed is the one disposition a hold is lifted with: the clearance goes on. An
-	// agency that refuses the goods tells the officer, who rejects the stage with its reason.
+	// DispositionMayProceed lifts a hold: the clearance goes on where it stood.
 	DispositionMayProceed = "may-proceed"
+	// DispositionRefused is another agency's refusal of the goods: its hold is lifted and the
+	// clearance ends refused at its stage, with the agency's reason (appealable as any refusal).
+	// Customs' own hold is lifted may-proceed; customs refuses through the stage's decision.
+	DispositionRefused = "refused"
+	// PhaseRefusing: another agency's refusal has been accepted; the clearance ends refused.
+	PhaseRefusing Phase = "refusing"
 	// MaxHolds bounds the holds of one clearance.
 	MaxHolds = 20
 )
@@ -128,15 +134,20 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			h := &c.holds[i]
 			h.Lifted, h.LiftedAt, h.Held = &l, now, policy.Duration(now.Sub(h.At))
 			workflow.GetLogger(ctx).Info("hold lifted", "declarationID", c.decl.ID, "by", h.party(), "supervisor", l.Supervisor,
-				"held", h.Held)
+				"held", h.Held, "disposition", l.Disposition)
+			rec := *h
+			if l.Disposition == DispositionRefused {
+				c.refuseForAgency(ctx, l)
+			}
 			workflow.SetCurrentDetails(ctx, c.details(now))
-			return *h, c.publish(ctx)
+			return rec, c.publish(ctx)
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateLift) },
 			Description: `A supervisor lifts a hold with its disposition: {"supervisor":"sup-huang","agency":"NMPA",` +
-				`"disposition":"may-proceed","reason":"..."}. The clearance goes on where it stood. Refused unless that ` +
-				"party's hold stands, or without a reason.",
+				`"disposition":"may-proceed|refused","reason":"..."}. may-proceed: the clearance goes on where it stood. ` +
+				"refused (another agency's hold only): the agency refuses the goods, and the clearance ends refused with its " +
+				"reason. Refused unless that party's hold stands, or without a reason.",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateLift, err)
 	}
@@ -217,9 +228,15 @@ func (c *clearance) validateLift(raw json.RawMessage, caller *Principal) error {
 		if c.standing(l.Agency) < 0 {
 			return fmt.Errorf("agency: no hold of %s stands", Hold{Agency: l.Agency}.party())
 		}
-		if l.Disposition != DispositionMayProceed {
-			return fmt.Errorf("disposition: %q is not %s; an agency that refuses the goods tells the officer, who rejects the stage",
-				clip(l.Disposition, MaxRequestedBytes), DispositionMayProceed)
+		switch l.Disposition {
+		case DispositionMayProceed:
+		case DispositionRefused:
+			if l.Agency == "" {
+				return fmt.Errorf("disposition: customs' own hold is lifted %s; customs refuses a declaration through the stage's decision",
+					DispositionMayProceed)
+			}
+		default:
+			return fmt.Errorf("disposition: %q is not %s or %s", clip(l.Disposition, MaxRequestedBytes), DispositionMayProceed, DispositionRefused)
 		}
 		if strings.TrimSpace(l.Reason) == "" {
 			return fmt.Errorf("reason: required to lift a hold")
@@ -301,4 +318,19 @@ func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 		}
 	}
 	return customs, agencies
+}
+
+// refuseForAgency carries out another agency's refusal of the goods, relayed by the supervisor
+// who lifts its hold: the refusal is recorded as the stage's decision, the exporter is told, and
+// the run ends the clearance refused at its next step, as it ends a withdrawn one.
+func (c *clearance) refuseForAgency(ctx workflow.Context, l Lift) {
+	reason := fmt.Sprintf("%s refused the goods: %s", l.Agency, l.Reason)
+	caller, _ := principalOf(ctx)
+	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.stage, Officer: l.Supervisor, Outcome: OutcomeReject, Reason: reason},
+		At: workflow.Now(ctx), Via: ViaUpdate, Verified: caller != nil})
+	c.withdrawal = &Withdrawal{Reason: reason}
+	c.refusedBy = l.Agency
+	c.enter(ctx, PhaseRefusing)
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
+		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, c.stage, reason)})
 }

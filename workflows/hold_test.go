@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/policy"
 )
 
@@ -107,7 +108,10 @@ func TestHoldRefusals(t *testing.T) {
 		{"hold with a long reason", awaiting(), UpdateHold, `{"supervisor":"sup-huang","reason":"` + strings.Repeat("r", MaxReasonBytes+1) + `"}`, nil, "reason:"},
 		{"lift of no hold", awaiting(), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"x"}`, nil, "no hold of customs stands"},
 		{"lift of another party's hold", held("NMPA"), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed","reason":"x"}`, nil, "no hold of customs stands"},
-		{"lift with another disposition", held(""), UpdateLift, `{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, nil, `disposition: "refused" is not may-proceed`},
+		{"customs' own hold refused", held(""), UpdateLift, `{"supervisor":"sup-huang","disposition":"refused","reason":"x"}`, nil,
+			"disposition: customs' own hold is lifted may-proceed"},
+		{"lift with an unknown disposition", held("NMPA"), UpdateLift, `{"supervisor":"sup-huang","agency":"NMPA","disposition":"rejected","reason":"x"}`, nil,
+			`disposition: "rejected" is not may-proceed or refused`},
 		{"lift without a reason", held(""), UpdateLift, `{"supervisor":"sup-huang","disposition":"may-proceed"}`, nil, "reason: required to lift"},
 		{"lift by an officer", held(""), UpdateLift, `{"supervisor":"doc-li","disposition":"may-proceed","reason":"x"}`, nil, "only a supervisor"},
 	} {
@@ -124,6 +128,55 @@ func TestHoldRefusals(t *testing.T) {
 	// Accepted: a second party's hold beside a standing one, and the lift of each.
 	require.NoError(t, held("").validateHold(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","reason":"white list"}`), nil))
 	require.NoError(t, held("NMPA").validateLift(json.RawMessage(`{"supervisor":"sup-huang","agency":"NMPA","disposition":"may-proceed","reason":"ok"}`), nil))
+}
+
+// An agency that refuses the goods ends the clearance refused with its reason, wherever the
+// clearance waits: on the stage's officer (the stage is refused) or before its next stage. The
+// refusal is recorded as the supervisor's decision and the exporter is told; no notice is issued.
+func TestAgencyRefusalEndsTheClearanceRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(h *harness)
+		stage policy.Stage
+	}{
+		{"while the officer is awaited", func(h *harness) {
+			h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check"})
+		}, policy.StageDocumentCheck},
+		{"before the next stage", func(h *harness) {
+			h.decide(30*time.Minute, "approve", docApprove)
+			h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check"})
+		}, policy.StageCertificationCheck}, // cleared by its checks; the hold keeps the release from beginning
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, policy.LaneYellow)
+			tc.setup(h)
+			h.send(time.Hour, "refuse", UpdateLift, Lift{Supervisor: "sup-huang", Agency: "NMPA", Disposition: DispositionRefused,
+				Reason: "the manufacturer is not on the white list"})
+			r := h.run(fixture())
+
+			require.True(t, h.accepted["refuse"], "%v", h.rejections["refuse"])
+			require.Equal(t, StateRefused, r.State)
+			require.Equal(t, "NMPA refused the goods: the manufacturer is not on the white list", r.Reason)
+			require.Equal(t, tc.stage, r.Stage)
+			require.Nil(t, r.Notice)
+			require.Zero(t, h.notices)
+			last := r.Decisions[len(r.Decisions)-1]
+			require.Equal(t, "sup-huang", last.Officer)
+			require.Equal(t, OutcomeReject, last.Outcome)
+			require.Equal(t, start.Add(time.Hour), r.Ended, "it ends when the agency refuses")
+			require.Equal(t, DispositionRefused, r.Holds[0].Lifted.Disposition)
+			for _, st := range r.Timeline {
+				require.NotEqual(t, OutcomeWithdrawn, st.Outcome, "an agency's refusal is no withdrawal")
+			}
+			var refused int
+			for _, n := range h.notifications {
+				if n.Kind == activities.NotifyRefused {
+					refused++
+				}
+			}
+			require.Equal(t, 1, refused, "the exporter is told once")
+		})
+	}
 }
 
 // TestWithdrawalWhileHeld: the exporter withdraws while the clearance waits on a hold before its

@@ -57,6 +57,7 @@ var (
 		PhaseAmended:     {UpdateWithdraw, UpdateReroute, UpdateNote, UpdateHold, UpdateLift},
 		PhaseHeld:        {UpdateLift, UpdateHold, UpdateWithdraw, UpdateNote},
 		PhaseWithdrawing: {UpdateNote},
+		PhaseRefusing:    {UpdateNote},
 		PhaseRerouting:   {UpdateNote, UpdateHold, UpdateLift},
 		PhaseReleasing:   {UpdateNote},
 		PhaseContinuing:  nil,
@@ -73,6 +74,7 @@ var (
 		PhaseSupplied:         "the exporter's documents have been received and the stage's checks run again",
 		PhaseAmended:          "the exporter's amendment has been applied and the checks it bears on run again",
 		PhaseWithdrawing:      "the declaration is being withdrawn",
+		PhaseRefusing:         "another agency refused the goods and the clearance is ending refused",
 		PhaseRerouting:        "a reroute has interrupted the release stage: the stages the new lane asks for come first",
 		PhaseHeld:             "it is on hold: no stage begins and no release notice is issued until the hold is lifted",
 		PhaseReleasing:        "the release has been approved and the release notice is being issued",
@@ -132,7 +134,7 @@ func (c *clearance) admit(request string) error {
 // step.
 func (c *clearance) enter(ctx workflow.Context, p Phase) {
 	switch {
-	case c.phase == PhaseWithdrawing && p != PhaseEnded:
+	case (c.phase == PhaseWithdrawing || c.phase == PhaseRefusing) && p != PhaseEnded:
 		return
 	case c.phase == PhaseRerouting && p != PhaseEnding && p != PhaseEnded:
 		return // a refusal by rule still ends the clearance

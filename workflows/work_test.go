@@ -154,6 +154,7 @@ func TestWorkManagementExamples(t *testing.T) {
 	agency := fuzzClearance(2, 0, 0)
 	agency.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "x"}, At: start}}
 	require.NoError(t, agency.validateLift(read("lift.json"), nil))
+	require.NoError(t, agency.validateLift(read("lift-refused.json"), nil))
 }
 
 // TestQueuePriorityPublished: the priority the lane selection gives is the clearance's
