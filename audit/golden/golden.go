@@ -424,6 +424,23 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "agency-refusal", Covers: "another agency refuses: NMPA holds the clearance while the document check awaits its officer, then refuses the goods (the hold lifted with the disposition refused): refused with NMPA's reason",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0523",
+			Lane: policy.LaneYellow, State: workflows.StateRefused,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageDocumentCheck); err != nil {
+					return err
+				}
+				if _, err := clearance.PlaceHold(ctx, d.c, d.Ref, workflows.Hold{Supervisor: "sup-huang", Agency: "NMPA",
+					Reason: "white-list check of the manufacturer"}); err != nil {
+					return err
+				}
+				_, err := clearance.LiftHold(ctx, d.c, d.Ref, workflows.Lift{Supervisor: "sup-huang", Agency: "NMPA",
+					Disposition: workflows.DispositionRefused, Reason: "the manufacturer is not on the white list of qualified producers"})
+				return err
+			},
+		},
+		{
 			Name: "signal-decision", Covers: "decisions sent as the signal \"decision\": one refused (the officer lacks the role), one applied",
 			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0517",
 			Lane: policy.LaneYellow, State: workflows.StateReleased,
