@@ -204,7 +204,7 @@ func TestRunStudyVolumeReadsEveryCopy(t *testing.T) {
 	for attempt := 0; ; attempt++ {
 		points = nil
 		err = RunStudyVolume(ctx, c, srv.GetDefaultNamespace(), Options{Concurrency: 2, Templates: templates, Prefix: "study" + string(rune('a'+attempt))},
-			[]int{3, 5}, 2, func(p StudyPoint) { points = append(points, p) })
+			[]int{3, 5}, 2, true, func(p StudyPoint) { points = append(points, p) })
 		// Search attributes become usable a moment after registration.
 		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "submit") {
 			break
@@ -220,6 +220,9 @@ func TestRunStudyVolumeReadsEveryCopy(t *testing.T) {
 	for _, p := range points {
 		if p.Reading.FromMemo != p.Clearances || p.Reading.Calls() != 1 || p.Fastest > p.Read || p.Read > p.Slowest || p.PerSecond <= 0 {
 			t.Errorf("%+v", p)
+		}
+		if p.Plain == nil || p.Plain.Reading != p.Reading || p.Plain.PerSecond <= 0 {
+			t.Errorf("plain reads %+v beside %+v", p.Plain, p.StudyReads)
 		}
 	}
 }

@@ -25,13 +25,21 @@ const StudyCopiesTaskQueue = "customs-study-copies"
 // StudyPoint is the Time Release Study read over Clearances clearances.
 type StudyPoint struct {
 	Clearances int `json:"clearances"`
-	// Read is the median of the reads' times, Fastest and Slowest the others; PerSecond is
-	// clearances per second at the median.
+	// The reads of the study's reader.
+	StudyReads
+	// Plain, when compared, are the reads of the plain reader (one listing of pages, the reader
+	// before ranges), taken in turn with the others at the same size.
+	Plain *StudyReads `json:"plain,omitempty"`
+	// Populate is the time it took to start the copies since the previous size.
+	Populate time.Duration `json:"populate"`
+}
+
+// StudyReads are the times of reads of the study at one size: Read is the median, Fastest and
+// Slowest the others; PerSecond is clearances per second at the median.
+type StudyReads struct {
 	Read, Fastest, Slowest time.Duration
 	PerSecond              float64     `json:"perSecond"`
 	Reading                trs.Reading `json:"reading"`
-	// Populate is the time it took to start the copies since the previous size.
-	Populate time.Duration `json:"populate"`
 }
 
 // RunStudyVolume measures the study's read at each of sizes: it clears the templates once each
@@ -39,8 +47,9 @@ type StudyPoint struct {
 // then starts copies of them, each with its original's declaration, search attributes and study
 // memo, on a task queue no worker polls, until sizes[i] clearances are listed, and reads the
 // study of all of them reads times at each size. What the study reads (a visibility row with its
-// memo) is the same for a copy as for its original.
-func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Options, sizes []int, reads int, point func(StudyPoint)) error {
+// memo) is the same for a copy as for its original. With plain it also times the plain reader
+// as many times at each size, taking turns with the study's reader.
+func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Options, sizes []int, reads int, plain bool, point func(StudyPoint)) error {
 	if len(o.Templates) == 0 || len(sizes) == 0 || reads <= 0 {
 		return errors.New("study volume: templates, sizes and reads are required")
 	}
@@ -121,25 +130,45 @@ func RunStudyVolume(ctx context.Context, c client.Client, namespace string, o Op
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		var times []time.Duration
-		for range reads {
-			began := time.Now()
-			cs, read, err := trs.Reader{Client: c, Namespace: namespace}.Read(ctx, query)
-			if err != nil {
-				return err
+		var times, plainTimes []time.Duration
+		var plainRead trs.Reading
+		for i := range reads {
+			for turn := range 2 {
+				usePlain := turn == i%2
+				if usePlain && !plain {
+					continue
+				}
+				began := time.Now()
+				cs, read, err := trs.Reader{Client: c, Namespace: namespace, Plain: usePlain}.Read(ctx, query)
+				if err != nil {
+					return err
+				}
+				took := time.Since(began)
+				if len(cs) != size || read.FromMemo != size {
+					return fmt.Errorf("read %d clearances (%+v), want %d from their memo", len(cs), read, size)
+				}
+				if usePlain {
+					plainTimes, plainRead = append(plainTimes, took), read
+				} else {
+					times, pt.Reading = append(times, took), read
+				}
 			}
-			times = append(times, time.Since(began))
-			if len(cs) != size || read.FromMemo != size {
-				return fmt.Errorf("read %d clearances (%+v), want %d from their memo", len(cs), read, size)
-			}
-			pt.Reading = read
 		}
-		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		pt.Read, pt.Fastest, pt.Slowest = times[len(times)/2], times[0], times[len(times)-1]
-		pt.PerSecond = float64(size) / pt.Read.Seconds()
+		pt.StudyReads = studyReads(size, times, pt.Reading)
+		if plain {
+			r := studyReads(size, plainTimes, plainRead)
+			pt.Plain = &r
+		}
 		point(pt)
 	}
 	return nil
+}
+
+func studyReads(size int, times []time.Duration, read trs.Reading) StudyReads {
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	r := StudyReads{Read: times[len(times)/2], Fastest: times[0], Slowest: times[len(times)-1], Reading: read}
+	r.PerSecond = float64(size) / r.Read.Seconds()
+	return r
 }
 
 // finalStudies waits until visibility lists n completed clearances under query, each with its

@@ -57,6 +57,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	officer := fs.String("officer", "doc-li", "with --scale: the document officer who decides the sampled clearances")
 	studyAt := fs.String("study-at", "", "comma-separated numbers of clearances (ascending, for example 1000,10000,100000): clear each --examples once, start copies of them (declaration, search attributes, study memo) that no worker runs, and time the Time Release Study's read at each number")
 	reads := fs.Int("reads", 3, "with --study-at: reads timed at each number (the median is reported)")
+	studyPlain := fs.Bool("study-plain", false, "with --study-at: also time the plain reader at each number (one listing of pages, the study's reader before ranges), taking turns with the default one")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
@@ -134,11 +135,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "load: --study-at %q, --reads %d: want positive numbers in ascending order\n", *studyAt, *reads)
 			return command.Usage
 		}
-		fmt.Fprintln(stdout, "clearances\tpopulate\tread median (fastest-slowest)\tclearances/s\tserver calls")
-		err = loadgen.RunStudyVolume(ctx, c, conn.Namespace, loadgen.Options{Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix}, sizes, *reads,
+		head := "clearances\tpopulate\tread median (fastest-slowest)\tclearances/s\tserver calls"
+		if *studyPlain {
+			head += "\tplain read median (fastest-slowest)\tplain clearances/s\tplain calls\tplain/read"
+		}
+		fmt.Fprintln(stdout, head)
+		times := func(r loadgen.StudyReads) string {
+			return fmt.Sprintf("%s (%s-%s)\t%.0f\t%d", r.Read.Round(time.Millisecond), r.Fastest.Round(time.Millisecond), r.Slowest.Round(time.Millisecond), r.PerSecond, r.Reading.Calls())
+		}
+		err = loadgen.RunStudyVolume(ctx, c, conn.Namespace, loadgen.Options{Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix}, sizes, *reads, *studyPlain,
 			func(p loadgen.StudyPoint) {
-				fmt.Fprintf(stdout, "%d\t%s\t%s (%s-%s)\t%.0f\t%d\n", p.Clearances, p.Populate.Round(time.Second), p.Read.Round(time.Millisecond),
-					p.Fastest.Round(time.Millisecond), p.Slowest.Round(time.Millisecond), p.PerSecond, p.Reading.Calls())
+				line := fmt.Sprintf("%d\t%s\t%s", p.Clearances, p.Populate.Round(time.Second), times(p.StudyReads))
+				if p.Plain != nil {
+					line += fmt.Sprintf("\t%s\t%.2f", times(*p.Plain), p.Plain.Read.Seconds()/p.Read.Seconds())
+				}
+				fmt.Fprintln(stdout, line)
 			})
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)

@@ -65,8 +65,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cs, read, err := trs.Reader{Client: c, Namespace: conn.Namespace, DataConverter: dc, Progress: func(n int) { bar.Set(n, 0) }}.Read(ctx, *query)
 	bar.Finish()
 	if err == nil {
-		fmt.Fprintf(stderr, "report: read %d clearances in %s: %d visibility pages, %d from their study memo, %d results and %d status queries one call each\n",
-			len(cs), time.Since(started).Round(time.Millisecond), read.Pages, read.FromMemo, read.Results, read.Queried)
+		ranges := ""
+		if read.Ranges > 0 {
+			ranges = fmt.Sprintf(" in %d ranges of ExecutionTime, %d counts to choose them", read.Ranges, read.Counts)
+		}
+		fmt.Fprintf(stderr, "report: read %d clearances in %s: %d visibility pages%s, %d from their study memo, %d results and %d status queries one call each\n",
+			len(cs), time.Since(started).Round(time.Millisecond), read.Pages, ranges, read.FromMemo, read.Results, read.Queried)
 	}
 	if errors.Is(err, trs.ErrNoClearances) {
 		fmt.Fprintf(stderr, "report: %v\n", err)
