@@ -3,6 +3,8 @@ package appeal
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -232,4 +234,14 @@ func FuzzDecideAppeal(f *testing.F) {
 			t.Fatalf("accepted %+v", d)
 		}
 	})
+}
+
+// The shipped example of the update is accepted by an appeal that awaits a supervisor.
+func TestDecideAppealExample(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "examples", "updates", "decide-appeal.json"))
+	require.NoError(t, err)
+	a := &appeal{cfg: activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()},
+		refusal: Refusal{Refused: Refused{Stage: policy.StageDocumentCheck, Officer: "doc-chen"}},
+		status:  Status{Phase: PhaseAwaitingSupervisor}}
+	require.NoError(t, a.validate(raw, nil))
 }

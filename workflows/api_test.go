@@ -1,6 +1,15 @@
 package workflows
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
+
+	"github.com/medsupply/customs/policy"
+)
 
 func TestWorkflowIDsNameTheExporter(t *testing.T) {
 	id, err := WorkflowID("3301960412", "LB-2020-DE-0415")
@@ -40,6 +49,33 @@ func TestWorkflowIDsNameTheExporter(t *testing.T) {
 	} {
 		if got := DeclarationOf(c.id, c.attr, c.exporter); got != c.want {
 			t.Errorf("DeclarationOf(%s, %q, %q) = %q, want %q", c.id, c.attr, c.exporter, got, c.want)
+		}
+	}
+}
+
+// The Web UI's Queries tab lists a workflow's queries by name and runs the first: every query but
+// "status" sorts after it, so an officer who opens the tab reads the status.
+func TestStatusIsTheFirstQuery(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	var meta *sdkpb.WorkflowMetadata
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow("__temporal_workflow_metadata")
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&meta))
+	}, time.Hour)
+	h.decide(2*time.Hour, "approve", docApprove)
+	h.run(fixture())
+	var names []string
+	for _, q := range meta.GetDefinition().GetQueryDefinitions() {
+		if !strings.HasPrefix(q.GetName(), "__") {
+			names = append(names, q.GetName())
+		}
+	}
+	require.Contains(t, names, QueryDeclaration)
+	require.Contains(t, names, QueryResult)
+	for _, q := range names {
+		if q != QueryStatus {
+			require.Greater(t, q, QueryStatus, "query %q sorts before %q", q, QueryStatus)
 		}
 	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // QueryDeclaration returns the declaration as the clearance holds it now, with every supplied
-// document and applied amendment: what an upheld appeal reopens.
-const QueryDeclaration = "declaration"
+// document and applied amendment: what an upheld appeal reopens. Its name sorts after "status",
+// which the Web UI's Queries tab, listing queries by name, shows first.
+const QueryDeclaration = "updated-declaration"
 
 // AppealRecord is an upheld appeal against a refusal (EU Union Customs Code Art. 44, the Revised
 // Kyoto Convention chapter 10), as the clearance it reopened keeps it: the appeal, the exporter's

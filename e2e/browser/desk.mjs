@@ -350,7 +350,7 @@ export class Desk {
   async openUpdate(name, data) {
     const dialog = await this.moreActions('Send an Update');
     await dialog.getByTestId('update-select-button').click();
-    await dialog.getByRole('option', { name: new RegExp(`^${name}\\b`) }).click();
+    await dialog.getByRole('option', { name: new RegExp(`^${name}(?![\\w-])`) }).click();
     await this.typeData(dialog, data);
     return dialog;
   }
@@ -381,7 +381,7 @@ export class Desk {
   async openSignal(name, data) {
     const dialog = await this.moreActions('Send a Signal');
     await dialog.getByTestId('signal-select-button').click();
-    await dialog.getByRole('option', { name: new RegExp(`^${name}\\b`) }).click();
+    await dialog.getByRole('option', { name: new RegExp(`^${name}(?![\\w-])`) }).click();
     await this.typeData(dialog, data);
     return dialog;
   }

@@ -1,6 +1,7 @@
 // An officer's day in the stock Temporal Web UI, in a real browser: the queues as list
 // filters, reading a clearance, deciding through the update dialog, a refused decision, an
-// overdue clearance, and the signal dialog as the fallback.
+// overdue clearance, the signal dialog as the fallback, and claiming a clearance and consenting
+// to the exporter's amendment.
 //
 // .ci/browser.sh starts the devserver with testdata/policy.json (expedited document check
 // allowance of 15s), submits the declarations below with the starter and runs this file with:
@@ -78,7 +79,7 @@ async function waitFor(check, what) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      if (check()) return;
+      if (await check()) return;
     } catch {
       // the starter may fail while the clearance changes; try again
     }
@@ -286,4 +287,45 @@ test('6. the signal dialog as the fallback: a refused signal is listed in the st
     assert.match(history, /Workflow Execution Signaled/);
     assert.match(history, /Workflow Execution Completed/);
     assert.equal(exporterView(N95).state, 'released', 'the engine agrees with the UI');
+  }));
+
+test('7. an officer claims a clearance and consents to the exporter\'s amendment through the update dialog', { timeout: 90_000 }, () =>
+  step('07-claim-amend', async () => {
+    await desk.openClearance(wf(PCR_KITS));
+    let dialog = await desk.openUpdate('claim', { officer: 'doc-li' });
+    assert.equal(await desk.submit(dialog), null, 'the claim is accepted');
+    await desk.toast('Update successful');
+    let meta = await desk.userMetadata({ accept: (t) => t.includes('Held by doc-li') });
+    assert.match(meta.current, /Held by doc-li since \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\./);
+    // The page's search attributes are those it loaded: open it again until the claim shows.
+    await waitFor(async () => {
+      await desk.openClearance(wf(PCR_KITS));
+      return (await desk.searchAttributes()).ClaimedBy === 'doc-li';
+    }, 'ClaimedBy = doc-li in the search attributes');
+    await desk.shot('15-claimed');
+
+    // Another document officer's decision is refused while doc-li holds the stage.
+    dialog = await desk.openUpdate('decide', { stage: 'document-check', officer: 'doc-chen', outcome: 'approve' });
+    assert.match(await desk.submit(dialog), /^officer: the document-check stage is held by doc-li since /);
+    await dialog.getByTestId('cancel-modal-button').click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    // The exporter amends with the starter; an officer has started, so it awaits consent.
+    const out = execFileSync(STARTER, ['--address', GRPC, '--exporter', EXPORTER[PCR_KITS], 'amend', PCR_KITS,
+      resolve(here, 'testdata', 'amend-pcr-kits.json')], { encoding: 'utf8' });
+    assert.match(out, /amendment 1 at document-check awaits an officer's consent: 1 change\(s\)/);
+    meta = await desk.userMetadata({ accept: (t) => t.includes('Amendment 1') });
+    assert.match(meta.current, /Amendment 1 from the exporter awaits an officer.s consent \(decide-amendment\): the packing list reissued/);
+    await desk.shot('16-amendment-awaiting-consent');
+
+    dialog = await desk.openUpdate('decide-amendment', { officer: 'doc-li', amendment: 1, outcome: 'consent' });
+    assert.equal(await desk.submit(dialog), null, 'the consent is accepted');
+    await desk.toast('Update successful');
+    const status = await desk.statusQuery({ accept: (s) => (s.amendments ?? [])[0]?.status === 'applied' && s.phase === 'awaiting-officer' });
+    assert.equal(status.amendments[0].officer, 'doc-li');
+    assert.deepEqual(status.amendments[0].changes, [
+      { path: 'documents[1].issued', from: '"2020-04-09T00:00:00Z"', to: '"2020-04-10T00:00:00Z"' },
+    ]);
+    assert.equal(exporterView(PCR_KITS).amendments[0].status, 'applied', 'the engine agrees with the UI');
+    await desk.shot('17-amendment-applied');
   }));
