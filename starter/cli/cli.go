@@ -436,13 +436,9 @@ func (r *runner) status(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	s, err := clearance.Status(ctx, c, ref)
 	if err != nil {
@@ -569,13 +565,9 @@ func (r *runner) supply(ctx context.Context, args []string) int {
 		fmt.Fprintf(r.stderr, "%s: %v\n", ops[1], err)
 		return ExitInvalid
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	rec, err := clearance.Supply(ctx, c, ref, s)
 	if err != nil {
@@ -612,13 +604,9 @@ func (r *runner) amend(ctx context.Context, args []string) int {
 		fmt.Fprintf(r.stderr, "%s: %v\n", ops[1], err)
 		return ExitInvalid
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	rec, err := clearance.Amend(ctx, c, ref, a)
 	if err != nil {
@@ -655,6 +643,20 @@ func readAmendment(path, reason string) (workflows.Amendment, error) {
 	return a, nil
 }
 
+// dialFor dials the server and names the clearance of the exporter's declaration id; when either
+// fails it says why and returns a nil client with the exit code.
+func (r *runner) dialFor(ctx context.Context, id string) (client.Client, clearance.Ref, int) {
+	c, err := r.client(ctx)
+	if err != nil {
+		return nil, clearance.Ref{}, r.connectFailed(err)
+	}
+	ref, err := r.ref(ctx, c, id)
+	if err != nil {
+		return nil, clearance.Ref{}, r.fail(err)
+	}
+	return c, ref, ExitOK
+}
+
 func (r *runner) appeal(ctx context.Context, args []string) int {
 	grounds, wait := new(string), new(bool)
 	ops, code, ok := oneID("appeal", appealFlags(grounds, wait), args, r.stderr, 1)
@@ -665,13 +667,9 @@ func (r *runner) appeal(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "starter appeal: --grounds: required; the supervisor reads them")
 		return ExitInvalid
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	id, err := clearance.Appeal(ctx, c, ref, *grounds)
 	if err != nil {
@@ -702,13 +700,9 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "starter withdraw: --reason: required")
 		return ExitInvalid
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	if err := clearance.Withdraw(ctx, c, ref, *reason); err != nil {
 		return r.fail(err)
@@ -723,13 +717,9 @@ func (r *runner) wait(ctx context.Context, args []string) int {
 	if !ok {
 		return code
 	}
-	c, err := r.client(ctx)
-	if err != nil {
-		return r.connectFailed(err)
-	}
-	ref, err := r.ref(ctx, c, ops[0])
-	if err != nil {
-		return r.fail(err)
+	c, ref, code := r.dialFor(ctx, ops[0])
+	if c == nil {
+		return code
 	}
 	res, err := clearance.Wait(ctx, c, ref)
 	if err != nil {
