@@ -37,6 +37,9 @@ type Study struct {
 	AsOf     time.Time       `json:"asOf"`
 	// OtherAgency is how long other agencies' holds stood.
 	OtherAgency policy.Duration `json:"otherAgency,omitempty"`
+	// Appeals counts the upheld appeals that reopened the clearance: of the runs of one workflow
+	// ID, the one with the most is the clearance, the others the refusals it reopened.
+	Appeals int `json:"appeals,omitempty"`
 }
 
 // StudyWait is the part of Waiting the study counts with.
@@ -67,7 +70,7 @@ func (c *clearance) study(now time.Time) Study {
 	s := Study{
 		State: st.State, Lane: st.Lane, Stage: st.Stage, Expedited: st.Expedited, Submitted: st.Submitted,
 		Timeline: st.Timeline, Escalations: st.Escalations, Elapsed: st.Elapsed, Standard: st.Standard,
-		Counting: st.Counting, AsOf: st.AsOf, OtherAgency: st.OtherAgencyTime,
+		Counting: st.Counting, AsOf: st.AsOf, OtherAgency: st.OtherAgencyTime, Appeals: len(st.Appeals),
 	}
 	if s.AsOf.IsZero() {
 		s.AsOf = now
