@@ -59,7 +59,7 @@ func goldenClearances(t *testing.T) (fromResults, fromMemos []Clearance, results
 		}
 		results[filepath.Base(file)] = res
 		fromResults = append(fromResults, FromResult(res, nil))
-		fromMemos = append(fromMemos, FromStatus(study.Status(res.DeclarationID), nil))
+		fromMemos = append(fromMemos, FromStudy(*study, res.DeclarationID, nil, res.Ended))
 	}
 	return fromResults, fromMemos, results
 }
@@ -129,6 +129,10 @@ func TestStudyOfTheGoldenHistories(t *testing.T) {
 		if g.Dimension == "outcome" && g.Key == "released" && (g.Total.Median < mid-1 || g.Total.Median > mid+1) {
 			t.Errorf("median of the released %s, want halfway between the eighth and ninth of sixteen, %s", g.Total.Median, mid)
 		}
+	}
+	// appeal-upheld's recorded run is the one its appeal reopened, released since.
+	if r.Reopened != 1 || r.ReopenedReleased != 1 {
+		t.Errorf("reopened on appeal: %d, released %d; want appeal-upheld's, 1 and 1", r.Reopened, r.ReopenedReleased)
 	}
 	// The escalation path's document check overran and was escalated to the supervisor the
 	// result names; no other path overran.

@@ -50,6 +50,9 @@ func WriteTable(w io.Writer, r Report) error {
 	if r.Headline != "" {
 		fmt.Fprintf(w, "\n%s\n", r.Headline)
 	}
+	if r.Reopened > 0 {
+		fmt.Fprintf(w, "%s\n", r.AppealLine())
+	}
 	for _, g := range r.Groups {
 		fmt.Fprintf(w, "\n== %s: %s (%d ended", g.Dimension, g.Key, g.Total.Count)
 		if g.Running > 0 {
@@ -362,6 +365,7 @@ svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-labe
 <p>{{.R.Clearances}} clearances against the {{human .R.Standard}} standard; allowances counted in {{.R.Counting}}. Generated {{.R.Generated.UTC.Format "2006-01-02 15:04 MST"}}.{{if .R.Query}} Query: <code>{{.R.Query}}</code>.{{end}}</p>
 {{range .R.Notes}}<p><strong>Note:</strong> {{.}}</p>
 {{end}}{{if .R.Headline}}<p id="headline"><strong>{{.R.Headline}}</strong></p>{{end}}
+{{if .R.Reopened}}<p id="appeals">{{.R.AppealLine}}</p>{{end}}
 <h2>Stage durations against allowances</h2>
 <p class="note">Dark bars: mean; light bars: 90th percentile; red lines: the stage's allowance. The scale is logarithmic, so that checks of milliseconds and reviews of days read in one chart.</p>
 <svg id="stage-chart" width="{{.Stages.Width}}" height="{{.Stages.Height}}" role="img" aria-label="stage durations">
@@ -447,4 +451,10 @@ func WriteHTML(w io.Writer, r Report) error {
 		Lanes  []laneChart
 		JSON   template.JS
 	}{r, stageChart(all), hist, trendChart(r.Trend, r.Standard), lanes, template.JS(js.String())})
+}
+
+// AppealLine says how many clearances an upheld appeal reopened and how many of them were released.
+func (r Report) AppealLine() string {
+	return fmt.Sprintf("Reopened on appeal: %d (released since: %d); each is counted once, by how it ended last.",
+		r.Reopened, r.ReopenedReleased)
 }

@@ -28,6 +28,11 @@ type Clearance struct {
 	Escalations []workflows.Escalation  `json:"escalations,omitempty"`
 	// OtherAgency is the time other agencies' holds stood (the WCO study's other-agency time).
 	OtherAgency time.Duration `json:"otherAgency,omitempty"`
+	// WorkflowID is the clearance's workflow ID, when it was read from the server; Appeals counts
+	// the upheld appeals that reopened it. Of the runs of one workflow ID, the clearance is the one
+	// with the most appeals: the others are refusals an appeal reopened.
+	WorkflowID string `json:"workflowId,omitempty"`
+	Appeals    int    `json:"appeals,omitempty"`
 }
 
 // counted is the time the clearance sets against the standard: its elapsed time less the time
@@ -63,7 +68,7 @@ func (c Clearance) Biological() bool {
 func FromResult(r workflows.Result, categories []string) Clearance {
 	return Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
 		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline,
-		Escalations: r.Escalations, OtherAgency: r.OtherAgencyTime.D()}
+		Escalations: r.Escalations, OtherAgency: r.OtherAgencyTime.D(), Appeals: len(r.Appeals)}
 }
 
 // FromStatus turns a running clearance's status (brought up to now) into an observation.
@@ -71,7 +76,39 @@ func FromStatus(s workflows.Status, categories []string) Clearance {
 	return Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
 		Categories: categories, Running: !s.State.Final(), Submitted: s.Submitted, Elapsed: s.Elapsed.D(),
 		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations,
-		OtherAgency: s.OtherAgencyTime.D()}
+		OtherAgency: s.OtherAgencyTime.D(), Appeals: len(s.Appeals)}
+}
+
+// FromStudy turns a clearance's study memo (workflows.MemoStudy) into an observation, a running
+// clearance counted on to now.
+func FromStudy(st workflows.Study, declarationID string, categories []string, now time.Time) Clearance {
+	s := st.Status(declarationID)
+	s.UpTo(now)
+	c := FromStatus(s, categories)
+	c.Appeals = st.Appeals
+	return c
+}
+
+// Latest keeps one observation per clearance: of those with the same workflow ID (a refusal and
+// the run an upheld appeal reopened it in), the one with the most appeals, the first where they
+// tie. Observations without a workflow ID are each their own clearance. The order is kept.
+func Latest(cs []Clearance) []Clearance {
+	best := map[string]int{}
+	for i, c := range cs {
+		if c.WorkflowID == "" {
+			continue
+		}
+		if j, ok := best[c.WorkflowID]; !ok || c.Appeals > cs[j].Appeals {
+			best[c.WorkflowID] = i
+		}
+	}
+	out := make([]Clearance, 0, len(cs))
+	for i, c := range cs {
+		if c.WorkflowID == "" || best[c.WorkflowID] == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // StageStats are the statistics of one stage within a group, over the stages that ended: a
@@ -142,8 +179,12 @@ type Report struct {
 	// Breaches are the stages that overran their allowance, the longest first.
 	Breaches []Breach `json:"breaches,omitempty"`
 	// Trend is the study per week of lodgement, oldest first.
-	Trend  []Week      `json:"trend,omitempty"`
-	Totals []Clearance `json:"-"`
+	Trend []Week `json:"trend,omitempty"`
+	// Reopened counts the clearances an upheld appeal reopened after a refusal: each is counted
+	// once, by how its last run ended; ReopenedReleased of them were released.
+	Reopened         int         `json:"reopened,omitempty"`
+	ReopenedReleased int         `json:"reopenedReleased,omitempty"`
+	Totals           []Clearance `json:"-"`
 }
 
 // Breach is a stage that overran its allowance.
@@ -178,11 +219,20 @@ func PolicyNotes(p policy.Policy) []string {
 
 // Build studies the clearances against the standard.
 func Build(cs []Clearance, standard time.Duration, query string, generated time.Time) Report {
+	cs = Latest(cs)
 	r := Report{Generated: generated, Query: query, Standard: standard, Counting: counting(cs), Clearances: len(cs), Totals: cs}
 	r.Groups = append(r.Groups, group("all", "all", cs, standard))
 	r.Headline = headline(cs, standard)
 	r.Breaches = breaches(cs, generated)
 	r.Trend = trend(cs, standard)
+	for _, c := range cs {
+		if c.Appeals > 0 {
+			r.Reopened++
+			if c.State == workflows.StateReleased {
+				r.ReopenedReleased++
+			}
+		}
+	}
 	for _, dim := range []struct {
 		name string
 		key  func(Clearance) []string

@@ -419,3 +419,36 @@ func TestHTMLDrawsEachLanesDistributions(t *testing.T) {
 		}
 	}
 }
+
+// A refusal that an upheld appeal reopened is one clearance, counted by how its last run ended:
+// the refused run is left out, the report counts it as reopened, and the text says so.
+func TestReopenedClearanceIsCountedOnce(t *testing.T) {
+	at := time.Date(2020, 5, 20, 0, 0, 0, 0, time.UTC)
+	base := Clearance{Lane: policy.LaneYellow, Submitted: at.Add(-72 * time.Hour), Elapsed: 72 * time.Hour, Standard: 20 * day,
+		Counting: "calendar", Timeline: []workflows.StageRecord{{Stage: policy.StageDocumentCheck, Started: at.Add(-72 * time.Hour),
+			Ended: at, Duration: policy.Duration(72 * time.Hour), Allowance: policy.Duration(48 * time.Hour), Outcome: "approved"}}}
+	refused, reopened, other := base, base, base
+	refused.DeclarationID, refused.WorkflowID, refused.State = "A", "clearance-1-A", workflows.StateRefused
+	reopened.DeclarationID, reopened.WorkflowID, reopened.State, reopened.Appeals = "A", "clearance-1-A", workflows.StateReleased, 1
+	other.DeclarationID, other.WorkflowID, other.State = "B", "clearance-1-B", workflows.StateReleased
+
+	r := Build([]Clearance{refused, other, reopened}, 20*day, "", at)
+	if r.Clearances != 2 || r.Reopened != 1 || r.ReopenedReleased != 1 {
+		t.Fatalf("clearances %d, reopened %d (released %d); want 2, 1, 1", r.Clearances, r.Reopened, r.ReopenedReleased)
+	}
+	for _, g := range r.Groups {
+		if g.Dimension == "outcome" && g.Key == string(workflows.StateRefused) {
+			t.Errorf("the reopened refusal is still counted as refused: %+v", g.Total)
+		}
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Reopened on appeal: 1 (released since: 1)") {
+		t.Errorf("the table does not say how many were reopened:\n%s", b.String())
+	}
+	if got := Latest([]Clearance{refused, reopened}); len(got) != 1 || got[0].Appeals != 1 {
+		t.Errorf("Latest kept %+v, want the reopened run alone", got)
+	}
+}
