@@ -65,8 +65,8 @@ const DefaultStreams = 2
 type Reading struct {
 	// Pages is the number of visibility pages listed.
 	Pages int `json:"pages"`
-	// Counts is the number of count calls: the query's size, and the namespace's executions
-	// before a few moments, that the ranges are cut from.
+	// Counts is the number of count calls: the query's size, and its clearances before a few
+	// moments, that the ranges are cut from.
 	Counts int `json:"counts,omitempty"`
 	// Ranges is the number of ExecutionTime ranges the read was split into (0: one listing).
 	Ranges int `json:"ranges,omitempty"`

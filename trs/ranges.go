@@ -18,10 +18,10 @@ const rangeFill = 0.75
 // maxRanges bounds the number of ranges one read is split into.
 const maxRanges = 4096
 
-// lookbacks are the moments, before now, at which split counts the namespace's executions to
-// estimate where the query's clearances lie in ExecutionTime: denser near now, where a study at
-// volume usually is, and reaching back ten years. Few, since servers limit visibility calls per
-// second.
+// lookbacks are the moments, before now, at which split counts the query's clearances to
+// estimate where they lie in ExecutionTime: denser near now, where a study at volume usually is,
+// and reaching back ten years. Few, since each count costs visibility a look at the clearances
+// it counts, and servers limit visibility calls per second.
 var lookbacks = []time.Duration{
 	10 * 365 * 24 * time.Hour, 2 * 365 * 24 * time.Hour, 365 * 24 * time.Hour, 90 * 24 * time.Hour,
 	30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, 6 * time.Hour, time.Hour,
@@ -47,7 +47,7 @@ func (rd *reading) split(ctx context.Context, q string) ([]item, Reading, error)
 		return append(first, rest...), read, err
 	}
 	parts := min(int(math.Ceil(float64(n)/(float64(rd.size)*rangeFill))), maxRanges)
-	cuts, r, err := rd.cuts(ctx, parts)
+	cuts, r, err := rd.cuts(ctx, q, n, parts)
 	read.add(r)
 	if err != nil {
 		return nil, read, err
@@ -139,24 +139,27 @@ func (rd *reading) count(ctx context.Context, q string) (int64, error) {
 	return resp.GetCount(), nil
 }
 
-// cuts returns up to parts-1 ascending moments that cut the namespace's executions into parts
-// ranges of ExecutionTime holding about as many each. It counts the executions before each of
-// the lookbacks (counts a visibility index answers alone) and places the cuts between them as if
-// the executions were spread evenly between two lookbacks. The ranges are disjoint and cover
+// cuts returns up to parts-1 ascending moments that cut the n executions q selects into parts
+// ranges of ExecutionTime holding about as many each. It counts them before each of the
+// lookbacks (after it, for the last hour, the smaller side when a study is recent: a count costs
+// visibility a look at each execution it counts) and places the cuts between the lookbacks as
+// if the executions were spread evenly between two of them. The ranges are disjoint and cover
 // every moment whatever the estimate: it only decides how even they are.
-func (rd *reading) cuts(ctx context.Context, parts int) ([]time.Time, Reading, error) {
+func (rd *reading) cuts(ctx context.Context, q string, n int64, parts int) ([]time.Time, Reading, error) {
 	var read Reading
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	at := make([]time.Time, len(lookbacks))
 	below := make([]int64, len(lookbacks)+1) // below[i]: executions before at[i]; below[len]: all
-	errs := make([]error, len(lookbacks)+1)
+	below[len(lookbacks)] = n
+	errs := make([]error, len(lookbacks))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, rd.streams)
-	for i := range below {
-		q := ""
-		if i < len(lookbacks) {
-			at[i] = now.Add(-lookbacks[i])
-			q = fmt.Sprintf("ExecutionTime < '%s'", at[i].Format(time.RFC3339Nano))
+	for i, back := range lookbacks {
+		at[i] = now.Add(-back)
+		after := back <= time.Hour
+		op := "<"
+		if after {
+			op = ">="
 		}
 		read.Counts++
 		wg.Add(1)
@@ -164,13 +167,17 @@ func (rd *reading) cuts(ctx context.Context, parts int) ([]time.Time, Reading, e
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			below[i], errs[i] = rd.count(ctx, q)
+			c, err := rd.count(ctx, fmt.Sprintf("%s AND ExecutionTime %s '%s'", q, op, at[i].Format(time.RFC3339Nano)))
+			if after {
+				c = n - c
+			}
+			below[i], errs[i] = max(c, 0), err
 		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, read, fmt.Errorf("count executions by time: %w", err)
+			return nil, read, fmt.Errorf("count clearances by time: %w", err)
 		}
 	}
 	return cutsFrom(at, below, parts), read, nil
@@ -198,7 +205,7 @@ func cutsFrom(at []time.Time, below []int64, parts int) []time.Time {
 		if j == 0 || below[j] == below[j-1] {
 			t = at[j]
 		} else {
-			f := (want - float64(below[j-1])) / float64(below[j]-below[j-1])
+			f := min(max((want-float64(below[j-1]))/float64(below[j]-below[j-1]), 0), 1)
 			t = at[j-1].Add(time.Duration(f * float64(at[j].Sub(at[j-1]))))
 		}
 		t = t.Truncate(time.Millisecond)
