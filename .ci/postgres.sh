@@ -193,7 +193,7 @@ mkdir -p "$work/tokens"
 sign --role admin --subject compose-setup --ttl 1h --out "$work/tokens/admin.token" >/dev/null
 sign --role worker --subject compose-worker --ttl 720h --out "$work/tokens/worker.token" >/dev/null
 say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
-setup_args=(--address "$address" --namespace customs --create-namespace --retention 720h --wait 5m)
+setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --wait 5m)
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup1.out"
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"

@@ -2,7 +2,7 @@
 // for the cluster, creates the namespace if asked and missing, and registers the engine's custom
 // search attributes. It changes only what is missing, so deployments run it every time.
 //
-//	setup --address temporal:7233 --namespace customs --create-namespace --retention 720h
+//	setup --address temporal:7233 --namespace customs --create-namespace --retention 1080h
 package main
 
 import (
