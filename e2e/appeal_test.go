@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/starter/cli"
+	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -77,6 +79,25 @@ func TestAppealReopensARefusal(t *testing.T) {
 		t.Errorf("officers' decisions %v", got)
 	}
 	assertOneNotice(t, ref, final.Notice)
+
+	// The Time Release Study reads both runs from visibility and counts the clearance once, as it
+	// ended last: released, reopened on appeal.
+	eventually(t, "the study of the reopened clearance", func() error {
+		cs, _, err := trs.Reader{Client: tc, Namespace: namespace}.Read(testContext(t),
+			fmt.Sprintf("%s = '%s' AND %s = '%s'", workflows.SADeclarationID, ref.Declaration, workflows.SAExporterCode, ref.Exporter))
+		if err != nil {
+			return err
+		}
+		if len(cs) != 2 {
+			return fmt.Errorf("the study read %d runs, want the refused one and the reopened one", len(cs))
+		}
+		r := trs.Build(cs, 20*24*time.Hour, "", time.Now())
+		if r.Clearances != 1 || r.Reopened != 1 || r.ReopenedReleased != 1 || !strings.HasPrefix(r.Headline, "1 released") {
+			return permanent{fmt.Errorf("study: %d clearances, %d reopened (%d released), headline %q", r.Clearances, r.Reopened,
+				r.ReopenedReleased, r.Headline)}
+		}
+		return nil
+	})
 	var kinds []string
 	for _, n := range notified(t, ref.Declaration) {
 		kinds = append(kinds, n.Kind)

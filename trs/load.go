@@ -228,8 +228,16 @@ func (rd *reading) progress() {
 	rd.Progress(rd.done)
 }
 
-// clearance reads one listed clearance: from its memo, or else from its result or its status.
+// clearance reads one listed clearance, named by its workflow ID (Build keeps one observation
+// per clearance: a refusal an appeal reopened lists two runs).
 func (rd *reading) clearance(ctx context.Context, e *workflowpb.WorkflowExecutionInfo, read *Reading) (Clearance, error) {
+	c, err := rd.observe(ctx, e, read)
+	c.WorkflowID = e.GetExecution().GetWorkflowId()
+	return c, err
+}
+
+// observe reads one listed clearance: from its memo, or else from its result or its status.
+func (rd *reading) observe(ctx context.Context, e *workflowpb.WorkflowExecutionInfo, read *Reading) (Clearance, error) {
 	dc := rd.dc
 	id := e.GetExecution().GetWorkflowId()
 	var cats []string
@@ -246,10 +254,8 @@ func (rd *reading) clearance(ctx context.Context, e *workflowpb.WorkflowExecutio
 		if err := dc.FromPayload(p, &st); err != nil {
 			return Clearance{}, fmt.Errorf("read the study memo of %s: %w", id, err)
 		}
-		s := st.Status(declID)
-		s.UpTo(rd.now())
 		read.FromMemo++
-		return FromStatus(s, cats), nil
+		return FromStudy(st, declID, cats, rd.now()), nil
 	case e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var res workflows.Result
 		if err := rd.Client.GetWorkflow(ctx, id, e.GetExecution().GetRunId()).Get(ctx, &res); err != nil {
