@@ -155,6 +155,7 @@ if [ "${UPDATE_DOC_IMAGES:-}" = 1 ]; then
               03-status-query:officers-status-query 04-update-dialog:officers-update-dialog \
               06-event-history:officers-event-history 08-refused-update:officers-refused-update \
               10-overdue-clearance:officers-overdue 12-refused-signal:officers-refused-signal \
+              16-amendment-awaiting-consent:officers-amendment \
               21-identity-provider:officers-sign-in 23-refused-as-another-officer:officers-signed-in-refusal; do
     cp "$artifacts/${pair%%:*}.png" "docs/img/${pair#*:}.png"
   done
