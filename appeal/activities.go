@@ -8,6 +8,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/medsupply/customs/activities"
@@ -29,6 +30,9 @@ type RefusalRequest struct {
 	// WorkflowID is the clearance's.
 	WorkflowID string `json:"workflowId"`
 	Exporter   string `json:"exporter"`
+	// Appeal is the appeal's own workflow ID: a refusal an earlier appeal under it was heard
+	// against is not heard again.
+	Appeal string `json:"appeal,omitempty"`
 }
 
 // Refusal is the refused clearance as the appeal needs it: what was refused, by whom, and the
@@ -98,7 +102,48 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 	if len(status.Timeline) == 0 || res.Stage == "" {
 		return Refusal{}, notAppealable("the clearance %s was refused before any stage began: lodge a corrected declaration", r.WorkflowID)
 	}
+	if err := a.heardBefore(ctx, r.Appeal, runID); err != nil {
+		return Refusal{}, err
+	}
 	return out, nil
+}
+
+// heardBefore refuses a refusal that an earlier appeal under the same workflow ID was heard
+// against (upheld or dismissed); an appeal that was not admitted does not count.
+func (a *Activities) heardBefore(ctx context.Context, appealID, refusedRunID string) error {
+	if appealID == "" {
+		return nil
+	}
+	var token []byte
+	for {
+		resp, err := a.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query:         fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'Completed'", appealID),
+			NextPageToken: token,
+		})
+		if err != nil {
+			return fmt.Errorf("list earlier appeals %s: %w", appealID, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			var res Result
+			if err := a.Client.GetWorkflow(ctx, appealID, e.GetExecution().GetRunId()).Get(ctx, &res); err != nil {
+				return fmt.Errorf("result of the earlier appeal %s: %w", appealID, err)
+			}
+			if res.RefusedRunID == refusedRunID && (res.Outcome == OutcomeUphold || res.Outcome == OutcomeDismiss) {
+				return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(res.Outcome),
+					res.Decision.Supervisor, res.Decision.At.UTC().Format(time.RFC3339), res.Reason)
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return nil
+		}
+	}
+}
+
+func outcomeWord(outcome string) string {
+	if outcome == OutcomeUphold {
+		return "upheld"
+	}
+	return "dismissed"
 }
 
 func query(ctx context.Context, c client.Client, id, runID, name string, out any) error {

@@ -141,6 +141,9 @@ type Result struct {
 	Decision *DecisionRecord `json:"decision,omitempty"`
 	// ReopenedRunID is the clearance's new run, for an upheld appeal.
 	ReopenedRunID string `json:"reopenedRunId,omitempty"`
+	// RefusedRunID is the refused run the appeal was heard against, once admitted: a refusal is
+	// heard once.
+	RefusedRunID string `json:"refusedRunId,omitempty"`
 }
 
 // ErrNotAppealable is the failure type of LoadRefusal for a clearance that cannot be appealed.

@@ -47,7 +47,7 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 		return a.end(ctx, Result{Outcome: OutcomeInadmissible, Reason: "the clearance policy takes no appeals (appealWindow)"})
 	}
 	err := workflow.ExecuteActivity(withSummary(actx, "Load the refused clearance "+a.status.Clearance), NameLoadRefusal,
-		RefusalRequest{WorkflowID: a.status.Clearance, Exporter: in.Exporter}).Get(ctx, &a.refusal)
+		RefusalRequest{WorkflowID: a.status.Clearance, Exporter: in.Exporter, Appeal: workflow.GetInfo(ctx).WorkflowExecution.ID}).Get(ctx, &a.refusal)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrNotAppealable {
 		return a.end(ctx, Result{Outcome: OutcomeInadmissible, Reason: appErr.Message()})
@@ -269,6 +269,9 @@ func (a *appeal) end(ctx workflow.Context, r Result) (Result, error) {
 		DeclarationID: a.status.DeclarationID, ExporterCode: a.status.Exporter, Kind: activities.NotifyAppeal, Message: msg,
 	}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("exporter notification failed", "declarationID", a.status.DeclarationID, "error", err)
+	}
+	if a.status.Refusal != nil {
+		r.RefusedRunID = a.status.Refusal.RunID
 	}
 	a.status.Result = &r
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {

@@ -488,7 +488,9 @@ func UILink(uiBase, namespace, workflowID string) string {
 }
 
 // Appeal lodges the exporter's appeal against the refusal of r's declaration and returns the
-// appeal's workflow ID. A refusal is appealed once: a second appeal is refused, naming the first.
+// appeal's workflow ID. One appeal runs at a time: a second while the first runs is refused,
+// naming it. A refusal is heard once: an appeal against one an earlier appeal decided is not
+// admitted, and says so; one that was not admitted may be lodged again.
 func Appeal(ctx context.Context, c client.Client, r Ref, grounds string) (string, error) {
 	in := appeal.Input{Exporter: r.Exporter, DeclarationID: r.Declaration, Grounds: grounds}
 	if err := in.Validate(); err != nil {
@@ -500,7 +502,7 @@ func Appeal(ctx context.Context, c client.Client, r Ref, grounds string) (string
 	}
 	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.DeclarationIDKey.ValueSet(r.Declaration),
@@ -509,7 +511,7 @@ func Appeal(ctx context.Context, c client.Client, r Ref, grounds string) (string
 	}, appeal.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return id, fmt.Errorf("the refusal of %s has been appealed already (%s): a refusal is appealed once", r, id)
+		return id, fmt.Errorf("the refusal of %s is under appeal already (%s): one appeal runs at a time", r, id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("lodge the appeal of %s: %w", r, err)

@@ -39,7 +39,7 @@ func TestAppealReopensARefusal(t *testing.T) {
 	if r.code != cli.ExitOK || !strings.Contains(r.stdout, "appeal lodged as appeal-"+ref.Exporter+"-"+ref.Declaration) {
 		t.Fatalf("appeal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := starterOn(t, ref, "appeal", "--grounds", "again"); r.code == cli.ExitOK || !strings.Contains(r.stderr, "appealed already") {
+	if r := starterOn(t, ref, "appeal", "--grounds", "again"); r.code == cli.ExitOK || !strings.Contains(r.stderr, "under appeal already") {
 		t.Errorf("a second appeal: exit %d, stderr %q; want it refused", r.code, r.stderr)
 	}
 	eventually(t, "the appeal awaiting a supervisor", func() error {
@@ -104,5 +104,47 @@ func TestAppealReopensARefusal(t *testing.T) {
 	}
 	if want := []string{string(activities.NotifyRefused), string(activities.NotifyAppeal), string(activities.NotifyReleased)}; !slices.Equal(kinds, want) {
 		t.Errorf("exporter notified %v, want %v", kinds, want)
+	}
+}
+
+// TestAppealIsHeardOnce: an appeal lodged before the clearance was refused is not admitted, and
+// the exporter may appeal again once it is; a dismissed appeal leaves the refusal standing, and a
+// further appeal against the same refusal is not admitted, naming the decision.
+func TestAppealIsHeardOnce(t *testing.T) {
+	ref := submit(t, "us-n95-respirators-niosh.json")
+	awaitOfficer(t, ref, policy.StageDocumentCheck)
+	r := starterOn(t, ref, "appeal", "--grounds", "too early", "--wait")
+	if r.code != cli.ExitRefused || !strings.Contains(r.stdout, "appeal inadmissible: the clearance clearance-"+ref.Exporter+"-"+ref.Declaration+" is still running") {
+		t.Fatalf("an appeal before the refusal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := decide(t, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+		Outcome: workflows.OutcomeReject, Reason: "the contract names another consignee"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := wait(t, ref); code != cli.ExitRefused {
+		t.Fatalf("wait: exit %d, want refused", code)
+	}
+	if r := starterOn(t, ref, "appeal", "--grounds", "the consignee's new name is in the amendment to the contract"); r.code != cli.ExitOK {
+		t.Fatalf("the appeal after the refusal: exit %d\n%s", r.code, r.stderr)
+	}
+	eventually(t, "the appeal awaiting a supervisor", func() error {
+		if s, err := clearance.AppealStatus(testContext(t), tc, ref); err != nil || s.Phase != appeal.PhaseAwaitingSupervisor {
+			return fmt.Errorf("appeal %+v, %v", s.Phase, err)
+		}
+		return nil
+	})
+	if _, err := clearance.DecideAppeal(testContext(t), tc, ref, appeal.Decision{Supervisor: "sup-huang", Outcome: appeal.OutcomeDismiss,
+		Reason: "the amendment to the contract was signed after the declaration"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := clearance.AwaitAppeal(testContext(t), tc, ref); err != nil || res.Outcome != appeal.OutcomeDismiss {
+		t.Fatalf("dismissed: %+v, %v", res, err)
+	}
+	r = starterOn(t, ref, "appeal", "--grounds", "once more", "--wait")
+	if r.code != cli.ExitRefused || !strings.Contains(r.stdout, "the refusal was appealed already: the appeal was dismissed by sup-huang") {
+		t.Errorf("a second appeal of the same refusal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if st, err := status(t, ref); err != nil || st.State != workflows.StateRefused {
+		t.Errorf("the refusal stands: %+v, %v", st.State, err)
 	}
 }
