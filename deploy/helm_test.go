@@ -24,6 +24,7 @@ var chartPaths = map[string]string{
 	"server.config.persistence.defaultStore":        "values.yaml",
 	"server.config.persistence.visibilityStore":     "values.yaml",
 	"server.config.persistence.numHistoryShards":    "values.yaml: cannot be changed after the initial deployment",
+	"server.dynamicConfig.**":                       "templates/server-dynamicconfigmap.yaml: toYaml .Values.server.dynamicConfig",
 	"server.config.persistence.datastores.*.sql.**": "values.yaml: the server's datastore config; existingSecret and secretKey (default password) name the password Secret (templates/_helpers.tpl)",
 	"admintools.enabled":                            "values.yaml",
 	"admintools.image.repository":                   "values.yaml",
