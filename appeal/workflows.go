@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -180,11 +181,17 @@ func (a *appeal) validate(raw json.RawMessage, caller *workflows.Principal) erro
 	return nil
 }
 
+// clip cuts s to about 200 bytes, at a character boundary, for a refusal or the current details.
 func clip(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "..."
+	const n = 200
+	if len(s) <= n {
+		return s
 	}
-	return s
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // enter moves the appeal to phase p and tells the Web UI where it stands.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
@@ -244,4 +246,13 @@ func TestDecideAppealExample(t *testing.T) {
 		refusal: Refusal{Refused: Refused{Stage: policy.StageDocumentCheck, Officer: "doc-chen"}},
 		status:  Status{Phase: PhaseAwaitingSupervisor}}
 	require.NoError(t, a.validate(raw, nil))
+}
+
+// A long text is cut at a character boundary, never inside one.
+func TestClipKeepsCharactersWhole(t *testing.T) {
+	s := strings.Repeat("a", 199) + "国械注准"
+	got := clip(s)
+	require.True(t, utf8.ValidString(got), "%q", got)
+	require.Equal(t, strings.Repeat("a", 199)+"...", got)
+	require.Equal(t, "short", clip("short"))
 }
