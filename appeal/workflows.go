@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -181,18 +180,8 @@ func (a *appeal) validate(raw json.RawMessage, caller *workflows.Principal) erro
 	return nil
 }
 
-// clip cuts s to about 200 bytes, at a character boundary, for a refusal or the current details.
-func clip(s string) string {
-	const n = 200
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "..."
-}
+// clip cuts s to 200 bytes at most, at a character boundary, for a refusal or the current details.
+func clip(s string) string { return declaration.Clip(s, 200) }
 
 // enter moves the appeal to phase p and tells the Web UI where it stands.
 func (a *appeal) enter(ctx workflow.Context, p string) {

@@ -253,6 +253,6 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 	s := strings.Repeat("a", 199) + "国械注准"
 	got := clip(s)
 	require.True(t, utf8.ValidString(got), "%q", got)
-	require.Equal(t, strings.Repeat("a", 199)+"...", got)
+	require.Equal(t, strings.Repeat("a", 199), got)
 	require.Equal(t, "short", clip("short"))
 }

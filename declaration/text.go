@@ -93,3 +93,15 @@ func Printable(s string) string {
 	}
 	return b.String()
 }
+
+// Clip cuts s to at most n bytes, at a character boundary, so that a refusal that repeats a
+// caller's text stays within its bound and valid UTF-8.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

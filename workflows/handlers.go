@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -519,16 +518,8 @@ func (c *clearance) refuse(ctx workflow.Context, d Decision, err error) {
 		"officer", d.Officer, "reason", err.Error())
 }
 
-// clip cuts s to at most n bytes, at a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// clip cuts s to at most n bytes, at a character boundary (declaration.Clip).
+func clip(s string, n int) string { return declaration.Clip(s, n) }
 
 // text returns the refusal for a text field that is too long or holds control characters.
 func text(field, s string, max int, multiline bool) error {
