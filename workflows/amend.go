@@ -105,44 +105,33 @@ type amendedScope struct {
 
 // setupAmendments registers the updates "amend" and "decide-amendment".
 func (c *clearance) setupAmendments(ctx workflow.Context) error {
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAmend,
-		func(ctx workflow.Context, raw json.RawMessage) (AmendmentRecord, error) {
-			caller, _ := principalOf(ctx) // the validator refused an unreadable one
+	if err := onUpdate(ctx, UpdateAmend, c.validateAmendUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (AmendmentRecord, error) {
 			return c.amend(ctx, lenient[Amendment](raw), caller), nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateAmendUpdate)
-			},
-			Description: `The exporter amends its declaration: {"lines":[{"id":"1",...}],"removeLines":["2"],` +
-				`"documents":[...],"certificates":[...],"reason":"..."}. A line replaces the one with its ID; a document ` +
-				"the one with its type and reference; a certificate the one with its scheme and number. Applied at once " +
-				"while no officer has started on the clearance, else it awaits an officer's consent (decide-amendment). " +
-				"The checks it bears on run again. Refused unless an officer is awaited; while another amendment awaits " +
-				"consent; when the amended declaration does not validate or nothing changes; or when it would add or " +
-				"drop the biological review after the document check.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateAmend, err)
+		`The exporter amends its declaration: {"lines":[{"id":"1",...}],"removeLines":["2"],`+
+			`"documents":[...],"certificates":[...],"reason":"..."}. A line replaces the one with its ID; a document `+
+			"the one with its type and reference; a certificate the one with its scheme and number. Applied at once "+
+			"while no officer has started on the clearance, else it awaits an officer's consent (decide-amendment). "+
+			"The checks it bears on run again. Refused unless an officer is awaited; while another amendment awaits "+
+			"consent; when the amended declaration does not validate or nothing changes; or when it would add or "+
+			"drop the biological review after the document check."); err != nil {
+		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecideAmendment,
-		func(ctx workflow.Context, raw json.RawMessage) (AmendmentRecord, error) {
+	if err := onUpdate(ctx, UpdateDecideAmendment, c.validateDecideAmendmentUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (AmendmentRecord, error) {
 			d := lenient[AmendmentDecision](raw)
-			if caller, _ := principalOf(ctx); caller != nil && d.Officer == "" {
+			if caller != nil && d.Officer == "" {
 				d.Officer = caller.Subject
 			}
 			return c.decideAmendment(ctx, d), nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateDecideAmendmentUpdate)
-			},
-			Description: `An officer who may decide the current stage consents to the exporter's amendment, or refuses ` +
-				`it with a reason the exporter is told: {"officer":"doc-li","amendment":1,"outcome":"consent|refuse",` +
-				`"reason":"..."}. On consent the amendment applies and the checks it bears on run again; the officer ` +
-				"then reviews the stage. Refused unless an amendment awaits consent and the number is its; when the " +
-				"officer may not decide the stage or another officer holds it; or a refusal without a reason.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateDecideAmendment, err)
+		`An officer who may decide the current stage consents to the exporter's amendment, or refuses `+
+			`it with a reason the exporter is told: {"officer":"doc-li","amendment":1,"outcome":"consent|refuse",`+
+			`"reason":"..."}. On consent the amendment applies and the checks it bears on run again; the officer `+
+			"then reviews the stage. Refused unless an amendment awaits consent and the number is its; when the "+
+			"officer may not decide the stage or another officer holds it; or a refusal without a reason."); err != nil {
+		return err
 	}
 	return nil
 }

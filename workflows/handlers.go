@@ -41,96 +41,72 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		return fmt.Errorf("register query %s: %w", QueryResult, err)
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide,
-		func(ctx workflow.Context, raw json.RawMessage) (DecisionRecord, error) {
-			caller, _ := principalOf(ctx) // the validator refused an unreadable one
+	if err := onUpdate(ctx, UpdateDecide, c.validateDecide,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (DecisionRecord, error) {
 			return c.accept(ctx, asCaller(lenient[Decision](raw), caller), ViaUpdate, caller != nil), nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateDecide) },
-			Description: `An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",` +
-				`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. ` +
-				"Refused, with the reason, unless the stage is the current one and awaits an officer; when the " +
-				"officer is unknown or lacks the stage's role; when a reject, a request, or an approval over an " +
-				"error-level finding has no reason; when a field is unknown or a text too long; when the stage " +
-				"has asked the exporter too often; or when the officer who decided the biological review tries " +
-				"to decide the release.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateDecide, err)
+		`An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",`+
+			`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. `+
+			"Refused, with the reason, unless the stage is the current one and awaits an officer; when the "+
+			"officer is unknown or lacks the stage's role; when a reject, a request, or an approval over an "+
+			"error-level finding has no reason; when a field is unknown or a text too long; when the stage "+
+			"has asked the exporter too often; or when the officer who decided the biological review tries "+
+			"to decide the release."); err != nil {
+		return err
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReroute,
-		func(ctx workflow.Context, raw json.RawMessage) (RerouteRecord, error) {
+	if err := onUpdate(ctx, UpdateReroute, c.validateRerouteUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (RerouteRecord, error) {
 			r := lenient[Reroute](raw)
-			if caller, _ := principalOf(ctx); caller != nil && r.Officer == "" {
+			if caller != nil && r.Officer == "" {
 				r.Officer = caller.Subject
 			}
 			return c.reroute(ctx, r)
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateRerouteUpdate)
-			},
-			Description: `A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",` +
-				`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; ` +
-				"red adds a physical inspection before release; a clearance cleared without an officer's documentary " +
-				"check gets one. During the release stage the stages the new lane asks for come before the release. " +
-				"Refused once the release notice is being issued.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateReroute, err)
+		`A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",`+
+			`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; `+
+			"red adds a physical inspection before release; a clearance cleared without an officer's documentary "+
+			"check gets one. During the release stage the stages the new lane asks for come before the release. "+
+			"Refused once the release notice is being issued."); err != nil {
+		return err
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExtend,
-		func(ctx workflow.Context, raw json.RawMessage) (ExtensionRecord, error) {
+	if err := onUpdate(ctx, UpdateExtend, c.validateExtendUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (ExtensionRecord, error) {
 			x := lenient[Extension](raw)
-			if caller, _ := principalOf(ctx); caller != nil && x.Supervisor == "" {
+			if caller != nil && x.Supervisor == "" {
 				x.Supervisor = caller.Subject
 			}
 			return c.extend(ctx, x), nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateExtendUpdate)
-			},
-			Description: `A supervisor extends the current stage's allowance, once: {"stage":"biological-review",` +
-				`"supervisor":"sup-huang","by":"5d","reason":"..."}. The exporter is told the reason; the timeline ` +
-				"shows the extension and the new due time. Refused unless the stage waits on an officer or the exporter " +
-				"and its allowance has not run out; when it was extended before; when by is more than the stage's own " +
-				"allowance; or without a reason.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateExtend, err)
+		`A supervisor extends the current stage's allowance, once: {"stage":"biological-review",`+
+			`"supervisor":"sup-huang","by":"5d","reason":"..."}. The exporter is told the reason; the timeline `+
+			"shows the extension and the new due time. Refused unless the stage waits on an officer or the exporter "+
+			"and its allowance has not run out; when it was extended before; when by is more than the stage's own "+
+			"allowance; or without a reason."); err != nil {
+		return err
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSupplyDocuments,
-		func(ctx workflow.Context, raw json.RawMessage) (SupplyRecord, error) {
+	if err := onUpdate(ctx, UpdateSupplyDocuments, c.validateSupplyUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, _ *Principal) (SupplyRecord, error) {
 			return c.supply(ctx, lenient[Supply](raw)), nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateSupplyUpdate)
-			},
-			Description: "The exporter's answer to a request for information: " +
-				`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. ` +
-				"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateSupplyDocuments, err)
+		"The exporter's answer to a request for information: "+
+			`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. `+
+			"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited."); err != nil {
+		return err
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateWithdraw,
-		func(ctx workflow.Context, raw json.RawMessage) (State, error) {
+	if err := onUpdate(ctx, UpdateWithdraw, c.validateWithdrawUpdate,
+		func(ctx workflow.Context, raw json.RawMessage, _ *Principal) (State, error) {
 			w := lenient[Withdrawal](raw)
 			c.withdrawal = &w
 			c.enter(ctx, PhaseWithdrawing)
 			return StateWithdrawn, nil
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				return withCaller(ctx, raw, c.validateWithdrawUpdate)
-			},
-			Description: `The exporter withdraws the declaration: {"reason":"..."}. ` +
-				"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateWithdraw, err)
+		`The exporter withdraws the declaration: {"reason":"..."}. `+
+			"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending."); err != nil {
+		return err
 	}
 
 	if err := c.setupWork(ctx); err != nil {
@@ -317,6 +293,25 @@ func (c *clearance) validateDecide(raw json.RawMessage, caller *Principal) error
 		}
 		return c.validateDecision(d, UpdateDecide)
 	})
+}
+
+// onUpdate registers the update name: its payload arrives as raw JSON, validate checks it with the
+// request's verified caller (refusing an unreadable one), and apply carries out what it accepted,
+// given the same caller (nil without authentication).
+func onUpdate[R any](ctx workflow.Context, name string, validate func(json.RawMessage, *Principal) error,
+	apply func(workflow.Context, json.RawMessage, *Principal) (R, error), description string) error {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+		func(ctx workflow.Context, raw json.RawMessage) (R, error) {
+			caller, _ := principalOf(ctx) // the validator refused an unreadable one
+			return apply(ctx, raw, caller)
+		},
+		workflow.UpdateHandlerOptions{
+			Validator:   func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, validate) },
+			Description: description,
+		}); err != nil {
+		return fmt.Errorf("register update %s: %w", name, err)
+	}
+	return nil
 }
 
 // withCaller runs an update's validator with the request's verified caller.

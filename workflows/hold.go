@@ -102,10 +102,10 @@ func (c *clearance) onHold() (HoldRecord, bool) {
 
 // setupHolds registers the updates "hold" and "lift".
 func (c *clearance) setupHolds(ctx workflow.Context) error {
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateHold,
-		func(ctx workflow.Context, raw json.RawMessage) (HoldRecord, error) {
+	if err := onUpdate(ctx, UpdateHold, c.validateHold,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (HoldRecord, error) {
 			h := lenient[Hold](raw)
-			if caller, _ := principalOf(ctx); caller != nil && h.Supervisor == "" {
+			if caller != nil && h.Supervisor == "" {
 				h.Supervisor = caller.Subject
 			}
 			rec := HoldRecord{Hold: h, Stage: c.stage, At: workflow.Now(ctx)}
@@ -114,19 +114,16 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			workflow.SetCurrentDetails(ctx, c.details(rec.At))
 			return rec, c.publish(ctx)
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateHold) },
-			Description: `A supervisor holds the clearance before its release notice is issued, for customs or on behalf of ` +
-				`another agency: {"supervisor":"sup-huang","agency":"NMPA","reason":"..."}. While it stands no decision is ` +
-				"taken, no stage begins and no notice is issued; OnHold shows it. Refused without a reason, once the release " +
-				"notice is being issued, or when the same party holds it already.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateHold, err)
+		`A supervisor holds the clearance before its release notice is issued, for customs or on behalf of `+
+			`another agency: {"supervisor":"sup-huang","agency":"NMPA","reason":"..."}. While it stands no decision is `+
+			"taken, no stage begins and no notice is issued; OnHold shows it. Refused without a reason, once the release "+
+			"notice is being issued, or when the same party holds it already."); err != nil {
+		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateLift,
-		func(ctx workflow.Context, raw json.RawMessage) (HoldRecord, error) {
+	if err := onUpdate(ctx, UpdateLift, c.validateLift,
+		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (HoldRecord, error) {
 			l := lenient[Lift](raw)
-			if caller, _ := principalOf(ctx); caller != nil && l.Supervisor == "" {
+			if caller != nil && l.Supervisor == "" {
 				l.Supervisor = caller.Subject
 			}
 			now := workflow.Now(ctx)
@@ -142,14 +139,11 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			workflow.SetCurrentDetails(ctx, c.details(now))
 			return rec, c.publish(ctx)
 		},
-		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, c.validateLift) },
-			Description: `A supervisor lifts a hold with its disposition: {"supervisor":"sup-huang","agency":"NMPA",` +
-				`"disposition":"may-proceed|refused","reason":"..."}. may-proceed: the clearance goes on where it stood. ` +
-				"refused (another agency's hold only): the agency refuses the goods, and the clearance ends refused with its " +
-				"reason. Refused unless that party's hold stands, or without a reason.",
-		}); err != nil {
-		return fmt.Errorf("register update %s: %w", UpdateLift, err)
+		`A supervisor lifts a hold with its disposition: {"supervisor":"sup-huang","agency":"NMPA",`+
+			`"disposition":"may-proceed|refused","reason":"..."}. may-proceed: the clearance goes on where it stood. `+
+			"refused (another agency's hold only): the agency refuses the goods, and the clearance ends refused with its "+
+			"reason. Refused unless that party's hold stands, or without a reason."); err != nil {
+		return err
 	}
 	return nil
 }

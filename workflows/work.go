@@ -133,17 +133,8 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 				return c.work(ctx, WorkRecord{Kind: WorkNoted, Officer: n.Officer, Holder: holder, Text: n.Text})
 			}},
 	} {
-		u := u
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name,
-			func(ctx workflow.Context, raw json.RawMessage) (WorkRecord, error) {
-				caller, _ := principalOf(ctx) // the validator refused an unreadable one
-				return u.apply(ctx, raw, caller)
-			},
-			workflow.UpdateHandlerOptions{
-				Validator:   func(ctx workflow.Context, raw json.RawMessage) error { return withCaller(ctx, raw, u.validate) },
-				Description: u.description,
-			}); err != nil {
-			return fmt.Errorf("register update %s: %w", u.name, err)
+		if err := onUpdate(ctx, u.name, u.validate, u.apply, u.description); err != nil {
+			return err
 		}
 	}
 	return nil
