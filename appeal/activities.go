@@ -109,7 +109,9 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 }
 
 // heardBefore refuses a refusal that an earlier appeal under the same workflow ID was heard
-// against (upheld or dismissed); an appeal that was not admitted does not count.
+// against (upheld or dismissed); an appeal that was not admitted does not count. It reads the
+// earlier appeals from visibility, which lists an appeal a moment after it ends: one lodged within
+// that moment of the earlier appeal's end is not refused on this ground.
 func (a *Activities) heardBefore(ctx context.Context, appealID, refusedRunID string) error {
 	if appealID == "" {
 		return nil
