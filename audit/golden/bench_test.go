@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,21 +75,33 @@ func BenchmarkReplayQuery(b *testing.B) {
 		}
 	}
 	rate := map[int]float64{}
+	var cpu time.Duration // the process's processor time per history, server and auditor together
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, parallel := range []int{1, audit.DefaultParallel} {
-			start := time.Now()
+			start, startCPU := time.Now(), processCPU(b)
 			s, err := audit.ReplayQuery(ctx, c, query, audit.QueryOptions{Parallel: parallel})
 			if err != nil || s.Replayed < n || s.Failed > 0 {
 				b.Fatalf("parallel %d: %s, %v", parallel, s, err)
 			}
 			rate[parallel] = float64(s.Replayed) / time.Since(start).Seconds()
+			cpu = (processCPU(b) - startCPU) / time.Duration(s.Replayed)
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(rate[1], "sequential-histories/s")
 	b.ReportMetric(rate[audit.DefaultParallel], "parallel-histories/s")
 	b.ReportMetric(rate[audit.DefaultParallel]/rate[1], "ratio")
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond), "cpu-ms/history")
+}
+
+// processCPU is the processor time this process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 func countRequest(query string) *workflowservice.CountWorkflowExecutionsRequest {
