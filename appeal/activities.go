@@ -10,20 +10,27 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/workflows"
 )
 
-// Activities are the appeal's activities: they read the appealed clearance from the server.
+// Activities are the appeal's activities: they read the appealed clearance from the server, and
+// keep the hearings in the register.
 type Activities struct {
 	// Client reaches the Temporal server the clearances run on.
 	Client client.Client
+	// Hearings is the register of refusals heard on appeal.
+	Hearings HearingRegister
 }
 
-// NameLoadRefusal is the registered name of Activities.LoadRefusal.
-const NameLoadRefusal = "LoadRefusal"
+// Registered names of the appeal's activities.
+const (
+	NameLoadRefusal   = "LoadRefusal"
+	NameRecordHearing = "RecordHearing"
+)
 
 // RefusalRequest asks for the refusal an appeal is against.
 type RefusalRequest struct {
@@ -108,11 +115,37 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 	return out, nil
 }
 
-// heardBefore refuses a refusal that an earlier appeal under the same workflow ID was heard
-// against (upheld or dismissed); an appeal that was not admitted does not count. It reads the
-// earlier appeals from visibility, which lists an appeal a moment after it ends: one lodged within
-// that moment of the earlier appeal's end is not refused on this ground.
+// RecordHearing records in the register that an appeal was heard against a refused run, before
+// the appeal ends: the next appeal of that refusal finds it, however soon it is lodged. It
+// returns the hearing the register holds, the first one recorded for the run.
+func (a *Activities) RecordHearing(ctx context.Context, h Hearing) (Hearing, error) {
+	if a.Hearings == nil {
+		return Hearing{}, temporal.NewNonRetryableApplicationError("this worker keeps no hearings register", "NoHearingsRegister", nil)
+	}
+	return a.Hearings.Hear(ctx, h)
+}
+
+// heardBefore refuses a refusal that an appeal was heard against (upheld or dismissed); an appeal
+// that was not admitted does not count. It reads the hearings register, which every appeal heard
+// since the register kept hearings is in before it ends. Appeals heard before that are read from
+// visibility, under the same appeal workflow ID.
 func (a *Activities) heardBefore(ctx context.Context, appealID, refusedRunID string) error {
+	if a.Hearings != nil {
+		h, found, err := a.Hearings.Heard(ctx, refusedRunID)
+		if err != nil {
+			return err
+		}
+		if found {
+			return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(h.Outcome),
+				h.Supervisor, h.Decided.UTC().Format(time.RFC3339), h.Reason)
+		}
+	}
+	return a.heardBeforeListed(ctx, appealID, refusedRunID)
+}
+
+// heardBeforeListed finds a hearing of the refused run among the ended appeals under appealID
+// that visibility lists.
+func (a *Activities) heardBeforeListed(ctx context.Context, appealID, refusedRunID string) error {
 	if appealID == "" {
 		return nil
 	}

@@ -7,6 +7,7 @@
 package appeal
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -144,6 +145,30 @@ type Result struct {
 	// RefusedRunID is the refused run the appeal was heard against, once admitted: a refusal is
 	// heard once.
 	RefusedRunID string `json:"refusedRunId,omitempty"`
+}
+
+// Hearing is a refusal that an appeal was heard against: upheld or dismissed by a supervisor. The
+// hearings register keeps one per refused run, so a refusal is heard once, whenever the next
+// appeal is lodged.
+type Hearing struct {
+	// RefusedRunID is the refused run of the clearance, WorkflowID.
+	RefusedRunID string `json:"refusedRunId"`
+	WorkflowID   string `json:"workflowId"`
+	// Appeal and AppealRunID are the appeal that heard it.
+	Appeal      string    `json:"appeal"`
+	AppealRunID string    `json:"appealRunId"`
+	Outcome     string    `json:"outcome"`
+	Supervisor  string    `json:"supervisor"`
+	Decided     time.Time `json:"decided"`
+	Reason      string    `json:"reason"`
+}
+
+// HearingRegister is the durable record of hearings (package register has the SQLite and
+// PostgreSQL ones). Hear is idempotent per refused run: the first hearing recorded stays, and
+// every call returns it.
+type HearingRegister interface {
+	Hear(ctx context.Context, h Hearing) (Hearing, error)
+	Heard(ctx context.Context, refusedRunID string) (Hearing, bool, error)
 }
 
 // ErrNotAppealable is the failure type of LoadRefusal for a clearance that cannot be appealed.

@@ -3,7 +3,11 @@ package appeal
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	historypb "go.temporal.io/api/history/v1"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
@@ -14,14 +18,19 @@ import (
 )
 
 // Every recorded appeal history (testdata/golden, recorded by audit/golden with the clearance it
-// reopened) replays against this code: a change that would break a running appeal fails here.
+// reopened, and testdata/golden/released, the histories of earlier releases as they were
+// recorded) replays against this code: a change that would break a running appeal fails here.
 func TestGoldenAppealsReplay(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("appeal histories: %v %v", files, err)
 	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	released, err := filepath.Glob(filepath.Join("testdata", "golden", "released", "*", "*.json"))
+	if err != nil || len(released) == 0 {
+		t.Fatalf("appeal histories of earlier releases: %v %v", released, err)
+	}
+	for _, file := range append(files, released...) {
+		t.Run(strings.TrimPrefix(filepath.ToSlash(file), "testdata/golden/"), func(t *testing.T) {
 			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
 				Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()},
 			})
@@ -40,6 +49,14 @@ func TestGoldenAppealsReplay(t *testing.T) {
 			}
 			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
 				t.Fatalf("%s does not replay: %v", file, err)
+			}
+			// The histories recorded before the change heard without a record; those after it
+			// record the hearing: both paths of the change replay.
+			recorded := slices.ContainsFunc(h.GetEvents(), func(e *historypb.HistoryEvent) bool {
+				return e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == NameRecordHearing
+			})
+			if before := strings.Contains(file, "before-durable-hearing"); recorded == before {
+				t.Errorf("%s: records the hearing %v", file, recorded)
 			}
 		})
 	}

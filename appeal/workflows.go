@@ -69,6 +69,9 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	d := *a.status.Decision
+	if workflow.GetVersion(ctx, VersionDurableHearing, workflow.DefaultVersion, 1) >= 1 {
+		a.recordHearing(withSummary(actx, "Record the hearing of the refusal"), d)
+	}
 	if d.Outcome == OutcomeDismiss {
 		return a.end(ctx, Result{Outcome: OutcomeDismiss, Reason: d.Reason, Decision: &d})
 	}
@@ -78,6 +81,22 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	return a.end(ctx, Result{Outcome: OutcomeUphold, Reason: d.Reason, Decision: &d, ReopenedRunID: runID})
+}
+
+// VersionDurableHearing is the change that records every hearing in the hearings register before
+// the appeal ends (Activities.RecordHearing). Appeals recorded before it replay without it.
+const VersionDurableHearing = "durable-hearing"
+
+// recordHearing records that the appeal was heard against the refused run. The register being
+// away is retried until it answers; a worker without one is logged, and the decision is carried
+// out all the same: the next appeal then finds this one through visibility.
+func (a *appeal) recordHearing(ctx workflow.Context, d DecisionRecord) {
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	h := Hearing{RefusedRunID: a.refusal.RunID, WorkflowID: a.status.Clearance, Appeal: info.ID, AppealRunID: info.RunID,
+		Outcome: d.Outcome, Supervisor: d.Supervisor, Decided: d.At, Reason: d.Reason}
+	if err := workflow.ExecuteActivity(ctx, NameRecordHearing, h).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("the hearing was not recorded", "declarationID", a.status.DeclarationID, "error", err)
+	}
 }
 
 // appeal is the appeal workflow's state.

@@ -36,6 +36,7 @@ type harness struct {
 	err      error
 	told     []activities.Notification
 	reopened []workflows.Input
+	heard    []Hearing
 	refused  map[string]error
 }
 
@@ -61,6 +62,12 @@ func newHarness(t *testing.T) *harness {
 		require.Equal(t, "clearance-3205960330-JH-2020-US-0513", r.WorkflowID)
 		return h.refusal, h.err
 	}, activity.RegisterOptions{Name: NameLoadRefusal})
+	h.env.RegisterActivityWithOptions(func(_ context.Context, hr Hearing) (Hearing, error) {
+		require.Empty(t, h.told, "the hearing is recorded before the exporter is told")
+		require.Empty(t, h.reopened, "the hearing is recorded before the clearance reopens")
+		h.heard = append(h.heard, hr)
+		return hr, nil
+	}, activity.RegisterOptions{Name: NameRecordHearing})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, n activities.Notification) error {
 		h.told = append(h.told, n)
 		return nil
@@ -120,6 +127,10 @@ func TestUpheldAppealReopensTheClearance(t *testing.T) {
 	require.Len(t, h.told, 1)
 	require.Equal(t, activities.NotifyAppeal, h.told[0].Kind)
 	require.Contains(t, h.told[0].Message, "upheld by sup-ma")
+	require.Len(t, h.heard, 1)
+	require.Equal(t, Hearing{RefusedRunID: "run-refused", WorkflowID: "clearance-3205960330-JH-2020-US-0513",
+		Appeal: "default-test-workflow-id", AppealRunID: "default-test-run-id", Outcome: OutcomeUphold, Supervisor: "sup-ma",
+		Decided: refusedAt.Add(26 * time.Hour), Reason: "cartons of 25 pieces: the totals agree"}, h.heard[0])
 }
 
 // Dismissed, the refusal stands: nothing reopens, and the exporter is told why.
@@ -132,6 +143,10 @@ func TestDismissedAppealLeavesTheRefusal(t *testing.T) {
 	require.Equal(t, OutcomeDismiss, r.Outcome)
 	require.Empty(t, h.reopened)
 	require.Contains(t, h.told[0].Message, "dismissed by sup-huang: the refusal stands: the cartons hold 20 each")
+	require.Len(t, h.heard, 1)
+	require.Equal(t, OutcomeDismiss, h.heard[0].Outcome)
+	require.Equal(t, "sup-huang", h.heard[0].Supervisor)
+	require.Equal(t, "run-refused", h.heard[0].RefusedRunID)
 }
 
 // An appeal out of time, against a clearance that cannot be appealed, under a policy that takes
@@ -159,6 +174,7 @@ func TestAppealsNotAdmitted(t *testing.T) {
 			require.Equal(t, OutcomeInadmissible, r.Outcome)
 			require.Contains(t, r.Reason, tc.want)
 			require.Empty(t, h.reopened)
+			require.Empty(t, h.heard, "an appeal not admitted is not a hearing")
 			require.Contains(t, h.told[0].Message, "not admitted: ")
 		})
 	}
@@ -255,4 +271,39 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 	require.True(t, utf8.ValidString(got), "%q", got)
 	require.Equal(t, strings.Repeat("a", 199), got)
 	require.Equal(t, "short", clip("short"))
+}
+
+// hearings is a hearings register in memory, for the activities' unit tests.
+type hearings map[string]Hearing
+
+func (m hearings) Hear(_ context.Context, h Hearing) (Hearing, error) {
+	if first, ok := m[h.RefusedRunID]; ok {
+		return first, nil
+	}
+	m[h.RefusedRunID] = h
+	return h, nil
+}
+
+func (m hearings) Heard(_ context.Context, runID string) (Hearing, bool, error) {
+	h, ok := m[runID]
+	return h, ok, nil
+}
+
+// A refusal the register holds a hearing of is not heard again, and the refusal names the
+// hearing; another refusal of the same clearance is.
+func TestRecordedHearingIsNotHeardAgain(t *testing.T) {
+	a := &Activities{Hearings: hearings{}}
+	if _, err := a.RecordHearing(context.Background(), Hearing{RefusedRunID: "run-refused", Outcome: OutcomeDismiss,
+		Supervisor: "sup-huang", Decided: refusedAt, Reason: "the totals differ"}); err != nil {
+		t.Fatal(err)
+	}
+	err := a.heardBefore(context.Background(), "", "run-refused")
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrNotAppealable, appErr.Type())
+	require.Equal(t, "the refusal was appealed already: the appeal was dismissed by sup-huang at 2020-05-12T10:00:00Z (the totals differ)",
+		appErr.Message())
+	require.NoError(t, a.heardBefore(context.Background(), "", "run-refused-later"))
+	_, err = (&Activities{}).RecordHearing(context.Background(), Hearing{RefusedRunID: "run-refused"})
+	require.ErrorContains(t, err, "no hearings register")
 }

@@ -149,6 +149,8 @@ func envOr(k, def string) string {
 // Engine is an opened worker's dependencies.
 type Engine struct {
 	Activities *activities.Activities
+	// Hearings is the register of refusals heard on appeal, in the release register's database.
+	Hearings appeal.HearingRegister
 	// Polls watches the worker's polls; install Polls.Interceptor on the client Run is given
 	// (connect.Options.Interceptors), or the worker never reports ready.
 	Polls *health.Polls
@@ -219,16 +221,18 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 			zap.String("path", a.String()), zap.Stringer("standard", loaded.Policy.Standard))
 	}
 	e.Activities = &activities.Activities{Registry: reg, Releases: releases, Declarations: releases, Notifier: notifier, Config: source}
+	e.Hearings = releases
 	logger.Info("engine opened", zap.String("releaseDB", where), zap.String("policy", orBuiltIn(cfg.PolicyFile)),
 		zap.String("roster", orBuiltIn(cfg.RosterFile)), zap.String("registry", orBuiltIn(cfg.RegistryDir)))
 	return e, nil
 }
 
-// releaseRegister is a register the engine opens and closes: the release notices and the
-// declarations, in one database.
+// releaseRegister is a register the engine opens and closes: the release notices, the
+// declarations and the appeal hearings, in one database.
 type releaseRegister interface {
 	activities.ReleaseRegister
 	activities.DeclarationRegister
+	appeal.HearingRegister
 	Close() error
 }
 
@@ -278,10 +282,10 @@ func Register(r worker.Registry, acts *activities.Activities) {
 }
 
 // RegisterAppeals registers the appeal workflow and its activities, which read the appealed
-// clearance through c, on a worker that also runs the clearances.
-func RegisterAppeals(r worker.Registry, c client.Client) {
+// clearance through c and keep the hearings in h, on a worker that also runs the clearances.
+func RegisterAppeals(r worker.Registry, c client.Client, h appeal.HearingRegister) {
 	r.RegisterWorkflowWithOptions(appeal.ClearanceAppeal, workflow.RegisterOptions{Name: appeal.WorkflowName})
-	r.RegisterActivity(&appeal.Activities{Client: c})
+	r.RegisterActivity(&appeal.Activities{Client: c, Hearings: h})
 }
 
 // SDKWorkerOptions are the SDK's worker options the configuration asks for.
@@ -301,7 +305,7 @@ func (c Config) SDKWorkerOptions() worker.Options {
 func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, cfg.SDKWorkerOptions())
 	Register(w, e.Activities)
-	RegisterAppeals(w, c)
+	RegisterAppeals(w, c, e.Hearings)
 	return w
 }
 
@@ -351,7 +355,7 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	}
 	w := worker.New(c, workflows.TaskQueue, opts)
 	Register(w, e.Activities)
-	RegisterAppeals(w, c)
+	RegisterAppeals(w, c, e.Hearings)
 	if err := w.Start(); err != nil {
 		if hs != nil {
 			hs.Failed(err)

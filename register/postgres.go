@@ -73,6 +73,7 @@ END $$`,
 	lodged_at      timestamptz NOT NULL,
 	PRIMARY KEY (exporter_code, declaration_id)
 )`,
+	postgresHearingsSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn
