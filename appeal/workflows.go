@@ -69,10 +69,12 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	d := *a.status.Decision
-	if workflow.GetVersion(ctx, VersionDurableHearing, workflow.DefaultVersion, 1) >= 1 {
-		a.recordHearing(withSummary(actx, "Record the hearing of the refusal"), d)
-	}
+	record := workflow.GetVersion(ctx, VersionDurableHearing, workflow.DefaultVersion, 1) >= 1
+	hctx := withSummary(actx, "Record the hearing of the refusal")
 	if d.Outcome == OutcomeDismiss {
+		if record {
+			a.recordHearing(hctx, d)
+		}
 		return a.end(ctx, Result{Outcome: OutcomeDismiss, Reason: d.Reason, Decision: &d})
 	}
 	a.enter(ctx, PhaseReopening)
@@ -80,11 +82,16 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if record {
+		// Once the clearance has reopened: a refusal stays appealable until then.
+		a.recordHearing(hctx, d)
+	}
 	return a.end(ctx, Result{Outcome: OutcomeUphold, Reason: d.Reason, Decision: &d, ReopenedRunID: runID})
 }
 
 // VersionDurableHearing is the change that records every hearing in the hearings register before
-// the appeal ends (Activities.RecordHearing). Appeals recorded before it replay without it.
+// the appeal ends (Activities.RecordHearing): a dismissal before the exporter is told, an upheld
+// appeal once the clearance has reopened. Appeals recorded before it replay without it.
 const VersionDurableHearing = "durable-hearing"
 
 // recordHearing records that the appeal was heard against the refused run. The register being

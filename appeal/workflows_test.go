@@ -64,7 +64,9 @@ func newHarness(t *testing.T) *harness {
 	}, activity.RegisterOptions{Name: NameLoadRefusal})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, hr Hearing) (Hearing, error) {
 		require.Empty(t, h.told, "the hearing is recorded before the exporter is told")
-		require.Empty(t, h.reopened, "the hearing is recorded before the clearance reopens")
+		if hr.Outcome == OutcomeUphold {
+			require.Len(t, h.reopened, 1, "an upheld appeal is recorded once the clearance has reopened")
+		}
 		h.heard = append(h.heard, hr)
 		return hr, nil
 	}, activity.RegisterOptions{Name: NameRecordHearing})
