@@ -26,6 +26,10 @@ type Activities struct {
 	Hearings HearingRegister
 }
 
+// ErrNoHearing is the failure type of RecordHearing when it cannot record the hearing: retrying
+// would not help.
+const ErrNoHearing = "NoHearing"
+
 // Registered names of the appeal's activities.
 const (
 	NameLoadRefusal   = "LoadRefusal"
@@ -120,7 +124,10 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 // returns the hearing the register holds, the first one recorded for the run.
 func (a *Activities) RecordHearing(ctx context.Context, h Hearing) (Hearing, error) {
 	if a.Hearings == nil {
-		return Hearing{}, temporal.NewNonRetryableApplicationError("this worker keeps no hearings register", "NoHearingsRegister", nil)
+		return Hearing{}, temporal.NewNonRetryableApplicationError("this worker keeps no hearings register", ErrNoHearing, nil)
+	}
+	if h.RefusedRunID == "" || h.Outcome == "" {
+		return Hearing{}, temporal.NewNonRetryableApplicationError("a hearing names the refused run and the outcome", ErrNoHearing, nil)
 	}
 	return a.Hearings.Hear(ctx, h)
 }

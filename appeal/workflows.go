@@ -101,8 +101,14 @@ func (a *appeal) recordHearing(ctx workflow.Context, d DecisionRecord) {
 	info := workflow.GetInfo(ctx).WorkflowExecution
 	h := Hearing{RefusedRunID: a.refusal.RunID, WorkflowID: a.status.Clearance, Appeal: info.ID, AppealRunID: info.RunID,
 		Outcome: d.Outcome, Supervisor: d.Supervisor, Decided: d.At, Reason: d.Reason}
-	if err := workflow.ExecuteActivity(ctx, NameRecordHearing, h).Get(ctx, nil); err != nil {
+	var stored Hearing
+	if err := workflow.ExecuteActivity(ctx, NameRecordHearing, h).Get(ctx, &stored); err != nil {
 		workflow.GetLogger(ctx).Warn("the hearing was not recorded", "declarationID", a.status.DeclarationID, "error", err)
+		return
+	}
+	if stored.AppealRunID != h.AppealRunID {
+		workflow.GetLogger(ctx).Warn("the register holds an earlier hearing of the refusal", "declarationID", a.status.DeclarationID,
+			"appealRunID", stored.AppealRunID, "outcome", stored.Outcome, "supervisor", stored.Supervisor)
 	}
 }
 

@@ -37,6 +37,7 @@ type harness struct {
 	told     []activities.Notification
 	reopened []workflows.Input
 	heard    []Hearing
+	hearErr  error
 	refused  map[string]error
 }
 
@@ -66,6 +67,9 @@ func newHarness(t *testing.T) *harness {
 		require.Empty(t, h.told, "the hearing is recorded before the exporter is told")
 		if hr.Outcome == OutcomeUphold {
 			require.Len(t, h.reopened, 1, "an upheld appeal is recorded once the clearance has reopened")
+		}
+		if h.hearErr != nil {
+			return Hearing{}, h.hearErr
 		}
 		h.heard = append(h.heard, hr)
 		return hr, nil
@@ -145,10 +149,30 @@ func TestDismissedAppealLeavesTheRefusal(t *testing.T) {
 	require.Equal(t, OutcomeDismiss, r.Outcome)
 	require.Empty(t, h.reopened)
 	require.Contains(t, h.told[0].Message, "dismissed by sup-huang: the refusal stands: the cartons hold 20 each")
-	require.Len(t, h.heard, 1)
-	require.Equal(t, OutcomeDismiss, h.heard[0].Outcome)
-	require.Equal(t, "sup-huang", h.heard[0].Supervisor)
-	require.Equal(t, "run-refused", h.heard[0].RefusedRunID)
+	require.Equal(t, []Hearing{{RefusedRunID: "run-refused", WorkflowID: "clearance-3205960330-JH-2020-US-0513",
+		Appeal: "default-test-workflow-id", AppealRunID: "default-test-run-id", Outcome: OutcomeDismiss, Supervisor: "sup-huang",
+		Decided: refusedAt.Add(25 * time.Hour), Reason: "the cartons hold 20 each: the totals differ"}}, h.heard)
+}
+
+// A hearing the register cannot take is logged, and the decision is carried out all the same:
+// the clearance reopens, or the refusal stands, and the exporter is told.
+func TestDecisionCarriedOutWhenTheHearingIsNotRecorded(t *testing.T) {
+	for _, outcome := range []string{OutcomeUphold, OutcomeDismiss} {
+		t.Run(outcome, func(t *testing.T) {
+			h := newHarness(t)
+			h.hearErr = temporal.NewNonRetryableApplicationError("this worker keeps no hearings register", ErrNoHearing, nil)
+			h.decide(time.Hour, "d", Decision{Supervisor: "sup-ma", Outcome: outcome, Reason: "weighed"})
+			r := h.run(grounds)
+			require.Equal(t, outcome, r.Outcome)
+			require.Empty(t, h.heard)
+			require.Len(t, h.told, 1)
+			if outcome == OutcomeUphold {
+				require.Len(t, h.reopened, 1)
+			} else {
+				require.Empty(t, h.reopened)
+			}
+		})
+	}
 }
 
 // An appeal out of time, against a clearance that cannot be appealed, under a policy that takes
@@ -306,6 +330,11 @@ func TestRecordedHearingIsNotHeardAgain(t *testing.T) {
 	require.Equal(t, "the refusal was appealed already: the appeal was dismissed by sup-huang at 2020-05-12T10:00:00Z (the totals differ)",
 		appErr.Message())
 	require.NoError(t, a.heardBefore(context.Background(), "", "run-refused-later"))
-	_, err = (&Activities{}).RecordHearing(context.Background(), Hearing{RefusedRunID: "run-refused"})
-	require.ErrorContains(t, err, "no hearings register")
+	_, err = (&Activities{}).RecordHearing(context.Background(), Hearing{RefusedRunID: "run-refused", Outcome: OutcomeDismiss})
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrNoHearing, appErr.Type())
+	require.Contains(t, appErr.Message(), "no hearings register")
+	_, err = a.RecordHearing(context.Background(), Hearing{Outcome: OutcomeDismiss})
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a hearing without its refused run is not retried")
 }

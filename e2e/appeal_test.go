@@ -139,8 +139,13 @@ func TestAppealIsHeardOnce(t *testing.T) {
 		Reason: "the amendment to the contract was signed after the declaration"}); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := clearance.AwaitAppeal(testContext(t), tc, ref); err != nil || res.Outcome != appeal.OutcomeDismiss {
+	res, err := clearance.AwaitAppeal(testContext(t), tc, ref)
+	if err != nil || res.Outcome != appeal.OutcomeDismiss {
 		t.Fatalf("dismissed: %+v, %v", res, err)
+	}
+	if h, found, err := releases.Heard(testContext(t), res.RefusedRunID); err != nil || !found ||
+		h.Outcome != appeal.OutcomeDismiss || h.Supervisor != "sup-huang" || h.Reason != "the amendment to the contract was signed after the declaration" {
+		t.Errorf("the hearings register holds %+v (found %v, %v) for the refused run %s", h, found, err, res.RefusedRunID)
 	}
 	// Lodged at once: the hearing is in the register before the dismissed appeal ends, whatever
 	// visibility lists yet.
