@@ -88,6 +88,11 @@ type Config struct {
 	// SyncNormal sets SQLite's synchronous=NORMAL in place of FULL: faster, and a process crash
 	// still loses nothing, but a power loss may lose the last committed transactions.
 	SyncNormal bool
+	// HistoryCache bounds the workflows whose state the history service keeps in memory
+	// (history.hostLevelCacheMaxSize), each about 65 KiB for an open clearance; 0 keeps the
+	// server's default of 128,000. An entry idle past history.cacheTTL (an hour) leaves only when
+	// touched or pushed out. A workflow outside it is read from the database on its next task.
+	HistoryCache int
 	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
 	// empty when payloads are not encrypted.
 	CodecEndpoint string
@@ -176,6 +181,8 @@ func (cfg *Config) validate() error {
 		return errors.New("embedded server: DataDir must be empty when InMemory is set")
 	case !cfg.InMemory && cfg.DataDir == "":
 		return errors.New("embedded server: DataDir is required unless InMemory is set")
+	case cfg.HistoryCache < 0:
+		return fmt.Errorf("embedded server: history cache %d is negative", cfg.HistoryCache)
 	case net.ParseIP(cfg.IP) == nil:
 		return fmt.Errorf("embedded server: IP %q is not an IP address", cfg.IP)
 	case cfg.GRPCPort < 1 || cfg.GRPCPort > 65535:
@@ -397,7 +404,7 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicConfig(cfg.InMemory)),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg.InMemory, cfg.HistoryCache)),
 	}, extra...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded server: %w", err)
@@ -407,7 +414,7 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 
 // dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
 // nothing: frontend.enableUpdateWorkflowExecution and its AsyncAccepted variant default to true.
-func dynamicConfig(inMemory bool) dynamicconfig.StaticClient {
+func dynamicConfig(inMemory bool, historyCache int) dynamicconfig.StaticClient {
 	dc := dynamicconfig.StaticClient{
 		// Officers' queues, the auditor and the Web UI are all visibility queries; the default
 		// of 10 per second per namespace throttles a UI page that refreshes counts and lists.
@@ -416,6 +423,9 @@ func dynamicConfig(inMemory bool) dynamicconfig.StaticClient {
 		// itself, whatever their number; the worker is for clusters with huge fan-outs, and
 		// the server never stops it.
 		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+	}
+	if historyCache > 0 {
+		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = historyCache
 	}
 	if inMemory {
 		// The scanners tidy a database that outlives the process; the server never stops

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/medsupply/customs/logging"
@@ -309,11 +310,23 @@ func TestConfigErrors(t *testing.T) {
 		{"data dir and memory", Config{DataDir: t.TempDir(), InMemory: true}, "DataDir must be empty"},
 		{"bad IP", Config{InMemory: true, IP: "localhost"}, "not an IP address"},
 		{"same ports", Config{InMemory: true, GRPCPort: 9000, UIPort: 9000}, "both 9000"},
+		{"negative history cache", Config{InMemory: true, HistoryCache: -1}, "history cache -1 is negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Start(ctx, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The history cache's bound reaches the server's dynamic configuration only when one is given.
+func TestHistoryCacheSetting(t *testing.T) {
+	key := dynamicconfig.HistoryCacheHostLevelMaxSize.Key()
+	if v, ok := dynamicConfig(false, 0)[key]; ok {
+		t.Errorf("no bound given, yet %s = %v", key, v)
+	}
+	if v := dynamicConfig(false, 20000)[key]; v != 20000 {
+		t.Errorf("%s = %v, want 20000", key, v)
 	}
 }

@@ -50,6 +50,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
 	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
+	historyCache := fs.Int("history-cache", 0, "workflows whose state the server keeps in memory, about 65 KiB each for an open clearance (0: the server's default, 128,000)")
 	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
@@ -61,6 +62,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
 	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
 		return code
+	}
+	if *historyCache < 0 {
+		fmt.Fprintf(stderr, "devserver: --history-cache %d: give a number of workflows, or 0 for the server's default\n", *historyCache)
+		return command.Usage
 	}
 	zl, err := logging.New(*level, false)
 	if err != nil {
@@ -75,7 +80,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
-		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal,
+		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal, HistoryCache: *historyCache,
 	}
 	var dev *auth.Dev
 	if *withAuth {

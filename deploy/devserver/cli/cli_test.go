@@ -161,3 +161,12 @@ func TestTokenRefusals(t *testing.T) {
 		t.Errorf("no key yet: exit %d, %q", code, errOut.String())
 	}
 }
+
+// A negative history cache is refused before anything starts, naming the flag.
+func TestHistoryCacheRefusal(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"--memory", "--history-cache", "-5"}, &out, &errOut)
+	if code != command.Usage || !strings.Contains(errOut.String(), "--history-cache -5") {
+		t.Errorf("exit %d, stderr %q; want %d naming the flag", code, errOut.String(), command.Usage)
+	}
+}
