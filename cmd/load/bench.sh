@@ -2,7 +2,8 @@
 # Throughput side by side, in one run on one machine: the bare baseline and green-lane
 # clearances (the load command) against the stock development server (temporal server
 # start-dev, in memory and on a SQLite file) and against the embedded default (deploy/devserver,
-# SQLite file), each freshly started on loopback. BENCHMARKS.md quotes its output.
+# SQLite file), each freshly started on loopback, and the officers' decision round trip under the
+# same load on the embedded default. BENCHMARKS.md quotes its output.
 #
 #   bash cmd/load/bench.sh                 # N=300 C=200
 #   N=1000 C=200 bash cmd/load/bench.sh
@@ -69,6 +70,20 @@ port=$(free_port)
 pids+=($!)
 await "127.0.0.1:$port"
 run_load embedded-sync-normal "127.0.0.1:$port"
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+# Officers' decisions under the same load: the three green examples and a yellow one, whose
+# document check an automatic officer approves (the update "decide", a second after it waits).
+port=$(free_port)
+"$work/devserver" --data-dir "$work/embedded-officer" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false \
+  --log-level error >/dev/null 2>&1 &
+pids+=($!)
+await "127.0.0.1:$port"
+echo
+echo "== embedded default, green and yellow lanes (127.0.0.1:$port): $N clearances, concurrency $C, an officer decides the yellow ones"
+"$work/load" --address "127.0.0.1:$port" --namespace default -n "$N" --concurrency "$C" --baseline=false \
+  --examples examples/us-nasal-cannulas-anaesthesia-masks.json,examples/it-ffp2-respirators.json,examples/nl-examination-gloves-self-declared.json,examples/us-n95-respirators-niosh.json \
+  --data-dir "$work/officer-data" --notifications - 2>/dev/null || true
 
 base() { awk '$1 == "baseline" {print $6}' "$work/$1.txt"; }
 ratio() { python3 -c "print(round($1/$2, 2))"; }
