@@ -89,9 +89,9 @@ type Config struct {
 	// still loses nothing, but a power loss may lose the last committed transactions.
 	SyncNormal bool
 	// HistoryCache bounds the workflows whose state the history service keeps in memory
-	// (history.hostLevelCacheMaxSize), each about 65 KiB for an open clearance; 0 keeps the
-	// server's default of 128,000. An entry idle past history.cacheTTL (an hour) leaves only when
-	// touched or pushed out. A workflow outside it is read from the database on its next task.
+	// (history.hostLevelCacheMaxSize); 0 keeps the server's default of 128,000. An entry idle past
+	// history.cacheTTL (an hour) leaves only to make room. A workflow outside it is read from the
+	// database on its next task.
 	HistoryCache int
 	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
 	// empty when payloads are not encrypted.

@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
 	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
-	historyCache := fs.Int("history-cache", 0, "workflows whose state the server keeps in memory, about 65 KiB each for an open clearance (0: the server's default, 128,000)")
+	historyCache := fs.Int("history-cache", 0, "workflows whose state the server keeps in memory (0: the server's default, 128,000); the server grows by tens of KiB per open clearance until then")
 	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
