@@ -143,8 +143,7 @@ func (a *Activities) heardBefore(ctx context.Context, appealID, refusedRunID str
 			return err
 		}
 		if found {
-			return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(h.Outcome),
-				h.Supervisor, h.Decided.UTC().Format(time.RFC3339), h.Reason)
+			return appealedAlready(h.Outcome, h.Supervisor, h.Decided, h.Reason)
 		}
 	}
 	return a.heardBeforeListed(ctx, appealID, refusedRunID)
@@ -171,14 +170,19 @@ func (a *Activities) heardBeforeListed(ctx context.Context, appealID, refusedRun
 				return fmt.Errorf("result of the earlier appeal %s: %w", appealID, err)
 			}
 			if res.RefusedRunID == refusedRunID && (res.Outcome == OutcomeUphold || res.Outcome == OutcomeDismiss) {
-				return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(res.Outcome),
-					res.Decision.Supervisor, res.Decision.At.UTC().Format(time.RFC3339), res.Reason)
+				return appealedAlready(res.Outcome, res.Decision.Supervisor, res.Decision.At, res.Reason)
 			}
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			return nil
 		}
 	}
+}
+
+// appealedAlready refuses an appeal against a refusal that was heard, naming the hearing.
+func appealedAlready(outcome, supervisor string, decided time.Time, reason string) error {
+	return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(outcome),
+		supervisor, decided.UTC().Format(time.RFC3339), reason)
 }
 
 func outcomeWord(outcome string) string {
