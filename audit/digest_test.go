@@ -12,6 +12,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/medsupply/customs/audit/audittest"
 )
 
 // shorthandEnums rewrites enum values to the older camel-case form ("WorkflowExecutionStarted",
@@ -72,6 +74,7 @@ func TestDigestDoesNotDependOnTheJSONForm(t *testing.T) {
 				"bare array":      doc.Events,
 				"API marshaller":  apiJSON,
 				"CRLF":            bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n")),
+				"server archive":  audittest.ArchiveForm(t, h),
 			}
 			if bytes.Equal(forms["camel-case enum"], raw) || !bytes.Contains(forms["camel-case enum"], []byte(`"eventType":"WorkflowExecutionStarted"`)) {
 				t.Fatal("the camel-case form did not rewrite the enums")

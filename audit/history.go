@@ -63,7 +63,8 @@ func unwrapPathError(err error) string {
 // ReadHistory reads one history in JSON: the proto-JSON of a temporal.api.history.v1.History,
 // {"events":[...]}, as the Web UI downloads it (with the "encoded" setting) and the CLI prints
 // it. Enum values may be in either of the forms Temporal has used ("EVENT_TYPE_WORKFLOW_
-// EXECUTION_STARTED" or "WorkflowExecutionStarted"); a bare array of events is accepted too.
+// EXECUTION_STARTED" or "WorkflowExecutionStarted"); a bare array of events is accepted too, and
+// the file the server's history archival writes (an array of histories, one per stored batch).
 // source names the input in errors. The history must start with the workflow's start event and
 // number its events 1, 2, 3, ... without a gap: a file cut short in the middle of the JSON or
 // missing events is refused, while a history that simply ends early (a running workflow) is not.
@@ -79,20 +80,56 @@ func ReadHistory(r io.Reader, source string) (*historypb.History, error) {
 	switch {
 	case len(trimmed) == 0:
 		return nil, &InputError{Source: source, Reason: "empty file: not a history"}
-	case trimmed[0] == '[':
-		trimmed = append(append([]byte(`{"events":`), trimmed...), '}')
-	case trimmed[0] != '{':
+	case trimmed[0] != '{' && trimmed[0] != '[':
 		return nil, &InputError{Source: source, Reason: fmt.Sprintf("not JSON (it starts with %q): want the history JSON the Web UI downloads or `temporal workflow show --output json` prints", head(trimmed))}
 	}
 	if !json.Valid(trimmed) {
 		return nil, &InputError{Source: source, Reason: "not valid JSON (" + jsonProblem(trimmed) + "): the file is truncated or corrupt"}
 	}
-	h, err := client.HistoryFromJSON(bytes.NewReader(trimmed), client.HistoryJSONOptions{})
+	var h *historypb.History
+	if archived(trimmed) {
+		h, err = readBatches(trimmed)
+	} else {
+		if trimmed[0] == '[' {
+			trimmed = append(append([]byte(`{"events":`), trimmed...), '}')
+		}
+		h, err = client.HistoryFromJSON(bytes.NewReader(trimmed), client.HistoryJSONOptions{})
+	}
 	if err != nil {
 		return nil, &InputError{Source: source, Reason: "not a Temporal history: " + OneLine(err.Error())}
 	}
 	if err := checkEvents(h); err != nil {
 		return nil, &InputError{Source: source, Reason: err.Error()}
+	}
+	return h, nil
+}
+
+// archived tells the server's archive form, an array of histories ([{"events":[...]},...]), from
+// a bare array of events ([{"eventId":...},...]).
+func archived(b []byte) bool {
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	if len(b) == 0 || b[0] != '{' {
+		return false
+	}
+	return bytes.HasPrefix(bytes.TrimLeft(b[1:], " \t\r\n"), []byte(`"events"`))
+}
+
+// readBatches reads the archive form: the batches of events the server stored, in order, each as
+// the proto-JSON of a History. Fields this build does not know are dropped, as the server does
+// when it reads an archive written by another release.
+func readBatches(b []byte) (*historypb.History, error) {
+	var batches []json.RawMessage
+	if err := json.Unmarshal(b, &batches); err != nil {
+		return nil, err
+	}
+	opts := temporalproto.CustomJSONUnmarshalOptions{DiscardUnknown: true}
+	h := &historypb.History{}
+	for i, raw := range batches {
+		var batch historypb.History
+		if err := opts.Unmarshal(raw, &batch); err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i+1, err)
+		}
+		h.Events = append(h.Events, batch.Events...)
 	}
 	return h, nil
 }

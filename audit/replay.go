@@ -40,7 +40,9 @@ const (
 type ReplayError struct {
 	// WorkflowID is the history's workflow ID, or its source when it has none.
 	WorkflowID string
-	Kind       FailureKind
+	// Source is the file the history was read from, when it is not named by the caller.
+	Source string
+	Kind   FailureKind
 	// EventID and EventType locate where the replay diverged from the history, when known.
 	EventID   int64
 	EventType string
@@ -52,7 +54,11 @@ func (e *ReplayError) Error() string {
 	if e.EventID > 0 {
 		where = fmt.Sprintf(" at event %d (%s)", e.EventID, e.EventType)
 	}
-	return fmt.Sprintf("%s: %s%s: %s", e.WorkflowID, e.Kind, where, e.Reason)
+	id := e.WorkflowID
+	if e.Source != "" && e.Source != id {
+		id += " (" + e.Source + ")"
+	}
+	return fmt.Sprintf("%s: %s%s: %s", id, e.Kind, where, e.Reason)
 }
 
 // Replay replays a history against the ExportClearance workflow of this build, registered under

@@ -40,7 +40,7 @@ func goldenFiles(t *testing.T) []string {
 	return append(files, released...)
 }
 
-func golden(t *testing.T, name string) *historypb.History {
+func golden(t testing.TB, name string) *historypb.History {
 	t.Helper()
 	h, err := ReadHistoryFile(filepath.Join(goldenDir, name+".json"))
 	if err != nil {

@@ -66,17 +66,41 @@ type outcome struct {
 // are in the summary. Lines, progress and failures come in the order the server listed the
 // workflows.
 func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOptions) (Summary, error) {
+	list := func(ctx context.Context, send func(func(context.Context) outcome) bool) error {
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+			if err != nil {
+				return fmt.Errorf("list workflows matching %q: %w", query, err)
+			}
+			for _, info := range resp.GetExecutions() {
+				if !send(func(ctx context.Context) outcome { return replayOne(ctx, c, info, o.Converters) }) {
+					return nil
+				}
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				return nil
+			}
+		}
+	}
+	return replayInOrder(ctx, o, list)
+}
+
+// replayInOrder runs the jobs list sends, up to o.Parallel at once, and adds up their outcomes
+// in the order they were sent. send reports false once the run is over (a read error or ctx
+// done): list then returns. An error from list ends the run after the outcomes before it.
+func replayInOrder(ctx context.Context, o QueryOptions, list func(ctx context.Context, send func(func(context.Context) outcome) bool) error) (Summary, error) {
 	parallel := o.Parallel
 	if parallel <= 0 {
 		parallel = DefaultParallel
 	}
 	ctx, cancel := context.WithCancel(ctx)
 
-	// The lister sends each execution with the slot its outcome goes to; workers fill the
-	// slots; the collector reads them in order.
+	// The lister sends each job with the slot its outcome goes to; workers fill the slots; the
+	// collector reads them in order.
 	type job struct {
-		info *workflowpb.WorkflowExecutionInfo
-		out  chan outcome
+		run func(context.Context) outcome
+		out chan outcome
 	}
 	jobs := make(chan job)
 	order := make(chan chan outcome, parallel)
@@ -84,29 +108,22 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		var token []byte
-		for {
-			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
-			if err != nil {
-				listErr <- fmt.Errorf("list workflows matching %q: %w", query, err)
-				return
+		send := func(run func(context.Context) outcome) bool {
+			out := make(chan outcome, 1)
+			select {
+			case order <- out:
+			case <-ctx.Done():
+				return false
 			}
-			for _, info := range resp.GetExecutions() {
-				out := make(chan outcome, 1)
-				select {
-				case order <- out:
-				case <-ctx.Done():
-					return
-				}
-				select {
-				case jobs <- job{info, out}:
-				case <-ctx.Done():
-					return
-				}
+			select {
+			case jobs <- job{run, out}:
+				return true
+			case <-ctx.Done():
+				return false
 			}
-			if token = resp.GetNextPageToken(); len(token) == 0 {
-				return
-			}
+		}
+		if err := list(ctx, send); err != nil {
+			listErr <- err
 		}
 	}()
 	var wg sync.WaitGroup
@@ -115,7 +132,7 @@ func ReplayQuery(ctx context.Context, c client.Client, query string, o QueryOpti
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.out <- replayOne(ctx, c, j.info, o.Converters)
+				j.out <- j.run(ctx)
 			}
 		}()
 	}

@@ -22,6 +22,8 @@ import (
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -93,6 +95,18 @@ type Config struct {
 	// history.cacheTTL (an hour) leaves only to make room. A workflow outside it is read from the
 	// database on its next task.
 	HistoryCache int
+	// ArchiveDir, when set, keeps the history of every workflow that closes in the namespace as a
+	// file under ArchiveDir (the server's history archival, filestore provider), where it outlives
+	// the namespace's retention; the server reads it back for a history retention has removed, and
+	// the auditor replays the directory (auditor replay --archive). The namespace is set to
+	// archive there on every start; the server cannot move a namespace's archive once set.
+	ArchiveDir string
+	// ArchiveDelay bounds how long after a workflow closes its history is archived: each is
+	// archived after a random part of it, so a burst of closures spreads out; 0 keeps the
+	// server's default of 5 minutes.
+	ArchiveDelay time.Duration
+	// settings are dynamic config settings on top of this package's, for its tests.
+	settings dynamicconfig.StaticClient
 	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
 	// empty when payloads are not encrypted.
 	CodecEndpoint string
@@ -183,6 +197,10 @@ func (cfg *Config) validate() error {
 		return errors.New("embedded server: DataDir is required unless InMemory is set")
 	case cfg.HistoryCache < 0:
 		return fmt.Errorf("embedded server: history cache %d is negative", cfg.HistoryCache)
+	case cfg.ArchiveDelay < 0:
+		return fmt.Errorf("embedded server: archive delay %v is negative", cfg.ArchiveDelay)
+	case cfg.ArchiveDelay > 0 && cfg.ArchiveDir == "":
+		return errors.New("embedded server: an archive delay needs an archive directory")
 	case net.ParseIP(cfg.IP) == nil:
 		return fmt.Errorf("embedded server: IP %q is not an IP address", cfg.IP)
 	case cfg.GRPCPort < 1 || cfg.GRPCPort > 65535:
@@ -206,6 +224,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+
+	if cfg.ArchiveDir != "" {
+		dir, err := filepath.Abs(cfg.ArchiveDir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o750)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("embedded server: archive dir: %w", err)
+		}
+		cfg.ArchiveDir = dir
 	}
 
 	s := &Server{namespace: cfg.Namespace}
@@ -242,6 +271,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	if err := s.ensureSearchAttributes(ctx, cfg.Logger); err != nil {
 		return nil, errors.Join(err, s.Stop())
+	}
+	if cfg.ArchiveDir != "" {
+		if err := s.ensureArchival(ctx, cfg.ArchiveDir, cfg.Logger); err != nil {
+			return nil, errors.Join(err, s.Stop())
+		}
 	}
 
 	if !cfg.DisableUI {
@@ -296,6 +330,10 @@ func (s *Server) prepareStore(cfg *Config) (*config.SQL, error) {
 		return nil, errors.Join(fmt.Errorf("embedded server: namespace %s: %w", cfg.Namespace, err), s.releaseLock())
 	}
 	ns.Detail.Config.Retention = durationpb.New(cfg.Retention)
+	if cfg.ArchiveDir != "" {
+		ns.Detail.Config.HistoryArchivalState = enumspb.ARCHIVAL_STATE_ENABLED
+		ns.Detail.Config.HistoryArchivalUri = archiveURI(cfg.ArchiveDir)
+	}
 	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
 		return nil, errors.Join(fmt.Errorf("embedded server: create namespace %s: %w", cfg.Namespace, err), s.releaseLock())
 	}
@@ -375,6 +413,16 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	if cfg.ArchiveDir != "" {
+		// The filestore writes one file per closed run, named by hashes of its namespace, workflow
+		// and run IDs; "enableRead" lets the frontend serve it once retention removed the run.
+		conf.Archival.History = config.HistoryArchival{
+			State:      "enabled",
+			EnableRead: true,
+			Provider:   &config.HistoryArchiverProvider{Filestore: &config.FilestoreArchiver{FileMode: "0640", DirMode: "0750"}},
+		}
+		conf.NamespaceDefaults.Archival.History = config.HistoryArchivalNamespaceDefaults{State: "enabled", URI: archiveURI(cfg.ArchiveDir)}
+	}
 	if cfg.Auth == nil {
 		// With Auth the system workers use the internal frontend, and the server wants no public client.
 		conf.PublicClient.HostPort = frontendHost
@@ -404,7 +452,7 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicConfig(cfg.InMemory, cfg.HistoryCache)),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg)),
 	}, extra...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded server: %w", err)
@@ -414,7 +462,7 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 
 // dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
 // nothing: frontend.enableUpdateWorkflowExecution and its AsyncAccepted variant default to true.
-func dynamicConfig(inMemory bool, historyCache int) dynamicconfig.StaticClient {
+func dynamicConfig(cfg *Config) dynamicconfig.StaticClient {
 	dc := dynamicconfig.StaticClient{
 		// Officers' queues, the auditor and the Web UI are all visibility queries; the default
 		// of 10 per second per namespace throttles a UI page that refreshes counts and lists.
@@ -424,10 +472,16 @@ func dynamicConfig(inMemory bool, historyCache int) dynamicconfig.StaticClient {
 		// the server never stops it.
 		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
 	}
-	if historyCache > 0 {
-		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = historyCache
+	if cfg.HistoryCache > 0 {
+		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = cfg.HistoryCache
 	}
-	if inMemory {
+	if cfg.ArchiveDelay > 0 {
+		dc[dynamicconfig.ArchivalProcessorArchiveDelay.Key()] = cfg.ArchiveDelay
+	}
+	for k, v := range cfg.settings {
+		dc[k] = v
+	}
+	if cfg.InMemory {
 		// The scanners tidy a database that outlives the process; the server never stops
 		// their workers either, which would pile up in a process that starts many servers.
 		dc[dynamicconfig.TaskQueueScannerEnabled.Key()] = false
@@ -494,6 +548,60 @@ func (s *Server) ensureSearchAttributes(ctx context.Context, zl *zap.Logger) err
 		}
 	}
 }
+
+// archiveURI is the filestore URI of an absolute directory.
+func archiveURI(dir string) string { return "file://" + filepath.ToSlash(dir) }
+
+// ensureArchival sets the namespace to archive closed histories under dir: a namespace created
+// by an earlier start without an archive, or before archival, gets it now. A namespace already
+// archiving elsewhere is an error, since the server never moves a namespace's archive.
+func (s *Server) ensureArchival(ctx context.Context, dir string, zl *zap.Logger) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  s.own,
+		Namespace: s.namespace,
+		Logger:    logging.NewSDKLogger(atLeastWarn(zl.Named("temporal-client"))),
+	})
+	if err != nil {
+		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
+	}
+	defer c.Close()
+	svc := c.WorkflowService()
+	desc, err := svc.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
+	if err != nil {
+		return fmt.Errorf("embedded server: namespace %s: %w", s.namespace, err)
+	}
+	want := archiveURI(dir)
+	nc := desc.GetConfig()
+	switch uri := nc.GetHistoryArchivalUri(); {
+	case uri == want && nc.GetHistoryArchivalState() == enumspb.ARCHIVAL_STATE_ENABLED:
+		return nil
+	case uri != "" && uri != want:
+		return fmt.Errorf("embedded server: namespace %s archives to %s, which the server cannot change: give that directory as the archive, not %s",
+			s.namespace, uri, dir)
+	}
+	_, err = svc.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: s.namespace,
+		Config: &namespacepb.NamespaceConfig{
+			HistoryArchivalState: enumspb.ARCHIVAL_STATE_ENABLED,
+			HistoryArchivalUri:   want,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("embedded server: namespace %s: archive to %s: %w", s.namespace, want, err)
+	}
+	// The services read namespaces through caches that refresh every namespaceRefresh; a
+	// workflow that closed before they did would not be archived.
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("embedded server: namespace %s: archive to %s: %w", s.namespace, want, ctx.Err())
+	case <-time.After(2 * namespaceRefresh):
+	}
+	return nil
+}
+
+// namespaceRefresh is how often the server's services reread namespaces
+// (system.namespaceCacheRefreshInterval, left at its default).
+const namespaceRefresh = 2 * time.Second
 
 func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 	uiHost := cfg.IP

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -22,6 +23,7 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/workflows"
 )
@@ -311,6 +313,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad IP", Config{InMemory: true, IP: "localhost"}, "not an IP address"},
 		{"same ports", Config{InMemory: true, GRPCPort: 9000, UIPort: 9000}, "both 9000"},
 		{"negative history cache", Config{InMemory: true, HistoryCache: -1}, "history cache -1 is negative"},
+		{"negative archive delay", Config{InMemory: true, ArchiveDir: "archive", ArchiveDelay: -time.Second}, "archive delay -1s is negative"},
+		{"archive delay without an archive", Config{InMemory: true, ArchiveDelay: time.Minute}, "an archive delay needs an archive directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Start(ctx, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -323,10 +327,122 @@ func TestConfigErrors(t *testing.T) {
 // The history cache's bound reaches the server's dynamic configuration only when one is given.
 func TestHistoryCacheSetting(t *testing.T) {
 	key := dynamicconfig.HistoryCacheHostLevelMaxSize.Key()
-	if v, ok := dynamicConfig(false, 0)[key]; ok {
+	if v, ok := dynamicConfig(&Config{})[key]; ok {
 		t.Errorf("no bound given, yet %s = %v", key, v)
 	}
-	if v := dynamicConfig(false, 20000)[key]; v != 20000 {
+	if v := dynamicConfig(&Config{HistoryCache: 20000})[key]; v != 20000 {
 		t.Errorf("%s = %v, want 20000", key, v)
+	}
+}
+
+// finish runs the test workflow under id to its end.
+func finish(t *testing.T, ctx context.Context, c client.Client, id string) client.WorkflowRun {
+	t.Helper()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: testTaskQueue}, testWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SignalWorkflow(ctx, id, run.GetRunID(), testSignal, "archive"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// TestArchive turns the archive on for a namespace created without one, archives a closed
+// workflow's history into the directory, serves it from there once the server has deleted the
+// workflow, and refuses to move the archive.
+func TestArchive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+
+	cfg := testConfig(t, dir)
+	cfg.DisableUI = true
+	s := start(t, ctx, cfg)
+	c := dial(t, ctx, s)
+	w := startWorker(t, c)
+	finish(t, ctx, c, "before-archive")
+	w.Stop()
+	c.Close()
+	stop(t, s)
+
+	cfg = testConfig(t, dir)
+	cfg.DisableUI, cfg.ArchiveDir, cfg.ArchiveDelay = true, archive, time.Millisecond
+	// A deletion waits for the transfer queue to record the close task done, every 30 s by default.
+	cfg.settings = dynamicconfig.StaticClient{dynamicconfig.TransferProcessorUpdateAckInterval.Key(): 100 * time.Millisecond}
+	s = start(t, ctx, cfg)
+	defer stop(t, s)
+	c = dial(t, ctx, s)
+	defer c.Close()
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := desc.GetConfig(); got.GetHistoryArchivalState() != enumspb.ARCHIVAL_STATE_ENABLED || got.GetHistoryArchivalUri() != "file://"+archive {
+		t.Fatalf("namespace archival %v at %q, want enabled at file://%s", got.GetHistoryArchivalState(), got.GetHistoryArchivalUri(), archive)
+	}
+	w = startWorker(t, c)
+	defer w.Stop()
+	run := finish(t, ctx, c, "archived")
+
+	var file string
+	eventually(t, ctx, "the archived history", func() error {
+		files, err := audit.ArchivedHistories(archive)
+		if err != nil {
+			return err
+		}
+		if len(files) != 1 {
+			return fmt.Errorf("%d files in the archive, want 1 (the workflow closed before the archive was on is not in it)", len(files))
+		}
+		file = files[0]
+		return nil
+	})
+	served, err := audit.FetchHistory(ctx, c, run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	archived, err := audit.ReadHistoryFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := audit.Digest(served)
+	if got, _ := audit.Digest(archived); got != want || audit.StartOf(archived).WorkflowID != "archived" {
+		t.Errorf("the archive holds %s (digest %s), want the served history of %q (digest %s)",
+			audit.StartOf(archived).WorkflowID, got, run.GetID(), want)
+	}
+
+	// Deleted from the server (as retention deletes it), the history is still served, from the archive.
+	if _, err := c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: s.Namespace(), WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: run.GetID(), RunId: run.GetRunID()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "deletion", func() error {
+		if _, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
+			return fmt.Errorf("%s is still on the server", run.GetID())
+		}
+		return nil
+	})
+	again, err := audit.FetchHistory(ctx, c, run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatalf("the deleted workflow's history: %v", err)
+	}
+	if got, _ := audit.Digest(again); got != want {
+		t.Errorf("served after deletion: digest %s, want %s", got, want)
+	}
+	w.Stop()
+	c.Close()
+	stop(t, s)
+
+	cfg = testConfig(t, dir)
+	cfg.DisableUI, cfg.ArchiveDir = true, filepath.Join(t.TempDir(), "elsewhere")
+	if s, err := Start(ctx, cfg); err == nil {
+		stop(t, s)
+		t.Fatal("a start that moves the archive succeeded")
+	} else if !strings.Contains(err.Error(), "archives to file://"+archive+", which the server cannot change") {
+		t.Errorf("moving the archive: %v", err)
 	}
 }

@@ -48,6 +48,8 @@ commands:
                                      'temporal workflow show --output json') against this build
   replay --query QUERY [conn flags]  replay every ExportClearance a visibility query matches,
                                      --parallel at once (default 4 per processor)
+  replay --archive DIR               replay every ExportClearance history the server archived
+                                     in DIR (history archival, filestore), --parallel at once
   trail ID [--json] [conn flags]     the decision trail of a clearance fetched from the server
                                      (ID: workflow ID, or declaration ID with --exporter
                                      where several exporters use it)
@@ -126,6 +128,7 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 type replayArgs struct {
 	conn     connect.Options
 	query    string
+	archive  string
 	timeout  time.Duration
 	parallel int
 }
@@ -136,9 +139,10 @@ func (r *runner) replayFlags(a *replayArgs) *flag.FlagSet {
 	a.conn.RegisterFlags(fs)
 	fs.StringVar(&a.query, "query", "", "replay the workflows this visibility query matches, fetched from the server")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "with --query: how long to try reaching the server")
-	fs.IntVar(&a.parallel, "parallel", audit.DefaultParallel, "with --query: histories fetched and replayed at once")
+	fs.StringVar(&a.archive, "archive", "", "replay the histories the server archived in this directory (no server needed)")
+	fs.IntVar(&a.parallel, "parallel", audit.DefaultParallel, "with --query or --archive: histories read and replayed at once")
 	fs.Usage = func() {
-		fmt.Fprint(r.stderr, "usage: auditor replay FILE...\n       auditor replay --query QUERY [flags]\n\nflags:\n")
+		fmt.Fprint(r.stderr, "usage: auditor replay FILE...\n       auditor replay --query QUERY [flags]\n       auditor replay --archive DIR [--parallel N]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -161,15 +165,23 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
 		return ExitUsage
 	}
+	sources := 0
+	for _, given := range []bool{len(files) > 0, *query != "", a.archive != ""} {
+		if given {
+			sources++
+		}
+	}
 	switch {
-	case *query != "" && len(files) > 0:
-		fmt.Fprintln(r.stderr, "auditor replay: give files or --query, not both")
+	case sources > 1:
+		fmt.Fprintln(r.stderr, "auditor replay: give files, --query or --archive, one of them")
 		return ExitUsage
-	case *query == "" && len(files) == 0:
-		fmt.Fprintln(r.stderr, "auditor replay: name at least one history file, or give --query")
+	case sources == 0:
+		fmt.Fprintln(r.stderr, "auditor replay: name at least one history file, or give --query or --archive")
 		return ExitUsage
 	case *query != "":
 		return r.replayQuery(ctx, conn, conv, *query, *timeout, a.parallel)
+	case a.archive != "":
+		return r.replayArchive(ctx, conv, a.archive, a.parallel)
 	}
 	return r.replayFiles(files, conv)
 }
@@ -228,6 +240,31 @@ func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv aud
 			return code
 		}
 		return ExitUnavailable
+	}
+	fmt.Fprintln(r.stdout, s)
+	if s.Failed > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func (r *runner) replayArchive(ctx context.Context, conv audit.Converters, dir string, parallel int) int {
+	files, err := audit.ArchivedHistories(dir)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "auditor: %v\n", err)
+		return ExitUsage
+	}
+	bar := command.NewProgress(r.stderr, "replay", len(files))
+	s, err := audit.ReplayFiles(ctx, files, audit.QueryOptions{
+		Progress: func(s audit.Summary) { bar.Set(s.Matched, 0) }, Report: bar.Above(r.stderr), Converters: conv, Parallel: parallel})
+	bar.Finish()
+	switch {
+	case errors.Is(err, audit.ErrNoMatch):
+		fmt.Fprintf(r.stderr, "auditor: %s holds no archived history (*%s): nothing was replayed\n", dir, audit.ArchiveSuffix)
+		return ExitNoMatch
+	case err != nil:
+		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(err.Error()))
+		return ExitFailed
 	}
 	fmt.Fprintln(r.stdout, s)
 	if s.Failed > 0 {

@@ -447,3 +447,51 @@ func TestTrailCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayArchiveCommand replays a directory laid out as the server's history archival lays it
+// out, with no server to dial.
+func TestReplayArchiveCommand(t *testing.T) {
+	noServer := func(context.Context, connect.Options) (client.Client, error) {
+		t.Error("replay --archive dialled a server")
+		return nil, fmt.Errorf("no server")
+	}
+	dir := t.TempDir()
+	names := []string{"green-release", "escalation", "yellow-approve", "reject"}
+	for i, name := range names {
+		audittest.WriteArchived(t, dir, fmt.Sprintf("%d_0.history", i), golden(t, name))
+	}
+	code, out, errOut := run(t, noServer, "replay", "--archive", dir, "--parallel", "2")
+	if code != ExitOK || errOut != "" || out != "matched 4, replayed 4, failed 0, skipped 0\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	changed := audittest.WriteArchived(t, dir, "9_0.history", audittest.RenameScheduled(golden(t, "reject"), "SelectLane", "SelectLaneByRules"))
+	code, out, errOut = run(t, noServer, "replay", "--archive", dir)
+	if code != ExitFailed || out != "matched 5, replayed 4, failed 1, skipped 0\n" ||
+		!strings.Contains(errOut, "FAIL clearance-3205960330-JH-2020-US-0513 ("+changed+"): non-determinism at event") {
+		t.Errorf("a history that no longer replays: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	empty := t.TempDir()
+	code, out, errOut = run(t, noServer, "replay", "--archive", empty)
+	oneLineError(t, errOut)
+	if code != ExitNoMatch || out != "" || !strings.Contains(errOut, empty+" holds no archived history (*.history): nothing was replayed") {
+		t.Errorf("an empty archive: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	missing := filepath.Join(empty, "missing")
+	code, _, errOut = run(t, noServer, "replay", "--archive", missing)
+	oneLineError(t, errOut)
+	if code != ExitUsage || !strings.Contains(errOut, missing+": cannot read the archive: no such file or directory") {
+		t.Errorf("a missing archive: exit %d, stderr %q", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"replay", "--archive", dir, "--query", "WorkflowType = 'ExportClearance'"},
+		{"replay", "--archive", dir, filepath.Join(goldenDir, "reject.json")},
+	} {
+		code, _, errOut = run(t, noServer, args...)
+		oneLineError(t, errOut)
+		if code != ExitUsage || !strings.Contains(errOut, "give files, --query or --archive, one of them") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}

@@ -51,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
 	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
 	historyCache := fs.Int("history-cache", 0, "workflows whose state the server keeps in memory (0: the server's default, 128,000); the server grows by tens of KiB per open clearance until then")
+	archive := fs.String("archive", "", "directory that keeps the history of every closed workflow past retention, for auditors (auditor replay --archive); \"\" archives nothing")
+	archiveDelay := fs.Duration("archive-delay", 0, "with --archive: a closed workflow's history is archived within this time (0: the server's default, 5m)")
 	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
@@ -67,6 +69,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "devserver: --history-cache %d: give a number of workflows, or 0 for the server's default\n", *historyCache)
 		return command.Usage
 	}
+	if *archiveDelay < 0 || (*archiveDelay > 0 && *archive == "") {
+		fmt.Fprintf(stderr, "devserver: --archive-delay %v: give a positive time, with --archive\n", *archiveDelay)
+		return command.Usage
+	}
 	zl, err := logging.New(*level, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "devserver: --log-level: %v\n", err)
@@ -81,6 +87,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal, HistoryCache: *historyCache,
+		ArchiveDir: *archive, ArchiveDelay: *archiveDelay,
 	}
 	var dev *auth.Dev
 	if *withAuth {

@@ -170,3 +170,17 @@ func TestHistoryCacheRefusal(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want %d naming the flag", code, errOut.String(), command.Usage)
 	}
 }
+
+// An archive delay without an archive, or a negative one, is refused before anything starts.
+func TestArchiveDelayRefusal(t *testing.T) {
+	for _, args := range [][]string{
+		{"--memory", "--archive-delay", "1m"},
+		{"--memory", "--archive", t.TempDir(), "--archive-delay", "-1s"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), args, &out, &errOut)
+		if code != command.Usage || !strings.Contains(errOut.String(), "--archive-delay") || !strings.Contains(errOut.String(), "with --archive") {
+			t.Errorf("%q: exit %d, stderr %q; want %d naming the flag", args, code, errOut.String(), command.Usage)
+		}
+	}
+}
