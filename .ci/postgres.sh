@@ -83,7 +83,7 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 say "building the Temporal server (cmd/server), its SQL tool, worker, starter, setup and token"
 # One build, so the go command overlaps compiling and linking; the server's packages come from
 # the build cache when go test ./... ran before.
-go build -o bin/ ./cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup ./cmd/token
+go build -o bin/ ./cmd/server go.temporal.io/server/cmd/tools/sql ./worker ./starter ./cmd/setup ./cmd/token ./cmd/auditor
 go build -o bin/ui-server github.com/temporalio/ui-server/v2/cmd/server
 mv -f bin/sql bin/temporal-sql-tool
 ui_server_dir=$(go list -m -f '{{.Dir}}' github.com/temporalio/ui-server/v2)
@@ -193,7 +193,7 @@ mkdir -p "$work/tokens"
 sign --role admin --subject compose-setup --ttl 1h --out "$work/tokens/admin.token" >/dev/null
 sign --role worker --subject compose-worker --ttl 720h --out "$work/tokens/worker.token" >/dev/null
 say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
-setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --wait 5m)
+setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --archive "file://$work/archive" --wait 5m)
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup1.out"
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"
@@ -265,6 +265,16 @@ grep -E '^(--- |ok|FAIL)' "$work/cluster-test.log"
 if grep -q -- '--- SKIP' "$work/cluster-test.log"; then echo "the cluster test skipped" >&2; exit 1; fi
 killed=$(sed -n 's/^killed worker pid //p' "$work/report.txt")
 
+# --- the archive ------------------------------------------------------------------------------
+# The server archives each closed clearance within history.archivalProcessorArchiveDelay (1m in
+# deploy/temporal/dynamicconfig.yaml); the auditor replays the archive without the server.
+say "the archive: closed histories replayed by the auditor from $work/archive"
+wait_for 120 "an archived history" sh -c "ls '$work/archive' | grep -q '\.history\$'"
+bin/auditor replay --archive "$work/archive" >"$work/archive.out" 2>"$work/archive.err" ||
+  { echo "auditor replay --archive failed:"; cat "$work/archive.out" "$work/archive.err"; exit 1; }
+cat "$work/archive.out"
+archived=$(sed -n 's/^matched [0-9]*, replayed \([0-9]*\),.*/\1/p' "$work/archive.out")
+[ "${archived:-0}" -gt 0 ] || { echo "the archive holds no clearance" >&2; exit 1; }
 # --- the server's metrics: how it labels the task queue ---------------------------------------
 # deploy/k8s/hpa.yaml names the backlog metric for autoscaling; the label must be spelled as this
 # server writes it.
@@ -297,6 +307,7 @@ echo "  setup and workers: Compose's arguments and environment (deploy_test.go T
 echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
+echo "  archive: $archived closed clearances archived by the server and replayed by bin/auditor replay --archive"
 echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"
 echo "  server metrics: the task queue is labelled $spelled, as deploy/k8s/hpa.yaml names it"
 echo "  Temporal server $server_version, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), total $((SECONDS - began))s"

@@ -1,10 +1,16 @@
 package audit
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/medsupply/customs/audit/audittest"
 )
 
 // BenchmarkReplay replays every golden history, of this release and the earlier ones, once per
@@ -62,4 +68,37 @@ func goldenHistories(b *testing.B) []*historypb.History {
 		hs = append(hs, h)
 	}
 	return hs
+}
+
+// BenchmarkReplayArchive writes the golden histories, of this release and the earlier ones, into
+// a directory in the server's archive form, then replays the directory as `auditor replay
+// --archive` does (ReplayFiles, DefaultParallel at once: the files read, decoded and replayed
+// with no server) and reports histories per second and the processor time per history.
+func BenchmarkReplayArchive(b *testing.B) {
+	hs := goldenHistories(b)
+	dir := b.TempDir()
+	var files []string
+	for i, h := range hs {
+		files = append(files, audittest.WriteArchived(b, dir, fmt.Sprintf("%03d_0.history", i), h))
+	}
+	cpu := processorTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := ReplayFiles(context.Background(), files, QueryOptions{})
+		if err != nil || s.Replayed != len(files) {
+			b.Fatalf("%s, %v", s, err)
+		}
+	}
+	n := float64(b.N * len(files))
+	b.ReportMetric(n/b.Elapsed().Seconds(), "histories/s")
+	b.ReportMetric(float64((processorTime()-cpu).Microseconds())/1000/n, "cpu-ms/history")
+}
+
+// processorTime is the processor time this process has used, user and system.
+func processorTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -32,6 +32,9 @@ type SetupOptions struct {
 	Wait time.Duration
 	// RosterChanged tells every clearance waiting on an officer that the roster changed.
 	RosterChanged bool
+	// Archive, when set, is the URI the namespace archives the history of every closed workflow
+	// to (file:///dir, s3://bucket/path, gs://bucket/path); see EnsureArchival.
+	Archive string
 }
 
 // DefaultRetention is how long closed clearances stay in a namespace the setup command creates.
@@ -43,6 +46,7 @@ func (o *SetupOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.CreateNamespace, "create-namespace", false, "register the namespace if it does not exist (needs rights to register namespaces)")
 	fs.DurationVar(&o.Retention, "retention", DefaultRetention, "retention of closed workflows in a namespace created by --create-namespace")
 	fs.DurationVar(&o.Wait, "wait", 2*time.Minute, "how long to retry while the cluster is not up yet")
+	fs.StringVar(&o.Archive, "archive", "", "archive the history of every workflow that closes in the namespace to this URI (file:///dir, s3://bucket/path, gs://bucket/path), past retention; the cluster's configuration must turn history archival on")
 	fs.BoolVar(&o.RosterChanged, "roster-changed", false, "then tell every clearance waiting on an officer that the roster changed, so that it reads it again")
 }
 
@@ -53,6 +57,11 @@ func (o *SetupOptions) RegisterFlags(fs *flag.FlagSet) {
 func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer) error {
 	if o.CreateNamespace && o.Retention < 24*time.Hour {
 		return fmt.Errorf("--retention %s: Temporal needs at least 24h", o.Retention)
+	}
+	if o.Archive != "" {
+		if err := CheckArchiveURI(o.Archive); err != nil {
+			return fmt.Errorf("--archive: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Wait+30*time.Second)
 	defer cancel()
@@ -74,6 +83,18 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		fmt.Fprintf(out, "namespace %s: created, retention %s\n", ns, o.Retention)
 	} else {
 		fmt.Fprintf(out, "namespace %s: exists\n", ns)
+	}
+
+	if o.Archive != "" {
+		changed, err := retry(ctx, deadline, func() (bool, error) { return EnsureArchival(ctx, c, ns, o.Archive) })
+		if err != nil {
+			return err
+		}
+		if changed {
+			fmt.Fprintf(out, "namespace %s: archives closed histories to %s from now on\n", ns, o.Archive)
+		} else {
+			fmt.Fprintf(out, "namespace %s: archives closed histories to %s\n", ns, o.Archive)
+		}
 	}
 
 	// A namespace just created may take a moment to reach every frontend.

@@ -1028,7 +1028,8 @@ func TestPostgresScriptRunsTheComposeSetupAndWorkers(t *testing.T) {
 	}
 	script := string(b)
 	services := readYAML(t, "compose.yaml")[0]["services"].(map[string]any)
-	network := map[string]bool{"address": true, "health-addr": true, "metrics-addr": true}
+	// Flags that name the network or a place on disk differ.
+	network := map[string]bool{"address": true, "health-addr": true, "metrics-addr": true, "archive": true}
 	for _, c := range []struct{ array, service string }{{"setup_args", "setup"}, {"worker_args", "worker"}} {
 		got := scriptArray(t, script, c.array)
 		want := strs(t, get(services[c.service], "command"))

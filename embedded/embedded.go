@@ -23,7 +23,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -565,35 +564,18 @@ func (s *Server) ensureArchival(ctx context.Context, dir string, zl *zap.Logger)
 		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
 	}
 	defer c.Close()
-	svc := c.WorkflowService()
-	desc, err := svc.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
-	if err != nil {
-		return fmt.Errorf("embedded server: namespace %s: %w", s.namespace, err)
-	}
-	want := archiveURI(dir)
-	nc := desc.GetConfig()
-	switch uri := nc.GetHistoryArchivalUri(); {
-	case uri == want && nc.GetHistoryArchivalState() == enumspb.ARCHIVAL_STATE_ENABLED:
-		return nil
-	case uri != "" && uri != want:
-		return fmt.Errorf("embedded server: namespace %s archives to %s, which the server cannot change: give that directory as the archive, not %s",
-			s.namespace, uri, dir)
-	}
-	_, err = svc.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
-		Namespace: s.namespace,
-		Config: &namespacepb.NamespaceConfig{
-			HistoryArchivalState: enumspb.ARCHIVAL_STATE_ENABLED,
-			HistoryArchivalUri:   want,
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("embedded server: namespace %s: archive to %s: %w", s.namespace, want, err)
+	changed, err := connect.EnsureArchival(ctx, c, s.namespace, archiveURI(dir))
+	if err != nil || !changed {
+		if err != nil {
+			err = fmt.Errorf("embedded server: %w", err)
+		}
+		return err
 	}
 	// The services read namespaces through caches that refresh every namespaceRefresh; a
 	// workflow that closed before they did would not be archived.
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("embedded server: namespace %s: archive to %s: %w", s.namespace, want, ctx.Err())
+		return fmt.Errorf("embedded server: namespace %s: archive: %w", s.namespace, ctx.Err())
 	case <-time.After(2 * namespaceRefresh):
 	}
 	return nil

@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
@@ -139,4 +143,103 @@ func assertSearchAttributes(t *testing.T, c client.Client, ns string) {
 			t.Errorf("%s on %s: %v, want %v", name, ns, got, want)
 		}
 	}
+}
+
+// setupAt runs setup against address.
+func setupAt(t *testing.T, address string, args ...string) (int, string, string) {
+	t.Helper()
+	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS"} {
+		t.Setenv(k, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := Run(ctx, append([]string{"--address", address}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestSetupArchive turns history archival on for a namespace of a cluster that archives (the
+// embedded server with an archive), leaves it as it is on the next run, and refuses to move it,
+// an archive URI that cannot be one, and a cluster that does not archive.
+func TestSetupArchive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	s, err := embedded.Start(ctx, embedded.Config{InMemory: true, DisableUI: true, GRPCPort: freePort(t), ArchiveDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	uri := "file://" + dir
+	ns := "archived"
+	// The namespace the setup creates takes the cluster's default archive, the same one.
+	code, out, errOut := setupAt(t, s.FrontendAddress(), "--namespace", ns, "--create-namespace", "--archive", uri)
+	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+"\n") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	c, err := client.DialContext(ctx, client.Options{HostPort: s.FrontendAddress(), Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	archival := func() (enumspb.ArchivalState, string) {
+		t.Helper()
+		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return desc.GetConfig().GetHistoryArchivalState(), desc.GetConfig().GetHistoryArchivalUri()
+	}
+	// An operator paused it: the next setup turns it back on.
+	if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: ns, Config: &namespacepb.NamespaceConfig{HistoryArchivalState: enumspb.ARCHIVAL_STATE_DISABLED},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if state, _ := archival(); state != enumspb.ARCHIVAL_STATE_DISABLED {
+		t.Fatalf("archival %v after turning it off", state)
+	}
+	code, out, errOut = setupAt(t, s.FrontendAddress(), "--namespace", ns, "--archive", uri)
+	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+" from now on") {
+		t.Errorf("turning it back on: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if state, got := archival(); state != enumspb.ARCHIVAL_STATE_ENABLED || got != uri {
+		t.Errorf("namespace archival %v at %q, want enabled at %s", state, got, uri)
+	}
+	code, _, errOut = setupAt(t, s.FrontendAddress(), "--namespace", ns, "--archive", "file:///elsewhere")
+	if code != command.Failure || !strings.Contains(errOut, "namespace "+ns+" archives to "+uri+", which the server cannot change") {
+		t.Errorf("moving the archive: exit %d, stderr %q", code, errOut)
+	}
+
+	for _, tc := range []struct{ uri, want string }{
+		{"ftp://host/dir", "the scheme must be one of file, s3, gs"},
+		{"file://relative/dir", "a file URI names an absolute directory"},
+		{"s3:///path", "name the bucket, s3://bucket/path"},
+	} {
+		// Refused before dialling: the address does not answer.
+		code, _, errOut := setupAt(t, "127.0.0.1:1", "--namespace", ns, "--archive", tc.uri)
+		if code != command.Failure || !strings.Contains(errOut, "--archive: archive URI \""+tc.uri+"\": "+tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %q", tc.uri, code, errOut, tc.want)
+		}
+	}
+
+	// A cluster whose configuration does not archive.
+	code, _, errOut = setup(t, "--namespace", "not-archived", "--create-namespace", "--archive", uri)
+	if code == command.OK || !strings.Contains(errOut, "the cluster's configuration must turn history archival on") {
+		t.Errorf("a cluster that does not archive: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
 }
