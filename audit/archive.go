@@ -63,7 +63,7 @@ func replayFile(path string, conv Converters) outcome {
 		return outcome{skipped: fmt.Sprintf("%s (%s, run %s): workflow type %s, not %s",
 			path, start.WorkflowID, start.RunID, start.WorkflowType, workflows.WorkflowName)}
 	}
-	if err := Replay(h, conv); err != nil {
+	if err := replayStarted(h, workflows.ExportClearance, start, conv); err != nil {
 		re := asReplayError(start.WorkflowID, err)
 		re.Source = path
 		return outcome{failure: re}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -83,19 +84,20 @@ func ReadHistory(r io.Reader, source string) (*historypb.History, error) {
 	case trimmed[0] != '{' && trimmed[0] != '[':
 		return nil, &InputError{Source: source, Reason: fmt.Sprintf("not JSON (it starts with %q): want the history JSON the Web UI downloads or `temporal workflow show --output json` prints", head(trimmed))}
 	}
-	if !json.Valid(trimmed) {
-		return nil, &InputError{Source: source, Reason: "not valid JSON (" + jsonProblem(trimmed) + "): the file is truncated or corrupt"}
-	}
+	// Decoded first, validated only when that fails: the JSON is scanned once on the way in.
 	var h *historypb.History
-	if archived(trimmed) {
-		h, err = readBatches(trimmed)
-	} else {
-		if trimmed[0] == '[' {
-			trimmed = append(append([]byte(`{"events":`), trimmed...), '}')
-		}
+	switch {
+	case archived(trimmed):
+		h, err = readArchive(trimmed)
+	case trimmed[0] == '[':
+		h, err = client.HistoryFromJSON(bytes.NewReader(append(append([]byte(`{"events":`), trimmed...), '}')), client.HistoryJSONOptions{})
+	default:
 		h, err = client.HistoryFromJSON(bytes.NewReader(trimmed), client.HistoryJSONOptions{})
 	}
 	if err != nil {
+		if !json.Valid(trimmed) {
+			return nil, &InputError{Source: source, Reason: "not valid JSON (" + jsonProblem(trimmed) + "): the file is truncated or corrupt"}
+		}
 		return nil, &InputError{Source: source, Reason: "not a Temporal history: " + OneLine(err.Error())}
 	}
 	if err := checkEvents(h); err != nil {
@@ -114,15 +116,46 @@ func archived(b []byte) bool {
 	return bytes.HasPrefix(bytes.TrimLeft(b[1:], " \t\r\n"), []byte(`"events"`))
 }
 
-// readBatches reads the archive form: the batches of events the server stored, in order, each as
+// batchJoint is where one stored batch ends and the next begins in the archive form, with any
+// spacing. It cannot match inside a JSON string, where every quote is escaped; nor can the two
+// spellings the protobuf library writes (a space after its commas or not), found faster.
+var (
+	batchJoint   = regexp.MustCompile(`\]\s*\}\s*,\s*\{\s*"events"\s*:\s*\[`)
+	batchJoints  = [][]byte{[]byte(`]},{"events":[`), []byte(`]}, {"events":[`)}
+	batchReplace = []byte(",")
+)
+
+// readArchive reads the archive form: the batches of events the server stored, in order, each as
 // the proto-JSON of a History. Fields this build does not know are dropped, as the server does
-// when it reads an archive written by another release.
-func readBatches(b []byte) (*historypb.History, error) {
+// when it reads an archive written by another release. The batches are joined into one History
+// and decoded at once; a file that does not decode so is read batch by batch, for the error.
+func readArchive(b []byte) (*historypb.History, error) {
+	opts := temporalproto.CustomJSONUnmarshalOptions{DiscardUnknown: true}
+	decodeJoined := func(joined []byte) *historypb.History {
+		joined = bytes.TrimSpace(joined)
+		if len(joined) < 2 || joined[len(joined)-1] != ']' {
+			return nil
+		}
+		h := &historypb.History{}
+		if opts.Unmarshal(bytes.TrimSpace(joined[1:len(joined)-1]), h) != nil {
+			return nil
+		}
+		return h
+	}
+	joined := b
+	for _, j := range batchJoints {
+		joined = bytes.ReplaceAll(joined, j, batchReplace)
+	}
+	if h := decodeJoined(joined); h != nil {
+		return h, nil
+	}
+	if h := decodeJoined(batchJoint.ReplaceAll(b, batchReplace)); h != nil {
+		return h, nil
+	}
 	var batches []json.RawMessage
 	if err := json.Unmarshal(b, &batches); err != nil {
 		return nil, err
 	}
-	opts := temporalproto.CustomJSONUnmarshalOptions{DiscardUnknown: true}
 	h := &historypb.History{}
 	for i, raw := range batches {
 		var batch historypb.History

@@ -72,7 +72,11 @@ func Replay(h *historypb.History, conv Converters) error {
 // ReplayWith replays a history against wf registered under workflows.WorkflowName: a changed
 // copy of the workflow can be checked against recorded histories before it is released.
 func ReplayWith(h *historypb.History, wf any, conv Converters) error {
-	start := conv.StartOf(h)
+	return replayStarted(h, wf, conv.StartOf(h), conv)
+}
+
+// replayStarted is ReplayWith for a history whose start the caller has read.
+func replayStarted(h *historypb.History, wf any, start Start, conv Converters) error {
 	id := start.WorkflowID
 	if id == "" {
 		id = "(no workflow ID)"
@@ -101,10 +105,16 @@ func ReplayWith(h *historypb.History, wf any, conv Converters) error {
 var quiet = log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 // replayOnce runs the SDK's replayer with a fresh registry, turning a panic into an error. The
-// replayer writes into the history it is given (search attribute upserts are merged into the
-// start event's), so it gets a copy: the caller's history, and its digest, stay as recorded.
+// replayer writes into the start event of the history it is given (search attribute and memo
+// upserts are merged into the start event's), so it gets a copy of that event beside the others:
+// the caller's history, and its digest, stay as recorded.
 func replayOnce(h *historypb.History, wf any, start Start, conv Converters) (err error) {
-	h = proto.Clone(h).(*historypb.History)
+	events := make([]*historypb.HistoryEvent, len(h.GetEvents()))
+	copy(events, h.GetEvents())
+	if len(events) > 0 {
+		events[0] = proto.Clone(events[0]).(*historypb.HistoryEvent)
+	}
+	h = &historypb.History{Events: events}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("replayer panicked: %v", p)
