@@ -63,7 +63,8 @@ func replayFile(path string, conv Converters) outcome {
 		return outcome{skipped: fmt.Sprintf("%s (%s, run %s): workflow type %s, not %s",
 			path, start.WorkflowID, start.RunID, start.WorkflowType, workflows.WorkflowName)}
 	}
-	if err := replayStarted(h, workflows.ExportClearance, start, conv); err != nil {
+	// The history was read for this replay alone.
+	if err := replayStarted(h, workflows.ExportClearance, start, conv, true); err != nil {
 		re := asReplayError(start.WorkflowID, err)
 		re.Source = path
 		return outcome{failure: re}

@@ -72,11 +72,12 @@ func Replay(h *historypb.History, conv Converters) error {
 // ReplayWith replays a history against wf registered under workflows.WorkflowName: a changed
 // copy of the workflow can be checked against recorded histories before it is released.
 func ReplayWith(h *historypb.History, wf any, conv Converters) error {
-	return replayStarted(h, wf, conv.StartOf(h), conv)
+	return replayStarted(h, wf, conv.StartOf(h), conv, false)
 }
 
-// replayStarted is ReplayWith for a history whose start the caller has read.
-func replayStarted(h *historypb.History, wf any, start Start, conv Converters) error {
+// replayStarted is ReplayWith for a history whose start the caller has read. owned says that
+// nothing else reads h, not even later: the replayer may then write to it (see replayOnce).
+func replayStarted(h *historypb.History, wf any, start Start, conv Converters, owned bool) error {
 	id := start.WorkflowID
 	if id == "" {
 		id = "(no workflow ID)"
@@ -91,7 +92,7 @@ func replayStarted(h *historypb.History, wf any, start Start, conv Converters) e
 	if err := conv.checkReadable(h); err != nil {
 		return &ReplayError{WorkflowID: id, Kind: KindInput, Reason: err.Error()}
 	}
-	err := replayOnce(h, wf, start, conv)
+	err := replayOnce(h, wf, start, conv, owned)
 	if err == nil {
 		return nil
 	}
@@ -105,16 +106,21 @@ func replayStarted(h *historypb.History, wf any, start Start, conv Converters) e
 var quiet = log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 // replayOnce runs the SDK's replayer with a fresh registry, turning a panic into an error. The
-// replayer writes into the start event of the history it is given (search attribute and memo
-// upserts are merged into the start event's), so it gets a copy of that event beside the others:
-// the caller's history, and its digest, stay as recorded.
-func replayOnce(h *historypb.History, wf any, start Start, conv Converters) (err error) {
-	events := make([]*historypb.HistoryEvent, len(h.GetEvents()))
-	copy(events, h.GetEvents())
-	if len(events) > 0 {
-		events[0] = proto.Clone(events[0]).(*historypb.HistoryEvent)
+// replayer writes into the history it is given: it merges search attribute and memo upserts into
+// the start event, and writes every payload back where it found it. So it gets a copy, and the
+// caller's history, and its digest, stay as recorded, for any number of replays at once. A history
+// the caller owns gets a copy of its start event alone: the payloads written back are the same.
+func replayOnce(h *historypb.History, wf any, start Start, conv Converters, owned bool) (err error) {
+	if owned {
+		events := make([]*historypb.HistoryEvent, len(h.GetEvents()))
+		copy(events, h.GetEvents())
+		if len(events) > 0 {
+			events[0] = proto.Clone(events[0]).(*historypb.HistoryEvent)
+		}
+		h = &historypb.History{Events: events}
+	} else {
+		h = proto.Clone(h).(*historypb.History)
 	}
-	h = &historypb.History{Events: events}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("replayer panicked: %v", p)
@@ -218,7 +224,7 @@ func locate(h *historypb.History, wf any, start Start, conv Converters, msg, rea
 	}
 	cuts = append(cuts, len(events))
 	fails := func(n int) bool {
-		err := replayOnce(&historypb.History{Events: events[:n]}, wf, start, conv)
+		err := replayOnce(&historypb.History{Events: events[:n]}, wf, start, conv, false)
 		if err == nil {
 			return false
 		}

@@ -268,13 +268,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.server = srv
 
-	if err := s.ensureSearchAttributes(ctx, cfg.Logger); err != nil {
+	if err := s.prepareNamespace(ctx, &cfg); err != nil {
 		return nil, errors.Join(err, s.Stop())
-	}
-	if cfg.ArchiveDir != "" {
-		if err := s.ensureArchival(ctx, cfg.ArchiveDir, cfg.Logger); err != nil {
-			return nil, errors.Join(err, s.Stop())
-		}
 	}
 
 	if !cfg.DisableUI {
@@ -510,19 +505,31 @@ func atLeastWarn(zl *zap.Logger) *zap.Logger {
 	return zl
 }
 
-// ensureSearchAttributes registers any missing custom search attributes, then waits until the
-// frontend accepts a visibility query naming all of them: attributes added now reach the
-// services' namespace caches only at their next refresh.
-func (s *Server) ensureSearchAttributes(ctx context.Context, zl *zap.Logger) error {
+// prepareNamespace gives the namespace what the engine needs of it through the server's own
+// frontend: its search attributes and, with an archive, its archival.
+func (s *Server) prepareNamespace(ctx context.Context, cfg *Config) error {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  s.own,
 		Namespace: s.namespace,
-		Logger:    logging.NewSDKLogger(atLeastWarn(zl.Named("temporal-client"))),
+		Logger:    logging.NewSDKLogger(atLeastWarn(cfg.Logger.Named("temporal-client"))),
 	})
 	if err != nil {
 		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
 	}
 	defer c.Close()
+	if err := s.ensureSearchAttributes(ctx, c); err != nil {
+		return err
+	}
+	if cfg.ArchiveDir != "" {
+		return s.ensureArchival(ctx, c, cfg.ArchiveDir)
+	}
+	return nil
+}
+
+// ensureSearchAttributes registers any missing custom search attributes, then waits until the
+// frontend accepts a visibility query naming all of them: attributes added now reach the
+// services' namespace caches only at their next refresh.
+func (s *Server) ensureSearchAttributes(ctx context.Context, c client.Client) error {
 	if err := connect.RegisterSearchAttributes(ctx, c, s.namespace); err != nil {
 		return fmt.Errorf("embedded server: %w", err)
 	}
@@ -554,16 +561,7 @@ func archiveURI(dir string) string { return "file://" + filepath.ToSlash(dir) }
 // ensureArchival sets the namespace to archive closed histories under dir: a namespace created
 // by an earlier start without an archive, or before archival, gets it now. A namespace already
 // archiving elsewhere is an error, since the server never moves a namespace's archive.
-func (s *Server) ensureArchival(ctx context.Context, dir string, zl *zap.Logger) error {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  s.own,
-		Namespace: s.namespace,
-		Logger:    logging.NewSDKLogger(atLeastWarn(zl.Named("temporal-client"))),
-	})
-	if err != nil {
-		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
-	}
-	defer c.Close()
+func (s *Server) ensureArchival(ctx context.Context, c client.Client, dir string) error {
 	changed, err := connect.EnsureArchival(ctx, c, s.namespace, archiveURI(dir))
 	if err != nil || !changed {
 		if err != nil {

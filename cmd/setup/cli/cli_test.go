@@ -35,14 +35,7 @@ func TestMain(m *testing.M) {
 
 func setup(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS"} {
-		t.Setenv(k, "")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := Run(ctx, append([]string{"--address", server.GetFrontendHostPort()}, args...), &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
+	return setupAt(t, server.GetFrontendHostPort(), args...)
 }
 
 func TestSetupCreatesNamespaceOnceAndRegistersSearchAttributes(t *testing.T) {
