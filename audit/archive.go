@@ -8,6 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -71,3 +77,42 @@ func replayFile(path string, conv Converters) outcome {
 	}
 	return outcome{}
 }
+
+// FetchArchived reads the latest archived run of a workflow the server no longer holds: it finds
+// the run in the namespace's visibility archive (ListArchivedWorkflowExecutions) and reads its
+// history, which the server serves from the history archive. It returns a
+// *serviceerror.NotFound when nothing is archived under workflowID, the namespace archives
+// nothing included.
+func FetchArchived(ctx context.Context, c client.Client, workflowID string) (*historypb.History, error) {
+	var latest *workflowpb.WorkflowExecutionInfo
+	var token []byte
+	for {
+		resp, err := c.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{
+			Query: "WorkflowId = " + quote(workflowID), NextPageToken: token,
+		})
+		var invalid *serviceerror.InvalidArgument
+		var precondition *serviceerror.FailedPrecondition
+		switch {
+		case errors.As(err, &invalid), errors.As(err, &precondition):
+			// The namespace or the cluster archives no visibility records.
+			return nil, serviceerror.NewNotFoundf("%s is not archived: %s", workflowID, OneLine(err.Error()))
+		case err != nil:
+			return nil, fmt.Errorf("list archived runs of %s: %w", workflowID, err)
+		}
+		for _, info := range resp.GetExecutions() {
+			if latest == nil || info.GetCloseTime().AsTime().After(latest.GetCloseTime().AsTime()) {
+				latest = info
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	if latest == nil {
+		return nil, serviceerror.NewNotFoundf("%s is not archived", workflowID)
+	}
+	return FetchHistory(ctx, c, workflowID, latest.GetExecution().GetRunId())
+}
+
+// quote is a string literal of the visibility query language.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }

@@ -101,3 +101,48 @@ func TestReadHistoryRefusesABrokenArchive(t *testing.T) {
 		t.Errorf("error %v, want one about the missing event", err)
 	}
 }
+
+// TestAliasSearchAttributes: a history as the archive keeps it, search attributes under their
+// stored fields, reads and digests as the server's copy once named again; the trail then sees
+// the stage and the escalation its upserts record.
+func TestAliasSearchAttributes(t *testing.T) {
+	for _, name := range []string{"escalation", "green-release", "amend-with-consent"} {
+		h := golden(t, name)
+		want, _ := Digest(h)
+		wantTrail, err := BuildTrail(h, Converters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := audittest.StoreFields(proto.Clone(h).(*historypb.History), audittest.Aliases)
+		if !NamesStoredFields(stored) || NamesStoredFields(h) {
+			t.Fatalf("%s: NamesStoredFields %v for the archive's form, %v for the server's", name, NamesStoredFields(stored), NamesStoredFields(h))
+		}
+		if d, _ := Digest(stored); d == want {
+			t.Fatalf("%s: renaming the fields left the digest alone: the test changes nothing", name)
+		}
+		// Under stored fields the trail misses the escalation an upsert of SlaBreached records.
+		unnamed, err := BuildTrail(stored, Converters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "escalation" && len(unnamed.Rows) >= len(wantTrail.Rows) {
+			t.Errorf("%s: the trail of the archive's form has %d rows, want fewer than %d", name, len(unnamed.Rows), len(wantTrail.Rows))
+		}
+		if !AliasSearchAttributes(stored, audittest.Aliases) {
+			t.Errorf("%s: nothing renamed", name)
+		}
+		if d, _ := Digest(stored); d != want {
+			t.Errorf("%s: digest %s once named, want the server's %s", name, d, want)
+		}
+		got, err := BuildTrail(stored, Converters{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Rows) != len(wantTrail.Rows) {
+			t.Errorf("%s: %d trail rows, want %d", name, len(got.Rows), len(wantTrail.Rows))
+		}
+		if AliasSearchAttributes(stored, audittest.Aliases) {
+			t.Errorf("%s: named twice", name)
+		}
+	}
+}

@@ -33,7 +33,8 @@ type SetupOptions struct {
 	// RosterChanged tells every clearance waiting on an officer that the roster changed.
 	RosterChanged bool
 	// Archive, when set, is the URI the namespace archives the history of every closed workflow
-	// to (file:///dir, s3://bucket/path, gs://bucket/path); see EnsureArchival.
+	// to (file:///dir, s3://bucket/path, gs://bucket/path), and its visibility record under
+	// VisibilityArchiveURI; see EnsureArchival.
 	Archive string
 }
 
@@ -46,7 +47,7 @@ func (o *SetupOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.CreateNamespace, "create-namespace", false, "register the namespace if it does not exist (needs rights to register namespaces)")
 	fs.DurationVar(&o.Retention, "retention", DefaultRetention, "retention of closed workflows in a namespace created by --create-namespace")
 	fs.DurationVar(&o.Wait, "wait", 2*time.Minute, "how long to retry while the cluster is not up yet")
-	fs.StringVar(&o.Archive, "archive", "", "archive the history of every workflow that closes in the namespace to this URI (file:///dir, s3://bucket/path, gs://bucket/path), past retention; the cluster's configuration must turn history archival on")
+	fs.StringVar(&o.Archive, "archive", "", "archive the history of every workflow that closes in the namespace to this URI (file:///dir, s3://bucket/path, gs://bucket/path), and its visibility record under URI/visibility, past retention; the cluster's configuration must turn history and visibility archival on")
 	fs.BoolVar(&o.RosterChanged, "roster-changed", false, "then tell every clearance waiting on an officer that the roster changed, so that it reads it again")
 }
 
@@ -90,11 +91,12 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		if err != nil {
 			return err
 		}
+		from := ""
 		if changed {
-			fmt.Fprintf(out, "namespace %s: archives closed histories to %s from now on\n", ns, o.Archive)
-		} else {
-			fmt.Fprintf(out, "namespace %s: archives closed histories to %s\n", ns, o.Archive)
+			from = " from now on"
 		}
+		fmt.Fprintf(out, "namespace %s: archives closed histories to %s and their visibility records to %s%s\n",
+			ns, o.Archive, VisibilityArchiveURI(o.Archive), from)
 	}
 
 	// A namespace just created may take a moment to reach every frontend.

@@ -95,10 +95,11 @@ type Config struct {
 	// database on its next task.
 	HistoryCache int
 	// ArchiveDir, when set, keeps the history of every workflow that closes in the namespace as a
-	// file under ArchiveDir (the server's history archival, filestore provider), where it outlives
-	// the namespace's retention; the server reads it back for a history retention has removed, and
-	// the auditor replays the directory (auditor replay --archive). The namespace is set to
-	// archive there on every start; the server cannot move a namespace's archive once set.
+	// file under ArchiveDir, and its visibility record under ArchiveDir/visibility (the server's
+	// archival, filestore provider), where they outlive the namespace's retention: the server
+	// lists and reads them back once retention has removed the run, and the auditor replays the
+	// directory (auditor replay --archive). The namespace is set to archive there on every start;
+	// the server cannot move a namespace's archive once set.
 	ArchiveDir string
 	// ArchiveDelay bounds how long after a workflow closes its history is archived: each is
 	// archived after a random part of it, so a burst of closures spreads out; 0 keeps the
@@ -327,6 +328,8 @@ func (s *Server) prepareStore(cfg *Config) (*config.SQL, error) {
 	if cfg.ArchiveDir != "" {
 		ns.Detail.Config.HistoryArchivalState = enumspb.ARCHIVAL_STATE_ENABLED
 		ns.Detail.Config.HistoryArchivalUri = archiveURI(cfg.ArchiveDir)
+		ns.Detail.Config.VisibilityArchivalState = enumspb.ARCHIVAL_STATE_ENABLED
+		ns.Detail.Config.VisibilityArchivalUri = connect.VisibilityArchiveURI(archiveURI(cfg.ArchiveDir))
 	}
 	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
 		return nil, errors.Join(fmt.Errorf("embedded server: create namespace %s: %w", cfg.Namespace, err), s.releaseLock())
@@ -408,14 +411,20 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	if cfg.ArchiveDir != "" {
-		// The filestore writes one file per closed run, named by hashes of its namespace, workflow
-		// and run IDs; "enableRead" lets the frontend serve it once retention removed the run.
+		// The filestore writes one history file per closed run, named by hashes of its
+		// namespace, workflow and run IDs, and one visibility record per closed run under
+		// visibility/<namespace ID>/; "enableRead" lets the frontend serve and list them once
+		// retention removed the run.
+		store := &config.FilestoreArchiver{FileMode: "0640", DirMode: "0750"}
 		conf.Archival.History = config.HistoryArchival{
-			State:      "enabled",
-			EnableRead: true,
-			Provider:   &config.HistoryArchiverProvider{Filestore: &config.FilestoreArchiver{FileMode: "0640", DirMode: "0750"}},
+			State: "enabled", EnableRead: true, Provider: &config.HistoryArchiverProvider{Filestore: store},
 		}
-		conf.NamespaceDefaults.Archival.History = config.HistoryArchivalNamespaceDefaults{State: "enabled", URI: archiveURI(cfg.ArchiveDir)}
+		conf.Archival.Visibility = config.VisibilityArchival{
+			State: "enabled", EnableRead: true, Provider: &config.VisibilityArchiverProvider{Filestore: store},
+		}
+		uri := archiveURI(cfg.ArchiveDir)
+		conf.NamespaceDefaults.Archival.History = config.HistoryArchivalNamespaceDefaults{State: "enabled", URI: uri}
+		conf.NamespaceDefaults.Archival.Visibility = config.VisibilityArchivalNamespaceDefaults{State: "enabled", URI: connect.VisibilityArchiveURI(uri)}
 	}
 	if cfg.Auth == nil {
 		// With Auth the system workers use the internal frontend, and the server wants no public client.
@@ -563,11 +572,19 @@ func archiveURI(dir string) string { return "file://" + filepath.ToSlash(dir) }
 // archiving elsewhere is an error, since the server never moves a namespace's archive.
 func (s *Server) ensureArchival(ctx context.Context, c client.Client, dir string) error {
 	changed, err := connect.EnsureArchival(ctx, c, s.namespace, archiveURI(dir))
-	if err != nil || !changed {
-		if err != nil {
-			err = fmt.Errorf("embedded server: %w", err)
-		}
-		return err
+	if err != nil {
+		return fmt.Errorf("embedded server: %w", err)
+	}
+	// The archived histories name search attributes by the fields they are stored under.
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
+	if err != nil {
+		return fmt.Errorf("embedded server: namespace %s: %w", s.namespace, err)
+	}
+	if err := connect.WriteArchiveAliases(dir, desc.GetConfig().GetCustomSearchAttributeAliases()); err != nil {
+		return fmt.Errorf("embedded server: archive: %w", err)
+	}
+	if !changed {
+		return nil
 	}
 	// The services read namespaces through caches that refresh every namespaceRefresh; a
 	// workflow that closed before they did would not be archived.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -24,6 +26,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/medsupply/customs/audit"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/workflows"
 )
@@ -338,7 +341,10 @@ func TestHistoryCacheSetting(t *testing.T) {
 // finish runs the test workflow under id to its end.
 func finish(t *testing.T, ctx context.Context, c client.Client, id string) client.WorkflowRun {
 	t.Helper()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: testTaskQueue}, testWorkflow)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: testTaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.StatusKey.ValueSet("released"), workflows.ExpeditedKey.ValueSet(true)),
+	}, testWorkflow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,8 +387,10 @@ func TestArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := desc.GetConfig(); got.GetHistoryArchivalState() != enumspb.ARCHIVAL_STATE_ENABLED || got.GetHistoryArchivalUri() != "file://"+archive {
-		t.Fatalf("namespace archival %v at %q, want enabled at file://%s", got.GetHistoryArchivalState(), got.GetHistoryArchivalUri(), archive)
+	if got := desc.GetConfig(); got.GetHistoryArchivalState() != enumspb.ARCHIVAL_STATE_ENABLED || got.GetHistoryArchivalUri() != "file://"+archive ||
+		got.GetVisibilityArchivalState() != enumspb.ARCHIVAL_STATE_ENABLED || got.GetVisibilityArchivalUri() != "file://"+archive+"/visibility" {
+		t.Fatalf("namespace archival: history %v at %q, visibility %v at %q; want both enabled at file://%s and file://%[5]s/visibility",
+			got.GetHistoryArchivalState(), got.GetHistoryArchivalUri(), got.GetVisibilityArchivalState(), got.GetVisibilityArchivalUri(), archive)
 	}
 	w = startWorker(t, c)
 	defer w.Stop()
@@ -408,9 +416,21 @@ func TestArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The archive keeps search attributes under their stored fields, and the names of the fields
+	// beside the histories.
+	aliases, err := connect.ReadArchiveAliases(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err := audit.NamespaceAliases(ctx, c, s.Namespace()); err != nil || !maps.Equal(aliases, want) || aliases[storedField(t, archived, workflows.SAStatus, want)] != workflows.SAStatus {
+		t.Fatalf("the archive's map of search attributes %v, want the namespace's %v (%v)", aliases, want, err)
+	}
+	if !audit.NamesStoredFields(archived) || !audit.AliasSearchAttributes(archived, aliases) {
+		t.Error("the archived history names no search attribute by its stored field")
+	}
 	want, _ := audit.Digest(served)
 	if got, _ := audit.Digest(archived); got != want || audit.StartOf(archived).WorkflowID != "archived" {
-		t.Errorf("the archive holds %s (digest %s), want the served history of %q (digest %s)",
+		t.Errorf("the archive holds %s (digest %s once named), want the served history of %q (digest %s)",
 			audit.StartOf(archived).WorkflowID, got, run.GetID(), want)
 	}
 
@@ -430,8 +450,27 @@ func TestArchive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the deleted workflow's history: %v", err)
 	}
+	if !audit.AliasSearchAttributes(again, aliases) {
+		t.Error("served from the archive with its search attributes named")
+	}
 	if got, _ := audit.Digest(again); got != want {
-		t.Errorf("served after deletion: digest %s, want %s", got, want)
+		t.Errorf("served after deletion: digest %s once named, want %s", got, want)
+	}
+	// Without its run ID: the server lists it from the visibility archive.
+	if _, err := audit.FetchHistory(ctx, c, run.GetID(), ""); err == nil {
+		t.Error("the server still serves the latest run of the deleted workflow")
+	}
+	var found *historypb.History
+	eventually(t, ctx, "the archived visibility record", func() error {
+		found, err = audit.FetchArchived(ctx, c, run.GetID())
+		return err
+	})
+	audit.AliasSearchAttributes(found, aliases)
+	if got, _ := audit.Digest(found); got != want {
+		t.Errorf("found in the archive by its workflow ID: digest %s, want %s", got, want)
+	}
+	if _, err := audit.FetchArchived(ctx, c, "never-ran"); err == nil || !strings.Contains(err.Error(), "never-ran is not archived") {
+		t.Errorf("a workflow never archived: %v", err)
 	}
 	w.Stop()
 	c.Close()
@@ -442,7 +481,19 @@ func TestArchive(t *testing.T) {
 	if s, err := Start(ctx, cfg); err == nil {
 		stop(t, s)
 		t.Fatal("a start that moves the archive succeeded")
-	} else if !strings.Contains(err.Error(), "archives to file://"+archive+", which the server cannot change") {
+	} else if !strings.Contains(err.Error(), "archives histories to file://"+archive+", which the server cannot change") {
 		t.Errorf("moving the archive: %v", err)
 	}
+}
+
+// storedField is the field the archived history h stores the search attribute name under.
+func storedField(t *testing.T, h *historypb.History, name string, aliases map[string]string) string {
+	t.Helper()
+	for field := range h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes().GetIndexedFields() {
+		if aliases[field] == name {
+			return field
+		}
+	}
+	t.Fatalf("the archived start event stores no %s", name)
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -34,4 +35,39 @@ func WriteArchived(t testing.TB, dir, name string, h *historypb.History) string 
 		t.Fatal(err)
 	}
 	return path
+}
+
+// StoreFields renames the search attributes h's events carry to the fields a server stores them
+// under, as the server's archive keeps them (aliases maps fields to names), and returns h.
+func StoreFields(h *historypb.History, aliases map[string]string) *historypb.History {
+	fields := map[string]string{}
+	for field, name := range aliases {
+		fields[name] = field
+	}
+	for _, e := range h.GetEvents() {
+		var sa *commonpb.SearchAttributes
+		switch {
+		case e.GetWorkflowExecutionStartedEventAttributes() != nil:
+			sa = e.GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes()
+		case e.GetUpsertWorkflowSearchAttributesEventAttributes() != nil:
+			sa = e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes()
+		}
+		indexed := sa.GetIndexedFields()
+		for name, p := range indexed {
+			if field, ok := fields[name]; ok {
+				delete(indexed, name)
+				indexed[field] = p
+			}
+		}
+	}
+	return h
+}
+
+// Aliases maps fields to the engine's search attribute names as a namespace of the embedded
+// server stores them.
+var Aliases = map[string]string{
+	"Bool01": "Expedited", "Bool02": "OnHold", "Bool03": "SlaBreached", "Keyword01": "ExporterCode",
+	"Keyword02": "QueuePriority", "Keyword03": "ClearanceStage", "Keyword04": "DestinationCountry",
+	"Keyword05": "ClearanceLane", "Keyword06": "DeclarationId", "Keyword07": "RegistrationNumber",
+	"Keyword08": "ClaimedBy", "Keyword09": "ClearanceStatus", "KeywordList03": "ProductCategories",
 }

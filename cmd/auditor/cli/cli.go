@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -201,6 +202,9 @@ func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	var replayed, failed int
 	for _, f := range files {
 		h, err := audit.ReadHistoryFile(f)
+		if err == nil {
+			err = aliasArchived(h, f)
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(r.stderr, "FAIL %v\n", err)
@@ -223,6 +227,21 @@ func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 		return ExitFailed
 	}
 	return ExitOK
+}
+
+// aliasArchived names the search attributes of a history read from a file archive, which keeps
+// them under the fields they are stored in, by the archive's map beside the file (the embedded
+// server writes it), so that the trail reads them and the digest is the server's copy's.
+func aliasArchived(h *historypb.History, file string) error {
+	if !audit.NamesStoredFields(h) {
+		return nil
+	}
+	aliases, err := connect.ReadArchiveAliases(filepath.Dir(file))
+	if err != nil {
+		return err
+	}
+	audit.AliasSearchAttributes(h, aliases)
+	return nil
 }
 
 func (r *runner) replayQuery(ctx context.Context, conn connect.Options, conv audit.Converters, query string, timeout time.Duration, parallel int) int {
@@ -296,8 +315,10 @@ type trailArgs struct {
 // findClearance returns the workflow ID of the clearance of a declaration, given its declaration
 // ID and, optionally, its exporter's code. Declaration IDs are unique per exporter only: without
 // the exporter, a declaration ID that names the clearances of several exporters is an error that
-// lists them. A declaration ID that visibility does not list names its legacy workflow ID, under
-// which clearances were started before workflow IDs named the exporter.
+// lists them. A declaration ID that visibility does not list names, with the exporter, the
+// clearance's workflow ID (retention may have removed it from visibility; the archive keeps it),
+// and without, its legacy workflow ID, under which clearances were started before workflow IDs
+// named the exporter.
 func findClearance(ctx context.Context, c client.Client, namespace, declarationID, exporter string) (string, error) {
 	found, err := clearance.Lookup(ctx, c, namespace, declarationID, exporter)
 	if err != nil {
@@ -305,6 +326,11 @@ func findClearance(ctx context.Context, c client.Client, namespace, declarationI
 	}
 	switch len(found) {
 	case 0:
+		// Not listed: a clearance retention removed (the exporter's gives its ID), or one
+		// started before workflow IDs named the exporter.
+		if exporter != "" {
+			return workflows.WorkflowID(exporter, declarationID)
+		}
 		return workflows.LegacyWorkflowID(declarationID)
 	case 1:
 		return found[0].WorkflowID, nil
@@ -353,6 +379,9 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 		return ExitUsage
 	case *file != "":
 		h, err = audit.ReadHistoryFile(*file)
+		if err == nil {
+			err = aliasArchived(h, *file)
+		}
 		if err != nil {
 			fmt.Fprintf(r.stderr, "auditor: %v\n", err)
 			return ExitFailed
@@ -384,6 +413,13 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 		}
 		h, err = audit.FetchHistory(ctx, c, id, *runID)
 		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) && *runID == "" {
+			// Gone from the server with the namespace's retention: its latest archived run, if any.
+			// (With --run-id the server reads the archive itself.)
+			if h, err = audit.FetchArchived(ctx, c, id); err == nil {
+				fmt.Fprintf(r.stderr, "auditor: %s is no longer on the server: its latest run, read from the archive\n", id)
+			}
+		}
 		switch {
 		case errors.As(err, &nf):
 			fmt.Fprintf(r.stderr, "auditor: no clearance %s in namespace %s\n", id, conn.Namespace)
@@ -391,6 +427,15 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 		case err != nil:
 			fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, audit.OneLine(command.Message(err)))
 			return ExitUnavailable
+		}
+		if audit.NamesStoredFields(h) {
+			// Served from the archive, which keeps search attributes under their stored fields.
+			aliases, err := audit.NamespaceAliases(ctx, c, conn.Namespace)
+			if err != nil {
+				fmt.Fprintf(r.stderr, "auditor: read the history of %s: %s\n", id, audit.OneLine(command.Message(err)))
+				return ExitUnavailable
+			}
+			audit.AliasSearchAttributes(h, aliases)
 		}
 	}
 	t, err := audit.BuildTrail(h, conv)

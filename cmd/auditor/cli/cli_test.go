@@ -495,3 +495,68 @@ func TestReplayArchiveCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailFromTheArchive: a clearance retention removed from the server is read from the
+// archive, by its workflow ID or by its declaration ID and exporter, and the auditor says so; one
+// the archive does not hold either is not found.
+func TestTrailFromTheArchive(t *testing.T) {
+	id := "clearance-3205960330-JH-2020-US-0513"
+	f := &audittest.Server{Archived: map[string]*historypb.History{id: golden(t, "reject")}}
+	for _, args := range [][]string{{"trail", id}, {"trail", "JH-2020-US-0513", "--exporter", "3205960330"}} {
+		code, out, errOut := run(t, dialer(f), args...)
+		if code != ExitOK || !strings.Contains(out, "doc-chen") ||
+			errOut != "auditor: "+id+" is no longer on the server: its latest run, read from the archive\n" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+	code, _, errOut := run(t, dialer(f), "trail", "clearance-3205960330-JH-2020-US-9999")
+	oneLineError(t, errOut)
+	if code != ExitNoMatch || !strings.Contains(errOut, "no clearance clearance-3205960330-JH-2020-US-9999") {
+		t.Errorf("neither on the server nor archived: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestTrailOfAnArchivedFile: a history file of an archive names search attributes by their
+// stored fields; the map the archive keeps beside it names them again, so the trail shows the
+// escalation and the digest is the server's copy's. Without the map the file is read as it is.
+func TestTrailOfAnArchivedFile(t *testing.T) {
+	dir := t.TempDir()
+	h := golden(t, "escalation")
+	want, _ := audit.Digest(h)
+	path := audittest.WriteArchived(t, dir, "1_0.history", audittest.StoreFields(golden(t, "escalation"), audittest.Aliases))
+	if err := connect.WriteArchiveAliases(dir, audittest.Aliases); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, nil, "trail", "--file", path)
+	if code != ExitOK || errOut != "" || !strings.Contains(out, "SlaBreached set") || !strings.Contains(out, want) {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the escalation and digest %s", code, errOut, out, want)
+	}
+	code, out, _ = run(t, nil, "replay", path)
+	if code != ExitOK || !strings.Contains(out, "digest "+want) {
+		t.Errorf("replay: exit %d, stdout %q; want digest %s", code, out, want)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, connect.ArchiveAliasesFile), []byte("[1,2]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, nil, "trail", "--file", path)
+	oneLineError(t, errOut)
+	if code != ExitFailed || !strings.Contains(errOut, connect.ArchiveAliasesFile+": not a map of search attribute fields to names") {
+		t.Errorf("a broken map: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestTrailOfAnArchivedRunFromServer: the server serves an archived run with its search
+// attributes under their stored fields; the auditor names them by the namespace's map.
+func TestTrailOfAnArchivedRunFromServer(t *testing.T) {
+	id := "clearance-3205960330-JH-2020-US-0515"
+	f := &audittest.Server{
+		Archived: map[string]*historypb.History{id: audittest.StoreFields(golden(t, "escalation"), audittest.Aliases)},
+		Aliases:  audittest.Aliases,
+	}
+	want, _ := audit.Digest(golden(t, "escalation"))
+	code, out, errOut := run(t, dialer(f), "trail", id)
+	if code != ExitOK || !strings.Contains(out, "SlaBreached set") || !strings.Contains(out, want) {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the escalation and digest %s", code, errOut, out, want)
+	}
+}

@@ -171,7 +171,7 @@ func TestSetupArchive(t *testing.T) {
 	ns := "archived"
 	// The namespace the setup creates takes the cluster's default archive, the same one.
 	code, out, errOut := setupAt(t, s.FrontendAddress(), "--namespace", ns, "--create-namespace", "--archive", uri)
-	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+"\n") {
+	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+" and their visibility records to "+uri+"/visibility\n") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: s.FrontendAddress(), Namespace: ns})
@@ -179,32 +179,35 @@ func TestSetupArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	archival := func() (enumspb.ArchivalState, string) {
+	// The history archive's state and URI, and the visibility archive's.
+	archival := func() (enumspb.ArchivalState, string, enumspb.ArchivalState, string) {
 		t.Helper()
 		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return desc.GetConfig().GetHistoryArchivalState(), desc.GetConfig().GetHistoryArchivalUri()
+		nc := desc.GetConfig()
+		return nc.GetHistoryArchivalState(), nc.GetHistoryArchivalUri(), nc.GetVisibilityArchivalState(), nc.GetVisibilityArchivalUri()
 	}
 	// An operator paused it: the next setup turns it back on.
 	if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
-		Namespace: ns, Config: &namespacepb.NamespaceConfig{HistoryArchivalState: enumspb.ARCHIVAL_STATE_DISABLED},
+		Namespace: ns, Config: &namespacepb.NamespaceConfig{
+			HistoryArchivalState: enumspb.ARCHIVAL_STATE_DISABLED, VisibilityArchivalState: enumspb.ARCHIVAL_STATE_DISABLED},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if state, _ := archival(); state != enumspb.ARCHIVAL_STATE_DISABLED {
-		t.Fatalf("archival %v after turning it off", state)
+	if h, _, v, _ := archival(); h != enumspb.ARCHIVAL_STATE_DISABLED || v != enumspb.ARCHIVAL_STATE_DISABLED {
+		t.Fatalf("archival %v and %v after turning it off", h, v)
 	}
 	code, out, errOut = setupAt(t, s.FrontendAddress(), "--namespace", ns, "--archive", uri)
-	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+" from now on") {
+	if code != command.OK || !strings.Contains(out, "namespace "+ns+": archives closed histories to "+uri+" and their visibility records to "+uri+"/visibility from now on") {
 		t.Errorf("turning it back on: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if state, got := archival(); state != enumspb.ARCHIVAL_STATE_ENABLED || got != uri {
-		t.Errorf("namespace archival %v at %q, want enabled at %s", state, got, uri)
+	if h, hu, v, vu := archival(); h != enumspb.ARCHIVAL_STATE_ENABLED || hu != uri || v != enumspb.ARCHIVAL_STATE_ENABLED || vu != uri+"/visibility" {
+		t.Errorf("namespace archival: history %v at %q, visibility %v at %q; want both enabled at %s and %[5]s/visibility", h, hu, v, vu, uri)
 	}
 	code, _, errOut = setupAt(t, s.FrontendAddress(), "--namespace", ns, "--archive", "file:///elsewhere")
-	if code != command.Failure || !strings.Contains(errOut, "namespace "+ns+" archives to "+uri+", which the server cannot change") {
+	if code != command.Failure || !strings.Contains(errOut, "namespace "+ns+" archives histories to "+uri+", which the server cannot change") {
 		t.Errorf("moving the archive: exit %d, stderr %q", code, errOut)
 	}
 
@@ -222,7 +225,7 @@ func TestSetupArchive(t *testing.T) {
 
 	// A cluster whose configuration does not archive.
 	code, _, errOut = setup(t, "--namespace", "not-archived", "--create-namespace", "--archive", uri)
-	if code == command.OK || !strings.Contains(errOut, "the cluster's configuration must turn history archival on") {
+	if code == command.OK || !strings.Contains(errOut, "the cluster's configuration must turn history and visibility archival on") {
 		t.Errorf("a cluster that does not archive: exit %d, stderr %q", code, errOut)
 	}
 }
