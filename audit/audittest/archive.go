@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -37,30 +36,14 @@ func WriteArchived(t testing.TB, dir, name string, h *historypb.History) string 
 	return path
 }
 
-// StoreFields renames the search attributes h's events carry to the fields a server stores them
-// under, as the server's archive keeps them (aliases maps fields to names), and returns h.
-func StoreFields(h *historypb.History, aliases map[string]string) *historypb.History {
+// Fields maps the engine's search attribute names to the fields Aliases stores them under: with
+// audit.AliasSearchAttributes it turns a history into the form the server archives it in.
+func Fields() map[string]string {
 	fields := map[string]string{}
-	for field, name := range aliases {
+	for field, name := range Aliases {
 		fields[name] = field
 	}
-	for _, e := range h.GetEvents() {
-		var sa *commonpb.SearchAttributes
-		switch {
-		case e.GetWorkflowExecutionStartedEventAttributes() != nil:
-			sa = e.GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes()
-		case e.GetUpsertWorkflowSearchAttributesEventAttributes() != nil:
-			sa = e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes()
-		}
-		indexed := sa.GetIndexedFields()
-		for name, p := range indexed {
-			if field, ok := fields[name]; ok {
-				delete(indexed, name)
-				indexed[field] = p
-			}
-		}
-	}
-	return h
+	return fields
 }
 
 // Aliases maps fields to the engine's search attribute names as a namespace of the embedded

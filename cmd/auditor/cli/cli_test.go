@@ -523,7 +523,9 @@ func TestTrailOfAnArchivedFile(t *testing.T) {
 	dir := t.TempDir()
 	h := golden(t, "escalation")
 	want, _ := audit.Digest(h)
-	path := audittest.WriteArchived(t, dir, "1_0.history", audittest.StoreFields(golden(t, "escalation"), audittest.Aliases))
+	stored := golden(t, "escalation")
+	audit.AliasSearchAttributes(stored, audittest.Fields())
+	path := audittest.WriteArchived(t, dir, "1_0.history", stored)
 	if err := connect.WriteArchiveAliases(dir, audittest.Aliases); err != nil {
 		t.Fatal(err)
 	}
@@ -550,10 +552,9 @@ func TestTrailOfAnArchivedFile(t *testing.T) {
 // attributes under their stored fields; the auditor names them by the namespace's map.
 func TestTrailOfAnArchivedRunFromServer(t *testing.T) {
 	id := "clearance-3205960330-JH-2020-US-0515"
-	f := &audittest.Server{
-		Archived: map[string]*historypb.History{id: audittest.StoreFields(golden(t, "escalation"), audittest.Aliases)},
-		Aliases:  audittest.Aliases,
-	}
+	stored := golden(t, "escalation")
+	audit.AliasSearchAttributes(stored, audittest.Fields())
+	f := &audittest.Server{Archived: map[string]*historypb.History{id: stored}, Aliases: audittest.Aliases}
 	want, _ := audit.Digest(golden(t, "escalation"))
 	code, out, errOut := run(t, dialer(f), "trail", id)
 	if code != ExitOK || !strings.Contains(out, "SlaBreached set") || !strings.Contains(out, want) {
