@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The officer's day in the stock Temporal Web UI, in Debian's Chromium (e2e/browser/): builds
-# and starts the devserver on free loopback ports with a fresh data dir and a short expedited
-# allowance, submits example declarations with the starter, and runs node's test runner.
+# and starts the devserver on free loopback ports with a fresh data dir, an archive and a short
+# expedited allowance, submits example declarations with the starter, and runs node's test runner.
 # Then a second devserver with --auth, for signing in through the identity provider (signin.test.mjs).
 # Screenshots land in artifacts/browser/. Needs Go, Node.js 20+ and npm; installs chromium from
 # Debian's packages when it is missing. With UPDATE_DOC_IMAGES=1 it also copies the screenshots
@@ -95,7 +95,8 @@ ui="http://127.0.0.1:$ui_port"
 
 phase "devserver on $grpc, Web UI $ui"
 "$work/devserver" --data-dir "$work/data" --port "$grpc_port" --ui-port "$ui_port" \
-  --policy e2e/browser/testdata/policy.json --log-level warn >"$artifacts/devserver.log" 2>&1 &
+  --policy e2e/browser/testdata/policy.json --archive "$work/data/archive" --archive-delay 1s \
+  --log-level warn >"$artifacts/devserver.log" 2>&1 &
 devserver_pid=$!
 
 wait_for_ui "$ui" "$artifacts/devserver.log"
@@ -155,7 +156,7 @@ if [ "${UPDATE_DOC_IMAGES:-}" = 1 ]; then
               03-status-query:officers-status-query 04-update-dialog:officers-update-dialog \
               06-event-history:officers-event-history 08-refused-update:officers-refused-update \
               10-overdue-clearance:officers-overdue 12-refused-signal:officers-refused-signal \
-              16-amendment-awaiting-consent:officers-amendment \
+              16-amendment-awaiting-consent:officers-amendment 18-archive:officers-archive \
               21-identity-provider:officers-sign-in 23-refused-as-another-officer:officers-signed-in-refusal; do
     cp "$artifacts/${pair%%:*}.png" "docs/img/${pair#*:}.png"
   done

@@ -1,9 +1,9 @@
 // An officer's day in the stock Temporal Web UI, in a real browser: the queues as list
 // filters, reading a clearance, deciding through the update dialog, a refused decision, an
-// overdue clearance, the signal dialog as the fallback, and claiming a clearance and consenting
-// to the exporter's amendment.
+// overdue clearance, the signal dialog as the fallback, claiming a clearance and consenting to
+// the exporter's amendment; and an auditor reading a released clearance in the archive.
 //
-// .ci/browser.sh starts the devserver with testdata/policy.json (expedited document check
+// .ci/browser.sh starts the devserver with an archive and testdata/policy.json (expedited document check
 // allowance of 15s), submits the declarations below with the starter and runs this file with:
 //   CUSTOMS_UI_URL        the Web UI, e.g. http://127.0.0.1:18233
 //   CUSTOMS_GRPC_ADDRESS  the Temporal frontend, e.g. 127.0.0.1:17233
@@ -328,4 +328,27 @@ test('7. an officer claims a clearance and consents to the exporter\'s amendment
     ]);
     assert.equal(exporterView(PCR_KITS).amendments[0].status, 'applied', 'the engine agrees with the UI');
     await desk.shot('17-amendment-applied');
+  }));
+
+test('8. an auditor finds the released green clearance in the namespace\'s archive and reads its history there', { timeout: 60_000 }, () =>
+  step('08-archive', async () => {
+    // .ci/browser.sh starts the devserver with --archive: a closed clearance's history and its
+    // visibility record are archived within a second, and kept past the namespace's retention.
+    const page = desk.page;
+    const link = page.locator('table').getByRole('link', { name: wf(CANNULAS), exact: true });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await page.goto(`${UI}/namespaces/default/archival`, { waitUntil: 'load' });
+      try {
+        await link.waitFor({ timeout: 5_000 });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`the archive does not list ${wf(CANNULAS)}: ${err.message}`);
+      }
+    }
+    await desk.shot('18-archive');
+    await link.click();
+    await page.waitForURL((u) => u.pathname.startsWith(`/namespaces/default/archival/${wf(CANNULAS)}/`) && u.pathname.endsWith('/history'));
+    await page.getByText('Workflow Execution Completed').first().waitFor({ timeout: 20_000 });
+    await desk.shot('19-archived-history');
   }));
