@@ -238,6 +238,15 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	if _, err := auditor.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns}); err != nil {
 		t.Errorf("the auditor lists: %v", err)
 	}
+	// The archive's list: the auditor passes (this namespace archives nothing, which the server
+	// then says), the exporter does not.
+	_, err = auditor.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.ns, Query: "WorkflowId = '" + id + "'"})
+	var invalid *serviceerror.InvalidArgument
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "archival") {
+		t.Errorf("the auditor lists the archive: %v, want the server's answer that it archives nothing", err)
+	}
+	_, err = exporter.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.ns, Query: "WorkflowId = '" + id + "'"})
+	denied(t, "the exporter lists the archive", err, "not a call of this role")
 
 	// Work management: the exporter and the auditor may not claim or note; doc-li claims as
 	// doc-li only, and a supervisor (only) reassigns.

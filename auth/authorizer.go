@@ -44,7 +44,9 @@ var connecting = set("GetSystemInfo", "DescribeNamespace", "GetClusterInfo", "Ge
 var reads = set("ListWorkflowExecutions", "ListOpenWorkflowExecutions", "ListClosedWorkflowExecutions",
 	"ScanWorkflowExecutions", "CountWorkflowExecutions", "DescribeWorkflowExecution", "GetWorkflowExecutionHistory",
 	"GetWorkflowExecutionHistoryReverse", "QueryWorkflow", "DescribeTaskQueue", "ListSearchAttributes",
-	"PollWorkflowExecutionUpdate", "ListSchedules", "ListBatchOperations", "ListWorkers", "DescribeWorker")
+	"PollWorkflowExecutionUpdate", "ListSchedules", "ListBatchOperations", "ListWorkers", "DescribeWorker",
+	// The runs retention removed, from the namespace's archive.
+	"ListArchivedWorkflowExecutions")
 
 // A worker's task traffic.
 var tasks = set("PollWorkflowTaskQueue", "PollActivityTaskQueue", "PollNexusTaskQueue",
