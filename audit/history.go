@@ -144,7 +144,9 @@ func readArchive(b []byte) (*historypb.History, error) {
 	}
 	joined := b
 	for _, j := range batchJoints {
-		joined = bytes.ReplaceAll(joined, j, batchReplace)
+		if bytes.Contains(joined, j) {
+			joined = bytes.ReplaceAll(joined, j, batchReplace)
+		}
 	}
 	if h := decodeJoined(joined); h != nil {
 		return h, nil

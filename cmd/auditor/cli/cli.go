@@ -200,10 +200,11 @@ func (r *runner) replay(ctx context.Context, args []string) int {
 
 func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	var replayed, failed int
+	archives := archiveMaps{}
 	for _, f := range files {
 		h, err := audit.ReadHistoryFile(f)
 		if err == nil {
-			err = aliasArchived(h, f)
+			err = archives.alias(h, f)
 		}
 		if err != nil {
 			failed++
@@ -229,16 +230,25 @@ func (r *runner) replayFiles(files []string, conv audit.Converters) int {
 	return ExitOK
 }
 
-// aliasArchived names the search attributes of a history read from a file archive, which keeps
-// them under the fields they are stored in, by the archive's map beside the file (the embedded
-// server writes it), so that the trail reads them and the digest is the server's copy's.
-func aliasArchived(h *historypb.History, file string) error {
+// archiveMaps are the maps of search attribute fields to names of the archive directories read
+// so far, each read once.
+type archiveMaps map[string]map[string]string
+
+// alias names the search attributes of a history read from a file archive, which keeps them
+// under the fields they are stored in, by the archive's map beside the file (the embedded server
+// writes it), so that the trail reads them and the digest is the server's copy's.
+func (m archiveMaps) alias(h *historypb.History, file string) error {
 	if !audit.NamesStoredFields(h) {
 		return nil
 	}
-	aliases, err := connect.ReadArchiveAliases(filepath.Dir(file))
-	if err != nil {
-		return err
+	dir := filepath.Dir(file)
+	aliases, ok := m[dir]
+	if !ok {
+		var err error
+		if aliases, err = connect.ReadArchiveAliases(dir); err != nil {
+			return err
+		}
+		m[dir] = aliases
 	}
 	audit.AliasSearchAttributes(h, aliases)
 	return nil
@@ -380,7 +390,7 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 	case *file != "":
 		h, err = audit.ReadHistoryFile(*file)
 		if err == nil {
-			err = aliasArchived(h, *file)
+			err = archiveMaps{}.alias(h, *file)
 		}
 		if err != nil {
 			fmt.Fprintf(r.stderr, "auditor: %v\n", err)
