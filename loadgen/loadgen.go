@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,9 @@ type Options struct {
 	OfficerDelay time.Duration
 	// Progress, when set, is called after each finished workflow.
 	Progress func(done, total int)
+	// ServerPID, when set, is the server process whose processor time a run reports beside
+	// this process's (Result.ServerCPU).
+	ServerPID int
 }
 
 // Latencies summarise durations.
@@ -108,6 +113,10 @@ type Result struct {
 	// update "decide" sent until its result returned), under the run's load.
 	Decisions int
 	Decide    Latencies
+	// ServerCPU is the processor time the server process (Options.ServerPID) spent during the
+	// run, LoadCPU this process's (its workers, clients and officer); zero when unknown.
+	// PerWorkflow divides them by the completed workflows.
+	ServerCPU, LoadCPU time.Duration
 
 	decides []time.Duration
 	e2e     []time.Duration
@@ -154,6 +163,8 @@ func Merge(runs ...Result) Result {
 		}
 		m.Wall += r.Wall
 		m.Decisions += r.Decisions
+		m.ServerCPU += r.ServerCPU
+		m.LoadCPU += r.LoadCPU
 		m.e2e = append(m.e2e, r.e2e...)
 		m.decides = append(m.decides, r.decides...)
 		for s, ds := range r.stages {
@@ -182,14 +193,14 @@ func SideBySide(ctx context.Context, c client.Client, o Options, rounds int) (ba
 		}
 		for _, kind := range order {
 			if kind == "baseline" {
-				r, err := RunBaseline(ctx, c, o, GreenLaneActivities)
+				r, err := Measured(o.ServerPID, func() (Result, error) { return RunBaseline(ctx, c, o, GreenLaneActivities) })
 				if err != nil {
 					return Result{}, Result{}, err
 				}
 				bs = append(bs, r)
 				continue
 			}
-			r, err := RunClearances(ctx, c, o)
+			r, err := Measured(o.ServerPID, func() (Result, error) { return RunClearances(ctx, c, o) })
 			if err != nil {
 				return Result{}, Result{}, err
 			}
@@ -197,6 +208,69 @@ func SideBySide(ctx context.Context, c client.Client, o Options, rounds int) (ba
 		}
 	}
 	return Merge(bs...), Merge(cs...), nil
+}
+
+// Measured runs run and adds to its result the processor time this process and the server
+// process serverPID (when not 0) spent meanwhile.
+func Measured(serverPID int, run func() (Result, error)) (Result, error) {
+	server, self := ProcessCPU(serverPID), ProcessCPU(0)
+	r, err := run()
+	if serverPID != 0 && server > 0 {
+		if after := ProcessCPU(serverPID); after >= server {
+			r.ServerCPU = after - server
+		}
+	}
+	if self > 0 {
+		r.LoadCPU = ProcessCPU(0) - self
+	}
+	return r, err
+}
+
+// PerWorkflow divides a processor time by the completed workflows.
+func (r Result) PerWorkflow(cpu time.Duration) time.Duration {
+	if r.Completed == 0 {
+		return 0
+	}
+	return cpu / time.Duration(r.Completed)
+}
+
+// clockTicks is Linux's USER_HZ, the unit of the times in /proc/PID/stat: 100 on every
+// architecture Go supports there.
+const clockTicks = 100
+
+// ProcessCPU returns the processor time (user and system) a process has spent, 0 when unknown.
+// pid 0 is this process.
+func ProcessCPU(pid int) time.Duration {
+	path := "/proc/self/stat"
+	if pid > 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime from a /proc/PID/stat line. The command name, in
+// parentheses, may hold spaces and parentheses, so the fields are counted after its last ')'.
+func parseStatCPU(stat string) time.Duration {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	// After the name: state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+	// cmajflt utime(14) stime(15).
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
 // pacer hands out start permits at a rate and a concurrency.

@@ -61,6 +61,41 @@ func TestMerge(t *testing.T) {
 	if m.Stages[policy.StageRelease].Max != 5*time.Millisecond {
 		t.Errorf("stages %+v", m.Stages)
 	}
+	a.ServerCPU, a.LoadCPU, b.ServerCPU, b.LoadCPU = 10*time.Millisecond, time.Millisecond, 30*time.Millisecond, 3*time.Millisecond
+	m = Merge(a, b)
+	if m.ServerCPU != 40*time.Millisecond || m.LoadCPU != 4*time.Millisecond || m.PerWorkflow(m.ServerCPU) != 10*time.Millisecond {
+		t.Errorf("processor time %v and %v (%v per workflow), want 40 ms and 4 ms over both runs, 10 ms per workflow", m.ServerCPU, m.LoadCPU, m.PerWorkflow(m.ServerCPU))
+	}
+	if (Result{}).PerWorkflow(time.Second) != 0 {
+		t.Error("a run that completed nothing has no processor time per workflow")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// utime 250 and stime 50 ticks: 3 s. The name holds a space and a parenthesis.
+	stat := "4242 (load (x) 2) S 1 4242 4242 0 -1 4194560 9000 0 12 0 250 50 0 0 20 0 14 0 1000 1000000 5000"
+	if got := parseStatCPU(stat); got != 3*time.Second {
+		t.Errorf("parseStatCPU = %v, want 3s", got)
+	}
+	for _, bad := range []string{"", "4242 (load) S 1", "4242 (load) S 1 4242 4242 0 -1 4194560 9000 0 12 0 x 50"} {
+		if got := parseStatCPU(bad); got != 0 {
+			t.Errorf("parseStatCPU(%q) = %v, want 0", bad, got)
+		}
+	}
+	if ProcessCPU(0) <= 0 {
+		t.Error("no processor time for this process")
+	}
+	if ProcessCPU(1<<30) != 0 {
+		t.Error("processor time for a process that does not exist")
+	}
+	r, err := Measured(0, func() (Result, error) {
+		for began := ProcessCPU(0); ProcessCPU(0)-began < 30*time.Millisecond; {
+		}
+		return Result{Completed: 1}, nil
+	})
+	if err != nil || r.LoadCPU < 30*time.Millisecond || r.ServerCPU != 0 {
+		t.Errorf("Measured: %v, this process %v and server %v, want at least 30 ms and none", err, r.LoadCPU, r.ServerCPU)
+	}
 }
 
 // TestRunAgainstARealServer runs a few clearances (one needing an officer) and the baseline.
@@ -126,6 +161,7 @@ func TestRunAgainstARealServer(t *testing.T) {
 		t.Errorf("stages %v, rate %v", r.Stages, r.PerSecond)
 	}
 	o.Prefix += "-side"
+	o.ServerPID = os.Getpid() // the test server runs in this process
 	b, cl, err := SideBySide(ctx, c, o, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +171,9 @@ func TestRunAgainstARealServer(t *testing.T) {
 	}
 	if cl.Kind != "clearance" || cl.N != 12 || cl.Completed != 12 || cl.Errors != 0 || cl.Decisions != 6 || len(cl.decides) != 6 {
 		t.Errorf("clearances over two rounds: %+v", cl)
+	}
+	if b.ServerCPU <= 0 || cl.ServerCPU <= 0 || cl.LoadCPU <= 0 {
+		t.Errorf("processor time: server %v and %v, this process %v, want each measured", b.ServerCPU, cl.ServerCPU, cl.LoadCPU)
 	}
 	if PeakRSS(0) == 0 {
 		t.Error("no peak RSS for this process")

@@ -33,12 +33,12 @@ go build -o "$work/setup" ./cmd/setup
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 
-run_load() {
-  local name=$1 addr=$2
+run_load() { # run_load NAME ADDRESS SERVER-PID
+  local name=$1 addr=$2 pid=$3
   echo
   echo "== $name ($addr): $N per round, 2 rounds (baseline, clearances, clearances, baseline), concurrency $C"
   "$work/load" --address "$addr" --namespace default -n "$N" --concurrency "$C" --data-dir "$work/$name-data" \
-    --notifications - 2>/dev/null | tee "$work/$name.txt" || true  # errors are reported in the table
+    --server-pid "$pid" --notifications - 2>/dev/null | tee "$work/$name.txt" || true  # errors are reported in the table
 }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
@@ -47,21 +47,21 @@ port=$(free_port)
 temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --log-level error >/dev/null 2>&1 &
 pids+=($!)
 await "127.0.0.1:$port"
-run_load stock-memory "127.0.0.1:$port"
+run_load stock-memory "127.0.0.1:$port" "${pids[-1]}"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 port=$(free_port)
 temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --db-filename "$work/stock.db" --log-level error >/dev/null 2>&1 &
 pids+=($!)
 await "127.0.0.1:$port"
-run_load stock "127.0.0.1:$port"
+run_load stock "127.0.0.1:$port" "${pids[-1]}"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 port=$(free_port)
 "$work/devserver" --data-dir "$work/embedded" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false --log-level error >/dev/null 2>&1 &
 pids+=($!)
 await "127.0.0.1:$port"
-run_load embedded "127.0.0.1:$port"
+run_load embedded "127.0.0.1:$port" "${pids[-1]}"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 port=$(free_port)
@@ -69,7 +69,7 @@ port=$(free_port)
   --sqlite-sync-normal --log-level error >/dev/null 2>&1 &
 pids+=($!)
 await "127.0.0.1:$port"
-run_load embedded-sync-normal "127.0.0.1:$port"
+run_load embedded-sync-normal "127.0.0.1:$port" "${pids[-1]}"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 # Officers' decisions under the same load: the three green examples and a yellow one, whose
@@ -83,7 +83,7 @@ echo
 echo "== embedded default, green and yellow lanes (127.0.0.1:$port): $N clearances, concurrency $C, an officer decides the yellow ones"
 "$work/load" --address "127.0.0.1:$port" --namespace default -n "$N" --concurrency "$C" --baseline=false \
   --examples examples/us-nasal-cannulas-anaesthesia-masks.json,examples/it-ffp2-respirators.json,examples/nl-examination-gloves-self-declared.json,examples/us-n95-respirators-niosh.json \
-  --data-dir "$work/officer-data" --notifications - 2>/dev/null || true
+  --data-dir "$work/officer-data" --server-pid "${pids[-1]}" --notifications - 2>/dev/null || true
 
 base() { awk '$1 == "baseline" {print $6}' "$work/$1.txt"; }
 ratio() { python3 -c "print(round($1/$2, 2))"; }

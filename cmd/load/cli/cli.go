@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -52,12 +53,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	hold := fs.Bool("hold", false, "submit -n clearances that wait on officers, decide none, and report how long until all wait and the memory it takes (use yellow-lane --examples)")
 	scale := fs.String("scale", "", "comma-separated numbers of open clearances (ascending, for example 1000,10000,100000): hold ever more clearances on officers and measure at each the queue page, a decision, a cache miss's replay, the Time Release Study, memory and disk (use yellow-lane --examples)")
 	samples := fs.Int("samples", 50, "with --scale: queue pages, decisions and replays measured at each size")
-	serverPID := fs.Int("server-pid", 0, "with --scale: the server process whose memory to report")
+	serverPID := fs.Int("server-pid", 0, "the server process whose memory (with --scale) or processor time per workflow (otherwise) to report")
 	dbFile := fs.String("db-file", "", "with --scale: the server's SQLite file whose size to report")
 	officer := fs.String("officer", "doc-li", "with --scale: the document officer who decides the sampled clearances")
 	studyAt := fs.String("study-at", "", "comma-separated numbers of clearances (ascending, for example 1000,10000,100000): clear each --examples once, start copies of them (declaration, search attributes, study memo) that no worker runs, and time the Time Release Study's read at each number")
 	reads := fs.Int("reads", 3, "with --study-at: reads timed at each number (the median is reported)")
 	studyPlain := fs.Bool("study-plain", false, "with --study-at: also time the plain reader at each number (one listing of pages, the study's reader before ranges), taking turns with the default one")
+	cpuProfile := fs.String("cpu-profile", "", "write this process's processor profile (its workers and clients) to this file, for go tool pprof")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
@@ -65,6 +67,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *n <= 0 || *concurrency <= 0 || *rate < 0 || *rounds <= 0 {
 		fmt.Fprintln(stderr, "load: -n, --concurrency and --rounds must be positive, --rate not negative")
 		return command.Usage
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: --cpu-profile: %v\n", err)
+			return command.Usage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "load: --cpu-profile: %v\n", err)
+			_ = f.Close()
+			return command.Failure
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "load: --cpu-profile: %v\n", err)
+			}
+		}()
 	}
 	var templates []declaration.Declaration
 	for _, f := range strings.Split(*examples, ",") {
@@ -186,7 +206,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar := command.NewProgress(stderr, "workflows", 0)
 	defer bar.Finish()
 	opts := loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix, OfficerDelay: *officerDelay,
-		Progress: func(done, total int) { bar.Set(done, total) }}
+		Progress: func(done, total int) { bar.Set(done, total) }, ServerPID: *serverPID}
 	var results []loadgen.Result
 	if *baseline {
 		b, r, err := loadgen.SideBySide(ctx, c, opts, *rounds)
@@ -196,7 +216,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		results = append(results, b, r)
 	} else {
-		r, err := loadgen.RunClearances(ctx, c, opts)
+		r, err := loadgen.Measured(*serverPID, func() (loadgen.Result, error) { return loadgen.RunClearances(ctx, c, opts) })
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %v\n", err)
 			return command.Failure
@@ -250,6 +270,16 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 	if inProcess {
 		who = "this process (workers in process)"
 	}
+	for _, r := range results {
+		if r.Completed == 0 || (r.ServerCPU == 0 && r.LoadCPU == 0) {
+			continue
+		}
+		line := fmt.Sprintf("processor per %s: this process %s", r.Kind, cpuMS(r.PerWorkflow(r.LoadCPU)))
+		if r.ServerCPU > 0 {
+			line += ", server " + cpuMS(r.PerWorkflow(r.ServerCPU))
+		}
+		fmt.Fprintln(w, line)
+	}
 	if peak > 0 {
 		fmt.Fprintf(w, "peak memory of %s: %.1f MiB\n", who, float64(peak)/(1<<20))
 	}
@@ -258,6 +288,10 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 			fmt.Fprintf(w, "%s first error: %s\n", r.Kind, r.FirstError)
 		}
 	}
+}
+
+func cpuMS(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
 // parseSizes reads comma-separated positive numbers in ascending order.

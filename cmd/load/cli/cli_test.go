@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,5 +19,10 @@ func TestUsage(t *testing.T) {
 		if code := Run(context.Background(), args, &out, &errOut); code != command.Usage {
 			t.Errorf("%q: exit %d, want %d", args, code, command.Usage)
 		}
+	}
+	errOut.Reset()
+	bad := filepath.Join(t.TempDir(), "no-such-dir", "cpu.pprof")
+	if code := Run(context.Background(), []string{"--cpu-profile", bad}, &out, &errOut); code != command.Usage || !strings.Contains(errOut.String(), "--cpu-profile") {
+		t.Errorf("--cpu-profile in a missing directory: exit %d, %q; want %d naming the flag", code, errOut.String(), command.Usage)
 	}
 }
