@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,12 +62,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withAuth := fs.Bool("auth", false, "verify every caller's signed token (a development issuer keeps its key under --data-dir; go run ./cmd/token signs tokens)")
 	authPort := fs.Int("auth-port", auth.DefaultDevPort, "with --auth, the port the issuer publishes its keys on")
+	pprofPort := fs.Int("pprof-port", 0, "serve this process's Go profiles (net/http/pprof: processor, heap, goroutines) on 127.0.0.1 at this port, to see where the server and the worker spend their time; 0 serves none")
 	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
 	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
 		return code
 	}
 	if *historyCache < 0 {
 		fmt.Fprintf(stderr, "devserver: --history-cache %d: give a number of workflows, or 0 for the server's default\n", *historyCache)
+		return command.Usage
+	}
+	if *pprofPort < 0 || *pprofPort > 65535 {
+		fmt.Fprintf(stderr, "devserver: --pprof-port %d: give a port from 1 to 65535, or 0 for none\n", *pprofPort)
 		return command.Usage
 	}
 	if *archiveDelay < 0 || (*archiveDelay > 0 && *archive == "") {
@@ -88,6 +94,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal, HistoryCache: *historyCache,
 		ArchiveDir: *archive, ArchiveDelay: *archiveDelay,
+	}
+	if *pprofPort != 0 {
+		stopProfiles, err := serveProfiles(*pprofPort, zl)
+		if err != nil {
+			fmt.Fprintf(stderr, "devserver: --pprof-port %d: %v\n", *pprofPort, err)
+			return command.Failure
+		}
+		defer stopProfiles()
 	}
 	var dev *auth.Dev
 	if *withAuth {
@@ -241,6 +255,33 @@ Authentication is on: every call needs a token from the issuer %s.
 	}
 	zl.Info("stopping")
 	return 0
+}
+
+// serveProfiles serves Go's profiles of this process on loopback only: they show its insides
+// (command line, goroutines' stacks), so they are for the operator at the machine.
+func serveProfiles(port int, zl *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := ps.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			zl.Error("the profiles' server stopped", zap.Error(err))
+		}
+	}()
+	zl.Info("serving Go profiles", zap.String("url", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	return func() {
+		if err := ps.Close(); err != nil {
+			zl.Warn("close the profiles' server", zap.Error(err))
+		}
+	}, nil
 }
 
 // devPeople are those the development identity provider signs in: the roster the worker uses,

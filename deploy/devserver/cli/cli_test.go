@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -159,6 +160,47 @@ func TestTokenRefusals(t *testing.T) {
 	if code := token.Run(context.Background(), []string{"--subject", "doc-li", "--role", "officer", "--data-dir", t.TempDir()}, &out, &errOut); code != command.NotFound ||
 		!strings.Contains(errOut.String(), "--auth") {
 		t.Errorf("no key yet: exit %d, %q", code, errOut.String())
+	}
+}
+
+// --pprof-port serves the process's profiles on loopback while the devserver runs, and a port
+// out of range, or one taken, is refused naming the flag.
+func TestProfiles(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Run(context.Background(), []string{"--memory", "--pprof-port", "70000"}, &out, &errOut); code != command.Usage ||
+		!strings.Contains(errOut.String(), "--pprof-port 70000") {
+		t.Errorf("port 70000: exit %d, %q; want %d naming the flag", code, errOut.String(), command.Usage)
+	}
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = taken.Close() }()
+	out.Reset()
+	errOut.Reset()
+	if code := Run(context.Background(), []string{"--memory", "--no-ui", "--log-level", "error", "--pprof-port", fmt.Sprint(taken.Addr().(*net.TCPAddr).Port)}, &out, &errOut); code != command.Failure ||
+		!strings.Contains(errOut.String(), "--pprof-port") {
+		t.Errorf("a port in use: exit %d, %q; want %d naming the flag", code, errOut.String(), command.Failure)
+	}
+
+	prof, health := freePort(t), freePort(t)
+	runDevserver(t, health, "--memory", "--no-ui", "--data-dir", t.TempDir(), "--notifications", "-", "--port", fmt.Sprint(freePort(t)),
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn", "--pprof-port", fmt.Sprint(prof))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", prof))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's and the worker's goroutines are this process's.
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "go.temporal.io/server/") || !strings.Contains(string(body), "go.temporal.io/sdk/") {
+		t.Errorf("goroutine profile: %s, %d bytes; want the server's and the worker's goroutines", resp.Status, len(body))
 	}
 }
 
