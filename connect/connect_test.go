@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,12 +17,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
 )
 
 // clearEnv unsets every variable RegisterFlags reads, for the duration of the test, and points
 // the configuration file at one that does not exist.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvAPIKeyFile, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName, EnvProfile,
+	for _, k := range []string{EnvAddress, EnvNamespace, EnvAPIKey, EnvAPIKeyFile, EnvTLS, EnvTLSCert, EnvTLSKey, EnvTLSCA, EnvTLSServerName, EnvProfile, EnvCompression,
 		"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_CLIENT_AUTHORITY"} {
 		// Set and empty counts as set for the environment configuration: unset them.
 		t.Setenv(k, "")
@@ -321,6 +324,39 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 
 // TestAPIKeyWithoutTLSIsABearerHeader: an API key implies TLS, unless TLS is turned off on
 // purpose; then it goes as a bearer header in clear (a loopback server that verifies tokens).
+// On loopback calls go uncompressed unless told otherwise; elsewhere the SDK's gzip stays; a
+// compression it does not know is refused naming the flag.
+func TestCompression(t *testing.T) {
+	clearEnv(t)
+	for _, c := range []struct {
+		args []string
+		want client.GrpcCompression
+	}{
+		{[]string{"--address", "127.0.0.1:7233"}, &client.GrpcCompressionNone{}},
+		{[]string{"--address", "localhost:7233"}, &client.GrpcCompressionNone{}},
+		{[]string{"--address", "[::1]:7233"}, &client.GrpcCompressionNone{}},
+		{[]string{"--address", "temporal.customs.example:7233"}, nil},
+		{[]string{"--address", "10.0.0.5:7233"}, nil},
+		{[]string{"--address", "127.0.0.1:7233", "--grpc-compression", "gzip"}, &client.GrpcCompressionGzip{}},
+		{[]string{"--address", "temporal.customs.example:7233", "--grpc-compression", "none"}, &client.GrpcCompressionNone{}},
+	} {
+		opts, err := parse(t, c.args...).ClientOptions(nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if got := opts.ConnectionOptions.GrpcCompression; fmt.Sprintf("%T", got) != fmt.Sprintf("%T", c.want) {
+			t.Errorf("%q: compression %T, want %T", c.args, got, c.want)
+		}
+	}
+	t.Setenv(EnvCompression, "gzip")
+	if opts, err := parse(t, "--address", "127.0.0.1:7233").ClientOptions(nil); err != nil || fmt.Sprintf("%T", opts.ConnectionOptions.GrpcCompression) != fmt.Sprintf("%T", &client.GrpcCompressionGzip{}) {
+		t.Errorf("%s=gzip: %T, %v", EnvCompression, opts.ConnectionOptions.GrpcCompression, err)
+	}
+	if _, err := parse(t, "--grpc-compression", "zstd").ClientOptions(nil); err == nil || !strings.Contains(err.Error(), "--grpc-compression") {
+		t.Errorf("zstd: %v, want a refusal naming the flag", err)
+	}
+}
+
 func TestAPIKeyWithoutTLSIsABearerHeader(t *testing.T) {
 	clearEnv(t)
 	o := parse(t, "--api-key", "tok", "--tls=false")

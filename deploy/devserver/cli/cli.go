@@ -185,8 +185,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	copts := client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
-		// The worker's own polls tell whether it is ready (--health-addr).
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(e.Polls.Interceptor())}},
+		ConnectionOptions: client.ConnectionOptions{
+			// The worker's own polls tell whether it is ready (--health-addr).
+			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(e.Polls.Interceptor())},
+			// The server is in this process: compressing calls would only cost processor time.
+			GrpcCompression: &client.GrpcCompressionNone{},
+		},
 	}
 	if cd != nil {
 		codec.Apply(&copts, cd)
