@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -241,11 +240,7 @@ const clockTicks = 100
 // ProcessCPU returns the processor time (user and system) a process has spent, 0 when unknown.
 // pid 0 is this process.
 func ProcessCPU(pid int) time.Duration {
-	path := "/proc/self/stat"
-	if pid > 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/stat"
-	}
-	b, err := os.ReadFile(path)
+	b, err := readProc(pid, "stat")
 	if err != nil {
 		return 0
 	}

@@ -257,12 +257,17 @@ func measure(ctx context.Context, c client.Client, namespace string, o ScaleOpti
 // process.
 func RSS(pid int) uint64 { return procStatus(pid, "VmRSS:") }
 
-func procStatus(pid int, field string) uint64 {
-	path := "/proc/self/status"
+// readProc reads a file of /proc/PID, or of /proc/self when pid is 0.
+func readProc(pid int, name string) ([]byte, error) {
+	dir := "/proc/self/"
 	if pid > 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/status"
+		dir = "/proc/" + strconv.Itoa(pid) + "/"
 	}
-	b, err := os.ReadFile(path)
+	return os.ReadFile(dir + name)
+}
+
+func procStatus(pid int, field string) uint64 {
+	b, err := readProc(pid, "status")
 	if err != nil {
 		return 0
 	}
