@@ -280,7 +280,7 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 	case "none":
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	case "":
-		if Loopback(o.Address) {
+		if loopback(o.Address) {
 			opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 		}
 	default:
@@ -341,8 +341,8 @@ func (o Options) ClientOptions(logger log.Logger) (client.Options, error) {
 	return opts, nil
 }
 
-// Loopback reports whether a host:port names this machine: localhost or a loopback address.
-func Loopback(address string) bool {
+// loopback reports whether a host:port names this machine: localhost or a loopback address.
+func loopback(address string) bool {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return false
