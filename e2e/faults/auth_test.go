@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,20 +11,11 @@ import (
 
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/internal/testport"
 	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/workflows"
 )
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestWorkerKilledWithCallersVerified is TestTwoWorkersOneKilled on a server that verifies
 // every caller: the two worker processes sign in with their own worker tokens, read from files
@@ -39,12 +29,12 @@ func TestWorkerKilledWithCallersVerified(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
 	const ns = "verified"
-	dev, err := auth.StartDev(t.TempDir(), "127.0.0.1", freeLoopbackPort(t), nil)
+	dev, err := auth.StartDev(t.TempDir(), "127.0.0.1", testport.One(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dev.Close() })
-	s, err := embedded.Start(ctxFor(t, time.Minute), embedded.Config{InMemory: true, GRPCPort: freeLoopbackPort(t), DisableUI: true,
+	s, err := embedded.Start(ctxFor(t, time.Minute), embedded.Config{InMemory: true, GRPCPort: testport.One(t), DisableUI: true,
 		Namespace: ns, Logger: zap.NewNop(), Auth: dev.Server(ns)})
 	if err != nil {
 		t.Fatal(err)

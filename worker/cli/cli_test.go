@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/internal/testport"
 )
 
 // TestBinariesDoNotLinkTheServer lists the dependencies of the worker and of the starter: the
@@ -78,16 +78,6 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestWorkerWaitsForTheServerThenServesReady starts the worker before any server listens: with
 // --wait it keeps trying, and once the server is up the worker polls and /readyz answers 200 (its
 // polls are watched on its own connection); without --wait it exits 3 at once.
@@ -95,7 +85,7 @@ func TestWorkerWaitsForTheServerThenServesReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	port, health := freePort(t), freePort(t)
+	port, health := testport.One(t), testport.One(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var out, errOut bytes.Buffer
 	if code := Run(context.Background(), []string{"--address", addr, "--data-dir", t.TempDir(), "--notifications", "-"}, &out, &errOut); code != command.Unavailable {

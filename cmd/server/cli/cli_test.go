@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,26 +19,9 @@ import (
 
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/internal/testport"
 	"github.com/medsupply/customs/workflows"
 )
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var held []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range held {
-		_ = ln.Close()
-	}
-	return ports
-}
 
 // configFile writes a server configuration on loopback: SQLite in memory, every service with
 // an internal frontend, no public client (the system workers use the internal frontend).
@@ -50,7 +32,7 @@ func configFile(t *testing.T, internalFrontend bool) (path, frontend string) {
 // configFileWith is configFile with a global section's extra YAML (indented under global:).
 func configFileWith(t *testing.T, internalFrontend bool, global string) (path, frontend string) {
 	t.Helper()
-	p := freePorts(t, 10)
+	p := testport.Free(t, 10)
 	services := fmt.Sprintf(`
   frontend: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}
   history: {rpc: {grpcPort: %d, membershipPort: %d, bindOnIP: 127.0.0.1}}
@@ -244,7 +226,7 @@ func TestServerVerifiesCallers(t *testing.T) {
 // the system workers locked out, stops the server before it starts, naming the flag.
 func TestServerRefusesUnverifiableSettings(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := Run(context.Background(), []string{"healthcheck", "--address", fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]), "--timeout", "2s"}, &out, &errOut); code != command.Unavailable {
+	if code := Run(context.Background(), []string{"healthcheck", "--address", fmt.Sprintf("127.0.0.1:%d", testport.Free(t, 1)[0]), "--timeout", "2s"}, &out, &errOut); code != command.Unavailable {
 		t.Errorf("healthcheck of nothing: exit %d, %q; want %d", code, errOut.String(), command.Unavailable)
 	}
 	withInternal, _ := configFile(t, true)

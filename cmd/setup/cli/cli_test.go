@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/internal/testport"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -158,7 +158,7 @@ func TestSetupArchive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	s, err := embedded.Start(ctx, embedded.Config{InMemory: true, DisableUI: true, GRPCPort: freePort(t), ArchiveDir: dir})
+	s, err := embedded.Start(ctx, embedded.Config{InMemory: true, DisableUI: true, GRPCPort: testport.One(t), ArchiveDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +228,4 @@ func TestSetupArchive(t *testing.T) {
 	if code == command.OK || !strings.Contains(errOut, "the cluster's configuration must turn history and visibility archival on") {
 		t.Errorf("a cluster that does not archive: exit %d, stderr %q", code, errOut)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
 }

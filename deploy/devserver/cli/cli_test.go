@@ -13,18 +13,9 @@ import (
 
 	token "github.com/medsupply/customs/cmd/token/cli"
 	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/internal/testport"
 	starter "github.com/medsupply/customs/starter/cli"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // devserver is the devserver's command line running in the test.
 type devserver struct {
@@ -88,7 +79,7 @@ func TestAuthOnTheEmbeddedDefault(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	dir := t.TempDir()
-	grpcPort, authPort, health := freePort(t), freePort(t), freePort(t)
+	grpcPort, authPort, health := testport.One(t), testport.One(t), testport.One(t)
 	ctx := context.Background()
 	d := runDevserver(t, health, "--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-",
 		"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
@@ -186,8 +177,8 @@ func TestProfiles(t *testing.T) {
 		t.Errorf("a port in use: exit %d, %q; want %d naming the flag", code, errOut.String(), command.Failure)
 	}
 
-	prof, health := freePort(t), freePort(t)
-	runDevserver(t, health, "--memory", "--no-ui", "--data-dir", t.TempDir(), "--notifications", "-", "--port", fmt.Sprint(freePort(t)),
+	prof, health := testport.One(t), testport.One(t)
+	runDevserver(t, health, "--memory", "--no-ui", "--data-dir", t.TempDir(), "--notifications", "-", "--port", fmt.Sprint(testport.One(t)),
 		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn", "--pprof-port", fmt.Sprint(prof))
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", prof))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/medsupply/customs/auth"
 	token "github.com/medsupply/customs/cmd/token/cli"
 	"github.com/medsupply/customs/internal/command"
+	"github.com/medsupply/customs/internal/testport"
 	"github.com/medsupply/customs/internal/uitest"
 	starter "github.com/medsupply/customs/starter/cli"
 	"github.com/medsupply/customs/workflows"
@@ -33,7 +34,7 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 		t.Skip("starts a Temporal server and the Web UI")
 	}
 	dir := t.TempDir()
-	grpcPort, uiPort, authPort, health := freePort(t), freePort(t), freePort(t), freePort(t)
+	grpcPort, uiPort, authPort, health := testport.One(t), testport.One(t), testport.One(t), testport.One(t)
 	ctx := context.Background()
 	d := runDevserver(t, health, "--memory", "--auth", "--data-dir", dir, "--notifications", "-",
 		"--port", fmt.Sprint(grpcPort), "--ui-port", fmt.Sprint(uiPort), "--auth-port", fmt.Sprint(authPort),
@@ -121,7 +122,7 @@ func TestCodecServerTakesTheServersTokens(t *testing.T) {
 	if err := os.WriteFile(keys, []byte(`{"active":"k1","keys":{"k1":"`+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+`"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	grpcPort, authPort, codecPort, health := freePort(t), freePort(t), freePort(t), freePort(t)
+	grpcPort, authPort, codecPort, health := testport.One(t), testport.One(t), testport.One(t), testport.One(t)
 	ctx := context.Background()
 	runDevserver(t, health, "--memory", "--no-ui", "--auth", "--data-dir", dir, "--notifications", "-", "--codec-keys", keys,
 		"--port", fmt.Sprint(grpcPort), "--auth-port", fmt.Sprint(authPort), "--codec-port", fmt.Sprint(codecPort),
