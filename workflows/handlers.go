@@ -146,16 +146,18 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var raw json.RawMessage
-			c.decisionSignals.Receive(ctx, &raw)
-			caller := callersOf(ctx).nextSignalCaller()
-			if c.phase == PhaseContinuing {
+			s := c.receiveDecision(ctx)
+			switch {
+			case s.unreadable != nil:
+				c.refuse(ctx, Decision{}, s.caller, malformed{s.unreadable})
+			case c.phase == PhaseContinuing && len(s.raw) <= MaxPayloadBytes:
 				// Sent while the clearance moves to its next run: taken up there, when it next
-				// awaits an officer. A signal's sender cannot be told to try again.
-				c.hold(raw, caller)
-				continue
+				// awaits an officer. A signal's sender cannot be told to try again. One too
+				// large to carry is refused here.
+				c.hold(s.raw, s.caller)
+			default:
+				c.takeSignal(ctx, s.raw, s.caller)
 			}
-			c.takeSignal(ctx, raw, caller)
 		}
 	})
 	return nil
@@ -168,7 +170,7 @@ func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage, caller
 	var wrongCaller callerError
 	if errors.As(err, &wrongCaller) {
 		// Whoever the payload names, a decision is the verified caller's or none.
-		c.refuse(ctx, d, err)
+		c.refuse(ctx, d, caller, err)
 		return
 	}
 	// A clearance started before ChangeExplicitPhases applies what its release applied: a
@@ -178,7 +180,7 @@ func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage, caller
 		err = nil
 	}
 	if err != nil {
-		c.refuse(ctx, d, err)
+		c.refuse(ctx, d, caller, err)
 		return
 	}
 	c.accept(ctx, d, ViaSignal, caller != nil)
@@ -495,7 +497,7 @@ func (c *clearance) validateWithdrawUpdate(raw json.RawMessage, caller *Principa
 
 // refuse records a refused decision signal, keeping the latest MaxRefusedKept with their texts
 // cut to their bounds, and counting them all.
-func (c *clearance) refuse(ctx workflow.Context, d Decision, err error) {
+func (c *clearance) refuse(ctx workflow.Context, d Decision, sender *Principal, err error) {
 	d.Reason = clip(d.Reason, MaxReasonBytes)
 	if len(d.Requested) > MaxRequested {
 		d.Requested = d.Requested[:MaxRequested]
@@ -505,7 +507,11 @@ func (c *clearance) refuse(ctx workflow.Context, d Decision, err error) {
 	}
 	d.Officer, d.Stage = clip(d.Officer, MaxRequestedBytes), policy.Stage(clip(string(d.Stage), MaxRequestedBytes))
 	c.refusedCount++
-	c.refused = append(c.refused, RefusedDecision{Decision: d, At: workflow.Now(ctx), Reason: clip(err.Error(), MaxReasonBytes)})
+	r := RefusedDecision{Decision: d, At: workflow.Now(ctx), Reason: clip(err.Error(), MaxReasonBytes)}
+	if sender != nil {
+		r.Sender = sender.Subject
+	}
+	c.refused = append(c.refused, r)
 	if len(c.refused) > MaxRefusedKept {
 		c.refused = append([]RefusedDecision(nil), c.refused[len(c.refused)-MaxRefusedKept:]...)
 	}

@@ -74,11 +74,9 @@ func PrincipalPayload(p Principal) (*commonpb.Payload, error) {
 func DecodePrincipal(h map[string]*commonpb.Payload) (*Principal, error) { return principalIn(h) }
 
 // callers is what the workflow's interceptor learns of the callers of one clearance run: the
-// exporter whose declaration it clears, and the verified caller of each decision signal, in the
-// order the signals reach the workflow's channel.
+// exporter whose declaration it clears.
 type callers struct {
 	exporter string
-	signals  []*Principal
 }
 
 type callersKey struct{}
@@ -89,18 +87,9 @@ func callersOf(ctx workflow.Context) *callers {
 	return c
 }
 
-// nextSignalCaller takes the verified caller of the decision signal just received.
-func (c *callers) nextSignalCaller() *Principal {
-	if c == nil || len(c.signals) == 0 {
-		return nil
-	}
-	p := c.signals[0]
-	c.signals = c.signals[1:]
-	return p
-}
-
 // Interceptor is the worker interceptor the clearance needs when the frontend verifies callers:
-// it notes the verified caller of each decision signal (a signal's receiver sees no header) and
+// it hands each decision signal to the clearance with its verified sender (a signal's receiver
+// sees no header; signalEnvelope) and
 // refuses the status of another exporter's clearance to an exporter. Register it on every
 // worker that runs ExportClearance (engine.Register does).
 func Interceptor() interceptor.WorkerInterceptor { return &workerInterceptor{} }
@@ -137,20 +126,54 @@ func (w *inbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteW
 			"permission denied: the declaration is of exporter %s; %s lodges for exporter %s", w.c.exporter, p.Subject, p.Exporter),
 			ErrTypeCaller, nil)
 	}
+	if p != nil && p.Has(RoleExporter) && !p.Has(RoleAdmin) && len(in.Args) > 0 {
+		if err := exporterInput(workflow.GetInfo(ctx).WorkflowExecution.ID, in.Args[0]); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError("permission denied: "+err.Error(), ErrTypeCaller, nil)
+		}
+	}
 	return w.Next.ExecuteWorkflow(workflow.WithValue(ctx, callersKey{}, w.c), in)
+}
+
+// exporterInput says why a clearance's input may not come from an exporter's start, or returns
+// nil: an exporter lodges a declaration under its own workflow ID, and nothing else. A record of
+// earlier runs is carried only by the clearance itself (its continue-as-new, or the reopening an
+// upheld appeal starts), whose starts carry no caller.
+func exporterInput(id string, arg any) error {
+	var in Input
+	switch v := arg.(type) {
+	case Input:
+		in = v
+	case *Input:
+		in = *v
+	default:
+		return nil
+	}
+	switch {
+	case in.Carried != nil:
+		return fmt.Errorf("input.carried: a clearance's record is carried only by the clearance itself; an exporter's start carries a declaration")
+	case in.Reopened != nil:
+		return fmt.Errorf("input.reopened: only an upheld appeal reopens a clearance")
+	case !IsWorkflowIDOf(id, in.Declaration.Exporter.Code, in.Declaration.ID):
+		return fmt.Errorf("workflow ID %q is not the clearance of declaration %q of exporter %s", id, in.Declaration.ID, in.Declaration.Exporter.Code)
+	}
+	return nil
 }
 
 // ErrTypeCaller is the failure type of a clearance started by a caller who may not lodge it.
 const ErrTypeCaller = "CallerNotPermitted"
 
 func (w *inbound) HandleSignal(ctx workflow.Context, in *interceptor.HandleSignalInput) error {
-	if in.SignalName == SignalDecision {
+	if in.SignalName == SignalDecision && workflow.GetInfo(ctx).WorkflowType.Name == WorkflowName {
 		p, err := principalOf(ctx)
 		if err != nil {
 			// A header the frontend did not write cannot name a caller.
 			p = &Principal{}
 		}
-		w.c.signals = append(w.c.signals, p)
+		wrapped, err := wrapSignal(in.Arg, p)
+		if err != nil {
+			return err
+		}
+		in = &interceptor.HandleSignalInput{SignalName: in.SignalName, Arg: wrapped}
 	}
 	return w.Next.HandleSignal(ctx, in)
 }

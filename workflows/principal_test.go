@@ -2,11 +2,20 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/policy"
 )
 
 func caller(subject string, roles ...string) *Principal {
@@ -119,4 +128,41 @@ func phaseIndex(p Phase) int {
 		}
 	}
 	panic("no phase " + string(p))
+}
+
+// TestAnExporterStartCarriesNoRecord: the worker refuses an exporter's start whose input carries
+// a record of earlier runs, or reopens, or names another workflow ID: what reaches it in an
+// encoding the frontend cannot read (encrypted) is held to the frontend's rule.
+func TestAnExporterStartCarriesNoRecord(t *testing.T) {
+	d := fixture()
+	id, err := WorkflowID(d.Exporter.Code, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, id, want string
+		in             Input
+	}{
+		{"a forged record", id, "input.carried", Input{Declaration: d, Carried: &Carried{Stage: policy.StageRelease, Lane: policy.LaneGreen}}},
+		{"a reopening", id, "input.reopened", Input{Declaration: d, Reopened: &AppealRecord{Stage: policy.StageDocumentCheck}}},
+		{"another workflow ID", id + "-2", "is not the clearance of declaration", Input{Declaration: d}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestWorkflowEnvironment()
+			env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{Interceptor()}})
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: c.id})
+			pl, err := PrincipalPayload(Principal{Subject: "exp-1", Roles: []string{RoleExporter}, Exporter: d.Exporter.Code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env.SetHeader(&commonpb.Header{Fields: map[string]*commonpb.Payload{HeaderPrincipal: pl}})
+			env.RegisterWorkflowWithOptions(ExportClearance, workflow.RegisterOptions{Name: WorkflowName})
+			env.ExecuteWorkflow(WorkflowName, c.in)
+			var appErr *temporal.ApplicationError
+			if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != ErrTypeCaller || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("%v; want %s saying %q", err, ErrTypeCaller, c.want)
+			}
+		})
+	}
 }

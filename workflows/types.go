@@ -146,6 +146,9 @@ type RefusedDecision struct {
 	Decision Decision  `json:"decision"`
 	At       time.Time `json:"at"`
 	Reason   string    `json:"reason"`
+	// Sender is the signal's verified sender, whatever its payload said; empty without
+	// authentication, or when the header was not the frontend's.
+	Sender string `json:"sender,omitempty"`
 }
 
 // Reroute moves a clearance to another lane; only a supervisor may send it.

@@ -30,6 +30,10 @@ const (
 
 	// MaxNotes bounds the notes of one clearance.
 	MaxNotes = 100
+	// MaxWorkRecords bounds the steps of work one clearance keeps (claims, returns,
+	// reassignments and notes), so that what a run carries stays far under the server's payload
+	// limits whatever officers send: 200 steps of the longest reasons are under 1 MiB.
+	MaxWorkRecords = 200
 )
 
 // ClaimedByKey is the typed key of SAClaimedBy.
@@ -156,6 +160,14 @@ func (c *clearance) work(ctx workflow.Context, r WorkRecord) (WorkRecord, error)
 	return r, nil
 }
 
+// workRoom refuses a step of work once the clearance keeps MaxWorkRecords of them.
+func (c *clearance) workRoom() error {
+	if len(c.workLog) >= MaxWorkRecords {
+		return fmt.Errorf("work: the clearance keeps %d steps of work, the most it records; decide the stage", MaxWorkRecords)
+	}
+	return nil
+}
+
 // asClaimant fills a claim's officer from its verified caller when the payload leaves it out.
 func asClaimant(r ClaimRequest, caller *Principal) ClaimRequest {
 	if caller != nil && r.Officer == "" {
@@ -191,6 +203,9 @@ func (c *clearance) mayDecide(officer string, stage policy.Stage) error {
 func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error {
 	return validateAs(raw, "claim", func(r ClaimRequest) error {
 		r = asClaimant(r, caller)
+		if err := c.workRoom(); err != nil {
+			return err
+		}
 		if err := callerIs(r.Officer, caller); err != nil {
 			return err
 		}
@@ -214,6 +229,9 @@ func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error 
 func (c *clearance) validateUnclaim(raw json.RawMessage, caller *Principal) error {
 	return validateAs(raw, "unclaim", func(r ClaimRequest) error {
 		r = asClaimant(r, caller)
+		if err := c.workRoom(); err != nil {
+			return err
+		}
 		if err := callerIs(r.Officer, caller); err != nil {
 			return err
 		}
@@ -235,6 +253,9 @@ func (c *clearance) validateUnclaim(raw json.RawMessage, caller *Principal) erro
 
 func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) error {
 	return validateAs(raw, "reassignment", func(r Reassignment) error {
+		if err := c.workRoom(); err != nil {
+			return err
+		}
 		if caller != nil && r.Supervisor == "" {
 			r.Supervisor = caller.Subject
 		}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,4 +173,29 @@ func TestQueuePriorityPublished(t *testing.T) {
 	for _, u := range old.upserts {
 		require.NotContains(t, u, SAPriority)
 	}
+}
+
+// TestWorkIsBounded: claim and unclaim in a loop, with the longest reasons, stop at
+// MaxWorkRecords steps of work: the next claim is refused with the reason, and what the run keeps
+// stays far under the server's payload limits; the stage is still decided.
+func TestWorkIsBounded(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	reason := strings.Repeat("r", MaxReasonBytes)
+	for i := 0; i < MaxWorkRecords/2; i++ {
+		at := time.Minute + time.Duration(i)*time.Second
+		h.send(at, fmt.Sprintf("claim %d", i), UpdateClaim, ClaimRequest{Officer: "doc-li", Reason: reason})
+		h.send(at+time.Second/2, fmt.Sprintf("unclaim %d", i), UpdateUnclaim, ClaimRequest{Officer: "doc-li", Reason: reason})
+	}
+	var kept Status
+	h.env.RegisterDelayedCallback(func() { kept = h.status() }, time.Hour)
+	h.send(time.Hour+time.Minute, "one more", UpdateClaim, ClaimRequest{Officer: "doc-li"})
+	h.decide(2*time.Hour, "approve", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, MaxWorkRecords, len(kept.Work))
+	require.ErrorContains(t, h.rejections["one more"], "work: the clearance keeps 200 steps of work")
+	b, err := json.Marshal(kept)
+	require.NoError(t, err)
+	require.Less(t, len(b), 1<<20, "the status of a clearance at its bound of work")
+	require.Equal(t, StateReleased, r.State)
 }
