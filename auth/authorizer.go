@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/server/common/authorization"
 
 	"github.com/medsupply/customs/appeal"
+	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -56,8 +57,17 @@ var tasks = set("PollWorkflowTaskQueue", "PollActivityTaskQueue", "PollNexusTask
 	"RecordActivityTaskHeartbeat", "RecordActivityTaskHeartbeatById", "RespondNexusTaskCompleted", "RespondNexusTaskFailed",
 	"ResetStickyTaskQueue", "ShutdownWorker", "RecordWorkerHeartbeat", "GetWorkflowExecutionHistory",
 	"ListWorkflowExecutions", "CountWorkflowExecutions",
-	// An appeal reads the refused clearance it is against (appeal.Activities.LoadRefusal).
-	"DescribeWorkflowExecution", "QueryWorkflow")
+	// An appeal reads the refused clearance it is against (appeal.Activities.LoadRefusal): its
+	// description, and its status and declaration queries (workerQueries).
+	"DescribeWorkflowExecution")
+
+// The queries a worker asks of a clearance: an appeal's reading of the refusal it is against.
+var workerQueries = set(workflows.QueryStatus, workflows.QueryDeclaration)
+
+// The queries an exporter asks of its own clearance or appeal. The SDK's built-in queries
+// (__stack_trace, __temporal_workflow_metadata) are customs' to read: they show the workflow's
+// code and the officers' current details (a hold's reason, who holds the claim).
+var exporterQueries = set(workflows.QueryStatus, workflows.QueryResult, workflows.QueryDeclaration, appeal.QueryStatus)
 
 func set(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
@@ -104,6 +114,9 @@ func (a *Authorizer) Authorize(_ context.Context, claims *authorization.Claims, 
 	if connecting[api] {
 		return allow(&p), nil
 	}
+	if why := tooLarge(target.Request); why != "" {
+		return deny(fmt.Sprintf("%s may not %s: %s", p.Subject, api, why)), nil
+	}
 	if why := a.why(api, p, target.Request); why != "" {
 		return deny(fmt.Sprintf("%s (%s) may not %s: %s", p.Subject, roles(p), api, why)), nil
 	}
@@ -131,10 +144,11 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 			(name == workflows.UpdateClaim || name == workflows.UpdateUnclaim || name == workflows.UpdateNote) &&
 				(p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
 			name == workflows.UpdateDecideAmendment && (p.Has(workflows.RoleOfficer) || p.Has(workflows.RoleSupervisor)),
-			name == appeal.UpdateDecide && p.Has(workflows.RoleSupervisor),
-			(name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw || name == workflows.UpdateAmend) &&
-				p.Has(workflows.RoleExporter):
+			name == appeal.UpdateDecide && p.Has(workflows.RoleSupervisor):
 			return ""
+		case (name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw || name == workflows.UpdateAmend) &&
+			p.Has(workflows.RoleExporter):
+			return notOwn(r.GetWorkflowExecution().GetWorkflowId(), p)
 		}
 		return fmt.Sprintf("the update %q is not for this role", name)
 	case *workflowservice.SignalWorkflowExecutionRequest:
@@ -164,15 +178,89 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		}
 		return ""
 	case *workflowservice.QueryWorkflowRequest:
+		q := r.GetQuery().GetQueryType()
+		if p.Has(workflows.RoleWorker) && workerQueries[q] {
+			return ""
+		}
 		if p.Has(workflows.RoleExporter) {
-			return "" // the clearance answers only its own exporter
+			if !exporterQueries[q] {
+				return fmt.Sprintf("the query %q is customs' to read; an exporter asks %q or %q", q, workflows.QueryStatus, workflows.QueryResult)
+			}
+			// The clearance answers only its own exporter, too.
+			return notOwn(r.GetExecution().GetWorkflowId(), p)
 		}
 	case *workflowservice.PollWorkflowExecutionUpdateRequest:
 		if p.Has(workflows.RoleExporter) {
-			return "" // the result of its own update
+			return notOwn(r.GetUpdateRef().GetWorkflowExecution().GetWorkflowId(), p)
 		}
 	}
 	return "not a call of this role"
+}
+
+// notOwn says why exporter p may not address workflow id, or returns "" for one of its own
+// clearances or appeals, or a clearance whose ID (the legacy form, clearance-<declaration ID>)
+// names no exporter, which answers only its own exporter.
+func notOwn(id string, p workflows.Principal) string {
+	own := []string{workflows.WorkflowIDPrefix + p.Exporter + "-", appeal.IDPrefix + p.Exporter + "-"}
+	if p.Exporter != "" && (strings.HasPrefix(id, own[0]) || strings.HasPrefix(id, own[1])) {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(id, workflows.WorkflowIDPrefix); ok && !namesExporter(rest) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not one of exporter %s's declarations or appeals", id, p.Exporter)
+}
+
+// namesExporter reports whether the rest of a clearance's workflow ID starts with an exporter
+// code, as every clearance's ID does since IDs named the exporter.
+func namesExporter(rest string) bool {
+	code, _, ok := strings.Cut(rest, "-")
+	_, err := workflows.WorkflowID(code, "x")
+	return ok && err == nil
+}
+
+// Bounds of what a request may carry, enforced before the server records it: a signal or an
+// update is read by the clearance in full, and one too large would make its every workflow task
+// fail (the server's payload limits are per event and per task, not per request kind).
+const (
+	// MaxRequestBytes bounds the input of a signal or an update: a request's payload
+	// (workflows.MaxPayloadBytes) and what the client's encoding adds.
+	MaxRequestBytes = workflows.MaxPayloadBytes + 4<<10
+	// MaxStartBytes bounds a start's input: the largest declaration, and its encoding.
+	MaxStartBytes = declaration.MaxSize + 64<<10
+)
+
+// tooLarge says why a request is too large to record, or returns "".
+func tooLarge(req any) string {
+	var in *commonpb.Payloads
+	max := MaxRequestBytes
+	switch r := req.(type) {
+	case *workflowservice.SignalWorkflowExecutionRequest:
+		in = r.GetInput()
+	case *workflowservice.SignalWithStartWorkflowExecutionRequest:
+		in, max = r.GetSignalInput(), MaxRequestBytes
+		if n := payloadsSize(r.GetInput()); n > MaxStartBytes {
+			return fmt.Sprintf("input: %d bytes is more than the %d a start may carry", n, MaxStartBytes)
+		}
+	case *workflowservice.UpdateWorkflowExecutionRequest:
+		in = r.GetRequest().GetInput().GetArgs()
+	case *workflowservice.StartWorkflowExecutionRequest:
+		in, max = r.GetInput(), MaxStartBytes
+	default:
+		return ""
+	}
+	if n := payloadsSize(in); n > max {
+		return fmt.Sprintf("input: %d bytes is more than the %d a request may carry", n, max)
+	}
+	return ""
+}
+
+func payloadsSize(p *commonpb.Payloads) int {
+	n := 0
+	for _, pl := range p.GetPayloads() {
+		n += pl.Size()
+	}
+	return n
 }
 
 // exporterCode reads the ExporterCode search attribute a start sets.

@@ -16,7 +16,8 @@ import (
 // after the server's authorization): it writes the verified caller into every start, signal,
 // update and query as the header workflows.HeaderPrincipal, replacing whatever the client put
 // there, and removes the header from the requests of callers the server did not verify. The
-// clearance reads it; the history keeps it with the request.
+// clearance reads it; the history keeps it with the request. An exporter's start is held to what
+// an exporter may choose (exporterStart).
 func Interceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		var caller *workflows.Principal
@@ -29,6 +30,11 @@ func Interceptor() grpc.UnaryServerInterceptor {
 		switch r := req.(type) {
 		case *workflowservice.StartWorkflowExecutionRequest:
 			h = &r.Header
+			if caller != nil && caller.Has(workflows.RoleExporter) && !caller.Has(workflows.RoleAdmin) {
+				if err := exporterStart(r, *caller); err != nil {
+					return nil, serviceerror.NewPermissionDenied("Request unauthorized.", err.Error())
+				}
+			}
 		case *workflowservice.SignalWorkflowExecutionRequest:
 			h = &r.Header
 		case *workflowservice.SignalWithStartWorkflowExecutionRequest:
