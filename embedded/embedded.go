@@ -5,6 +5,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -113,7 +114,10 @@ type Config struct {
 	// Auth, when set, makes the frontend verify every caller: its claim mapper reads the token,
 	// its authorizer decides each call, and its interceptors run after them (package auth). The
 	// server's own system workers and this package's setup calls then go through an internal
-	// frontend on loopback, which only the process itself reaches.
+	// frontend on loopback, which admits every caller as a system administrator. So that only
+	// the process itself gets in, it and all traffic between the server's services require
+	// mutual TLS with a CA that Start makes anew and keeps in memory only; the frontend stays
+	// plain gRPC.
 	Auth *Auth
 	// UILogin, when set, makes the Web UI sign its users in at an OpenID Connect provider and
 	// send their tokens with every call; with Auth and no UILogin the UI's calls are refused.
@@ -154,8 +158,10 @@ type Server struct {
 	uiDone   chan struct{}
 	lock     *dirLock
 	frontend string
-	// own is the frontend this package's own calls use: the internal one with Auth.
+	// own is the frontend this package's own calls use: the internal one with Auth, which
+	// requires ownTLS.
 	own       string
+	ownTLS    *tls.Config
 	uiAddress string
 	namespace string
 
@@ -257,10 +263,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	srv, internal, err := newTemporalServer(&cfg, sqlConf, s.serverLogger(cfg.Logger))
-	if internal != "" {
-		s.own = internal
-	}
+	srv, err := s.newTemporalServer(&cfg, sqlConf, s.serverLogger(cfg.Logger))
 	if err != nil {
 		return nil, errors.Join(err, s.releaseLock())
 	}
@@ -357,9 +360,9 @@ func setupSchemaOnce(path string, sqlConf *config.SQL) error {
 	return nil
 }
 
-// newTemporalServer returns the server, and the address of its internal frontend when it runs
-// one (with cfg.Auth).
-func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger) (temporal.Server, string, error) {
+// newTemporalServer returns the server. With cfg.Auth it runs an internal frontend, which s's
+// own calls then use, with the certificate it requires.
+func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger) (temporal.Server, error) {
 	frontendHost := net.JoinHostPort(dialHost(cfg.IP), strconv.Itoa(cfg.GRPCPort))
 	ports := map[primitives.ServiceName]int{primitives.FrontendService: cfg.GRPCPort}
 	internal := []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService}
@@ -371,7 +374,7 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 	for _, svc := range internal {
 		p, err := freePort(loopback)
 		if err != nil {
-			return nil, "", fmt.Errorf("embedded server: port for %s: %w", svc, err)
+			return nil, fmt.Errorf("embedded server: port for %s: %w", svc, err)
 		}
 		ports[svc] = p
 	}
@@ -433,18 +436,29 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded server: authorizer: %w", err)
+		return nil, fmt.Errorf("embedded server: authorizer: %w", err)
 	}
 	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded server: claim mapper: %w", err)
+		return nil, fmt.Errorf("embedded server: claim mapper: %w", err)
 	}
 	var extra []temporal.ServerOption
-	internalFrontend := ""
 	if cfg.Auth != nil {
 		authorizer, claimMapper = cfg.Auth.Authorizer, cfg.Auth.ClaimMapper
 		extra = append(extra, temporal.WithChainedFrontendGrpcInterceptors(cfg.Auth.Interceptors...))
-		internalFrontend = net.JoinHostPort(loopback, strconv.Itoa(ports[primitives.InternalFrontendService]))
+		// The internal frontend's claim mapper makes every caller a system administrator
+		// (server v1.32.1, temporal/fx.go) and it listens with the internode TLS: without it,
+		// anyone on this machine could do anything. The system workers reach it with the
+		// internode client TLS, as the services reach one another.
+		certs, err := newInternodeTLS()
+		if err == nil {
+			s.ownTLS, err = certs.client()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("embedded server: internode TLS: %w", err)
+		}
+		conf.Global.TLS.Internode = certs.group()
+		s.own = net.JoinHostPort(loopback, strconv.Itoa(ports[primitives.InternalFrontendService]))
 	}
 	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(conf),
@@ -458,9 +472,9 @@ func newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serverlog.Logger
 		temporal.WithDynamicConfigClient(dynamicConfig(cfg)),
 	}, extra...)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded server: %w", err)
+		return nil, fmt.Errorf("embedded server: %w", err)
 	}
-	return srv, internalFrontend, nil
+	return srv, nil
 }
 
 // dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
@@ -517,13 +531,9 @@ func atLeastWarn(zl *zap.Logger) *zap.Logger {
 // prepareNamespace gives the namespace what the engine needs of it through the server's own
 // frontend: its search attributes and, with an archive, its archival.
 func (s *Server) prepareNamespace(ctx context.Context, cfg *Config) error {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  s.own,
-		Namespace: s.namespace,
-		Logger:    logging.NewSDKLogger(atLeastWarn(cfg.Logger.Named("temporal-client"))),
-	})
+	c, err := s.dialOwn(ctx, cfg.Logger)
 	if err != nil {
-		return fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
+		return err
 	}
 	defer c.Close()
 	if err := s.ensureSearchAttributes(ctx, c); err != nil {
@@ -533,6 +543,20 @@ func (s *Server) prepareNamespace(ctx context.Context, cfg *Config) error {
 		return s.ensureArchival(ctx, c, cfg.ArchiveDir)
 	}
 	return nil
+}
+
+// dialOwn dials the frontend this package's own calls use.
+func (s *Server) dialOwn(ctx context.Context, logger *zap.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:          s.own,
+		Namespace:         s.namespace,
+		Logger:            logging.NewSDKLogger(atLeastWarn(logger.Named("temporal-client"))),
+		ConnectionOptions: client.ConnectionOptions{TLS: s.ownTLS},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded server: dial own frontend %s: %w", s.own, err)
+	}
+	return c, nil
 }
 
 // ensureSearchAttributes registers any missing custom search attributes, then waits until the
@@ -662,6 +686,16 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 
 // FrontendAddress returns the host:port clients dial; an unspecified IP becomes loopback.
 func (s *Server) FrontendAddress() string { return s.frontend }
+
+// InternalFrontendAddress returns the host:port of the internal frontend that the server's own
+// system workers and this package's setup calls use with Auth, or "" without Auth. It answers
+// only the certificate this process holds (Config.Auth).
+func (s *Server) InternalFrontendAddress() string {
+	if s.own == s.frontend {
+		return ""
+	}
+	return s.own
+}
 
 // UIAddress returns the Web UI's base URL, such as http://127.0.0.1:8233, or "" when the UI is
 // disabled.
