@@ -116,11 +116,16 @@ func clearanceStart(r *workflowservice.StartWorkflowExecutionRequest, p workflow
 	set := map[string]any{workflows.SAExporterCode: p.Exporter, workflows.SADeclarationID: declID,
 		workflows.SAStatus: string(workflows.StateChecking), workflows.SASlaBreached: false}
 	if d != nil {
-		// The declaration's own attributes; the clearance checks them again against the
-		// declaration it validates, for an input the frontend cannot read.
 		set[workflows.SADestinationCountry] = d.Destination
 		set[workflows.SAProductCategories] = d.CategoryList()
 		set[workflows.SAExpedited] = d.IsExpedited()
+	} else {
+		// An input the frontend cannot read (encrypted): the declaration's own attributes are
+		// left to the clearance, which sets them from the declaration it validated the first
+		// time it publishes, because the start lacks them.
+		delete(sa.IndexedFields, workflows.SADestinationCountry)
+		delete(sa.IndexedFields, workflows.SAProductCategories)
+		delete(sa.IndexedFields, workflows.SAExpedited)
 	}
 	if err := putAttributes(sa, set); err != nil {
 		return err
