@@ -91,7 +91,7 @@ func TestAnExporterStartsADeclarationAndNothingElse(t *testing.T) {
 			o.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
 		}},
 		{"workflow_id_reuse_policy", func(o *client.StartWorkflowOptions) {
-			o.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
+			o.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
 		}},
 		{"memo", func(o *client.StartWorkflowOptions) { o.Memo = map[string]any{"approved": "sup-huang"} }},
 		{"timeouts", func(o *client.StartWorkflowOptions) { o.WorkflowRunTimeout = time.Second }},
@@ -149,15 +149,6 @@ func TestAnExporterStartsADeclarationAndNothingElse(t *testing.T) {
 	if summary != clearance.Summary(d) || details != clearance.Details(d) {
 		t.Errorf("the summary officers read is %q / %q, want the declaration's %q", summary, details, clearance.Summary(d))
 	}
-}
-
-func payload(t *testing.T, v any) *commonpb.Payload {
-	t.Helper()
-	p, err := converter.GetDefaultDataConverter().ToPayload(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // signalRaw sends a decision signal whose one payload is p, as a client of any language could.

@@ -79,14 +79,6 @@ type callers struct {
 	exporter string
 }
 
-type callersKey struct{}
-
-// callersOf returns the run's callers, nil when the worker has no Interceptor.
-func callersOf(ctx workflow.Context) *callers {
-	c, _ := ctx.Value(callersKey{}).(*callers)
-	return c
-}
-
 // Interceptor is the worker interceptor the clearance needs when the frontend verifies callers:
 // it hands each decision signal to the clearance with its verified sender (a signal's receiver
 // sees no header; signalEnvelope) and
@@ -131,7 +123,7 @@ func (w *inbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteW
 			return nil, temporal.NewNonRetryableApplicationError("permission denied: "+err.Error(), ErrTypeCaller, nil)
 		}
 	}
-	return w.Next.ExecuteWorkflow(workflow.WithValue(ctx, callersKey{}, w.c), in)
+	return w.Next.ExecuteWorkflow(ctx, in)
 }
 
 // exporterInput says why a clearance's input may not come from an exporter's start, or returns
