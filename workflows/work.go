@@ -184,8 +184,9 @@ func (c *clearance) holder() string {
 	return c.claim.Officer
 }
 
-// mayDecide refuses an officer who is not on the roster with the role that decides stage: the
-// rule of a decision, a claim and a reassignment alike.
+// mayDecide refuses an officer who is not on the roster with the role that decides stage, or whom
+// the separation of duties bars from it: the rule of a decision, a consent, a claim and a
+// reassignment alike (a claim by an officer who may not decide would lock out those who may).
 func (c *clearance) mayDecide(officer string, stage policy.Stage) error {
 	if officer == "" {
 		return fmt.Errorf("officer: missing")
@@ -196,6 +197,9 @@ func (c *clearance) mayDecide(officer string, stage policy.Stage) error {
 	}
 	if role := policy.StageRole(stage); !o.Has(role) {
 		return fmt.Errorf("officer: %q does not hold the role %s that decides %s", officer, role, stage)
+	}
+	if why := c.separationOfDuties(stage, officer); why != "" {
+		return fmt.Errorf("%s", why)
 	}
 	return nil
 }

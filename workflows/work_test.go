@@ -199,3 +199,22 @@ func TestWorkIsBounded(t *testing.T) {
 	require.Less(t, len(b), 1<<20, "the status of a clearance at its bound of work")
 	require.Equal(t, StateReleased, r.State)
 }
+
+// TestClaimAndReassignKeepTheSeparationOfDuties: the officer who decided the biological review
+// may not claim the release, nor be handed it by a supervisor: a claim is the first step of a
+// decision, and one the officer could not take would lock out those who may.
+func TestClaimAndReassignKeepTheSeparationOfDuties(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.decide(time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "rel-wu", Outcome: OutcomeApprove})
+	h.send(2*time.Hour, "wu claims", UpdateClaim, ClaimRequest{Officer: "rel-wu"})
+	h.send(2*time.Hour+time.Minute, "to wu", UpdateReassign, Reassignment{Supervisor: "sup-huang", Officer: "rel-wu", Reason: "on duty"})
+	h.send(2*time.Hour+2*time.Minute, "zhou claims", UpdateClaim, ClaimRequest{Officer: "rel-zhou"})
+	h.decide(3*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	r := h.run(biological(fixture()))
+
+	require.ErrorContains(t, h.rejections["wu claims"], "decided the biological review")
+	require.ErrorContains(t, h.rejections["to wu"], "decided the biological review")
+	require.True(t, h.accepted["zhou claims"], "the officers who may decide the release are not locked out")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, "rel-zhou", r.Decisions[len(r.Decisions)-1].Officer)
+}
