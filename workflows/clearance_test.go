@@ -1002,3 +1002,24 @@ func TestOverrunStageIsNotExtended(t *testing.T) {
 	require.ErrorContains(t, h.rejections["late"], "has run out and the stage was escalated")
 	require.Len(t, r.Escalations, 1)
 }
+
+// TestExtensionWhileTheClockStandsEscalatesNothing: a supervisor extends the document check
+// while the exporter is asked (the allowance's clock stands): the extension moves the due time
+// on, and nothing escalates while the clock stands; the allowance is watched again from the
+// exporter's answer, to the extended due time moved on by the exporter's time.
+func TestExtensionWhileTheClockStandsEscalatesNothing(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(time.Hour, "d1", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeRequestInformation, Reason: "quality declaration"})
+	h.send(2*time.Hour, "x", UpdateExtend, Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+		By: policy.Duration(12 * time.Hour), Reason: "the laboratory reports on Friday"})
+	h.send(time.Hour+72*time.Hour, "s1", UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration, Reference: "QD-9"}}})
+	// Customs time at the decision: 1 hour before the request and 55 hours after the answer, 56
+	// hours, within the 48 hours and the 12 of the extension.
+	h.decide(time.Hour+72*time.Hour+55*time.Hour, "d2", Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove})
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["x"])
+	require.Equal(t, StateReleased, r.State)
+	require.Empty(t, r.Escalations, "nothing escalates while the clock stands or within the extended allowance")
+	require.Equal(t, start.Add(48*time.Hour+12*time.Hour+72*time.Hour), r.Timeline[0].Due)
+}

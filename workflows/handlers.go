@@ -463,7 +463,9 @@ func (c *clearance) extend(ctx workflow.Context, x Extension) ExtensionRecord {
 	st := &c.timeline[c.stageIdx]
 	rec := ExtensionRecord{Extension: x, At: now, DueWas: st.Due, DueNow: c.cfg.Policy.Calendar.Due(st.Due, x.By.D())}
 	st.Due, st.Extension = rec.DueNow, &rec
-	c.restartWatch(rec.DueNow.Sub(now))
+	if c.waiting == nil || !c.waiting.ClockStopped || !c.rel.extensionKeepsTheClockStopped(ctx) {
+		c.restartWatch(rec.DueNow.Sub(now))
+	}
 	workflow.GetLogger(ctx).Info("allowance extended", "declarationID", c.decl.ID, "stage", x.Stage,
 		"supervisor", x.Supervisor, "by", x.By, "due", rec.DueNow)
 	workflow.SetCurrentDetails(ctx, c.details(now))

@@ -21,6 +21,9 @@ type releases struct {
 	deadlineOnCalendar *bool
 	// traderClock is ChangeTraderTimeStopsTheClock, asked the first time it makes a difference.
 	traderClock *bool
+	// extensionClock is ChangeExtensionKeepsTheClockStopped, asked the first time it makes a
+	// difference.
+	extensionClock *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -92,6 +95,20 @@ const ChangeTraderTimeStopsTheClock = "trader-time-stops-the-clock"
 // Call it only where the answer changes what it records.
 func (r *releases) traderTimeStopsTheClock(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeTraderTimeStopsTheClock, &r.traderClock)
+}
+
+// ChangeExtensionKeepsTheClockStopped is the workflow change after which an extension granted
+// while the exporter is asked and the stage's clock stands (ChangeTraderTimeStopsTheClock) moves
+// the due time on without watching the allowance: the earlier release started the allowance's
+// timer at once and escalated the stage while its clock stood. The exporter's answer watches the
+// allowance again, to the extended due time moved on by the exporter's time. It is asked only
+// when an extension is granted while the clock stands.
+const ChangeExtensionKeepsTheClockStopped = "extension-keeps-the-clock-stopped"
+
+// extensionKeepsTheClockStopped reports whether the clearance follows
+// ChangeExtensionKeepsTheClockStopped. Call it only where the answer changes what it records.
+func (r *releases) extensionKeepsTheClockStopped(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeExtensionKeepsTheClockStopped, &r.extensionClock)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
