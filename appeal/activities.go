@@ -33,6 +33,7 @@ const ErrNoHearing = "NoHearing"
 // Registered names of the appeal's activities.
 const (
 	NameLoadRefusal   = "LoadRefusal"
+	NameAdmitAppeal   = "AdmitAppeal"
 	NameRecordHearing = "RecordHearing"
 )
 
@@ -132,6 +133,70 @@ func (a *Activities) RecordHearing(ctx context.Context, h Hearing) (Hearing, err
 	return a.Hearings.Hear(ctx, h)
 }
 
+// AdmitAppeal claims the refused run for the appeal in the hearings register, as the last step of
+// the appeal's admission, and returns the admission the register holds: its own, also when
+// retried. The register keeps one claim per refused run, so of two appeals that loaded the
+// refusal at the same moment one claims it and the other is refused (ErrNotAppealable), naming
+// the one that holds it; a refusal an appeal was heard against is refused, naming the hearing,
+// whoever claimed it. A claim held by an appeal that ended unheard (terminated, or not admitted
+// after it claimed) is taken over, atomically: of two appeals taking it over at once, one does.
+func (a *Activities) AdmitAppeal(ctx context.Context, ad Admission) (Admission, error) {
+	if a.Hearings == nil {
+		return Admission{}, temporal.NewNonRetryableApplicationError("this worker keeps no hearings register", ErrNoHearing, nil)
+	}
+	if ad.RefusedRunID == "" || ad.AppealRunID == "" {
+		return Admission{}, temporal.NewNonRetryableApplicationError("an admission names the refused run and the appeal's run", ErrNoHearing, nil)
+	}
+	stale := ""
+	for range maxTakeovers {
+		held, err := a.Hearings.Admit(ctx, ad, stale)
+		if err != nil {
+			return Admission{}, err
+		}
+		// Asked after the claim, so that a hearing recorded while the claim changed hands, or
+		// by an appeal admitted before admissions were claimed, is found.
+		h, found, err := a.Hearings.Heard(ctx, ad.RefusedRunID)
+		if err != nil {
+			return Admission{}, err
+		}
+		if found && h.AppealRunID != ad.AppealRunID {
+			return Admission{}, appealedAlready(h)
+		}
+		if held.AppealRunID == ad.AppealRunID {
+			return held, nil
+		}
+		running, err := a.appealRunning(ctx, held)
+		if err != nil {
+			return Admission{}, err
+		}
+		if running {
+			return Admission{}, notAppealable("the refusal of run %s is under appeal already: appeal %s (run %s) was admitted at %s "+
+				"and awaits its decision; a refusal is heard once", held.RefusedRunID, held.Appeal, held.AppealRunID,
+				held.Admitted.UTC().Format(time.RFC3339))
+		}
+		stale = held.AppealRunID
+	}
+	return Admission{}, fmt.Errorf("the claim on run %s changed hands %d times while this appeal was admitted", ad.RefusedRunID, maxTakeovers)
+}
+
+// maxTakeovers bounds the claims one attempt of AdmitAppeal takes over from appeals that ended
+// unheard; the activity's retry tries again.
+const maxTakeovers = 3
+
+// appealRunning reports whether the appeal run holding a claim still runs. One the server no
+// longer keeps ended long ago.
+func (a *Activities) appealRunning(ctx context.Context, held Admission) (bool, error) {
+	desc, err := a.Client.DescribeWorkflowExecution(ctx, held.Appeal, held.AppealRunID)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe the appeal %s (run %s): %w", held.Appeal, held.AppealRunID, err)
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
 // heardBefore refuses a refusal that an appeal was heard against (upheld or dismissed); an appeal
 // that was not admitted does not count. It reads the hearings register, which every appeal heard
 // since the register kept hearings is in before it ends. Appeals heard before that are read from
@@ -143,7 +208,7 @@ func (a *Activities) heardBefore(ctx context.Context, appealID, refusedRunID str
 			return err
 		}
 		if found {
-			return appealedAlready(h.Outcome, h.Supervisor, h.Decided, h.Reason)
+			return appealedAlready(h)
 		}
 	}
 	return a.heardBeforeListed(ctx, appealID, refusedRunID)
@@ -170,7 +235,8 @@ func (a *Activities) heardBeforeListed(ctx context.Context, appealID, refusedRun
 				return fmt.Errorf("result of the earlier appeal %s: %w", appealID, err)
 			}
 			if res.RefusedRunID == refusedRunID && (res.Outcome == OutcomeUphold || res.Outcome == OutcomeDismiss) {
-				return appealedAlready(res.Outcome, res.Decision.Supervisor, res.Decision.At, res.Reason)
+				return appealedAlready(Hearing{RefusedRunID: refusedRunID, Appeal: appealID, AppealRunID: e.GetExecution().GetRunId(),
+					Outcome: res.Outcome, Supervisor: res.Decision.Supervisor, Decided: res.Decision.At, Reason: res.Reason})
 			}
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
@@ -179,10 +245,16 @@ func (a *Activities) heardBeforeListed(ctx context.Context, appealID, refusedRun
 	}
 }
 
-// appealedAlready refuses an appeal against a refusal that was heard, naming the hearing.
-func appealedAlready(outcome, supervisor string, decided time.Time, reason string) error {
-	return notAppealable("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(outcome),
-		supervisor, decided.UTC().Format(time.RFC3339), reason)
+// appealedAlready refuses an appeal against a refusal that was heard, naming the hearing: the
+// decision, and the appeal and refused run when known.
+func appealedAlready(h Hearing) error {
+	msg := fmt.Sprintf("the refusal was appealed already: the appeal was %s by %s at %s (%s)", outcomeWord(h.Outcome),
+		h.Supervisor, h.Decided.UTC().Format(time.RFC3339), h.Reason)
+	if h.Appeal != "" {
+		msg += fmt.Sprintf("; appeal %s (run %s) heard the refusal of run %s, and a refusal is heard once", h.Appeal, h.AppealRunID,
+			h.RefusedRunID)
+	}
+	return notAppealable("%s", msg)
 }
 
 func outcomeWord(outcome string) string {

@@ -8,6 +8,7 @@ package appeal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -163,12 +164,29 @@ type Hearing struct {
 	Reason      string    `json:"reason"`
 }
 
-// HearingRegister is the durable record of hearings (package register has the SQLite and
-// PostgreSQL ones). Hear is idempotent per refused run: the first hearing recorded stays, and
-// every call returns it.
+// Admission is an appeal's claim on the refused run it is against, taken as the last step of its
+// admission (Activities.AdmitAppeal): the hearings register keeps one per refused run, so of two
+// appeals that load one refusal at the same moment one is admitted, and the other is refused
+// naming it.
+type Admission struct {
+	// RefusedRunID is the refused run of the clearance, WorkflowID.
+	RefusedRunID string `json:"refusedRunId"`
+	WorkflowID   string `json:"workflowId"`
+	// Appeal and AppealRunID are the appeal admitted.
+	Appeal      string    `json:"appeal"`
+	AppealRunID string    `json:"appealRunId"`
+	Admitted    time.Time `json:"admitted"`
+}
+
+// HearingRegister is the durable record of hearings and admissions (package register has the
+// SQLite and PostgreSQL ones). Hear is idempotent per refused run: the first hearing recorded
+// stays, and every call returns it. Admit claims a's refused run for a's appeal run when no
+// appeal holds it, or, with stale set, when appeal run stale holds it, in one atomic step, and
+// returns the admission the register then holds: a, or another appeal's.
 type HearingRegister interface {
 	Hear(ctx context.Context, h Hearing) (Hearing, error)
 	Heard(ctx context.Context, refusedRunID string) (Hearing, bool, error)
+	Admit(ctx context.Context, a Admission, stale string) (Admission, error)
 }
 
 // ErrNotAppealable is the failure type of LoadRefusal for a clearance that cannot be appealed.
@@ -176,4 +194,21 @@ const ErrNotAppealable = "NotAppealable"
 
 func notAppealable(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrNotAppealable, nil)
+}
+
+// notAdmitted returns the reason of an ErrNotAppealable failure, and false for any other error.
+func notAdmitted(err error) (string, bool) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrNotAppealable {
+		return appErr.Message(), true
+	}
+	return "", false
+}
+
+// wrongWorkflowID refuses an appeal of in started under workflow ID got instead of its
+// declaration's, want: the server runs one workflow of an ID at a time, so with one ID per
+// declaration it runs one appeal of a declaration at a time.
+func wrongWorkflowID(got, want string, in Input) error {
+	return notAppealable("workflowId: %q is not the workflow ID of an appeal of declaration %s of exporter %s, which is %q: "+
+		"one ID per declaration, so that one appeal of it runs at a time", clip(got), in.DeclarationID, in.Exporter, want)
 }

@@ -20,6 +20,7 @@ import (
 // Every recorded appeal history (testdata/golden, recorded by audit/golden with the clearance it
 // reopened, and testdata/golden/released, the histories of earlier releases as they were
 // recorded) replays against this code: a change that would break a running appeal fails here.
+// The histories of earlier releases take the paths they took, and this release's its own.
 func TestGoldenAppealsReplay(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -47,7 +48,12 @@ func TestGoldenAppealsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+			// Under the workflow ID and run the server recorded, as a worker replays it: the
+			// appeal checks its own workflow ID (ChangeHeardOnce).
+			start := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: start.GetWorkflowId(), RunID: start.GetOriginalExecutionRunId()},
+			}); err != nil {
 				t.Fatalf("%s does not replay: %v", file, err)
 			}
 			// The histories recorded before the change heard without a record; those after it
@@ -57,6 +63,14 @@ func TestGoldenAppealsReplay(t *testing.T) {
 			})
 			if before := strings.Contains(file, "before-durable-hearing"); recorded == before {
 				t.Errorf("%s: records the hearing %v", file, recorded)
+			}
+			// The histories of earlier releases admit without a claim; this release's claim the
+			// refused run when admitted (ChangeHeardOnce).
+			admitted := slices.ContainsFunc(h.GetEvents(), func(e *historypb.HistoryEvent) bool {
+				return e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == NameAdmitAppeal
+			})
+			if before := strings.Contains(file, "released/before-"); admitted == before {
+				t.Errorf("%s: claims the refused run when admitted %v", file, admitted)
 			}
 		})
 	}

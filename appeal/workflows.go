@@ -34,6 +34,15 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 	if err := in.Validate(); err != nil {
 		return a.end(ctx, Result{Outcome: OutcomeInadmissible, Reason: err.Error()})
 	}
+	// Asked by every appeal from its first task: appeals lodged before replay without the check
+	// of their workflow ID and without claiming the refused run when admitted.
+	heardOnce := workflow.GetVersion(ctx, ChangeHeardOnce, workflow.DefaultVersion, 1) >= 1
+	if heardOnce {
+		own, _ := WorkflowID(in.Exporter, in.DeclarationID) // Validate checked both
+		if id := workflow.GetInfo(ctx).WorkflowExecution.ID; id != own {
+			return a.refuse(ctx, wrongWorkflowID(id, own, in))
+		}
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
@@ -48,9 +57,8 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 	}
 	err := workflow.ExecuteActivity(withSummary(actx, "Load the refused clearance "+a.status.Clearance), NameLoadRefusal,
 		RefusalRequest{WorkflowID: a.status.Clearance, Exporter: in.Exporter, Appeal: workflow.GetInfo(ctx).WorkflowExecution.ID}).Get(ctx, &a.refusal)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == ErrNotAppealable {
-		return a.end(ctx, Result{Outcome: OutcomeInadmissible, Reason: appErr.Message()})
+	if _, refused := notAdmitted(err); refused {
+		return a.refuse(ctx, err)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("load the refusal: %w", err)
@@ -62,6 +70,11 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 			"the appeal window closed at %s, %s after the refusal of %s", a.status.Window.UTC().Format(time.RFC3339),
 			a.cfg.Policy.AppealWindow, a.refusal.Ended.UTC().Format(time.RFC3339))})
 	}
+	if heardOnce {
+		if err := a.admit(withSummary(actx, "Claim the refused run for this appeal")); err != nil {
+			return a.refuse(ctx, err)
+		}
+	}
 	a.enter(ctx, PhaseAwaitingSupervisor)
 	workflow.GetLogger(ctx).Info("appeal admitted", "declarationID", in.DeclarationID, "stage", a.refusal.Stage,
 		"refusedBy", a.refusal.Officer)
@@ -69,6 +82,13 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	d := *a.status.Decision
+	// An appeal admitted before ChangeHeardOnce, still running, claims the refused run now,
+	// before its decision is carried out: another appeal may have been heard against it since.
+	if !heardOnce && workflow.GetVersion(ctx, ChangeHeardOnceInFlight, workflow.DefaultVersion, 1) >= 1 {
+		if err := a.admit(withSummary(actx, "Claim the refused run for this appeal before its decision")); err != nil {
+			return a.refuse(ctx, err)
+		}
+	}
 	record := workflow.GetVersion(ctx, VersionDurableHearing, workflow.DefaultVersion, 1) >= 1
 	hctx := withSummary(actx, "Record the hearing of the refusal")
 	if d.Outcome == OutcomeDismiss {
@@ -93,6 +113,55 @@ func ClearanceAppeal(ctx workflow.Context, in Input) (Result, error) {
 // the appeal ends (Activities.RecordHearing): a dismissal before the exporter is told, an upheld
 // appeal once the clearance has reopened. Appeals recorded before it replay without it.
 const VersionDurableHearing = "durable-hearing"
+
+// ChangeHeardOnce is the change after which a refused run is heard once, whatever arrives at the
+// same moment. An appeal runs only under its declaration's workflow ID (WorkflowID), so the
+// server, which refuses to start a second workflow of an ID while one runs, runs one appeal of a
+// declaration at a time; an appeal under another ID is not admitted, naming the field. And the
+// last step of the admission claims the refused run in the hearings register
+// (Activities.AdmitAppeal), which keeps one claim per refused run: an appeal that loaded the
+// refusal at the same moment as another that claimed it is refused, naming it, and one that
+// finds the refusal heard is refused, naming the hearing. Asked when the appeal starts; appeals
+// lodged before it replay without it.
+const ChangeHeardOnce = "heard-once"
+
+// ChangeHeardOnceInFlight is the change after which an appeal admitted before ChangeHeardOnce, and
+// still awaiting a supervisor when it was released, claims the refused run once decided, before
+// the decision is carried out: refused (heard by another appeal meanwhile, or held by one that
+// awaits its decision), it ends not admitted and nothing reopens. Asked only by such appeals, once
+// a supervisor has decided.
+const ChangeHeardOnceInFlight = "heard-once-in-flight"
+
+// admit claims the refused run for this appeal in the hearings register: it returns the
+// ErrNotAppealable failure that refuses the appeal, or another error the appeal fails with. A
+// worker without a register admits the appeal all the same, and says so: the server still runs
+// one appeal of a declaration at a time, and LoadRefusal found no hearing.
+func (a *appeal) admit(ctx workflow.Context) error {
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	ad := Admission{RefusedRunID: a.refusal.RunID, WorkflowID: a.status.Clearance, Appeal: info.ID, AppealRunID: info.RunID,
+		Admitted: workflow.Now(ctx)}
+	var held Admission
+	err := workflow.ExecuteActivity(ctx, NameAdmitAppeal, ad).Get(ctx, &held)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrNoHearing {
+		workflow.GetLogger(ctx).Warn("the admission was not claimed in a register", "declarationID", a.status.DeclarationID, "error", err)
+		return nil
+	}
+	if _, refused := notAdmitted(err); refused || err == nil {
+		return err
+	}
+	return fmt.Errorf("claim the refused run %s: %w", ad.RefusedRunID, err)
+}
+
+// refuse ends the appeal not admitted, for the reason an ErrNotAppealable failure gives; any
+// other error fails the appeal.
+func (a *appeal) refuse(ctx workflow.Context, err error) (Result, error) {
+	reason, refused := notAdmitted(err)
+	if !refused {
+		return Result{}, err
+	}
+	return a.end(ctx, Result{Outcome: OutcomeInadmissible, Reason: reason})
+}
 
 // recordHearing records that the appeal was heard against the refused run. The register being
 // away is retried until it answers; a worker without one is logged, and the decision is carried

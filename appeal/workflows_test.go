@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -39,10 +40,22 @@ type harness struct {
 	heard    []Hearing
 	hearErr  error
 	refused  map[string]error
+	// register is the hearings register the appeal's admission claims the refused run in;
+	// loads counts LoadRefusal's calls.
+	register *memRegister
+	loads    int
+	// runID stands in for the appeal's run ID in its admission: the test environment gives
+	// every run the same one.
+	runID string
+	// loaded, when set, is called once LoadRefusal has read the refusal.
+	loaded func() error
 }
 
+// appealID is the appeal's own workflow ID: the one ID of an appeal of the declaration.
+const appealID = "appeal-3205960330-JH-2020-US-0513"
+
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, refused: map[string]error{}}
+	h := &harness{t: t, refused: map[string]error{}, register: newMemRegister(), runID: "default-test-run-id"}
 	h.cfg = activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()}
 	h.cfg.Roster.Officers = append(h.cfg.Roster.Officers, policy.Officer{ID: "sup-ma", Name: "Ma Lin", Roles: []policy.Role{policy.RoleSupervisor}})
 	decl := declaration.Declaration{ID: "JH-2020-US-0513", Exporter: declaration.Party{Code: "3205960330"}}
@@ -56,13 +69,25 @@ func newHarness(t *testing.T) *harness {
 	}
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(refusedAt.Add(24 * time.Hour))
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: appealID})
 	h.env.RegisterWorkflowWithOptions(ClearanceAppeal, workflow.RegisterOptions{Name: WorkflowName})
 	h.env.RegisterActivityWithOptions(func(context.Context) (activities.Configuration, error) { return h.cfg, nil },
 		activity.RegisterOptions{Name: activities.NameLoadConfiguration})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, r RefusalRequest) (Refusal, error) {
 		require.Equal(t, "clearance-3205960330-JH-2020-US-0513", r.WorkflowID)
+		h.loads++
+		if h.loaded != nil {
+			if err := h.loaded(); err != nil {
+				return Refusal{}, temporal.NewNonRetryableApplicationError(err.Error(), "Test", nil)
+			}
+		}
 		return h.refusal, h.err
 	}, activity.RegisterOptions{Name: NameLoadRefusal})
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, ad Admission) (Admission, error) {
+		require.Equal(t, "clearance-3205960330-JH-2020-US-0513", ad.WorkflowID)
+		ad.AppealRunID = h.runID
+		return (&Activities{Client: h.register, Hearings: h.register}).AdmitAppeal(ctx, ad)
+	}, activity.RegisterOptions{Name: NameAdmitAppeal})
 	h.env.RegisterActivityWithOptions(func(_ context.Context, hr Hearing) (Hearing, error) {
 		require.Empty(t, h.told, "the hearing is recorded before the exporter is told")
 		if hr.Outcome == OutcomeUphold {
@@ -135,7 +160,7 @@ func TestUpheldAppealReopensTheClearance(t *testing.T) {
 	require.Contains(t, h.told[0].Message, "upheld by sup-ma")
 	require.Len(t, h.heard, 1)
 	require.Equal(t, Hearing{RefusedRunID: "run-refused", WorkflowID: "clearance-3205960330-JH-2020-US-0513",
-		Appeal: "default-test-workflow-id", AppealRunID: "default-test-run-id", Outcome: OutcomeUphold, Supervisor: "sup-ma",
+		Appeal: appealID, AppealRunID: "default-test-run-id", Outcome: OutcomeUphold, Supervisor: "sup-ma",
 		Decided: refusedAt.Add(26 * time.Hour), Reason: "cartons of 25 pieces: the totals agree"}, h.heard[0])
 }
 
@@ -150,7 +175,7 @@ func TestDismissedAppealLeavesTheRefusal(t *testing.T) {
 	require.Empty(t, h.reopened)
 	require.Contains(t, h.told[0].Message, "dismissed by sup-huang: the refusal stands: the cartons hold 20 each")
 	require.Equal(t, []Hearing{{RefusedRunID: "run-refused", WorkflowID: "clearance-3205960330-JH-2020-US-0513",
-		Appeal: "default-test-workflow-id", AppealRunID: "default-test-run-id", Outcome: OutcomeDismiss, Supervisor: "sup-huang",
+		Appeal: appealID, AppealRunID: "default-test-run-id", Outcome: OutcomeDismiss, Supervisor: "sup-huang",
 		Decided: refusedAt.Add(25 * time.Hour), Reason: "the cartons hold 20 each: the totals differ"}}, h.heard)
 }
 
@@ -299,26 +324,10 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 	require.Equal(t, "short", clip("short"))
 }
 
-// hearings is a hearings register in memory, for the activities' unit tests.
-type hearings map[string]Hearing
-
-func (m hearings) Hear(_ context.Context, h Hearing) (Hearing, error) {
-	if first, ok := m[h.RefusedRunID]; ok {
-		return first, nil
-	}
-	m[h.RefusedRunID] = h
-	return h, nil
-}
-
-func (m hearings) Heard(_ context.Context, runID string) (Hearing, bool, error) {
-	h, ok := m[runID]
-	return h, ok, nil
-}
-
 // A refusal the register holds a hearing of is not heard again, and the refusal names the
 // hearing; another refusal of the same clearance is.
 func TestRecordedHearingIsNotHeardAgain(t *testing.T) {
-	a := &Activities{Hearings: hearings{}}
+	a := &Activities{Hearings: newMemRegister()}
 	if _, err := a.RecordHearing(context.Background(), Hearing{RefusedRunID: "run-refused", Outcome: OutcomeDismiss,
 		Supervisor: "sup-huang", Decided: refusedAt, Reason: "the totals differ"}); err != nil {
 		t.Fatal(err)

@@ -15,9 +15,18 @@ var (
 	_ appeal.HearingRegister = (*Postgres)(nil)
 )
 
-// The hearings table: one row per refused run that an appeal was heard against.
+// The hearings table: one row per refused run that an appeal was heard against; and the
+// admissions table: one row per refused run that an appeal was admitted against, the claim that
+// lets one appeal of a refused run be admitted, whatever arrives at the same moment.
 const (
 	sqliteHearingsSchema = `
+CREATE TABLE IF NOT EXISTS appeal_admissions (
+	refused_run_id TEXT PRIMARY KEY,
+	workflow_id    TEXT NOT NULL,
+	appeal_id      TEXT NOT NULL,
+	appeal_run_id  TEXT NOT NULL,
+	admitted_at    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS appeal_hearings (
 	refused_run_id TEXT PRIMARY KEY,
 	workflow_id    TEXT NOT NULL,
@@ -38,6 +47,13 @@ CREATE TABLE IF NOT EXISTS appeal_hearings (
 	supervisor     text NOT NULL,
 	decided_at     timestamptz NOT NULL,
 	reason         text NOT NULL
+)`
+	postgresAdmissionsSchema = `CREATE TABLE IF NOT EXISTS appeal_admissions (
+	refused_run_id text PRIMARY KEY,
+	workflow_id    text NOT NULL,
+	appeal_id      text NOT NULL,
+	appeal_run_id  text NOT NULL,
+	admitted_at    timestamptz NOT NULL
 )`
 )
 
@@ -61,6 +77,48 @@ func (p *Postgres) Hear(ctx context.Context, h appeal.Hearing) (appeal.Hearing, 
 // Heard returns the hearing of a refused run, if an appeal was heard against it.
 func (p *Postgres) Heard(ctx context.Context, refusedRunID string) (appeal.Hearing, bool, error) {
 	return heard(ctx, p.db, postgresDialect, refusedRunID)
+}
+
+// Admit claims a's refused run for a's appeal run, or with stale set takes over the claim of
+// appeal run stale, and returns the admission the register holds for the run: a, or another
+// appeal's.
+func (s *SQLite) Admit(ctx context.Context, a appeal.Admission, stale string) (appeal.Admission, error) {
+	return admit(ctx, s.db, sqliteDialect, a, stale)
+}
+
+// Admit claims a's refused run for a's appeal run, or with stale set takes over the claim of
+// appeal run stale, and returns the admission the register holds for the run: a, or another
+// appeal's.
+func (p *Postgres) Admit(ctx context.Context, a appeal.Admission, stale string) (appeal.Admission, error) {
+	return admit(ctx, p.db, postgresDialect, a, stale)
+}
+
+// admit takes the claim in one statement each way, which the primary key makes atomic: an insert
+// that does nothing when the run is claimed, or an update that changes only stale's claim, so
+// of concurrent callers one claims the run and the others read its claim.
+func admit(ctx context.Context, db execer, d dialect, a appeal.Admission, stale string) (appeal.Admission, error) {
+	if a.RefusedRunID == "" || a.AppealRunID == "" {
+		return appeal.Admission{}, errors.New("admit the appeal: no refused run or appeal run")
+	}
+	at := d.timeArg(a.Admitted.UTC().Truncate(time.Microsecond))
+	if stale != "" {
+		if _, err := db.ExecContext(ctx, d.q(`UPDATE appeal_admissions SET workflow_id = ?, appeal_id = ?, appeal_run_id = ?, admitted_at = ?
+	WHERE refused_run_id = ? AND appeal_run_id = ?`), a.WorkflowID, a.Appeal, a.AppealRunID, at, a.RefusedRunID, stale); err != nil {
+			return appeal.Admission{}, fmt.Errorf("take over the admission against run %s of %s: %w", a.RefusedRunID, a.WorkflowID, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, d.q(`INSERT INTO appeal_admissions (refused_run_id, workflow_id, appeal_id, appeal_run_id, admitted_at)
+	VALUES (?, ?, ?, ?, ?) ON CONFLICT (refused_run_id) DO NOTHING`), a.RefusedRunID, a.WorkflowID, a.Appeal, a.AppealRunID, at); err != nil {
+		return appeal.Admission{}, fmt.Errorf("admit the appeal against run %s of %s: %w", a.RefusedRunID, a.WorkflowID, err)
+	}
+	var held appeal.Admission
+	err := db.QueryRowContext(ctx, d.q(`SELECT refused_run_id, workflow_id, appeal_id, appeal_run_id, admitted_at
+	FROM appeal_admissions WHERE refused_run_id = ?`), a.RefusedRunID).
+		Scan(&held.RefusedRunID, &held.WorkflowID, &held.Appeal, &held.AppealRunID, scanTime{d, &held.Admitted})
+	if err != nil {
+		return appeal.Admission{}, fmt.Errorf("read the admission against run %s: %w", a.RefusedRunID, err)
+	}
+	return held, nil
 }
 
 func hear(ctx context.Context, db execer, d dialect, h appeal.Hearing) (appeal.Hearing, error) {

@@ -74,6 +74,7 @@ END $$`,
 	PRIMARY KEY (exporter_code, declaration_id)
 )`,
 	postgresHearingsSchema,
+	postgresAdmissionsSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn

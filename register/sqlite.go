@@ -1,10 +1,10 @@
 // Package register keeps the engine's own durable records: the declarations register, one entry
 // per exporter's declaration with the registration number customs gave it at acceptance, the
 // release register, one release notice per exporter's declaration, bound to the clearance that
-// was released, and the appeal hearings, one per refused run an appeal was heard against. All
-// live in a SQLite file on one machine (SQLite) or in PostgreSQL for a cluster (Postgres), and
-// outlive the server's retention of the clearances. Only the worker links it: the exporter's and
-// officers' commands are clients.
+// was released, and the appeal admissions and hearings, one of each per refused run an appeal
+// was admitted and heard against. All live in a SQLite file on one machine (SQLite) or in
+// PostgreSQL for a cluster (Postgres), and outlive the server's retention of the clearances. Only
+// the worker links it: the exporter's and officers' commands are clients.
 package register
 
 import (
