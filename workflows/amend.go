@@ -95,12 +95,14 @@ type AmendmentRecord struct {
 	Rechecked []policy.Stage `json:"rechecked,omitempty"`
 }
 
-// amendedScope is what an applied amendment changed, for the run to check again.
-type amendedScope struct {
-	lines, documents, certificates bool
-	// review: an officer had started on the clearance, so an officer reviews the stage again
+// AmendedScope is what an applied amendment changed, for the run to check again.
+type AmendedScope struct {
+	Lines        bool `json:"lines,omitempty"`
+	Documents    bool `json:"documents,omitempty"`
+	Certificates bool `json:"certificates,omitempty"`
+	// Review: an officer had started on the clearance, so an officer reviews the stage again
 	// whatever its checks find.
-	review bool
+	Review bool `json:"review,omitempty"`
 }
 
 // setupAmendments registers the updates "amend" and "decide-amendment".
@@ -153,12 +155,12 @@ func amended(d declaration.Declaration, a Amendment) declaration.Declaration {
 // officerStarted reports whether an officer has started on the clearance: decided a stage, or
 // claimed or been handed one. From then on an amendment needs an officer's consent.
 func (c *clearance) officerStarted() bool {
-	for _, d := range c.decisions {
+	for _, d := range c.Decisions {
 		if d.Via != ViaAutomatic {
 			return true
 		}
 	}
-	for _, w := range c.workLog {
+	for _, w := range c.Work {
 		if w.Kind == WorkClaimed || (w.Kind == WorkReassigned && w.Holder != "") {
 			return true
 		}
@@ -168,10 +170,10 @@ func (c *clearance) officerStarted() bool {
 
 // awaitingConsent returns the record of the amendment that awaits consent, or nil.
 func (c *clearance) awaitingConsent() *AmendmentRecord {
-	if c.proposed == nil || len(c.amendments) == 0 {
+	if c.ProposedAmendment == nil || len(c.Amendments) == 0 {
 		return nil
 	}
-	return &c.amendments[len(c.amendments)-1]
+	return &c.Amendments[len(c.Amendments)-1]
 }
 
 // validateAmendUpdate is the validator of the update "amend".
@@ -190,9 +192,9 @@ func (c *clearance) validateAmendment(a Amendment) error {
 		return fmt.Errorf("amendment: amendment %d awaits an officer's consent since %s; it is decided first",
 			p.Version, p.At.UTC().Format(time.RFC3339))
 	}
-	if len(c.amendments) >= MaxAmendments {
+	if len(c.Amendments) >= MaxAmendments {
 		return fmt.Errorf("amendment: the declaration has been amended %d times, the most it may; withdraw it and lodge a new one",
-			len(c.amendments))
+			len(c.Amendments))
 	}
 	if strings.TrimSpace(a.Reason) == "" {
 		return fmt.Errorf("reason: required to amend; the officer reads it")
@@ -238,7 +240,7 @@ func (c *clearance) validateAmendment(a Amendment) error {
 	if len(declaration.Diff(c.decl, after)) == 0 {
 		return fmt.Errorf("lines: the amendment changes nothing in the declaration")
 	}
-	if c.stage != policy.StageDocumentCheck && after.NeedsBiologicalReview() != c.decl.NeedsBiologicalReview() {
+	if c.Stage != policy.StageDocumentCheck && after.NeedsBiologicalReview() != c.decl.NeedsBiologicalReview() {
 		change := "drop"
 		if after.NeedsBiologicalReview() {
 			change = "add"
@@ -254,7 +256,7 @@ func (c *clearance) validateAmendment(a Amendment) error {
 func (c *clearance) amend(ctx workflow.Context, a Amendment, caller *Principal) AmendmentRecord {
 	now := workflow.Now(ctx)
 	changes := declaration.Diff(c.decl, amended(c.decl, a))
-	rec := AmendmentRecord{Version: len(c.amendments) + 1, Stage: c.stage, At: now, Reason: a.Reason, Changes: changes}
+	rec := AmendmentRecord{Version: len(c.Amendments) + 1, Stage: c.Stage, At: now, Reason: a.Reason, Changes: changes}
 	if len(changes) > MaxChangesKept {
 		rec.Changes, rec.MoreChanges = changes[:MaxChangesKept], len(changes)-MaxChangesKept
 	}
@@ -266,11 +268,11 @@ func (c *clearance) amend(ctx workflow.Context, a Amendment, caller *Principal) 
 	if started {
 		rec.Status = AmendmentAwaitingConsent
 	}
-	c.amendments = append(c.amendments, rec)
+	c.Amendments = append(c.Amendments, rec)
 	workflow.GetLogger(ctx).Info("declaration amended", "declarationID", c.decl.ID, "amendment", rec.Version,
-		"stage", c.stage, "changes", len(changes), "status", rec.Status)
+		"stage", c.Stage, "changes", len(changes), "status", rec.Status)
 	if started {
-		c.proposed = &a
+		c.ProposedAmendment = &a
 		workflow.SetCurrentDetails(ctx, c.details(now))
 		return rec
 	}
@@ -282,9 +284,9 @@ func (c *clearance) amend(ctx workflow.Context, a Amendment, caller *Principal) 
 func (c *clearance) applyAmendment(ctx workflow.Context, a Amendment, review bool) {
 	before := c.decl.CategoryList()
 	c.decl = amended(c.decl, a)
-	c.amendedScope = &amendedScope{
-		lines: len(a.Lines)+len(a.RemoveLines) > 0, documents: len(a.Documents) > 0, certificates: len(a.Certificates) > 0,
-		review: review,
+	c.AmendedScope = &AmendedScope{
+		Lines: len(a.Lines)+len(a.RemoveLines) > 0, Documents: len(a.Documents) > 0, Certificates: len(a.Certificates) > 0,
+		Review: review,
 	}
 	if after := c.decl.CategoryList(); !slices.Equal(before, after) {
 		// Officers' queues filter on the product categories.
@@ -314,10 +316,10 @@ func (c *clearance) validateDecideAmendmentUpdate(raw json.RawMessage, caller *P
 		if d.Amendment != p.Version {
 			return fmt.Errorf("amendment: %d is not the amendment that awaits consent, %d", d.Amendment, p.Version)
 		}
-		if err := c.mayDecide(d.Officer, c.stage); err != nil {
+		if err := c.mayDecide(d.Officer, c.Stage); err != nil {
 			return err
 		}
-		if err := c.claimRefusal(Decision{Officer: d.Officer, Stage: c.stage}); err != nil {
+		if err := c.claimRefusal(Decision{Officer: d.Officer, Stage: c.Stage}); err != nil {
 			return err
 		}
 		switch d.Outcome {
@@ -337,8 +339,8 @@ func (c *clearance) validateDecideAmendmentUpdate(raw json.RawMessage, caller *P
 func (c *clearance) decideAmendment(ctx workflow.Context, d AmendmentDecision) AmendmentRecord {
 	now := workflow.Now(ctx)
 	rec := c.awaitingConsent()
-	a := *c.proposed
-	c.proposed = nil
+	a := *c.ProposedAmendment
+	c.ProposedAmendment = nil
 	rec.Officer, rec.DecidedAt, rec.DecisionReason = d.Officer, &now, d.Reason
 	msg := fmt.Sprintf("Declaration %s: amendment %d ", c.decl.ID, rec.Version)
 	if d.Outcome == AmendmentConsent {
@@ -361,18 +363,18 @@ func (c *clearance) decideAmendment(ctx workflow.Context, d AmendmentDecision) A
 // bears on (lines: every check; documents: the document check; certificates: the certification
 // check). It returns a refusal by rule, if one is found. The stage's own checks run next.
 func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (string, error) {
-	scope := c.amendedScope
-	c.amendedScope = nil
+	scope := c.AmendedScope
+	c.AmendedScope = nil
 	if scope == nil {
 		return "", nil
 	}
-	rec := &c.amendments[len(c.amendments)-1]
+	rec := &c.Amendments[len(c.Amendments)-1]
 	for _, s := range c.path() {
 		if s == stage {
 			break
 		}
-		bears := scope.lines || (s == policy.StageDocumentCheck && scope.documents) ||
-			(s == policy.StageCertificationCheck && scope.certificates)
+		bears := scope.Lines || (s == policy.StageDocumentCheck && scope.Documents) ||
+			(s == policy.StageCertificationCheck && scope.Certificates)
 		if !bears || activities.CheckActivity(s) == "" {
 			continue
 		}
@@ -382,7 +384,7 @@ func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (st
 		}
 		rec.Rechecked = append(rec.Rechecked, s)
 		if res != nil {
-			c.findings = append(c.findings, StageFindings{Stage: s, Result: *res, Recheck: true})
+			c.Findings = append(c.Findings, StageFindings{Stage: s, Result: *res, Recheck: true})
 		}
 		if refusal != "" {
 			return refusal, nil

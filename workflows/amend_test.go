@@ -187,12 +187,12 @@ func TestAmendmentRefusals(t *testing.T) {
 		{"does not validate", nil, UpdateAmend, Amendment{Lines: []declaration.Line{{ID: "1", HSCode: "12", Quantity: -1}}, Reason: "x"},
 			"the amended declaration does not validate"},
 		{"unknown field", nil, UpdateAmend, map[string]any{"reason": "x", "destination": "DE"}, `unknown field "destination"`},
-		{"adds the biological review late", func(c *clearance) { c.stage = policy.StageCertificationCheck }, UpdateAmend,
+		{"adds the biological review late", func(c *clearance) { c.Stage = policy.StageCertificationCheck }, UpdateAmend,
 			Amendment{Lines: []declaration.Line{addBio}, Reason: "x"}, "would add the biological review"},
 		{"another awaits consent", propose, UpdateAmend, shortShipment(), "amendment 1 awaits an officer's consent"},
 		{"too many", func(c *clearance) {
 			for i := 0; i < MaxAmendments; i++ {
-				c.amendments = append(c.amendments, AmendmentRecord{Version: i + 1, Status: AmendmentApplied})
+				c.Amendments = append(c.Amendments, AmendmentRecord{Version: i + 1, Status: AmendmentApplied})
 			}
 		}, UpdateAmend, shortShipment(), "amended 10 times"},
 		{"not awaiting an officer", func(c *clearance) { c.phase = PhaseChecking }, UpdateAmend, shortShipment(),
@@ -205,7 +205,7 @@ func TestAmendmentRefusals(t *testing.T) {
 			`officer: "hq-wang" does not hold the role`},
 		{"held by another", func(c *clearance) {
 			propose(c)
-			c.claim = &Claim{Officer: "doc-chen", Stage: c.stage, At: start}
+			c.Claim = &Claim{Officer: "doc-chen", Stage: c.Stage, At: start}
 		}, UpdateDecideAmendment, AmendmentDecision{Officer: "doc-li", Amendment: 1, Outcome: AmendmentConsent}, "held by doc-chen"},
 		{"refusal without reason", propose, UpdateDecideAmendment, AmendmentDecision{Officer: "doc-li", Amendment: 1, Outcome: AmendmentRefuse},
 			"reason: required to refuse an amendment"},

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -23,7 +22,7 @@ var a *activities.Activities
 // ExportClearance carries one export declaration through the clearance stages and returns how
 // it ended, with its timeline set against the 20-day standard.
 func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
-	c := &clearance{decl: in.Declaration, submitted: workflow.Now(ctx), phase: PhaseStarting}
+	c := &clearance{decl: in.Declaration, Carried: Carried{Submitted: workflow.Now(ctx)}, phase: PhaseStarting}
 	c.rel = newReleases(ctx)
 	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
 	if in.Carried != nil {
@@ -41,66 +40,23 @@ func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
 	return c.run(ctx)
 }
 
-// clearance is the workflow's state. Update and signal handlers change it; run reads it.
+// clearance is one run of the workflow. Everything the clearance must remember is its Carried
+// state, which a continue-as-new and an upheld appeal's reopening hand to the next run whole; the
+// rest belongs to this run alone: the step it is taking, and the handles the SDK gives it. Update
+// and signal handlers change it; run reads it.
 type clearance struct {
-	decl      declaration.Declaration
-	cfg       activities.Configuration
-	selection activities.LaneSelection
-	lane      policy.Lane
-	stage     policy.Stage
-	// state is the clearance's status as published in ClearanceStatus; phase is where its state
-	// machine stands, and says what it accepts.
-	state     State
-	phase     Phase
-	waiting   *Waiting
-	reason    string
-	submitted time.Time
-	ended     time.Time
-	breached  bool
-	notice    *activities.ReleaseNotice
-	// registration is the declaration's entry in the declarations register (nil before
-	// acceptance, and for clearances started before the register).
-	registration *Registration
-	// claim is who holds the stage awaiting a decision; workLog the steps of work management.
-	claim   *Claim
-	workLog []WorkRecord
-	// holds are the holds placed on the clearance, standing or lifted.
-	holds []HoldRecord
-	// amendments are the exporter's amendments; proposed is the one that awaits an officer's
-	// consent, amendedScope what an applied one changed, until the run checks it again.
-	amendments   []AmendmentRecord
-	proposed     *Amendment
-	amendedScope *amendedScope
-	// appeals are the upheld appeals that reopened the clearance; overrule is the stage an appeal
-	// reopened until it ends: a refusal by rule there goes to the officer instead; firstRunID is
-	// the first run of a reopened clearance.
-	appeals    []AppealRecord
-	overrule   policy.Stage
-	firstRunID string
+	decl declaration.Declaration
+	Carried
 
-	findings  []StageFindings
-	decisions []DecisionRecord
-	refused   []RefusedDecision
-	// refusedCount counts every refused decision signal; refused keeps the latest.
-	refusedCount int
-	// carriedRuns counts the runs before this one (see Carried).
-	carriedRuns int
-	// held are decision signals received while the clearance moved to a new run, taken up when it
-	// next awaits an officer.
-	held        []json.RawMessage
-	heldCallers []Principal
-	// result is the clearance's result once it ended, for the query QueryResult.
+	// phase is where the run's state machine stands, and says what it accepts; the run starts
+	// its carried stage at its checks.
+	phase   Phase
+	waiting *Waiting
+	// reason, ended, notice and result are the outcome, once the run has one.
+	reason string
+	ended  time.Time
+	notice *activities.ReleaseNotice
 	result *Result
-	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
-	decisionSignals, rosterSignals workflow.ReceiveChannel
-	// weighed counts the findings an officer's approval has weighed: rechecked findings of
-	// earlier stages before it no longer need a reason to approve over.
-	weighed     int
-	reroutes    []RerouteRecord
-	supplies    []SupplyRecord
-	escalations []Escalation
-	timeline    []StageRecord
-
 	// pending is the accepted officer decision (PhaseDecided) that run has not taken up yet.
 	pending *DecisionRecord
 	// withdrawal is the exporter's accepted withdrawal (PhaseWithdrawing), or another agency's
@@ -108,6 +64,8 @@ type clearance struct {
 	withdrawal *Withdrawal
 	refusedBy  string
 
+	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
+	decisionSignals, rosterSignals workflow.ReceiveChannel
 	// rel says which released behaviour the clearance follows.
 	rel releases
 	// shown is what the clearance's search attributes hold.
@@ -166,15 +124,15 @@ func (c *clearance) publish(ctx workflow.Context) error {
 		u = append(u, DeclarationAttributes(c.decl)...)
 		next.identity = true
 	}
-	if c.registration != nil && c.registration.Number != next.registration {
-		u = append(u, RegistrationKey.ValueSet(c.registration.Number))
-		next.registration = c.registration.Number
+	if c.Registration != nil && c.Registration.Number != next.registration {
+		u = append(u, RegistrationKey.ValueSet(c.Registration.Number))
+		next.registration = c.Registration.Number
 	}
 	if _, held := c.onHold(); (next.onHold == nil && held) || (next.onHold != nil && *next.onHold != held) {
 		u = append(u, OnHoldKey.ValueSet(held))
 		next.onHold = &held
 	}
-	if p := c.selection.Priority; p != "" && p != next.priority {
+	if p := c.Selection.Priority; p != "" && p != next.priority {
 		u = append(u, PriorityKey.ValueSet(p))
 		next.priority = p
 	}
@@ -186,21 +144,21 @@ func (c *clearance) publish(ctx workflow.Context) error {
 		}
 		next.claimedBy = h
 	}
-	if c.lane != "" && string(c.lane) != next.lane {
-		u = append(u, LaneKey.ValueSet(string(c.lane)))
-		next.lane = string(c.lane)
+	if c.Lane != "" && string(c.Lane) != next.lane {
+		u = append(u, LaneKey.ValueSet(string(c.Lane)))
+		next.lane = string(c.Lane)
 	}
-	if c.stage != "" && string(c.stage) != next.stage {
-		u = append(u, StageKey.ValueSet(string(c.stage)))
-		next.stage = string(c.stage)
+	if c.Stage != "" && string(c.Stage) != next.stage {
+		u = append(u, StageKey.ValueSet(string(c.Stage)))
+		next.stage = string(c.Stage)
 	}
-	if c.state != "" && string(c.state) != next.status {
-		u = append(u, StatusKey.ValueSet(string(c.state)))
-		next.status = string(c.state)
+	if c.State != "" && string(c.State) != next.status {
+		u = append(u, StatusKey.ValueSet(string(c.State)))
+		next.status = string(c.State)
 	}
-	if next.breached == nil || *next.breached != c.breached {
-		u = append(u, SlaBreachedKey.ValueSet(c.breached))
-		breached := c.breached
+	if next.breached == nil || *next.breached != c.SlaBreached {
+		u = append(u, SlaBreachedKey.ValueSet(c.SlaBreached))
+		breached := c.SlaBreached
 		next.breached = &breached
 	}
 	if len(u) > 0 {
@@ -237,11 +195,11 @@ func (c *clearance) logger(ctx workflow.Context) interface {
 func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	log := c.logger(ctx)
 	if err := workflow.ExecuteActivity(c.activityCtx(ctx, "Load the clearance policy and officer roster"),
-		a.LoadConfiguration).Get(ctx, &c.cfg); err != nil {
+		a.LoadConfiguration).Get(ctx, &c.Configuration); err != nil {
 		return Result{}, fmt.Errorf("load configuration: %w", err)
 	}
 	err := workflow.ExecuteActivity(c.activityCtx(ctx, "Select the risk lane"), a.SelectLane,
-		activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}).Get(ctx, &c.selection)
+		activities.CheckInput{Declaration: c.decl, On: workflow.Now(ctx)}).Get(ctx, &c.Selection)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInvalidDeclaration {
 		// Started without the starter's validation: refuse, naming the problems.
@@ -250,8 +208,8 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("select lane: %w", err)
 	}
-	c.lane = c.selection.Lane
-	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.lane, "reasons", c.selection.Reasons)
+	c.Lane = c.Selection.Lane
+	log.Info("lane selected", "declarationID", c.decl.ID, "lane", c.Lane, "reasons", c.Selection.Reasons)
 	switch refusal, err := c.register(ctx); {
 	case err != nil:
 		return Result{}, err
@@ -316,7 +274,7 @@ func (c *clearance) register(ctx workflow.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("register declaration: %w", err)
 	}
-	c.registration = &Registration{Number: reg.Number, Accepted: reg.LodgedAt}
+	c.Registration = &Registration{Number: reg.Number, Accepted: reg.LodgedAt}
 	workflow.GetLogger(ctx).Info("declaration registered", "declarationID", c.decl.ID, "registration", reg.Number)
 	return "", nil
 }
@@ -324,8 +282,8 @@ func (c *clearance) register(ctx workflow.Context) (string, error) {
 // firstRun is the run the clearance started with: a clearance that continues as new keeps it, and
 // the registers bind the declaration and its release notice to it.
 func (c *clearance) firstRun(ctx workflow.Context) string {
-	if c.firstRunID != "" {
-		return c.firstRunID
+	if c.FirstRunID != "" {
+		return c.FirstRunID
 	}
 	info := workflow.GetInfo(ctx)
 	if info.FirstRunID != "" {
@@ -337,19 +295,19 @@ func (c *clearance) firstRun(ctx workflow.Context) string {
 // refuseInvalid ends a clearance whose declaration does not validate at its first stage.
 func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, error) {
 	now := workflow.Now(ctx)
-	c.stage = policy.StageDocumentCheck
-	allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck
-	c.timeline = append(c.timeline, StageRecord{Stage: c.stage, Started: now, Ended: now, Outcome: OutcomeRefused,
-		Allowance: allowance, Due: c.cfg.Policy.Calendar.Due(now, allowance.D())})
+	c.Stage = policy.StageDocumentCheck
+	allowance := c.Configuration.Policy.AllowancesFor(c.decl.IsExpedited()).DocumentCheck
+	c.Timeline = append(c.Timeline, StageRecord{Stage: c.Stage, Started: now, Ended: now, Outcome: OutcomeRefused,
+		Allowance: allowance, Due: c.Configuration.Policy.Calendar.Due(now, allowance.D())})
 	if c.withdrawal != nil && c.rel.explicitPhases(ctx) {
 		// The withdrawal was accepted while the lane was selected: it is carried out.
-		c.timeline[0].Outcome = OutcomeWithdrawn
+		c.Timeline[0].Outcome = OutcomeWithdrawn
 		return c.finish(ctx, c.withdrawn())
 	}
 	c.reason = reason
 	c.enter(ctx, PhaseEnding)
 	c.record(ctx, DecisionRecord{
-		Decision: Decision{Stage: c.stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
+		Decision: Decision{Stage: c.Stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
 	if err := c.rel.stageShown(ctx, c); err != nil {
 		return Result{}, err
 	}
@@ -369,7 +327,7 @@ func (c *clearance) next(s policy.Stage) policy.Stage {
 	case policy.StageBiologicalReview:
 		return policy.StageCertificationCheck
 	case policy.StageCertificationCheck:
-		if c.lane == policy.LaneRed {
+		if c.Lane == policy.LaneRed {
 			return policy.StagePhysicalInspection
 		}
 		return policy.StageRelease
@@ -382,18 +340,18 @@ func (c *clearance) next(s policy.Stage) policy.Stage {
 // runStage runs one stage to its end. It returns the final state when the stage ends the
 // clearance (refused, lapsed, withdrawn), or "" when the clearance goes on.
 func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage, resume, reviewAfterSupply bool) (State, error) {
-	c.stage = stage
+	c.Stage = stage
 	if !resume {
 		now := workflow.Now(ctx)
-		allowance := c.cfg.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
-		due := c.cfg.Policy.Calendar.Due(now, allowance)
-		c.timeline = append(c.timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
+		allowance := c.Configuration.Policy.AllowancesFor(c.decl.IsExpedited()).For(stage)
+		due := c.Configuration.Policy.Calendar.Due(now, allowance)
+		c.Timeline = append(c.Timeline, StageRecord{Stage: stage, Started: now, Allowance: policy.Duration(allowance), Due: due})
 		if err := c.rel.stageShown(ctx, c); err != nil {
 			return "", err
 		}
 		workflow.GetLogger(ctx).Info("stage started", "declarationID", c.decl.ID, "stage", stage, "allowance", allowance)
 	}
-	idx := len(c.timeline) - 1
+	idx := len(c.Timeline) - 1
 
 	stageCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
@@ -429,19 +387,19 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		c.enter(ctx, PhaseChecking)
 		started := workflow.Now(ctx)
 		res, refusal, err := c.check(ctx, stage)
-		c.timeline[idx].CheckTime += policy.Duration(workflow.Now(ctx).Sub(started))
-		c.timeline[idx].CheckRuns++
+		c.Timeline[idx].CheckTime += policy.Duration(workflow.Now(ctx).Sub(started))
+		c.Timeline[idx].CheckRuns++
 		if err != nil {
 			return "", "", err
 		}
 		if res != nil {
-			c.findings = append(c.findings, StageFindings{Stage: stage, Result: *res})
+			c.Findings = append(c.Findings, StageFindings{Stage: stage, Result: *res})
 		}
 		if refusal != "" && c.withdrawal != nil && c.rel.explicitPhases(ctx) {
 			// The withdrawal was accepted while the checks ran: it is carried out.
 			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
-		if refusal != "" && c.overrule == stage {
+		if refusal != "" && c.Overrule == stage {
 			// The appeal that reopened the stage was upheld against such a refusal: the officer
 			// weighs the findings instead.
 			workflow.GetLogger(ctx).Info("refusal by rule goes to the officer on appeal", "declarationID", c.decl.ID,
@@ -481,7 +439,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			continue
 		}
 		if errors.Is(err, errAmended) {
-			review := c.amendedScope != nil && c.amendedScope.review
+			review := c.AmendedScope != nil && c.AmendedScope.Review
 			refusal, err := c.recheckAmended(ctx, stage)
 			if err != nil {
 				return "", "", err
@@ -536,7 +494,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			}
 			if !supplied {
 				c.reason = fmt.Sprintf("no answer to the request for information at %s within %s",
-					stage, c.cfg.Policy.InformationDeadline)
+					stage, c.Configuration.Policy.InformationDeadline)
 				c.enter(ctx, PhaseEnding)
 				c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,
 					Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
@@ -575,7 +533,7 @@ func (c *clearance) refuseByRule(ctx workflow.Context, stage policy.Stage, refus
 // on (documents: the document check; certificates: the certification check), so that new
 // evidence is checked where its rules live. It returns a refusal by rule, if one is found.
 func (c *clearance) recheck(ctx workflow.Context, stage policy.Stage) (string, error) {
-	last := c.supplies[len(c.supplies)-1]
+	last := c.Supplies[len(c.Supplies)-1]
 	var earlier []policy.Stage
 	for _, s := range c.path() {
 		if s == stage {
@@ -594,7 +552,7 @@ func (c *clearance) recheck(ctx workflow.Context, stage policy.Stage) (string, e
 			return "", err
 		}
 		if res != nil {
-			c.findings = append(c.findings, StageFindings{Stage: s, Result: *res, Recheck: true})
+			c.Findings = append(c.Findings, StageFindings{Stage: s, Result: *res, Recheck: true})
 		}
 		if refusal != "" {
 			return refusal, nil
@@ -701,7 +659,7 @@ func (c *clearance) watch(ctx workflow.Context) { c.rel.watch(ctx, c) }
 // startWatch escalates the current stage if it is still running after wait, unless its allowance
 // is already watched.
 func (c *clearance) startWatch(wait time.Duration) {
-	if c.watching || c.stageCtx == nil || c.timeline[c.stageIdx].Escalated {
+	if c.watching || c.stageCtx == nil || c.Timeline[c.stageIdx].Escalated {
 		return
 	}
 	c.watching = true
@@ -741,12 +699,12 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	if err := c.stageActivity(ctx, "Refresh the officer roster", a.LoadConfiguration, nil, &cfg); err != nil {
 		return DecisionRecord{}, fmt.Errorf("refresh roster: %w", err)
 	}
-	c.cfg.Roster = cfg.Roster
+	c.Configuration.Roster = cfg.Roster
 	since := workflow.Now(ctx)
 	role := policy.StageRole(stage)
 	c.waiting = &Waiting{
 		For: WaitingForOfficer, Role: role, Officers: c.eligible(stage),
-		Since: since, Due: c.timeline[idx].Due,
+		Since: since, Due: c.Timeline[idx].Due,
 	}
 	c.watch(ctx)
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
@@ -760,7 +718,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer || (long && c.historyLong(ctx)) })
 	for err == nil && c.phase == PhaseAwaitingOfficer {
 		if c.rel.explicitPhases(ctx) {
-			c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+			c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 			c.waiting = nil
 			return DecisionRecord{}, errContinue
 		}
@@ -770,7 +728,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	if err != nil {
 		return DecisionRecord{}, err
 	}
-	c.timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+	c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
 	switch c.phase {
 	case PhaseWithdrawing, PhaseRefusing:
@@ -796,11 +754,11 @@ func (c *clearance) refreshRoster(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(actx, a.LoadConfiguration).Get(ctx, &cfg); err != nil {
 		return fmt.Errorf("refresh roster: %w", err)
 	}
-	c.cfg.Roster = cfg.Roster
+	c.Configuration.Roster = cfg.Roster
 	if w := c.waiting; w != nil && w.For == WaitingForOfficer {
-		w.Officers = c.eligible(c.stage)
-		for _, e := range c.escalations {
-			if _, ok := c.cfg.Roster.Find(e.Supervisor); ok && e.Stage == c.stage && !contains(w.Officers, e.Supervisor) {
+		w.Officers = c.eligible(c.Stage)
+		for _, e := range c.Escalations {
+			if _, ok := c.Configuration.Roster.Find(e.Supervisor); ok && e.Stage == c.Stage && !contains(w.Officers, e.Supervisor) {
 				w.Officers = append(w.Officers, e.Supervisor)
 			}
 		}
@@ -812,7 +770,7 @@ func (c *clearance) refreshRoster(ctx workflow.Context) error {
 // eligible lists the officers who may decide the stage now.
 func (c *clearance) eligible(stage policy.Stage) []string {
 	var ids []string
-	for _, o := range c.cfg.Roster.Officers {
+	for _, o := range c.Configuration.Roster.Officers {
 		if o.Has(policy.StageRole(stage)) && c.separationOfDuties(stage, o.ID) == "" {
 			ids = append(ids, o.ID)
 		}
@@ -825,7 +783,7 @@ func (c *clearance) separationOfDuties(stage policy.Stage, officer string) strin
 	if stage != policy.StageRelease {
 		return ""
 	}
-	for _, d := range c.decisions {
+	for _, d := range c.Decisions {
 		if d.Stage == policy.StageBiologicalReview && d.Officer == officer && d.Via != ViaAutomatic {
 			return fmt.Sprintf("officer: %q decided the biological review and may not also decide the release", officer)
 		}
@@ -837,17 +795,17 @@ func (c *clearance) separationOfDuties(stage policy.Stage, officer string) strin
 // It reports whether the exporter answered.
 func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
 	since := workflow.Now(ctx)
-	deadline := c.cfg.Policy.InformationDeadline.D()
+	deadline := c.Configuration.Policy.InformationDeadline.D()
 	due := since.Add(deadline)
-	onCalendar := c.cfg.Policy.Calendar.BusinessDays() && c.rel.informationDeadlineOnCalendar(ctx)
+	onCalendar := c.Configuration.Policy.Calendar.BusinessDays() && c.rel.informationDeadlineOnCalendar(ctx)
 	if onCalendar {
-		due = c.cfg.Policy.Calendar.Due(since, deadline)
+		due = c.Configuration.Policy.Calendar.Due(since, deadline)
 	}
 	c.waiting = &Waiting{
 		For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Requested: d.Requested,
 		Reason: d.Reason, Since: since, Due: due,
 	}
-	stopped := c.cfg.Policy.TraderTimeStopsTheClock() && !c.timeline[idx].Escalated && c.rel.traderTimeStopsTheClock(ctx)
+	stopped := c.Configuration.Policy.TraderTimeStopsTheClock() && !c.Timeline[idx].Escalated && c.rel.traderTimeStopsTheClock(ctx)
 	c.waiting.ClockStopped = stopped
 	if stopped {
 		// Trader time: the allowance is not watched while the exporter is asked.
@@ -866,17 +824,17 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
 	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      due.Sub(since),
-		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.cfg.Policy.InformationDeadline, onCalendar, due)},
+		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.Configuration.Policy.InformationDeadline, onCalendar, due)},
 	}, func() bool { return c.phase != PhaseAwaitingExporter })
 	if err != nil {
 		return false, err
 	}
 	now := workflow.Now(ctx)
-	c.timeline[idx].ExporterWait += policy.Duration(now.Sub(since))
+	c.Timeline[idx].ExporterWait += policy.Duration(now.Sub(since))
 	if stopped {
-		st := &c.timeline[idx]
+		st := &c.Timeline[idx]
 		st.ClockStopped += policy.Duration(now.Sub(since))
-		st.Due = c.cfg.Policy.Calendar.Due(st.Due, c.cfg.Policy.Calendar.Worked(since, now))
+		st.Due = c.Configuration.Policy.Calendar.Due(st.Due, c.Configuration.Policy.Calendar.Worked(since, now))
 		if ok && c.phase == PhaseSupplied {
 			c.restartWatch(max(st.Due.Sub(now), time.Millisecond))
 		}
@@ -895,9 +853,9 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 // wait (the allowance, or longer when weekends and holidays stop the clock). The stage keeps
 // waiting: nothing is approved because time ran out.
 func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Duration) {
-	stage := c.timeline[idx].Stage
-	allowance := c.timeline[idx].Allowance.D()
-	summary := AllowanceTimerSummary(stage, policy.Duration(allowance), c.cfg.Policy.Calendar.BusinessDays(), c.timeline[idx].Due)
+	stage := c.Timeline[idx].Stage
+	allowance := c.Timeline[idx].Allowance.D()
+	summary := AllowanceTimerSummary(stage, policy.Duration(allowance), c.Configuration.Policy.Calendar.BusinessDays(), c.Timeline[idx].Due)
 	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary})
 	if err := timer.Get(ctx, nil); err != nil {
 		return // the stage ended in time
@@ -913,11 +871,11 @@ func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Dura
 // escalate records that the stage overran its allowance and adds a supervisor to those who may
 // decide it. The stage keeps waiting: nothing is approved because time ran out.
 func (c *clearance) escalate(ctx workflow.Context, idx int) error {
-	stage := c.timeline[idx].Stage
-	allowance := c.timeline[idx].Allowance.D()
+	stage := c.Timeline[idx].Stage
+	allowance := c.Timeline[idx].Allowance.D()
 	// A supervisor the separation of duties bars from the stage could not decide it.
 	var supervisors []string
-	for _, id := range c.cfg.Roster.WithRole(policy.RoleSupervisor) {
+	for _, id := range c.Configuration.Roster.WithRole(policy.RoleSupervisor) {
 		if c.separationOfDuties(stage, id) == "" {
 			supervisors = append(supervisors, id)
 		}
@@ -928,10 +886,10 @@ func (c *clearance) escalate(ctx workflow.Context, idx int) error {
 		_, _ = h.Write([]byte(c.decl.ID + "/" + string(stage)))
 		supervisor = supervisors[int(h.Sum32()%uint32(len(supervisors)))]
 	}
-	c.escalations = append(c.escalations, Escalation{Stage: stage, At: workflow.Now(ctx),
+	c.Escalations = append(c.Escalations, Escalation{Stage: stage, At: workflow.Now(ctx),
 		Allowance: policy.Duration(allowance), Supervisor: supervisor})
-	c.timeline[idx].Escalated = true
-	c.breached = true
+	c.Timeline[idx].Escalated = true
+	c.SlaBreached = true
 	c.metrics(ctx, map[string]string{"stage": string(stage)}).Counter(MetricSLABreaches).Inc(1)
 	if c.waiting != nil && c.waiting.For == WaitingForOfficer && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
 		c.waiting.Officers = append(c.waiting.Officers, supervisor)
@@ -956,18 +914,18 @@ func (c *clearance) release(ctx workflow.Context, officer string) error {
 	c.enter(ctx, PhaseReleasing)
 	var n activities.ReleaseNotice
 	// The release register issues one notice per declaration, however many attempts it takes.
-	req := activities.ReleaseRequest{DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.lane, Officer: officer,
+	req := activities.ReleaseRequest{DeclarationID: c.decl.ID, ExporterCode: c.decl.Exporter.Code, Lane: c.Lane, Officer: officer,
 		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, RunID: c.firstRun(ctx)}
-	if c.registration != nil {
-		req.Registration = c.registration.Number
+	if c.Registration != nil {
+		req.Registration = c.Registration.Number
 	}
 	if err := c.stageActivity(ctx, "Issue the release notice", a.IssueReleaseNotice, req, &n); err != nil {
 		return fmt.Errorf("issue release notice: %w", err)
 	}
 	c.notice = &n
 	registered := ""
-	if c.registration != nil {
-		registered = " (registration " + c.registration.Number + ")"
+	if c.Registration != nil {
+		registered = " (registration " + c.Registration.Number + ")"
 	}
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyReleased, Notice: n.Number,
 		Message: fmt.Sprintf("Declaration %s%s released under notice %s; the goods may be loaded", c.decl.ID, registered, n.Number)})
@@ -1024,14 +982,14 @@ func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workfl
 
 // setState records the clearance's state in the search attributes and the current details.
 func (c *clearance) setState(ctx workflow.Context, s State) error {
-	c.state = s
+	c.State = s
 	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
 	return c.rel.stateSet(ctx, c)
 }
 
 func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	now := workflow.Now(ctx)
-	r := &c.timeline[idx]
+	r := &c.Timeline[idx]
 	r.Ended = now
 	r.Duration = policy.Duration(now.Sub(r.Started))
 	if outcome == OutcomeWithdrawn && c.refusedBy != "" {
@@ -1039,11 +997,11 @@ func (c *clearance) endStage(ctx workflow.Context, idx int, outcome string) {
 	}
 	r.Outcome = outcome
 	r.Overrun = r.Ended.After(r.Due)
-	if c.overrule == r.Stage {
-		c.overrule = ""
+	if c.Overrule == r.Stage {
+		c.Overrule = ""
 	}
-	if c.claim != nil && c.claim.Stage == r.Stage {
-		c.claim = nil // the next stage is another queue's
+	if c.Claim != nil && c.Claim.Stage == r.Stage {
+		c.Claim = nil // the next stage is another queue's
 	}
 	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": outcome}).
 		Timer(MetricStageDuration).Record(r.Duration.D())
@@ -1057,7 +1015,7 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	c.phase = PhaseEnded
 	if p := c.awaitingConsent(); p != nil {
 		p.Status = AmendmentUndecided
-		c.proposed = nil
+		c.ProposedAmendment = nil
 	}
 	if err := c.setState(ctx, s); err != nil {
 		return Result{}, err
@@ -1066,10 +1024,10 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return Result{}, err
 	}
-	elapsed := c.ended.Sub(c.submitted)
-	std := c.cfg.Policy.Standard.D()
+	elapsed := c.ended.Sub(c.Submitted)
+	std := c.Configuration.Policy.Standard.D()
 	counted, trader := elapsed, time.Duration(0)
-	for _, st := range c.timeline {
+	for _, st := range c.Timeline {
 		counted -= st.ClockStopped.D()
 		trader += st.ExporterWait.D()
 	}
@@ -1080,15 +1038,15 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		"elapsed", elapsed, "standard", std)
 	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
 	c.result = &Result{
-		Amendments: c.amendments, Appeals: c.appeals,
-		Holds: c.holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
-		DeclarationID: c.decl.ID, State: s, Lane: c.lane, Expedited: c.decl.IsExpedited(),
-		Notice: c.notice, Stage: c.stage, Reason: c.reason, Registration: c.registration,
-		Submitted: c.submitted, Ended: c.ended,
-		Timeline: c.timeline, Decisions: c.decisions, Escalations: c.escalations,
+		Amendments: c.Amendments, Appeals: c.Appeals,
+		Holds: c.Holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
+		DeclarationID: c.decl.ID, State: s, Lane: c.Lane, Expedited: c.decl.IsExpedited(),
+		Notice: c.notice, Stage: c.Stage, Reason: c.reason, Registration: c.Registration,
+		Submitted: c.Submitted, Ended: c.ended,
+		Timeline: c.Timeline, Decisions: c.Decisions, Escalations: c.Escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),
 		Counted: policy.Duration(counted), TraderTime: policy.Duration(trader),
-		WithinStandard: counted <= std, Margin: policy.Duration(std - counted), Counting: c.cfg.Policy.Calendar.Name(),
+		WithinStandard: counted <= std, Margin: policy.Duration(std - counted), Counting: c.Configuration.Policy.Calendar.Name(),
 	}
 	return *c.result, nil
 }
@@ -1114,13 +1072,13 @@ func (c *clearance) metrics(ctx workflow.Context, tags map[string]string) client
 	if c.decl.IsExpedited() {
 		procedure = "expedited"
 	}
-	tags["lane"], tags["procedure"] = string(c.lane), procedure
+	tags["lane"], tags["procedure"] = string(c.Lane), procedure
 	return workflow.GetMetricsHandler(ctx).WithTags(tags)
 }
 
 // record keeps a decision and counts it.
 func (c *clearance) record(ctx workflow.Context, r DecisionRecord) {
-	c.decisions = append(c.decisions, r)
+	c.Decisions = append(c.Decisions, r)
 	c.metrics(ctx, map[string]string{"stage": string(r.Stage), "outcome": string(r.Outcome), "via": string(r.Via)}).
 		Counter(MetricDecisions).Inc(1)
 }

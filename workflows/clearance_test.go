@@ -679,13 +679,13 @@ func TestSupplyRefusedWhenNotAwaitingDocuments(t *testing.T) {
 }
 
 func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
-	c := &clearance{state: StateAwaitingOfficer, phase: PhaseAwaitingOfficer, stage: policy.StageBiologicalReview, lane: policy.LaneYellow,
-		waiting: &Waiting{Role: policy.RoleHealthQuarantine, Officers: []string{"hq-wang", "hq-zhao"},
+	c := &clearance{Carried: Carried{State: StateAwaitingOfficer, Stage: policy.StageBiologicalReview, Lane: policy.LaneYellow},
+		phase: PhaseAwaitingOfficer, waiting: &Waiting{Role: policy.RoleHealthQuarantine, Officers: []string{"hq-wang", "hq-zhao"},
 			Due: start.Add(12 * 24 * time.Hour)}}
 	got := c.details(start.Add(36 * time.Hour))
 	require.Equal(t, "Awaiting a decision on **biological-review** from a health-quarantine-officer (hq-wang, hq-zhao). "+
 		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.", got)
-	c.state, c.phase, c.waiting = StateAwaitingExporter, PhaseAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
+	c.State, c.phase, c.waiting = StateAwaitingExporter, PhaseAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
 	require.Contains(t, c.details(start.Add(2*time.Hour)), "the time is up")
 	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))
 }

@@ -27,44 +27,25 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 		return err
 	}
 	info := workflow.GetInfo(ctx)
-	run := 1
-	if c.carriedRuns > 0 {
-		run = c.carriedRuns + 1
-	}
-	workflow.GetLogger(ctx).Info("continuing as new", "declarationID", c.decl.ID, "stage", c.stage,
-		"events", info.GetCurrentHistoryLength(), "run", run)
-	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &Carried{
-		Run: run, PreviousRunID: info.WorkflowExecution.RunID,
-		Configuration: c.cfg, Selection: c.selection, Lane: c.lane, Stage: c.stage, State: c.state,
-		Submitted: c.submitted, SlaBreached: c.breached, Record: c.recorded(), Weighed: c.weighed,
-		OfficerReview: officerReview, HeldSignals: c.held, HeldCallers: c.heldCallers, Registration: c.registration,
-		Claim: c.claim, ProposedAmendment: c.proposed, FirstRunID: c.firstRunID,
-	}})
+	k := c.Carried
+	k.Run, k.PreviousRunID, k.OfficerReview = c.Run+1, info.WorkflowExecution.RunID, officerReview
+	workflow.GetLogger(ctx).Info("continuing as new", "declarationID", c.decl.ID, "stage", c.Stage,
+		"events", info.GetCurrentHistoryLength(), "run", k.Run)
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &k})
 }
 
-// restore takes up the record an earlier run carried.
+// restore takes up the state an earlier run carried, at the carried stage's checks.
 func (c *clearance) restore(k Carried) {
-	c.carriedRuns = k.Run
-	c.cfg, c.selection, c.lane, c.stage, c.state = k.Configuration, k.Selection, k.Lane, k.Stage, k.State
-	c.submitted, c.breached, c.weighed, c.held, c.heldCallers = k.Submitted, k.SlaBreached, k.Weighed, k.HeldSignals, k.HeldCallers
-	c.registration, c.claim, c.proposed, c.firstRunID = k.Registration, k.Claim, k.ProposedAmendment, k.FirstRunID
-	r := k.Record
-	c.workLog, c.holds, c.amendments, c.appeals = r.Work, r.Holds, r.Amendments, r.Appeals
-	c.findings, c.decisions, c.refused, c.refusedCount = r.Findings, r.Decisions, r.Refused, r.RefusedCount
-	c.reroutes, c.supplies, c.escalations, c.timeline = r.Reroutes, r.Supplies, r.Escalations, r.Timeline
+	c.Carried = k
 	c.phase = PhaseChecking
 }
 
 // resume goes on from the stage an earlier run carried, at its checks.
 func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, error) {
-	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.stage,
-		"run", c.carriedRuns+1)
-	return c.stages(ctx, c.stage, true, officerReview)
+	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.Stage,
+		"run", c.Run+1)
+	return c.stages(ctx, c.Stage, true, officerReview)
 }
 
 // recorded is what the clearance has recorded, as the status shows it and a continuation hands on.
-func (c *clearance) recorded() Record {
-	return Record{Findings: c.findings, Decisions: c.decisions, Refused: c.refused, RefusedCount: c.refusedCount,
-		Reroutes: c.reroutes, Supplies: c.supplies, Escalations: c.escalations, Timeline: c.timeline, Work: c.workLog,
-		Holds: c.holds, Amendments: c.amendments, Appeals: c.appeals}
-}
+func (c *clearance) recorded() Record { return c.Record }

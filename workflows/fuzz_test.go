@@ -38,36 +38,36 @@ var stateOf = map[Phase]State{
 // and MaxInformationRequests requests already made (bit 3).
 func fuzzClearance(phase, stage, flags uint8) *clearance {
 	p := allPhases[int(phase)%len(allPhases)]
-	c := &clearance{
-		decl: biological(fixture()), cfg: activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()},
-		lane: policy.LaneYellow, stage: allStages[int(stage)%len(allStages)], phase: p, state: stateOf[p], submitted: start,
-	}
+	c := &clearance{decl: biological(fixture()), phase: p, Carried: Carried{
+		Configuration: activities.Configuration{Policy: policy.Default(), Roster: policy.DefaultRoster()},
+		Lane:          policy.LaneYellow, Stage: allStages[int(stage)%len(allStages)], State: stateOf[p], Submitted: start,
+	}}
 	if p == PhaseStarting {
-		c.stage, c.lane = "", ""
+		c.Stage, c.Lane = "", ""
 	} else {
-		allowance := c.cfg.Policy.Allowances.For(c.stage)
-		c.timeline = []StageRecord{{Stage: c.stage, Started: start, Allowance: policy.Duration(allowance), Due: start.Add(allowance)}}
+		allowance := c.Configuration.Policy.Allowances.For(c.Stage)
+		c.Timeline = []StageRecord{{Stage: c.Stage, Started: start, Allowance: policy.Duration(allowance), Due: start.Add(allowance)}}
 		if flags&64 != 0 {
-			c.timeline[0].Extension = &ExtensionRecord{Extension: Extension{Stage: c.stage, Supervisor: "sup-huang", By: policy.Duration(time.Hour), Reason: "x"}}
+			c.Timeline[0].Extension = &ExtensionRecord{Extension: Extension{Stage: c.Stage, Supervisor: "sup-huang", By: policy.Duration(time.Hour), Reason: "x"}}
 		}
 		if flags&128 != 0 {
-			c.timeline[0].Escalated = true
+			c.Timeline[0].Escalated = true
 		}
 	}
 	if flags&1 != 0 {
-		c.findings = append(c.findings, StageFindings{Stage: c.stage, Result: activities.CheckResult{Findings: []activities.Finding{{
+		c.Findings = append(c.Findings, StageFindings{Stage: c.Stage, Result: activities.CheckResult{Findings: []activities.Finding{{
 			Code: "invoice-total-mismatch", Severity: activities.SeverityError, Message: "totals differ"}}}})
 	}
 	if flags&2 != 0 {
-		c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang",
+		c.Decisions = append(c.Decisions, DecisionRecord{Decision: Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang",
 			Outcome: OutcomeApprove}, Via: ViaUpdate})
 	}
 	if flags&4 != 0 {
-		c.lane = policy.LaneRed
+		c.Lane = policy.LaneRed
 	}
 	if flags&8 != 0 {
 		for i := 0; i < MaxInformationRequests; i++ {
-			c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: c.stage, Officer: "doc-li",
+			c.Decisions = append(c.Decisions, DecisionRecord{Decision: Decision{Stage: c.Stage, Officer: "doc-li",
 				Outcome: OutcomeRequestInformation, Reason: "more"}, Via: ViaUpdate})
 		}
 	}
@@ -173,8 +173,8 @@ func FuzzDecide(f *testing.F) {
 			if caller != nil && asCaller(d, caller).Officer != caller.Subject {
 				t.Fatalf("accepted a decision as %q from the caller %q", d.Officer, caller.Subject)
 			}
-			if c.stage != d.Stage {
-				t.Fatalf("accepted a decision on %s while the stage is %s", d.Stage, c.stage)
+			if c.Stage != d.Stage {
+				t.Fatalf("accepted a decision on %s while the stage is %s", d.Stage, c.Stage)
 			}
 			if _, ok := c.blockingFinding(); ok && d.Outcome == OutcomeApprove && strings.TrimSpace(d.Reason) == "" {
 				t.Fatalf("approved over an error-level finding without a reason")
@@ -226,8 +226,8 @@ func FuzzReroute(f *testing.F) {
 			if caller != nil && r.Officer != "" && r.Officer != caller.Subject {
 				t.Fatalf("accepted a reroute as %q from the caller %q", r.Officer, caller.Subject)
 			}
-			if r.Lane == c.lane || !policy.ValidLane(r.Lane) {
-				t.Fatalf("accepted a reroute to %q from %s at %s", r.Lane, c.lane, c.stage)
+			if r.Lane == c.Lane || !policy.ValidLane(r.Lane) {
+				t.Fatalf("accepted a reroute to %q from %s at %s", r.Lane, c.Lane, c.Stage)
 			}
 			return []string{r.Reason}
 		})
@@ -315,8 +315,8 @@ func FuzzExtend(f *testing.F) {
 			if caller != nil && x.Supervisor != "" && x.Supervisor != caller.Subject {
 				t.Fatalf("accepted an extension as %q from the caller %q", x.Supervisor, caller.Subject)
 			}
-			st := c.timeline[c.stageIdx]
-			if x.Stage != c.stage || st.Extension != nil || st.Escalated || x.By.D() <= 0 || x.By.D() > st.Allowance.D() {
+			st := c.Timeline[c.stageIdx]
+			if x.Stage != c.Stage || st.Extension != nil || st.Escalated || x.By.D() <= 0 || x.By.D() > st.Allowance.D() {
 				t.Fatalf("accepted %+v on %+v", x, st)
 			}
 			return []string{x.Reason}
@@ -388,8 +388,8 @@ func workSeeds(f *testing.F, seeds ...string) {
 // workClearance is fuzzClearance whose current stage doc-li holds when flags bit 0 is set.
 func workClearance(phase, stage, flags uint8) *clearance {
 	c := fuzzClearance(phase, stage, flags&^1)
-	if flags&1 != 0 && c.stage != "" {
-		c.claim = &Claim{Officer: "doc-li", Stage: c.stage, At: start}
+	if flags&1 != 0 && c.Stage != "" {
+		c.Claim = &Claim{Officer: "doc-li", Stage: c.Stage, At: start}
 	}
 	return c
 }
@@ -408,8 +408,8 @@ func FuzzClaim(f *testing.F) {
 			if c.holder() != "" {
 				t.Fatalf("accepted a claim by %s of a stage %s holds", r.Officer, c.holder())
 			}
-			if err := c.mayDecide(r.Officer, c.stage); err != nil {
-				t.Fatalf("accepted a claim by an officer who may not decide %s: %v", c.stage, err)
+			if err := c.mayDecide(r.Officer, c.Stage); err != nil {
+				t.Fatalf("accepted a claim by an officer who may not decide %s: %v", c.Stage, err)
 			}
 			return []string{r.Reason}
 		})
@@ -469,7 +469,7 @@ func FuzzNote(f *testing.F) {
 func holdClearance(phase, stage, flags uint8) *clearance {
 	c := fuzzClearance(phase, stage, flags&^1)
 	if flags&1 != 0 {
-		c.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Reason: "intelligence"}, At: start}}
+		c.Holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Reason: "intelligence"}, At: start}}
 	}
 	return c
 }
@@ -483,7 +483,7 @@ func FuzzHold(f *testing.F) {
 		caller := fuzzCaller(c, flags)
 		checkVerdict(t, c, UpdateHold, raw, withFuzzCaller(c.validateHold, caller), func(h Hold) []string {
 			if c.standing(h.Agency) >= 0 || strings.TrimSpace(h.Reason) == "" {
-				t.Fatalf("accepted a hold %+v beside %+v", h, c.holds)
+				t.Fatalf("accepted a hold %+v beside %+v", h, c.Holds)
 			}
 			return []string{h.Reason}
 		})
@@ -500,7 +500,7 @@ func FuzzLift(f *testing.F) {
 		caller := fuzzCaller(c, flags)
 		checkVerdict(t, c, UpdateLift, raw, withFuzzCaller(c.validateLift, caller), func(l Lift) []string {
 			if c.standing(l.Agency) < 0 || (l.Disposition != DispositionMayProceed && (l.Disposition != DispositionRefused || l.Agency == "")) {
-				t.Fatalf("accepted a lift %+v of %+v", l, c.holds)
+				t.Fatalf("accepted a lift %+v of %+v", l, c.Holds)
 			}
 			return []string{l.Reason}
 		})
@@ -510,9 +510,9 @@ func FuzzLift(f *testing.F) {
 // propose gives the clearance an amendment that awaits an officer's consent.
 func propose(c *clearance) {
 	a := Amendment{Documents: []declaration.Document{{Type: declaration.DocPackingList, Reference: "PL-1-rev1"}}, Reason: "corrected"}
-	c.amendments = append(c.amendments, AmendmentRecord{Version: len(c.amendments) + 1, Stage: c.stage, At: start,
+	c.Amendments = append(c.Amendments, AmendmentRecord{Version: len(c.Amendments) + 1, Stage: c.Stage, At: start,
 		Reason: a.Reason, Status: AmendmentAwaitingConsent})
-	c.proposed = &a
+	c.ProposedAmendment = &a
 }
 
 // amendClearance is fuzzClearance with an amendment awaiting consent when flags bit 0 is set and
@@ -520,7 +520,7 @@ func propose(c *clearance) {
 func amendClearance(phase, stage, flags uint8) *clearance {
 	c := fuzzClearance(phase, stage, flags&^3)
 	if flags&2 != 0 {
-		c.decisions = append(c.decisions, DecisionRecord{Decision: Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+		c.Decisions = append(c.Decisions, DecisionRecord{Decision: Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
 			Outcome: OutcomeApprove}, Via: ViaUpdate})
 	}
 	if flags&1 != 0 {

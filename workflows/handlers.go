@@ -31,7 +31,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryResult, func() (Result, error) {
 		if c.result == nil {
-			return Result{}, fmt.Errorf("the clearance of %s has not ended: it is %s", c.decl.ID, c.state)
+			return Result{}, fmt.Errorf("the clearance of %s has not ended: it is %s", c.decl.ID, c.State)
 		}
 		return *c.result, nil
 	}, workflow.QueryHandlerOptions{
@@ -189,20 +189,20 @@ func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage, caller
 // hold keeps a decision signal and its verified sender for the next run, at most MaxRefusedKept
 // of them.
 func (c *clearance) hold(raw json.RawMessage, caller *Principal) {
-	if len(c.held) < MaxRefusedKept {
-		c.held = append(c.held, raw)
+	if len(c.HeldSignals) < MaxRefusedKept {
+		c.HeldSignals = append(c.HeldSignals, raw)
 		var p Principal
 		if caller != nil {
 			p = *caller
 		}
-		c.heldCallers = append(c.heldCallers, p)
+		c.HeldCallers = append(c.HeldCallers, p)
 	}
 }
 
 // takeHeld takes up the decision signals an earlier run held, now that an officer is awaited.
 func (c *clearance) takeHeld(ctx workflow.Context) {
-	held, callers := c.held, c.heldCallers
-	c.held, c.heldCallers = nil, nil
+	held, callers := c.HeldSignals, c.HeldCallers
+	c.HeldSignals, c.HeldCallers = nil, nil
 	for i, raw := range held {
 		var caller *Principal
 		if i < len(callers) && callers[i].Subject != "" {
@@ -419,23 +419,23 @@ func (c *clearance) validateExtend(x Extension) error {
 	if err := c.admit(UpdateExtend); err != nil {
 		return err
 	}
-	if x.Stage != c.stage {
-		return fmt.Errorf("stage: %q is not the current stage, %s", clip(string(x.Stage), MaxRequestedBytes), c.stage)
+	if x.Stage != c.Stage {
+		return fmt.Errorf("stage: %q is not the current stage, %s", clip(string(x.Stage), MaxRequestedBytes), c.Stage)
 	}
 	if x.Supervisor == "" {
 		return fmt.Errorf("supervisor: missing")
 	}
-	o, ok := c.cfg.Roster.Find(x.Supervisor)
+	o, ok := c.Configuration.Roster.Find(x.Supervisor)
 	if !ok {
 		return fmt.Errorf("supervisor: %q is not on the roster", clip(x.Supervisor, MaxRequestedBytes))
 	}
 	if !contains(rolesOf(o), string(policy.RoleSupervisor)) {
 		return fmt.Errorf("supervisor: %q is not a supervisor; only a supervisor may extend an allowance", x.Supervisor)
 	}
-	if c.stageIdx >= len(c.timeline) || c.timeline[c.stageIdx].Stage != c.stage {
-		return fmt.Errorf("stage: %s has not begun", c.stage)
+	if c.stageIdx >= len(c.Timeline) || c.Timeline[c.stageIdx].Stage != c.Stage {
+		return fmt.Errorf("stage: %s has not begun", c.Stage)
 	}
-	st := c.timeline[c.stageIdx]
+	st := c.Timeline[c.stageIdx]
 	if st.Extension != nil {
 		return fmt.Errorf("stage: the %s allowance was extended already, by %s at %s; it is extended once",
 			st.Stage, st.Extension.Supervisor, st.Extension.At.UTC().Format("2006-01-02 15:04 MST"))
@@ -460,8 +460,8 @@ func (c *clearance) validateExtend(x Extension) error {
 // is told why.
 func (c *clearance) extend(ctx workflow.Context, x Extension) ExtensionRecord {
 	now := workflow.Now(ctx)
-	st := &c.timeline[c.stageIdx]
-	rec := ExtensionRecord{Extension: x, At: now, DueWas: st.Due, DueNow: c.cfg.Policy.Calendar.Due(st.Due, x.By.D())}
+	st := &c.Timeline[c.stageIdx]
+	rec := ExtensionRecord{Extension: x, At: now, DueWas: st.Due, DueNow: c.Configuration.Policy.Calendar.Due(st.Due, x.By.D())}
 	st.Due, st.Extension = rec.DueNow, &rec
 	if c.waiting == nil || !c.waiting.ClockStopped || !c.rel.extensionKeepsTheClockStopped(ctx) {
 		c.restartWatch(rec.DueNow.Sub(now))
@@ -508,14 +508,14 @@ func (c *clearance) refuse(ctx workflow.Context, d Decision, sender *Principal, 
 		d.Requested[i] = clip(d.Requested[i], MaxRequestedBytes)
 	}
 	d.Officer, d.Stage = clip(d.Officer, MaxRequestedBytes), policy.Stage(clip(string(d.Stage), MaxRequestedBytes))
-	c.refusedCount++
+	c.RefusedCount++
 	r := RefusedDecision{Decision: d, At: workflow.Now(ctx), Reason: clip(err.Error(), MaxReasonBytes)}
 	if sender != nil {
 		r.Sender = sender.Subject
 	}
-	c.refused = append(c.refused, r)
-	if len(c.refused) > MaxRefusedKept {
-		c.refused = append([]RefusedDecision(nil), c.refused[len(c.refused)-MaxRefusedKept:]...)
+	c.Refused = append(c.Refused, r)
+	if len(c.Refused) > MaxRefusedKept {
+		c.Refused = append([]RefusedDecision(nil), c.Refused[len(c.Refused)-MaxRefusedKept:]...)
 	}
 	workflow.GetLogger(ctx).Warn("decision signal refused", "declarationID", c.decl.ID,
 		"officer", d.Officer, "reason", err.Error())
@@ -541,8 +541,8 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	if err := text("stage", string(d.Stage), MaxRequestedBytes, false); err != nil {
 		return err
 	}
-	if c.phase != PhaseEnded && d.Stage != c.stage {
-		return fmt.Errorf("stage: %q is not the current stage (%s)", d.Stage, c.stage)
+	if c.phase != PhaseEnded && d.Stage != c.Stage {
+		return fmt.Errorf("stage: %q is not the current stage (%s)", d.Stage, c.Stage)
 	}
 	if err := c.admit(request); err != nil {
 		return err
@@ -582,7 +582,7 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	case OutcomeRequestInformation:
 		if n := c.informationRequests(); n >= MaxInformationRequests {
 			return fmt.Errorf("outcome: the %s stage has asked the exporter for information %d times, the most a stage may; approve or reject",
-				c.stage, n)
+				c.Stage, n)
 		}
 	}
 	return nil
@@ -610,7 +610,7 @@ func (c *clearance) decisionRules(d Decision) error {
 // appliedBeforeExplicitPhases reports whether the release before ChangeExplicitPhases applied the
 // decision signal: its rules, in the state it looked at.
 func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
-	if c.state.Final() || d.Stage == "" || d.Stage != c.stage || c.state != StateAwaitingOfficer ||
+	if c.State.Final() || d.Stage == "" || d.Stage != c.Stage || c.State != StateAwaitingOfficer ||
 		c.pending != nil || c.withdrawal != nil {
 		return false
 	}
@@ -624,16 +624,16 @@ func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
 // an earlier stage whose checks ran again on the exporter's answer since an officer last approved.
 func (c *clearance) blockingFinding() (activities.Finding, bool) {
 	seen := map[policy.Stage]bool{}
-	for i := len(c.findings) - 1; i >= 0; i-- {
-		st := c.findings[i].Stage
+	for i := len(c.Findings) - 1; i >= 0; i-- {
+		st := c.Findings[i].Stage
 		if seen[st] {
 			continue
 		}
 		seen[st] = true
-		if st != c.stage && (!c.findings[i].Recheck || i < c.weighed) {
+		if st != c.Stage && (!c.Findings[i].Recheck || i < c.Weighed) {
 			continue
 		}
-		for _, f := range c.findings[i].Result.Findings {
+		for _, f := range c.Findings[i].Result.Findings {
 			if f.Severity == activities.SeverityError {
 				return f, true
 			}
@@ -645,8 +645,8 @@ func (c *clearance) blockingFinding() (activities.Finding, bool) {
 // informationRequests counts the current stage's requests for information.
 func (c *clearance) informationRequests() int {
 	n := 0
-	for _, d := range c.decisions {
-		if d.Stage == c.stage && d.Outcome == OutcomeRequestInformation {
+	for _, d := range c.Decisions {
+		if d.Stage == c.Stage && d.Outcome == OutcomeRequestInformation {
 			n++
 		}
 	}
@@ -658,7 +658,7 @@ func (c *clearance) accept(ctx workflow.Context, d Decision, via Via, verified b
 	r := DecisionRecord{Decision: d, At: workflow.Now(ctx), Via: via, Verified: verified}
 	c.record(ctx, r)
 	if d.Outcome == OutcomeApprove {
-		c.weighed = len(c.findings)
+		c.Weighed = len(c.Findings)
 	}
 	c.pending = &r
 	c.enter(ctx, PhaseDecided)
@@ -669,14 +669,14 @@ func (c *clearance) validateReroute(r Reroute) error {
 	if err := c.admit(UpdateReroute); err != nil {
 		return err
 	}
-	if c.stage == policy.StageRelease && c.rel.phases != nil && !*c.rel.phases {
+	if c.Stage == policy.StageRelease && c.rel.phases != nil && !*c.rel.phases {
 		// A clearance that keeps the release before ChangeExplicitPhases keeps its rule.
 		return fmt.Errorf("the release stage has begun; the lane can no longer change")
 	}
 	if r.Officer == "" {
 		return fmt.Errorf("officer: missing")
 	}
-	o, ok := c.cfg.Roster.Find(r.Officer)
+	o, ok := c.Configuration.Roster.Find(r.Officer)
 	if !ok {
 		return fmt.Errorf("officer: %q is not on the roster", clip(r.Officer, MaxRequestedBytes))
 	}
@@ -686,10 +686,10 @@ func (c *clearance) validateReroute(r Reroute) error {
 	if !policy.ValidLane(r.Lane) {
 		return fmt.Errorf("lane: %q is not green, yellow or red", clip(string(r.Lane), MaxRequestedBytes))
 	}
-	if r.Lane == c.lane {
+	if r.Lane == c.Lane {
 		return fmt.Errorf("lane: the clearance is already in the %s lane", r.Lane)
 	}
-	if c.lane == policy.LaneRed && c.stage == policy.StagePhysicalInspection {
+	if c.Lane == policy.LaneRed && c.Stage == policy.StagePhysicalInspection {
 		return fmt.Errorf("lane: the physical inspection has begun; it must be decided first")
 	}
 	if strings.TrimSpace(r.Reason) == "" {
@@ -698,8 +698,8 @@ func (c *clearance) validateReroute(r Reroute) error {
 	if err := text("reason", r.Reason, MaxReasonBytes, true); err != nil {
 		return err
 	}
-	if len(c.reroutes) >= MaxReroutes {
-		return fmt.Errorf("lane: the clearance has changed lanes %d times, the most it may", len(c.reroutes))
+	if len(c.Reroutes) >= MaxReroutes {
+		return fmt.Errorf("lane: the clearance has changed lanes %d times, the most it may", len(c.Reroutes))
 	}
 	return nil
 }
@@ -713,12 +713,12 @@ func rolesOf(o policy.Officer) []string {
 }
 
 func (c *clearance) reroute(ctx workflow.Context, r Reroute) (RerouteRecord, error) {
-	rec := RerouteRecord{Reroute: r, From: c.lane, At: workflow.Now(ctx)}
-	c.reroutes = append(c.reroutes, rec)
-	c.lane = r.Lane
+	rec := RerouteRecord{Reroute: r, From: c.Lane, At: workflow.Now(ctx)}
+	c.Reroutes = append(c.Reroutes, rec)
+	c.Lane = r.Lane
 	workflow.GetLogger(ctx).Info("lane rerouted", "declarationID", c.decl.ID, "officer", r.Officer,
 		"from", rec.From, "lane", r.Lane)
-	if c.stage == policy.StageRelease && c.owed() != policy.StageRelease {
+	if c.Stage == policy.StageRelease && c.owed() != policy.StageRelease {
 		// The goods have not left: the new lane's stages come before the release.
 		c.enter(ctx, PhaseRerouting)
 	}
@@ -818,9 +818,9 @@ func (c *clearance) unanswered(s Supply) []string {
 
 func (c *clearance) supply(ctx workflow.Context, s Supply) SupplyRecord {
 	merge(&c.decl, s)
-	rec := SupplyRecord{Stage: c.stage, At: workflow.Now(ctx), Documents: len(s.Documents),
+	rec := SupplyRecord{Stage: c.Stage, At: workflow.Now(ctx), Documents: len(s.Documents),
 		Certificates: len(s.Certificates), Note: s.Note}
-	c.supplies = append(c.supplies, rec)
+	c.Supplies = append(c.Supplies, rec)
 	c.enter(ctx, PhaseSupplied)
 	return rec
 }
@@ -839,25 +839,25 @@ func (c *clearance) validateWithdrawal(w Withdrawal) error {
 func (c *clearance) status(now time.Time) Status {
 	elapsed := policy.Duration(0)
 	if !c.ended.IsZero() {
-		elapsed = policy.Duration(c.ended.Sub(c.submitted))
+		elapsed = policy.Duration(c.ended.Sub(c.Submitted))
 	}
 	rec := c.recorded()
 	rec.Findings, rec.Decisions = orEmpty(rec.Findings), orEmpty(rec.Decisions)
 	rec.Timeline = orEmpty(append([]StageRecord(nil), rec.Timeline...))
 	s := Status{
 		Record:        rec,
-		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.stage, Lane: c.lane,
-		LaneSelection: c.selection, State: c.state, Phase: c.phase, Accepts: c.phase.Accepting(),
-		Expedited: c.decl.IsExpedited(), SlaBreached: c.breached,
-		Notice: c.notice, Reason: c.reason, Submitted: c.submitted, Registration: c.registration,
-		Elapsed: elapsed, Standard: c.cfg.Policy.Standard, Counting: c.cfg.Policy.Calendar.Name(),
+		DeclarationID: c.decl.ID, Exporter: c.decl.Exporter.Code, Stage: c.Stage, Lane: c.Lane,
+		LaneSelection: c.Selection, State: c.State, Phase: c.phase, Accepts: c.phase.Accepting(),
+		Expedited: c.decl.IsExpedited(), SlaBreached: c.SlaBreached,
+		Notice: c.notice, Reason: c.reason, Submitted: c.Submitted, Registration: c.Registration,
+		Elapsed: elapsed, Standard: c.Configuration.Policy.Standard, Counting: c.Configuration.Policy.Calendar.Name(),
 	}
 	if w := c.waiting; w != nil {
 		copied := *w
 		s.Waiting = &copied
 	}
 	if h := c.holder(); h != "" {
-		claim := *c.claim
+		claim := *c.Claim
 		s.Claim = &claim
 	}
 	if len(s.Holds) > 0 {
@@ -886,40 +886,40 @@ func (c *clearance) details(now time.Time) string {
 	case PhaseStarting:
 		b.WriteString("Selecting the risk lane.")
 	case PhaseChecking, PhaseSupplied:
-		fmt.Fprintf(&b, "Running the automated checks of the %s stage (%s lane).", c.stage, c.lane)
+		fmt.Fprintf(&b, "Running the automated checks of the %s stage (%s lane).", c.Stage, c.Lane)
 	case PhaseAmended:
-		fmt.Fprintf(&b, "Amendment %d applied: running again the checks it bears on, then the %s stage's.", len(c.amendments), c.stage)
+		fmt.Fprintf(&b, "Amendment %d applied: running again the checks it bears on, then the %s stage's.", len(c.Amendments), c.Stage)
 	case PhaseAwaitingOfficer:
 		if w == nil {
-			fmt.Fprintf(&b, "Awaiting a decision on **%s**.", c.stage)
+			fmt.Fprintf(&b, "Awaiting a decision on **%s**.", c.Stage)
 			break
 		}
-		fmt.Fprintf(&b, "Awaiting a decision on **%s** from a %s (%s).", c.stage, w.Role, strings.Join(w.Officers, ", "))
+		fmt.Fprintf(&b, "Awaiting a decision on **%s** from a %s (%s).", c.Stage, w.Role, strings.Join(w.Officers, ", "))
 		fmt.Fprintf(&b, " Allowance ends %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
 	case PhaseAwaitingExporter:
 		if w == nil {
-			fmt.Fprintf(&b, "Awaiting documents on **%s** from the exporter.", c.stage)
+			fmt.Fprintf(&b, "Awaiting documents on **%s** from the exporter.", c.Stage)
 			break
 		}
-		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.stage, w.Exporter, declaration.Printable(w.Reason))
+		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.Stage, w.Exporter, declaration.Printable(w.Reason))
 		fmt.Fprintf(&b, " The declaration lapses at %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
 		if w.ClockStopped {
 			b.WriteString(" The stage's allowance stands still meanwhile: this is trader time.")
 		}
 	case PhaseDecided:
-		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.stage)
+		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.Stage)
 	case PhaseRefusing:
-		fmt.Fprintf(&b, "Ending refused at %s: %s.", c.stage, declaration.Printable(c.withdrawal.Reason))
+		fmt.Fprintf(&b, "Ending refused at %s: %s.", c.Stage, declaration.Printable(c.withdrawal.Reason))
 	case PhaseWithdrawing:
 		b.WriteString("Withdrawing the declaration at the exporter's request.")
 	case PhaseRerouting:
-		fmt.Fprintf(&b, "Rerouted to the %s lane during the release: its stages come first.", c.lane)
+		fmt.Fprintf(&b, "Rerouted to the %s lane during the release: its stages come first.", c.Lane)
 	case PhaseReleasing:
 		b.WriteString("Release approved: issuing the release notice.")
 	case PhaseEnding:
-		fmt.Fprintf(&b, "Ending at %s: %s. Telling the exporter.", c.stage, declaration.Printable(c.reason))
+		fmt.Fprintf(&b, "Ending at %s: %s. Telling the exporter.", c.Stage, declaration.Printable(c.reason))
 	case PhaseEnded:
-		switch c.state {
+		switch c.State {
 		case StateReleased:
 			number := ""
 			if c.notice != nil {
@@ -927,9 +927,9 @@ func (c *clearance) details(now time.Time) string {
 			}
 			fmt.Fprintf(&b, "Released under notice %s.", number)
 		case StateRefused:
-			fmt.Fprintf(&b, "Refused at %s: %s", c.stage, declaration.Printable(c.reason))
+			fmt.Fprintf(&b, "Refused at %s: %s", c.Stage, declaration.Printable(c.reason))
 		case StateLapsed:
-			fmt.Fprintf(&b, "Lapsed at %s: %s", c.stage, declaration.Printable(c.reason))
+			fmt.Fprintf(&b, "Lapsed at %s: %s", c.Stage, declaration.Printable(c.reason))
 		case StateWithdrawn:
 			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
 		}
@@ -942,13 +942,13 @@ func (c *clearance) details(now time.Time) string {
 		fmt.Fprintf(&b, " **On hold** by %s since %s: %s.", h.party(), h.At.UTC().Format("2006-01-02 15:04 MST"), declaration.Printable(clip(h.Reason, 200)))
 	}
 	if h := c.holder(); h != "" && c.phase != PhaseEnded {
-		fmt.Fprintf(&b, " Held by %s since %s.", h, c.claim.At.UTC().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(&b, " Held by %s since %s.", h, c.Claim.At.UTC().Format("2006-01-02 15:04 MST"))
 	}
-	if c.registration != nil {
-		fmt.Fprintf(&b, " Registration %s.", c.registration.Number)
+	if c.Registration != nil {
+		fmt.Fprintf(&b, " Registration %s.", c.Registration.Number)
 	}
-	if c.breached && c.phase != PhaseEnded && len(c.escalations) > 0 {
-		e := c.escalations[len(c.escalations)-1]
+	if c.SlaBreached && c.phase != PhaseEnded && len(c.Escalations) > 0 {
+		e := c.Escalations[len(c.Escalations)-1]
 		fmt.Fprintf(&b, " **Overdue**: %s overran its %s allowance; escalated to supervisor %s.", e.Stage, e.Allowance, e.Supervisor)
 	}
 	return b.String()

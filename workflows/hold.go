@@ -82,7 +82,7 @@ func (h Hold) party() string {
 
 // standing returns the index of the hold of agency ("" for customs) that stands, or -1.
 func (c *clearance) standing(agency string) int {
-	for i, h := range c.holds {
+	for i, h := range c.Holds {
 		if h.Lifted == nil && h.Agency == agency {
 			return i
 		}
@@ -92,7 +92,7 @@ func (c *clearance) standing(agency string) int {
 
 // onHold reports whether any hold stands, and the first that does.
 func (c *clearance) onHold() (HoldRecord, bool) {
-	for _, h := range c.holds {
+	for _, h := range c.Holds {
 		if h.Lifted == nil {
 			return h, true
 		}
@@ -108,8 +108,8 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			if caller != nil && h.Supervisor == "" {
 				h.Supervisor = caller.Subject
 			}
-			rec := HoldRecord{Hold: h, Stage: c.stage, At: workflow.Now(ctx)}
-			c.holds = append(c.holds, rec)
+			rec := HoldRecord{Hold: h, Stage: c.Stage, At: workflow.Now(ctx)}
+			c.Holds = append(c.Holds, rec)
 			workflow.GetLogger(ctx).Info("hold placed", "declarationID", c.decl.ID, "by", h.party(), "supervisor", h.Supervisor)
 			workflow.SetCurrentDetails(ctx, c.details(rec.At))
 			return rec, c.publish(ctx)
@@ -128,7 +128,7 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			}
 			now := workflow.Now(ctx)
 			i := c.standing(l.Agency)
-			h := &c.holds[i]
+			h := &c.Holds[i]
 			h.Lifted, h.LiftedAt, h.Held = &l, now, policy.Duration(now.Sub(h.At))
 			workflow.GetLogger(ctx).Info("hold lifted", "declarationID", c.decl.ID, "by", h.party(), "supervisor", l.Supervisor,
 				"held", h.Held, "disposition", l.Disposition)
@@ -154,7 +154,7 @@ func (c *clearance) supervisorOf(name, what string) error {
 	if name == "" {
 		return fmt.Errorf("supervisor: missing")
 	}
-	o, ok := c.cfg.Roster.Find(name)
+	o, ok := c.Configuration.Roster.Find(name)
 	if !ok {
 		return fmt.Errorf("supervisor: %q is not on the roster", clip(name, MaxRequestedBytes))
 	}
@@ -190,10 +190,10 @@ func (c *clearance) validateHold(raw json.RawMessage, caller *Principal) error {
 			return err
 		}
 		if i := c.standing(h.Agency); i >= 0 {
-			return fmt.Errorf("agency: %s holds the clearance already, since %s", h.party(), c.holds[i].At.UTC().Format(time.RFC3339))
+			return fmt.Errorf("agency: %s holds the clearance already, since %s", h.party(), c.Holds[i].At.UTC().Format(time.RFC3339))
 		}
-		if len(c.holds) >= MaxHolds {
-			return fmt.Errorf("the clearance was held %d times, the most it keeps", len(c.holds))
+		if len(c.Holds) >= MaxHolds {
+			return fmt.Errorf("the clearance was held %d times, the most it keeps", len(c.Holds))
 		}
 		if strings.TrimSpace(h.Reason) == "" {
 			return fmt.Errorf("reason: required to hold")
@@ -300,7 +300,7 @@ func withoutReasons(hs []HoldRecord) []HoldRecord {
 
 // heldTimes sums how long holds stood, customs' and other agencies', up to now for standing ones.
 func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
-	for _, h := range c.holds {
+	for _, h := range c.Holds {
 		d := h.Held.D()
 		if h.Lifted == nil {
 			d = now.Sub(h.At)
@@ -320,11 +320,11 @@ func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 func (c *clearance) refuseForAgency(ctx workflow.Context, l Lift) {
 	reason := fmt.Sprintf("%s refused the goods: %s", l.Agency, l.Reason)
 	caller, _ := principalOf(ctx)
-	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.stage, Officer: l.Supervisor, Outcome: OutcomeReject, Reason: reason},
+	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.Stage, Officer: l.Supervisor, Outcome: OutcomeReject, Reason: reason},
 		At: workflow.Now(ctx), Via: ViaUpdate, Verified: caller != nil})
 	c.withdrawal = &Withdrawal{Reason: reason}
 	c.refusedBy = l.Agency
 	c.enter(ctx, PhaseRefusing)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
-		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, c.stage, reason)})
+		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, c.Stage, reason)})
 }

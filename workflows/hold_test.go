@@ -84,7 +84,7 @@ func TestHoldRefusals(t *testing.T) {
 	awaiting := func() *clearance { return fuzzClearance(2, 0, 0) }
 	held := func(agency string) *clearance {
 		c := awaiting()
-		c.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: agency, Reason: "x"}, At: start}}
+		c.Holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: agency, Reason: "x"}, At: start}}
 		return c
 	}
 	releasing := func() *clearance { return fuzzClearance(8, 4, 0) }

@@ -22,7 +22,7 @@ const (
 )
 
 // path returns the stages the declaration passes through in the clearance's current lane.
-func (c *clearance) path() []policy.Stage { return Path(c.lane, c.decl.NeedsBiologicalReview()) }
+func (c *clearance) path() []policy.Stage { return Path(c.Lane, c.decl.NeedsBiologicalReview()) }
 
 // Path is the stages a declaration passes through in lane: the documentary check, the
 // biological review when its goods need one, the certification check, the physical inspection
@@ -91,11 +91,11 @@ func (c *clearance) laneNeedsOfficer(stage policy.Stage) bool {
 	case policy.StageBiologicalReview, policy.StagePhysicalInspection:
 		return true
 	case policy.StageDocumentCheck:
-		return c.lane == policy.LaneYellow || c.lane == policy.LaneRed
+		return c.Lane == policy.LaneYellow || c.Lane == policy.LaneRed
 	case policy.StageCertificationCheck:
-		return c.lane == policy.LaneRed
+		return c.Lane == policy.LaneRed
 	case policy.StageRelease:
-		return c.lane == policy.LaneRed || c.decl.NeedsBiologicalReview()
+		return c.Lane == policy.LaneRed || c.decl.NeedsBiologicalReview()
 	}
 	return true
 }
@@ -103,8 +103,8 @@ func (c *clearance) laneNeedsOfficer(stage policy.Stage) bool {
 // passed reports whether the stage's latest run satisfies the current lane: approved by an
 // officer, or cleared by its checks where the lane asks no officer.
 func (c *clearance) passed(stage policy.Stage) bool {
-	for i := len(c.timeline) - 1; i >= 0; i-- {
-		if r := c.timeline[i]; r.Stage == stage {
+	for i := len(c.Timeline) - 1; i >= 0; i-- {
+		if r := c.Timeline[i]; r.Stage == stage {
 			return r.Outcome == OutcomeApproved || (r.Outcome == OutcomeCleared && !c.laneNeedsOfficer(stage))
 		}
 	}

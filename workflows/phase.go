@@ -123,7 +123,7 @@ func (c *clearance) admit(request string) error {
 	}
 	meaning := phaseMeaning[c.phase]
 	if c.phase == PhaseEnded {
-		meaning = string(c.state)
+		meaning = string(c.State)
 	}
 	return fmt.Errorf("%s (it is %s: %s)", requestRefusal[request], c.phase, meaning)
 }

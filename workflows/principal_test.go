@@ -26,9 +26,9 @@ func caller(subject string, roles ...string) *Principal {
 // the caller, or is filled from it; every other request is refused with the reason.
 func TestVerifiedCallerDecidesOnlyAsThemself(t *testing.T) {
 	c := fuzzClearance(uint8(phaseIndex(PhaseAwaitingOfficer)), 0, 0)
-	c.stage = "document-check"
+	c.Stage = "document-check"
 	approve := func(officer string) json.RawMessage {
-		b, _ := json.Marshal(Decision{Stage: c.stage, Officer: officer, Outcome: OutcomeApprove})
+		b, _ := json.Marshal(Decision{Stage: c.Stage, Officer: officer, Outcome: OutcomeApprove})
 		return b
 	}
 	if err := c.validateDecide(approve("doc-li"), caller("doc-li", RoleOfficer)); err != nil {
@@ -76,7 +76,7 @@ func TestVerifiedSupervisorReroutesOnlyAsThemself(t *testing.T) {
 // clearance's own exporter (or an administrator), never from another exporter or an officer.
 func TestOnlyTheExporterAnswersForItsDeclaration(t *testing.T) {
 	supplying := fuzzClearance(uint8(phaseIndex(PhaseAwaitingExporter)), 0, 0)
-	supplying.stage = "document-check"
+	supplying.Stage = "document-check"
 	own := supplying.decl.Exporter.Code
 	supply := json.RawMessage(`{"documents":[{"type":"quality-declaration","reference":"QD-1"}]}`)
 	withdraw := json.RawMessage(`{"reason":"the buyer cancelled the order"}`)

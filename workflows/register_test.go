@@ -50,8 +50,8 @@ func TestRegistrationShownWhileWaiting(t *testing.T) {
 	require.Equal(t, "ED-2020-00000001", st.Registration.Number)
 	require.Equal(t, "ED-2020-00000001", h.sa[SARegistration])
 
-	c := &clearance{decl: fixture(), phase: PhaseAwaitingOfficer, stage: policy.StageDocumentCheck,
-		registration: &Registration{Number: "ED-2020-00000001", Accepted: start}}
+	c := &clearance{decl: fixture(), phase: PhaseAwaitingOfficer, Carried: Carried{Stage: policy.StageDocumentCheck,
+		Registration: &Registration{Number: "ED-2020-00000001", Accepted: start}}}
 	require.Contains(t, c.details(start), "Registration ED-2020-00000001.")
 }
 

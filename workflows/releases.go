@@ -164,7 +164,7 @@ type visibility interface {
 type eager struct{}
 
 func (eager) laneSelected(ctx workflow.Context, c *clearance) error {
-	u := append(DeclarationAttributes(c.decl), LaneKey.ValueSet(string(c.lane)), SlaBreachedKey.ValueSet(false))
+	u := append(DeclarationAttributes(c.decl), LaneKey.ValueSet(string(c.Lane)), SlaBreachedKey.ValueSet(false))
 	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
@@ -172,14 +172,14 @@ func (eager) laneSelected(ctx workflow.Context, c *clearance) error {
 }
 
 func (eager) stageShown(ctx workflow.Context, c *clearance) error {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.stage))); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StageKey.ValueSet(string(c.Stage))); err != nil {
 		return fmt.Errorf("upsert stage: %w", err)
 	}
 	return nil
 }
 
 func (eager) stageWatched(ctx workflow.Context, c *clearance) {
-	r := c.timeline[c.stageIdx]
+	r := c.Timeline[c.stageIdx]
 	c.startWatch(r.Due.Sub(r.Started))
 }
 
@@ -190,7 +190,7 @@ func (eager) stageActivity(ctx workflow.Context, c *clearance, summary string, r
 }
 
 func (eager) stateSet(ctx workflow.Context, c *clearance) error {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(c.state))); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(c.State))); err != nil {
 		return fmt.Errorf("upsert status: %w", err)
 	}
 	return nil
@@ -201,7 +201,7 @@ func (eager) escalated(ctx workflow.Context, _ *clearance) error {
 }
 
 func (eager) rerouted(ctx workflow.Context, c *clearance) error {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(c.lane))); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, LaneKey.ValueSet(string(c.Lane))); err != nil {
 		return fmt.Errorf("upsert lane: %w", err)
 	}
 	return nil
@@ -224,7 +224,7 @@ func (quiet) stageWatched(workflow.Context, *clearance) {}
 // time the timer fires at once, so that every escalation is in the history as its stage's
 // allowance timer firing.
 func (quiet) watch(ctx workflow.Context, c *clearance) {
-	c.startWatch(max(c.timeline[c.stageIdx].Due.Sub(workflow.Now(ctx)), time.Millisecond))
+	c.startWatch(max(c.Timeline[c.stageIdx].Due.Sub(workflow.Now(ctx)), time.Millisecond))
 }
 
 // stageActivity runs the first attempt without the server's retries: an activity that passes it,
@@ -235,7 +235,7 @@ func (quiet) stageActivity(ctx workflow.Context, c *clearance, summary string, r
 	err := run(c.firstAttemptCtx(ctx, summary))
 	if err != nil && retryable(err) {
 		workflow.GetLogger(ctx).Warn("stage activity failed its first attempt; retrying", "declarationID", c.decl.ID,
-			"stage", c.stage, "activity", summary, "error", err)
+			"stage", c.Stage, "activity", summary, "error", err)
 		if perr := c.publish(ctx); perr != nil {
 			return perr
 		}
@@ -245,10 +245,10 @@ func (quiet) stageActivity(ctx workflow.Context, c *clearance, summary string, r
 	if err != nil {
 		return err
 	}
-	if idx := c.stageIdx; c.stageCtx != nil && !workflow.Now(ctx).Before(c.timeline[idx].Due) && !c.timeline[idx].Escalated {
+	if idx := c.stageIdx; c.stageCtx != nil && !workflow.Now(ctx).Before(c.Timeline[idx].Due) && !c.Timeline[idx].Escalated {
 		c.watch(ctx)
 		// The allowance timer fires at once; the stage ends only after its escalation.
-		if err := workflow.Await(ctx, func() bool { return c.timeline[idx].Escalated }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return c.Timeline[idx].Escalated }); err != nil {
 			return err
 		}
 	}
@@ -258,7 +258,7 @@ func (quiet) stageActivity(ctx workflow.Context, c *clearance, summary string, r
 // stateSet publishes when the clearance starts or stops waiting on someone, and when it ends:
 // officers' queues list what waits on them.
 func (quiet) stateSet(ctx workflow.Context, c *clearance) error {
-	if s := c.state; s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
+	if s := c.State; s.Final() || s.Waiting() || State(c.shown.status).Waiting() {
 		return c.publish(ctx)
 	}
 	return nil

@@ -53,11 +53,11 @@ func (c *clearance) setupDeclarationQuery(ctx workflow.Context) error {
 // the exporter's appeal: the stage begins again with a new allowance, its checks run again, and an
 // officer decides it whatever they find (a refusal by rule among them included).
 func (c *clearance) reopen(ctx workflow.Context, a AppealRecord) (Result, error) {
-	c.appeals = append(c.appeals, a)
-	c.firstRunID = a.FirstRunID
-	c.overrule = c.stage
+	c.Appeals = append(c.Appeals, a)
+	c.FirstRunID = a.FirstRunID
+	c.Overrule = c.Stage
 	c.reason = ""
-	workflow.GetLogger(ctx).Info("reopened on appeal", "declarationID", c.decl.ID, "stage", c.stage,
+	workflow.GetLogger(ctx).Info("reopened on appeal", "declarationID", c.decl.ID, "stage", c.Stage,
 		"appeal", a.Appeal, "supervisor", a.Supervisor)
-	return c.stages(ctx, c.stage, false, true)
+	return c.stages(ctx, c.Stage, false, true)
 }

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/policy"
@@ -61,4 +63,56 @@ func TestReopenedOnAppealTheOfficerDecidesTheRefusedStage(t *testing.T) {
 	require.Len(t, h.releaseRequests, 1)
 	require.Equal(t, "run-first", h.releaseRequests[0].RunID, "the notice stays bound to the clearance's first run")
 	require.Empty(t, h.registrations, "a reopened clearance is not registered again")
+}
+
+// An upheld appeal survives continue-as-new: a reopened clearance that continues as new while it
+// awaits its officer carries the stage the appeal reopened, so its checks' refusal by rule goes to
+// the officer in the next run too, and the officer's approval releases it.
+func TestReopenedClearanceContinuedAsNewKeepsTheAppealsDecision(t *testing.T) {
+	refuseByRule := func(in activities.CheckInput) (activities.CheckResult, error) {
+		res := activities.CheckResult{CheckedAt: in.On, Findings: []activities.Finding{{Code: "issuer-not-notified",
+			Severity: activities.SeverityError, Message: "body 1282 is not notified for PPE"}}}
+		return res, temporal.NewNonRetryableApplicationError("invalid certificate", activities.ErrInvalidCertificate, nil, res)
+	}
+	h := newHarness(t, policy.LaneYellow)
+	h.onCheck(policy.StageCertificationCheck, refuseByRule)
+	refused := start.Add(-48 * time.Hour)
+	carried := Carried{
+		PreviousRunID: "run-refused", Configuration: h.cfg, Lane: policy.LaneYellow,
+		Stage: policy.StageCertificationCheck, State: StateChecking, Submitted: start.Add(-72 * time.Hour),
+		Registration: &Registration{Number: "ED-2020-00000007", Accepted: start.Add(-72 * time.Hour)},
+		Record: Record{Timeline: []StageRecord{
+			{Stage: policy.StageDocumentCheck, Started: start.Add(-72 * time.Hour), Ended: start.Add(-60 * time.Hour), Outcome: OutcomeApproved},
+			{Stage: policy.StageCertificationCheck, Started: start.Add(-60 * time.Hour), Ended: refused, Outcome: OutcomeRefused},
+		}},
+		FirstRunID: "run-first",
+	}
+	appeal := AppealRecord{Appeal: "appeal-3302960123-NB2020-0001", Stage: policy.StageCertificationCheck,
+		Refusal: "body 1282 is not notified for PPE", Grounds: "notified since 2019", Supervisor: "sup-huang", Decided: start,
+		Reason: "NANDO lists 1282 for PPE", RefusedRunID: "run-refused", FirstRunID: "run-first"}
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageCertificationCheck, Officer: "hq-wang", Outcome: OutcomeApprove})
+	}, time.Hour)
+	h.execute(Input{Declaration: fixture(), Carried: &carried, Reopened: &appeal})
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, h.env.GetWorkflowError(), &can, "the reopened clearance continues as new while it awaits its officer")
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.Nil(t, in.Reopened, "the next run is a continuation, not a second reopening")
+
+	next := newHarness(t, policy.LaneYellow)
+	next.onCheck(policy.StageCertificationCheck, refuseByRule)
+	next.env.SetStartTime(start.Add(time.Hour))
+	var during Status
+	next.env.RegisterDelayedCallback(func() { during = next.status() }, 30*time.Minute)
+	next.decide(time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove,
+		Reason: "the notification of 1282 for PPE is confirmed on NANDO"})
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.Equal(t, PhaseAwaitingOfficer, during.Phase, "the officer still decides the stage the appeal reopened")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, []AppealRecord{appeal}, r.Appeals)
 }

@@ -27,9 +27,12 @@ type Input struct {
 // ExporterCode is the code of the exporter whose declaration the clearance is.
 func (in Input) ExporterCode() string { return in.Declaration.Exporter.Code }
 
-// Carried is what a clearance hands the next run when its history grows long (it continues as
-// new): its whole record and where it stands, so that the next run goes on from the same step
-// and its history alone tells the auditor everything decided before.
+// Carried is the clearance's state: everything it must remember, in one value. A run keeps it
+// (the clearance embeds it) and hands it whole to the next run when its history grows long (it
+// continues as new) or an upheld appeal reopens it, so that the next run goes on from the same
+// step and its history alone tells the auditor everything decided before. What a run does not
+// carry is its own step and the SDK's handles (clearance); TestCarriedRoundTripsWhole keeps the
+// two apart.
 type Carried struct {
 	// Run counts the runs before this one; PreviousRunID is the run that continued as new.
 	Run           int                      `json:"run"`
@@ -44,6 +47,8 @@ type Carried struct {
 	Submitted   time.Time    `json:"submitted"`
 	SlaBreached bool         `json:"slaBreached"`
 	Record
+	// Weighed counts the findings an officer's approval has weighed: rechecked findings of
+	// earlier stages before it no longer need a reason to approve over.
 	Weighed int `json:"weighed"`
 	// OfficerReview is set when an officer reviews the stage whatever its checks find when they
 	// run again: they run on the exporter's answer, or the stage was already awaiting an officer.
@@ -62,6 +67,11 @@ type Carried struct {
 	// FirstRunID is the first run of a clearance reopened on appeal: its registration and release
 	// notice stay bound to it. Empty otherwise (the run's own first run then).
 	FirstRunID string `json:"firstRunId,omitempty"`
+	// Overrule is the stage an upheld appeal reopened, until it ends: a refusal by rule there goes
+	// to an officer instead.
+	Overrule policy.Stage `json:"overrule,omitempty"`
+	// AmendedScope is what an applied amendment changed, until the run checks it again.
+	AmendedScope *AmendedScope `json:"amendedScope,omitempty"`
 }
 
 // Registration is a declaration's entry in the declarations register: the number customs gave it

@@ -98,14 +98,14 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 			"the officer may not decide the stage; or when another officer holds it (a supervisor reassigns).",
 			c.validateClaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				r := asClaimant(lenient[ClaimRequest](raw), caller)
-				c.claim = &Claim{Officer: r.Officer, Stage: c.stage, At: workflow.Now(ctx)}
+				c.Claim = &Claim{Officer: r.Officer, Stage: c.Stage, At: workflow.Now(ctx)}
 				return c.work(ctx, WorkRecord{Kind: WorkClaimed, Officer: r.Officer, Holder: r.Officer, Text: r.Reason})
 			}},
 		{UpdateUnclaim, `The officer who holds the stage gives it back to the queue: {"officer":"doc-li","reason":"..."}. ` +
 			"Refused unless the officer holds it.",
 			c.validateUnclaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				r := asClaimant(lenient[ClaimRequest](raw), caller)
-				c.claim = nil
+				c.Claim = nil
 				return c.work(ctx, WorkRecord{Kind: WorkUnclaimed, Officer: r.Officer, Text: r.Reason})
 			}},
 		{UpdateReassign, `A supervisor hands the stage to another officer who may decide it, or back to the queue with ` +
@@ -116,9 +116,9 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 				if caller != nil && r.Supervisor == "" {
 					r.Supervisor = caller.Subject
 				}
-				c.claim = nil
+				c.Claim = nil
 				if r.Officer != "" {
-					c.claim = &Claim{Officer: r.Officer, Stage: c.stage, At: workflow.Now(ctx)}
+					c.Claim = &Claim{Officer: r.Officer, Stage: c.Stage, At: workflow.Now(ctx)}
 				}
 				return c.work(ctx, WorkRecord{Kind: WorkReassigned, Officer: r.Supervisor, Holder: r.Officer, Text: r.Reason})
 			}},
@@ -131,8 +131,8 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 					n.Officer = caller.Subject
 				}
 				holder := ""
-				if c.claim != nil {
-					holder = c.claim.Officer
+				if c.Claim != nil {
+					holder = c.Claim.Officer
 				}
 				return c.work(ctx, WorkRecord{Kind: WorkNoted, Officer: n.Officer, Holder: holder, Text: n.Text})
 			}},
@@ -146,8 +146,8 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 
 // work records a step of work management and shows who holds the stage.
 func (c *clearance) work(ctx workflow.Context, r WorkRecord) (WorkRecord, error) {
-	r.Stage, r.At = c.stage, workflow.Now(ctx)
-	c.workLog = append(c.workLog, r)
+	r.Stage, r.At = c.Stage, workflow.Now(ctx)
+	c.Work = append(c.Work, r)
 	workflow.SetCurrentDetails(ctx, c.details(r.At))
 	workflow.GetLogger(ctx).Info("work on the clearance", "declarationID", c.decl.ID, "kind", r.Kind,
 		"officer", r.Officer, "holder", r.Holder, "stage", r.Stage)
@@ -162,7 +162,7 @@ func (c *clearance) work(ctx workflow.Context, r WorkRecord) (WorkRecord, error)
 
 // workRoom refuses a step of work once the clearance keeps MaxWorkRecords of them.
 func (c *clearance) workRoom() error {
-	if len(c.workLog) >= MaxWorkRecords {
+	if len(c.Work) >= MaxWorkRecords {
 		return fmt.Errorf("work: the clearance keeps %d steps of work, the most it records; decide the stage", MaxWorkRecords)
 	}
 	return nil
@@ -178,10 +178,10 @@ func asClaimant(r ClaimRequest, caller *Principal) ClaimRequest {
 
 // holder is the officer who holds the current stage, or "".
 func (c *clearance) holder() string {
-	if c.claim == nil || c.claim.Stage != c.stage {
+	if c.Claim == nil || c.Claim.Stage != c.Stage {
 		return ""
 	}
-	return c.claim.Officer
+	return c.Claim.Officer
 }
 
 // mayDecide refuses an officer who is not on the roster with the role that decides stage, or whom
@@ -191,7 +191,7 @@ func (c *clearance) mayDecide(officer string, stage policy.Stage) error {
 	if officer == "" {
 		return fmt.Errorf("officer: missing")
 	}
-	o, ok := c.cfg.Roster.Find(officer)
+	o, ok := c.Configuration.Roster.Find(officer)
 	if !ok {
 		return fmt.Errorf("officer: %q is not on the roster", clip(officer, MaxRequestedBytes))
 	}
@@ -216,15 +216,15 @@ func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error 
 		if err := c.admit(UpdateClaim); err != nil {
 			return err
 		}
-		if err := c.mayDecide(r.Officer, c.stage); err != nil {
+		if err := c.mayDecide(r.Officer, c.Stage); err != nil {
 			return err
 		}
 		switch h := c.holder(); {
 		case h == r.Officer:
-			return fmt.Errorf("officer: %s holds the %s stage already, since %s", h, c.stage, c.claim.At.UTC().Format(time.RFC3339))
+			return fmt.Errorf("officer: %s holds the %s stage already, since %s", h, c.Stage, c.Claim.At.UTC().Format(time.RFC3339))
 		case h != "":
 			return fmt.Errorf("officer: the %s stage is held by %s since %s; %s gives it back, or a supervisor reassigns it",
-				c.stage, h, c.claim.At.UTC().Format(time.RFC3339), h)
+				c.Stage, h, c.Claim.At.UTC().Format(time.RFC3339), h)
 		}
 		return text("reason", r.Reason, MaxReasonBytes, true)
 	})
@@ -247,9 +247,9 @@ func (c *clearance) validateUnclaim(raw json.RawMessage, caller *Principal) erro
 		}
 		switch h := c.holder(); {
 		case h == "":
-			return fmt.Errorf("officer: nobody holds the %s stage", c.stage)
+			return fmt.Errorf("officer: nobody holds the %s stage", c.Stage)
 		case h != r.Officer:
-			return fmt.Errorf("officer: the %s stage is held by %s, not %s; a supervisor reassigns it", c.stage, h, clip(r.Officer, MaxRequestedBytes))
+			return fmt.Errorf("officer: the %s stage is held by %s, not %s; a supervisor reassigns it", c.Stage, h, clip(r.Officer, MaxRequestedBytes))
 		}
 		return text("reason", r.Reason, MaxReasonBytes, true)
 	})
@@ -273,15 +273,15 @@ func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) err
 			return err
 		}
 		if r.Officer != "" {
-			if err := c.mayDecide(r.Officer, c.stage); err != nil {
+			if err := c.mayDecide(r.Officer, c.Stage); err != nil {
 				return err
 			}
 		}
 		if r.Officer == c.holder() {
 			if r.Officer == "" {
-				return fmt.Errorf("officer: nobody holds the %s stage; name the officer who takes it", c.stage)
+				return fmt.Errorf("officer: nobody holds the %s stage; name the officer who takes it", c.Stage)
 			}
-			return fmt.Errorf("officer: %s holds the %s stage already", r.Officer, c.stage)
+			return fmt.Errorf("officer: %s holds the %s stage already", r.Officer, c.Stage)
 		}
 		if strings.TrimSpace(r.Reason) == "" {
 			return fmt.Errorf("reason: required to reassign")
@@ -304,7 +304,7 @@ func (c *clearance) validateNote(raw json.RawMessage, caller *Principal) error {
 		if n.Officer == "" {
 			return fmt.Errorf("officer: missing")
 		}
-		if _, ok := c.cfg.Roster.Find(n.Officer); !ok {
+		if _, ok := c.Configuration.Roster.Find(n.Officer); !ok {
 			return fmt.Errorf("officer: %q is not on the roster", clip(n.Officer, MaxRequestedBytes))
 		}
 		if strings.TrimSpace(n.Text) == "" {
@@ -320,7 +320,7 @@ func (c *clearance) validateNote(raw json.RawMessage, caller *Principal) error {
 // notes counts the notes on the clearance.
 func (c *clearance) notes() int {
 	n := 0
-	for _, r := range c.workLog {
+	for _, r := range c.Work {
 		if r.Kind == WorkNoted {
 			n++
 		}
@@ -332,12 +332,12 @@ func (c *clearance) notes() int {
 // decide it.
 func (c *clearance) claimRefusal(d Decision) error {
 	h := c.holder()
-	if h == "" || h == d.Officer || d.Stage != c.stage {
+	if h == "" || h == d.Officer || d.Stage != c.Stage {
 		return nil
 	}
-	if o, ok := c.cfg.Roster.Find(d.Officer); ok && o.Has(policy.RoleSupervisor) {
+	if o, ok := c.Configuration.Roster.Find(d.Officer); ok && o.Has(policy.RoleSupervisor) {
 		return nil
 	}
 	return fmt.Errorf("officer: the %s stage is held by %s since %s; %s decides it, gives it back, or a supervisor reassigns it",
-		c.stage, h, c.claim.At.UTC().Format(time.RFC3339), h)
+		c.Stage, h, c.Claim.At.UTC().Format(time.RFC3339), h)
 }

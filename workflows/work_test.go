@@ -73,7 +73,7 @@ func TestWorkManagementRefusals(t *testing.T) {
 	awaiting := func() *clearance { return fuzzClearance(2, 0, 0) } // awaiting an officer at document-check
 	held := func() *clearance {
 		c := awaiting()
-		c.claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
+		c.Claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
 		return c
 	}
 	ended := func() *clearance { return fuzzClearance(11, 0, 0) }
@@ -126,7 +126,7 @@ func TestWorkManagementRefusals(t *testing.T) {
 
 	full := awaiting()
 	for range MaxNotes {
-		full.workLog = append(full.workLog, WorkRecord{Kind: WorkNoted, Officer: "doc-li", Text: "n"})
+		full.Work = append(full.Work, WorkRecord{Kind: WorkNoted, Officer: "doc-li", Text: "n"})
 	}
 	require.ErrorContains(t, full.validateNote(json.RawMessage(`{"officer":"doc-li","text":"one more"}`), nil), "the most it keeps")
 
@@ -146,14 +146,14 @@ func TestWorkManagementExamples(t *testing.T) {
 	}
 	awaiting := fuzzClearance(2, 0, 0)
 	held := fuzzClearance(2, 0, 0)
-	held.claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
+	held.Claim = &Claim{Officer: "doc-li", Stage: policy.StageDocumentCheck, At: start}
 	require.NoError(t, awaiting.validateClaim(read("claim.json"), nil))
 	require.NoError(t, held.validateUnclaim(read("unclaim.json"), nil))
 	require.NoError(t, held.validateReassign(read("reassign.json"), nil))
 	require.NoError(t, awaiting.validateNote(read("note.json"), nil))
 	require.NoError(t, awaiting.validateHold(read("hold.json"), nil))
 	agency := fuzzClearance(2, 0, 0)
-	agency.holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "x"}, At: start}}
+	agency.Holds = []HoldRecord{{Hold: Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "x"}, At: start}}
 	require.NoError(t, agency.validateLift(read("lift.json"), nil))
 	require.NoError(t, agency.validateLift(read("lift-refused.json"), nil))
 }
