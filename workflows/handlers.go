@@ -174,9 +174,10 @@ func (c *clearance) takeSignal(ctx workflow.Context, raw json.RawMessage, caller
 		return
 	}
 	// A clearance started before ChangeExplicitPhases applies what its release applied: a
-	// decision that decoded (the release refused the malformed ones) and met its rules.
+	// decision that decoded (the release refused the malformed ones) and met its rules, and the
+	// rules added since for every clearance (laterRules).
 	var m malformed
-	if err != nil && !errors.As(err, &m) && c.appliedBeforeExplicitPhases(d) && !c.rel.explicitPhases(ctx) {
+	if err != nil && !errors.As(err, &m) && c.appliedBeforeExplicitPhases(d) && c.laterRules(d) == nil && !c.rel.explicitPhases(ctx) {
 		err = nil
 	}
 	if err != nil {
@@ -550,15 +551,8 @@ func (c *clearance) validateDecision(d Decision, request string) error {
 	if err := c.decisionRules(d); err != nil {
 		return err
 	}
-	if err := c.claimRefusal(d); err != nil {
+	if err := c.laterRules(d); err != nil {
 		return err
-	}
-	if err := c.holdRefusal(); err != nil {
-		return err
-	}
-	if p := c.awaitingConsent(); p != nil {
-		return fmt.Errorf("stage: the exporter's amendment %d awaits an officer's consent; consent to it or refuse it first (update %s)",
-			p.Version, UpdateDecideAmendment)
 	}
 	if err := text("reason", d.Reason, MaxReasonBytes, true); err != nil {
 		return err
@@ -618,6 +612,24 @@ func (c *clearance) appliedBeforeExplicitPhases(d Decision) bool {
 		return false
 	}
 	return c.decisionRules(d) == nil
+}
+
+// laterRules are the rules of a decision added after ChangeExplicitPhases that hold for every
+// clearance, whichever release it follows: no decision while a hold stands, while another
+// officer holds the stage by claim, or while an amendment awaits consent. A clearance of the
+// earlier release met none of them before the features came, so its history replays the same.
+func (c *clearance) laterRules(d Decision) error {
+	if err := c.claimRefusal(d); err != nil {
+		return err
+	}
+	if err := c.holdRefusal(); err != nil {
+		return err
+	}
+	if p := c.awaitingConsent(); p != nil {
+		return fmt.Errorf("stage: the exporter's amendment %d awaits an officer's consent; consent to it or refuse it first (update %s)",
+			p.Version, UpdateDecideAmendment)
+	}
+	return nil
 }
 
 // blockingFinding returns an error-level finding of the latest checks of the current stage, or of

@@ -583,3 +583,34 @@ func TestPathsOverStandard(t *testing.T) {
 		t.Errorf("at 22 days: %+v", over)
 	}
 }
+
+// A clearance of the release before explicit-phases still holds its decision signal to the
+// rules added since for every clearance: a signal while a supervisor's hold stands, or from an
+// officer while another holds the stage by claim, is refused and recorded, not applied.
+func TestLegacyDecisionSignalKeepsTheRulesOfEveryClearance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	// Asked only where the earlier release would apply the signal; the later rules refuse first.
+	h.env.OnGetVersion(ChangeExplicitPhases, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion).Maybe()
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence on counterfeit kits"})
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeApprove})
+	}, time.Hour)
+	h.send(90*time.Minute, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "cleared"})
+	h.send(100*time.Minute, "claim", UpdateClaim, ClaimRequest{Officer: "doc-li"})
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "doc-chen", Outcome: OutcomeApprove})
+	}, 2*time.Hour)
+	var before Status
+	h.env.RegisterDelayedCallback(func() { before = h.status() }, 150*time.Minute)
+	h.decide(3*time.Hour, "li", docApprove)
+	r := h.run(fixture())
+
+	require.Empty(t, before.Decisions, "neither signal was applied")
+	require.True(t, h.accepted["hold"], "%v", h.rejections["hold"])
+	require.True(t, h.accepted["claim"], "%v", h.rejections["claim"])
+	require.Equal(t, 2, before.RefusedCount)
+	require.Contains(t, before.Refused[0].Reason, "hold")
+	require.Contains(t, before.Refused[1].Reason, "held by doc-li")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, "doc-li", r.Decisions[0].Officer)
+}
