@@ -295,3 +295,44 @@ func TestAmendmentExamples(t *testing.T) {
 	propose(c)
 	require.NoError(t, c.validateDecideAmendmentUpdate(read("updates/decide-amendment.json"), nil))
 }
+
+// An amendment applied at once whose recheck of an earlier stage finds an error is weighed as if
+// the declaration had been lodged that way: a green-lane clearance whose certification check
+// awaited an officer for a warning, amended so that the certificate is clean but the invoice no
+// longer matches the lines, is not released by rule; the officer of the stage decides, and an
+// approval over the invoice's error needs a reason.
+func TestAmendmentWhoseRecheckFindsAnErrorIsWeighedByAnOfficer(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	clean := func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On}, nil
+	}
+	h.onCheck(policy.StageDocumentCheck, clean, func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On, Findings: []activities.Finding{{Code: "invoice-total-mismatch",
+			Severity: activities.SeverityError, Field: "documents[0].amount", Message: "the invoice does not match the lines"}}}, nil
+	})
+	h.onCheck(policy.StageCertificationCheck, func(in activities.CheckInput) (activities.CheckResult, error) {
+		return activities.CheckResult{CheckedAt: in.On, Findings: []activities.Finding{{Code: "certificate-expiring",
+			Severity: activities.SeverityWarning, Message: "the certificate expires in 10 days"}}}, nil
+	}, clean)
+	var during Status
+	h.send(time.Hour, "amend", UpdateAmend, shortShipment())
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, 2*time.Hour)
+	cert := Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove}
+	h.decide(3*time.Hour, "bare", cert)
+	cert.Reason = "the freight is invoiced apart; the goods invoice matches"
+	h.decide(4*time.Hour, "reasoned", cert)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.Equal(t, PhaseAwaitingOfficer, during.Phase, "the officer weighs what the recheck found")
+	require.ErrorContains(t, h.rejections["bare"], "invoice-total-mismatch")
+	require.True(t, h.accepted["reasoned"])
+	require.Equal(t, StateReleased, r.State)
+	var officers []string
+	for _, d := range r.Decisions {
+		if d.Via != ViaAutomatic {
+			officers = append(officers, d.Officer)
+		}
+	}
+	require.Equal(t, []string{"cert-liu"}, officers)
+}

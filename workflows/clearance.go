@@ -440,7 +440,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		}
 		if errors.Is(err, errAmended) {
 			review := c.AmendedScope != nil && c.AmendedScope.Review
-			refusal, err := c.recheckAmended(ctx, stage)
+			refusal, weigh, err := c.recheckAmended(ctx, stage)
 			if err != nil {
 				return "", "", err
 			}
@@ -450,8 +450,9 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			if refusal != "" {
 				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
 			}
-			// The stage's own checks run again next; an officer who had started reviews it again.
-			reviewAfterSupply = review
+			// The stage's own checks run again next; an officer who had started reviews it again,
+			// and so does the stage's officer when the rechecks found what an officer weighs.
+			reviewAfterSupply = review || (weigh && c.rel.recheckedFindingsWeighed(ctx))
 			continue
 		}
 		if errors.Is(err, errContinue) {

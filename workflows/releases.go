@@ -24,6 +24,9 @@ type releases struct {
 	// extensionClock is ChangeExtensionKeepsTheClockStopped, asked the first time it makes a
 	// difference.
 	extensionClock *bool
+	// rechecksWeighed is ChangeRecheckedFindingsWeighed, asked the first time it makes a
+	// difference.
+	rechecksWeighed *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -109,6 +112,21 @@ const ChangeExtensionKeepsTheClockStopped = "extension-keeps-the-clock-stopped"
 // ChangeExtensionKeepsTheClockStopped. Call it only where the answer changes what it records.
 func (r *releases) extensionKeepsTheClockStopped(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeExtensionKeepsTheClockStopped, &r.extensionClock)
+}
+
+// ChangeRecheckedFindingsWeighed is the workflow change after which what the rechecks of an
+// amendment applied at once find is weighed as if the declaration had been lodged that way: when a
+// rechecked earlier stage's findings would have needed an officer (an error or a warning), the
+// stage in progress is decided by its officer whatever its own checks find, and an approval over
+// an error-level finding needs a reason. The earlier release let the stage's own clean checks
+// approve it by rule, and a green-lane clearance was released with no officer. It is asked only
+// when such an amendment's rechecks find what an officer weighs.
+const ChangeRecheckedFindingsWeighed = "rechecked-findings-weighed"
+
+// recheckedFindingsWeighed reports whether the clearance follows ChangeRecheckedFindingsWeighed.
+// Call it only where the answer changes what it records.
+func (r *releases) recheckedFindingsWeighed(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeRecheckedFindingsWeighed, &r.rechecksWeighed)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which
