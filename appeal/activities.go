@@ -111,6 +111,9 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 			break
 		}
 	}
+	if err := lodgedRefusal(r.WorkflowID, res); err != nil {
+		return Refusal{}, err
+	}
 	if len(status.Timeline) == 0 || res.Stage == "" {
 		return Refusal{}, notAppealable("the clearance %s was refused before any stage began: lodge a corrected declaration", r.WorkflowID)
 	}
@@ -118,6 +121,25 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 		return Refusal{}, err
 	}
 	return out, nil
+}
+
+// lodgedRefusal returns the ErrNotAppealable failure of a clearance that refused its declaration
+// as lodged: a duplicate the declarations register holds for another clearance, or a declaration
+// that does not validate. That is not a matter for appeal (a reopened run would clear a
+// declaration the register refuses); a corrected declaration is lodged under a new ID. A result of
+// a release before it said so (workflows.Result.RefusedAsLodged) is known by its one stage, ended
+// refused by rule with no check run.
+func lodgedRefusal(id string, res workflows.Result) error {
+	asLodged := res.RefusedAsLodged
+	if !asLodged && len(res.Timeline) == 1 && res.Timeline[0].CheckRuns == 0 && res.Timeline[0].Outcome == workflows.OutcomeRefused {
+		last := len(res.Decisions) - 1
+		asLodged = last >= 0 && res.Decisions[last].Via == workflows.ViaAutomatic
+	}
+	if !asLodged {
+		return nil
+	}
+	return notAppealable("the clearance %s refused the declaration as lodged (%s): that is not a matter for appeal; lodge a corrected declaration under a new ID",
+		id, clip(res.Reason))
 }
 
 // RecordHearing records in the register that an appeal was heard against a refused run, before

@@ -52,11 +52,13 @@ type clearance struct {
 	// its carried stage at its checks.
 	phase   Phase
 	waiting *Waiting
-	// reason, ended, notice and result are the outcome, once the run has one.
-	reason string
-	ended  time.Time
-	notice *activities.ReleaseNotice
-	result *Result
+	// reason, ended, notice and result are the outcome, once the run has one; refusedAsLodged
+	// says the declaration was refused as lodged (Result.RefusedAsLodged).
+	reason          string
+	refusedAsLodged bool
+	ended           time.Time
+	notice          *activities.ReleaseNotice
+	result          *Result
 	// pending is the accepted officer decision (PhaseDecided) that run has not taken up yet.
 	pending *DecisionRecord
 	// withdrawal is the exporter's accepted withdrawal (PhaseWithdrawing), or another agency's
@@ -304,7 +306,7 @@ func (c *clearance) refuseInvalid(ctx workflow.Context, reason string) (Result, 
 		c.Timeline[0].Outcome = OutcomeWithdrawn
 		return c.finish(ctx, c.withdrawn())
 	}
-	c.reason = reason
+	c.reason, c.refusedAsLodged = reason, true
 	c.enter(ctx, PhaseEnding)
 	c.record(ctx, DecisionRecord{
 		Decision: Decision{Stage: c.Stage, Outcome: OutcomeReject, Reason: reason}, At: now, Via: ViaAutomatic})
@@ -1042,7 +1044,7 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		Amendments: c.Amendments, Appeals: c.Appeals,
 		Holds: c.Holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
 		DeclarationID: c.decl.ID, State: s, Lane: c.Lane, Expedited: c.decl.IsExpedited(),
-		Notice: c.notice, Stage: c.Stage, Reason: c.reason, Registration: c.Registration,
+		Notice: c.notice, Stage: c.Stage, Reason: c.reason, RefusedAsLodged: c.refusedAsLodged, Registration: c.Registration,
 		Submitted: c.Submitted, Ended: c.ended,
 		Timeline: c.Timeline, Decisions: c.Decisions, Escalations: c.Escalations,
 		Elapsed: policy.Duration(elapsed), Standard: policy.Duration(std),

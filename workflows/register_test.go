@@ -65,6 +65,7 @@ func TestDeclarationLodgedBeforeIsRefused(t *testing.T) {
 
 	require.Equal(t, StateRefused, r.State)
 	require.Equal(t, why, r.Reason)
+	require.True(t, r.RefusedAsLodged, "a duplicate declaration is refused as lodged, not a matter for appeal")
 	require.Nil(t, r.Registration)
 	require.Zero(t, h.checkCalls[policy.StageDocumentCheck])
 	require.Empty(t, h.releaseRequests)

@@ -33,6 +33,7 @@ var runOnly = map[string]string{
 	"waiting":         "rebuilt when the next run waits",
 	"reason":          "an outcome: a run that has one ends, it does not continue",
 	"ended":           "an outcome",
+	"refusedAsLodged": "an outcome",
 	"notice":          "an outcome",
 	"result":          "an outcome",
 	"pending":         "a run continues only once every accepted request is taken up (AllHandlersFinished, then the run's own step)",

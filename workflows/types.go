@@ -395,13 +395,18 @@ type Result struct {
 	Expedited     bool                      `json:"expedited"`
 	Notice        *activities.ReleaseNotice `json:"releaseNotice,omitempty"`
 	// Stage is where the clearance ended.
-	Stage       policy.Stage     `json:"stage"`
-	Reason      string           `json:"reason,omitempty"`
-	Submitted   time.Time        `json:"submitted"`
-	Ended       time.Time        `json:"ended"`
-	Timeline    []StageRecord    `json:"timeline"`
-	Decisions   []DecisionRecord `json:"decisions"`
-	Escalations []Escalation     `json:"escalations,omitempty"`
+	Stage  policy.Stage `json:"stage"`
+	Reason string       `json:"reason,omitempty"`
+	// RefusedAsLodged says the declaration was refused as it was lodged, before any check ran:
+	// it did not validate, or the declarations register holds it for another clearance (a
+	// duplicate). Such a refusal is not a matter for appeal: a corrected declaration is lodged
+	// under a new ID.
+	RefusedAsLodged bool             `json:"refusedAsLodged,omitempty"`
+	Submitted       time.Time        `json:"submitted"`
+	Ended           time.Time        `json:"ended"`
+	Timeline        []StageRecord    `json:"timeline"`
+	Decisions       []DecisionRecord `json:"decisions"`
+	Escalations     []Escalation     `json:"escalations,omitempty"`
 	// Amendments are the exporter's amendments of the declaration.
 	Amendments []AmendmentRecord `json:"amendments,omitempty"`
 	// Appeals are the upheld appeals that reopened the clearance.
