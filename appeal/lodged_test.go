@@ -19,7 +19,7 @@ import (
 func TestARefusalAsLodgedIsNotAppealable(t *testing.T) {
 	at := time.Date(2020, 4, 1, 9, 0, 0, 0, time.UTC)
 	lodged := workflows.Result{State: workflows.StateRefused, Stage: policy.StageDocumentCheck, RefusedAsLodged: true,
-		Reason: "declaration NB-1 of exporter 3302960123 was lodged before: registration ED-2026-00000004",
+		Reason:   "declaration NB-1 of exporter 3302960123 was lodged before: registration ED-2026-00000004",
 		Timeline: []workflows.StageRecord{{Stage: policy.StageDocumentCheck, Started: at, Ended: at, Outcome: workflows.OutcomeRefused}},
 		Decisions: []workflows.DecisionRecord{{Decision: workflows.Decision{Stage: policy.StageDocumentCheck, Outcome: workflows.OutcomeReject},
 			Via: workflows.ViaAutomatic}}}
