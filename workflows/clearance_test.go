@@ -684,7 +684,29 @@ func TestCurrentDetailsSayWhatIsAwaited(t *testing.T) {
 			Due: start.Add(12 * 24 * time.Hour)}}
 	got := c.details(start.Add(36 * time.Hour))
 	require.Equal(t, "Awaiting a decision on **biological-review** from a health-quarantine-officer (hq-wang, hq-zhao). "+
-		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.", got)
+		"Allowance ends 2020-04-13 09:00 UTC: 10d 12h left.\n\nThe automated checks found nothing to weigh.\n\n"+
+		"Decide with the update **decide**: `{\"stage\":\"biological-review\",\"officer\":\"hq-wang\",\"outcome\":\"approve\"}`. "+
+		"The outcome is approve, reject or request-information; a reject or a request needs a reason. Signed in, leave the officer out: it is you.", got)
+	// What the checks found is in sight, with what it asks of an approval, and the decision's
+	// input asks for the reason an error needs.
+	c.Findings = []StageFindings{{Stage: policy.StageBiologicalReview, Result: activities.CheckResult{Findings: []activities.Finding{
+		{Code: "no-quality-declaration", Severity: activities.SeverityError, Field: "documents",
+			Message: "no quality declaration for line 1 (announcement No. 5 of 2020)"},
+		{Code: "risk-class-a", Severity: activities.SeverityWarning, Message: "risk class A needs an expert risk assessment"}}}}}
+	c.Decisions = []DecisionRecord{{Decision: Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang",
+		Outcome: OutcomeRequestInformation, Reason: "attach the risk assessment", Requested: []string{"risk-assessment"}}, At: start}}
+	c.Supplies = []SupplyRecord{{Stage: policy.StageBiologicalReview, At: start.Add(time.Hour), Documents: 1, Note: "RA-7"}}
+	got = c.details(start.Add(36 * time.Hour))
+	for _, want := range []string{
+		"\n- error: no quality declaration for line 1 (announcement No. 5 of 2020) (`documents`): approving needs a reason",
+		"\n- warning: risk class A needs an expert risk assessment: weigh it before approving",
+		"Asked of the exporter by hq-wang at 2020-04-01 09:00 UTC: attach the risk assessment (risk-assessment).",
+		"Supplied by the exporter at 2020-04-01 10:00 UTC: 1 documents, 0 certificates (RA-7).",
+		"`{\"stage\":\"biological-review\",\"officer\":\"hq-wang\",\"outcome\":\"approve\",\"reason\":\"...\"}`",
+	} {
+		require.Contains(t, got, want)
+	}
+	c.Findings, c.Decisions, c.Supplies = nil, nil, nil
 	c.State, c.phase, c.waiting = StateAwaitingExporter, PhaseAwaitingExporter, &Waiting{Exporter: "3302960123", Reason: "attach the risk assessment", Due: start.Add(time.Hour)}
 	require.Contains(t, c.details(start.Add(2*time.Hour)), "the time is up")
 	require.True(t, strings.HasPrefix(c.details(start), "Awaiting documents on **biological-review** from exporter 3302960123"))

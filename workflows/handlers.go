@@ -635,6 +635,19 @@ func (c *clearance) laterRules(d Decision) error {
 // blockingFinding returns an error-level finding of the latest checks of the current stage, or of
 // an earlier stage whose checks ran again on the exporter's answer since an officer last approved.
 func (c *clearance) blockingFinding() (activities.Finding, bool) {
+	for _, f := range c.toWeigh() {
+		if f.Severity == activities.SeverityError {
+			return f, true
+		}
+	}
+	return activities.Finding{}, false
+}
+
+// toWeigh returns the findings the officer of the current stage weighs: the latest checks of the
+// stage, and of each earlier stage whose checks ran again (on the exporter's answer or an
+// amendment) since an officer last approved; the latest stage's first.
+func (c *clearance) toWeigh() []activities.Finding {
+	var out []activities.Finding
 	seen := map[policy.Stage]bool{}
 	for i := len(c.Findings) - 1; i >= 0; i-- {
 		st := c.Findings[i].Stage
@@ -645,13 +658,9 @@ func (c *clearance) blockingFinding() (activities.Finding, bool) {
 		if st != c.Stage && (!c.Findings[i].Recheck || i < c.Weighed) {
 			continue
 		}
-		for _, f := range c.Findings[i].Result.Findings {
-			if f.Severity == activities.SeverityError {
-				return f, true
-			}
-		}
+		out = append(out, c.Findings[i].Result.Findings...)
 	}
-	return activities.Finding{}, false
+	return out
 }
 
 // informationRequests counts the current stage's requests for information.
@@ -890,103 +899,6 @@ func (c *clearance) status(now time.Time) Status {
 	return s
 }
 
-// details is the Web UI's current-details sentence: what is awaited, from whom, and by when.
-func (c *clearance) details(now time.Time) string {
-	var b strings.Builder
-	w := c.waiting
-	switch c.phase {
-	case PhaseStarting:
-		b.WriteString("Selecting the risk lane.")
-	case PhaseChecking, PhaseSupplied:
-		fmt.Fprintf(&b, "Running the automated checks of the %s stage (%s lane).", c.Stage, c.Lane)
-	case PhaseAmended:
-		fmt.Fprintf(&b, "Amendment %d applied: running again the checks it bears on, then the %s stage's.", len(c.Amendments), c.Stage)
-	case PhaseAwaitingOfficer:
-		if w == nil {
-			fmt.Fprintf(&b, "Awaiting a decision on **%s**.", c.Stage)
-			break
-		}
-		fmt.Fprintf(&b, "Awaiting a decision on **%s** from a %s (%s).", c.Stage, w.Role, strings.Join(w.Officers, ", "))
-		fmt.Fprintf(&b, " Allowance ends %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
-	case PhaseAwaitingExporter:
-		if w == nil {
-			fmt.Fprintf(&b, "Awaiting documents on **%s** from the exporter.", c.Stage)
-			break
-		}
-		fmt.Fprintf(&b, "Awaiting documents on **%s** from exporter %s: %s.", c.Stage, w.Exporter, declaration.Printable(w.Reason))
-		fmt.Fprintf(&b, " The declaration lapses at %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
-		if w.ClockStopped {
-			b.WriteString(" The stage's allowance stands still meanwhile: this is trader time.")
-		}
-	case PhaseDecided:
-		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.Stage)
-	case PhaseRefusing:
-		fmt.Fprintf(&b, "Ending refused at %s: %s.", c.Stage, declaration.Printable(c.withdrawal.Reason))
-	case PhaseWithdrawing:
-		b.WriteString("Withdrawing the declaration at the exporter's request.")
-	case PhaseRerouting:
-		fmt.Fprintf(&b, "Rerouted to the %s lane during the release: its stages come first.", c.Lane)
-	case PhaseReleasing:
-		b.WriteString("Release approved: issuing the release notice.")
-	case PhaseEnding:
-		fmt.Fprintf(&b, "Ending at %s: %s. Telling the exporter.", c.Stage, declaration.Printable(c.reason))
-	case PhaseEnded:
-		switch c.State {
-		case StateReleased:
-			number := ""
-			if c.notice != nil {
-				number = c.notice.Number
-			}
-			fmt.Fprintf(&b, "Released under notice %s.", number)
-		case StateRefused:
-			fmt.Fprintf(&b, "Refused at %s: %s", c.Stage, declaration.Printable(c.reason))
-		case StateLapsed:
-			fmt.Fprintf(&b, "Lapsed at %s: %s", c.Stage, declaration.Printable(c.reason))
-		case StateWithdrawn:
-			fmt.Fprintf(&b, "Withdrawn by the exporter: %s", declaration.Printable(c.reason))
-		}
-	}
-	if p := c.awaitingConsent(); p != nil && c.phase != PhaseEnded {
-		fmt.Fprintf(&b, " **Amendment %d** from the exporter awaits an officer's consent (%s): %s.", p.Version,
-			UpdateDecideAmendment, declaration.Printable(clip(p.Reason, 200)))
-	}
-	if h, ok := c.onHold(); ok && c.phase != PhaseEnded {
-		fmt.Fprintf(&b, " **On hold** by %s since %s: %s.", h.party(), h.At.UTC().Format("2006-01-02 15:04 MST"), declaration.Printable(clip(h.Reason, 200)))
-	}
-	if h := c.holder(); h != "" && c.phase != PhaseEnded {
-		fmt.Fprintf(&b, " Held by %s since %s.", h, c.Claim.At.UTC().Format("2006-01-02 15:04 MST"))
-	}
-	if c.Registration != nil {
-		fmt.Fprintf(&b, " Registration %s.", c.Registration.Number)
-	}
-	if c.SlaBreached && c.phase != PhaseEnded && len(c.Escalations) > 0 {
-		e := c.Escalations[len(c.Escalations)-1]
-		fmt.Fprintf(&b, " **Overdue**: %s overran its %s allowance; escalated to supervisor %s.", e.Stage, e.Allowance, e.Supervisor)
-	}
-	return b.String()
-}
-
-func left(d time.Duration) string {
-	if d < time.Minute {
-		return "the time is up"
-	}
-	return fmt.Sprintf("%s left", roundDuration(d))
-}
-
-func roundDuration(d time.Duration) string {
-	d = d.Round(time.Minute)
-	days := d / (24 * time.Hour)
-	d -= days * 24 * time.Hour
-	h := d / time.Hour
-	m := (d - h*time.Hour) / time.Minute
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, m)
-	}
-	return fmt.Sprintf("%dm", m)
-}
 
 // orEmpty makes a nil list an empty one, so JSON shows [] rather than null.
 func orEmpty[T any](xs []T) []T {
