@@ -899,7 +899,6 @@ func (c *clearance) status(now time.Time) Status {
 	return s
 }
 
-
 // orEmpty makes a nil list an empty one, so JSON shows [] rather than null.
 func orEmpty[T any](xs []T) []T {
 	if xs == nil {
