@@ -221,10 +221,9 @@ func (a *appeal) setup(ctx workflow.Context) error {
 				}
 				return a.validate(raw, caller)
 			},
-			Description: `A supervisor who did not take the refusal decides the appeal: {"supervisor":"sup-huang",` +
-				`"outcome":"uphold|dismiss","reason":"..."}. Upheld, the clearance reopens at the refused stage and an officer ` +
-				"decides it again; dismissed, the refusal stands. The exporter is told the reason. Refused unless the appeal " +
-				"awaits a supervisor; from someone who is not a supervisor on the roster, or who took the refusal; without a reason.",
+			Description: `{"supervisor":"sup-huang","outcome":"uphold","reason":"..."} A supervisor who did not take the ` +
+				`refusal decides the appeal: upheld, the clearance reopens at the refused stage and an officer decides it again; ` +
+				`"dismiss" leaves the refusal standing. The exporter is told the reason.`,
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", UpdateDecide, err)
 	}

@@ -111,13 +111,10 @@ func (c *clearance) setupAmendments(ctx workflow.Context) error {
 		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (AmendmentRecord, error) {
 			return c.amend(ctx, lenient[Amendment](raw), caller), nil
 		},
-		`The exporter amends its declaration: {"lines":[{"id":"1",...}],"removeLines":["2"],`+
-			`"documents":[...],"certificates":[...],"reason":"..."}. A line replaces the one with its ID; a document `+
-			"the one with its type and reference; a certificate the one with its scheme and number. Applied at once "+
-			"while no officer has started on the clearance, else it awaits an officer's consent (decide-amendment). "+
-			"The checks it bears on run again. Refused unless an officer is awaited; while another amendment awaits "+
-			"consent; when the amended declaration does not validate or nothing changes; or when it would add or "+
-			"drop the biological review after the document check."); err != nil {
+		`The exporter's (starter amend): {"lines":[{"id":"1",...}],"removeLines":["2"],"documents":[...],"reason":"..."} `+
+			"amends the declaration: a line replaces the one with its ID, a document the one of its type and reference. "+
+			"Applied at once while no officer has started, else it awaits an officer's consent (decide-amendment); the "+
+			"checks it bears on run again. Refused unless an officer is awaited, or when the amended declaration does not validate."); err != nil {
 		return err
 	}
 	if err := onUpdate(ctx, UpdateDecideAmendment, c.validateDecideAmendmentUpdate,
@@ -128,11 +125,9 @@ func (c *clearance) setupAmendments(ctx workflow.Context) error {
 			}
 			return c.decideAmendment(ctx, d), nil
 		},
-		`An officer who may decide the current stage consents to the exporter's amendment, or refuses `+
-			`it with a reason the exporter is told: {"officer":"doc-li","amendment":1,"outcome":"consent|refuse",`+
-			`"reason":"..."}. On consent the amendment applies and the checks it bears on run again; the officer `+
-			"then reviews the stage. Refused unless an amendment awaits consent and the number is its; when the "+
-			"officer may not decide the stage or another officer holds it; or a refusal without a reason."); err != nil {
+		`{"officer":"doc-li","amendment":1,"outcome":"consent"} `+
+			`An officer who may decide the stage consents to the exporter's amendment, or refuses it ("outcome":"refuse" `+
+			"with a reason the exporter is told). On consent it applies, its checks run again and the officer reviews the stage."); err != nil {
 		return err
 	}
 	return nil

@@ -45,13 +45,11 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (DecisionRecord, error) {
 			return c.accept(ctx, asCaller(lenient[Decision](raw), caller), ViaUpdate, caller != nil), nil
 		},
-		`An officer's decision on the current stage: {"stage":"document-check","officer":"doc-li",`+
-			`"outcome":"approve|reject|request-information","reason":"...","requested":["..."]}. `+
-			"Refused, with the reason, unless the stage is the current one and awaits an officer; when the "+
-			"officer is unknown or lacks the stage's role; when a reject, a request, or an approval over an "+
-			"error-level finding has no reason; when a field is unknown or a text too long; when the stage "+
-			"has asked the exporter too often; or when the officer who decided the biological review tries "+
-			"to decide the release."); err != nil {
+		`{"stage":"document-check","officer":"doc-li","outcome":"approve"} `+
+			"An officer decides the current stage: outcome approve, reject or request-information (with "+
+			`"requested":["quality-declaration"]). A reject, a request, and an approval over an error-level finding need `+
+			`a "reason". The clearance's current details end with this input for its stage and officers. Refused, `+
+			"naming why, unless the stage awaits this officer's role; and for the biological review's officer at the release."); err != nil {
 		return err
 	}
 
@@ -63,11 +61,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			}
 			return c.reroute(ctx, r)
 		},
-		`A supervisor moves the clearance to another risk lane: {"officer":"sup-huang",`+
-			`"lane":"green|yellow|red","reason":"..."}. The new lane applies from the next stage; `+
-			"red adds a physical inspection before release; a clearance cleared without an officer's documentary "+
-			"check gets one. During the release stage the stages the new lane asks for come before the release. "+
-			"Refused once the release notice is being issued."); err != nil {
+		`{"officer":"sup-huang","lane":"red","reason":"..."} `+
+			"A supervisor moves the clearance to another risk lane (green, yellow or red) from the next stage; red adds a "+
+			"physical inspection before release. Refused once the release notice is being issued."); err != nil {
 		return err
 	}
 
@@ -79,11 +75,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			}
 			return c.extend(ctx, x), nil
 		},
-		`A supervisor extends the current stage's allowance, once: {"stage":"biological-review",`+
-			`"supervisor":"sup-huang","by":"5d","reason":"..."}. The exporter is told the reason; the timeline `+
-			"shows the extension and the new due time. Refused unless the stage waits on an officer or the exporter "+
-			"and its allowance has not run out; when it was extended before; when by is more than the stage's own "+
-			"allowance; or without a reason."); err != nil {
+		`{"stage":"biological-review","supervisor":"sup-huang","by":"5d","reason":"..."} `+
+			"A supervisor extends the current stage's allowance, once, by at most the allowance itself; the exporter is "+
+			"told the reason. Refused once the allowance has run out, or a second time."); err != nil {
 		return err
 	}
 
@@ -91,9 +85,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 		func(ctx workflow.Context, raw json.RawMessage, _ *Principal) (SupplyRecord, error) {
 			return c.supply(ctx, lenient[Supply](raw)), nil
 		},
-		"The exporter's answer to a request for information: "+
-			`{"documents":[{"type":"quality-declaration","reference":"QD-1"}],"certificates":[...],"note":"..."}. `+
-			"The stage's checks run again and the officer reviews the answer. Refused unless documents are awaited."); err != nil {
+		`The exporter's (starter supply): {"documents":[{"type":"quality-declaration","reference":"QD-1"}],"note":"..."} `+
+			"answers a request for information; the stage's checks run again and the officer reviews the answer. "+
+			"Refused unless documents are awaited."); err != nil {
 		return err
 	}
 
@@ -104,7 +98,7 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			c.enter(ctx, PhaseWithdrawing)
 			return StateWithdrawn, nil
 		},
-		`The exporter withdraws the declaration: {"reason":"..."}. `+
+		`The exporter's (starter withdraw): {"reason":"..."} withdraws the declaration. `+
 			"Refused once an officer's decision is being applied, the release has been approved, or the clearance is ending."); err != nil {
 		return err
 	}

@@ -114,10 +114,9 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			workflow.SetCurrentDetails(ctx, c.details(rec.At))
 			return rec, c.publish(ctx)
 		},
-		`A supervisor holds the clearance before its release notice is issued, for customs or on behalf of `+
-			`another agency: {"supervisor":"sup-huang","agency":"NMPA","reason":"..."}. While it stands no decision is `+
-			"taken, no stage begins and no notice is issued; OnHold shows it. Refused without a reason, once the release "+
-			"notice is being issued, or when the same party holds it already."); err != nil {
+		`{"supervisor":"sup-huang","reason":"..."} `+
+			`A supervisor holds the clearance, for customs or on behalf of another agency ("agency":"NMPA"): while it stands `+
+			"no decision is taken, no stage begins and no notice is issued. Refused once the release notice is being issued."); err != nil {
 		return err
 	}
 	if err := onUpdate(ctx, UpdateLift, c.validateLift,
@@ -139,10 +138,9 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 			workflow.SetCurrentDetails(ctx, c.details(now))
 			return rec, c.publish(ctx)
 		},
-		`A supervisor lifts a hold with its disposition: {"supervisor":"sup-huang","agency":"NMPA",`+
-			`"disposition":"may-proceed|refused","reason":"..."}. may-proceed: the clearance goes on where it stood. `+
-			"refused (another agency's hold only): the agency refuses the goods, and the clearance ends refused with its "+
-			"reason. Refused unless that party's hold stands, or without a reason."); err != nil {
+		`{"supervisor":"sup-huang","disposition":"may-proceed","reason":"..."} `+
+			`A supervisor lifts a hold ("agency":"NMPA" for an agency's): may-proceed goes on where the clearance stood; `+
+			`"refused", for an agency's hold only, ends the clearance refused with the agency's reason.`); err != nil {
 		return err
 	}
 	return nil

@@ -93,24 +93,21 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 		validate          func(json.RawMessage, *Principal) error
 		apply             func(workflow.Context, json.RawMessage, *Principal) (WorkRecord, error)
 	}{
-		{UpdateClaim, `An officer takes the stage that awaits a decision: {"officer":"doc-li"}. ClaimedBy shows who holds it; ` +
-			"while it is held only its holder and supervisors decide it. Refused unless the stage awaits an officer; when " +
-			"the officer may not decide the stage; or when another officer holds it (a supervisor reassigns).",
+		{UpdateClaim, `{"officer":"doc-li"} An officer who may decide the stage takes it; ClaimedBy shows who holds it, ` +
+			"and only its holder and supervisors decide it. Refused when another officer holds it (a supervisor reassigns).",
 			c.validateClaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				r := asClaimant(lenient[ClaimRequest](raw), caller)
 				c.Claim = &Claim{Officer: r.Officer, Stage: c.Stage, At: workflow.Now(ctx)}
 				return c.work(ctx, WorkRecord{Kind: WorkClaimed, Officer: r.Officer, Holder: r.Officer, Text: r.Reason})
 			}},
-		{UpdateUnclaim, `The officer who holds the stage gives it back to the queue: {"officer":"doc-li","reason":"..."}. ` +
-			"Refused unless the officer holds it.",
+		{UpdateUnclaim, `{"officer":"doc-li","reason":"..."} The officer who holds the stage gives it back to the queue.`,
 			c.validateUnclaim, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				r := asClaimant(lenient[ClaimRequest](raw), caller)
 				c.Claim = nil
 				return c.work(ctx, WorkRecord{Kind: WorkUnclaimed, Officer: r.Officer, Text: r.Reason})
 			}},
-		{UpdateReassign, `A supervisor hands the stage to another officer who may decide it, or back to the queue with ` +
-			`"officer":"": {"supervisor":"sup-huang","officer":"doc-chen","reason":"..."}. Refused without a reason, ` +
-			"unless the stage awaits an officer or the exporter, or when the officer may not decide the stage.",
+		{UpdateReassign, `{"supervisor":"sup-huang","officer":"doc-chen","reason":"..."} A supervisor hands the stage to ` +
+			`another officer who may decide it, or back to the queue with "officer":"".`,
 			c.validateReassign, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				r := lenient[Reassignment](raw)
 				if caller != nil && r.Supervisor == "" {
@@ -122,9 +119,8 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 				}
 				return c.work(ctx, WorkRecord{Kind: WorkReassigned, Officer: r.Supervisor, Holder: r.Officer, Text: r.Reason})
 			}},
-		{UpdateNote, `An officer or supervisor adds a note to the clearance: {"officer":"doc-li","text":"..."}. Notes are ` +
-			"kept in the status and the trail, at most 100. Refused once the clearance has ended, from someone not on the " +
-			"roster, or for a blank or too long text.",
+		{UpdateNote, `{"officer":"doc-li","text":"..."} An officer or supervisor adds a note, kept in the status and the ` +
+			"trail (at most 100).",
 			c.validateNote, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				n := lenient[Note](raw)
 				if caller != nil && n.Officer == "" {
