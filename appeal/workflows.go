@@ -217,9 +217,9 @@ func (a *appeal) setup(ctx workflow.Context) error {
 			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
 				caller, err := workflows.Caller(ctx)
 				if err != nil {
-					return err
+					return workflows.Refusal(err)
 				}
-				return a.validate(raw, caller)
+				return workflows.Refusal(a.validate(raw, caller))
 			},
 			Description: `{"supervisor":"sup-huang","outcome":"uphold","reason":"..."} A supervisor who did not take the ` +
 				`refusal decides the appeal: upheld, the clearance reopens at the refused stage and an officer decides it again; ` +

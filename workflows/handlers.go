@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
@@ -315,9 +316,22 @@ func onUpdate[R any](ctx workflow.Context, name string, validate func(json.RawMe
 func withCaller(ctx workflow.Context, raw json.RawMessage, validate func(json.RawMessage, *Principal) error) error {
 	caller, err := principalOf(ctx)
 	if err != nil {
-		return err
+		return Refusal(err)
 	}
-	return validate(raw, caller)
+	return Refusal(validate(raw, caller))
+}
+
+// ErrTypeRefused is the failure type of a request a validator refused.
+const ErrTypeRefused = "RequestRefused"
+
+// Refusal is a validator's refusal as the caller receives it: a non-retryable application error
+// of type ErrTypeRefused with the reason, so that no client (the temporal CLI among them) offers
+// to retry what the clearance will refuse again. Nil stays nil.
+func Refusal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRefused, nil)
 }
 
 // asCaller fills a decision's officer from its verified caller when the payload leaves it out.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/medsupply/customs/policy"
 )
@@ -217,4 +218,18 @@ func TestClaimAndReassignKeepTheSeparationOfDuties(t *testing.T) {
 	require.True(t, h.accepted["zhou claims"], "the officers who may decide the release are not locked out")
 	require.Equal(t, StateReleased, r.State)
 	require.Equal(t, "rel-zhou", r.Decisions[len(r.Decisions)-1].Officer)
+}
+
+// TestARefusalIsNotRetryable: a refused update reaches its caller as a non-retryable application
+// error of type RequestRefused with the reason, so that no client offers to retry it.
+func TestARefusalIsNotRetryable(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(time.Minute, "unclaim", UpdateUnclaim, ClaimRequest{Officer: "doc-li"})
+	h.decide(time.Hour, "approve", docApprove)
+	h.run(fixture())
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, h.rejections["unclaim"], &appErr)
+	require.Equal(t, ErrTypeRefused, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+	require.Contains(t, appErr.Message(), "nobody holds the document-check stage")
 }
