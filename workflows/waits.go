@@ -1,0 +1,264 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/policy"
+)
+
+// errWithdrawn ends a stage early when the exporter withdraws; errRerouted when a reroute
+// interrupts the release stage.
+var (
+	errWithdrawn = errors.New("withdrawn")
+	errRerouted  = errors.New("rerouted")
+	errContinue  = errors.New("continue as new")
+	errAmended   = errors.New("amended")
+)
+
+// watch starts watching the current stage's allowance, as the clearance's release does it.
+func (c *clearance) watch(ctx workflow.Context) { c.rel.watch(ctx, c) }
+
+// startWatch escalates the current stage if it is still running after wait, unless its allowance
+// is already watched.
+func (c *clearance) startWatch(wait time.Duration) {
+	if c.watching || c.stageCtx == nil || c.Timeline[c.stageIdx].Escalated {
+		return
+	}
+	c.watching = true
+	idx := c.stageIdx
+	wctx, cancel := workflow.WithCancel(c.stageCtx)
+	c.watchCancel = cancel
+	workflow.Go(wctx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
+}
+
+// restartWatch watches the current stage's allowance anew, for wait from now: an extension
+// moved its due time.
+func (c *clearance) restartWatch(wait time.Duration) {
+	if c.watchCancel != nil {
+		c.watchCancel()
+	}
+	c.watching = false
+	c.startWatch(wait)
+}
+
+// awaitOfficer waits for an officer's decision on the stage, or a withdrawal.
+func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx int) (DecisionRecord, error) {
+	var cfg activities.Configuration
+	if err := c.stageActivity(ctx, "Refresh the officer roster", a.LoadConfiguration, nil, &cfg); err != nil {
+		return DecisionRecord{}, fmt.Errorf("refresh roster: %w", err)
+	}
+	c.Configuration.Roster = cfg.Roster
+	since := workflow.Now(ctx)
+	role := policy.StageRole(stage)
+	c.waiting = &Waiting{
+		For: WaitingForOfficer, Role: role, Officers: c.eligible(stage),
+		Since: since, Due: c.Timeline[idx].Due,
+	}
+	c.watch(ctx)
+	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
+		return DecisionRecord{}, err
+	}
+	c.enter(ctx, PhaseAwaitingOfficer)
+	c.takeHeld(ctx)
+	// A wait on an officer has no end of its own: when the history grows long meanwhile (signals
+	// keep arriving), the clearance continues as new and waits on in the next run.
+	long := true
+	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer || (long && c.historyLong(ctx)) })
+	for err == nil && c.phase == PhaseAwaitingOfficer {
+		if c.rel.explicitPhases(ctx) {
+			c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+			c.waiting = nil
+			return DecisionRecord{}, errContinue
+		}
+		long = false
+		err = workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
+	}
+	if err != nil {
+		return DecisionRecord{}, err
+	}
+	c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
+	c.waiting = nil
+	switch c.phase {
+	case PhaseWithdrawing, PhaseRefusing:
+		return DecisionRecord{}, errWithdrawn
+	case PhaseRerouting:
+		return DecisionRecord{}, errRerouted
+	case PhaseAmended:
+		return DecisionRecord{}, errAmended
+	}
+	d := *c.pending
+	c.pending = nil
+	workflow.GetLogger(ctx).Info("officer decided", "declarationID", c.decl.ID, "stage", stage,
+		"officer", d.Officer, "outcome", d.Outcome, "via", d.Via)
+	return d, nil
+}
+
+// refreshRoster reads the roster again and offers the awaited decision to whom it now names: an
+// officer taken off it can no longer decide, one added can. The supervisor of an escalation stays
+// offered while on the roster.
+func (c *clearance) refreshRoster(ctx workflow.Context) error {
+	var cfg activities.Configuration
+	actx := c.activityCtx(ctx, "Refresh the officer roster (the roster changed)")
+	if err := workflow.ExecuteActivity(actx, a.LoadConfiguration).Get(ctx, &cfg); err != nil {
+		return fmt.Errorf("refresh roster: %w", err)
+	}
+	c.Configuration.Roster = cfg.Roster
+	if w := c.waiting; w != nil && w.For == WaitingForOfficer {
+		w.Officers = c.eligible(c.Stage)
+		for _, e := range c.Escalations {
+			if _, ok := c.Configuration.Roster.Find(e.Supervisor); ok && e.Stage == c.Stage && !contains(w.Officers, e.Supervisor) {
+				w.Officers = append(w.Officers, e.Supervisor)
+			}
+		}
+	}
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	return nil
+}
+
+// eligible lists the officers who may decide the stage now.
+func (c *clearance) eligible(stage policy.Stage) []string {
+	var ids []string
+	for _, o := range c.Configuration.Roster.Officers {
+		if o.Has(policy.StageRole(stage)) && c.separationOfDuties(stage, o.ID) == "" {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
+}
+
+// separationOfDuties returns why the officer may not decide the stage, or "".
+func (c *clearance) separationOfDuties(stage policy.Stage, officer string) string {
+	if stage != policy.StageRelease {
+		return ""
+	}
+	for _, d := range c.Decisions {
+		if d.Stage == policy.StageBiologicalReview && d.Officer == officer && d.Via != ViaAutomatic {
+			return fmt.Sprintf("officer: %q decided the biological review and may not also decide the release", officer)
+		}
+	}
+	return ""
+}
+
+// awaitExporter asks the exporter for information and waits for the answer until the deadline.
+// It reports whether the exporter answered.
+func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
+	since := workflow.Now(ctx)
+	deadline := c.Configuration.Policy.InformationDeadline.D()
+	due := since.Add(deadline)
+	onCalendar := c.Configuration.Policy.Calendar.BusinessDays() && c.rel.informationDeadlineOnCalendar(ctx)
+	if onCalendar {
+		due = c.Configuration.Policy.Calendar.Due(since, deadline)
+	}
+	c.waiting = &Waiting{
+		For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Requested: d.Requested,
+		Reason: d.Reason, Since: since, Due: due,
+	}
+	stopped := c.Configuration.Policy.TraderTimeStopsTheClock() && !c.Timeline[idx].Escalated && c.rel.traderTimeStopsTheClock(ctx)
+	c.waiting.ClockStopped = stopped
+	if stopped {
+		// Trader time: the allowance is not watched while the exporter is asked.
+		if c.watchCancel != nil {
+			c.watchCancel()
+		}
+		c.watching = false
+	} else {
+		c.watch(ctx)
+	}
+	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
+		return false, err
+	}
+	c.enter(ctx, PhaseAwaitingExporter)
+	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
+		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
+	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      due.Sub(since),
+		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.Configuration.Policy.InformationDeadline, onCalendar, due)},
+	}, func() bool { return c.phase != PhaseAwaitingExporter })
+	if err != nil {
+		return false, err
+	}
+	now := workflow.Now(ctx)
+	c.Timeline[idx].ExporterWait += policy.Duration(now.Sub(since))
+	if stopped {
+		st := &c.Timeline[idx]
+		st.ClockStopped += policy.Duration(now.Sub(since))
+		st.Due = c.Configuration.Policy.Calendar.Due(st.Due, c.Configuration.Policy.Calendar.Worked(since, now))
+		if ok && c.phase == PhaseSupplied {
+			c.restartWatch(max(st.Due.Sub(now), time.Millisecond))
+		}
+	}
+	c.waiting = nil
+	switch c.phase {
+	case PhaseWithdrawing, PhaseRefusing:
+		return false, errWithdrawn
+	case PhaseRerouting:
+		return false, errRerouted
+	}
+	return ok, nil
+}
+
+// watchAllowance escalates the stage if it is still running when its allowance ends, after
+// wait (the allowance, or longer when weekends and holidays stop the clock). The stage keeps
+// waiting: nothing is approved because time ran out.
+func (c *clearance) watchAllowance(ctx workflow.Context, idx int, wait time.Duration) {
+	stage := c.Timeline[idx].Stage
+	allowance := c.Timeline[idx].Allowance.D()
+	summary := AllowanceTimerSummary(stage, policy.Duration(allowance), c.Configuration.Policy.Calendar.BusinessDays(), c.Timeline[idx].Due)
+	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: summary})
+	if err := timer.Get(ctx, nil); err != nil {
+		return // the stage ended in time
+	}
+	if c.phase == PhaseEnding && c.rel.explicitPhases(ctx) {
+		return // the stage's outcome was fixed in time; the exporter is being told
+	}
+	if err := c.escalate(ctx, idx); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert SlaBreached failed", "declarationID", c.decl.ID, "error", err)
+	}
+}
+
+// escalate records that the stage overran its allowance and adds a supervisor to those who may
+// decide it. The stage keeps waiting: nothing is approved because time ran out.
+func (c *clearance) escalate(ctx workflow.Context, idx int) error {
+	stage := c.Timeline[idx].Stage
+	allowance := c.Timeline[idx].Allowance.D()
+	// A supervisor the separation of duties bars from the stage could not decide it.
+	var supervisors []string
+	for _, id := range c.Configuration.Roster.WithRole(policy.RoleSupervisor) {
+		if c.separationOfDuties(stage, id) == "" {
+			supervisors = append(supervisors, id)
+		}
+	}
+	supervisor := ""
+	if len(supervisors) > 0 {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(c.decl.ID + "/" + string(stage)))
+		supervisor = supervisors[int(h.Sum32()%uint32(len(supervisors)))]
+	}
+	c.Escalations = append(c.Escalations, Escalation{Stage: stage, At: workflow.Now(ctx),
+		Allowance: policy.Duration(allowance), Supervisor: supervisor})
+	c.Timeline[idx].Escalated = true
+	c.SlaBreached = true
+	c.metrics(ctx, map[string]string{"stage": string(stage)}).Counter(MetricSLABreaches).Inc(1)
+	if c.waiting != nil && c.waiting.For == WaitingForOfficer && supervisor != "" && !contains(c.waiting.Officers, supervisor) {
+		c.waiting.Officers = append(c.waiting.Officers, supervisor)
+	}
+	workflow.GetLogger(ctx).Warn("stage overran its allowance; escalated", "declarationID", c.decl.ID,
+		"stage", stage, "allowance", allowance, "supervisor", supervisor)
+	workflow.SetCurrentDetails(ctx, c.details(workflow.Now(ctx)))
+	return c.rel.escalated(ctx, c)
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
