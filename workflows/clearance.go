@@ -324,14 +324,19 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return "", OutcomeCleared, nil
 		}
 
-		d, err := c.awaitOfficer(ctx, stage, idx)
-		if errors.Is(err, errWithdrawn) {
+		d, w, err := c.awaitOfficer(ctx, stage, idx)
+		if err != nil {
+			return "", "", err
+		}
+		switch w {
+		case wokeWithdrawn:
 			return c.withdrawn(), OutcomeWithdrawn, nil
-		}
-		if errors.Is(err, errRerouted) {
+		case wokeRerouted:
 			continue
-		}
-		if errors.Is(err, errAmended) {
+		case wokeHistoryLong:
+			// The next run takes the stage up at its checks and asks the officer again.
+			return "", "", c.continueAsNew(ctx, true)
+		case wokeAmended:
 			review := c.AmendedScope != nil && c.AmendedScope.Review
 			refusal, weigh, err := c.recheckAmended(ctx, stage)
 			if err != nil {
@@ -347,13 +352,6 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			// and so does the stage's officer when the rechecks found what an officer weighs.
 			reviewAfterSupply = review || (weigh && c.rel.recheckedFindingsWeighed(ctx))
 			continue
-		}
-		if errors.Is(err, errContinue) {
-			// The next run takes the stage up at its checks and asks the officer again.
-			return "", "", c.continueAsNew(ctx, true)
-		}
-		if err != nil {
-			return "", "", err
 		}
 		switch d.Outcome {
 		case OutcomeApprove:
@@ -376,17 +374,17 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, stage, d.Reason)})
 			return StateRefused, OutcomeRefused, nil
 		case OutcomeRequestInformation:
-			supplied, err := c.awaitExporter(ctx, d, idx)
-			if errors.Is(err, errWithdrawn) {
-				return c.withdrawn(), OutcomeWithdrawn, nil
-			}
-			if errors.Is(err, errRerouted) {
-				continue
-			}
+			w, err := c.awaitExporter(ctx, d, idx)
 			if err != nil {
 				return "", "", err
 			}
-			if !supplied {
+			switch w {
+			case wokeWithdrawn:
+				return c.withdrawn(), OutcomeWithdrawn, nil
+			case wokeRerouted:
+				continue
+			}
+			if w == wokeTimedOut {
 				c.reason = fmt.Sprintf("no answer to the request for information at %s within %s",
 					stage, c.Configuration.Policy.InformationDeadline)
 				c.enter(ctx, PhaseEnding)

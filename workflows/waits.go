@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -12,14 +11,44 @@ import (
 	"github.com/medsupply/customs/policy"
 )
 
-// errWithdrawn ends a stage early when the exporter withdraws; errRerouted when a reroute
-// interrupts the release stage.
-var (
-	errWithdrawn = errors.New("withdrawn")
-	errRerouted  = errors.New("rerouted")
-	errContinue  = errors.New("continue as new")
-	errAmended   = errors.New("amended")
+// woke says why a wait on a person ended: the run's next step depends on it, and on nothing else.
+type woke int
+
+const (
+	// wokeDecided: an officer's decision was accepted (PhaseDecided).
+	wokeDecided woke = iota
+	// wokeSupplied: the exporter answered a request for information (PhaseSupplied).
+	wokeSupplied
+	// wokeTimedOut: the exporter's deadline passed without an answer.
+	wokeTimedOut
+	// wokeWithdrawn: the exporter withdrew, or an agency refused the goods; the stage ends.
+	wokeWithdrawn
+	// wokeRerouted: a supervisor rerouted the clearance during the release stage.
+	wokeRerouted
+	// wokeAmended: an amendment was applied; the checks it bears on run again.
+	wokeAmended
+	// wokeHistoryLong: the history grew long while waiting; the clearance continues as new and
+	// waits on in the next run.
+	wokeHistoryLong
 )
+
+// wokeBy is why a wait on a person ended in phase p, the phase an accepted request entered; ok
+// is false while the wait goes on (the phase is still the wait's own).
+func wokeBy(p Phase) (w woke, ok bool) {
+	switch p {
+	case PhaseWithdrawing, PhaseRefusing:
+		return wokeWithdrawn, true
+	case PhaseRerouting:
+		return wokeRerouted, true
+	case PhaseAmended:
+		return wokeAmended, true
+	case PhaseDecided:
+		return wokeDecided, true
+	case PhaseSupplied:
+		return wokeSupplied, true
+	}
+	return 0, false
+}
 
 // watch starts watching the current stage's allowance, as the clearance's release does it.
 func (c *clearance) watch(ctx workflow.Context) { c.rel.watch(ctx, c) }
@@ -47,11 +76,13 @@ func (c *clearance) restartWatch(wait time.Duration) {
 	c.startWatch(wait)
 }
 
-// awaitOfficer waits for an officer's decision on the stage, or a withdrawal.
-func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx int) (DecisionRecord, error) {
+// awaitOfficer waits for an officer's decision on the stage, and says why the wait ended: the
+// decision (wokeDecided, with the decision), a withdrawal, a reroute, an amendment, or a history
+// grown long.
+func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx int) (DecisionRecord, woke, error) {
 	var cfg activities.Configuration
 	if err := c.stageActivity(ctx, "Refresh the officer roster", a.LoadConfiguration, nil, &cfg); err != nil {
-		return DecisionRecord{}, fmt.Errorf("refresh roster: %w", err)
+		return DecisionRecord{}, 0, fmt.Errorf("refresh roster: %w", err)
 	}
 	c.Configuration.Roster = cfg.Roster
 	since := workflow.Now(ctx)
@@ -62,7 +93,7 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	}
 	c.watch(ctx)
 	if err := c.setState(ctx, StateAwaitingOfficer); err != nil {
-		return DecisionRecord{}, err
+		return DecisionRecord{}, 0, err
 	}
 	c.enter(ctx, PhaseAwaitingOfficer)
 	c.takeHeld(ctx)
@@ -74,29 +105,24 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 		if c.rel.explicitPhases(ctx) {
 			c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 			c.waiting = nil
-			return DecisionRecord{}, errContinue
+			return DecisionRecord{}, wokeHistoryLong, nil
 		}
 		long = false
 		err = workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
 	}
 	if err != nil {
-		return DecisionRecord{}, err
+		return DecisionRecord{}, 0, err
 	}
 	c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
-	switch c.phase {
-	case PhaseWithdrawing, PhaseRefusing:
-		return DecisionRecord{}, errWithdrawn
-	case PhaseRerouting:
-		return DecisionRecord{}, errRerouted
-	case PhaseAmended:
-		return DecisionRecord{}, errAmended
+	if w, _ := wokeBy(c.phase); w != wokeDecided {
+		return DecisionRecord{}, w, nil
 	}
 	d := *c.pending
 	c.pending = nil
 	workflow.GetLogger(ctx).Info("officer decided", "declarationID", c.decl.ID, "stage", stage,
 		"officer", d.Officer, "outcome", d.Outcome, "via", d.Via)
-	return d, nil
+	return d, wokeDecided, nil
 }
 
 // refreshRoster reads the roster again and offers the awaited decision to whom it now names: an
@@ -146,8 +172,9 @@ func (c *clearance) separationOfDuties(stage policy.Stage, officer string) strin
 }
 
 // awaitExporter asks the exporter for information and waits for the answer until the deadline.
-// It reports whether the exporter answered.
-func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (bool, error) {
+// It says why the wait ended: the answer (wokeSupplied), the deadline (wokeTimedOut), a
+// withdrawal or a reroute.
+func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx int) (woke, error) {
 	since := workflow.Now(ctx)
 	deadline := c.Configuration.Policy.InformationDeadline.D()
 	due := since.Add(deadline)
@@ -171,7 +198,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		c.watch(ctx)
 	}
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
-		return false, err
+		return 0, err
 	}
 	c.enter(ctx, PhaseAwaitingExporter)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
@@ -181,7 +208,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.Configuration.Policy.InformationDeadline, onCalendar, due)},
 	}, func() bool { return c.phase != PhaseAwaitingExporter })
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	now := workflow.Now(ctx)
 	c.Timeline[idx].ExporterWait += policy.Duration(now.Sub(since))
@@ -194,13 +221,13 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		}
 	}
 	c.waiting = nil
-	switch c.phase {
-	case PhaseWithdrawing, PhaseRefusing:
-		return false, errWithdrawn
-	case PhaseRerouting:
-		return false, errRerouted
+	if w, ended := wokeBy(c.phase); ended {
+		return w, nil
 	}
-	return ok, nil
+	if !ok {
+		return wokeTimedOut, nil
+	}
+	return wokeSupplied, nil
 }
 
 // watchAllowance escalates the stage if it is still running when its allowance ends, after
