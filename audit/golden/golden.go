@@ -213,6 +213,34 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
+			Name: "extension-during-trader-time", Covers: "the document officer asks the exporter for a document; while the exporter's time stops the allowance's clock, a supervisor extends the allowance; the exporter supplies it and the officer approves, nothing escalated",
+			Example: "us-n95-respirators-niosh.json", ID: "JH-2020-US-0524",
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Request(ctx, policy.StageDocumentCheck, "doc-li",
+					"the NIOSH approval letter for the listed model is missing", "niosh-approval"); err != nil {
+					return err
+				}
+				if _, err := d.Await(ctx, "the exporter asked", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseAwaitingExporter
+				}); err != nil {
+					return err
+				}
+				if _, err := clearance.Extend(ctx, d.c, d.Ref, workflows.Extension{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang",
+					By: policy.Duration(24 * time.Hour), Reason: "the laboratory confirms the approval on Friday"}); err != nil {
+					return err
+				}
+				if err := d.Supply(ctx, workflows.Supply{
+					Documents: []declaration.Document{{Type: declaration.DocOther, Reference: "NIOSH-TC-84A-9315",
+						Issued: time.Date(2020, 4, 2, 0, 0, 0, 0, time.UTC)}},
+					Note: "the NIOSH approval letter",
+				}); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
+			},
+		},
+		{
 			Name: "reroute-during-release", Covers: "a supervisor reroutes to red while the release awaits its officer: the release stage gives way to the certification officer and the physical inspection, then runs again",
 			Example: "de-antibody-test-kits.json", ID: "LB-2020-DE-0417",
 			Lane: policy.LaneRed, State: workflows.StateReleased,
