@@ -217,3 +217,31 @@ func TestExporterIsNotToldCustomsWork(t *testing.T) {
 	r := Result{Holds: s.Holds}.forExporter()
 	require.Empty(t, r.Holds[0].Reason)
 }
+
+// A standing hold survives continue-as-new: the next run refuses decisions while it stands and
+// takes them once it is lifted; the hold's time counts across the runs.
+func TestHoldStandsAcrossContinueAsNew(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: counterfeit respirators on this route"})
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, time.Hour)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(SignalDecision, Decision{Stage: policy.StageDocumentCheck, Officer: "hq-wang", Outcome: OutcomeApprove})
+	}, time.Hour)
+	in := h.continued(fixture())
+	require.True(t, h.accepted["hold"])
+	require.Len(t, in.Carried.Holds, 1)
+
+	next := newHarness(t, policy.LaneYellow)
+	next.env.SetStartTime(start.Add(time.Hour))
+	next.decide(time.Hour, "early", docApprove)
+	next.send(2*time.Hour, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "the lot checked out"})
+	next.decide(3*time.Hour, "approve", docApprove)
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.ErrorContains(t, next.rejections["early"], "on hold")
+	require.True(t, next.accepted["lift"])
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, policy.Duration(150*time.Minute), r.Holds[0].Held, "from the hold in the first run to the lift in the next")
+}
