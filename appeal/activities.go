@@ -114,6 +114,9 @@ func (a *Activities) LoadRefusal(ctx context.Context, r RefusalRequest) (Refusal
 	if err := lodgedRefusal(r.WorkflowID, res); err != nil {
 		return Refusal{}, err
 	}
+	if err := appealsExhausted(r.WorkflowID, res); err != nil {
+		return Refusal{}, err
+	}
 	if len(status.Timeline) == 0 || res.Stage == "" {
 		return Refusal{}, notAppealable("the clearance %s was refused before any stage began: lodge a corrected declaration", r.WorkflowID)
 	}
@@ -140,6 +143,22 @@ func lodgedRefusal(id string, res workflows.Result) error {
 	}
 	return notAppealable("the clearance %s refused the declaration as lodged (%s): that is not a matter for appeal; lodge a corrected declaration under a new ID",
 		id, clip(res.Reason))
+}
+
+// MaxAppeals bounds the upheld appeals one clearance carries: a clearance reopened that often and
+// refused again is not reopened by customs once more; the exporter's remedy is the court (the
+// Revised Kyoto Convention's appeal to an independent authority), and the record a clearance
+// carries from run to run stays bounded.
+const MaxAppeals = 3
+
+// appealsExhausted returns the ErrNotAppealable failure of a clearance reopened on appeal
+// MaxAppeals times already.
+func appealsExhausted(id string, res workflows.Result) error {
+	if len(res.Appeals) < MaxAppeals {
+		return nil
+	}
+	return notAppealable("the clearance %s was reopened on appeal %d times, the most customs hears for one declaration: "+
+		"its refusal is appealed to the court, not to customs again", id, len(res.Appeals))
 }
 
 // RecordHearing records in the register that an appeal was heard against a refused run, before

@@ -46,3 +46,21 @@ func TestARefusalAsLodgedIsNotAppealable(t *testing.T) {
 		}
 	}
 }
+
+// TestAppealsOfOneClearanceAreBounded: a clearance reopened on appeal MaxAppeals times and
+// refused again is not heard by customs once more; one reopened fewer times is.
+func TestAppealsOfOneClearanceAreBounded(t *testing.T) {
+	res := workflows.Result{State: workflows.StateRefused, Stage: policy.StageDocumentCheck}
+	for i := 0; i < MaxAppeals-1; i++ {
+		res.Appeals = append(res.Appeals, workflows.AppealRecord{Appeal: "appeal-3302960123-NB-1"})
+	}
+	if err := appealsExhausted("clearance-3302960123-NB-1", res); err != nil {
+		t.Fatalf("after %d appeals: %v", len(res.Appeals), err)
+	}
+	res.Appeals = append(res.Appeals, workflows.AppealRecord{Appeal: "appeal-3302960123-NB-1"})
+	err := appealsExhausted("clearance-3302960123-NB-1", res)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrNotAppealable || !strings.Contains(err.Error(), "appealed to the court") {
+		t.Fatalf("after %d appeals: %v; want %s", len(res.Appeals), err, ErrNotAppealable)
+	}
+}
