@@ -2,7 +2,8 @@
 # The officer's day in the stock Temporal Web UI, in Debian's Chromium (e2e/browser/): builds
 # and starts the devserver on free loopback ports with a fresh data dir, an archive and a short
 # expedited allowance, submits example declarations with the starter, and runs node's test runner.
-# Then a second devserver with --auth, for signing in through the identity provider (signin.test.mjs).
+# Then a second devserver with --auth, for signing in through the identity provider, at 127.0.0.1
+# and at localhost (signin.test.mjs).
 # Screenshots land in artifacts/browser/. Needs Go, Node.js 20+ and npm; installs chromium from
 # Debian's packages when it is missing. With UPDATE_DOC_IMAGES=1 it also copies the screenshots
 # that docs/officers.md shows to docs/img/.
@@ -155,7 +156,7 @@ if [ "${UPDATE_DOC_IMAGES:-}" = 1 ]; then
   for pair in 01-document-check-queue:officers-queue 02-clearance-user-metadata:officers-clearance \
               03-status-query:officers-status-query 04-update-dialog:officers-update-dialog \
               06-event-history:officers-event-history 08-refused-update:officers-refused-update \
-              10-overdue-clearance:officers-overdue 12-refused-signal:officers-refused-signal \
+              10-overdue-clearance:officers-overdue 12-desk-actions:officers-desk-actions \
               16-amendment-awaiting-consent:officers-amendment 18-archive:officers-archive \
               21-identity-provider:officers-sign-in 23-refused-as-another-officer:officers-signed-in-refusal; do
     cp "$artifacts/${pair%%:*}.png" "docs/img/${pair#*:}.png"

@@ -248,6 +248,14 @@ ui_env=(
   TEMPORAL_AUTH_CLIENT_SECRET=$ui_secret
   TEMPORAL_AUTH_CALLBACK_URL=$ui/auth/sso/callback
   TEMPORAL_AUTH_SCOPES=openid,profile,email
+  TEMPORAL_WORKFLOW_TERMINATE_DISABLED=true
+  TEMPORAL_WORKFLOW_RESET_DISABLED=true
+  TEMPORAL_WORKFLOW_CANCEL_DISABLED=true
+  TEMPORAL_WORKFLOW_SIGNAL_DISABLED=true
+  TEMPORAL_WORKFLOW_PAUSE_DISABLED=true
+  TEMPORAL_START_WORKFLOW_DISABLED=true
+  TEMPORAL_BATCH_ACTIONS_DISABLED=true
+  TEMPORAL_ACTIVITY_COMMANDS_DISABLED=true
 )
 say "starting the Web UI server on $ui as the Compose service runs it (officers sign in at the issuer)"
 env "${ui_env[@]}" bin/ui-server --root "$ui_server_dir" --env docker start >"$work/ui.log" 2>&1 &

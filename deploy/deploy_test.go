@@ -27,6 +27,7 @@ import (
 	servercli "github.com/medsupply/customs/cmd/server/cli"
 	tokencli "github.com/medsupply/customs/cmd/token/cli"
 	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/health"
 	"github.com/medsupply/customs/policy"
@@ -574,6 +575,25 @@ func TestCompose(t *testing.T) {
 		ui["TEMPORAL_AUTH_CLIENT_SECRET"] != serviceEnv(services["identity"])["CUSTOMS_UI_CLIENT_SECRET"] {
 		t.Errorf("the Web UI's sign-in %v does not match the identity service %v", ui, idArgs)
 	}
+	checkDesk(t, "compose.yaml temporal-ui", ui)
+}
+
+// checkDesk checks that a stock Web UI's environment makes it the officers' desk, as the
+// embedded UI is by default: every control of embedded.DeskControls hidden, updates (the
+// officers' decisions) kept, and with them write actions as a whole, whose switch would hide the
+// update dialog and make the UI's server refuse updates.
+func checkDesk(t *testing.T, what string, env map[string]string) {
+	t.Helper()
+	for _, d := range embedded.DeskControls() {
+		if env[d.Env] != "true" {
+			t.Errorf("%s: %s=%q; want \"true\", so that officers see no %s", what, d.Env, env[d.Env], d.Hides)
+		}
+	}
+	for _, keep := range []string{"TEMPORAL_WORKFLOW_UPDATE_DISABLED", "TEMPORAL_DISABLE_WRITE_ACTIONS"} {
+		if v, ok := env[keep]; ok && v != "false" {
+			t.Errorf("%s: %s=%q: officers could not decide", what, keep, v)
+		}
+	}
 }
 
 func TestMonitoring(t *testing.T) {
@@ -844,6 +864,13 @@ func TestHelmValues(t *testing.T) {
 	if str(get(uiEnv["TEMPORAL_AUTH_ENABLED"], "value")) != "true" || get(uiEnv["TEMPORAL_AUTH_CLIENT_SECRET"], "valueFrom", "secretKeyRef", "name") == nil {
 		t.Errorf("the Web UI does not sign officers in, or holds its client secret inline: %v", uiEnv)
 	}
+	uiValues := map[string]string{}
+	for name, e := range uiEnv {
+		if v := get(e, "value"); v != nil {
+			uiValues[name] = str(v)
+		}
+	}
+	checkDesk(t, "helm web.additionalEnv", uiValues)
 	if tag := str(get(v, "admintools", "image", "tag")); !strings.HasPrefix(tag, "1.32.") {
 		t.Errorf("admin-tools tag %s, want 1.32.x", tag)
 	}

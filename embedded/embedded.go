@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,6 +80,12 @@ type Config struct {
 	UIPort int
 	// DisableUI turns the Web UI off.
 	DisableUI bool
+	// AdminUI serves the Web UI with all its controls. Without it the UI is the officers' desk:
+	// its server hides Terminate, Reset, Request Cancellation, Signal, Pause, Start Workflow,
+	// batch actions and activity commands (DeskControls), and keeps updates, the officers'
+	// decisions. Hidden is not refused: the UI's API passes any call on, which the server's
+	// authorizer (Auth) decides.
+	AdminUI bool
 	// Namespace is created on first start with the engine's search attributes; default
 	// "default".
 	Namespace string
@@ -121,6 +128,8 @@ type Config struct {
 	Auth *Auth
 	// UILogin, when set, makes the Web UI sign its users in at an OpenID Connect provider and
 	// send their tokens with every call; with Auth and no UILogin the UI's calls are refused.
+	// The UI then answers at its callback's host only: a request by another name (localhost for
+	// 127.0.0.1) is redirected there, since a sign-in begun on one host cannot end on another.
 	UILogin *UILogin
 }
 
@@ -153,11 +162,14 @@ type Auth struct {
 
 // Server is a running embedded Temporal server.
 type Server struct {
-	server   temporal.Server
-	ui       *uiserver.Server
-	uiDone   chan struct{}
-	lock     *dirLock
-	frontend string
+	server temporal.Server
+	ui     *uiserver.Server
+	uiDone chan struct{}
+	// uiFront serves the UI at one host when it signs users in (UILogin), in front of ui.
+	uiFront     *http.Server
+	uiFrontDone chan struct{}
+	lock        *dirLock
+	frontend    string
 	// own is the frontend this package's own calls use: the internal one with Auth, which
 	// requires ownTLS.
 	own       string
@@ -625,10 +637,7 @@ func (s *Server) ensureArchival(ctx context.Context, c client.Client, dir string
 const namespaceRefresh = 2 * time.Second
 
 func (s *Server) startUI(ctx context.Context, cfg *Config) error {
-	uiHost := cfg.IP
-	if strings.Contains(uiHost, ":") {
-		uiHost = "[" + uiHost + "]" // the UI server joins host and port with a plain colon
-	}
+	uiIP, uiPort := cfg.IP, cfg.UIPort
 	var login uiconfig.Auth
 	if l := cfg.UILogin; l != nil {
 		login = uiconfig.Auth{Enabled: true, Providers: []uiconfig.AuthProvider{{
@@ -636,11 +645,36 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 			ClientID: l.ClientID, ClientSecret: l.ClientSecret, CallbackURL: l.CallbackURL,
 			Scopes: []string{"openid", "profile", "email"},
 		}}}
+		// The UI server moves to a loopback port behind oneHost, which takes its address.
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.UIPort)))
+		if err != nil {
+			return fmt.Errorf("embedded server: UI: %w", err)
+		}
+		if uiPort, err = freePort(loopback); err != nil {
+			return errors.Join(fmt.Errorf("embedded server: UI port: %w", err), ln.Close())
+		}
+		uiIP = loopback
+		front, err := oneHost(l.CallbackURL, &url.URL{Scheme: "http", Host: net.JoinHostPort(loopback, strconv.Itoa(uiPort))})
+		if err != nil {
+			return errors.Join(fmt.Errorf("embedded server: UI callback %q: %w", l.CallbackURL, err), ln.Close())
+		}
+		s.uiFront = &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second}
+		s.uiFrontDone = make(chan struct{})
+		go func() {
+			defer close(s.uiFrontDone)
+			if err := s.uiFront.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cfg.Logger.Error("web UI front stopped", zap.Error(err))
+			}
+		}()
 	}
-	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+	uiHost := uiIP
+	if strings.Contains(uiHost, ":") {
+		uiHost = "[" + uiHost + "]" // the UI server joins host and port with a plain colon
+	}
+	uiCfg := &uiconfig.Config{
 		Auth:                login,
 		Host:                uiHost,
-		Port:                cfg.UIPort,
+		Port:                uiPort,
 		TemporalGRPCAddress: s.frontend,
 		EnableUI:            true,
 		DefaultNamespace:    cfg.Namespace,
@@ -649,7 +683,11 @@ func (s *Server) startUI(ctx context.Context, cfg *Config) error {
 		DisableNewsFetch:    true,
 		// With a sign-in the codec server checks the signed-in user's token too.
 		Codec: uiconfig.Codec{Endpoint: cfg.CodecEndpoint, PassAccessToken: cfg.UILogin != nil},
-	}))
+	}
+	if !cfg.AdminUI {
+		setDesk(uiCfg)
+	}
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(uiCfg))
 	s.uiAddress = UIAddress(cfg.IP, cfg.UIPort)
 	s.uiDone = make(chan struct{})
 	go func() {
@@ -708,6 +746,10 @@ func (s *Server) Namespace() string { return s.namespace }
 // safe to call more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		if s.uiFront != nil {
+			_ = s.uiFront.Close() // its only error is the listener's on closing
+			<-s.uiFrontDone
+		}
 		if s.ui != nil {
 			s.ui.Stop()
 			<-s.uiDone

@@ -1,6 +1,6 @@
 // The officer's desk: the stock Temporal Web UI (v2.54.1) driven through Debian's Chromium, one
 // method per thing an officer does there. Everything goes through what the page shows: list
-// filters, tabs, the update and signal dialogs. Nothing here calls the Temporal API directly.
+// filters, tabs, the update dialog. Nothing here calls the Temporal API directly.
 //
 // The workflow page keeps a long-poll open (history?waitNewEvent=true), so nothing waits for
 // network idle: pages are waited for by their 'load' event and then by what they show.
@@ -378,11 +378,27 @@ export class Desk {
     }
   }
 
-  async openSignal(name, data) {
-    const dialog = await this.moreActions('Send a Signal');
-    await dialog.getByTestId('signal-select-button').click();
-    await dialog.getByRole('option', { name: new RegExp(`^${name}(?![\\w-])`) }).click();
-    await this.typeData(dialog, data);
-    return dialog;
+  // actions opens More Actions on a clearance's page and returns its items by test ID
+  // ("update-button", "terminate-button"...), each with its name and whether it is enabled, with
+  // a screenshot of the open menu as `shot` when given, then closes it. UI 2.54.1 shows an item
+  // its settings turn off greyed out with "... is not enabled, please contact your
+  // administrator", aria-disabled, and hidden from the accessibility tree, so the items are read
+  // from the page rather than by their role.
+  async actions({ shot } = {}) {
+    await this.page.getByRole('button', { name: 'More Actions' }).click();
+    // The page holds the menu twice (for wide and narrow windows); the open one is visible.
+    const menu = this.page.locator('ul[role="menu"]#workflow-actions').filter({ visible: true });
+    await menu.getByRole('menuitem').first().waitFor();
+    const items = {};
+    for (const li of await menu.locator('li[data-testid]').all()) {
+      items[await li.getAttribute('data-testid')] = {
+        name: (await li.locator('div > div').first().innerText()).trim(),
+        enabled: (await li.getAttribute('aria-disabled')) !== 'true',
+      };
+    }
+    if (shot) await this.shot(shot);
+    await this.page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'hidden' });
+    return items;
   }
 }

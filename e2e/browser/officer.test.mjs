@@ -1,7 +1,8 @@
 // An officer's day in the stock Temporal Web UI, in a real browser: the queues as list
 // filters, reading a clearance, deciding through the update dialog, a refused decision, an
-// overdue clearance, the signal dialog as the fallback, claiming a clearance and consenting to
-// the exporter's amendment; and an auditor reading a released clearance in the archive.
+// overdue clearance, the desk's controls (updates only: no Terminate, Reset, Cancel, Signal or
+// Start Workflow), claiming a clearance and consenting to the exporter's amendment; and an
+// auditor reading a released clearance in the archive.
 //
 // .ci/browser.sh starts the devserver with an archive and testdata/policy.json (expedited document check
 // allowance of 15s), submits the declarations below with the starter and runs this file with:
@@ -126,9 +127,12 @@ test('1. the document officer opens the queue: exactly the clearances awaiting a
     await desk.filter(QUEUE.document);
     await desk.waitForListed([ANTIBODY_KITS, N95, PCR_KITS, VENTILATORS].map(wf), { timeout: 60_000 });
     assert.equal(await desk.count(), 4);
+    // The desk's list selects nothing (no batch terminate, cancel or reset) and starts nothing.
     assert.deepEqual(await desk.headers(), [
-      'Select all Workflows', 'Status', 'Workflow ID', 'ClearanceLane', 'ClearanceStage', 'SlaBreached', 'ExporterCode',
+      'Status', 'Workflow ID', 'ClearanceLane', 'ClearanceStage', 'SlaBreached', 'ExporterCode',
     ]);
+    assert.equal(await desk.page.getByRole('checkbox').count(), 0, 'no selection for batch actions');
+    assert.equal(await desk.page.getByRole('link', { name: 'Start Workflow', exact: true }).count(), 0, 'no Start Workflow');
     const row = await desk.row(wf(ANTIBODY_KITS));
     for (const cell of ['RUNNING', 'yellow', 'document-check', '3301960412']) assert.ok(row.includes(cell), `row ${row}`);
     assert.ok((await desk.row(wf(PCR_KITS))).includes('red'));
@@ -252,41 +256,44 @@ test('5. the supervisor filters SlaBreached = true and finds the overdue clearan
     await desk.shot('11-search-attributes');
   }));
 
-test('6. the signal dialog as the fallback: a refused signal is listed in the status, an accepted one decides', { timeout: 90_000 }, () =>
-  step('06-signal', async () => {
+test('6. the desk decides through updates only: no Terminate, Reset, Cancel, Signal or Start Workflow', { timeout: 90_000 }, () =>
+  step('06-desk', async () => {
     await desk.openClearance(wf(N95));
-    let dialog = await desk.openSignal('decision', { stage: 'document-check', officer: 'hq-zhao', outcome: 'approve' });
-    assert.equal(await desk.submit(dialog), null, 'a signal is always delivered');
-    await desk.toast('Workflow signaled.');
-    const status = await desk.statusQuery({
-      accept: (s) => (s.refusedDecisions ?? []).length > 0,
-      reveal: 'refusedDecisions',
-    });
-    assert.equal(status.stage, 'document-check');
-    assert.deepEqual(status.decisions, []);
-    assert.equal(status.refusedDecisions.length, 1);
-    assert.equal(status.refusedDecisions[0].decision.officer, 'hq-zhao');
-    assert.equal(
-      status.refusedDecisions[0].reason,
-      'officer: "hq-zhao" does not hold the role document-officer that decides document-check',
-    );
-    await desk.shot('12-refused-signal');
+    // With the full UI (devserver --admin-ui) every item of More Actions is enabled, and
+    // Request Cancellation too. UI 2.54.1 keeps the desk's turned-off controls on the page,
+    // greyed out and inert, where a later UI may drop them: each is absent or disabled.
+    const items = await desk.actions({ shot: '12-desk-actions' });
+    assert.deepEqual(items['update-button'], { name: 'Send an Update', enabled: true }, 'the update is offered');
+    for (const [id, name] of [['terminate-button', 'Terminate'], ['reset-button', 'Reset'], ['signal-button', 'Send a Signal'],
+      ['start-workflow-button', 'Start Workflow Like This One']]) {
+      assert.ok(!items[id] || (items[id].name === name && !items[id].enabled), `${name} is absent or disabled: ${JSON.stringify(items[id])}`);
+    }
+    assert.deepEqual(Object.entries(items).filter(([, v]) => v.enabled).map(([id]) => id), ['update-button'], 'the update alone is enabled');
+    const cancel = desk.page.getByRole('button', { name: 'Request Cancellation' });
+    assert.ok((await cancel.count()) === 0 || (await cancel.isDisabled()), 'Request Cancellation is absent or disabled');
 
-    dialog = await desk.openSignal('decision', { stage: 'document-check', officer: 'doc-chen', outcome: 'approve' });
-    await desk.shot('13-signal-dialog');
-    // This signal ends the clearance at once; the UI 2.54.1 dialog then sometimes keeps its
-    // spinner after the signal was delivered, so what is checked is the clearance, not the dialog.
+    // The update is the officers' control: doc-chen approves, which releases the clearance.
+    const dialog = await desk.openUpdate('decide', { stage: 'document-check', officer: 'doc-chen', outcome: 'approve' });
+    await desk.shot('13-release-decision');
+    // This decision ends the clearance at once; the UI 2.54.1 dialog then sometimes keeps its
+    // spinner after the update completed, so what is checked is the clearance, not the dialog.
     await dialog.getByTestId('confirm-modal-button').click();
-    await waitFor(() => exporterView(N95).state === 'released', 'the clearance released by the signal');
+    await waitFor(() => exporterView(N95).state === 'released', 'the clearance released by the update');
     if (await dialog.isVisible()) await desk.page.keyboard.press('Escape');
     const meta = await desk.userMetadata({ accept: (t) => t.startsWith('Released') });
     assert.match(meta.current, /^Released under notice RN-\d{4}-\d{8}\. Registration ED-\d{4}-\d{8}\.$/);
     await desk.waitForExecutionStatus('COMPLETED');
     await desk.shot('14-released');
     const history = await desk.history({ accept: (h) => h.includes('Workflow Execution Completed') });
-    assert.match(history, /Workflow Execution Signaled/);
-    assert.match(history, /Workflow Execution Completed/);
-    assert.equal(exporterView(N95).state, 'released', 'the engine agrees with the UI');
+    assert.match(history, /Workflow Execution Update Completed/);
+    assert.doesNotMatch(history, /Workflow Execution Signaled/);
+    const engine = exporterView(N95);
+    assert.equal(engine.state, 'released', 'the engine agrees with the UI');
+    // The later stages' automatic approvals follow the officer's one.
+    assert.deepEqual(
+      engine.decisions.filter((d) => d.via !== 'automatic').map(({ stage, officer, outcome, via }) => ({ stage, officer, outcome, via })),
+      [{ stage: 'document-check', officer: 'doc-chen', outcome: 'approve', via: 'update' }],
+    );
   }));
 
 test('7. an officer claims a clearance and consents to the exporter\'s amendment through the update dialog', { timeout: 90_000 }, () =>

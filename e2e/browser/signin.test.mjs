@@ -1,7 +1,8 @@
 // Signing in to the stock Temporal Web UI with devserver --auth, in a real browser: the UI sends
 // the browser to the development identity provider, the officer chooses who they are, and the
 // update dialog then decides as the signed-in officer. Deciding as another officer is refused in
-// the dialog; an exporter who signs in is sent back to the sign-in page.
+// the dialog; an exporter who signs in is sent back to the sign-in page. The UI opened at
+// localhost, as README and the starter's links name it, signs in as well as at 127.0.0.1.
 //
 // .ci/browser.sh starts a second devserver with --auth, lodges examples/de-antibody-test-kits.json
 // as its exporter and runs this file with:
@@ -110,6 +111,32 @@ test('3. an exporter who signs in reads no clearance in the UI: it returns to th
       await exporter.page.getByRole('button', { name: 'Continue to SSO' }).waitFor();
       assert.equal(await exporter.page.getByText(WF).count(), 0, 'no clearance is shown to the exporter');
       assert.equal(exporterView(ANTIBODY_KITS).decisions.length, 1, 'nothing changed');
+    });
+  } finally {
+    await context.close();
+  }
+});
+
+test('4. the UI opened at localhost signs in: it moves to the sign-in\'s host before the sign-in starts', { timeout: 90_000 }, async () => {
+  // The sign-in returns to 127.0.0.1 (the callback the devserver registers); a sign-in begun at
+  // localhost kept its state cookie there and ended on "State cookie is not set in request".
+  const ui = new URL(UI);
+  assert.equal(ui.hostname, '127.0.0.1', '.ci/browser.sh gives the UI at 127.0.0.1');
+  const atLocalhost = `http://localhost:${ui.port}`;
+  const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-US' });
+  const officer = new Desk(await context.newPage(), { ui: UI, artifacts: ARTIFACTS });
+  try {
+    await step('signin-04', officer, async () => {
+      const page = officer.page;
+      await page.goto(`${atLocalhost}/namespaces/default/workflows`, { waitUntil: 'load' });
+      await page.waitForURL((u) => u.origin === ui.origin && u.pathname === '/login');
+      await page.getByRole('button', { name: 'Continue to SSO' }).click();
+      const person = page.getByRole('button', { name: /^Wang Fang hq-wang/ });
+      await person.click();
+      await page.waitForURL((u) => u.origin === ui.origin && u.pathname === '/namespaces/default/workflows');
+      assert.equal(await page.getByText('State cookie is not set').count(), 0);
+      await page.locator('table').getByRole('link', { name: WF, exact: true }).waitFor({ timeout: 30_000 });
+      await officer.shot('25-signed-in-from-localhost');
     });
   } finally {
     await context.close();

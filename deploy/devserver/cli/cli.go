@@ -50,6 +50,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
 	uiPort := fs.Int("ui-port", embedded.DefaultUIPort, "Web UI port")
 	noUI := fs.Bool("no-ui", false, "do not serve the Web UI")
+	adminUI := fs.Bool("admin-ui", false, "serve the full Web UI, for an administrator: Terminate, Reset, Request Cancellation, Signal, Pause, Start Workflow, batch and activity actions; without it the UI is the officers' desk, which decides through updates only (administrators use the temporal CLI)")
 	syncNormal := fs.Bool("sqlite-sync-normal", false, "SQLite synchronous=NORMAL instead of FULL: faster; a power loss may lose the last transactions (a crash loses none)")
 	historyCache := fs.Int("history-cache", 0, "workflows whose state the server keeps in memory (0: the server's default, 128,000); the server grows by tens of KiB per open clearance until then")
 	archive := fs.String("archive", "", "directory that keeps the history of every closed workflow past retention, for auditors (auditor replay --archive); \"\" archives nothing")
@@ -63,7 +64,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	withAuth := fs.Bool("auth", false, "verify every caller's signed token (a development issuer keeps its key under --data-dir; go run ./cmd/token signs tokens)")
 	authPort := fs.Int("auth-port", auth.DefaultDevPort, "with --auth, the port the issuer publishes its keys on")
 	pprofPort := fs.Int("pprof-port", 0, "serve this process's Go profiles (net/http/pprof: processor, heap, goroutines) on 127.0.0.1 at this port, to see where the server and the worker spend their time; 0 serves none")
-	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise.\n\nflags:\n")
+	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise. The Web UI is the\nofficers' desk: decisions through updates, no Terminate, Reset, Cancel, Signal or Start\nWorkflow (--admin-ui serves them all).\n\nflags:\n")
 	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
 		return code
 	}
@@ -91,7 +92,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	scfg := embedded.Config{
-		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI,
+		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI, AdminUI: *adminUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal, HistoryCache: *historyCache,
 		ArchiveDir: *archive, ArchiveDelay: *archiveDelay,
 	}

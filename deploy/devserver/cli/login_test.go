@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,7 +29,8 @@ import (
 // calls are refused; an officer signed in through the UI's OpenID Connect flow lists the queue
 // and decides as themself (the decision records the verified officer); deciding as another
 // officer is refused; an exporter or an auditor signed in the same way cannot decide, and the
-// auditor reads the queue.
+// auditor reads the queue. The UI opened at localhost, the address README and the starter print,
+// signs in too.
 func TestWebUISignsOfficersIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server and the Web UI")
@@ -64,6 +66,7 @@ func TestWebUISignsOfficersIn(t *testing.T) {
 		t.Errorf("the UI's API without signing in: %d %s, want 401", code, body)
 	}
 
+	signInAtLocalhost(t, uiPort, "hq-wang")
 	officer := uitest.SignIn(t, ui, "doc-li")
 	queue := url.QueryEscape("ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'document-check'")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
@@ -156,5 +159,61 @@ func TestCodecServerTakesTheServersTokens(t *testing.T) {
 	}
 	if code, body := decode(""); code != http.StatusUnauthorized || !strings.Contains(body, "no bearer token") {
 		t.Errorf("a decode without a token: %d %s", code, body)
+	}
+}
+
+// signInAtLocalhost signs subject in as a browser does that opened the devserver's Web UI at
+// http://localhost:uiPort, where its sign-in returns to http://127.0.0.1:uiPort: the UI sends
+// the browser to 127.0.0.1 before the sign-in starts, so the state cookie the UI server sets is
+// there when the identity provider returns the browser, and the browser ends signed in on the
+// page it asked for. Begun and ended on different hosts, the sign-in ended on the UI server's
+// "State cookie is not set in request".
+func signInAtLocalhost(t *testing.T, uiPort int, subject string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(u string) (*http.Response, string) {
+		t.Helper()
+		resp, err := browser.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	localhost, loopback := fmt.Sprintf("http://localhost:%d", uiPort), fmt.Sprintf("http://127.0.0.1:%d", uiPort)
+	const page = "/namespaces/default/workflows"
+
+	// A page of the UI opened at localhost is the same page at 127.0.0.1.
+	if resp, body := get(localhost + page); resp.StatusCode != http.StatusOK || resp.Request.URL.String() != loopback+page {
+		t.Errorf("%s%s ended at %s (%s), want %s%s:\n%.300s", localhost, page, resp.Request.URL, resp.Status, loopback, page, body)
+	}
+	// The sign-in as the UI starts it from a page at localhost: returnUrl is that page.
+	resp, body := get(localhost + "/auth/sso?returnUrl=" + url.QueryEscape(localhost+page))
+	login := resp.Request.URL
+	if resp.StatusCode != http.StatusOK || login.Path != auth.LoginPath || !strings.Contains(body, subject) {
+		t.Fatalf("the sign-in begun at localhost led to %s (%s), not the identity provider's page:\n%.300s", login, resp.Status, body)
+	}
+	resp, err = browser.PostForm(login.Scheme+"://"+login.Host+auth.LoginPath,
+		url.Values{"authRequestID": {login.Query().Get("authRequestID")}, "subject": {subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != loopback+page {
+		t.Fatalf("signing in as %s from localhost ended at %s (%s), want %s%s:\n%.300s", subject, resp.Request.URL, resp.Status, loopback, page, b)
+	}
+	u, _ := url.Parse(loopback)
+	signedIn := false
+	for _, c := range jar.Cookies(u) {
+		signedIn = signedIn || (c.Name == "user0" && c.Value != "")
+	}
+	if !signedIn {
+		t.Errorf("signed in from localhost, the browser holds no user cookie for %s: %v", loopback, jar.Cookies(u))
 	}
 }
