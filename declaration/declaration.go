@@ -16,6 +16,9 @@ const (
 	TransportRoad TransportMode = "road"
 )
 
+// TransportModes lists every transport mode.
+var TransportModes = []TransportMode{TransportAir, TransportSea, TransportRail, TransportRoad}
+
 // Category is the product category of a goods line; the certification rules key on it.
 type Category string
 
@@ -48,6 +51,10 @@ var Categories = []Category{
 	CategoryMicroorganism, CategoryTissue, CategoryOther,
 }
 
+// BiologicalCategories lists the categories whose every product is of biological origin: a line
+// of one is a biological product. Test kits and reagents may be either.
+var BiologicalCategories = []Category{CategoryVaccine, CategoryBloodProduct, CategoryMicroorganism, CategoryTissue}
+
 // RiskClass is the biological risk class of a line: A is the highest risk, D the lowest.
 type RiskClass string
 
@@ -58,6 +65,9 @@ const (
 	RiskC RiskClass = "C"
 	RiskD RiskClass = "D"
 )
+
+// RiskClasses lists the biological risk classes, highest risk first.
+var RiskClasses = []RiskClass{RiskA, RiskB, RiskC, RiskD}
 
 // DeviceClass is the regulatory class of a medical device (EU MDR classes; IVDs and PPE use
 // their own rules, see the certification check).
@@ -70,6 +80,9 @@ const (
 	DeviceClassIIb DeviceClass = "IIb"
 	DeviceClassIII DeviceClass = "III"
 )
+
+// DeviceClasses lists the device classes, lowest first.
+var DeviceClasses = []DeviceClass{DeviceClassI, DeviceClassIIa, DeviceClassIIb, DeviceClassIII}
 
 // Scheme is the kind of a certificate.
 type Scheme string
@@ -85,6 +98,9 @@ const (
 	SchemeQualifiedProducer Scheme = "QUALIFIED-PRODUCER" // listing on the qualified producers list
 )
 
+// Schemes lists the certificate schemes the engine checks.
+var Schemes = []Scheme{SchemeCE, SchemeFDARegistration, SchemeFDA510K, SchemeFDAEUA, SchemeNIOSH, SchemeNMPA, SchemeQualifiedProducer}
+
 // DocumentType is the kind of an attached document.
 type DocumentType string
 
@@ -99,6 +115,10 @@ const (
 	DocBiosafetyApproval       DocumentType = "biosafety-approval"
 	DocOther                   DocumentType = "other"
 )
+
+// DocumentTypes lists the document types of a declaration.
+var DocumentTypes = []DocumentType{DocCommercialInvoice, DocPackingList, DocContract, DocQualityDeclaration,
+	DocRegistrationCertificate, DocRiskAssessment, DocBiosafetyApproval, DocOther}
 
 // Declaration is an export declaration of medical supplies.
 type Declaration struct {

@@ -5,19 +5,6 @@ import (
 	"strings"
 )
 
-// MinorDigits returns how many digits a currency's minor unit has (its ISO 4217 exponent): 2 for
-// most, 0 for the yen or the won, 3 for the Kuwaiti or Bahraini dinar.
-func MinorDigits(currency string) int {
-	switch currency {
-	case "JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF", "XPF", "KMF", "RWF",
-		"VUV", "GNF", "DJF", "BIF":
-		return 0
-	case "BHD", "KWD", "OMR", "JOD", "IQD", "LYD", "TND":
-		return 3
-	}
-	return 2
-}
-
 // FormatMoney writes an amount in minor units with its currency's decimals and the thousands
 // grouped: 8640000 USD as "86,400.00 USD", 5000000 JPY as "5,000,000 JPY". It is the one way the
 // engine shows money, in findings, in the Web UI and on the command line.

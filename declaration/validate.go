@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -125,9 +126,9 @@ func (d *Declaration) Validate() error {
 		ps.add("destination", "%s is the exporter's country; an export must leave it", quote(dest))
 	}
 
-	switch d.Transport {
-	case TransportAir, TransportSea, TransportRail, TransportRoad:
-	case "":
+	switch {
+	case slices.Contains(TransportModes, d.Transport):
+	case d.Transport == "":
 		ps.add("transport", "missing")
 	default:
 		ps.add("transport", "%s is not a transport mode (air, sea, rail, road)", quote(string(d.Transport)))
@@ -255,8 +256,8 @@ func (l Line) check(ps *problems, path string) {
 	case l.Category.alwaysBiological() && !l.Biological:
 		ps.add(path+".biological", "a %s line is a biological product and must be marked biological", l.Category)
 	}
-	switch l.DeviceClass {
-	case "", DeviceClassI, DeviceClassIIa, DeviceClassIIb, DeviceClassIII:
+	switch {
+	case l.DeviceClass == "", slices.Contains(DeviceClasses, l.DeviceClass):
 	default:
 		ps.add(path+".deviceClass", "%s is not a device class (I, IIa, IIb, III)", quote(string(l.DeviceClass)))
 	}
@@ -396,104 +397,16 @@ func notCurrency(s string) string {
 	return fmt.Sprintf("%s is not an ISO 4217 currency code", quote(s))
 }
 
-func (c Category) known() bool {
-	for _, k := range Categories {
-		if c == k {
-			return true
-		}
-	}
-	return false
-}
+func (c Category) known() bool { return slices.Contains(Categories, c) }
 
 // alwaysBiological reports whether every product of the category is of biological origin. Test
 // kits and reagents may be either.
-func (c Category) alwaysBiological() bool {
-	switch c {
-	case CategoryVaccine, CategoryBloodProduct, CategoryMicroorganism, CategoryTissue:
-		return true
-	}
-	return false
-}
+func (c Category) alwaysBiological() bool { return slices.Contains(BiologicalCategories, c) }
 
-func (r RiskClass) known() bool {
-	switch r {
-	case RiskA, RiskB, RiskC, RiskD:
-		return true
-	}
-	return false
-}
+func (r RiskClass) known() bool { return slices.Contains(RiskClasses, r) }
 
 // Known reports whether s is a certificate scheme the engine checks.
-func (s Scheme) Known() bool {
-	switch s {
-	case SchemeCE, SchemeFDARegistration, SchemeFDA510K, SchemeFDAEUA, SchemeNIOSH, SchemeNMPA,
-		SchemeQualifiedProducer:
-		return true
-	}
-	return false
-}
+func (s Scheme) Known() bool { return slices.Contains(Schemes, s) }
 
 // Known reports whether t is a document type of the declaration.
-func (t DocumentType) Known() bool {
-	switch t {
-	case DocCommercialInvoice, DocPackingList, DocContract, DocQualityDeclaration,
-		DocRegistrationCertificate, DocRiskAssessment, DocBiosafetyApproval, DocOther:
-		return true
-	}
-	return false
-}
-
-// IsCountryCode reports whether s is an officially assigned ISO 3166-1 alpha-2 code, in
-// capitals.
-func IsCountryCode(s string) bool { return len(s) == 2 && countryCodes[s] }
-
-// IsCurrencyCode reports whether s is the ISO 4217 code, in capitals, of a currency in
-// circulation. Fund codes, precious metals and withdrawn currencies are not.
-func IsCurrencyCode(s string) bool { return len(s) == 3 && currencyCodes[s] }
-
-var countryCodes = setOf(
-	// The 249 officially assigned ISO 3166-1 alpha-2 codes.
-	"AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ " +
-		"BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
-		"CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ " +
-		"DE DJ DK DM DO DZ " +
-		"EC EE EG EH ER ES ET " +
-		"FI FJ FK FM FO FR " +
-		"GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY " +
-		"HK HM HN HR HT HU " +
-		"ID IE IL IM IN IO IQ IR IS IT " +
-		"JE JM JO JP " +
-		"KE KG KH KI KM KN KP KR KW KY KZ " +
-		"LA LB LC LI LK LR LS LT LU LV LY " +
-		"MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ " +
-		"NA NC NE NF NG NI NL NO NP NR NU NZ " +
-		"OM " +
-		"PA PE PF PG PH PK PL PM PN PR PS PT PW PY " +
-		"QA " +
-		"RE RO RS RU RW " +
-		"SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ " +
-		"TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ " +
-		"UA UG UM US UY UZ " +
-		"VA VC VE VG VI VN VU " +
-		"WF WS " +
-		"YE YT " +
-		"ZA ZM ZW")
-
-var currencyCodes = setOf(
-	// ISO 4217 codes of the currencies in circulation.
-	"AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BRL BSD BTN BWP BYN " +
-		"BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP " +
-		"GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS " +
-		"KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR " +
-		"MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD " +
-		"RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP " +
-		"TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW " +
-		"ZWG")
-
-func setOf(codes string) map[string]bool {
-	m := map[string]bool{}
-	for _, c := range strings.Fields(codes) {
-		m[c] = true
-	}
-	return m
-}
+func (t DocumentType) Known() bool { return slices.Contains(DocumentTypes, t) }
