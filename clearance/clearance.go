@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,14 +88,17 @@ type Found struct {
 
 // Lookup finds in visibility the clearances of a declaration ID: at most one per exporter, since
 // declaration IDs are unique per exporter only, among them one under the legacy workflow ID. With
-// exporter set it finds only that exporter's. The caller must be allowed to list workflows, as
-// officers, supervisors and auditors are.
+// exporter set it finds only that exporter's. Only clearances count: an appeal carries its
+// declaration's ID and exporter as search attributes too, but it is not a clearance of the
+// declaration. The caller must be allowed to list workflows, as officers, supervisors and
+// auditors are.
 func Lookup(ctx context.Context, c client.Client, namespace, declarationID, exporter string) ([]Found, error) {
 	legacy, err := workflows.LegacyWorkflowID(declarationID)
 	if err != nil {
 		return nil, err
 	}
-	query := fmt.Sprintf("(%s = '%s' OR WorkflowId = '%s')", workflows.SADeclarationID, declarationID, legacy)
+	query := fmt.Sprintf("WorkflowType = '%s' AND (%s = '%s' OR WorkflowId = '%s')", workflows.WorkflowName,
+		workflows.SADeclarationID, declarationID, legacy)
 	if exporter != "" {
 		if _, err := workflows.WorkflowID(exporter, declarationID); err != nil {
 			return nil, err
@@ -109,17 +113,42 @@ func Lookup(ctx context.Context, c client.Client, namespace, declarationID, expo
 	seen := map[string]bool{}
 	for _, e := range resp.GetExecutions() {
 		id := e.GetExecution().GetWorkflowId()
-		if seen[id] {
-			continue // a clearance continued as new lists each run
+		if seen[id] || !isClearance(e) {
+			continue // a clearance continued as new, or reopened on appeal, lists each run
 		}
 		seen[id] = true
 		var code string
 		if p, ok := e.GetSearchAttributes().GetIndexedFields()[workflows.SAExporterCode]; ok {
 			_ = converter.GetDefaultDataConverter().FromPayload(p, &code)
 		}
+		if exporter != "" && code != "" && code != exporter {
+			continue
+		}
 		out = append(out, Found{Ref: Ref{Exporter: code, Declaration: declarationID}, WorkflowID: id})
 	}
 	return out, nil
+}
+
+// isClearance reports whether a listed workflow is a clearance: of the clearance's workflow type
+// when the listing names it, and under a clearance's workflow ID, never an appeal's.
+func isClearance(e *workflowpb.WorkflowExecutionInfo) bool {
+	if t := e.GetType().GetName(); t != "" && t != workflows.WorkflowName {
+		return false
+	}
+	return strings.HasPrefix(e.GetExecution().GetWorkflowId(), workflows.WorkflowIDPrefix)
+}
+
+// Exporters lists the exporters of what Lookup found, each once, sorted: more than one means the
+// declaration ID is ambiguous without the exporter.
+func Exporters(found []Found) []string {
+	var codes []string
+	for _, f := range found {
+		if !slices.Contains(codes, f.Exporter) {
+			codes = append(codes, f.Exporter)
+		}
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 // DuplicateError reports a declaration whose clearance already exists.
@@ -127,11 +156,15 @@ type DuplicateError struct {
 	DeclarationID string
 	WorkflowID    string
 	RunID         string
-	// State is "running" or how the earlier clearance ended (released, refused, ...).
+	// State is "running" or how the earlier clearance ended (released, refused, ...); empty when
+	// it could not be read.
 	State string
 }
 
 func (e *DuplicateError) Error() string {
+	if e.State == "" {
+		return fmt.Sprintf("declaration %s was already submitted: clearance %s exists", e.DeclarationID, e.WorkflowID)
+	}
 	return fmt.Sprintf("declaration %s was already submitted: clearance %s is %s", e.DeclarationID, e.WorkflowID, e.State)
 }
 
@@ -159,7 +192,10 @@ func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error
 	}, nil
 }
 
-// Submit starts the clearance of a validated declaration.
+// Submit starts the clearance of a validated declaration. When one was started before, it
+// returns a *DuplicateError saying how that clearance stands: from the workflow's description
+// where the caller may read it, else from the clearance's own status query, which answers its
+// exporter too when the server verifies callers and refuses exporters descriptions.
 func Submit(ctx context.Context, c client.Client, d declaration.Declaration) (client.WorkflowRun, error) {
 	opts, err := StartOptions(d)
 	if err != nil {
@@ -168,20 +204,45 @@ func Submit(ctx context.Context, c client.Client, d declaration.Declaration) (cl
 	run, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Declaration: d})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		dup := &DuplicateError{DeclarationID: d.ID, WorkflowID: opts.ID, RunID: started.RunId, State: "running"}
-		if desc, derr := c.DescribeWorkflowExecution(ctx, opts.ID, ""); derr == nil {
-			info := desc.GetWorkflowExecutionInfo()
-			dup.RunID = info.GetExecution().GetRunId()
-			if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				dup.State = closedState(info)
-			}
-		}
+		dup := &DuplicateError{DeclarationID: d.ID, WorkflowID: opts.ID, RunID: started.RunId}
+		dup.State = existingState(ctx, c, opts.ID, dup)
 		return nil, dup
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start clearance of %s: %w", d.ID, err)
 	}
 	return run, nil
+}
+
+// StateRunning is the DuplicateError state of a clearance that has not ended.
+const StateRunning = "running"
+
+// existingState says how the clearance with workflow ID id stands: "running", or how it ended
+// (released, refused, lapsed, withdrawn; or how the workflow closed, when no state says). It
+// records the run it read in dup.
+func existingState(ctx context.Context, c client.Client, id string, dup *DuplicateError) string {
+	if desc, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+		info := desc.GetWorkflowExecutionInfo()
+		dup.RunID = info.GetExecution().GetRunId()
+		if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return StateRunning
+		}
+		return closedState(info)
+	}
+	// An exporter may not describe workflows under verified callers; it may ask its own
+	// clearance's status. A clearance whose first task has not run yet answers no query: it has
+	// only just started.
+	s, err := StatusOf(ctx, c, id)
+	var notReady *serviceerror.WorkflowNotReady
+	switch {
+	case errors.As(err, &notReady):
+		return StateRunning
+	case err != nil:
+		return "" // unknown: the message says only that it exists
+	case !s.State.Final():
+		return StateRunning
+	}
+	return string(s.State)
 }
 
 func isNotFound(err error) bool {

@@ -872,8 +872,8 @@ func TestRequestForInformation(t *testing.T) {
 		if !awaitingExporter.MatchString(r.stdout) {
 			return fmt.Errorf("status:\n%s", r.stdout)
 		}
-		if !strings.Contains(r.stdout, "exporter-documents from exporter 4403960602: "+reason) {
-			return permanent{fmt.Errorf("status does not say what is awaited from whom:\n%s", r.stdout)}
+		if !strings.Contains(r.stdout, reason) || !strings.Contains(r.stdout, "starter supply "+ref.Declaration+" FILE") {
+			return permanent{fmt.Errorf("status does not say what is asked and what to run:\n%s", r.stdout)}
 		}
 		return nil
 	})

@@ -6,7 +6,9 @@
 //	auditor trail ID [--json]               the decision trail of a clearance on the server
 //	auditor trail --file FILE [--json]      the decision trail of a history file
 //
-// docs/audit.md describes the tools, the digest and the versioning policy.
+// The connection flags come before the command or after it, a command's own flags anywhere after
+// it; 'auditor help COMMAND' shows a command's help. docs/audit.md describes the tools, the digest
+// and the versioning policy.
 package main
 
 import (

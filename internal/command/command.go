@@ -1,6 +1,9 @@
 // Package command is what every binary of the engine shares on its command line: one scheme of
 // exit codes, -h and --help that exit 0, --version from the build's own information, flags
-// given before or after operands, and a progress line that shows on a terminal only.
+// given before or after operands, and a progress line that shows on a terminal only. A binary
+// with several commands (the starter, the auditor) reads its global flags before the command
+// with Split and describes each command as a Sub, which takes the global flags after the command
+// too and prints the command's help: its arguments, its flags and examples.
 //
 // Each binary is a thin main.go over a package named cli in its folder:
 //

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -18,13 +19,16 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	appealpkg "github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/codec"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/trs"
 	"github.com/medsupply/customs/workflows"
 )
@@ -45,13 +49,14 @@ const (
 // Dialer opens a client; tests pass one that returns their server's client.
 type Dialer func(ctx context.Context, o connect.Options) (client.Client, error)
 
-const usage = `usage: starter [connection flags] COMMAND ...
+const usage = `usage: starter [global flags] COMMAND [flags] ARGUMENTS
 
 The exporter's tool: lodge export declarations and follow their clearances.
 
 commands:
-  submit FILE...            validate declarations and start their clearances
-  status ID [--json]        show where a clearance stands
+  submit FILE...            validate declarations and start their clearances;
+                            --dry-run validates them only, without a server
+  status ID [--json]        show where a clearance stands and what you can do
   supply ID FILE            send documents answering a request for information
   amend ID FILE             amend a lodged declaration: lines, documents, certificates;
                             applied at once until an officer starts on it, else on consent
@@ -61,9 +66,12 @@ commands:
                             10 dismissed or not admitted
   wait ID [--json]          wait until the clearance ends; exit 0 released, 10 refused,
                             11 lapsed, 12 withdrawn
+  help COMMAND              a command's arguments, flags and examples
   version                   print the build's version and commit
 
-Run 'starter COMMAND -h' for a command's flags; 'starter --help' shows them all.
+Flags may come before or after the arguments: the global flags (the connection flags, --exporter,
+--ui) before the command or after it, a command's own flags after it.
+Run 'starter COMMAND -h' for a command's help; 'starter --help' shows every flag.
 `
 
 // Run is the exporter's command line.
@@ -79,25 +87,14 @@ func Command(dial Dialer) command.Run {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dialer) int {
-	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var conn connect.Options
-	var ui, exporter string
-	RegisterFlags(fs, &conn, &ui)
-	fs.StringVar(&exporter, "exporter", os.Getenv(EnvExporter),
-		"the exporter's customs code that status, supply, withdraw and wait act for (env "+EnvExporter+"); default: the one the API key names")
 	r := &runner{stdout: stdout, stderr: stderr, dial: dial}
-	fs.Usage = func() { r.help(fs) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitInvalid
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fmt.Fprint(stderr, usage)
-		return ExitInvalid
+	r.global = flag.NewFlagSet("starter", flag.ContinueOnError)
+	RegisterFlags(r.global, &r.conn, &r.ui)
+	r.global.StringVar(&r.exporter, "exporter", os.Getenv(EnvExporter),
+		"the exporter's customs code the commands act for (env "+EnvExporter+"); default: the one the API key names")
+	cmd, cargs, code, ok := command.Split("starter", r.global, args, stderr, r.help)
+	if !ok {
+		return code
 	}
 	if r.dial == nil {
 		r.dial = func(ctx context.Context, o connect.Options) (client.Client, error) {
@@ -108,15 +105,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 			return connect.Dial(ctx, o, logging.NewSDKLogger(zl))
 		}
 	}
-	r.conn, r.ui, r.exporter = conn, ui, exporter
-	if exporter != "" {
-		if _, err := workflows.WorkflowID(exporter, "x"); err != nil {
-			fmt.Fprintf(stderr, "starter: --exporter: %v\n", err)
-			return ExitInvalid
-		}
-	}
-	cmd, cargs := rest[0], rest[1:]
 	switch cmd {
+	case "":
+		fmt.Fprint(stderr, usage)
+		return ExitInvalid
 	case "submit":
 		return r.submit(ctx, cargs)
 	case "status":
@@ -132,46 +124,161 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dial Dial
 	case "wait":
 		return r.wait(ctx, cargs)
 	case "help":
-		r.help(fs)
-		return ExitOK
+		return r.helpOn(cargs)
 	}
 	fmt.Fprintf(stderr, "starter: unknown command %q\n%s", cmd, usage)
 	return ExitInvalid
 }
 
-// help prints, on stdout, the synopsis, the connection flags, every command's flags and the exit
+// helpOn is 'starter help [COMMAND]': the command's help, or the whole help.
+func (r *runner) helpOn(args []string) int {
+	if len(args) == 0 {
+		r.help()
+		return ExitOK
+	}
+	if sub := r.sub(args[0], &values{}); sub != nil {
+		sub.Help(r.stdout)
+		return ExitOK
+	}
+	fmt.Fprintf(r.stderr, "starter help: unknown command %q\n%s", args[0], usage)
+	return ExitInvalid
+}
+
+// help prints, on stdout, the synopsis, the global flags, every command's flags and the exit
 // codes.
-func (r *runner) help(global *flag.FlagSet) {
+func (r *runner) help() {
 	w := r.stdout
 	fmt.Fprint(w, usage)
-	fmt.Fprint(w, "\nconnection flags (before the command; defaults from temporal.toml and the TEMPORAL_* variables):\n")
-	global.SetOutput(w)
-	global.PrintDefaults()
-	global.SetOutput(r.stderr)
-	for _, sub := range []struct {
-		synopsis string
-		fs       *flag.FlagSet
-	}{
-		{"submit FILE...", submitFlags()},
-		{"status ID", statusFlags(new(bool))},
-		{"supply ID FILE", supplyFlags()},
-		{"amend ID FILE", amendFlags(new(string))},
-		{"withdraw ID", withdrawFlags(new(string))},
-		{"appeal ID", appealFlags(new(string), new(bool))},
-		{"wait ID", waitFlags(new(bool))},
-	} {
-		fmt.Fprintf(w, "\nstarter %s", sub.synopsis)
+	fmt.Fprint(w, "\nglobal flags (before the command or after it; connection defaults from temporal.toml and the TEMPORAL_* variables):\n")
+	r.global.SetOutput(w)
+	r.global.PrintDefaults()
+	r.global.SetOutput(r.stderr)
+	for _, name := range commands {
+		sub := r.sub(name, &values{})
+		fmt.Fprintf(w, "\nstarter %s %s", name, synopsisOperands(sub))
 		n := 0
-		sub.fs.VisitAll(func(*flag.Flag) { n++ })
+		sub.Flags.VisitAll(func(*flag.Flag) { n++ })
 		if n == 0 {
 			fmt.Fprintln(w, ": no flags")
 			continue
 		}
 		fmt.Fprintln(w, " flags:")
-		sub.fs.SetOutput(w)
-		sub.fs.PrintDefaults()
+		sub.Flags.SetOutput(w)
+		sub.Flags.PrintDefaults()
 	}
 	fmt.Fprint(w, "\n"+command.ExitCodes)
+}
+
+// synopsisOperands is the operands of a command's synopsis: "ID FILE", "FILE...".
+func synopsisOperands(sub *command.Sub) string {
+	var names []string
+	for _, o := range sub.Operands {
+		names = append(names, o.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+// commands lists the starter's commands in the order the help shows them.
+var commands = []string{"submit", "status", "supply", "amend", "withdraw", "appeal", "wait"}
+
+// values are what the commands' own flags set.
+type values struct {
+	asJSON, wait, dryRun bool
+	reason, grounds      string
+}
+
+// Operands the commands share.
+var (
+	operandID = command.Operand{Name: "ID", Meaning: `the declaration ID: the "id" of the declaration file, your own reference`}
+	exampleID = "LB-2020-DE-0415"
+)
+
+// sub returns the command name with its flags bound to v, or nil for no such command.
+func (r *runner) sub(name string, v *values) *command.Sub {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	s := &command.Sub{Binary: "starter", Name: name, Flags: fs, Global: r.global}
+	switch name {
+	case "submit":
+		fs.BoolVar(&v.dryRun, "dry-run", false, "validate the files only, without a server: exit 0 when all are valid, 2 otherwise")
+		s.Synopsis = "FILE... [--dry-run]"
+		s.Summary = "Validate declaration files, then start the clearance of each. If any file is invalid, nothing is\n" +
+			"started: every problem is printed with its field. A declaration lodged before is named, with how\n" +
+			"its clearance stands (exit 5). docs/declaration.schema.json is the files' JSON Schema."
+		s.Operands = []command.Operand{{Name: "FILE...", Meaning: "declaration files, JSON (examples/ holds one of each kind)"}}
+		s.Examples = []string{"starter submit examples/de-antibody-test-kits.json",
+			"starter submit --dry-run examples/*.json", "starter submit --exporter 3301960412 --address customs.example:7233 declaration.json"}
+	case "status":
+		fs.BoolVar(&v.asJSON, "json", false, "print the status as JSON")
+		s.Synopsis = "ID [--json]"
+		s.Summary = "Show where the clearance of declaration ID stands: its state, what it waits for, what you can\n" +
+			"do now and the command that does it, its timeline, findings and decisions."
+		s.Operands = []command.Operand{operandID}
+		s.Examples = []string{"starter status " + exampleID, "starter status " + exampleID + " --exporter 3301960412 --json"}
+	case "supply":
+		s.Synopsis = "ID FILE"
+		s.Summary = "Answer customs' request for information: send the documents and certificates it asked for.\n" +
+			"'starter status ID' says what was asked and by when."
+		s.Operands = []command.Operand{operandID, {Name: "FILE", Meaning: `a JSON file: {"documents": [...], "certificates": [...], "note": "..."}, ` +
+			"written as in a declaration (" + SupplyExample + ")"}}
+		s.Examples = []string{"starter supply RW-2020-US-0506 " + SupplyExample}
+	case "amend":
+		fs.StringVar(&v.reason, "reason", "", "why the declaration is amended (required here or as the file's \"reason\")")
+		s.Synopsis = "ID FILE [--reason TEXT]"
+		s.Summary = "Amend a lodged declaration: replace or add lines, remove lines, replace documents and\n" +
+			"certificates. Applied at once until an officer starts on the stage, else when an officer consents."
+		s.Operands = []command.Operand{operandID, {Name: "FILE", Meaning: "a JSON amendment (examples/amendments/)"}}
+		s.Examples = []string{"starter amend JH-2020-US-0512 examples/amendments/us-n95-short-shipment.json"}
+	case "withdraw":
+		fs.StringVar(&v.reason, "reason", "", "why the declaration is withdrawn (required)")
+		s.Synopsis = "ID --reason TEXT"
+		s.Summary = "Withdraw a declaration before its release; its clearance ends withdrawn."
+		s.Operands = []command.Operand{operandID}
+		s.Examples = []string{"starter withdraw " + exampleID + ` --reason "the order was cancelled"`}
+	case "appeal":
+		fs.StringVar(&v.grounds, "grounds", "", "why the refusal is wrong; the supervisor reads them (required)")
+		fs.BoolVar(&v.wait, "wait", false, "wait for the supervisor's decision: exit 0 upheld, 10 dismissed or not admitted")
+		s.Synopsis = "ID --grounds TEXT [--wait]"
+		s.Summary = "Appeal the refusal of a declaration, within the policy's window. A supervisor who did not refuse\n" +
+			"it decides; upheld, the clearance reopens at the refused stage."
+		s.Operands = []command.Operand{operandID}
+		s.Examples = []string{"starter appeal JH-2020-US-0512 --grounds \"the cartons hold 25 pieces each\" --wait"}
+	case "wait":
+		fs.BoolVar(&v.asJSON, "json", false, "print the result as JSON")
+		s.Synopsis = "ID [--json]"
+		s.Summary = "Wait until the clearance of declaration ID ends, and print how: exit 0 released, 10 refused,\n" +
+			"11 lapsed, 12 withdrawn."
+		s.Operands = []command.Operand{operandID}
+		s.Examples = []string{"starter wait " + exampleID, "starter wait " + exampleID + " --json > result.json"}
+	default:
+		return nil
+	}
+	return s
+}
+
+// parse parses a command's arguments, refusing a wrong number of operands (want; -1: at least
+// one) and a malformed --exporter, and returns the operands. ok is false when the command
+// returns code at once (0 after -h).
+func (r *runner) parse(name string, v *values, args []string, want int) (ops []string, code int, ok bool) {
+	sub := r.sub(name, v)
+	ops, code, ok = sub.Parse(args, r.stdout, r.stderr)
+	if !ok {
+		return nil, code, false
+	}
+	if r.exporter != "" {
+		if _, err := workflows.WorkflowID(r.exporter, "x"); err != nil {
+			fmt.Fprintf(r.stderr, "starter: --exporter: %v\n", err)
+			return nil, ExitInvalid, false
+		}
+	}
+	switch {
+	case want < 0 && len(ops) == 0:
+		fmt.Fprintf(r.stderr, "starter %s: name at least one declaration file (run 'starter %s -h' for its usage)\n", name, name)
+		return nil, ExitInvalid, false
+	case want >= 0 && len(ops) != want:
+		fmt.Fprintf(r.stderr, "starter %s: expected %s, got %d argument(s) (run 'starter %s -h' for its usage)\n", name, synopsisOperands(sub), len(ops), name)
+		return nil, ExitInvalid, false
+	}
+	return ops, ExitOK, true
 }
 
 // RegisterFlags defines the starter's global flags, those before the command, on fs: the
@@ -188,14 +295,19 @@ func envOr(k, def string) string {
 	return def
 }
 
+// SupplyExample is the example of an answer to a request for information, in the repository.
+const SupplyExample = "examples/supplies/quality-declaration.json"
+
 // EnvExporter names the exporter's customs code the starter acts for.
 const EnvExporter = "CUSTOMS_EXPORTER"
 
 type runner struct {
 	stdout, stderr io.Writer
-	conn           connect.Options
-	dial           Dialer
-	ui             string
+	// global are the flags given before the command, or after it: conn, ui and exporter.
+	global *flag.FlagSet
+	conn   connect.Options
+	dial   Dialer
+	ui     string
 	// exporter is --exporter: the exporter the commands act for, "" when not given.
 	exporter string
 	c        client.Client
@@ -241,7 +353,9 @@ func exporterOfToken(token string) string {
 }
 
 // ref names the clearance of declaration id: of the exporter the starter acts for, or, when it
-// is not known, of the one exporter visibility finds with that declaration ID.
+// is not known, of the one exporter visibility finds a clearance of that declaration ID for. An
+// appeal is not a clearance, and one exporter's clearances (a legacy one beside its own) name one
+// exporter; clearances of several exporters are ambiguous, a usage error: give --exporter.
 func (r *runner) ref(ctx context.Context, c client.Client, id string) (clearance.Ref, error) {
 	if code := r.actingFor(); code != "" {
 		return clearance.Ref{Exporter: code, Declaration: id}, nil
@@ -256,13 +370,10 @@ func (r *runner) ref(ctx context.Context, c client.Client, id string) (clearance
 		return clearance.Ref{}, err
 	case len(found) == 0:
 		return clearance.Ref{}, serviceerror.NewNotFound(fmt.Sprintf("no clearance of declaration %s", id))
-	case len(found) > 1:
-		codes := make([]string, len(found))
-		for i, f := range found {
-			codes[i] = f.Exporter
-		}
+	}
+	if exporters := clearance.Exporters(found); len(exporters) > 1 {
 		return clearance.Ref{}, serviceerror.NewInvalidArgument(fmt.Sprintf("declaration %s is lodged by %d exporters (%s): give --exporter CODE (env %s)",
-			id, len(found), strings.Join(codes, ", "), EnvExporter))
+			id, len(exporters), strings.Join(exporters, ", "), EnvExporter))
 	}
 	return found[0].Ref, nil
 }
@@ -280,6 +391,11 @@ func (r *runner) client(ctx context.Context) (client.Client, error) {
 }
 
 func (r *runner) fail(err error) int {
+	if encrypted(err) {
+		fmt.Fprintf(r.stderr, "starter: the clearance's data is encrypted and the starter has no keyring to read it: give the keyring "+
+			"the worker uses with --codec-keys FILE or %s=FILE\n", connect.EnvCodecKeys)
+		return ExitInvalid
+	}
 	fmt.Fprintf(r.stderr, "starter: %s\n", command.Message(err))
 	var refused *clearance.RefusedError
 	if errors.As(err, &refused) {
@@ -288,6 +404,20 @@ func (r *runner) fail(err error) int {
 	return command.CodeOf(err)
 }
 
+// encrypted reports whether err is a payload or a failure the starter could not read because the
+// worker encrypted it (--codec-keys) and the starter was given no keyring.
+func encrypted(err error) bool {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) && strings.Contains(err.Error(), codec.EncodingEncrypted) {
+		return true
+	}
+	// A failure's message, encrypted, reads as the SDK's placeholder without the keyring.
+	var refused *clearance.RefusedError
+	return errors.As(err, &refused) && refused.Reason == encodedFailure
+}
+
+// encodedFailure is the message the SDK gives a failure whose message it encrypted.
+const encodedFailure = "Encoded failure"
+
 // connectFailed reports a client that could not be opened: the connection flags are wrong
 // (usage), or the server does not answer (unavailable).
 func (r *runner) connectFailed(err error) int {
@@ -295,51 +425,11 @@ func (r *runner) connectFailed(err error) int {
 	return command.DialCode(err)
 }
 
-func submitFlags() *flag.FlagSet { return flag.NewFlagSet("submit", flag.ContinueOnError) }
-
-func statusFlags(asJSON *bool) *flag.FlagSet {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.BoolVar(asJSON, "json", false, "print the status as JSON")
-	return fs
-}
-
-func supplyFlags() *flag.FlagSet { return flag.NewFlagSet("supply", flag.ContinueOnError) }
-
-func appealFlags(grounds *string, wait *bool) *flag.FlagSet {
-	fs := flag.NewFlagSet("appeal", flag.ContinueOnError)
-	fs.StringVar(grounds, "grounds", "", "why the refusal is wrong; the supervisor reads them (required)")
-	fs.BoolVar(wait, "wait", false, "wait for the supervisor's decision: exit 0 upheld, 10 dismissed or not admitted")
-	return fs
-}
-
-func amendFlags(reason *string) *flag.FlagSet {
-	fs := flag.NewFlagSet("amend", flag.ContinueOnError)
-	fs.StringVar(reason, "reason", "", "why the declaration is amended (required here or as the file's \"reason\")")
-	return fs
-}
-
-func withdrawFlags(reason *string) *flag.FlagSet {
-	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
-	fs.StringVar(reason, "reason", "", "why the declaration is withdrawn (required)")
-	return fs
-}
-
-func waitFlags(asJSON *bool) *flag.FlagSet {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	fs.BoolVar(asJSON, "json", false, "print the result as JSON")
-	return fs
-}
-
 func (r *runner) submit(ctx context.Context, args []string) int {
-	fs := submitFlags()
-	fs.SetOutput(r.stderr)
-	files, code, ok := command.Parse(fs, args)
+	v := &values{}
+	files, code, ok := r.parse("submit", v, args, -1)
 	if !ok {
 		return code
-	}
-	if len(files) == 0 {
-		fmt.Fprintln(r.stderr, "starter submit: name at least one declaration file")
-		return ExitInvalid
 	}
 	// Validate every file before starting anything: one bad file starts nothing.
 	decls := make([]declaration.Declaration, 0, len(files))
@@ -369,6 +459,13 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 	if bad {
 		fmt.Fprintln(r.stderr, "starter: nothing was submitted")
 		return ExitInvalid
+	}
+	if v.dryRun {
+		for i, d := range decls {
+			fmt.Fprintf(r.stdout, "%s: valid: declaration %s of exporter %s\n", files[i], d.ID, d.Exporter.Code)
+		}
+		fmt.Fprintln(r.stdout, "nothing was submitted (--dry-run)")
+		return ExitOK
 	}
 	c, err := r.client(ctx)
 	if err != nil {
@@ -413,26 +510,21 @@ func indent(s string) string {
 
 // oneID parses a command's flags and its n operands, the first a declaration ID. ok is false
 // when the command returns code at once (0 after -h).
-func oneID(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer, n int) (ops []string, code int, ok bool) {
-	fs.SetOutput(stderr)
-	ops, code, ok = command.Parse(fs, args)
+func (r *runner) oneID(cmd string, v *values, args []string, n int) (ops []string, code int, ok bool) {
+	ops, code, ok = r.parse(cmd, v, args, n)
 	if !ok {
 		return nil, code, false
 	}
-	if len(ops) != n {
-		fmt.Fprintf(stderr, "starter %s: expected %d argument(s), got %d\n", cmd, n, len(ops))
-		return nil, ExitInvalid, false
-	}
 	if _, err := workflows.LegacyWorkflowID(ops[0]); err != nil {
-		fmt.Fprintf(stderr, "starter %s: %v\n", cmd, err)
+		fmt.Fprintf(r.stderr, "starter %s: %v\n", cmd, err)
 		return nil, ExitInvalid, false
 	}
 	return ops, ExitOK, true
 }
 
 func (r *runner) status(ctx context.Context, args []string) int {
-	asJSON := new(bool)
-	ops, code, ok := oneID("status", statusFlags(asJSON), args, r.stderr, 1)
+	v := &values{}
+	ops, code, ok := r.oneID("status", v, args, 1)
 	if !ok {
 		return code
 	}
@@ -444,7 +536,7 @@ func (r *runner) status(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.fail(err)
 	}
-	if *asJSON {
+	if v.asJSON {
 		return r.printJSON(s)
 	}
 	printStatus(r.stdout, s)
@@ -463,6 +555,9 @@ func (r *runner) printJSON(v any) int {
 // p makes text from a payload safe to print: see declaration.Printable.
 func p(s string) string { return declaration.Printable(s) }
 
+// printStatus writes a clearance's status in the exporter's words: what it waits for, what the
+// exporter can do now and the command that does it; then its timeline, findings, decisions,
+// amendments and escalations. --json gives the workflow's own fields.
 func printStatus(w io.Writer, s workflows.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Declaration\t%s of exporter %s\n", s.DeclarationID, s.Exporter)
@@ -470,27 +565,46 @@ func printStatus(w io.Writer, s workflows.Status) {
 		fmt.Fprintf(tw, "Registration\t%s, accepted %s\n", s.Registration.Number, s.Registration.Accepted.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(tw, "State\t%s\n", s.State)
-	accepts := "nothing"
-	if len(s.Accepts) > 0 {
-		accepts = strings.Join(s.Accepts, ", ")
-	}
-	fmt.Fprintf(tw, "Phase\t%s; accepts %s\n", s.Phase, accepts)
-	fmt.Fprintf(tw, "Stage\t%s\n", s.Stage)
-	fmt.Fprintf(tw, "Lane\t%s (%s)\n", s.Lane, p(strings.Join(s.LaneSelection.Reasons, "; ")))
-	fmt.Fprintf(tw, "Expedited\t%v\n", s.Expedited)
-	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", trs.Human(s.Elapsed.D()), s.Standard)
-	if s.Waiting != nil {
-		who := strings.Join(s.Waiting.Officers, ", ")
-		if s.Waiting.For == workflows.WaitingForExporter {
-			who = "exporter " + s.Waiting.Exporter + ": " + s.Waiting.Reason
+	if wt := s.Waiting; wt != nil {
+		due := wt.Due.UTC().Format(time.RFC3339)
+		if wt.For == workflows.WaitingForExporter {
+			fmt.Fprintf(tw, "Waiting for\tyour answer to customs' request for information, due %s; without it the declaration lapses\n", due)
+			if wt.Reason != "" {
+				fmt.Fprintf(tw, "Asked\t%s\n", p(wt.Reason))
+			}
+			if len(wt.Requested) > 0 {
+				fmt.Fprintf(tw, "Documents\t%s\n", p(strings.Join(wt.Requested, ", ")))
+			}
+		} else {
+			fmt.Fprintf(tw, "Waiting for\t%s decision on the %s, due %s\n", officerOf(wt.Role), words(string(s.Stage)), due)
 		}
-		fmt.Fprintf(tw, "Waiting for\t%s from %s, due %s\n", s.Waiting.For, p(who), s.Waiting.Due.UTC().Format(time.RFC3339))
 	}
+	if s.Stage != "" {
+		fmt.Fprintf(tw, "Stage\t%s\n", words(string(s.Stage)))
+	}
+	if s.Lane != "" {
+		fmt.Fprintf(tw, "Risk lane\t%s (%s)\n", s.Lane, p(strings.Join(s.LaneSelection.Reasons, "; ")))
+	}
+	if s.Expedited {
+		fmt.Fprintf(tw, "Expedited\tyes: the shorter allowances for emergency supplies apply\n")
+	}
+	fmt.Fprintf(tw, "Elapsed\t%s of the %s standard\n", trs.Human(s.Elapsed.D()), s.Standard)
 	if s.Notice != nil {
 		fmt.Fprintf(tw, "Release notice\t%s\n", s.Notice.Number)
 	}
 	if s.Reason != "" {
 		fmt.Fprintf(tw, "Reason\t%s\n", p(s.Reason))
+	}
+	if slices.Contains(s.Accepts, workflows.UpdateSupplyDocuments) {
+		fmt.Fprintf(tw, "Next\tanswer with: starter supply %s FILE\n", s.DeclarationID)
+		fmt.Fprintf(tw, "\tFILE lists the documents and certificates asked for, as %s does\n", SupplyExample)
+	}
+	for i, a := range exporterActions(s) {
+		label := ""
+		if i == 0 {
+			label = "You can"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, a)
 	}
 	tw.Flush()
 
@@ -520,13 +634,13 @@ func printStatus(w io.Writer, s workflows.Status) {
 	if len(s.Decisions) > 0 {
 		fmt.Fprintln(w, "\nDecisions")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AT\tSTAGE\tOFFICER\tOUTCOME\tVIA\tREASON")
+		fmt.Fprintln(tw, "AT\tSTAGE\tOFFICER\tOUTCOME\tREASON")
 		for _, d := range s.Decisions {
 			officer := p(d.Officer)
 			if officer == "" {
 				officer = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.At.UTC().Format(time.RFC3339), p(string(d.Stage)), officer, p(string(d.Outcome)), d.Via, p(d.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.At.UTC().Format(time.RFC3339), p(string(d.Stage)), officer, p(string(d.Outcome)), p(d.Reason))
 		}
 		tw.Flush()
 	}
@@ -555,8 +669,47 @@ func printStatus(w io.Writer, s workflows.Status) {
 	}
 }
 
+// exporterActions lists what the exporter can do with the clearance now, besides answering a
+// request for information, each with the starter command that does it.
+func exporterActions(s workflows.Status) []string {
+	var out []string
+	if slices.Contains(s.Accepts, workflows.UpdateAmend) {
+		out = append(out, fmt.Sprintf("amend the declaration: starter amend %s FILE --reason TEXT", s.DeclarationID))
+	}
+	if slices.Contains(s.Accepts, workflows.UpdateWithdraw) {
+		out = append(out, fmt.Sprintf("withdraw it: starter withdraw %s --reason TEXT", s.DeclarationID))
+	}
+	switch {
+	case s.State == workflows.StateRefused:
+		out = append(out, fmt.Sprintf("appeal the refusal: starter appeal %s --grounds TEXT", s.DeclarationID))
+	case len(out) > 0:
+	case s.State.Final():
+		out = append(out, "nothing more: the clearance has ended")
+	case slices.Contains(s.Accepts, workflows.UpdateSupplyDocuments):
+	default:
+		out = append(out, "nothing for now: customs is at work on it")
+	}
+	return out
+}
+
+// officerOf names the officer of a role whose decision is awaited, with its article: "a document
+// officer's".
+func officerOf(role policy.Role) string {
+	if role == "" {
+		return "an officer's"
+	}
+	name := words(string(role))
+	if strings.ContainsRune("aeiou", rune(name[0])) {
+		return "an " + name + "'s"
+	}
+	return "a " + name + "'s"
+}
+
+// words writes a name of the engine's in words: "document-check" as "document check".
+func words(name string) string { return strings.ReplaceAll(name, "-", " ") }
+
 func (r *runner) supply(ctx context.Context, args []string) int {
-	ops, code, ok := oneID("supply", supplyFlags(), args, r.stderr, 2)
+	ops, code, ok := r.oneID("supply", &values{}, args, 2)
 	if !ok {
 		return code
 	}
@@ -594,12 +747,12 @@ func readSupply(path string) (workflows.Supply, error) {
 }
 
 func (r *runner) amend(ctx context.Context, args []string) int {
-	reason := new(string)
-	ops, code, ok := oneID("amend", amendFlags(reason), args, r.stderr, 2)
+	v := &values{}
+	ops, code, ok := r.oneID("amend", v, args, 2)
 	if !ok {
 		return code
 	}
-	a, err := readAmendment(ops[1], *reason)
+	a, err := readAmendment(ops[1], v.reason)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "%s: %v\n", ops[1], err)
 		return ExitInvalid
@@ -658,12 +811,12 @@ func (r *runner) dialFor(ctx context.Context, id string) (client.Client, clearan
 }
 
 func (r *runner) appeal(ctx context.Context, args []string) int {
-	grounds, wait := new(string), new(bool)
-	ops, code, ok := oneID("appeal", appealFlags(grounds, wait), args, r.stderr, 1)
+	v := &values{}
+	ops, code, ok := r.oneID("appeal", v, args, 1)
 	if !ok {
 		return code
 	}
-	if strings.TrimSpace(*grounds) == "" {
+	if strings.TrimSpace(v.grounds) == "" {
 		fmt.Fprintln(r.stderr, "starter appeal: --grounds: required; the supervisor reads them")
 		return ExitInvalid
 	}
@@ -671,12 +824,12 @@ func (r *runner) appeal(ctx context.Context, args []string) int {
 	if c == nil {
 		return code
 	}
-	id, err := clearance.Appeal(ctx, c, ref, *grounds)
+	id, err := clearance.Appeal(ctx, c, ref, v.grounds)
 	if err != nil {
 		return r.fail(err)
 	}
 	fmt.Fprintf(r.stdout, "%s\tappeal lodged as %s\n", ops[0], id)
-	if !*wait {
+	if !v.wait {
 		return ExitOK
 	}
 	res, err := clearance.AwaitAppeal(ctx, c, ref)
@@ -691,12 +844,12 @@ func (r *runner) appeal(ctx context.Context, args []string) int {
 }
 
 func (r *runner) withdraw(ctx context.Context, args []string) int {
-	reason := new(string)
-	ops, code, ok := oneID("withdraw", withdrawFlags(reason), args, r.stderr, 1)
+	v := &values{}
+	ops, code, ok := r.oneID("withdraw", v, args, 1)
 	if !ok {
 		return code
 	}
-	if strings.TrimSpace(*reason) == "" {
+	if strings.TrimSpace(v.reason) == "" {
 		fmt.Fprintln(r.stderr, "starter withdraw: --reason: required")
 		return ExitInvalid
 	}
@@ -704,7 +857,7 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 	if c == nil {
 		return code
 	}
-	if err := clearance.Withdraw(ctx, c, ref, *reason); err != nil {
+	if err := clearance.Withdraw(ctx, c, ref, v.reason); err != nil {
 		return r.fail(err)
 	}
 	fmt.Fprintf(r.stdout, "%s\twithdrawn\n", ops[0])
@@ -712,8 +865,8 @@ func (r *runner) withdraw(ctx context.Context, args []string) int {
 }
 
 func (r *runner) wait(ctx context.Context, args []string) int {
-	asJSON := new(bool)
-	ops, code, ok := oneID("wait", waitFlags(asJSON), args, r.stderr, 1)
+	v := &values{}
+	ops, code, ok := r.oneID("wait", v, args, 1)
 	if !ok {
 		return code
 	}
@@ -725,7 +878,7 @@ func (r *runner) wait(ctx context.Context, args []string) int {
 	if err != nil {
 		return r.fail(err)
 	}
-	if *asJSON {
+	if v.asJSON {
 		if code := r.printJSON(res); code != ExitOK {
 			return code
 		}

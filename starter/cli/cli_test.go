@@ -28,7 +28,7 @@ func TestHelpShowsEveryCommand(t *testing.T) {
 		t.Errorf("--help: exit %d", code)
 	}
 	for _, want := range []string{"usage: starter", "-tls-cert-path", "-profile", "starter withdraw ID flags:", "-reason", "starter amend ID FILE flags:",
-		"starter wait ID flags:", "starter submit FILE...: no flags", "10 refused, 11 lapsed, 12 withdrawn"} {
+		"starter wait ID flags:", "starter supply ID FILE: no flags", "10 refused, 11 lapsed, 12 withdrawn"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q:\n%s", want, out)
 		}

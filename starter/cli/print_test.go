@@ -29,7 +29,7 @@ func TestStatusAndResultPrintTextsEscaped(t *testing.T) {
 	if strings.ContainsAny(out, "\x1b\x00\u202e") {
 		t.Fatalf("printed raw control characters: %q", out)
 	}
-	for _, want := range []string{`forged \x1b[2J invoice`, `bad\x00byte`, `see\u202eabove`, `tab\there\x1b[0m`, "ended; accepts nothing"} {
+	for _, want := range []string{`forged \x1b[2J invoice`, `bad\x00byte`, `see\u202eabove`, `tab\there\x1b[0m`, "appeal the refusal: starter appeal X-1 --grounds TEXT"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

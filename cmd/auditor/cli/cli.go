@@ -41,7 +41,7 @@ const (
 // Dialer opens a client; tests pass one that returns their server's client.
 type Dialer func(ctx context.Context, o connect.Options) (client.Client, error)
 
-const usage = `usage: auditor COMMAND ...
+const usage = `usage: auditor [connection flags] COMMAND [flags] ARGUMENTS
 
 The auditor replays recorded clearance histories against this build's workflow code and reads
 a clearance's decision trail: who decided what, and when.
@@ -49,17 +49,20 @@ a clearance's decision trail: who decided what, and when.
 commands:
   replay FILE...                     replay history files (Web UI download or
                                      'temporal workflow show --output json') against this build
-  replay --query QUERY [conn flags]  replay every ExportClearance a visibility query matches,
+  replay --query QUERY               replay every ExportClearance a visibility query matches,
                                      --parallel at once (default 4 per processor)
   replay --archive DIR               replay every ExportClearance history the server archived
                                      in DIR (history archival, filestore), --parallel at once
-  trail ID [--json] [conn flags]     the decision trail of a clearance fetched from the server
+  trail ID [--json]                  the decision trail of a clearance fetched from the server
                                      (ID: workflow ID, or declaration ID with --exporter
                                      where several exporters use it)
   trail --file FILE [--json]         the decision trail of a history file
+  help COMMAND                       a command's arguments, flags and examples
   version                            print the build's version and commit
 
-Connection flags default from the TEMPORAL_* environment variables.
+Flags may come before or after the arguments: the connection flags before the command or after
+it, a command's own flags after it. Connection flags default from the TEMPORAL_* environment
+variables. Run 'auditor COMMAND -h' for a command's help.
 `
 
 // Run is the auditor's command line.
@@ -74,31 +77,52 @@ func Command(dial Dialer) command.Run {
 			dial = defaultDial
 		}
 		r := &runner{stdout: stdout, stderr: stderr, dial: dial}
-		if len(args) == 0 {
+		r.global = flag.NewFlagSet("auditor", flag.ContinueOnError)
+		r.conn.RegisterFlags(r.global)
+		name, rest, code, ok := command.Split("auditor", r.global, args, stderr, r.help)
+		if !ok {
+			return code
+		}
+		switch name {
+		case "":
 			fmt.Fprint(stderr, usage)
 			return ExitUsage
-		}
-		switch args[0] {
 		case "replay":
-			return r.replay(ctx, args[1:])
+			return r.replay(ctx, rest)
 		case "trail":
-			return r.trail(ctx, args[1:])
-		case "help", "-h", "-help", "--help":
-			r.help()
-			return ExitOK
+			return r.trail(ctx, rest)
+		case "help":
+			if len(rest) == 0 {
+				r.help()
+				return ExitOK
+			}
+			switch rest[0] {
+			case "replay":
+				r.replaySub(&replayArgs{}).Help(stdout)
+				return ExitOK
+			case "trail":
+				r.trailSub(&trailArgs{}).Help(stdout)
+				return ExitOK
+			}
+			fmt.Fprintf(stderr, "auditor help: unknown command %q\n%s", rest[0], usage)
+			return ExitUsage
 		}
-		fmt.Fprintf(stderr, "auditor: unknown command %q\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "auditor: unknown command %q\n%s", name, usage)
 		return ExitUsage
 	}
 }
 
-// help prints the synopsis, every command's flags and the exit codes.
+// help prints the synopsis, the connection flags, every command's flags and the exit codes.
 func (r *runner) help() {
 	fmt.Fprint(r.stdout, usage)
-	for _, fs := range []*flag.FlagSet{r.replayFlags(&replayArgs{}), r.trailFlags(&trailArgs{})} {
-		fmt.Fprintf(r.stdout, "\n%s flags:\n", fs.Name())
-		fs.SetOutput(r.stdout)
-		fs.PrintDefaults()
+	fmt.Fprint(r.stdout, "\nconnection flags (before the command or after it):\n")
+	r.global.SetOutput(r.stdout)
+	r.global.PrintDefaults()
+	r.global.SetOutput(r.stderr)
+	for _, sub := range []*command.Sub{r.replaySub(&replayArgs{}), r.trailSub(&trailArgs{})} {
+		fmt.Fprintf(r.stdout, "\nauditor %s flags:\n", sub.Name)
+		sub.Flags.SetOutput(r.stdout)
+		sub.Flags.PrintDefaults()
 	}
 	fmt.Fprint(r.stdout, "\n"+command.ExitCodes)
 }
@@ -114,6 +138,9 @@ func defaultDial(ctx context.Context, o connect.Options) (client.Client, error) 
 type runner struct {
 	stdout, stderr io.Writer
 	dial           Dialer
+	// global are the connection flags, given before the command or after it, into conn.
+	global *flag.FlagSet
+	conn   connect.Options
 }
 
 // connect dials the server within timeout.
@@ -132,36 +159,40 @@ func (r *runner) connect(ctx context.Context, o connect.Options, timeout time.Du
 const replayGCPercent = 400
 
 type replayArgs struct {
-	conn     connect.Options
 	query    string
 	archive  string
 	timeout  time.Duration
 	parallel int
 }
 
-func (r *runner) replayFlags(a *replayArgs) *flag.FlagSet {
-	fs := flag.NewFlagSet("auditor replay", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	a.conn.RegisterFlags(fs)
+// replaySub is the replay command, its flags bound to a.
+func (r *runner) replaySub(a *replayArgs) *command.Sub {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.StringVar(&a.query, "query", "", "replay the workflows this visibility query matches, fetched from the server")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "with --query: how long to try reaching the server")
 	fs.StringVar(&a.archive, "archive", "", "replay the histories the server archived in this directory (no server needed)")
 	fs.IntVar(&a.parallel, "parallel", audit.DefaultParallel, "with --query or --archive: histories read and replayed at once")
-	fs.Usage = func() {
-		fmt.Fprint(r.stderr, "usage: auditor replay FILE...\n       auditor replay --query QUERY [flags]\n       auditor replay --archive DIR [--parallel N]\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	return fs
+	return &command.Sub{Binary: "auditor", Name: "replay", Flags: fs, Global: r.global,
+		Synopsis: "FILE... | --query QUERY | --archive DIR  [--parallel N]",
+		Summary: "Replay recorded ExportClearance histories against this build's workflow code: each must\n" +
+			"replay without non-determinism. The histories come from files, from the server (--query) or\n" +
+			"from the server's history archive (--archive); give one of them. A history that does not\n" +
+			"replay is named with the event where it parts from the code (exit 1).",
+		Operands: []command.Operand{{Name: "FILE...", Meaning: "history files: a Web UI download, 'temporal workflow show --output json', or an archived *.history"}},
+		Examples: []string{
+			"auditor replay workflows/testdata/golden/*.json",
+			"auditor replay --query \"ExporterCode = '3205960330' AND CloseTime > '2026-11-01T00:00:00Z'\" --address temporal:7233 --namespace customs",
+			"auditor replay --archive /var/lib/temporal/archive/customs --parallel 8",
+		}}
 }
 
 func (r *runner) replay(ctx context.Context, args []string) int {
 	var a replayArgs
-	fs := r.replayFlags(&a)
-	files, code, ok := command.Parse(fs, args)
+	files, code, ok := r.replaySub(&a).Parse(args, r.stdout, r.stderr)
 	if !ok {
 		return code
 	}
-	conn, query, timeout := a.conn, &a.query, &a.timeout
+	conn, query, timeout := r.conn, &a.query, &a.timeout
 	// Replaying allocates much and keeps little: a history and its replayer live for a
 	// millisecond or two. Collecting a quarter as often (unless GOGC says otherwise) spends a
 	// third less processor per history for a few tens of MiB (BENCHMARKS.md).
@@ -314,7 +345,6 @@ func (r *runner) replayArchive(ctx context.Context, conv audit.Converters, dir s
 }
 
 type trailArgs struct {
-	conn     connect.Options
 	file     string
 	runID    string
 	exporter string
@@ -324,8 +354,9 @@ type trailArgs struct {
 
 // findClearance returns the workflow ID of the clearance of a declaration, given its declaration
 // ID and, optionally, its exporter's code. Declaration IDs are unique per exporter only: without
-// the exporter, a declaration ID that names the clearances of several exporters is an error that
-// lists them. A declaration ID that visibility does not list names, with the exporter, the
+// the exporter, a declaration ID that names the clearances of several exporters is an
+// *ambiguousError that lists them. An appeal is not a clearance, though it carries the
+// declaration's ID. A declaration ID that visibility does not list names, with the exporter, the
 // clearance's workflow ID (retention may have removed it from visibility; the archive keeps it),
 // and without, its legacy workflow ID, under which clearances were started before workflow IDs
 // named the exporter.
@@ -349,34 +380,50 @@ func findClearance(ctx context.Context, c client.Client, namespace, declarationI
 	for i, f := range found {
 		ids[i] = f.WorkflowID
 	}
-	return "", fmt.Errorf("declaration %s names %d clearances (%s): give --exporter or the workflow ID",
-		declarationID, len(ids), strings.Join(ids, ", "))
+	return "", &ambiguousError{declarationID: declarationID, workflowIDs: ids}
 }
 
-func (r *runner) trailFlags(a *trailArgs) *flag.FlagSet {
-	fs := flag.NewFlagSet("auditor trail", flag.ContinueOnError)
-	fs.SetOutput(r.stderr)
-	a.conn.RegisterFlags(fs)
+// ambiguousError is a declaration ID that names several clearances: the auditor must say which,
+// a usage error.
+type ambiguousError struct {
+	declarationID string
+	workflowIDs   []string
+}
+
+func (e *ambiguousError) Error() string {
+	return fmt.Sprintf("declaration %s names %d clearances (%s): give --exporter or the workflow ID",
+		e.declarationID, len(e.workflowIDs), strings.Join(e.workflowIDs, ", "))
+}
+
+// trailSub is the trail command, its flags bound to a.
+func (r *runner) trailSub(a *trailArgs) *command.Sub {
+	fs := flag.NewFlagSet("trail", flag.ContinueOnError)
 	fs.StringVar(&a.file, "file", "", "read the history from this file instead of the server")
 	fs.StringVar(&a.runID, "run-id", "", "the run to read (default: the latest)")
 	fs.StringVar(&a.exporter, "exporter", "", "the exporter's code, when ID is a declaration ID that several exporters use")
 	fs.BoolVar(&a.asJSON, "json", false, "print the trail as JSON")
 	fs.DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to try reaching the server")
-	fs.Usage = func() {
-		fmt.Fprint(r.stderr, "usage: auditor trail ID [flags]\n       auditor trail --file FILE [--json]\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	return fs
+	return &command.Sub{Binary: "auditor", Name: "trail", Flags: fs, Global: r.global,
+		Synopsis: "ID [--exporter CODE] [--run-id RUN] [--json] | --file FILE [--json]",
+		Summary: "The decision trail of a clearance: who decided what and when, the automated checks, the\n" +
+			"exporter's answers and the escalations, with the history's digest. The history is fetched from\n" +
+			"the server (from its archive once retention removed it), or read from --file.",
+		Operands: []command.Operand{{Name: "ID", Meaning: "the clearance's workflow ID (clearance-<exporter>-<declaration>), or its " +
+			"declaration ID; --exporter names the exporter where several use the declaration ID"}},
+		Examples: []string{
+			"auditor trail clearance-3205960330-JH-2020-US-0513 --address temporal:7233 --namespace customs",
+			"auditor trail JH-2020-US-0513 --exporter 3205960330 --json",
+			"auditor trail --file workflows/testdata/golden/reject.json",
+		}}
 }
 
 func (r *runner) trail(ctx context.Context, args []string) int {
 	var a trailArgs
-	fs := r.trailFlags(&a)
-	ids, code, ok := command.Parse(fs, args)
+	ids, code, ok := r.trailSub(&a).Parse(args, r.stdout, r.stderr)
 	if !ok {
 		return code
 	}
-	conn, file, runID, asJSON, timeout := a.conn, &a.file, &a.runID, &a.asJSON, &a.timeout
+	conn, file, runID, asJSON, timeout := r.conn, &a.file, &a.runID, &a.asJSON, &a.timeout
 	conv, err := audit.ConvertersFor(conn)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
@@ -418,7 +465,11 @@ func (r *runner) trail(ctx context.Context, args []string) int {
 		if !strings.HasPrefix(id, workflows.WorkflowIDPrefix) {
 			if id, err = findClearance(ctx, c, conn.Namespace, id, a.exporter); err != nil {
 				fmt.Fprintf(r.stderr, "auditor: %s\n", audit.OneLine(command.Message(err)))
-				return ExitNoMatch
+				var amb *ambiguousError
+				if errors.As(err, &amb) {
+					return ExitUsage // the clearances exist: the auditor must say which
+				}
+				return command.CodeOf(err)
 			}
 		}
 		h, err = audit.FetchHistory(ctx, c, id, *runID)

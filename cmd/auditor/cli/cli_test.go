@@ -250,7 +250,7 @@ func TestReplayQueryCommandTellsAnInvalidQueryFromAnOutage(t *testing.T) {
 // flags and the exit codes.
 func TestHelp(t *testing.T) {
 	code, out, _ := run(t, nil, "--help")
-	for _, want := range []string{"usage: auditor COMMAND", "auditor replay flags:", "-query", "auditor trail flags:", "-run-id", "-tls-ca-path", "4 not found"} {
+	for _, want := range []string{"usage: auditor [connection flags] COMMAND", "auditor replay flags:", "-query", "auditor trail flags:", "-run-id", "-tls-ca-path", "4 not found"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q:\n%s", want, out)
 		}
@@ -294,7 +294,7 @@ func TestTrailFromServer(t *testing.T) {
 
 // TestTrailOfADeclarationIDFoundInVisibility: a declaration ID names the one clearance
 // visibility lists with it, under its exporter's workflow ID; one that two exporters use is
-// refused, naming both clearances.
+// ambiguous, a usage error (2, not 4: the clearances exist), naming both clearances.
 func TestTrailOfADeclarationIDFoundInVisibility(t *testing.T) {
 	own := "clearance-3205960330-JH-2020-US-0513"
 	f := &audittest.Server{Histories: map[string]*historypb.History{own: golden(t, "reject")},
@@ -305,7 +305,7 @@ func TestTrailOfADeclarationIDFoundInVisibility(t *testing.T) {
 	f.Pages = [][]*workflowpb.WorkflowExecutionInfo{{audittest.Info(own, workflows.WorkflowName),
 		audittest.Info("clearance-3302960178-JH-2020-US-0513", workflows.WorkflowName)}}
 	code, _, errOut := run(t, dialer(f), "trail", "JH-2020-US-0513")
-	if code != ExitNoMatch || !strings.Contains(errOut, "names 2 clearances ("+own+", clearance-3302960178-JH-2020-US-0513): give --exporter") {
+	if code != ExitUsage || !strings.Contains(errOut, "names 2 clearances ("+own+", clearance-3302960178-JH-2020-US-0513): give --exporter") {
 		t.Errorf("a declaration ID of two exporters: exit %d, stderr %q", code, errOut)
 	}
 	oneLineError(t, errOut)

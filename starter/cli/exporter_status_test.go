@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/workflows"
+)
+
+// jargon is what the workflow calls things and the exporter does not: update and signal names,
+// the phase machine, the waiting kinds.
+var jargon = []string{"accepts", "Phase", "decide", "reroute", "claim", "reassign", "extend", "supply-documents", "decide-amendment",
+	"hold", "lift", "note", workflows.WaitingForOfficer, workflows.WaitingForExporter, "signal", "update"}
+
+func printed(s workflows.Status) string {
+	var b bytes.Buffer
+	printStatus(&b, s)
+	return b.String()
+}
+
+func lacksJargon(t *testing.T, out string) {
+	t.Helper()
+	for _, j := range jargon {
+		if strings.Contains(out, j) {
+			t.Errorf("the exporter's status says %q:\n%s", j, out)
+		}
+	}
+}
+
+// TestStatusSpeaksTheExportersLanguage: the status says what the clearance waits for in words,
+// and what the exporter can do now as the starter commands to run, never the workflow's update
+// names or its phases.
+func TestStatusSpeaksTheExportersLanguage(t *testing.T) {
+	due := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	officer := workflows.Status{DeclarationID: "LB-2020-DE-0415", Exporter: "3301960412", State: workflows.StateAwaitingOfficer,
+		Phase: workflows.PhaseAwaitingOfficer, Accepts: workflows.PhaseAwaitingOfficer.Accepting(), Stage: policy.StageDocumentCheck,
+		Waiting: &workflows.Waiting{For: workflows.WaitingForOfficer, Role: policy.RoleDocument, Officers: []string{"doc-li", "doc-chen"}, Due: due}}
+	out := printed(officer)
+	lacksJargon(t, out)
+	for _, want := range []string{
+		"Waiting for  a document officer's decision on the document check, due 2026-12-03T09:00:00Z",
+		"You can      amend the declaration: starter amend LB-2020-DE-0415 FILE --reason TEXT",
+		"withdraw it: starter withdraw LB-2020-DE-0415 --reason TEXT",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("awaiting an officer: lacks %q:\n%s", want, out)
+		}
+	}
+
+	reason := "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
+	exporter := workflows.Status{DeclarationID: "RW-2020-US-0506", Exporter: "4403960602", State: workflows.StateAwaitingExporter,
+		Phase: workflows.PhaseAwaitingExporter, Accepts: workflows.PhaseAwaitingExporter.Accepting(), Stage: policy.StageDocumentCheck,
+		Waiting: &workflows.Waiting{For: workflows.WaitingForExporter, Exporter: "4403960602", Reason: reason,
+			Requested: []string{"quality-declaration"}, Due: due}}
+	out = printed(exporter)
+	lacksJargon(t, out)
+	for _, want := range []string{
+		"Waiting for  your answer to customs' request for information, due 2026-12-03T09:00:00Z; without it the declaration lapses",
+		"Asked        " + reason,
+		"Documents    quality-declaration",
+		"Next         answer with: starter supply RW-2020-US-0506 FILE",
+		"FILE lists the documents and certificates asked for, as " + SupplyExample + " does",
+		"withdraw it: starter withdraw RW-2020-US-0506 --reason TEXT",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("awaiting the exporter: lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "amend") {
+		t.Errorf("offers an amendment while the clearance awaits documents:\n%s", out)
+	}
+
+	refused := workflows.Status{DeclarationID: "JH-2020-US-0512", Exporter: "3205960330", State: workflows.StateRefused,
+		Phase: workflows.PhaseEnded, Accepts: workflows.PhaseEnded.Accepting(), Reason: "the invoice bills another consignee"}
+	out = printed(refused)
+	lacksJargon(t, out)
+	if want := "You can      appeal the refusal: starter appeal JH-2020-US-0512 --grounds TEXT"; !strings.Contains(out, want) {
+		t.Errorf("refused: lacks %q:\n%s", want, out)
+	}
+	released := workflows.Status{DeclarationID: "NBKR-2020-000331", Exporter: "3302960178", State: workflows.StateReleased,
+		Phase: workflows.PhaseEnded, Accepts: workflows.PhaseEnded.Accepting()}
+	out = printed(released)
+	lacksJargon(t, out)
+	if want := "You can      nothing more: the clearance has ended"; !strings.Contains(out, want) {
+		t.Errorf("released: lacks %q:\n%s", want, out)
+	}
+}
+
+// TestSupplyExampleAnswersTheThermometersRequest: the supply example the status points to is one
+// the starter reads, and it answers the request the thermometers example meets.
+func TestSupplyExampleAnswersTheThermometersRequest(t *testing.T) {
+	s, err := readSupply(example(strings.TrimPrefix(SupplyExample, "examples/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Documents) != 1 || s.Documents[0].Type != declaration.DocQualityDeclaration || s.Documents[0].Reference == "" {
+		t.Errorf("the supply example holds %+v, want one quality declaration", s.Documents)
+	}
+}
+
+// TestRequestForInformationSaysWhatToRun: on a real server, after an officer asks for the
+// quality declaration the exporter's status says what is asked and the command that answers it;
+// the example it names answers it.
+func TestRequestForInformationSaysWhatToRun(t *testing.T) {
+	e := newEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ref := clearance.Ref{Exporter: "4403960602", Declaration: "RW-2020-US-0506"}
+	if code, _, errOut := e.starter("submit", example("missing-documents-quality-declaration-thermometers.json")); code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	e.awaitState(ref, workflows.StateAwaitingOfficer)
+	code, out, errOut := e.starter("--exporter", ref.Exporter, "status", ref.Declaration)
+	if code != ExitOK {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	lacksJargon(t, out)
+	if !strings.Contains(out, "a document officer's decision on the document check") {
+		t.Errorf("awaiting the document officer:\n%s", out)
+	}
+	reason := "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
+	if _, err := clearance.Decide(ctx, e.c, ref, workflows.Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li",
+		Outcome: workflows.OutcomeRequestInformation, Reason: reason, Requested: []string{"quality-declaration"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitState(ref, workflows.StateAwaitingExporter)
+	code, out, errOut = e.starter("--exporter", ref.Exporter, "status", ref.Declaration)
+	if code != ExitOK {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	lacksJargon(t, out)
+	for _, want := range []string{reason, "quality-declaration", "starter supply " + ref.Declaration + " FILE", SupplyExample} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status after the request lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(example(strings.TrimPrefix(SupplyExample, "examples/"))); err != nil {
+		t.Fatalf("the status names an example that is not there: %v", err)
+	}
+	code, out, errOut = e.starter("--exporter", ref.Exporter, "supply", ref.Declaration, example(strings.TrimPrefix(SupplyExample, "examples/")))
+	if code != ExitOK || !strings.Contains(out, "supplied 1 document(s)") {
+		t.Fatalf("supply with the example: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	e.awaitState(ref, workflows.StateAwaitingOfficer)
+}
