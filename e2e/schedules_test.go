@@ -121,9 +121,13 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 		}
 		d.verify(acts)
 	}
-	t.Logf("covered: %d clearances, %d worker restarts, %d requests accepted and %d refused, %d history events "+
-		"(largest history %d bytes), %d with the %s marker", clearances, restarts, accepted(drivers), refused(drivers),
-		events, largest, markers, workflows.ChangeExplicitPhases)
+	holds, extensions, amendments := 0, 0, 0
+	for _, d := range drivers {
+		holds, extensions, amendments = holds+len(d.holds), extensions+len(d.extensions), amendments+len(d.amendments)
+	}
+	t.Logf("covered: %d clearances, %d worker restarts, %d requests accepted and %d refused (%d holds, %d extensions, "+
+		"%d amendments accepted), %d history events (largest history %d bytes), %d with the %s marker", clearances, restarts,
+		accepted(drivers), refused(drivers), holds, extensions, amendments, events, largest, markers, workflows.ChangeExplicitPhases)
 }
 
 func history(t *testing.T, wfID string) *historypb.History { return historyOfRun(t, wfID, "") }
@@ -272,6 +276,10 @@ type driver struct {
 	decisions  []workflows.DecisionRecord
 	withdrawal string
 	lastLane   policy.Lane
+	// holds, extensions and amendments the clearance accepted.
+	holds      []workflows.HoldRecord
+	extensions []workflows.ExtensionRecord
+	amendments []workflows.AmendmentRecord
 }
 
 func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64) *driver {
@@ -391,7 +399,19 @@ func (d *driver) run() {
 func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
 	rng := d.rng
 	var err error
-	switch n := rng.Intn(10); {
+	standing := standingHold(s)
+	switch n := rng.Intn(16); {
+	case standing != nil && (finishing || n < 3):
+		// A hold stands: nothing moves until it is lifted.
+		_, err = clearance.LiftHold(ctx, tc, d.ref, workflows.Lift{Supervisor: "sup-huang", Agency: standing.Agency,
+			Disposition: workflows.DispositionMayProceed, Reason: "the lot checked out"})
+	case awaitingConsent(s) != nil && (finishing || n < 5) && s.Waiting != nil && len(s.Waiting.Officers) > 0:
+		var rec workflows.AmendmentRecord
+		rec, err = clearance.DecideAmendment(ctx, tc, d.ref, workflows.AmendmentDecision{Officer: s.Waiting.Officers[0],
+			Amendment: awaitingConsent(s).Version, Outcome: workflows.AmendmentConsent})
+		if err == nil {
+			d.amendments = append(d.amendments, rec)
+		}
 	case s.Phase == workflows.PhaseAwaitingOfficer && s.Waiting != nil && len(s.Waiting.Officers) > 0 && (finishing || n < 6):
 		dec := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[rng.Intn(len(s.Waiting.Officers))],
 			Outcome: workflows.OutcomeApprove, Reason: "reviewed"}
@@ -420,6 +440,36 @@ func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
 		lane := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}[rng.Intn(3)]
 		if _, err = clearance.Reroute(ctx, tc, d.ref, workflows.Reroute{Officer: "sup-huang", Lane: lane, Reason: "intelligence"}); err == nil {
 			d.lastLane = lane
+		}
+	case n == 9:
+		var rec workflows.HoldRecord
+		if rec, err = clearance.PlaceHold(ctx, tc, d.ref, workflows.Hold{Supervisor: "sup-huang", Reason: "intelligence on this route"}); err == nil {
+			d.holds = append(d.holds, rec)
+		}
+	case n == 10:
+		officer := "doc-li"
+		if s.Waiting != nil && len(s.Waiting.Officers) > 0 {
+			officer = s.Waiting.Officers[rng.Intn(len(s.Waiting.Officers))]
+		}
+		if s.Claim != nil && rng.Intn(2) == 0 {
+			_, err = clearance.Unclaim(ctx, tc, d.ref, workflows.ClaimRequest{Officer: s.Claim.Officer})
+		} else {
+			_, err = clearance.Claim(ctx, tc, d.ref, workflows.ClaimRequest{Officer: officer})
+		}
+	case n == 11:
+		_, err = clearance.AddNote(ctx, tc, d.ref, workflows.Note{Officer: "doc-li", Text: "seen"})
+	case n == 12:
+		var rec workflows.ExtensionRecord
+		if rec, err = clearance.Extend(ctx, tc, d.ref, workflows.Extension{Stage: s.Stage, Supervisor: "sup-huang",
+			By: policy.Duration(time.Second), Reason: "awaiting the laboratory"}); err == nil {
+			d.extensions = append(d.extensions, rec)
+		}
+	case n == 13:
+		var rec workflows.AmendmentRecord
+		if rec, err = clearance.Amend(ctx, tc, d.ref, workflows.Amendment{Documents: []declaration.Document{{
+			Type: declaration.DocPackingList, Reference: fmt.Sprintf("PL-%d", rng.Intn(1000))}},
+			Reason: "the packing list with the carton numbers"}); err == nil {
+			d.amendments = append(d.amendments, rec)
 		}
 	default:
 		_, err = clearance.Decide(ctx, tc, d.ref, workflows.Decision{Stage: policy.StageRelease, Officer: "rel-zhou",
@@ -460,6 +510,61 @@ func (d *driver) verify(acts *scriptedActivities) {
 	if d.lastLane != "" && r.Lane != d.lastLane {
 		t.Errorf("%s: rerouted to %s; ended in the %s lane", d.ref.Declaration, d.lastLane, r.Lane)
 	}
+	// Every accepted hold is in the result, and none stood when the notice was issued.
+	for _, h := range d.holds {
+		found := false
+		for _, got := range r.Holds {
+			if got.At.Equal(h.At) {
+				found = true
+				if r.State == workflows.StateReleased && (got.Lifted == nil || got.LiftedAt.After(r.Notice.IssuedAt)) {
+					t.Errorf("%s: released under notice %s at %s while the hold of %s stood (lifted %v)", d.ref.Declaration,
+						r.Notice.Number, r.Notice.IssuedAt, h.At, got.LiftedAt)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: the accepted hold of %s is not in the result", d.ref.Declaration, h.At)
+		}
+	}
+	// Every accepted extension is in the timeline; every accepted amendment in the result.
+	for _, x := range d.extensions {
+		found := false
+		for _, st := range r.Timeline {
+			found = found || (st.Extension != nil && st.Extension.At.Equal(x.At))
+		}
+		if !found {
+			t.Errorf("%s: the accepted extension of %s at %s is not in the timeline", d.ref.Declaration, x.Stage, x.At)
+		}
+	}
+	for _, a := range d.amendments {
+		found := false
+		for _, got := range r.Amendments {
+			found = found || got.Version == a.Version
+		}
+		if !found {
+			t.Errorf("%s: the accepted amendment %d is not in the result", d.ref.Declaration, a.Version)
+		}
+	}
+}
+
+// standingHold returns the hold that stands on the clearance, if one does.
+func standingHold(s workflows.Status) *workflows.HoldRecord {
+	for i := range s.Holds {
+		if s.Holds[i].Lifted == nil {
+			return &s.Holds[i]
+		}
+	}
+	return nil
+}
+
+// awaitingConsent returns the amendment that awaits an officer's consent, if one does.
+func awaitingConsent(s workflows.Status) *workflows.AmendmentRecord {
+	for i := range s.Amendments {
+		if s.Amendments[i].Status == workflows.AmendmentAwaitingConsent {
+			return &s.Amendments[i]
+		}
+	}
+	return nil
 }
 
 // An officer taken off the roster, and the roster change announced as the operator does with
