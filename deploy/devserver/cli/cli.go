@@ -229,9 +229,9 @@ Customs clearance engine is running.
   Web UI         %s
   Data           %s
 
-Submit the example declarations from another terminal:
-  go run ./starter submit examples/us-nasal-cannulas-anaesthesia-masks.json examples/de-antibody-test-kits.json
-  go run ./starter status NBKR-2020-000331
+From another terminal, follow README.md's five-minute walks: the exporter lodges, the officer
+decides, the auditor reads. Check a declaration without lodging it:
+  go run ./starter submit --dry-run examples/us-nasal-cannulas-anaesthesia-masks.json
 Officers' queues are list filters in the Web UI, for example
   ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
 
