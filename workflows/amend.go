@@ -356,14 +356,13 @@ func (c *clearance) decideAmendment(ctx workflow.Context, d AmendmentDecision) A
 
 // recheckAmended runs again the checks of the stages before stage that the applied amendment
 // bears on (lines: every check; documents: the document check; certificates: the certification
-// check). It returns a refusal by rule, if one is found, and whether what the checks found would
-// have needed an officer had the declaration been lodged that way. The stage's own checks run
-// next.
-func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (refusal string, weigh bool, err error) {
+// check). It returns a refusal by rule, if one is found. The stage's own checks run next; what
+// these found is weighed at the stage (rechecksToWeigh).
+func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (string, error) {
 	scope := c.AmendedScope
 	c.AmendedScope = nil
 	if scope == nil {
-		return "", false, nil
+		return "", nil
 	}
 	rec := &c.Amendments[len(c.Amendments)-1]
 	for _, s := range c.path() {
@@ -377,18 +376,17 @@ func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (re
 		}
 		res, refusal, err := c.checkAs(ctx, s, RecheckSummaryPrefix)
 		if err != nil {
-			return "", false, err
+			return "", err
 		}
 		rec.Rechecked = append(rec.Rechecked, s)
 		if res != nil {
 			c.Findings = append(c.Findings, StageFindings{Stage: s, Result: *res, Recheck: true})
-			weigh = weigh || res.NeedsOfficer()
 		}
 		if refusal != "" {
-			return refusal, weigh, nil
+			return refusal, nil
 		}
 	}
-	return "", weigh, nil
+	return "", nil
 }
 
 // attachmentProblems lists what is missing from documents and certificates an exporter sends.

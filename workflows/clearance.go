@@ -305,7 +305,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if c.withdrawal != nil {
 			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
-		if !reviewAfterSupply && !c.needsOfficer(stage, res) {
+		if !reviewAfterSupply && !c.needsOfficer(stage, res) && !(c.rechecksToWeigh() && c.rel.recheckedFindingsWeighed(ctx)) {
 			c.record(ctx, DecisionRecord{
 				Decision: Decision{Stage: stage, Outcome: OutcomeApprove, Reason: "automated checks found nothing to review"},
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
@@ -338,7 +338,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return "", "", c.continueAsNew(ctx, true)
 		case wokeAmended:
 			review := c.AmendedScope != nil && c.AmendedScope.Review
-			refusal, weigh, err := c.recheckAmended(ctx, stage)
+			refusal, err := c.recheckAmended(ctx, stage)
 			if err != nil {
 				return "", "", err
 			}
@@ -348,9 +348,8 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			if refusal != "" {
 				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
 			}
-			// The stage's own checks run again next; an officer who had started reviews it again,
-			// and so does the stage's officer when the rechecks found what an officer weighs.
-			reviewAfterSupply = review || (weigh && c.rel.recheckedFindingsWeighed(ctx))
+			// The stage's own checks run again next; an officer who had started reviews it again.
+			reviewAfterSupply = review
 			continue
 		}
 		switch d.Outcome {

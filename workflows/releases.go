@@ -115,12 +115,13 @@ func (r *releases) extensionKeepsTheClockStopped(ctx workflow.Context) bool {
 }
 
 // ChangeRecheckedFindingsWeighed is the workflow change after which what the rechecks of an
-// amendment applied at once find is weighed as if the declaration had been lodged that way: when a
-// rechecked earlier stage's findings would have needed an officer (an error or a warning), the
-// stage in progress is decided by its officer whatever its own checks find, and an approval over
-// an error-level finding needs a reason. The earlier release let the stage's own clean checks
-// approve it by rule, and a green-lane clearance was released with no officer. It is asked only
-// when such an amendment's rechecks find what an officer weighs.
+// amendment applied at once find is weighed as if the declaration had been lodged that way: while
+// a rechecked earlier stage's findings that an officer weighs (an error or a warning) stand
+// unweighed, the stage in progress is decided by its officer whatever its own checks find, and an
+// approval over an error-level finding needs a reason; a later amendment does not undo it. The
+// earlier release let the stage's own clean checks approve it by rule, and a green-lane clearance
+// was released with no officer. It is asked only when the stage would otherwise be cleared by rule
+// with such findings standing.
 const ChangeRecheckedFindingsWeighed = "rechecked-findings-weighed"
 
 // recheckedFindingsWeighed reports whether the clearance follows ChangeRecheckedFindingsWeighed.

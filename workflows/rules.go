@@ -358,6 +358,19 @@ func (c *clearance) blockingFinding() (activities.Finding, bool) {
 	return activities.Finding{}, false
 }
 
+// rechecksToWeigh reports whether an earlier stage's checks, run again on an amendment or the
+// exporter's answer since an officer last approved, found what an officer weighs (an error or a
+// warning): the stage in progress is then its officer's to decide, as it would have been had the
+// declaration been lodged that way, however many amendments came since.
+func (c *clearance) rechecksToWeigh() bool {
+	for i := c.Weighed; i < len(c.Findings); i++ {
+		if f := c.Findings[i]; f.Recheck && f.Stage != c.Stage && f.Result.NeedsOfficer() {
+			return true
+		}
+	}
+	return false
+}
+
 // toWeigh returns the findings the officer of the current stage weighs: the latest checks of the
 // stage, and of each earlier stage whose checks ran again (on the exporter's answer or an
 // amendment) since an officer last approved; the latest stage's first.

@@ -1132,7 +1132,7 @@ func TestContinueAsNewInputStaysUnderThePayloadLimit(t *testing.T) {
 
 // TestASecondAmendmentKeepsTheRecheckWeighed: seed 202758 of TestRandomSchedules (-seed=202758
 // -schedules=1) released a green-lane clearance by rule over an error-level finding of a recheck,
-// which no officer ever weighed. An amendment applied at once whose recheck of the document check
+// which no officer ever weighed; the regression seed keeps it covered. An amendment applied at once whose recheck of the document check
 // finds an error sends the certification check to its officer (ChangeRecheckedFindingsWeighed, as
 // TestAmendmentWhoseRecheckFindsAnErrorIsWeighedByAnOfficer shows); a second amendment applied at
 // once before the officer decides, one that bears on no earlier stage (a renewed certificate),
@@ -1140,7 +1140,6 @@ func TestContinueAsNewInputStaysUnderThePayloadLimit(t *testing.T) {
 // weigh), forgets the first one's, and the stage's clean checks clear it by rule: the clearance is
 // released with the invoice's error standing.
 func TestASecondAmendmentKeepsTheRecheckWeighed(t *testing.T) {
-	defect(t, "a second amendment applied at once forgets that the first one's recheck sent the stage to its officer")
 	h := newHarness(t, policy.LaneGreen)
 	clean := func(in activities.CheckInput) (activities.CheckResult, error) {
 		return activities.CheckResult{CheckedAt: in.On}, nil

@@ -149,7 +149,7 @@ test('2. the officer opens a clearance: summary, details, current details and th
     assert.match(meta.details, /SARS-CoV-2 IgM\/IgG antibody rapid test kit .* class D/);
     assert.match(
       meta.current,
-      /^Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\. Allowance ends \d{4}-\d\d-\d\d \d\d:\d\d UTC: (2d 0h|1d 23h) left\. Registration ED-\d{4}-\d{8}\.$/,
+      /^Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\. Allowance ends \d{4}-\d\d-\d\d \d\d:\d\d UTC: (2d 0h|1d 23h) left\. Registration ED-\d{4}-\d{8}\. The automated checks found nothing to weigh\. Decide with the update decide: \{"stage":"document-check","officer":"doc-li","outcome":"approve"\}\. /,
     );
     await desk.shot('02-clearance-user-metadata');
 
@@ -239,7 +239,7 @@ test('5. the supervisor filters SlaBreached = true and finds the overdue clearan
     assert.match(meta.summary, /^WK-2020-BE-0402: ventilator to BE by air, exporter 4403960219 \[expedited\]$/);
     assert.match(
       meta.current,
-      /Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\..* Overdue: document-check overran its 15s allowance; escalated to supervisor sup-huang\.$/,
+      /Awaiting a decision on document-check from a document-officer \(doc-li, doc-chen, sup-huang\)\..* Overdue: document-check overran its 15s allowance; escalated to supervisor sup-huang\. .*Decide with the update decide: /,
     );
     await desk.shot('10-overdue-clearance');
 
