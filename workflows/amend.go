@@ -33,7 +33,7 @@ const (
 	// MaxAmendedLines bounds the lines one amendment replaces, adds or removes.
 	MaxAmendedLines = 100
 	// MaxChangesKept bounds the changes an amendment's record lists; it counts the rest.
-	MaxChangesKept = 100
+	MaxChangesKept = 10
 )
 
 // Amendment is the payload of the update "amend". A line replaces the line with the same ID or is

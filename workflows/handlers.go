@@ -140,10 +140,10 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			switch {
 			case s.unreadable != nil:
 				c.refuse(ctx, Decision{}, s.caller, malformed{s.unreadable})
-			case c.phase == PhaseContinuing && len(s.raw) <= MaxPayloadBytes:
+			case c.phase == PhaseContinuing && len(s.raw) <= MaxHeldSignalBytes && len(c.HeldSignals) < MaxRefusedKept:
 				// Sent while the clearance moves to its next run: taken up there, when it next
 				// awaits an officer. A signal's sender cannot be told to try again. One too
-				// large to carry is refused here.
+				// large to carry, or beyond the number carried, is refused here, and recorded.
 				c.hold(s.raw, s.caller)
 			default:
 				c.takeSignal(ctx, s.raw, s.caller)

@@ -519,11 +519,19 @@ func (c *clearance) validateWithdrawal(w Withdrawal) error {
 	return text("reason", w.Reason, MaxReasonBytes, true)
 }
 
-// Bounds of what an update or signal may carry. With them a clearance's state and every payload
-// it writes stay far below Temporal's payload limit, whatever clients send.
+// Bounds of what an update or signal may carry. With them, and the bounds of each list the state
+// keeps (MaxWorkRecords, MaxHolds, MaxAmendments, MaxChangesKept ...), a clearance's state and
+// every payload it writes stay under MaxCarriedBytes, half Temporal's payload limit, whatever
+// clients send (TestContinueAsNewInputStaysUnderThePayloadLimit fills every list to its bound).
 const (
 	// MaxPayloadBytes bounds the JSON of one update or signal.
 	MaxPayloadBytes = 64 << 10
+	// MaxHeldSignalBytes bounds a decision signal held for the next run: the longest decision
+	// the rules accept (a reason and the documents requested at their bounds) fits; a larger one
+	// is refused at once.
+	MaxHeldSignalBytes = 10 << 10
+	// MaxCarriedBytes is the bound of what a run hands the next: half the server's 2 MiB.
+	MaxCarriedBytes = 1 << 20
 	// MaxReasonBytes bounds a reason or a note; the exporter reads it.
 	MaxReasonBytes = 4096
 	// MaxRequested bounds the documents a request for information names, MaxRequestedBytes each.

@@ -29,11 +29,13 @@ const (
 	SAClaimedBy = "ClaimedBy"
 
 	// MaxNotes bounds the notes of one clearance.
-	MaxNotes = 100
+	MaxNotes = 50
 	// MaxWorkRecords bounds the steps of work one clearance keeps (claims, returns,
-	// reassignments and notes), so that what a run carries stays far under the server's payload
-	// limits whatever officers send: 200 steps of the longest reasons are under 1 MiB.
-	MaxWorkRecords = 200
+	// reassignments and notes), and MaxWorkReasonBytes the reason of a claim, a return or a
+	// reassignment, so that what a run carries stays far under the server's payload limit
+	// whatever officers send (TestContinueAsNewInputStaysUnderThePayloadLimit).
+	MaxWorkRecords     = 150
+	MaxWorkReasonBytes = 500
 )
 
 // ClaimedByKey is the typed key of SAClaimedBy.
@@ -120,7 +122,7 @@ func (c *clearance) setupWork(ctx workflow.Context) error {
 				return c.work(ctx, WorkRecord{Kind: WorkReassigned, Officer: r.Supervisor, Holder: r.Officer, Text: r.Reason})
 			}},
 		{UpdateNote, `{"officer":"doc-li","text":"..."} An officer or supervisor adds a note, kept in the status and the ` +
-			"trail (at most 100).",
+			"trail (at most 50).",
 			c.validateNote, func(ctx workflow.Context, raw json.RawMessage, caller *Principal) (WorkRecord, error) {
 				n := lenient[Note](raw)
 				if caller != nil && n.Officer == "" {
@@ -222,7 +224,7 @@ func (c *clearance) validateClaim(raw json.RawMessage, caller *Principal) error 
 			return fmt.Errorf("officer: the %s stage is held by %s since %s; %s gives it back, or a supervisor reassigns it",
 				c.Stage, h, c.Claim.At.UTC().Format(time.RFC3339), h)
 		}
-		return text("reason", r.Reason, MaxReasonBytes, true)
+		return text("reason", r.Reason, MaxWorkReasonBytes, true)
 	})
 }
 
@@ -247,7 +249,7 @@ func (c *clearance) validateUnclaim(raw json.RawMessage, caller *Principal) erro
 		case h != r.Officer:
 			return fmt.Errorf("officer: the %s stage is held by %s, not %s; a supervisor reassigns it", c.Stage, h, clip(r.Officer, MaxRequestedBytes))
 		}
-		return text("reason", r.Reason, MaxReasonBytes, true)
+		return text("reason", r.Reason, MaxWorkReasonBytes, true)
 	})
 }
 
@@ -282,7 +284,7 @@ func (c *clearance) validateReassign(raw json.RawMessage, caller *Principal) err
 		if strings.TrimSpace(r.Reason) == "" {
 			return fmt.Errorf("reason: required to reassign")
 		}
-		return text("reason", r.Reason, MaxReasonBytes, true)
+		return text("reason", r.Reason, MaxWorkReasonBytes, true)
 	})
 }
 

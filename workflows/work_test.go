@@ -181,7 +181,7 @@ func TestQueuePriorityPublished(t *testing.T) {
 // stays far under the server's payload limits; the stage is still decided.
 func TestWorkIsBounded(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
-	reason := strings.Repeat("r", MaxReasonBytes)
+	reason := strings.Repeat("r", MaxWorkReasonBytes)
 	for i := 0; i < MaxWorkRecords/2; i++ {
 		at := time.Minute + time.Duration(i)*time.Second
 		h.send(at, fmt.Sprintf("claim %d", i), UpdateClaim, ClaimRequest{Officer: "doc-li", Reason: reason})
@@ -194,7 +194,7 @@ func TestWorkIsBounded(t *testing.T) {
 	r := h.run(fixture())
 
 	require.Equal(t, MaxWorkRecords, len(kept.Work))
-	require.ErrorContains(t, h.rejections["one more"], "work: the clearance keeps 200 steps of work")
+	require.ErrorContains(t, h.rejections["one more"], fmt.Sprintf("work: the clearance keeps %d steps of work", MaxWorkRecords))
 	b, err := json.Marshal(kept)
 	require.NoError(t, err)
 	require.Less(t, len(b), 1<<20, "the status of a clearance at its bound of work")
