@@ -1038,16 +1038,10 @@ func TestSizeBoundsBite(t *testing.T) {
 	}
 }
 
-// defectsFlag runs the focused reproductions of defects the schedules found, which fail until the
-// defect is fixed; without it they are skipped, so that the suite stays green.
-var defectsFlag = flag.Bool("defects", false, "run the focused reproductions of known defects (they fail until fixed)")
-
-func defect(t *testing.T, why string) {
-	t.Helper()
-	if !*defectsFlag {
-		t.Skip("defect: " + why + " (run with -defects)")
-	}
-}
+// defectsFlag runs the schedules of defectSeeds: defects found and not fixed yet, whose focused
+// reproductions are skipped until then (t.Skip naming the defect unless *defectsFlag), so that
+// the suite stays green.
+var defectsFlag = flag.Bool("defects", false, "run the schedules and reproductions of known defects (they fail until fixed)")
 
 // TestContinueAsNewInputStaysUnderThePayloadLimit: the workflow bounds each request and each list
 // of its record so that its state stays under MaxCarriedBytes, half Temporal's payload limit,

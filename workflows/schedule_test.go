@@ -70,7 +70,7 @@ const (
 //
 // A failing schedule names its seed: go test -run TestRandomSchedules ./workflows/ -seed=N -schedules=1
 // runs it again (-schedule-debug logs its steps). Once its defect is fixed, add the seed to
-// regressionSeeds; until then to defectSeeds, with a focused reproduction that calls defect.
+// regressionSeeds; until then to defectSeeds, with a focused reproduction skipped without -defects.
 func TestRandomSchedules(t *testing.T) {
 	n := *schedulesFlag
 	if testing.Short() {
