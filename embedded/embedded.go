@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -383,12 +384,16 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 		internal = append(internal, primitives.InternalFrontendService)
 		services = append(services, string(primitives.InternalFrontendService))
 	}
+	// The internal services' ports are chosen before the frontend and the UI bind theirs: none
+	// may be one of those, nor another's.
+	taken := []int{cfg.GRPCPort, cfg.UIPort}
 	for _, svc := range internal {
-		p, err := freePort(loopback)
+		p, err := freePort(loopback, taken...)
 		if err != nil {
 			return nil, fmt.Errorf("embedded server: port for %s: %w", svc, err)
 		}
 		ports[svc] = p
+		taken = append(taken, p)
 	}
 
 	conf := &config.Config{}
@@ -799,12 +804,26 @@ func checkPortFree(ip string, port int) error {
 	return l.Close()
 }
 
-// freePort returns a port on ip that the system had free a moment ago.
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, err
+// freePort returns a port on ip that the system had free a moment ago, none of avoid.
+func freePort(ip string, avoid ...int) (int, error) {
+	// A port the system hands out is free now; one of avoid, the ports the process binds later,
+	// is held open while asking again, so that the system hands out another.
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for range 32 {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !slices.Contains(avoid, port) {
+			return port, l.Close()
+		}
+		held = append(held, l)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
+	return 0, fmt.Errorf("no free port on %s but %v", ip, avoid)
 }
