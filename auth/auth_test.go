@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -16,120 +14,20 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/common/authorization"
-	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/log"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-	"google.golang.org/grpc"
 
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/auth/authtest"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
-	"github.com/medsupply/customs/embedded"
-	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
 
-const audience = "customs-clearance"
-
-// stack is a real Temporal server with the engine's claim mapper, authorizer and principal
-// interceptor, an issuer publishing its keys over HTTP, and a clearance worker signed in as a
-// worker.
-type stack struct {
-	srv     *embedded.Server
-	issuer  *auth.Issuer
-	ns      string
-	revoked *auth.Revocations
-}
-
-func start(t *testing.T) *stack {
-	t.Helper()
-	key, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(nil)
-	t.Cleanup(jwks.Close)
-	issuer := auth.NewIssuer(jwks.URL, audience, key)
-	jwks.Config.Handler = issuer.Handler()
-	keys := authorization.NewDefaultTokenKeyProvider(&config.Authorization{JWTKeyProvider: config.JWTKeyProvider{
-		KeySourceURIs: []string{jwks.URL + auth.JWKSPath}, RefreshInterval: time.Minute}}, log.NewNoopLogger())
-	t.Cleanup(keys.Close)
-	ns := "customs"
-	revoked := &auth.Revocations{Path: t.TempDir() + "/revoked", Every: time.Nanosecond}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, GRPCPort: port, DisableUI: true, Namespace: ns,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Auth: &embedded.Auth{
-			ClaimMapper:  &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: audience},
-			Authorizer:   &auth.Authorizer{Namespace: ns, Revoked: revoked},
-			Interceptors: []grpc.UnaryServerInterceptor{auth.Interceptor()},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	s := &stack{srv: srv, issuer: issuer, ns: ns, revoked: revoked}
-
-	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-", ShutdownTimeout: 5 * time.Second}
-	e, err := engine.Open(cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	w := e.NewWorker(s.client(t, workflows.Principal{Subject: "worker-1", Roles: []string{workflows.RoleWorker}}), cfg)
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return s
-}
-
-func (s *stack) token(t *testing.T, p workflows.Principal, ttl time.Duration) string {
-	t.Helper()
-	tok, err := s.issuer.Token(p, ttl, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// client dials the server with a token for p.
-func (s *stack) client(t *testing.T, p workflows.Principal) client.Client {
-	return s.clientWith(t, s.token(t, p, time.Hour))
-}
-
-func (s *stack) clientWith(t *testing.T, token string) client.Client {
-	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns,
-		HeadersProvider: bearer(token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-// bearer sends token as the authorization header, on a loopback connection without TLS.
-type bearer string
-
-func (b bearer) GetHeaders(context.Context) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
+// start starts a server that verifies every caller (authtest.Start).
+func start(t *testing.T) *authtest.Stack { return authtest.Start(t) }
 
 func example(t *testing.T, name string) declaration.Declaration {
 	t.Helper()
@@ -163,10 +61,10 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d := example(t, "de-antibody-test-kits.json") // yellow lane: the document check awaits an officer
-	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	rival := s.client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
-	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
-	auditor := s.client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
+	exporter := s.Client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	rival := s.Client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
+	docLi := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	auditor := s.Client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
 
 	// An exporter lodges its own declaration, and no one else's.
 	if _, err := clearance.Submit(ctx, rival, d); err == nil {
@@ -226,7 +124,7 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	_, err = clearance.Decide(ctx, exporter, clearance.RefOf(d), approve)
 	denied(t, "the exporter decides", err, `the update "decide" is not for this role`)
 	denied(t, "the exporter signals", exporter.SignalWorkflow(ctx, id, "", workflows.SignalDecision, approve), `the signal "decision" is not for this role`)
-	_, err = exporter.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+	_, err = exporter.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace})
 	denied(t, "the exporter lists", err, "not a call of this role")
 	it := exporter.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	_, err = it.Next()
@@ -234,17 +132,17 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	// Nor can the auditor write, or anyone but an admin terminate.
 	denied(t, "the auditor signals", auditor.SignalWorkflow(ctx, id, "", workflows.SignalDecision, approve), "not for this role")
 	denied(t, "the officer terminates", docLi.TerminateWorkflow(ctx, id, "", "no"), "not a call of this role")
-	if _, err := auditor.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns}); err != nil {
+	if _, err := auditor.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace}); err != nil {
 		t.Errorf("the auditor lists: %v", err)
 	}
 	// The archive's list: the auditor passes (this namespace archives nothing, which the server
 	// then says), the exporter does not.
-	_, err = auditor.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.ns, Query: "WorkflowId = '" + id + "'"})
+	_, err = auditor.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.Namespace, Query: "WorkflowId = '" + id + "'"})
 	var invalid *serviceerror.InvalidArgument
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "archival") {
 		t.Errorf("the auditor lists the archive: %v, want the server's answer that it archives nothing", err)
 	}
-	_, err = exporter.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.ns, Query: "WorkflowId = '" + id + "'"})
+	_, err = exporter.ListArchivedWorkflow(ctx, &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: s.Namespace, Query: "WorkflowId = '" + id + "'"})
 	denied(t, "the exporter lists the archive", err, "not a call of this role")
 
 	// Work management: the exporter and the auditor may not claim or note; doc-li claims as
@@ -333,7 +231,7 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 		if st.State == workflows.StateAwaitingOfficer && st.Waiting != nil && len(st.Waiting.Officers) > 0 {
 			who := st.Waiting.Officers[0]
 			if officers[who] == nil {
-				officers[who] = s.client(t, workflows.Principal{Subject: who, Roles: []string{workflows.RoleOfficer}})
+				officers[who] = s.Client(t, workflows.Principal{Subject: who, Roles: []string{workflows.RoleOfficer}})
 			}
 			if _, err := clearance.Decide(ctx, officers[who], clearance.RefOf(d), workflows.Decision{Stage: st.Stage, Outcome: workflows.OutcomeApprove}); err != nil {
 				t.Fatalf("%s approves %s: %v", who, st.Stage, err)
@@ -353,7 +251,7 @@ func TestCallersAreVerifiedIdentities(t *testing.T) {
 	// The history keeps the verified caller with the accepted update.
 	found := false
 	var events []*historypb.HistoryEvent
-	hist := s.clientWith(t, s.token(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}}, time.Hour)).
+	hist := s.ClientWith(t, s.Token(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}}, time.Hour)).
 		GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for hist.HasNext() {
 		e, err := hist.Next()
@@ -402,10 +300,10 @@ func TestAppealUnderVerifiedCallers(t *testing.T) {
 	d := example(t, "de-antibody-test-kits.json") // yellow lane: the document check awaits an officer
 	d.ID = "LB-2020-DE-0490"
 	ref := clearance.RefOf(d)
-	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	rival := s.client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
-	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
-	supervisor := s.client(t, workflows.Principal{Subject: "sup-huang", Roles: []string{workflows.RoleOfficer, workflows.RoleSupervisor}})
+	exporter := s.Client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	rival := s.Client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
+	docLi := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	supervisor := s.Client(t, workflows.Principal{Subject: "sup-huang", Roles: []string{workflows.RoleOfficer, workflows.RoleSupervisor}})
 	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
 		t.Fatal(err)
 	}
@@ -468,35 +366,35 @@ func TestBadTokensAreRefusedWithTheReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := auth.NewIssuer("https://elsewhere.example", audience, key)
+	other := auth.NewIssuer("https://elsewhere.example", authtest.Audience, key)
 	foreign, err := other.Token(officer, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid := s.token(t, officer, time.Hour)
+	valid := s.Token(t, officer, time.Hour)
 	parts := strings.Split(valid, ".")
 	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 	for _, c := range []struct{ name, token, want string }{
-		{"expired", s.token(t, officer, -time.Minute), "the token has expired: log in again"},
+		{"expired", s.Token(t, officer, -time.Minute), "the token has expired: log in again"},
 		{"another issuer", foreign, "does not verify"},
 		{"unsigned", unsigned, "does not verify"},
 		{"not a token", "hello", "does not verify"},
 	} {
 		c := c
 		t.Run(c.name, func(t *testing.T) {
-			cl, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns,
-				HeadersProvider: bearer(c.token)})
+			cl, err := client.Dial(client.Options{HostPort: s.Server.FrontendAddress(), Namespace: s.Namespace,
+				HeadersProvider: authtest.Bearer(c.token)})
 			if err == nil {
 				defer cl.Close()
-				_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+				_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace})
 			}
 			denied(t, c.name, err, c.want)
 		})
 	}
-	cl, err := client.Dial(client.Options{HostPort: s.srv.FrontendAddress(), Namespace: s.ns})
+	cl, err := client.Dial(client.Options{HostPort: s.Server.FrontendAddress(), Namespace: s.Namespace})
 	if err == nil {
 		defer cl.Close()
-		_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+		_, err = cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace})
 	}
 	denied(t, "no token", err, "no token: log in")
 }
@@ -510,23 +408,23 @@ func TestRevokedIdentityIsRefusedFromItsNextCall(t *testing.T) {
 	s := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
-	docChen := s.client(t, workflows.Principal{Subject: "doc-chen", Roles: []string{workflows.RoleOfficer}})
+	docLi := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	docChen := s.Client(t, workflows.Principal{Subject: "doc-chen", Roles: []string{workflows.RoleOfficer}})
 	list := func(c client.Client) error {
-		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.ns})
+		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace})
 		return err
 	}
 	if err := list(docLi); err != nil {
 		t.Fatalf("before: %v", err)
 	}
-	if err := s.revoked.Revoke("doc-li"); err != nil {
+	if err := s.Revoked.Revoke("doc-li"); err != nil {
 		t.Fatal(err)
 	}
 	denied(t, "the revoked officer", list(docLi), "doc-li is revoked")
 	if err := list(docChen); err != nil {
 		t.Errorf("another officer after the revocation: %v", err)
 	}
-	if err := s.revoked.Revoke("a\nb"); err == nil {
+	if err := s.Revoked.Revoke("a\nb"); err == nil {
 		t.Error("a subject with a newline was written to the list")
 	}
 }
@@ -541,7 +439,7 @@ func TestADialWithoutATokenSaysTheServerRefusedIt(t *testing.T) {
 	s := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	o := connect.Options{Address: s.srv.FrontendAddress(), Namespace: s.ns}
+	o := connect.Options{Address: s.Server.FrontendAddress(), Namespace: s.Namespace}
 	began := time.Now()
 	for _, dial := range []func() error{
 		func() error { _, err := connect.Dial(ctx, o, nil); return err },

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/server/common/log"
 
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/auth/authtest"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -28,12 +29,12 @@ func BenchmarkVerifiedCall(b *testing.B) {
 	}
 	jwks := httptest.NewServer(nil)
 	defer jwks.Close()
-	issuer := auth.NewIssuer(jwks.URL, audience, key)
+	issuer := auth.NewIssuer(jwks.URL, authtest.Audience, key)
 	jwks.Config.Handler = issuer.Handler()
 	keys := authorization.NewDefaultTokenKeyProvider(&config.Authorization{JWTKeyProvider: config.JWTKeyProvider{
 		KeySourceURIs: []string{jwks.URL + auth.JWKSPath}, RefreshInterval: time.Minute}}, log.NewNoopLogger())
 	defer keys.Close()
-	mapper := &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: audience}
+	mapper := &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: authtest.Audience}
 	authorizer := &auth.Authorizer{Namespace: "customs"}
 	token := func(p workflows.Principal) string {
 		t, err := issuer.Token(p, time.Hour, time.Now())

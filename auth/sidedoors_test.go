@@ -60,8 +60,8 @@ func TestAnExporterStartsADeclarationAndNothingElse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d := example(t, "es-masks-non-notified-body.json") // refused by rule at the certification check
-	exporter := s.client(t, workflows.Principal{Subject: "exp-1", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	auditor := s.client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
+	exporter := s.Client(t, workflows.Principal{Subject: "exp-1", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	auditor := s.Client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
 	opts, err := clearance.StartOptions(d)
 	if err != nil {
 		t.Fatal(err)
@@ -170,10 +170,10 @@ func TestADecisionSignalIsItsOwnSenders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d := example(t, "de-antibody-test-kits.json") // yellow lane: the document check awaits an officer
-	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	docLi := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
-	docChen := s.client(t, workflows.Principal{Subject: "doc-chen", Roles: []string{workflows.RoleOfficer}})
-	auditor := s.client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
+	exporter := s.Client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	docLi := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	docChen := s.Client(t, workflows.Principal{Subject: "doc-chen", Roles: []string{workflows.RoleOfficer}})
+	auditor := s.Client(t, workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}})
 	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
 		t.Fatal(err)
 	}
@@ -182,12 +182,12 @@ func TestADecisionSignalIsItsOwnSenders(t *testing.T) {
 
 	// doc-li sends what cannot be read as a decision: JSON that is not, and another encoding.
 	notJSON := &commonpb.Payload{Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)}, Data: []byte("approve!")}
-	if err := signalRaw(ctx, docLi, s.ns, id, notJSON); err != nil {
+	if err := signalRaw(ctx, docLi, s.Namespace, id, notJSON); err != nil {
 		t.Fatal(err)
 	}
 	protoEnc := &commonpb.Payload{Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingProtoJSON),
 		"messageType": []byte("temporal.api.common.v1.Payload")}, Data: []byte(`{"x":1}`)}
-	if err := signalRaw(ctx, docLi, s.ns, id, protoEnc); err != nil {
+	if err := signalRaw(ctx, docLi, s.Namespace, id, protoEnc); err != nil {
 		t.Fatal(err)
 	}
 	// Then doc-li signals an approval naming doc-chen: refused as not the caller.
@@ -243,10 +243,10 @@ func TestExportersReadOnlyTheirOwnAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d := example(t, "de-antibody-test-kits.json")
-	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	rival := s.client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
-	worker := s.client(t, workflows.Principal{Subject: "worker-2", Roles: []string{workflows.RoleWorker}})
-	officer := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	exporter := s.Client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	rival := s.Client(t, workflows.Principal{Subject: "rival", Roles: []string{workflows.RoleExporter}, Exporter: "9999999999"})
+	worker := s.Client(t, workflows.Principal{Subject: "worker-2", Roles: []string{workflows.RoleWorker}})
+	officer := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
 	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestExportersReadOnlyTheirOwnAnswers(t *testing.T) {
 		updateID = "any"
 	}
 	_, err = rival.WorkflowService().PollWorkflowExecutionUpdate(ctx, &workflowservice.PollWorkflowExecutionUpdateRequest{
-		Namespace: s.ns, UpdateRef: &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id}, UpdateId: updateID},
+		Namespace: s.Namespace, UpdateRef: &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id}, UpdateId: updateID},
 		WaitPolicy: &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED}})
 	denied(t, "the rival polls the exporter's update", err, "not one of exporter 9999999999's declarations")
 	_, err = rival.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateWithdraw,
@@ -297,8 +297,8 @@ func TestRequestsTooLargeAreRefusedAtTheFrontend(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d := example(t, "de-antibody-test-kits.json")
-	exporter := s.client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
-	officer := s.client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
+	exporter := s.Client(t, workflows.Principal{Subject: "labor-berlin", Roles: []string{workflows.RoleExporter}, Exporter: d.Exporter.Code})
+	officer := s.Client(t, workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}})
 	if _, err := clearance.Submit(ctx, exporter, d); err != nil {
 		t.Fatal(err)
 	}

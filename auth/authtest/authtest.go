@@ -1,0 +1,122 @@
+// Package authtest starts, for tests, a real Temporal server that verifies every caller as
+// devserver --auth and cmd/server do: an issuer publishing its keys over HTTP, the engine's claim
+// mapper, authorizer and principal interceptor, and a clearance worker signed in as a worker.
+package authtest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+
+	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/internal/testport"
+	"github.com/medsupply/customs/logging"
+	"github.com/medsupply/customs/workflows"
+)
+
+// Audience is the audience of the stack's tokens.
+const Audience = "customs-clearance"
+
+// Stack is a running server that verifies its callers, with a clearance worker.
+type Stack struct {
+	Server    *embedded.Server
+	Issuer    *auth.Issuer
+	Namespace string
+	// Revoked is the revocation list, read again on every call.
+	Revoked *auth.Revocations
+}
+
+// Start starts a Stack, stopped when t ends. Under -short it skips t.
+func Start(t *testing.T) *Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(nil)
+	t.Cleanup(jwks.Close)
+	issuer := auth.NewIssuer(jwks.URL, Audience, key)
+	jwks.Config.Handler = issuer.Handler()
+	keys := authorization.NewDefaultTokenKeyProvider(&config.Authorization{JWTKeyProvider: config.JWTKeyProvider{
+		KeySourceURIs: []string{jwks.URL + auth.JWKSPath}, RefreshInterval: time.Minute}}, log.NewNoopLogger())
+	t.Cleanup(keys.Close)
+	ns := "customs"
+	revoked := &auth.Revocations{Path: t.TempDir() + "/revoked", Every: time.Nanosecond}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, GRPCPort: testport.One(t), DisableUI: true, Namespace: ns,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+		Auth: &embedded.Auth{
+			ClaimMapper:  &auth.ClaimMapper{Keys: keys, Issuer: issuer.URL, Audience: Audience},
+			Authorizer:   &auth.Authorizer{Namespace: ns, Revoked: revoked},
+			Interceptors: []grpc.UnaryServerInterceptor{auth.Interceptor()},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	s := &Stack{Server: srv, Issuer: issuer, Namespace: ns, Revoked: revoked}
+
+	cfg := engine.Config{DataDir: t.TempDir(), Notifications: "-", ShutdownTimeout: 5 * time.Second}
+	e, err := engine.Open(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	w := e.NewWorker(s.Client(t, workflows.Principal{Subject: "worker-1", Roles: []string{workflows.RoleWorker}}), cfg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return s
+}
+
+// Token signs a token for p, valid for ttl.
+func (s *Stack) Token(t *testing.T, p workflows.Principal, ttl time.Duration) string {
+	t.Helper()
+	tok, err := s.Issuer.Token(p, ttl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Client dials the server with an hour's token for p.
+func (s *Stack) Client(t *testing.T, p workflows.Principal) client.Client {
+	t.Helper()
+	return s.ClientWith(t, s.Token(t, p, time.Hour))
+}
+
+// ClientWith dials the server sending token.
+func (s *Stack) ClientWith(t *testing.T, token string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.Server.FrontendAddress(), Namespace: s.Namespace,
+		HeadersProvider: Bearer(token), Logger: logging.NewSDKLogger(zap.NewNop())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Bearer sends a token as the authorization header, on a loopback connection without TLS.
+type Bearer string
+
+// GetHeaders returns the authorization header.
+func (b Bearer) GetHeaders(context.Context) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
