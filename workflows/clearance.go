@@ -120,11 +120,17 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
-		switch withdrawn, err := c.awaitLifted(ctx); {
+		switch w, err := c.awaitLifted(ctx); {
 		case err != nil:
 			return Result{}, err
-		case withdrawn:
+		case w == wokeWithdrawn:
 			return c.finish(ctx, c.withdrawn())
+		case w == wokeHistoryLong:
+			held := c.HeldBefore // the release notice an earlier run approved stays approved
+			if held == nil {
+				held = &HeldBefore{Next: stage, Resume: resume}
+			}
+			return Result{}, c.continueAsNew(ctx, reviewAfterSupply, held)
 		}
 		end, err := c.runStage(ctx, stage, resume, reviewAfterSupply)
 		if err != nil {
@@ -263,6 +269,11 @@ func (c *clearance) runStage(ctx workflow.Context, stage policy.Stage, resume, r
 // stage is approved or the clearance ends. It returns the final state ("" to go on) and the
 // stage outcome for the timeline.
 func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx int, reviewAfterSupply bool) (State, string, error) {
+	if h := c.HeldBefore; h != nil && h.Notice {
+		// An earlier run approved the release and continued as new while a hold stood.
+		c.HeldBefore = nil
+		return c.releaseApproved(ctx, h.Officer)
+	}
 	for {
 		if c.withdrawal != nil {
 			return c.withdrawn(), OutcomeWithdrawn, nil
@@ -272,7 +283,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return "", OutcomeRerouted, nil
 		}
 		if c.historyLong(ctx) && c.rel.explicitPhases(ctx) {
-			return "", "", c.continueAsNew(ctx, reviewAfterSupply)
+			return "", "", c.continueAsNew(ctx, reviewAfterSupply, nil)
 		}
 		if err := c.setState(ctx, StateChecking); err != nil {
 			return "", "", err
@@ -311,15 +322,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 				At:       workflow.Now(ctx), Via: ViaAutomatic,
 			})
 			if stage == policy.StageRelease {
-				switch withdrawn, err := c.awaitLifted(ctx); {
-				case err != nil:
-					return "", "", err
-				case withdrawn:
-					return c.withdrawn(), OutcomeWithdrawn, nil
-				}
-				if err := c.release(ctx, ""); err != nil {
-					return "", "", err
-				}
+				return c.releaseApproved(ctx, "")
 			}
 			return "", OutcomeCleared, nil
 		}
@@ -335,7 +338,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			continue
 		case wokeHistoryLong:
 			// The next run takes the stage up at its checks and asks the officer again.
-			return "", "", c.continueAsNew(ctx, true)
+			return "", "", c.continueAsNew(ctx, true, nil)
 		case wokeAmended:
 			review := c.AmendedScope != nil && c.AmendedScope.Review
 			refusal, err := c.recheckAmended(ctx, stage)
@@ -355,15 +358,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		switch d.Outcome {
 		case OutcomeApprove:
 			if stage == policy.StageRelease {
-				switch withdrawn, err := c.awaitLifted(ctx); {
-				case err != nil:
-					return "", "", err
-				case withdrawn:
-					return c.withdrawn(), OutcomeWithdrawn, nil
-				}
-				if err := c.release(ctx, d.Officer); err != nil {
-					return "", "", err
-				}
+				return c.releaseApproved(ctx, d.Officer)
 			}
 			return "", OutcomeApproved, nil
 		case OutcomeReject:

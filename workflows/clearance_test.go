@@ -218,17 +218,21 @@ func findings(sev activities.Severity, code string) func(activities.CheckInput) 
 
 // send sends an update after a delay and records whether it was accepted or why it was refused.
 func (h *harness) send(after time.Duration, id, name string, arg any) {
-	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() { h.accepted[id] = true },
-			OnReject: func(err error) { h.rejections[id] = err },
-			OnComplete: func(_ any, err error) {
-				if err != nil {
-					h.rejections[id] = err
-				}
-			},
-		}, arg)
-	}, after)
+	h.env.RegisterDelayedCallback(func() { h.update(id, name, arg) }, after)
+}
+
+// update sends an update now (from a delayed callback) and records whether it was accepted or
+// why it was refused.
+func (h *harness) update(id, name string, arg any) {
+	h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() { h.accepted[id] = true },
+		OnReject: func(err error) { h.rejections[id] = err },
+		OnComplete: func(_ any, err error) {
+			if err != nil {
+				h.rejections[id] = err
+			}
+		},
+	}, arg)
 }
 
 func (h *harness) decide(after time.Duration, id string, d Decision) {

@@ -17,9 +17,10 @@ func (c *clearance) historyLong(ctx workflow.Context) bool {
 }
 
 // continueAsNew hands the clearance's whole record and the step it stands at to a new run of the
-// same workflow ID. Requests that arrive meanwhile are refused with the phase's reason; those
-// already accepted, and signals already delivered, are taken in first.
-func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) error {
+// same workflow ID: the carried stage's checks (its officer's review when officerReview), or the
+// hold it waits for (held). Requests that arrive meanwhile are refused with the phase's reason;
+// those already accepted, and signals already delivered, are taken in first.
+func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool, held *HeldBefore) error {
 	c.enter(ctx, PhaseContinuing)
 	if err := workflow.Await(ctx, func() bool {
 		return workflow.AllHandlersFinished(ctx) && c.signalsTaken()
@@ -28,7 +29,7 @@ func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool) erro
 	}
 	info := workflow.GetInfo(ctx)
 	k := c.Carried
-	k.Run, k.PreviousRunID, k.OfficerReview = c.Run+1, info.WorkflowExecution.RunID, officerReview
+	k.Run, k.PreviousRunID, k.OfficerReview, k.HeldBefore = c.Run+1, info.WorkflowExecution.RunID, officerReview, held
 	workflow.GetLogger(ctx).Info("continuing as new", "declarationID", c.decl.ID, "stage", c.Stage,
 		"events", info.GetCurrentHistoryLength(), "run", k.Run)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &k})
@@ -40,10 +41,15 @@ func (c *clearance) restore(k Carried) {
 	c.phase = PhaseChecking
 }
 
-// resume goes on from the stage an earlier run carried, at its checks.
+// resume goes on from where an earlier run stood: the carried stage's checks, or the hold it
+// waited for before a stage began (the release notice's hold is the release stage's own).
 func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, error) {
 	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.Stage,
 		"run", c.Run+1)
+	if h := c.HeldBefore; h != nil && h.Next != "" {
+		c.HeldBefore = nil
+		return c.stages(ctx, h.Next, h.Resume, officerReview)
+	}
 	return c.stages(ctx, c.Stage, true, officerReview)
 }
 

@@ -17,14 +17,21 @@ import (
 // continued runs the clearance until it continues as new and returns the next run's input.
 func (h *harness) continued(d declaration.Declaration) Input {
 	h.t.Helper()
-	h.execute(Input{Declaration: d})
+	return h.continuedFrom(Input{Declaration: d})
+}
+
+// continuedFrom runs the clearance from in until it continues as new and returns the next run's
+// input.
+func (h *harness) continuedFrom(in Input) Input {
+	h.t.Helper()
+	h.execute(in)
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	require.True(h.t, errors.As(h.env.GetWorkflowError(), &can), "want a continue-as-new, got %v", h.env.GetWorkflowError())
 	require.Equal(h.t, WorkflowName, can.WorkflowType.Name)
-	var in Input
-	require.NoError(h.t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
-	return in
+	var next Input
+	require.NoError(h.t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
 }
 
 // A clearance whose history grows long carries its whole record into a new run at its next step

@@ -247,21 +247,55 @@ func (c *clearance) holdRefusal() error {
 }
 
 // awaitLifted waits, before a stage begins or the release notice is issued, until no hold stands
-// or the exporter withdraws. It reports whether the exporter withdrew while it waited. Without a
-// hold it returns at once, records nothing and changes nothing.
-func (c *clearance) awaitLifted(ctx workflow.Context) (withdrawn bool, err error) {
+// (wokeLifted), or the exporter withdraws or an agency refuses the goods (wokeWithdrawn). Without
+// a hold it returns at once, records nothing and changes nothing. When the history grows long
+// during the hold (requests keep arriving) it returns wokeHistoryLong: the clearance continues as
+// new, held where it stood.
+func (c *clearance) awaitLifted(ctx workflow.Context) (woke, error) {
 	if _, ok := c.onHold(); !ok {
-		return false, nil
+		return wokeLifted, nil
 	}
 	was := c.phase
 	c.enter(ctx, PhaseHeld)
-	if err := workflow.Await(ctx, func() bool { _, ok := c.onHold(); return !ok || c.withdrawal != nil }); err != nil {
-		return false, err
+	w, err := c.await(ctx, wait{lifted: true, continues: c.rel.heldContinues})
+	if err != nil {
+		return 0, err
 	}
-	if c.phase == PhaseHeld {
+	if c.phase == PhaseHeld && w != wokeHistoryLong {
 		c.enter(ctx, was)
 	}
-	return c.withdrawal != nil, nil
+	return w, nil
+}
+
+// HeldBefore is where a run that continued as new during a hold stood: before the stage Next began
+// (Resume when Next is the carried stage, in progress), or before the release notice of the release
+// Officer approved ("" when approved by rules).
+type HeldBefore struct {
+	Next    policy.Stage `json:"next,omitempty"`
+	Resume  bool         `json:"resume,omitempty"`
+	Notice  bool         `json:"notice,omitempty"`
+	Officer string       `json:"officer,omitempty"`
+}
+
+// releaseApproved issues the notice of the release officer approved ("" by rules) once no hold
+// stands, and says how the release stage ends; a withdrawal or an agency's refusal meanwhile ends
+// the clearance instead.
+func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State, string, error) {
+	switch w, err := c.awaitLifted(ctx); {
+	case err != nil:
+		return "", "", err
+	case w == wokeWithdrawn:
+		return c.withdrawn(), OutcomeWithdrawn, nil
+	case w == wokeHistoryLong:
+		return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
+	}
+	if err := c.release(ctx, officer); err != nil {
+		return "", "", err
+	}
+	if officer == "" {
+		return "", OutcomeCleared, nil
+	}
+	return "", OutcomeApproved, nil
 }
 
 // forExporter is a status as its exporter is told it: officers' claims and notes are customs'

@@ -245,3 +245,101 @@ func TestHoldStandsAcrossContinueAsNew(t *testing.T) {
 	require.Equal(t, StateReleased, r.State)
 	require.Equal(t, policy.Duration(150*time.Minute), r.Holds[0].Held, "from the hold in the first run to the lift in the next")
 }
+
+// A clearance held between stages whose history grows long (notes keep being taken) continues as
+// new, still held before the stage that has not begun; the next run waits for the hold, begins
+// that stage when it is lifted and checks nothing twice.
+func TestHeldBetweenStagesContinuesAsNew(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(30*time.Minute, "approve", docApprove)
+	h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check of the manufacturer"})
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, time.Hour)
+	h.send(time.Hour, "note", UpdateNote, Note{Officer: "doc-chen", Text: "NMPA asked for the producer's licence"})
+	in := h.continued(fixture())
+	require.True(t, h.accepted["hold"], "%v", h.rejections["hold"])
+	require.Equal(t, &HeldBefore{Next: policy.StageRelease}, in.Carried.HeldBefore)
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageCertificationCheck}, stagesOf(in.Carried.Timeline),
+		"the release has not begun")
+
+	next := newHarness(t, policy.LaneYellow)
+	next.env.SetStartTime(start.Add(time.Hour))
+	var during Status
+	next.env.RegisterDelayedCallback(func() { during = next.status() }, 10*time.Minute)
+	next.send(30*time.Minute, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Agency: "NMPA", Disposition: DispositionMayProceed,
+		Reason: "NMPA: the manufacturer is on the white list"})
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.Equal(t, PhaseHeld, during.Phase)
+	require.True(t, next.accepted["lift"], "%v", next.rejections["lift"])
+	require.Equal(t, StateReleased, r.State)
+	require.Zero(t, next.checkCalls[policy.StageDocumentCheck]+next.checkCalls[policy.StageCertificationCheck], "ended stages are not checked again")
+	require.Equal(t, []policy.Stage{policy.StageDocumentCheck, policy.StageCertificationCheck, policy.StageRelease}, stagesOf(r.Timeline))
+	require.Equal(t, start.Add(90*time.Minute), r.Timeline[2].Started, "the release began when the hold was lifted")
+	require.Equal(t, policy.Duration(time.Hour), r.OtherAgencyTime, "the hold's time counts across the runs")
+	require.Len(t, next.releaseRequests, 1)
+}
+
+// A release approved while a hold stands (the hold reached the clearance with the approval) keeps
+// its notice back. When the history grows long meanwhile, the clearance continues as new with the
+// approval, as often as it must; the run in which the hold is lifted issues the notice in the
+// approving officer's name, without asking anyone again or checking anything again.
+func TestHeldReleaseNoticeContinuesAsNew(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.decide(30*time.Minute, "doc", docApprove)
+	h.decide(time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.send(90*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: the consignee is under investigation"})
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 2*time.Hour)
+	h.send(2*time.Hour, "note", UpdateNote, Note{Officer: "doc-chen", Text: "consignee file requested"})
+	in := h.continued(biological(fixture()))
+	for _, id := range []string{"doc", "bio", "hold"} {
+		require.True(t, h.accepted[id], "%s: %v", id, h.rejections[id])
+	}
+	require.Equal(t, policy.StageRelease, in.Carried.Stage)
+	// The state releaseApproved carries when the approval and the hold arrive in one workflow task.
+	approvedAt := start.Add(2 * time.Hour)
+	in.Carried.Decisions = append(in.Carried.Decisions, DecisionRecord{
+		Decision: Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove}, At: approvedAt, Via: ViaUpdate})
+	in.Carried.HeldBefore = &HeldBefore{Notice: true, Officer: "rel-zhou"}
+
+	again := newHarness(t, policy.LaneYellow)
+	again.env.SetStartTime(approvedAt)
+	var during Status
+	again.env.RegisterDelayedCallback(func() { during = again.status() }, 5*time.Minute)
+	again.env.RegisterDelayedCallback(func() { again.env.SetContinueAsNewSuggested(true) }, 10*time.Minute)
+	again.send(10*time.Minute, "note", UpdateNote, Note{Officer: "doc-chen", Text: "file received"})
+	in = again.continuedFrom(in)
+	require.Equal(t, PhaseHeld, during.Phase)
+	require.Equal(t, &HeldBefore{Notice: true, Officer: "rel-zhou"}, in.Carried.HeldBefore, "the approval is carried again")
+	require.Empty(t, again.releaseRequests, "no notice while the hold stands")
+
+	last := newHarness(t, policy.LaneYellow)
+	last.env.SetStartTime(approvedAt.Add(10 * time.Minute))
+	last.send(20*time.Minute, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "cleared by the investigators"})
+	last.execute(in)
+	require.NoError(t, last.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, last.env.GetWorkflowResult(&r))
+	require.True(t, last.accepted["lift"], "%v", last.rejections["lift"])
+	require.Equal(t, StateReleased, r.State)
+	for _, stage := range []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck, policy.StageRelease} {
+		require.Zero(t, again.checkCalls[stage]+last.checkCalls[stage], "%s checked again", stage)
+	}
+	require.Len(t, last.releaseRequests, 1)
+	require.Equal(t, "rel-zhou", last.releaseRequests[0].Officer)
+	require.Len(t, r.Decisions, 4, "the release was decided once: %+v", r.Decisions)
+	end := r.Timeline[len(r.Timeline)-1]
+	require.Equal(t, policy.StageRelease, end.Stage)
+	require.Equal(t, OutcomeApproved, end.Outcome)
+	require.Equal(t, approvedAt.Add(30*time.Minute), end.Ended)
+	require.Equal(t, policy.Duration(time.Hour), r.HeldTime)
+}
+
+func stagesOf(ts []StageRecord) []policy.Stage {
+	var out []policy.Stage
+	for _, s := range ts {
+		out = append(out, s.Stage)
+	}
+	return out
+}

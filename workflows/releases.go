@@ -27,6 +27,8 @@ type releases struct {
 	// rechecksWeighed is ChangeRecheckedFindingsWeighed, asked the first time it makes a
 	// difference.
 	rechecksWeighed *bool
+	// heldLong is ChangeHeldContinues, asked the first time it makes a difference.
+	heldLong *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -128,6 +130,19 @@ const ChangeRecheckedFindingsWeighed = "rechecked-findings-weighed"
 // Call it only where the answer changes what it records.
 func (r *releases) recheckedFindingsWeighed(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeRecheckedFindingsWeighed, &r.rechecksWeighed)
+}
+
+// ChangeHeldContinues is the workflow change after which a clearance whose history grows long while
+// a hold stands continues as new and waits on for the hold in the next run, where it stood: before
+// a stage begins, or before the release notice of an approved release is issued. The earlier
+// release waited in the same run, whose history a flood of requests could grow to the server's
+// limit. It is asked only when the history grows long during a hold.
+const ChangeHeldContinues = "held-continues"
+
+// heldContinues reports whether the clearance follows ChangeHeldContinues. Call it only where the
+// answer changes what it records.
+func (r *releases) heldContinues(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeHeldContinues, &r.heldLong)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -276,6 +276,12 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 			return s.stats
 		}
 		s.continued = &continuation{last: last, lastDecl: lastDecl, in: in}
+		switch hb := in.Carried.HeldBefore; {
+		case hb != nil && hb.Notice:
+			s.stats.fact("continued held before the release notice", 1)
+		case hb != nil:
+			s.stats.fact("continued held before a stage", 1)
+		}
 		for _, v := range carriedViolations(last, lastDecl, *in.Carried, in.Declaration) {
 			s.fail("run %d: %s", len(s.runs)+1, v)
 		}

@@ -72,6 +72,9 @@ type Carried struct {
 	Overrule policy.Stage `json:"overrule,omitempty"`
 	// AmendedScope is what an applied amendment changed, until the run checks it again.
 	AmendedScope *AmendedScope `json:"amendedScope,omitempty"`
+	// HeldBefore is where the run stood when it continued as new during a hold, if it did: the
+	// next run waits for the hold there.
+	HeldBefore *HeldBefore `json:"heldBefore,omitempty"`
 }
 
 // Registration is a declaration's entry in the declarations register: the number customs gave it

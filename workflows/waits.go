@@ -30,7 +30,73 @@ const (
 	// wokeHistoryLong: the history grew long while waiting; the clearance continues as new and
 	// waits on in the next run.
 	wokeHistoryLong
+	// wokeLifted: no hold stands; the clearance goes on where it stood.
+	wokeLifted
 )
+
+// wait is what a clearance waits for. Every wait of a clearance on a person (an officer's
+// decision, the exporter's answer, a supervisor's lifting of a hold) is one of these and ends the
+// same way: by an accepted request that moves the clearance on, by its deadline, or by a history
+// grown long, after which the clearance continues as new and waits on in the next run.
+type wait struct {
+	// phase is the phase the wait holds: an accepted request that moves the clearance out of it
+	// ends the wait, and wokeBy says why.
+	phase Phase
+	// lifted makes it a hold's wait instead: it ends when no hold stands (wokeLifted), or when the
+	// exporter withdraws or an agency refuses the goods (wokeWithdrawn).
+	lifted bool
+	// timeout, unless zero, ends the wait wokeTimedOut; timer is its timer's summary.
+	timeout time.Duration
+	timer   string
+	// continues asks whether the clearance's release continues as new when its history grows
+	// long during the wait; nil for a wait its timeout bounds.
+	continues func(workflow.Context) bool
+}
+
+// await waits until w ends, and says why.
+func (c *clearance) await(ctx workflow.Context, w wait) (woke, error) {
+	over := func() bool {
+		if w.lifted {
+			_, held := c.onHold()
+			return !held || c.withdrawal != nil
+		}
+		return c.phase != w.phase
+	}
+	long := w.continues != nil
+	until := func() bool { return over() || (long && c.historyLong(ctx)) }
+	for {
+		if w.timeout > 0 {
+			ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout: w.timeout, TimerOptions: workflow.TimerOptions{Summary: w.timer},
+			}, until)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				return wokeTimedOut, nil
+			}
+		} else if err := workflow.Await(ctx, until); err != nil {
+			return 0, err
+		}
+		if over() {
+			break
+		}
+		// The history grew long: the clearance continues as new where its release does so, and
+		// otherwise waits on in this run.
+		if w.continues(ctx) {
+			return wokeHistoryLong, nil
+		}
+		long = false
+	}
+	switch {
+	case w.lifted && c.withdrawal != nil:
+		return wokeWithdrawn, nil
+	case w.lifted:
+		return wokeLifted, nil
+	}
+	wk, _ := wokeBy(c.phase)
+	return wk, nil
+}
 
 // wokeBy is why a wait on a person ended in phase p, the phase an accepted request entered; ok
 // is false while the wait goes on (the phase is still the wait's own).
@@ -99,23 +165,13 @@ func (c *clearance) awaitOfficer(ctx workflow.Context, stage policy.Stage, idx i
 	c.takeHeld(ctx)
 	// A wait on an officer has no end of its own: when the history grows long meanwhile (signals
 	// keep arriving), the clearance continues as new and waits on in the next run.
-	long := true
-	err := workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer || (long && c.historyLong(ctx)) })
-	for err == nil && c.phase == PhaseAwaitingOfficer {
-		if c.rel.explicitPhases(ctx) {
-			c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
-			c.waiting = nil
-			return DecisionRecord{}, wokeHistoryLong, nil
-		}
-		long = false
-		err = workflow.Await(ctx, func() bool { return c.phase != PhaseAwaitingOfficer })
-	}
+	w, err := c.await(ctx, wait{phase: PhaseAwaitingOfficer, continues: c.rel.explicitPhases})
 	if err != nil {
 		return DecisionRecord{}, 0, err
 	}
 	c.Timeline[idx].OfficerWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
-	if w, _ := wokeBy(c.phase); w != wokeDecided {
+	if w != wokeDecided {
 		return DecisionRecord{}, w, nil
 	}
 	d := *c.pending
@@ -203,10 +259,8 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	c.enter(ctx, PhaseAwaitingExporter)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: c.waiting.Due,
 		Message: fmt.Sprintf("Declaration %s: information requested at %s: %s", c.decl.ID, d.Stage, d.Reason)})
-	ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-		Timeout:      due.Sub(since),
-		TimerOptions: workflow.TimerOptions{Summary: ExporterDeadlineTimerSummary(c.Configuration.Policy.InformationDeadline, onCalendar, due)},
-	}, func() bool { return c.phase != PhaseAwaitingExporter })
+	w, err := c.await(ctx, wait{phase: PhaseAwaitingExporter, timeout: due.Sub(since),
+		timer: ExporterDeadlineTimerSummary(c.Configuration.Policy.InformationDeadline, onCalendar, due)})
 	if err != nil {
 		return 0, err
 	}
@@ -216,18 +270,12 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 		st := &c.Timeline[idx]
 		st.ClockStopped += policy.Duration(now.Sub(since))
 		st.Due = c.Configuration.Policy.Calendar.Due(st.Due, c.Configuration.Policy.Calendar.Worked(since, now))
-		if ok && c.phase == PhaseSupplied {
+		if w == wokeSupplied {
 			c.restartWatch(max(st.Due.Sub(now), time.Millisecond))
 		}
 	}
 	c.waiting = nil
-	if w, ended := wokeBy(c.phase); ended {
-		return w, nil
-	}
-	if !ok {
-		return wokeTimedOut, nil
-	}
-	return wokeSupplied, nil
+	return w, nil
 }
 
 // watchAllowance escalates the stage if it is still running when its allowance ends, after
