@@ -309,12 +309,6 @@ func (a *appeal) details() string {
 // reopen starts the clearance's new run at the refused stage and returns its run ID.
 func (a *appeal) reopen(ctx workflow.Context, d DecisionRecord) (string, error) {
 	st := a.refusal.Status
-	carried := workflows.Carried{
-		PreviousRunID: a.refusal.RunID, Configuration: a.cfg, Selection: st.LaneSelection, Lane: st.Lane,
-		Stage: a.refusal.Stage, State: workflows.StateChecking, Submitted: st.Submitted, SlaBreached: st.SlaBreached,
-		Record: st.Record, Weighed: len(st.Findings), OfficerReview: true, Registration: st.Registration,
-		FirstRunID: a.refusal.FirstRunID,
-	}
 	rec := workflows.AppealRecord{
 		Appeal: workflow.GetInfo(ctx).WorkflowExecution.ID, Stage: a.refusal.Stage, Refusal: a.refusal.Reason,
 		RefusedBy: a.refusal.Officer, Lodged: a.status.Lodged, Grounds: a.status.Grounds,
@@ -334,7 +328,7 @@ func (a *appeal) reopen(ctx workflow.Context, d DecisionRecord) (string, error) 
 		TypedSearchAttributes: temporal.NewSearchAttributes(sa...),
 		StaticSummary:         fmt.Sprintf("Clearance of %s reopened on appeal at %s", decl.ID, a.refusal.Stage),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, workflows.WorkflowName, workflows.Input{Declaration: decl, Carried: &carried, Reopened: &rec})
+	child := workflow.ExecuteChildWorkflow(cctx, workflows.WorkflowName, workflows.ReopenInput(decl, st, a.cfg, rec))
 	var started workflow.Execution
 	if err := child.GetChildWorkflowExecution().Get(ctx, &started); err != nil {
 		return "", fmt.Errorf("reopen the clearance %s: %w", a.status.Clearance, err)

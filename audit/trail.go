@@ -300,7 +300,11 @@ func (b *trailBuilder) carried(e *historypb.HistoryEvent, d declaration.Declarat
 		row(st.Started, RowStage, ActorSystem, "stage "+string(st.Stage)+" begins", "started", "carried from an earlier run")
 	}
 	for _, dec := range k.Decisions {
-		row(dec.At, RowDecision, orSystem(dec.Officer), fmt.Sprintf("decide %s (%s, carried from an earlier run)", dec.Stage, dec.Via),
+		actor := orSystem(dec.Officer)
+		if dec.Agency != "" {
+			actor = dec.Agency + ", relayed by " + dec.Officer
+		}
+		row(dec.At, RowDecision, actor, fmt.Sprintf("decide %s (%s, carried from an earlier run)", dec.Stage, dec.Via),
 			string(dec.Outcome), dec.Reason)
 	}
 	for _, a := range k.Appeals {

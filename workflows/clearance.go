@@ -76,6 +76,8 @@ type clearance struct {
 	watching bool
 	// watchCancel stops the current watch of the stage's allowance.
 	watchCancel workflow.CancelFunc
+	// heldNext is the stage a standing hold keeps from beginning, while the run waits for it.
+	heldNext policy.Stage
 }
 
 func (c *clearance) logger(ctx workflow.Context) interface {
@@ -120,7 +122,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
-		switch w, err := c.awaitLifted(ctx); {
+		switch w, err := c.awaitLifted(ctx, stage); {
 		case err != nil:
 			return Result{}, err
 		case w == wokeWithdrawn:
@@ -316,7 +318,8 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 		if c.withdrawal != nil {
 			return c.withdrawn(), OutcomeWithdrawn, nil
 		}
-		if !reviewAfterSupply && !c.needsOfficer(stage, res) && !(c.rechecksToWeigh() && c.rel.recheckedFindingsWeighed(ctx)) {
+		if !reviewAfterSupply && !c.needsOfficer(stage, res) && !(c.rechecksToWeigh() && c.rel.recheckedFindingsWeighed(ctx)) &&
+			!(c.Overrule == stage && c.rel.reopenedStageKeepsItsOfficer(ctx)) {
 			c.record(ctx, DecisionRecord{
 				Decision: Decision{Stage: stage, Outcome: OutcomeApprove, Reason: "automated checks found nothing to review"},
 				At:       workflow.Now(ctx), Via: ViaAutomatic,

@@ -246,18 +246,20 @@ func (c *clearance) holdRefusal() error {
 	return nil
 }
 
-// awaitLifted waits, before a stage begins or the release notice is issued, until no hold stands
+// awaitLifted waits, before the stage next begins or ("") the release notice is issued, until no hold stands
 // (wokeLifted), or the exporter withdraws or an agency refuses the goods (wokeWithdrawn). Without
 // a hold it returns at once, records nothing and changes nothing. When the history grows long
 // during the hold (requests keep arriving) it returns wokeHistoryLong: the clearance continues as
 // new, held where it stood.
-func (c *clearance) awaitLifted(ctx workflow.Context) (woke, error) {
+func (c *clearance) awaitLifted(ctx workflow.Context, next policy.Stage) (woke, error) {
 	if _, ok := c.onHold(); !ok {
 		return wokeLifted, nil
 	}
 	was := c.phase
+	c.heldNext = next
 	c.enter(ctx, PhaseHeld)
 	w, err := c.await(ctx, wait{lifted: true, continues: c.rel.heldContinues})
+	c.heldNext = ""
 	if err != nil {
 		return 0, err
 	}
@@ -281,7 +283,7 @@ type HeldBefore struct {
 // stands, and says how the release stage ends; a withdrawal or an agency's refusal meanwhile ends
 // the clearance instead.
 func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State, string, error) {
-	switch w, err := c.awaitLifted(ctx); {
+	switch w, err := c.awaitLifted(ctx, ""); {
 	case err != nil:
 		return "", "", err
 	case w == wokeWithdrawn:
@@ -347,13 +349,18 @@ func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 }
 
 // refuseForAgency carries out another agency's refusal of the goods, relayed by the supervisor
-// who lifts its hold: the refusal is recorded as the stage's decision, the exporter is told, and
-// the run ends the clearance refused at its next step, as it ends a withdrawn one.
+// who lifts its hold: the refusal is recorded as the agency's decision on the stage where the
+// clearance stood (the stage the hold kept from beginning, when it was held between stages), the
+// exporter is told, and the run ends the clearance refused at its next step, as it ends a
+// withdrawn one.
 func (c *clearance) refuseForAgency(ctx workflow.Context, l Lift) {
 	reason := fmt.Sprintf("%s refused the goods: %s", l.Agency, l.Reason)
 	caller, _ := principalOf(ctx)
+	if c.phase == PhaseHeld && c.heldNext != "" {
+		c.Stage = c.heldNext
+	}
 	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.Stage, Officer: l.Supervisor, Outcome: OutcomeReject, Reason: reason},
-		At: workflow.Now(ctx), Via: ViaUpdate, Verified: caller != nil})
+		At: workflow.Now(ctx), Via: ViaUpdate, Verified: caller != nil, Agency: l.Agency})
 	c.withdrawal = &Withdrawal{Reason: reason}
 	c.refusedBy = l.Agency
 	c.enter(ctx, PhaseRefusing)

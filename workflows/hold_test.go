@@ -145,7 +145,7 @@ func TestAgencyRefusalEndsTheClearanceRefused(t *testing.T) {
 		{"before the next stage", func(h *harness) {
 			h.decide(30*time.Minute, "approve", docApprove)
 			h.send(30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Agency: "NMPA", Reason: "white-list check"})
-		}, policy.StageCertificationCheck}, // cleared by its checks; the hold keeps the release from beginning
+		}, policy.StageRelease}, // the certification check is cleared by its checks; the hold keeps the release from beginning
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, policy.LaneYellow)
@@ -161,8 +161,13 @@ func TestAgencyRefusalEndsTheClearanceRefused(t *testing.T) {
 			require.Nil(t, r.Notice)
 			require.Zero(t, h.notices)
 			last := r.Decisions[len(r.Decisions)-1]
-			require.Equal(t, "sup-huang", last.Officer)
+			require.Equal(t, "NMPA", last.Agency, "the decision is the agency's")
+			require.Equal(t, "sup-huang", last.Officer, "relayed by the supervisor")
 			require.Equal(t, OutcomeReject, last.Outcome)
+			require.Equal(t, tc.stage, last.Stage, "the refusal is at the stage where the clearance stood")
+			for _, st := range r.Timeline[:len(r.Timeline)-1] {
+				require.NotEqual(t, OutcomeRefused, st.Outcome, "%s ended before the agency refused", st.Stage)
+			}
 			require.Equal(t, start.Add(time.Hour), r.Ended, "it ends when the agency refuses")
 			require.Equal(t, DispositionRefused, r.Holds[0].Lifted.Disposition)
 			for _, st := range r.Timeline {

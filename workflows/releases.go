@@ -29,6 +29,9 @@ type releases struct {
 	rechecksWeighed *bool
 	// heldLong is ChangeHeldContinues, asked the first time it makes a difference.
 	heldLong *bool
+	// reopenedOfficer is ChangeReopenedStageKeepsItsOfficer, asked the first time it makes a
+	// difference.
+	reopenedOfficer *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -143,6 +146,19 @@ const ChangeHeldContinues = "held-continues"
 // answer changes what it records.
 func (r *releases) heldContinues(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeHeldContinues, &r.heldLong)
+}
+
+// ChangeReopenedStageKeepsItsOfficer is the workflow change after which the stage an upheld
+// appeal reopened is decided by its officer whatever happens in it: an amendment applied at once
+// there runs the checks again, and what they find goes to the officer too. The earlier release
+// let clean rechecks after such an amendment clear the reopened stage by rule. It is asked only
+// when the reopened stage would otherwise be cleared by rule.
+const ChangeReopenedStageKeepsItsOfficer = "reopened-stage-keeps-its-officer"
+
+// reopenedStageKeepsItsOfficer reports whether the clearance follows
+// ChangeReopenedStageKeepsItsOfficer. Call it only where the answer changes what it records.
+func (r *releases) reopenedStageKeepsItsOfficer(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeReopenedStageKeepsItsOfficer, &r.reopenedOfficer)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 )
@@ -47,6 +48,20 @@ func (c *clearance) setupDeclarationQuery(ctx workflow.Context) error {
 		return fmt.Errorf("register query %s: %w", QueryDeclaration, err)
 	}
 	return nil
+}
+
+// ReopenInput is the input of the run that reopens a refused clearance after a supervisor upheld
+// the exporter's appeal a: the declaration as the refused run held it, the record its status
+// showed, and the policy cfg the appeal was heard under. The new run takes up the refused stage,
+// which its officer decides whatever its checks find.
+func ReopenInput(decl declaration.Declaration, st Status, cfg activities.Configuration, a AppealRecord) Input {
+	carried := Carried{
+		PreviousRunID: a.RefusedRunID, Configuration: cfg, Selection: st.LaneSelection, Lane: st.Lane,
+		Stage: a.Stage, State: StateChecking, Submitted: st.Submitted, SlaBreached: st.SlaBreached,
+		Record: st.Record, Weighed: len(st.Findings), OfficerReview: true, Registration: st.Registration,
+		FirstRunID: a.FirstRunID,
+	}
+	return Input{Declaration: decl, Carried: &carried, Reopened: &a}
 }
 
 // reopen takes up, in a new run, the stage a clearance was refused at, after a supervisor upheld

@@ -116,3 +116,55 @@ func TestReopenedClearanceContinuedAsNewKeepsTheAppealsDecision(t *testing.T) {
 	require.Equal(t, StateReleased, r.State)
 	require.Equal(t, []AppealRecord{appeal}, r.Appeals)
 }
+
+// An amendment applied at once in a stage reopened on appeal does not take the stage from its
+// officer: the green lane's certification check, refused by rule and reopened, runs its checks
+// again on the amended declaration and finds nothing, and the officer still decides it, as the
+// appeal's decision requires (seed 94 of TestRandomSchedules once found it cleared by rule).
+func TestAmendmentInAReopenedStageKeepsItsOfficer(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	refused := start.Add(-48 * time.Hour)
+	carried := Carried{
+		PreviousRunID: "run-refused", Configuration: h.cfg, Lane: policy.LaneGreen,
+		Stage: policy.StageCertificationCheck, State: StateChecking, Submitted: start.Add(-72 * time.Hour),
+		Registration: &Registration{Number: "ED-2020-00000007", Accepted: start.Add(-72 * time.Hour)},
+		Record: Record{
+			Timeline: []StageRecord{
+				{Stage: policy.StageDocumentCheck, Started: start.Add(-72 * time.Hour), Ended: start.Add(-72 * time.Hour), Outcome: OutcomeCleared},
+				{Stage: policy.StageCertificationCheck, Started: start.Add(-72 * time.Hour), Ended: refused, Outcome: OutcomeRefused},
+			},
+			Decisions: []DecisionRecord{
+				{Decision: Decision{Stage: policy.StageDocumentCheck, Outcome: OutcomeApprove, Reason: "automated checks found nothing to review"},
+					At: start.Add(-72 * time.Hour), Via: ViaAutomatic},
+				{Decision: Decision{Stage: policy.StageCertificationCheck, Outcome: OutcomeReject, Reason: "body 1282 is not notified for PPE"},
+					At: refused, Via: ViaAutomatic},
+			},
+		},
+		OfficerReview: true, FirstRunID: "run-first",
+	}
+	appeal := AppealRecord{Appeal: "appeal-3302960123-NB2020-0001", Stage: policy.StageCertificationCheck,
+		Refusal: "body 1282 is not notified for PPE", Grounds: "1282 was notified for PPE on the day of the certificate",
+		Supervisor: "sup-huang", Decided: start, Reason: "NANDO lists 1282 for PPE since 2019", RefusedRunID: "run-refused", FirstRunID: "run-first"}
+	var before, after Status
+	h.env.RegisterDelayedCallback(func() { before = h.status() }, 30*time.Minute)
+	h.send(time.Hour, "amend", UpdateAmend, shortShipment())
+	h.env.RegisterDelayedCallback(func() { after = h.status() }, 90*time.Minute)
+	h.decide(2*time.Hour, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove,
+		Reason: "the notification of 1282 for PPE is confirmed on NANDO"})
+	h.execute(Input{Declaration: fixture(), Carried: &carried, Reopened: &appeal})
+	require.NoError(t, h.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, h.env.GetWorkflowResult(&r))
+
+	require.Equal(t, PhaseAwaitingOfficer, before.Phase)
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.Equal(t, AmendmentApplied, r.Amendments[0].Status, "no officer had started: applied at once")
+	require.Equal(t, PhaseAwaitingOfficer, after.Phase, "the reopened stage still awaits its officer")
+	require.True(t, h.accepted["cert"], "%v", h.rejections["cert"])
+	require.Equal(t, StateReleased, r.State)
+	for _, d := range r.Decisions {
+		if d.Stage == policy.StageCertificationCheck && d.At.After(refused) {
+			require.Equal(t, ViaUpdate, d.Via, "the reopened stage is decided by its officer: %+v", d)
+		}
+	}
+}

@@ -84,7 +84,8 @@ func officerAsked(lane policy.Lane, biological bool, stage policy.Stage) bool {
 // standingError returns an error-level finding that stood against a decision on stage taken at
 // at, in the stage's run that began at begun: one of the stage's own latest checks in that run, or
 // of an earlier stage's checks run again (on an amendment or on the exporter's answer) after the
-// last approval an officer gave before the decision (rec.Decisions[decision]), at. Ties in time
+// last approval an officer gave before the decision (rec.Decisions[decision]), at, or the last
+// appeal upheld before it. Ties in time
 // count for the decision: an officer's approval at the same moment counts as given before it, and
 // a check that ran at the moment of an officer's approval counts as weighed by it.
 func standingError(rec Record, stage policy.Stage, begun time.Time, decision int) (activities.Finding, bool) {
@@ -93,6 +94,12 @@ func standingError(rec Record, stage policy.Stage, begun time.Time, decision int
 	for i, d := range rec.Decisions {
 		if i != decision && d.Via != ViaAutomatic && d.Outcome == OutcomeApprove && !d.At.After(at) && d.At.After(weighed) {
 			weighed = d.At
+		}
+	}
+	// An upheld appeal is a supervisor's reasoned decision over what the refusal rested on.
+	for _, a := range rec.Appeals {
+		if !a.Decided.After(at) && a.Decided.After(weighed) {
+			weighed = a.Decided
 		}
 	}
 	latest := map[policy.Stage]int{}
@@ -185,6 +192,46 @@ func releaseViolations(st Status, biological bool, reads []rosterRead) []string 
 					break
 				}
 			}
+		}
+	}
+	return out
+}
+
+// maxAppeals is appeal.MaxAppeals, the upheld appeals one clearance carries at most.
+const maxAppeals = 3
+
+// appealViolations checks what an upheld appeal requires, whatever runs the clearance took after
+// it: the stage it reopened is decided by an officer (a refusal by rule there among what they
+// weigh), never again by rule, unless a reroute ended that stage first; each appeal is of another
+// refused run; and no more than maxAppeals.
+func appealViolations(st Status) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if len(st.Appeals) > maxAppeals {
+		bad("%d appeals upheld, more than the %d a clearance is reopened for", len(st.Appeals), maxAppeals)
+	}
+	runs := map[string]bool{}
+	for _, a := range st.Appeals {
+		if runs[a.RefusedRunID] {
+			bad("the refusal of run %q was appealed twice", a.RefusedRunID)
+		}
+		runs[a.RefusedRunID] = true
+		rerouted := false
+		for _, r := range st.Reroutes {
+			rerouted = rerouted || !r.At.Before(a.Decided)
+		}
+		if rerouted {
+			continue
+		}
+		for _, d := range st.Decisions {
+			if d.Stage != a.Stage || d.At.Before(a.Decided) {
+				continue
+			}
+			if d.Via == ViaAutomatic {
+				bad("%s reopened on appeal by %s at %s was decided by rule (%s: %s) at %s, not by an officer", a.Stage, a.Supervisor,
+					a.Decided.Format(time.RFC3339), d.Outcome, d.Reason, d.At.Format(time.RFC3339))
+			}
+			break
 		}
 	}
 	return out
@@ -293,7 +340,7 @@ func holdViolations(rec Record, end time.Time, notices []time.Time) []string {
 func agencyRefusal(rec Record, d DecisionRecord) bool {
 	for _, h := range rec.Holds {
 		if h.Lifted != nil && h.Lifted.Disposition == DispositionRefused && h.LiftedAt.Equal(d.At) && h.Lifted.Supervisor == d.Officer &&
-			d.Outcome == OutcomeReject && d.Reason == fmt.Sprintf("%s refused the goods: %s", h.Agency, h.Lifted.Reason) {
+			d.Agency == h.Agency && d.Outcome == OutcomeReject && d.Reason == fmt.Sprintf("%s refused the goods: %s", h.Agency, h.Lifted.Reason) {
 			return true
 		}
 	}
@@ -790,6 +837,51 @@ func TestRosterInForceIsTheLastRead(t *testing.T) {
 	}
 }
 
+func TestAppealCheckBites(t *testing.T) {
+	appealed := func() Status {
+		st := released()
+		st.Decisions = append([]DecisionRecord{{Decision: Decision{Stage: policy.StageDocumentCheck, Outcome: OutcomeReject,
+			Reason: "the invoice does not match"}, At: at(0.5), Via: ViaAutomatic}}, st.Decisions...)
+		st.Appeals = []AppealRecord{{Stage: policy.StageDocumentCheck, Supervisor: "sup-huang", Decided: at(0.7), RefusedRunID: "r1"}}
+		return st
+	}
+	if v := appealViolations(appealed()); len(v) > 0 {
+		t.Fatalf("a reopened stage its officer decided: %v", v)
+	}
+	for _, tc := range []struct {
+		name   string
+		break_ func(*Status)
+		want   string
+	}{
+		{"the reopened stage cleared by rule", func(st *Status) {
+			st.Decisions[1].Via, st.Decisions[1].Officer = ViaAutomatic, ""
+		}, "decided by rule"},
+		{"the same refusal appealed twice", func(st *Status) {
+			st.Appeals = append(st.Appeals, st.Appeals[0])
+		}, "appealed twice"},
+		{"more appeals than the bound", func(st *Status) {
+			for i := range maxAppeals {
+				st.Appeals = append(st.Appeals, AppealRecord{Stage: policy.StageDocumentCheck, Decided: at(0.7), RefusedRunID: fmt.Sprint("r", i+2)})
+			}
+		}, "more than the 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := appealed()
+			tc.break_(&st)
+			v := appealViolations(st)
+			if len(v) == 0 || !strings.Contains(strings.Join(v, "; "), tc.want) {
+				t.Fatalf("want a violation with %q, got %v", tc.want, v)
+			}
+		})
+	}
+	st := appealed()
+	st.Decisions[1].Via, st.Decisions[1].Officer = ViaAutomatic, ""
+	st.Reroutes = []RerouteRecord{{At: at(0.8)}}
+	if v := appealViolations(st); len(v) > 0 {
+		t.Fatalf("a reroute after the appeal ends the reopened stage: %v", v)
+	}
+}
+
 func TestKeptCheckBites(t *testing.T) {
 	applied := AmendmentRecord{Version: 1, Stage: policy.StageDocumentCheck, At: at(1), Reason: "short shipment",
 		Changes: []declaration.Change{{Path: "lines[0].quantity", From: "200000", To: "180000"}}, Status: AmendmentApplied}
@@ -865,7 +957,7 @@ func TestHoldCheckBites(t *testing.T) {
 			"a release notice was asked for at 2020-04-01T13:00:00Z"},
 		{"a decision relayed while another agency's hold stood", func(r Record) Record {
 			r.Decisions = append(r.Decisions, DecisionRecord{Decision: Decision{Stage: policy.StageCertificationCheck, Officer: "sup-huang",
-				Outcome: OutcomeReject, Reason: "GACC refused the goods: no permit"}, At: at(2), Via: ViaUpdate})
+				Outcome: OutcomeReject, Reason: "GACC refused the goods: no permit"}, At: at(2), Via: ViaUpdate, Agency: "GACC"})
 			return r
 		}, nil, "sup-huang decided certification-check reject"},
 	} {
@@ -881,7 +973,7 @@ func TestHoldCheckBites(t *testing.T) {
 	r.Holds = append(r.Holds, HoldRecord{Hold: Hold{Supervisor: "sup-huang", Agency: "GACC", Reason: "permit"}, At: at(1.5),
 		Lifted: &Lift{Supervisor: "sup-huang", Agency: "GACC", Disposition: DispositionRefused, Reason: "no permit"}, LiftedAt: at(2)})
 	r.Decisions = append(r.Decisions, DecisionRecord{Decision: Decision{Stage: policy.StageCertificationCheck, Officer: "sup-huang",
-		Outcome: OutcomeReject, Reason: "GACC refused the goods: no permit"}, At: at(2), Via: ViaUpdate})
+		Outcome: OutcomeReject, Reason: "GACC refused the goods: no permit"}, At: at(2), Via: ViaUpdate, Agency: "GACC"})
 	if v := holdViolations(r, at(5), nil); len(v) > 0 {
 		t.Errorf("an agency's refusal while the NMPA's hold stood: %v", v)
 	}

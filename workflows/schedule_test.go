@@ -65,8 +65,11 @@ const (
 // separation of duties allowed, or cleared by rule where no error-level finding stood; accepted
 // amendments and extensions kept across runs; no standing hold passed; the state carried whole
 // into each next run; the status and the continue-as-new input under their bounds; no escalation
-// while the stage's clock stood. Appeals run in their own workflow (package appeal) and are not
-// generated here; nor are verified callers (the test environment sends no header with an update).
+// while the stage's clock stood; an upheld appeal's reopened stage decided by an officer, however
+// many runs follow. A refusal is appealed and upheld at random: the clearance reopens in a new run,
+// as the appeal (package appeal, which has its own tests for hearing and refusing appeals) starts
+// it, and the schedule goes on there. Verified callers are not generated here (the test
+// environment sends no header with an update).
 //
 // A failing schedule names its seed: go test -run TestRandomSchedules ./workflows/ -seed=N -schedules=1
 // runs it again (-schedule-debug logs its steps). Once its defect is fixed, add the seed to
@@ -245,6 +248,8 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	}
 	s.observe(h)
 	in := Input{Declaration: d}
+	// Whether a refusal is appealed, and upheld, is drawn apart too.
+	appeals := rand.New(rand.NewSource(seed ^ 0x0a99ea1))
 	for {
 		s.h.env.RegisterDelayedCallback(s.step, s.delay())
 		s.h.env.SetTestTimeout(time.Minute)
@@ -255,7 +260,21 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 		}
 		var can *workflow.ContinueAsNewError
 		if !errors.As(s.h.env.GetWorkflowError(), &can) {
-			break
+			next, ok := s.appeal(appeals)
+			if !ok {
+				break
+			}
+			// The run ended refused and the exporter's appeal was upheld: the clearance reopens in
+			// a new run at the refused stage, as the appeal starts it, and the schedule goes on.
+			s.stats.fact("appeal upheld", 1)
+			s.markUndelivered()
+			s.runs = append(s.runs, s.h)
+			s.h = s.h.next()
+			s.h.env.SetStartTime(next.Reopened.Decided)
+			s.observe(s.h)
+			s.limit = s.steps + 2 + s.rng.Intn(12)
+			in = next
+			continue
 		}
 		// The clearance continued as new: its next run goes on in a fresh environment, from the
 		// time the last one ended, with the same activities; requests the ended run never
@@ -285,11 +304,7 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 		for _, v := range carriedViolations(last, lastDecl, *in.Carried, in.Declaration) {
 			s.fail("run %d: %s", len(s.runs)+1, v)
 		}
-		for _, q := range s.reqs {
-			if q.name != SignalDecision && !q.accepted && q.refused == nil {
-				q.undelivered = true
-			}
-		}
+		s.markUndelivered()
 		s.runs = append(s.runs, s.h)
 		s.h = s.h.next()
 		s.observe(s.h)
@@ -308,6 +323,51 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	s.verify(r)
 	s.stats.ended = map[State]int{r.State: 1}
 	return s.stats
+}
+
+// markUndelivered marks the updates the run that ended never answered: they were not delivered (a
+// client sends them again).
+func (s *schedule) markUndelivered() {
+	for _, q := range s.reqs {
+		if q.name != SignalDecision && !q.accepted && q.refused == nil {
+			q.undelivered = true
+		}
+	}
+}
+
+// appeal decides whether the exporter appeals the clearance's refusal and a supervisor upholds it,
+// and returns the input of the run that reopens it, as the appeal (package appeal) starts it. A
+// refusal of the declaration as lodged is not appealable, and a clearance is reopened at most
+// maxAppeals times.
+func (s *schedule) appeal(rng *rand.Rand) (Input, bool) {
+	var r Result
+	if err := s.h.env.GetWorkflowResult(&r); err != nil || r.State != StateRefused || r.RefusedAsLodged ||
+		len(r.Appeals) >= maxAppeals || rng.Intn(3) == 0 {
+		return Input{}, false
+	}
+	st, decl, ok := s.query(s.h)
+	if !ok {
+		return Input{}, false
+	}
+	// The exporter appeals within the hour; a supervisor upholds it an hour later.
+	lodged := s.h.env.Now().Add(time.Duration(1+rng.Intn(60)) * time.Minute)
+	rec := AppealRecord{
+		Appeal: "appeal-" + decl.Exporter.Code + "-" + decl.ID, Stage: r.Stage, Refusal: r.Reason, Lodged: lodged,
+		Grounds: "the documents were in order", Supervisor: "sup-huang", Decided: lodged.Add(time.Hour), Reason: "upheld on the documents",
+		RefusedRunID: fmt.Sprintf("run-%d", len(s.runs)+1), FirstRunID: "run-1",
+	}
+	for i := len(r.Decisions) - 1; i >= 0; i-- {
+		if d := r.Decisions[i]; d.Outcome == OutcomeReject {
+			if d.Via != ViaAutomatic {
+				rec.RefusedBy = d.Officer
+			}
+			break
+		}
+	}
+	if *debugSchedule {
+		s.t.Logf("  appeal upheld: reopen %s refused by %q: %s", rec.Stage, rec.RefusedBy, clip(rec.Refusal, 200))
+	}
+	return ReopenInput(decl, st, s.h.cfg, rec), true
 }
 
 // observe watches the activities a run starts: the rosters it reads and the release notices it
@@ -1121,7 +1181,7 @@ func (s *schedule) verify(r Result) {
 			agencyRefusals++
 			var refusal *DecisionRecord
 			for i, d := range r.Decisions {
-				if d.Via == ViaUpdate && d.Officer == rec.Lifted.Supervisor && d.Outcome == OutcomeReject && d.At.Equal(rec.LiftedAt) &&
+				if d.Via == ViaUpdate && d.Officer == rec.Lifted.Supervisor && d.Agency == rec.Agency && d.Outcome == OutcomeReject && d.At.Equal(rec.LiftedAt) &&
 					d.Reason == fmt.Sprintf("%s refused the goods: %s", rec.Agency, rec.Lifted.Reason) {
 					refusal = &r.Decisions[i]
 				}
@@ -1144,7 +1204,8 @@ func (s *schedule) verify(r Result) {
 	if withdrawals > 1 {
 		fail("%d withdrawals accepted", withdrawals)
 	}
-	if agencyRefusals > 1 || (agencyRefusals == 1 && r.State != StateRefused) {
+	// Each upheld appeal reopened a refusal, perhaps an agency's.
+	if appealed := len(r.Appeals); agencyRefusals > 1+appealed || (agencyRefusals > appealed && r.State != StateRefused) {
 		fail("%d agency refusals accepted, the clearance ended %s", agencyRefusals, r.State)
 	}
 	if r.State == StateWithdrawn && withdrawals == 0 {
@@ -1232,6 +1293,7 @@ func (s *schedule) verify(r Result) {
 	violations = append(violations, keptViolations(r, amends, decided, extensions)...)
 	violations = append(violations, holdViolations(st.Record, r.Ended, s.notices)...)
 	violations = append(violations, clockViolations(st.Record, r.Ended, stops)...)
+	violations = append(violations, appealViolations(st)...)
 	for _, v := range violations {
 		if !s.reported[v] {
 			fail("%s", v)

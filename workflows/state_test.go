@@ -29,7 +29,7 @@ func TestCarriedRoundTripsWhole(t *testing.T) {
 // belongs in Carried, or here with its reason.
 var runOnly = map[string]string{
 	"decl":            "the declaration is the input's own field, carried beside the state",
-	"phase":           "a run continues only at a stage's checks or while it awaits an officer, and starts there again",
+	"phase":           "a run continues only at a stage's checks, while it awaits an officer, or while it is held (HeldBefore), and starts there again",
 	"waiting":         "rebuilt when the next run waits",
 	"reason":          "an outcome: a run that has one ends, it does not continue",
 	"ended":           "an outcome",
@@ -47,6 +47,7 @@ var runOnly = map[string]string{
 	"stageIdx":        "the last timeline entry, found again",
 	"watching":        "the next run watches the allowance anew",
 	"watchCancel":     "an SDK handle",
+	"heldNext":        "set while the run waits for a hold, and again by the next run from the carried HeldBefore",
 }
 
 // TestClearanceKeepsItsStateInCarried: every field of the clearance is its carried state or

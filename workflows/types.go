@@ -151,6 +151,9 @@ type DecisionRecord struct {
 	// Verified says the officer is the request's verified caller, from a signed token, not only
 	// what the payload said.
 	Verified bool `json:"verified,omitempty"`
+	// Agency is the other agency whose decision the officer (the supervisor who lifted its hold)
+	// relayed: the decision is the agency's. Empty for customs' own.
+	Agency string `json:"agency,omitempty"`
 }
 
 // RefusedDecision is a decision signal the workflow refused, with the reason. Refused updates
