@@ -351,6 +351,9 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			if refusal != "" && c.withdrawal != nil {
 				return c.withdrawn(), OutcomeWithdrawn, nil
 			}
+			if refusal != "" && c.overruled(ctx, stage, refusal) {
+				refusal, review = "", true
+			}
 			if refusal != "" {
 				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
 			}
@@ -397,11 +400,26 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 					// The withdrawal was accepted while the checks ran: it is carried out.
 					return c.withdrawn(), OutcomeWithdrawn, nil
 				}
-				return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
+				if !c.overruled(ctx, stage, refusal) {
+					return c.refuseByRule(ctx, stage, refusal), OutcomeRefused, nil
+				}
 			}
 			reviewAfterSupply = true
 		}
 	}
+}
+
+// overruled reports whether a refusal by rule that the rechecks of an amendment or of the
+// exporter's answer found at stage goes to its officer instead: the stage is the one an upheld
+// appeal reopened, which its officer decides whatever is found in it
+// (ChangeReopenedStageKeepsItsOfficer).
+func (c *clearance) overruled(ctx workflow.Context, stage policy.Stage, refusal string) bool {
+	if c.Overrule != stage || !c.rel.reopenedStageKeepsItsOfficer(ctx) {
+		return false
+	}
+	workflow.GetLogger(ctx).Info("refusal by rule goes to the officer on appeal", "declarationID", c.decl.ID,
+		"stage", stage, "refusal", refusal)
+	return true
 }
 
 // refuseByRule ends the clearance refused at the stage by its automated checks, and tells the

@@ -149,10 +149,11 @@ func (r *releases) heldContinues(ctx workflow.Context) bool {
 }
 
 // ChangeReopenedStageKeepsItsOfficer is the workflow change after which the stage an upheld
-// appeal reopened is decided by its officer whatever happens in it: an amendment applied at once
-// there runs the checks again, and what they find goes to the officer too. The earlier release
-// let clean rechecks after such an amendment clear the reopened stage by rule. It is asked only
-// when the reopened stage would otherwise be cleared by rule.
+// appeal reopened is decided by its officer whatever happens in it: an amendment or the
+// exporter's answer there runs checks again, and what they find, a refusal by rule included, goes
+// to the officer too. The earlier release let clean rechecks after an amendment applied at once
+// clear the reopened stage by rule, and let a recheck's refusal by rule end it. It is asked only
+// when the reopened stage would otherwise be cleared or refused by rule.
 const ChangeReopenedStageKeepsItsOfficer = "reopened-stage-keeps-its-officer"
 
 // reopenedStageKeepsItsOfficer reports whether the clearance follows

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 )
 
@@ -167,4 +168,58 @@ func TestAmendmentInAReopenedStageKeepsItsOfficer(t *testing.T) {
 			require.Equal(t, ViaUpdate, d.Via, "the reopened stage is decided by its officer: %+v", d)
 		}
 	}
+}
+
+// In a stage reopened on appeal, a refusal by rule found by the rechecks of an amendment goes to
+// the stage's officer too: the red lane's physical inspection, refused by its officer and
+// reopened, takes an amendment of the certificates with its officer's consent; the certification
+// check, run again on it, refuses the certificate, and the inspection officer weighs that (seed 5413 of
+// TestRandomSchedules once found the reopened clearance refused by rule instead).
+func TestRecheckInAReopenedStageGoesToItsOfficer(t *testing.T) {
+	h := newHarness(t, policy.LaneRed)
+	h.onCheck(policy.StageCertificationCheck, invalidCertificate)
+	refused := start.Add(-24 * time.Hour)
+	begun := start.Add(-72 * time.Hour)
+	carried := Carried{
+		PreviousRunID: "run-refused", Configuration: h.cfg, Lane: policy.LaneRed,
+		Stage: policy.StagePhysicalInspection, State: StateChecking, Submitted: begun,
+		Registration: &Registration{Number: "ED-2020-00000007", Accepted: begun},
+		Record: Record{
+			Timeline: []StageRecord{
+				{Stage: policy.StageDocumentCheck, Started: begun, Ended: begun.Add(time.Hour), Outcome: OutcomeApproved},
+				{Stage: policy.StageCertificationCheck, Started: begun.Add(time.Hour), Ended: begun.Add(2 * time.Hour), Outcome: OutcomeApproved},
+				{Stage: policy.StagePhysicalInspection, Started: begun.Add(2 * time.Hour), Ended: refused, Outcome: OutcomeRefused},
+			},
+			Decisions: []DecisionRecord{
+				{Decision: Decision{Stage: policy.StageDocumentCheck, Officer: "doc-li", Outcome: OutcomeApprove}, At: begun.Add(time.Hour), Via: ViaUpdate},
+				{Decision: Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove}, At: begun.Add(2 * time.Hour), Via: ViaUpdate},
+				{Decision: Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeReject,
+					Reason: "the cartons are not labelled as declared"}, At: refused, Via: ViaUpdate},
+			},
+		},
+		OfficerReview: true, FirstRunID: "run-first",
+	}
+	appeal := AppealRecord{Appeal: "appeal-3302960123-NB2020-0001", Stage: policy.StagePhysicalInspection,
+		Refusal: "the cartons are not labelled as declared", RefusedBy: "insp-sun", Grounds: "the labels were photographed at loading",
+		Supervisor: "sup-huang", Decided: start, Reason: "the photographs show the declared labels", RefusedRunID: "run-refused", FirstRunID: "run-first"}
+	reissued := fixture().Certificates[0]
+	reissued.ValidTo = start.AddDate(6, 0, 0)
+	var after Status
+	h.send(time.Hour, "amend", UpdateAmend, Amendment{Certificates: []declaration.Certificate{reissued}, Reason: "the certificate was reissued"})
+	h.send(80*time.Minute, "consent", UpdateDecideAmendment, AmendmentDecision{Officer: "insp-sun", Amendment: 1, Outcome: AmendmentConsent})
+	h.env.RegisterDelayedCallback(func() { after = h.status() }, 90*time.Minute)
+	h.decide(2*time.Hour, "inspect", Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove,
+		Reason: "body 1282 is notified for PPE since 2019; the labels are as declared"})
+	h.decide(3*time.Hour, "release", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove})
+	h.execute(Input{Declaration: fixture(), Carried: &carried, Reopened: &appeal})
+	require.NoError(t, h.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, h.env.GetWorkflowResult(&r))
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.True(t, h.accepted["consent"], "%v", h.rejections["consent"])
+	require.Equal(t, 1, h.checkCalls[policy.StageCertificationCheck], "the amendment's certificates are checked again")
+	require.Equal(t, PhaseAwaitingOfficer, after.Phase, "the refusal by rule goes to the inspection officer")
+	require.True(t, h.accepted["inspect"], "%v", h.rejections["inspect"])
+	require.Equal(t, StateReleased, r.State, r.Reason)
 }

@@ -35,6 +35,8 @@ var (
 var regressionSeeds = []int64{
 	21651,  // the release officers off the roster and the supervisor barred: nobody could decide (TestEscalationOffersOnlyASupervisorWhoMayDecide)
 	202758, // a second amendment applied at once forgot the first one's recheck (TestASecondAmendmentKeepsTheRecheckWeighed)
+	94,     // an amendment applied at once in a stage reopened on appeal cleared it by rule (TestAmendmentInAReopenedStageKeepsItsOfficer)
+	5413,   // a recheck's refusal by rule ended a stage reopened on appeal (TestRecheckInAReopenedStageGoesToItsOfficer)
 }
 
 // defectSeeds are schedules that find a defect not fixed yet; each has its focused reproduction,
