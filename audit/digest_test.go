@@ -149,7 +149,7 @@ func TestDigestIgnoresUnknownFields(t *testing.T) {
 // and memo upserts into the start event of the history it replays. Every golden history, of this
 // release and the earlier ones, keeps its digest through a replay and a trail.
 func TestReplayLeavesTheHistoryAlone(t *testing.T) {
-	for _, f := range goldenFiles(t) {
+	for _, f := range append(goldenFiles(t), continuedFiles(t)...) {
 		h, err := ReadHistoryFile(f)
 		if err != nil {
 			t.Fatal(err)

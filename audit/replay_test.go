@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medsupply/customs/audit/audittest"
 	enumspb "go.temporal.io/api/enums/v1"
-
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/medsupply/customs/audit/audittest"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -40,6 +39,20 @@ func goldenFiles(t *testing.T) []string {
 	return append(files, released...)
 }
 
+// continuedFiles lists the golden histories of the clearances that continued as new: each the run
+// that continued and the run after it.
+func continuedFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "continued", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("want at least 4 golden histories in %s, found %d", filepath.Join(goldenDir, "continued"), len(files))
+	}
+	return files
+}
+
 func golden(t testing.TB, name string) *historypb.History {
 	t.Helper()
 	h, err := ReadHistoryFile(filepath.Join(goldenDir, name+".json"))
@@ -52,7 +65,7 @@ func golden(t testing.TB, name string) *historypb.History {
 // TestGoldenHistoriesReplay replays every golden history against this build's workflow: a change
 // to ExportClearance that running clearances could not survive fails here.
 func TestGoldenHistoriesReplay(t *testing.T) {
-	for _, f := range goldenFiles(t) {
+	for _, f := range append(goldenFiles(t), continuedFiles(t)...) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			h, err := ReadHistoryFile(f)
 			if err != nil {

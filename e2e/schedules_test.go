@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
@@ -38,6 +40,8 @@ const (
 	maxHistoryBytes  = 2 << 20
 )
 
+var scheduleSeed = flag.Int64("schedule-seed", 0, "the seed of TestRandomSchedulesOnARealServer (0: the time)")
+
 // TestRandomSchedulesOnARealServer runs clearances on the real server under random requests while
 // the worker is stopped and started again and again: each new worker has nothing cached and
 // replays the histories it picks up. Afterwards every history replays against the workflow with
@@ -48,6 +52,9 @@ const (
 func TestRandomSchedulesOnARealServer(t *testing.T) {
 	const clearances = 12
 	seed := time.Now().UnixNano()
+	if *scheduleSeed != 0 {
+		seed = *scheduleSeed
+	}
 	t.Logf("seed %d", seed)
 	queue := fmt.Sprintf("schedules-%d", seed)
 	acts := &scriptedActivities{scripts: map[string]*script{}}
@@ -121,13 +128,14 @@ func TestRandomSchedulesOnARealServer(t *testing.T) {
 		}
 		d.verify(acts)
 	}
-	holds, extensions, amendments := 0, 0, 0
+	holds, extensions, amendments, appeals := 0, 0, 0, 0
 	for _, d := range drivers {
 		holds, extensions, amendments = holds+len(d.holds), extensions+len(d.extensions), amendments+len(d.amendments)
+		appeals += len(d.appeals)
 	}
 	t.Logf("covered: %d clearances, %d worker restarts, %d requests accepted and %d refused (%d holds, %d extensions, "+
-		"%d amendments accepted), %d history events (largest history %d bytes), %d with the %s marker", clearances, restarts,
-		accepted(drivers), refused(drivers), holds, extensions, amendments, events, largest, markers, workflows.ChangeExplicitPhases)
+		"%d amendments accepted, %d appeals upheld), %d history events (largest history %d bytes), %d with the %s marker", clearances, restarts,
+		accepted(drivers), refused(drivers), holds, extensions, amendments, appeals, events, largest, markers, workflows.ChangeExplicitPhases)
 }
 
 func history(t *testing.T, wfID string) *historypb.History { return historyOfRun(t, wfID, "") }
@@ -280,6 +288,8 @@ type driver struct {
 	holds      []workflows.HoldRecord
 	extensions []workflows.ExtensionRecord
 	amendments []workflows.AmendmentRecord
+	// appeals are the appeals upheld against the clearance's refusals.
+	appeals []appeal.Result
 }
 
 func newDriver(t *testing.T, acts *scriptedActivities, queue string, seed int64) *driver {
@@ -367,7 +377,11 @@ func (d *driver) run() {
 	for step := 0; ; step++ {
 		time.Sleep(time.Duration(50+d.rng.Intn(1500)) * time.Millisecond)
 		if ctx.Err() != nil {
-			d.err = fmt.Errorf("did not end within %s (last error: %v)", runBudget, lastErr)
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			st, serr := clearance.Status(sctx, tc, d.ref)
+			scancel()
+			d.err = fmt.Errorf("did not end within %s (last error: %v); %d appeals upheld; it stood %s at %s, waiting %+v, holds %+v, claim %+v (%v)",
+				runBudget, lastErr, len(d.appeals), st.Phase, st.Stage, st.Waiting, st.Holds, st.Claim, serr)
 			return
 		}
 		dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
@@ -384,7 +398,16 @@ func (d *driver) run() {
 		}
 		if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			d.result, d.err = clearance.Wait(ctx, tc, d.ref)
-			return
+			if d.err != nil || !d.mayAppeal() {
+				return
+			}
+			// The exporter appeals the refusal and a supervisor upholds it: the clearance reopens
+			// in a new run, which the schedule drives on.
+			if d.err = d.appeal(ctx); d.err != nil {
+				return
+			}
+			limit = step + 2 + d.rng.Intn(6)
+			continue
 		}
 		qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
 		s, err := clearance.Status(qctx, tc, d.ref)
@@ -407,13 +430,13 @@ func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
 			Disposition: workflows.DispositionMayProceed, Reason: "the lot checked out"})
 	case awaitingConsent(s) != nil && (finishing || n < 5) && s.Waiting != nil && len(s.Waiting.Officers) > 0:
 		var rec workflows.AmendmentRecord
-		rec, err = clearance.DecideAmendment(ctx, tc, d.ref, workflows.AmendmentDecision{Officer: s.Waiting.Officers[0],
+		rec, err = clearance.DecideAmendment(ctx, tc, d.ref, workflows.AmendmentDecision{Officer: d.officer(s),
 			Amendment: awaitingConsent(s).Version, Outcome: workflows.AmendmentConsent})
 		if err == nil {
 			d.amendments = append(d.amendments, rec)
 		}
 	case s.Phase == workflows.PhaseAwaitingOfficer && s.Waiting != nil && len(s.Waiting.Officers) > 0 && (finishing || n < 6):
-		dec := workflows.Decision{Stage: s.Stage, Officer: s.Waiting.Officers[rng.Intn(len(s.Waiting.Officers))],
+		dec := workflows.Decision{Stage: s.Stage, Officer: d.officer(s),
 			Outcome: workflows.OutcomeApprove, Reason: "reviewed"}
 		if !finishing && n == 0 {
 			dec.Outcome, dec.Reason, dec.Requested = workflows.OutcomeRequestInformation, "attach the quality declaration", []string{"quality-declaration"}
@@ -486,13 +509,64 @@ func (d *driver) act(ctx context.Context, s workflows.Status, finishing bool) {
 	}
 }
 
+// mayAppeal says whether the exporter appeals the clearance's refusal now: a refusal of the
+// declaration as lodged is not appealable, the one supervisor on the roster may not hear an appeal
+// against their own refusal, and a schedule appeals once.
+func (d *driver) mayAppeal() bool {
+	r := d.result
+	if r.State != workflows.StateRefused || r.RefusedAsLodged || len(d.appeals) > 0 || len(r.Decisions) == 0 {
+		return false
+	}
+	if last := r.Decisions[len(r.Decisions)-1]; last.Via != workflows.ViaAutomatic && last.Officer == "sup-huang" {
+		return false
+	}
+	return true
+}
+
+// appeal lodges the exporter's appeal, waits until it awaits a supervisor, and upholds it.
+func (d *driver) appeal(ctx context.Context) error {
+	if _, err := clearance.Appeal(ctx, tc, d.ref, "the documents were in order"); err != nil {
+		return fmt.Errorf("appeal: %w", err)
+	}
+	for {
+		s, err := clearance.AppealStatus(ctx, tc, d.ref)
+		if err == nil && s.Phase == appeal.PhaseAwaitingSupervisor {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the appeal did not await a supervisor within %s: %+v, %v", runBudget, s, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := clearance.DecideAppeal(ctx, tc, d.ref, appeal.Decision{Supervisor: "sup-huang", Outcome: appeal.OutcomeUphold,
+		Reason: "upheld on the documents"}); err != nil {
+		return fmt.Errorf("uphold the appeal: %w", err)
+	}
+	res, err := clearance.AwaitAppeal(ctx, tc, d.ref)
+	if err != nil || res.Outcome != appeal.OutcomeUphold {
+		return fmt.Errorf("the appeal ended %+v, %v; want upheld", res, err)
+	}
+	d.appeals = append(d.appeals, res)
+	return nil
+}
+
+// officer picks who decides the stage awaiting an officer: the one who claimed it, when someone
+// did and the schedule is finishing or the draw says so, or any officer it waits on.
+func (d *driver) officer(s workflows.Status) string {
+	if s.Claim != nil && s.Claim.Stage == s.Stage && d.rng.Intn(4) > 0 {
+		return s.Claim.Officer
+	}
+	return s.Waiting.Officers[d.rng.Intn(len(s.Waiting.Officers))]
+}
+
 // verify checks the clearance carried out what it accepted.
 func (d *driver) verify(acts *scriptedActivities) {
 	t, r := d.t, d.result
 	acts.mu.Lock()
 	notices := acts.scripts[d.wfID].notices
 	acts.mu.Unlock()
-	if (r.State == workflows.StateReleased) != (r.Notice != nil) || (notices == 0) != (r.Notice == nil) {
+	// A clearance reopened on appeal runs on the engine's own queue and activities.
+	if (r.State == workflows.StateReleased) != (r.Notice != nil) || (len(d.appeals) == 0 && (notices == 0) != (r.Notice == nil)) {
 		t.Errorf("%s ended %s with notice %v after %d notice attempts", d.ref.Declaration, r.State, r.Notice, notices)
 	}
 	for _, rec := range d.decisions {
@@ -524,6 +598,20 @@ func (d *driver) verify(acts *scriptedActivities) {
 		}
 		if !found {
 			t.Errorf("%s: the accepted hold of %s is not in the result", d.ref.Declaration, h.At)
+		}
+	}
+	// Every upheld appeal is in the result, and the stage it reopened was decided by an officer.
+	if len(r.Appeals) != len(d.appeals) {
+		t.Errorf("%s: %d appeals upheld, the result keeps %d", d.ref.Declaration, len(d.appeals), len(r.Appeals))
+	}
+	for _, a := range r.Appeals {
+		for _, dec := range r.Decisions {
+			if dec.Stage == a.Stage && dec.At.After(a.Decided) {
+				if dec.Via == workflows.ViaAutomatic {
+					t.Errorf("%s: %s reopened on appeal was decided by rule: %s %s", d.ref.Declaration, a.Stage, dec.Outcome, dec.Reason)
+				}
+				break
+			}
 		}
 	}
 	// Every accepted extension is in the timeline; every accepted amendment in the result.

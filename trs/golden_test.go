@@ -16,14 +16,22 @@ import (
 	"github.com/medsupply/customs/workflows"
 )
 
-// goldenClearances reads every golden history of this release twice: from its result, as a
-// closed clearance's result reads, and from its last study memo, as visibility pages serve it.
+// goldenClearances reads every golden clearance of this release twice: from its result, as a
+// closed clearance's result reads, and from its last study memo, as visibility pages serve it. A
+// clearance that continued as new is read from the run that ended it (continued/NAME.next.json),
+// whose result and study hold its whole record; the run that continued ended nothing.
 func goldenClearances(t *testing.T) (fromResults, fromMemos []Clearance, results map[string]workflows.Result) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "workflows", "testdata", "golden", "*.json"))
+	dir := filepath.Join("..", "workflows", "testdata", "golden")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) < 12 {
 		t.Fatalf("golden histories: %v %v", files, err)
 	}
+	continued, err := filepath.Glob(filepath.Join(dir, "continued", "*.next.json"))
+	if err != nil || len(continued) < 2 {
+		t.Fatalf("golden histories of clearances that continued as new: %v %v", continued, err)
+	}
+	files = append(files, continued...)
 	dc := converter.GetDefaultDataConverter()
 	results = map[string]workflows.Result{}
 	for _, file := range files {
@@ -76,12 +84,14 @@ func TestStudyOfTheGoldenHistories(t *testing.T) {
 		t.Errorf("the study read from the memos differs from the one read from the results:\nmemos %+v\nresults %+v", m.Groups, r.Groups)
 	}
 
-	// By hand, from workflows/testdata/golden/README.md: 17 released (appeal-upheld, whose
-	// recorded run is the one its appeal reopened, among them), refused by the officer
-	// (reject), by rule (invalid-certificate), by the declarations register
-	// (relodged-after-retention) and by another agency (agency-refusal), lapsed (request-lapse), withdrawn (withdrawal); green:
-	// green-release, request-supply, relodged-after-retention; red: expedited, red-inspection,
-	// reroute, reroute-during-release; yellow the other 16.
+	// By hand, from workflows/testdata/golden/README.md: 20 released (appeal-upheld, whose
+	// recorded run is the one its appeal reopened, and appeal-continue-as-new and
+	// hold-continue-as-new, read from the runs they continued in, among them), refused by the
+	// officer (reject), by rule (invalid-certificate), by the declarations register
+	// (relodged-after-retention) and by another agency (agency-refusal), lapsed (request-lapse),
+	// withdrawn (withdrawal); green: green-release, request-supply, relodged-after-retention,
+	// amend-recheck-error, hold-continue-as-new; red: expedited, red-inspection, reroute,
+	// reroute-during-release; yellow the other 17.
 	count := func(dim, key string) int {
 		for _, g := range r.Groups {
 			if g.Dimension == dim && g.Key == key {
@@ -91,15 +101,15 @@ func TestStudyOfTheGoldenHistories(t *testing.T) {
 		return 0
 	}
 	want := map[[2]string]int{
-		{"outcome", "released"}: 17, {"outcome", "refused"}: 4, {"outcome", "lapsed"}: 1, {"outcome", "withdrawn"}: 1,
-		{"lane", "green"}: 3, {"lane", "red"}: 4, {"lane", "yellow"}: 16, {"all", "all"}: 23, {"procedure", "expedited"}: 1,
+		{"outcome", "released"}: 20, {"outcome", "refused"}: 4, {"outcome", "lapsed"}: 1, {"outcome", "withdrawn"}: 1,
+		{"lane", "green"}: 5, {"lane", "red"}: 4, {"lane", "yellow"}: 17, {"all", "all"}: 26, {"procedure", "expedited"}: 1,
 	}
 	for k, n := range want {
 		if got := count(k[0], k[1]); got != n {
 			t.Errorf("%s %s: %d clearances, want %d", k[0], k[1], got, n)
 		}
 	}
-	if r.Standard != 20*day || !strings.HasPrefix(r.Headline, "17 released; median ") || !strings.Contains(r.Headline, "100% within 20d 0h") {
+	if r.Standard != 20*day || !strings.HasPrefix(r.Headline, "20 released; median ") || !strings.Contains(r.Headline, "100% within 20d 0h") {
 		t.Errorf("standard %s, headline %q", r.Standard, r.Headline)
 	}
 	// The median of the released clearances' total times, counted here by sorting them.
@@ -123,16 +133,20 @@ func TestStudyOfTheGoldenHistories(t *testing.T) {
 	if !strings.Contains(r.Headline, ", other-agency time ") {
 		t.Errorf("headline %q names no other-agency time", r.Headline)
 	}
-	// Seventeen: the median is the ninth.
-	mid := released[8]
+	// Twenty: the median is halfway between the tenth and the eleventh.
+	if len(released) != 20 {
+		t.Fatalf("%d released clearances, want 20", len(released))
+	}
+	mid := released[9] + (released[10]-released[9])/2
 	for _, g := range r.Groups {
 		if g.Dimension == "outcome" && g.Key == "released" && (g.Total.Median < mid-1 || g.Total.Median > mid+1) {
-			t.Errorf("median of the released %s, want the ninth of seventeen, %s", g.Total.Median, mid)
+			t.Errorf("median of the released %s, want halfway between the tenth and the eleventh of twenty, %s", g.Total.Median, mid)
 		}
 	}
-	// appeal-upheld's recorded run is the one its appeal reopened, released since.
-	if r.Reopened != 1 || r.ReopenedReleased != 1 {
-		t.Errorf("reopened on appeal: %d, released %d; want appeal-upheld's, 1 and 1", r.Reopened, r.ReopenedReleased)
+	// appeal-upheld's recorded run is the one its appeal reopened, and appeal-continue-as-new's the
+	// run that one continued in: both released since.
+	if r.Reopened != 2 || r.ReopenedReleased != 2 {
+		t.Errorf("reopened on appeal: %d, released %d; want appeal-upheld's and appeal-continue-as-new's, 2 and 2", r.Reopened, r.ReopenedReleased)
 	}
 	// The escalation path's document check overran and was escalated to the supervisor the
 	// result names; no other path overran.

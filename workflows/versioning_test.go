@@ -36,10 +36,14 @@ func goldenFiles(t *testing.T) []string {
 	files, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 12, "golden histories in %s", goldenDir)
+	// The runs of clearances that continued as new: the run that continued and the one after it.
+	continued, err := filepath.Glob(filepath.Join(goldenDir, "continued", "*.json"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(continued), 4, "golden histories in %s", filepath.Join(goldenDir, "continued"))
 	released, err := filepath.Glob(filepath.Join(releasedDir, "*", "*.json"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(released), 12, "golden histories in %s", releasedDir)
-	return append(files, released...)
+	return append(append(files, continued...), released...)
 }
 
 // replay replays one golden history against wf registered under the workflow's name, as the

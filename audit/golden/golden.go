@@ -3,9 +3,11 @@
 // answered and lapsed, escalation, expedited, red lane, reroute, refusal by an invalid
 // certificate, withdrawal, a decision sent as a signal), each run by the real worker and
 // activities against a real Temporal server, driven through the clearance client package, and
-// written as JSON in the form the Web UI downloads. Every build replays them (see the tests of
-// the audit and workflows packages), so a change to the released workflow that would break
-// running clearances fails the tests. docs/audit.md gives the command that records them.
+// written as JSON in the form the Web UI downloads. A path that continues as new is recorded in a
+// namespace where the server suggests it early, as two histories: the run that continued and the
+// run after it. Every build replays them (see the tests of the audit and workflows packages), so a
+// change to the released workflow that would break running clearances fails the tests.
+// docs/audit.md gives the command that records them.
 package golden
 
 import (
@@ -16,16 +18,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/clearance"
@@ -33,6 +39,7 @@ import (
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/policy"
+	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -45,6 +52,31 @@ const Dir = "workflows/testdata/golden"
 // them all, so no release can break a clearance that an earlier one started.
 const ReleasedDir = Dir + "/released"
 
+// ContinuedDir holds the golden histories of the paths that continue as new, two files each: the
+// run that continued (NAME.json) and the run after it (NAME.next.json), which ends the clearance.
+// They are kept apart from Dir, whose every history is one whole clearance from its lodgement (or
+// its reopening on appeal) to its end.
+const ContinuedDir = Dir + "/continued"
+
+// NextSuffix ends the name of the file of the run after the one that continued as new.
+const NextSuffix = ".next"
+
+// ContinuesNamespace is the namespace the scenarios that continue as new are recorded in: the
+// recorder's server suggests continue-as-new there once a run's history holds
+// ContinueAsNewAfter events (the dynamic config limit.historyCount.suggestContinueAsNew, for this
+// namespace alone), and a clearance continues as new when the server suggests it. The other
+// scenarios run in a namespace with the server's default, far above their histories.
+const ContinuesNamespace = "golden-continues"
+
+// ContinueAsNewAfter is the history length from which the server suggests continue-as-new in
+// ContinuesNamespace. It is above the length of every run there until its driver floods it (the
+// run an appeal reopens awaits its officer after 24 events, a clearance held between stages
+// waits for its hold after 51), so a run continues only where its scenario floods it, a few notes
+// (five events each) past the point it is about; and above the length of the whole run after it
+// (46 events for the appeal's, 28 for the hold's, from the start to the end), so that run ends
+// instead of continuing again, and again, at its first task. The golden files stay small.
+const ContinueAsNewAfter = 60
+
 // Scenario is one path through the clearance, recorded as one golden history.
 type Scenario struct {
 	// Name is the golden file's name without ".json".
@@ -55,6 +87,9 @@ type Scenario struct {
 	Example string
 	// ID replaces the example's declaration ID, so one example can be recorded on several paths.
 	ID string
+	// Lodge, when set, changes the example before it is lodged, for a path that needs a
+	// declaration a little different from every example.
+	Lodge func(*declaration.Declaration)
 	// Policy adjusts the built-in policy for this run: time-dependent paths need allowances or
 	// an information deadline of seconds.
 	Policy func(*policy.Policy)
@@ -69,6 +104,15 @@ type Scenario struct {
 	// Appeal says the scenario appeals a refusal, which reopens the clearance: the recorded history
 	// is the reopened run's, and the appeal's own is recorded under AppealDir.
 	Appeal bool
+	// Carries names the changes (workflows.Change...) whose version marker the recorded runs must
+	// hold between them: the released behaviour the path is the golden of.
+	Carries []string
+	// Continued, when set, says the clearance continues as new once, where Drive floods it: the
+	// scenario is recorded in ContinuesNamespace, as the run that continued (the first run, or the
+	// run an appeal reopened) and the run after it, under ContinuedDir. Continued checks the input
+	// the first handed to the second, and refuses the run when it does not carry what the
+	// scenario is about.
+	Continued func(workflows.Input) error
 }
 
 // AppealDir is where the golden histories of the appeal workflow live, relative to the module root.
@@ -424,29 +468,9 @@ func Scenarios() []Scenario {
 				if res, err := clearance.Wait(ctx, d.c, d.Ref); err != nil || res.State != workflows.StateRefused {
 					return fmt.Errorf("refusal: %s, %v", res.State, err)
 				}
-				if _, err := clearance.Appeal(ctx, d.c, d.Ref, "the cartons hold 25 respirators each: 4,000 cartons are the 100,000 pieces invoiced"); err != nil {
+				if err := d.AppealUpheld(ctx, "the cartons hold 25 respirators each: 4,000 cartons are the 100,000 pieces invoiced",
+					"sup-huang", "the packing list counts cartons of 25: the totals agree"); err != nil {
 					return err
-				}
-				for {
-					s, err := clearance.AppealStatus(ctx, d.c, d.Ref)
-					if err == nil && s.Phase == appeal.PhaseAwaitingSupervisor {
-						break
-					}
-					if err == nil && s.Result != nil {
-						return fmt.Errorf("appeal ended %s: %s", s.Result.Outcome, s.Result.Reason)
-					}
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(50 * time.Millisecond):
-					}
-				}
-				if _, err := clearance.DecideAppeal(ctx, d.c, d.Ref, appeal.Decision{Supervisor: "sup-huang", Outcome: appeal.OutcomeUphold,
-					Reason: "the packing list counts cartons of 25: the totals agree"}); err != nil {
-					return err
-				}
-				if res, err := clearance.AwaitAppeal(ctx, d.c, d.Ref); err != nil || res.Outcome != appeal.OutcomeUphold {
-					return fmt.Errorf("appeal: %+v, %v", res, err)
 				}
 				return d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, "")
 			},
@@ -487,7 +511,141 @@ func Scenarios() []Scenario {
 					Outcome: workflows.OutcomeApprove})
 			},
 		},
+		{
+			Name: "amend-recheck-error", Covers: "an amendment applied at once whose recheck finds an error: the gloves are lodged without their device class, so the certification check cannot tell that their self-declared CE holds (a warning) and awaits its officer; before any officer has started, the exporter amends the line (device class I, 36,000 boxes instead of 40,000) without reissuing the invoice; applied at once, the document check runs again and finds the invoice no longer matching the line (an error); the certification check, clean now, goes to its officer all the same (rechecked-findings-weighed), who approves with a reason; released",
+			Example: "nl-examination-gloves-self-declared.json", ID: "LC-2020-NL-0416",
+			Lodge:   func(d *declaration.Declaration) { d.Lines[0].DeviceClass = "" },
+			Carries: []string{workflows.ChangeRecheckedFindingsWeighed},
+			Lane:    policy.LaneGreen, State: workflows.StateReleased,
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.AwaitOfficer(ctx, policy.StageCertificationCheck); err != nil {
+					return err
+				}
+				rec, err := clearance.Amend(ctx, d.c, d.Ref, workflows.Amendment{
+					Reason: "36,000 boxes were loaded, not 40,000; the gloves are class I devices",
+					Lines: []declaration.Line{{ID: "1", HSCode: "4015.19", Description: "Nitrile examination gloves, powder free, non-sterile, size M, 100 per box",
+						Quantity: 36000, Unit: "boxes", Value: 11160000, Currency: "EUR", Category: "gloves", DeviceClass: declaration.DeviceClassI}},
+				})
+				if err != nil {
+					return err
+				}
+				if rec.Status != workflows.AmendmentApplied {
+					return fmt.Errorf("amendment %d is %s, want applied at once", rec.Version, rec.Status)
+				}
+				if _, err := d.Await(ctx, "the officer asked over the rechecked invoice", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseAwaitingOfficer && s.Stage == policy.StageCertificationCheck &&
+						len(s.Amendments) == 1 && len(s.Amendments[0].Rechecked) == 1 && rechecked(s, activities.SeverityError)
+				}); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove,
+					"the invoice of 40,000 boxes stands with the carrier's short-shipment note; the 36,000 boxes loaded are class I, self-declared CE")
+			},
+		},
+		{
+			Name: "appeal-continue-as-new", Covers: "appeal, then continue-as-new: doc-li approves the documents and the certification check refuses by rule a CE certificate from a body not notified for PPE; the exporter appeals, sup-huang upholds it; the reopened run (the first file) awaits the certification officer, its history grows long with the officer's notes and it continues as new, carrying the stage the appeal reopened (overrule); in the next run (the second) the same rule refuses the certificate again and the refusal goes to the officer instead: cert-liu approves with a reason, released",
+			Example: "es-masks-non-notified-body.json", ID: "HX-2020-ES-0429", Appeal: true,
+			Lane: policy.LaneYellow, State: workflows.StateReleased,
+			Continued: func(in workflows.Input) error {
+				k := in.Carried
+				if k == nil {
+					return fmt.Errorf("the next run carries nothing")
+				}
+				if k.Overrule != policy.StageCertificationCheck || k.Stage != policy.StageCertificationCheck || !k.OfficerReview {
+					return fmt.Errorf("the next run does not take up the reopened certification check for its officer: stage %q, overrule %q, officer review %v",
+						k.Stage, k.Overrule, k.OfficerReview)
+				}
+				return nil
+			},
+			Drive: func(ctx context.Context, d *Driver) error {
+				if err := d.Decide(ctx, policy.StageDocumentCheck, "doc-li", workflows.OutcomeApprove, ""); err != nil {
+					return err
+				}
+				if res, err := clearance.Wait(ctx, d.c, d.Ref); err != nil || res.State != workflows.StateRefused {
+					return fmt.Errorf("refusal: %s, %v", res.State, err)
+				}
+				if err := d.AppealUpheld(ctx, "the masks are bought by the Spanish health ministry for its hospitals under the authorisation of its market surveillance authority (Recommendation (EU) 2020/403), not placed on the market under the CE certificate",
+					"sup-huang", "the authorisation under Recommendation (EU) 2020/403 is attached: the certification officer weighs it"); err != nil {
+					return err
+				}
+				if err := d.AwaitOfficer(ctx, policy.StageCertificationCheck); err != nil {
+					return err
+				}
+				if err := d.Flood(ctx, "cert-liu", "the market surveillance authorisation, page %d, checked against the ministry's order"); err != nil {
+					return err
+				}
+				return d.Decide(ctx, policy.StageCertificationCheck, "cert-liu", workflows.OutcomeApprove,
+					"admitted under the Spanish authority's authorisation (Recommendation (EU) 2020/403) for its health service, not under the CE certificate")
+			},
+		},
+		{
+			Name: "hold-continue-as-new", Covers: "a hold between stages, then continue-as-new: the certificate registers are down when the certification check first runs; while it is retried sup-huang holds the clearance on intelligence; the check passes and the clearance is held before the release stage begins; its history grows long with notes and it continues as new (held-continues), carrying where it stood (heldBefore.next); the next run (the second file) waits for the same hold before the release stage, which is lifted (may-proceed), and the clearance is released",
+			Example: "us-nasal-cannulas-anaesthesia-masks.json", ID: "NBKR-2020-000332",
+			Carries: []string{workflows.ChangeHeldContinues},
+			Lane:    policy.LaneGreen, State: workflows.StateReleased,
+			Before: func(_ context.Context, r *Recorder, _ declaration.Declaration) error {
+				r.outage.begin()
+				return nil
+			},
+			Continued: func(in workflows.Input) error {
+				k := in.Carried
+				if k == nil {
+					return fmt.Errorf("the next run carries nothing")
+				}
+				if h := k.HeldBefore; h == nil || h.Next != policy.StageRelease || h.Resume || h.Notice {
+					return fmt.Errorf("the next run does not wait for the hold before the release stage begins: heldBefore %+v", h)
+				}
+				if len(k.Holds) != 1 || k.Holds[0].Lifted != nil || k.Holds[0].Stage != policy.StageCertificationCheck {
+					return fmt.Errorf("the hold placed at the certification check is not carried standing: %d holds", len(k.Holds))
+				}
+				return nil
+			},
+			Drive: func(ctx context.Context, d *Driver) error {
+				if _, err := d.Await(ctx, "the certification check retried while the registers are down", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseChecking && s.Stage == policy.StageCertificationCheck && d.r.outage.failed() > 0
+				}); err != nil {
+					return err
+				}
+				if _, err := clearance.PlaceHold(ctx, d.c, d.Ref, workflows.Hold{Supervisor: "sup-huang",
+					Reason: "intelligence: anaesthesia masks of this maker reported relabelled for resale"}); err != nil {
+					return err
+				}
+				d.r.outage.end()
+				if _, err := d.Await(ctx, "the hold before the release stage", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseHeld && len(s.Timeline) == 2 && s.Timeline[1].Outcome == workflows.OutcomeCleared
+				}); err != nil {
+					return err
+				}
+				if err := d.Flood(ctx, "sup-huang", "intelligence follow-up %d: the maker's lot numbers checked against the report"); err != nil {
+					return err
+				}
+				if _, err := d.Await(ctx, "the hold in the next run", func(s workflows.Status) bool {
+					return s.Phase == workflows.PhaseHeld
+				}); err != nil {
+					return err
+				}
+				_, err := clearance.LiftHold(ctx, d.c, d.Ref, workflows.Lift{Supervisor: "sup-huang", Disposition: workflows.DispositionMayProceed,
+					Reason: "the lot numbers are the maker's own: the report concerned another lot"})
+				return err
+			},
+		},
 	}
+}
+
+// rechecked reports whether an earlier stage's checks, run again on an amendment, found something
+// of severity sev.
+func rechecked(s workflows.Status, sev activities.Severity) bool {
+	for _, f := range s.Findings {
+		if !f.Recheck {
+			continue
+		}
+		for _, x := range f.Result.Findings {
+			if x.Severity == sev {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Recorder runs scenarios against a Temporal server with the real worker.
@@ -498,6 +656,9 @@ type Recorder struct {
 	policyPath string
 	eng        *engine.Engine
 	w          worker.Worker
+	// outage stands between the activities and the engine's registry: a scenario makes the
+	// certificate registers unavailable for a while.
+	outage *outage
 }
 
 // NewRecorder registers the engine's search attributes on namespace, opens the engine with its
@@ -516,6 +677,8 @@ func NewRecorder(ctx context.Context, c client.Client, namespace, examplesDir, w
 		return nil, err
 	}
 	r.eng = eng
+	r.outage = &outage{Registry: eng.Activities.Registry}
+	eng.Activities.Registry = r.outage
 	r.w = eng.NewWorker(c, cfg)
 	if err := r.w.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start worker: %w", err), eng.Close())
@@ -543,20 +706,44 @@ func (r *Recorder) writePolicy(adjust func(*policy.Policy)) error {
 	return os.WriteFile(r.policyPath, b, 0o600)
 }
 
-// Record runs one scenario to its end and returns its history, read back from the server. It
-// refuses a run whose lane or final state is not the scenario's, or whose history does not
-// replay.
-func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, error) {
+// Runs are the histories a scenario recorded, first to last: one, or for a scenario that continues
+// as new the run that continued and the run after it.
+type Runs []*historypb.History
+
+// declaration reads the scenario's example, as it lodges it.
+func (r *Recorder) declaration(s Scenario) (declaration.Declaration, error) {
 	raw, err := os.ReadFile(filepath.Join(r.examples, s.Example))
 	if err != nil {
-		return nil, err
+		return declaration.Declaration{}, err
 	}
 	decl, err := declaration.ParseAndValidate(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Example, err)
+		return declaration.Declaration{}, fmt.Errorf("%s: %w", s.Example, err)
 	}
 	if s.ID != "" {
 		decl.ID = s.ID
+	}
+	if s.Lodge != nil {
+		s.Lodge(&decl)
+		if err := decl.Validate(); err != nil {
+			return declaration.Declaration{}, fmt.Errorf("%s as %s lodges it: %w", s.Example, s.Name, err)
+		}
+	}
+	return decl, nil
+}
+
+// Record runs one scenario to its end and returns its runs' histories, read back from the
+// server. It refuses a run whose lane or final state is not the scenario's, or whose history does
+// not replay; and a scenario that should continue as new once, where its driver floods it, and
+// does not (or continues elsewhere, or carries into the next run what the scenario does not say).
+func (r *Recorder) Record(ctx context.Context, s Scenario) (Runs, error) {
+	if continues := s.Continued != nil; continues != (r.namespace == ContinuesNamespace) {
+		return nil, fmt.Errorf("%s: recorded in namespace %s; a scenario that continues as new is recorded in %s and only such a scenario",
+			s.Name, r.namespace, ContinuesNamespace)
+	}
+	decl, err := r.declaration(s)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.writePolicy(s.Policy); err != nil {
 		return nil, err
@@ -566,11 +753,12 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 			return nil, fmt.Errorf("%s: before: %w", s.Name, err)
 		}
 	}
+	defer r.outage.end()
 	run, err := clearance.Submit(ctx, r.c, decl)
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{c: r.c, Ref: clearance.RefOf(decl)}
+	d := &Driver{c: r.c, r: r, Ref: clearance.RefOf(decl)}
 	if err := s.Drive(ctx, d); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
@@ -583,15 +771,96 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 			s.State, s.Lane, res.Reason)
 	}
 	runID := run.GetRunID()
-	if s.Appeal {
-		runID = "" // the run the appeal reopened
+	if s.Appeal || s.Continued != nil {
+		runID = "" // the run the appeal reopened, or the run the clearance continued in: the last
 	}
 	h, err := audit.FetchHistory(ctx, r.c, run.GetID(), runID)
 	if err != nil {
 		return nil, err
 	}
-	if err := audit.Replay(h, audit.Converters{}); err != nil {
-		return nil, fmt.Errorf("%s: the recorded history does not replay: %w", s.Name, err)
+	runs := Runs{h}
+	if s.Continued != nil {
+		first, err := r.continued(ctx, s, run, h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		runs = Runs{first, h}
+	}
+	for _, h := range runs {
+		if err := audit.Replay(h, audit.Converters{}); err != nil {
+			return nil, fmt.Errorf("%s: the recorded history of run %s does not replay: %w", s.Name, audit.StartOf(h).RunID, err)
+		}
+	}
+	if missing := runs.Lacks(s.Carries); len(missing) > 0 {
+		return nil, fmt.Errorf("%s: the recorded runs carry no version marker of %s", s.Name, strings.Join(missing, ", "))
+	}
+	return runs, nil
+}
+
+// Lacks returns the changes whose version marker none of the runs holds.
+func (rs Runs) Lacks(changes []string) []string {
+	held := map[string]bool{}
+	for _, h := range rs {
+		for _, e := range h.GetEvents() {
+			a := e.GetMarkerRecordedEventAttributes()
+			if a.GetMarkerName() != versionMarker {
+				continue
+			}
+			var change string
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetDetails()[versionMarkerChangeID], &change); err == nil {
+				held[change] = true
+			}
+		}
+	}
+	var missing []string
+	for _, c := range changes {
+		if !held[c] {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
+// The SDK records workflow.GetVersion as a marker of this name, the change ID among its details.
+const (
+	versionMarker         = "Version"
+	versionMarkerChangeID = "change-id"
+)
+
+// continued returns the history of the run that continued as new into next, the last run of the
+// clearance run started. It must be the clearance's first run (the run its appeal reopened, for
+// an appeal), and have handed next what the scenario says.
+func (r *Recorder) continued(ctx context.Context, s Scenario, run client.WorkflowRun, next *historypb.History) (*historypb.History, error) {
+	start := next.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+	from := start.GetContinuedExecutionRunId()
+	if from == "" {
+		return nil, fmt.Errorf("the clearance did not continue as new: its last run started %s", start.GetInitiator())
+	}
+	var in workflows.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(start.GetInput(), &in); err != nil {
+		return nil, fmt.Errorf("the input of the run after the continuation: %w", err)
+	}
+	if err := s.Continued(in); err != nil {
+		return nil, err
+	}
+	h, err := audit.FetchHistory(ctx, r.c, run.GetID(), from)
+	if err != nil {
+		return nil, err
+	}
+	events := h.GetEvents()
+	if last := events[len(events)-1]; last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
+		return nil, fmt.Errorf("run %s ended %s, not continued as new", from, last.GetEventType())
+	}
+	first := events[0].GetWorkflowExecutionStartedEventAttributes()
+	var was workflows.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(first.GetInput(), &was); err != nil {
+		return nil, fmt.Errorf("the input of run %s: %w", from, err)
+	}
+	switch {
+	case s.Appeal && was.Reopened == nil:
+		return nil, fmt.Errorf("run %s, which continued as new, is not the run the appeal reopened: it continued more than once", from)
+	case !s.Appeal && (from != run.GetRunID() || was.Carried != nil):
+		return nil, fmt.Errorf("run %s, which continued as new, is not the clearance's first run %s: it continued more than once", from, run.GetRunID())
 	}
 	return h, nil
 }
@@ -599,16 +868,9 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (*historypb.History, 
 // AppealHistory returns the history of the appeal against the refusal of the scenario's
 // declaration, once the appeal has ended.
 func (r *Recorder) AppealHistory(ctx context.Context, s Scenario) (*historypb.History, error) {
-	raw, err := os.ReadFile(filepath.Join(r.examples, s.Example))
+	decl, err := r.declaration(s)
 	if err != nil {
 		return nil, err
-	}
-	decl, err := declaration.ParseAndValidate(raw)
-	if err != nil {
-		return nil, err
-	}
-	if s.ID != "" {
-		decl.ID = s.ID
 	}
 	id, err := appeal.WorkflowID(decl.Exporter.Code, decl.ID)
 	if err != nil {
@@ -618,6 +880,82 @@ func (r *Recorder) AppealHistory(ctx context.Context, s Scenario) (*historypb.Hi
 		return nil, err
 	}
 	return audit.FetchHistory(ctx, r.c, id, "")
+}
+
+// outage is the certificate registers the checks call (registry.Registry) becoming unavailable
+// and available again, as a remote register does: while it lasts, every look-up of a
+// certificate, a notified body or a producer fails, and the certification check that made it is
+// retried. The exporters' records, which the lane selection reads, stay available.
+type outage struct {
+	registry.Registry
+	mu       sync.Mutex
+	down     bool
+	failures int
+}
+
+// begin makes the certificate registers unavailable; end makes them available again.
+func (o *outage) begin() { o.set(true) }
+func (o *outage) end()   { o.set(false) }
+
+func (o *outage) set(down bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.down, o.failures = down, 0
+}
+
+// failed counts the look-ups that failed since the outage began.
+func (o *outage) failed() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failures
+}
+
+// unavailable returns the error of a look-up made during the outage, or nil.
+func (o *outage) unavailable(what, number string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.down {
+		return nil
+	}
+	o.failures++
+	return fmt.Errorf("look up %s %s: the register does not answer", what, number)
+}
+
+// lookUp is a look-up of the registry, unless the outage fails it.
+func lookUp[T any](o *outage, what, number string, f func() (T, bool, error)) (T, bool, error) {
+	if err := o.unavailable(what, number); err != nil {
+		var zero T
+		return zero, false, err
+	}
+	return f()
+}
+
+func (o *outage) NotifiedBody(ctx context.Context, n string) (registry.NotifiedBody, bool, error) {
+	return lookUp(o, "notified body", n, func() (registry.NotifiedBody, bool, error) { return o.Registry.NotifiedBody(ctx, n) })
+}
+
+func (o *outage) FDAEstablishment(ctx context.Context, n string) (registry.FDAEstablishment, bool, error) {
+	return lookUp(o, "FDA establishment", n, func() (registry.FDAEstablishment, bool, error) { return o.Registry.FDAEstablishment(ctx, n) })
+}
+
+func (o *outage) Clearance510K(ctx context.Context, n string) (registry.Clearance510K, bool, error) {
+	return lookUp(o, "510(k)", n, func() (registry.Clearance510K, bool, error) { return o.Registry.Clearance510K(ctx, n) })
+}
+
+func (o *outage) EUA(ctx context.Context, n string) (registry.EUA, bool, error) {
+	return lookUp(o, "EUA", n, func() (registry.EUA, bool, error) { return o.Registry.EUA(ctx, n) })
+}
+
+func (o *outage) NIOSHApproval(ctx context.Context, n string) (registry.NIOSHApproval, bool, error) {
+	return lookUp(o, "NIOSH approval", n, func() (registry.NIOSHApproval, bool, error) { return o.Registry.NIOSHApproval(ctx, n) })
+}
+
+func (o *outage) NMPARegistration(ctx context.Context, n string) (registry.NMPARegistration, bool, error) {
+	return lookUp(o, "NMPA registration", n, func() (registry.NMPARegistration, bool, error) { return o.Registry.NMPARegistration(ctx, n) })
+}
+
+func (o *outage) QualifiedProducer(ctx context.Context, n string) (registry.QualifiedProducer, bool, error) {
+	return lookUp(o, "qualified producer", n, func() (registry.QualifiedProducer, bool, error) { return o.Registry.QualifiedProducer(ctx, n) })
 }
 
 // forget deletes a closed clearance from the server, as the end of its retention does, and waits
@@ -655,18 +993,34 @@ func Write(dir, name string, h *historypb.History) (string, error) {
 	return path, os.WriteFile(path, b, 0o644)
 }
 
+// Files are the golden files of a scenario's runs, relative to Dir, first to last.
+func (s Scenario) Files() []string {
+	if s.Continued != nil {
+		base := filepath.Base(ContinuedDir) + "/" + s.Name
+		return []string{base + ".json", base + NextSuffix + ".json"}
+	}
+	return []string{s.Name + ".json"}
+}
+
 // Index is the README of the golden directory: every file and the path it covers.
 func Index() string {
 	var b strings.Builder
 	b.WriteString("# Golden histories of ExportClearance\n\n")
 	b.WriteString("Real histories of the workflow as it is now, one per path, recorded by `audit/golden` against\n")
 	b.WriteString("an in-process Temporal server with the real worker and activities, in the JSON form the Web UI\n")
-	b.WriteString("downloads. `released/` keeps the histories of earlier releases as they were recorded. Every\n")
-	b.WriteString("`go test ./...` replays them all; see `docs/audit.md` to record them again. This file is\n")
-	b.WriteString("written by the recorder.\n\n")
+	b.WriteString("downloads. `released/` keeps the histories of earlier releases as they were recorded. A path that\n")
+	b.WriteString("continues as new is recorded in a namespace where the server suggests it after ")
+	fmt.Fprintf(&b, "%d events, as two\n", ContinueAsNewAfter)
+	b.WriteString("histories in `continued/`: the run that continued (`NAME.json`) and the run after it, which\n")
+	b.WriteString("ends the clearance (`NAME.next.json`). Every `go test ./...` replays them all; see `docs/audit.md`\n")
+	b.WriteString("to record them again. This file is written by the recorder.\n\n")
 	b.WriteString("| file | example | lane | ends | path |\n|---|---|---|---|---|\n")
 	for _, s := range Scenarios() {
-		fmt.Fprintf(&b, "| `%s.json` | `%s` | %s | %s | %s |\n", s.Name, s.Example, s.Lane, s.State, s.Covers)
+		files := s.Files()
+		for i := range files {
+			files[i] = "`" + files[i] + "`"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", strings.Join(files, ", "), s.Example, s.Lane, s.State, s.Covers)
 	}
 	return b.String()
 }
@@ -674,8 +1028,84 @@ func Index() string {
 // Driver acts on one clearance as its officers and exporter would.
 type Driver struct {
 	c client.Client
+	r *Recorder
 	// Ref names the clearance.
 	Ref clearance.Ref
+}
+
+// MaxFlood bounds the notes Flood sends.
+const MaxFlood = 30
+
+// Flood has officer add notes to the clearance, text numbered 1, 2, ..., until its history is
+// long enough that it continues as new (in ContinuesNamespace), and returns once its next run has
+// started; it fails after MaxFlood notes.
+func (d *Driver) Flood(ctx context.Context, officer, text string) error {
+	first, err := d.runID(ctx)
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= MaxFlood; i++ {
+		_, noteErr := clearance.AddNote(ctx, d.c, d.Ref, workflows.Note{Officer: officer, Text: fmt.Sprintf(text, i)})
+		run, err := d.runID(ctx)
+		if err != nil {
+			return err
+		}
+		if run != first {
+			return nil
+		}
+		if noteErr != nil {
+			return fmt.Errorf("note %d: %w", i, noteErr)
+		}
+	}
+	return fmt.Errorf("%s did not continue as new after %d notes", d.Ref.Declaration, MaxFlood)
+}
+
+// runID returns the clearance's current run.
+func (d *Driver) runID(ctx context.Context) (string, error) {
+	id, err := d.Ref.WorkflowID()
+	if err != nil {
+		return "", err
+	}
+	desc, err := d.c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return "", err
+	}
+	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), nil
+}
+
+// AppealUpheld lodges the exporter's appeal against the clearance's refusal, on grounds, and has
+// supervisor uphold it once it awaits a supervisor, for reason; it returns once the appeal has
+// reopened the clearance.
+func (d *Driver) AppealUpheld(ctx context.Context, grounds, supervisor, reason string) error {
+	if _, err := clearance.Appeal(ctx, d.c, d.Ref, grounds); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := clearance.AppealStatus(ctx, d.c, d.Ref)
+		if err == nil && s.Phase == appeal.PhaseAwaitingSupervisor {
+			break
+		}
+		if err == nil && s.Result != nil {
+			return fmt.Errorf("appeal ended %s: %s", s.Result.Outcome, s.Result.Reason)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up waiting for the appeal to await a supervisor (last error %v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if _, err := clearance.DecideAppeal(ctx, d.c, d.Ref, appeal.Decision{Supervisor: supervisor, Outcome: appeal.OutcomeUphold,
+		Reason: reason}); err != nil {
+		return err
+	}
+	if res, err := clearance.AwaitAppeal(ctx, d.c, d.Ref); err != nil || res.Outcome != appeal.OutcomeUphold {
+		return fmt.Errorf("appeal: %+v, %v", res, err)
+	}
+	return nil
 }
 
 type step struct {

@@ -21,12 +21,20 @@ import (
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/cmd/auditor/cli"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -39,12 +47,28 @@ var goldenDir = filepath.Join("..", "..", filepath.FromSlash(Dir))
 
 const examplesDir = "../../examples"
 
+// startServer starts an in-process Temporal server whose ContinuesNamespace, once registered,
+// suggests continue-as-new after ContinueAsNewAfter events, and a recorder on its default
+// namespace.
 func startServer(t *testing.T) (*temporaltest.TestServer, *Recorder) {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// temporaltest's own setting, which this client replaces: search attributes registered
+			// by the recorder are usable at once.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+			dynamicconfig.HistoryCountSuggestContinueAsNew.Key(): []dynamicconfig.ConstrainedValue{{
+				Constraints: dynamicconfig.Constraints{Namespace: ContinuesNamespace}, Value: ContinueAsNewAfter,
+			}},
+		})))
+	return ts, newRecorder(t, ts.GetDefaultClient(), ts.GetDefaultNamespace())
+}
+
+func newRecorder(t *testing.T, c client.Client, namespace string) *Recorder {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := NewRecorder(ctx, ts.GetDefaultClient(), ts.GetDefaultNamespace(), examplesDir, t.TempDir(), zap.NewNop())
+	r, err := NewRecorder(ctx, c, namespace, examplesDir, t.TempDir(), zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +77,37 @@ func startServer(t *testing.T) (*temporaltest.TestServer, *Recorder) {
 			t.Error(err)
 		}
 	})
-	return ts, r
+	return r
+}
+
+// continuesRecorder registers ContinuesNamespace on the server and starts a recorder on it.
+func continuesRecorder(t *testing.T, ts *temporaltest.TestServer) *Recorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := connect.EnsureNamespace(ctx, ts.GetDefaultClient(), ContinuesNamespace, true, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.NewClientWithOptions(client.Options{Namespace: ContinuesNamespace})
+	// A namespace just registered reaches the frontend's cache within seconds.
+	for {
+		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ContinuesNamespace})
+		if err == nil {
+			err = connect.RegisterSearchAttributes(ctx, c, ContinuesNamespace)
+		}
+		if err == nil {
+			err = connect.AwaitSearchAttributes(ctx, c, ContinuesNamespace, 30*time.Second)
+		}
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("namespace %s: %v", ContinuesNamespace, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return newRecorder(t, c, ContinuesNamespace)
 }
 
 // TestRecordGolden records every golden history against an in-process Temporal server. It runs
@@ -62,23 +116,34 @@ func TestRecordGolden(t *testing.T) {
 	if !*record {
 		t.Skip("records the golden histories only with -record")
 	}
-	_, r := startServer(t)
+	ts, r := startServer(t)
+	var continues *Recorder
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	for _, s := range Scenarios() {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.Name) {
 			continue
 		}
-		h, err := r.Record(ctx, s)
+		rec := r
+		if s.Continued != nil {
+			if continues == nil {
+				continues = continuesRecorder(t, ts)
+			}
+			rec = continues
+		}
+		runs, err := rec.Record(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		path, err := Write(goldenDir, s.Name, h)
-		if err != nil {
-			t.Fatal(err)
+		for i, file := range s.Files() {
+			path, err := Write(filepath.Join(goldenDir, filepath.Dir(file)), strings.TrimSuffix(filepath.Base(file), ".json"), runs[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d events", path, len(runs[i].GetEvents()))
 		}
 		if s.Appeal {
-			ah, err := r.AppealHistory(ctx, s)
+			ah, err := rec.AppealHistory(ctx, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +151,6 @@ func TestRecordGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Logf("%s: %d events", path, len(h.GetEvents()))
 	}
 	if err := os.WriteFile(filepath.Join(goldenDir, "README.md"), []byte(Index()), 0o644); err != nil {
 		t.Fatal(err)
@@ -98,21 +162,29 @@ func TestRecordGolden(t *testing.T) {
 func TestGoldenFilesMatchScenarios(t *testing.T) {
 	want := map[string]bool{"README.md": true}
 	for _, s := range Scenarios() {
-		want[s.Name+".json"] = true
-		if _, err := os.Stat(filepath.Join(goldenDir, s.Name+".json")); err != nil {
-			t.Errorf("scenario %s has no golden history: %v (record with -record)", s.Name, err)
+		for _, f := range s.Files() {
+			want[f] = true
+			if _, err := os.Stat(filepath.Join(goldenDir, filepath.FromSlash(f))); err != nil {
+				t.Errorf("scenario %s has no golden history %s: %v (record with -record)", s.Name, f, err)
+			}
 		}
 	}
-	entries, err := os.ReadDir(goldenDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() && e.Name() == filepath.Base(ReleasedDir) {
-			continue
+	for _, dir := range []string{"", filepath.Base(ContinuedDir)} {
+		entries, err := os.ReadDir(filepath.Join(goldenDir, dir))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !want[e.Name()] {
-			t.Errorf("%s in %s belongs to no scenario", e.Name(), goldenDir)
+		for _, e := range entries {
+			name := e.Name()
+			if dir != "" {
+				name = dir + "/" + name
+			}
+			if e.IsDir() && (name == filepath.Base(ReleasedDir) || name == filepath.Base(ContinuedDir)) {
+				continue
+			}
+			if !want[name] {
+				t.Errorf("%s in %s belongs to no scenario", name, goldenDir)
+			}
 		}
 	}
 	index, err := os.ReadFile(filepath.Join(goldenDir, "README.md"))
@@ -121,6 +193,67 @@ func TestGoldenFilesMatchScenarios(t *testing.T) {
 	}
 	if string(index) != Index() {
 		t.Errorf("%s/README.md is out of date; record again with -record", goldenDir)
+	}
+}
+
+// TestGoldensCarryWhatTheyAreAbout reads the committed histories of every scenario: between them
+// they hold the version markers of the changes the scenario is the golden of; and a scenario that
+// continues as new is the run that continued (its last event the continuation, handing the next
+// run what the scenario checks) and the run after it, which that continuation started and which
+// ends as the scenario says. Both replay.
+func TestGoldensCarryWhatTheyAreAbout(t *testing.T) {
+	dc := converter.GetDefaultDataConverter()
+	for _, s := range Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			var runs Runs
+			for _, f := range s.Files() {
+				h, err := audit.ReadHistoryFile(filepath.Join(goldenDir, filepath.FromSlash(f)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs = append(runs, h)
+			}
+			if missing := runs.Lacks(s.Carries); len(missing) > 0 {
+				t.Errorf("no version marker of %v", missing)
+			}
+			if s.Continued == nil {
+				return
+			}
+			first, next := runs[0], runs[1]
+			events := first.GetEvents()
+			can := events[len(events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes()
+			if can == nil {
+				t.Fatalf("the first run ends %s, not continued as new", events[len(events)-1].GetEventType())
+			}
+			start := next.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+			if start.GetContinuedExecutionRunId() != audit.StartOf(first).RunID || can.GetNewExecutionRunId() != audit.StartOf(next).RunID {
+				t.Errorf("run %s continued as new into %s; the next run is %s, continued from %s", audit.StartOf(first).RunID,
+					can.GetNewExecutionRunId(), audit.StartOf(next).RunID, start.GetContinuedExecutionRunId())
+			}
+			if !proto.Equal(can.GetInput(), start.GetInput()) {
+				t.Error("the next run did not start from the input the continuation handed it")
+			}
+			var in workflows.Input
+			if err := dc.FromPayloads(start.GetInput(), &in); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Continued(in); err != nil {
+				t.Error(err)
+			}
+			last := next.GetEvents()[len(next.GetEvents())-1]
+			var res workflows.Result
+			if err := dc.FromPayloads(last.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.State != s.State || res.Lane != s.Lane || last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+				t.Errorf("the next run ends %s: %s in the %s lane, want %s in the %s lane", last.GetEventType(), res.State, res.Lane, s.State, s.Lane)
+			}
+			for i, h := range runs {
+				if err := audit.Replay(h, audit.Converters{}); err != nil {
+					t.Errorf("%s: %v", s.Files()[i], err)
+				}
+			}
+		})
 	}
 }
 
@@ -139,10 +272,14 @@ func TestRecordEndToEnd(t *testing.T) {
 	if green.Name != "green-release" {
 		t.Fatalf("first scenario is %s", green.Name)
 	}
-	fetched, err := r.Record(ctx, green)
+	runs, err := r.Record(ctx, green)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(runs) != 1 {
+		t.Fatalf("the green path recorded %d runs", len(runs))
+	}
+	fetched := runs[0]
 	dir := t.TempDir()
 	path, err := Write(dir, green.Name, fetched)
 	if err != nil {
