@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Determinism check of the workflow code with the Temporal SDK's workflowcheck: every function
-# reachable from a workflow (ExportClearance and ClearanceAppeal, and the variants in the tests)
+# reachable from a workflow (ExportClearance, ClearanceAppeal and AgencyReview, and the variants in the tests)
 # must be free of time.Now, goroutines, channels, map iteration and other non-determinism.
 #
 # One override, passed as its config: runtime.gcStart. Under Go 1.26 every allocation reaches
@@ -19,6 +19,6 @@ decls:
   runtime.gcStart: false
 YAML
 
-echo "== workflowcheck ${WORKFLOWCHECK_VERSION} ./workflows/... ./appeal/..."
-go run "go.temporal.io/sdk/contrib/tools/workflowcheck@${WORKFLOWCHECK_VERSION}" -config "$config" ./workflows/... ./appeal/...
+echo "== workflowcheck ${WORKFLOWCHECK_VERSION} ./workflows/... ./appeal/... ./agency/..."
+go run "go.temporal.io/sdk/contrib/tools/workflowcheck@${WORKFLOWCHECK_VERSION}" -config "$config" ./workflows/... ./appeal/... ./agency/...
 echo "workflowcheck: no non-determinism found"

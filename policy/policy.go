@@ -241,6 +241,9 @@ type Policy struct {
 	TraderTime string `json:"traderTime,omitempty"`
 	// AppealWindow is how long after a refusal the exporter may appeal it; 0 takes no appeals.
 	AppealWindow Duration `json:"appealWindow,omitempty"`
+	// SingleWindow names the partner agencies whose permit a clearance asks through the single
+	// window, and for which lines; none by default.
+	SingleWindow []AgencyRule `json:"singleWindow,omitempty"`
 }
 
 // Trader time counting (Policy.TraderTime).
@@ -381,6 +384,7 @@ func (p Policy) Validate() error {
 		errs = append(errs, "appealWindow: must not be negative (0 takes no appeals)")
 	}
 	errs = append(errs, p.Calendar.Validate()...)
+	errs = append(errs, validateSingleWindow(p.SingleWindow)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("policy: %s", strings.Join(errs, "; "))
 	}

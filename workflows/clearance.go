@@ -19,7 +19,8 @@ var a *activities.Activities
 // ExportClearance carries one export declaration through the clearance stages and returns how
 // it ended, with its timeline set against the 20-day standard.
 func ExportClearance(ctx workflow.Context, in Input) (Result, error) {
-	c := &clearance{decl: in.Declaration, Carried: Carried{Submitted: workflow.Now(ctx)}, phase: PhaseStarting}
+	c := &clearance{decl: in.Declaration, Carried: Carried{Submitted: workflow.Now(ctx)}, phase: PhaseStarting,
+		permitCalls: map[string]*permitCall{}}
 	c.rel = newReleases(ctx)
 	c.shown = shownAtStart(workflow.GetTypedSearchAttributes(ctx))
 	if in.Carried != nil {
@@ -78,6 +79,9 @@ type clearance struct {
 	watchCancel workflow.CancelFunc
 	// heldNext is the stage a standing hold keeps from beginning, while the run waits for it.
 	heldNext policy.Stage
+	// permitCalls are the permit requests this run is asking partner agencies, by request ID,
+	// each with what withdraws it.
+	permitCalls map[string]*permitCall
 }
 
 func (c *clearance) logger(ctx workflow.Context) interface {
@@ -114,6 +118,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 	if err := c.rel.laneSelected(ctx, c); err != nil {
 		return Result{}, err
 	}
+	c.askAgencies(ctx)
 
 	return c.stages(ctx, policy.StageDocumentCheck, false, false)
 }
@@ -122,6 +127,17 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
+		if stage == policy.StageRelease {
+			// The release does not begin before every partner agency asked has granted its permit.
+			switch w, err := c.awaitAgencies(ctx); {
+			case err != nil:
+				return Result{}, err
+			case w == wokeWithdrawn:
+				return c.finish(ctx, c.withdrawn())
+			case w == wokeHistoryLong:
+				return Result{}, c.continueAsNew(ctx, reviewAfterSupply, &HeldBefore{Next: stage, Resume: resume})
+			}
+		}
 		switch w, err := c.awaitLifted(ctx, stage); {
 		case err != nil:
 			return Result{}, err

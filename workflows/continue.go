@@ -23,7 +23,7 @@ func (c *clearance) historyLong(ctx workflow.Context) bool {
 func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool, held *HeldBefore) error {
 	c.enter(ctx, PhaseContinuing)
 	if err := workflow.Await(ctx, func() bool {
-		return workflow.AllHandlersFinished(ctx) && c.signalsTaken()
+		return workflow.AllHandlersFinished(ctx) && c.signalsTaken() && c.permitsTaken()
 	}); err != nil {
 		return err
 	}
@@ -46,6 +46,7 @@ func (c *clearance) restore(k Carried) {
 func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, error) {
 	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.Stage,
 		"run", c.Run+1)
+	c.askAgain(ctx, false)
 	if h := c.HeldBefore; h != nil && h.Next != "" {
 		c.HeldBefore = nil
 		return c.stages(ctx, h.Next, h.Resume, officerReview)

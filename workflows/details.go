@@ -44,6 +44,9 @@ func (c *clearance) details(now time.Time) string {
 		if w.ClockStopped {
 			b.WriteString(" The stage's allowance stands still meanwhile: this is trader time.")
 		}
+	case PhaseAwaitingAgency:
+		fmt.Fprintf(&b, "Awaiting %s through the single window: the release begins once every permit is granted.",
+			strings.Join(c.permitsAwaited(), " and "))
 	case PhaseDecided:
 		fmt.Fprintf(&b, "Applying the decision taken on **%s**.", c.Stage)
 	case PhaseRefusing:

@@ -80,6 +80,10 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		p.Status = AmendmentUndecided
 		c.ProposedAmendment = nil
 	}
+	// Permits the agencies have not answered are withdrawn: their reviews end.
+	if err := c.withdrawPermits(ctx); err != nil {
+		return Result{}, err
+	}
 	if err := c.setState(ctx, s); err != nil {
 		return Result{}, err
 	}
@@ -100,9 +104,13 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
 		"elapsed", elapsed, "standard", std)
 	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
+	for _, p := range c.Permits {
+		heldByAgencies += p.Waited.D()
+	}
 	c.result = &Result{
 		Amendments: c.Amendments, Appeals: c.Appeals,
 		Holds: c.Holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
+		Permits: c.Permits, AgencyTime: c.agencyTimes(c.ended),
 		DeclarationID: c.decl.ID, State: s, Lane: c.Lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.Stage, Reason: c.reason, RefusedAsLodged: c.refusedAsLodged, Registration: c.Registration,
 		Submitted: c.Submitted, Ended: c.ended,

@@ -133,7 +133,8 @@ func (c *clearance) setupHolds(ctx workflow.Context) error {
 				"held", h.Held, "disposition", l.Disposition)
 			rec := *h
 			if l.Disposition == DispositionRefused {
-				c.refuseForAgency(ctx, l)
+				caller, _ := principalOf(ctx)
+				c.refuseForAgency(ctx, l.Agency, l.Supervisor, l.Reason, ViaUpdate, caller != nil)
 			}
 			workflow.SetCurrentDetails(ctx, c.details(now))
 			return rec, c.publish(ctx)
@@ -349,20 +350,20 @@ func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 }
 
 // refuseForAgency carries out another agency's refusal of the goods, relayed by the supervisor
-// who lifts its hold: the refusal is recorded as the agency's decision on the stage where the
+// who lifts its hold (via update) or answered through the single window by the agency's officer
+// (via ViaAgency): the refusal is recorded as the agency's decision on the stage where the
 // clearance stood (the stage the hold kept from beginning, when it was held between stages), the
 // exporter is told, and the run ends the clearance refused at its next step, as it ends a
 // withdrawn one.
-func (c *clearance) refuseForAgency(ctx workflow.Context, l Lift) {
-	reason := fmt.Sprintf("%s refused the goods: %s", l.Agency, l.Reason)
-	caller, _ := principalOf(ctx)
+func (c *clearance) refuseForAgency(ctx workflow.Context, agencyName, officer, why string, via Via, verified bool) {
+	reason := fmt.Sprintf("%s refused the goods: %s", agencyName, why)
 	if c.phase == PhaseHeld && c.heldNext != "" {
 		c.Stage = c.heldNext
 	}
-	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.Stage, Officer: l.Supervisor, Outcome: OutcomeReject, Reason: reason},
-		At: workflow.Now(ctx), Via: ViaUpdate, Verified: caller != nil, Agency: l.Agency})
+	c.record(ctx, DecisionRecord{Decision: Decision{Stage: c.Stage, Officer: officer, Outcome: OutcomeReject, Reason: reason},
+		At: workflow.Now(ctx), Via: via, Verified: verified, Agency: agencyName})
 	c.withdrawal = &Withdrawal{Reason: reason}
-	c.refusedBy = l.Agency
+	c.refusedBy = agencyName
 	c.enter(ctx, PhaseRefusing)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, c.Stage, reason)})

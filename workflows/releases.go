@@ -32,6 +32,8 @@ type releases struct {
 	// reopenedOfficer is ChangeReopenedStageKeepsItsOfficer, asked the first time it makes a
 	// difference.
 	reopenedOfficer *bool
+	// window is ChangeSingleWindow, asked the first time it makes a difference.
+	window *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -160,6 +162,19 @@ const ChangeReopenedStageKeepsItsOfficer = "reopened-stage-keeps-its-officer"
 // ChangeReopenedStageKeepsItsOfficer. Call it only where the answer changes what it records.
 func (r *releases) reopenedStageKeepsItsOfficer(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeReopenedStageKeepsItsOfficer, &r.reopenedOfficer)
+}
+
+// ChangeSingleWindow is the workflow change after which a clearance whose lines need a partner
+// agency's permit (the policy's singleWindow) asks the agency through its Nexus endpoint once the
+// declaration is accepted, and its release waits for every permit. It is asked only when the
+// policy names an agency for one of the declaration's lines: a clearance of an earlier release
+// never asks, and neither does one whose lines need no agency.
+const ChangeSingleWindow = "single-window"
+
+// singleWindow reports whether the clearance follows ChangeSingleWindow. Call it only where the
+// answer changes what it records.
+func (r *releases) singleWindow(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeSingleWindow, &r.window)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

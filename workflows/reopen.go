@@ -74,5 +74,6 @@ func (c *clearance) reopen(ctx workflow.Context, a AppealRecord) (Result, error)
 	c.reason = ""
 	workflow.GetLogger(ctx).Info("reopened on appeal", "declarationID", c.decl.ID, "stage", c.Stage,
 		"appeal", a.Appeal, "supervisor", a.Supervisor)
+	c.askAgain(ctx, true)
 	return c.stages(ctx, c.Stage, false, true)
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 )
@@ -197,6 +198,56 @@ func releaseViolations(st Status, biological bool, reads []rosterRead) []string 
 	return out
 }
 
+// permitViolations checks what the single window requires: a clearance is released only once the
+// latest request of every agency asked was granted, its release stage begun and its notice asked
+// for only after the grant; every decision through the single window is an agency's refusal of
+// one of its requests; and the requests stay within their bound.
+func permitViolations(st Status, notices []time.Time) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if len(st.Permits) > MaxPermits {
+		bad("%d permit requests, more than %d", len(st.Permits), MaxPermits)
+	}
+	latest := map[string]PermitRecord{}
+	for _, p := range st.Permits {
+		latest[p.Agency] = p
+	}
+	for _, d := range st.Decisions {
+		if d.Via == ViaAgency && !agencyRefusal(st.Record, d) {
+			bad("the decision %s %s by %q through the single window is no agency's refusal of its request", d.Stage, d.Outcome, d.Officer)
+		}
+	}
+	if st.State != StateReleased {
+		return out
+	}
+	for _, a := range sortedKeys(func() map[string]bool {
+		m := map[string]bool{}
+		for k := range latest {
+			m[k] = true
+		}
+		return m
+	}()) {
+		p := latest[a]
+		if p.Result == nil || p.Result.Disposition != agency.Granted {
+			bad("released without %s's permit (request %s: %+v)", a, p.RequestID, p.Result)
+			continue
+		}
+		for _, r := range st.Timeline {
+			if r.Stage == policy.StageRelease && r.Started.Before(p.Result.Decided) {
+				bad("the release began at %s, before %s granted its permit at %s", r.Started.Format(time.RFC3339), a,
+					p.Result.Decided.Format(time.RFC3339))
+			}
+		}
+		for _, n := range notices {
+			if n.Before(p.Result.Decided) {
+				bad("a release notice was asked for at %s, before %s granted its permit at %s", n.Format(time.RFC3339), a,
+					p.Result.Decided.Format(time.RFC3339))
+			}
+		}
+	}
+	return out
+}
+
 // maxAppeals is appeal.MaxAppeals, the upheld appeals one clearance carries at most.
 const maxAppeals = 3
 
@@ -338,6 +389,16 @@ func holdViolations(rec Record, end time.Time, notices []time.Time) []string {
 // agencyRefusal reports whether d is another agency's refusal, which the supervisor who lifted its
 // hold records as the decision on the clearance's stage.
 func agencyRefusal(rec Record, d DecisionRecord) bool {
+	if d.Via == ViaAgency {
+		// Answered through the single window by the agency's own officer.
+		for _, p := range rec.Permits {
+			if r := p.Result; r != nil && r.Disposition == agency.Refused && r.Agency == d.Agency && r.Officer == d.Officer &&
+				d.Reason == fmt.Sprintf("%s refused the goods: %s", r.Agency, r.Reason) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, h := range rec.Holds {
 		if h.Lifted != nil && h.Lifted.Disposition == DispositionRefused && h.LiftedAt.Equal(d.At) && h.Lifted.Supervisor == d.Officer &&
 			d.Agency == h.Agency && d.Outcome == OutcomeReject && d.Reason == fmt.Sprintf("%s refused the goods: %s", h.Agency, h.Lifted.Reason) {
@@ -371,6 +432,9 @@ func decisionViolations(rec Record, reads []rosterRead) []string {
 		when := d.At.Format(time.RFC3339)
 		if !agencyRefusal(rec, d) && !running(d.Stage, d.At) {
 			out = append(out, fmt.Sprintf("%s decided %s %s at %s, when no run of the stage was in progress", d.Officer, d.Stage, d.Outcome, when))
+		}
+		if d.Via == ViaAgency && agencyRefusal(rec, d) {
+			continue // the agency's own officer, on the agency's roster
 		}
 		if !rosterAllowed(reads, d.Officer, d.Stage, d.At) {
 			out = append(out, fmt.Sprintf("%s decided %s %s at %s, whom the roster in force did not name with the role %s",

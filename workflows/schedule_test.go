@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nexus-rpc/sdk-go/nexus"
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
 )
@@ -215,6 +218,8 @@ type schedule struct {
 	notices []time.Time
 	// continued is the last continuation, until the next run shows its first status.
 	continued *continuation
+	// agency answers the clearance's permit requests of NMPA, when the schedule's policy asks them.
+	agency *agencyScript
 	// reported are the violations already reported, each once.
 	reported map[string]bool
 }
@@ -248,6 +253,12 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	if variant.Intn(6) == 0 {
 		h.cfg.Policy.TraderTime = policy.TraderTimeCounts
 	}
+	// Whether the masks need NMPA's permit through the single window, and what NMPA answers when.
+	if window := rand.New(rand.NewSource(seed ^ 0x51e6a1)); window.Intn(3) == 0 {
+		h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+		s.agency = newAgencyScript(window)
+	}
+	s.arm(h, Input{Declaration: d})
 	s.observe(h)
 	in := Input{Declaration: d}
 	// Whether a refusal is appealed, and upheld, is drawn apart too.
@@ -273,6 +284,7 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 			s.runs = append(s.runs, s.h)
 			s.h = s.h.next()
 			s.h.env.SetStartTime(next.Reopened.Decided)
+			s.arm(s.h, next)
 			s.observe(s.h)
 			s.limit = s.steps + 2 + s.rng.Intn(12)
 			in = next
@@ -309,6 +321,7 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 		s.markUndelivered()
 		s.runs = append(s.runs, s.h)
 		s.h = s.h.next()
+		s.arm(s.h, in)
 		s.observe(s.h)
 	}
 	s.stats.maxRuns = len(s.runs) + 1
@@ -325,6 +338,65 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	s.verify(r)
 	s.stats.ended = map[State]int{r.State: 1}
 	return s.stats
+}
+
+// agencyScript is what NMPA answers a schedule's permit requests, each at its time. The last ones
+// grant: a clearance asks again after a refusal it appealed or a request for information, and is
+// answered in the end.
+type agencyScript struct {
+	answers []agency.PermitResult
+}
+
+func newAgencyScript(rng *rand.Rand) *agencyScript {
+	a := &agencyScript{}
+	at := start
+	for n := 1; n <= maxAgencyRequests; n++ {
+		at = at.Add([]time.Duration{time.Second, time.Minute, 2 * time.Hour, 20 * time.Hour, 4 * 24 * time.Hour}[rng.Intn(5)])
+		r := agency.PermitResult{Agency: agency.NMPA, RequestID: fmt.Sprintf("clearance-3302960123-NB2020-0001/NMPA/%d", n), Decided: at}
+		switch d := rng.Intn(10); {
+		case n < maxAgencyRequests-1 && d < 2:
+			r.Disposition, r.Officer, r.Reason = agency.Refused, "nmpa-zhang", "the registration certificate was cancelled"
+		case n < maxAgencyRequests-1 && d == 2:
+			r.Disposition, r.Reason, r.Requested = agency.InformationNeeded, "the test report of the lot", []string{"test-report"}
+		default:
+			r.Disposition, r.Permit, r.ValidUntil = agency.Granted, fmt.Sprintf("NMPA-2020-%04d", n), at.AddDate(1, 0, 0)
+		}
+		a.answers = append(a.answers, r)
+	}
+	return a
+}
+
+// maxAgencyRequests is how many requests of NMPA a schedule answers.
+const maxAgencyRequests = 6
+
+// arm makes the agency's operation in run h, which starts from in, answer the requests the run
+// asks, in the order it asks them, each at its time (at once if its time has passed): first the
+// request an earlier run left pending (asked again after a continue-as-new), then new ones.
+func (s *schedule) arm(h *harness, in Input) {
+	if s.agency == nil {
+		return
+	}
+	var carried []PermitRecord
+	if in.Carried != nil {
+		carried = in.Carried.Permits
+	}
+	var ids []int
+	if n := len(carried); n > 0 && carried[n-1].pending() && in.Reopened == nil {
+		ids = append(ids, n)
+	}
+	for n := len(carried) + 1; n <= maxAgencyRequests; n++ {
+		ids = append(ids, n)
+	}
+	from := h.env.Now()
+	for _, n := range ids {
+		r := s.agency.answers[n-1]
+		h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).
+			Return(&nexus.HandlerStartOperationResultAsync{OperationToken: r.RequestID}, nil).Once()
+		if err := h.env.RegisterNexusAsyncOperationCompletion(agency.ServiceName, agency.OperationReview, r.RequestID, r, nil,
+			max(r.Decided.Sub(from), time.Millisecond)); err != nil {
+			s.fail("arm the agency: %v", err)
+		}
+	}
 }
 
 // markUndelivered marks the updates the run that ended never answered: they were not delivered (a
@@ -376,6 +448,28 @@ func (s *schedule) appeal(rng *rand.Rand) (Input, bool) {
 // asks for, which the invariants check against; and, in a run that continues an earlier one,
 // its first status, taken before its first activity can change anything.
 func (s *schedule) observe(h *harness) {
+	// A run asks again the permits an earlier one left pending before anything else.
+	h.env.SetOnNexusOperationCompletedListener(func(_, _ string, res converter.EncodedValue, err error) {
+		if *debugSchedule {
+			var r agency.PermitResult
+			if res != nil {
+				_ = res.Get(&r)
+			}
+			s.t.Logf("  the agency answered %s %s: %v", r.RequestID, r.Disposition, err)
+		}
+	})
+	h.env.SetOnNexusOperationStartedListener(func(_, _ string, in converter.EncodedValue) {
+		if *debugSchedule {
+			var req agency.PermitRequest
+			_ = in.Get(&req)
+			s.t.Logf("  asked the agency %s", req.RequestID)
+		}
+		if s.continued != nil {
+			if st, decl, ok := s.query(h); ok {
+				s.firstStatus(st, decl)
+			}
+		}
+	})
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		if s.continued != nil {
 			if st, decl, ok := s.query(h); ok {
@@ -1096,7 +1190,7 @@ func (s *schedule) verify(r Result) {
 
 	applied := map[string]int{} // officer decisions in the result, by their content
 	for _, d := range r.Decisions {
-		if d.Via != ViaAutomatic {
+		if d.Via != ViaAutomatic && d.Via != ViaAgency {
 			applied[decisionKey(d.Decision, d.Via)]++
 		}
 	}
@@ -1257,7 +1351,11 @@ func (s *schedule) verify(r Result) {
 		}
 	}
 
-	// The outcome follows the last officer decision, unless the exporter withdrew or a rule refused.
+	// The outcome follows the last officer decision, unless the exporter withdrew or a rule refused;
+	// a decision before the last upheld appeal was that appeal's to answer.
+	if n := len(r.Appeals); lastOfficer != nil && n > 0 && !lastOfficer.At.After(r.Appeals[n-1].Decided) {
+		lastOfficer = nil
+	}
 	if lastOfficer != nil && r.State != StateWithdrawn {
 		switch lastOfficer.Outcome {
 		case OutcomeReject:
@@ -1296,6 +1394,12 @@ func (s *schedule) verify(r Result) {
 	violations = append(violations, holdViolations(st.Record, r.Ended, s.notices)...)
 	violations = append(violations, clockViolations(st.Record, r.Ended, stops)...)
 	violations = append(violations, appealViolations(st)...)
+	violations = append(violations, permitViolations(st, s.notices)...)
+	for _, p := range st.Permits {
+		if p.Result != nil {
+			s.stats.fact("agency "+string(p.Result.Disposition), 1)
+		}
+	}
 	for _, v := range violations {
 		if !s.reported[v] {
 			fail("%s", v)

@@ -48,6 +48,7 @@ var runOnly = map[string]string{
 	"watching":        "the next run watches the allowance anew",
 	"watchCancel":     "an SDK handle",
 	"heldNext":        "set while the run waits for a hold, and again by the next run from the carried HeldBefore",
+	"permitCalls":     "the run's own calls; the next run asks the pending permits again (askAgain)",
 }
 
 // TestClearanceKeepsItsStateInCarried: every field of the clearance is its carried state or

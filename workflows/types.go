@@ -105,7 +105,7 @@ func (s State) Final() bool {
 
 // Waiting reports whether the clearance waits on someone: an officer or the exporter.
 func (s State) Waiting() bool {
-	return s == StateAwaitingOfficer || s == StateAwaitingExporter
+	return s == StateAwaitingOfficer || s == StateAwaitingExporter || s == StateAwaitingAgency
 }
 
 // Outcome is what an officer decides on a stage.
@@ -265,8 +265,10 @@ const (
 
 // Waiting says what a clearance waits for and from whom.
 type Waiting struct {
-	// For is WaitingForOfficer or WaitingForExporter.
+	// For is WaitingForOfficer, WaitingForExporter or WaitingForAgency.
 	For string `json:"for"`
+	// Agencies are the partner agencies whose permits are awaited.
+	Agencies []string `json:"agencies,omitempty"`
 	// Role is the officer role awaited; Officers lists who may decide.
 	Role     policy.Role `json:"role,omitempty"`
 	Officers []string    `json:"officers,omitempty"`
@@ -312,6 +314,9 @@ type Record struct {
 	Amendments []AmendmentRecord `json:"amendments,omitempty"`
 	// Appeals lists the upheld appeals that reopened the clearance after a refusal.
 	Appeals []AppealRecord `json:"appeals,omitempty"`
+	// Permits lists the permits asked of partner agencies through the single window, and their
+	// dispositions.
+	Permits []PermitRecord `json:"permits,omitempty"`
 }
 
 // Status is the answer to the query "status".
@@ -436,4 +441,9 @@ type Result struct {
 	Holds           []HoldRecord    `json:"holds,omitempty"`
 	HeldTime        policy.Duration `json:"heldTime,omitempty"`
 	OtherAgencyTime policy.Duration `json:"otherAgencyTime,omitempty"`
+	// Permits are the permits asked of partner agencies through the single window; AgencyTime is,
+	// by agency, how long the clearance waited on it (its holds, and the permits the release
+	// waited for), which OtherAgencyTime sums.
+	Permits    []PermitRecord             `json:"permits,omitempty"`
+	AgencyTime map[string]policy.Duration `json:"agencyTime,omitempty"`
 }

@@ -32,6 +32,8 @@ const (
 	wokeHistoryLong
 	// wokeLifted: no hold stands; the clearance goes on where it stood.
 	wokeLifted
+	// wokeAnswered: every partner agency asked has answered.
+	wokeAnswered
 )
 
 // wait is what a clearance waits for. Every wait of a clearance on a person (an officer's
@@ -45,6 +47,9 @@ type wait struct {
 	// lifted makes it a hold's wait instead: it ends when no hold stands (wokeLifted), or when the
 	// exporter withdraws or an agency refuses the goods (wokeWithdrawn).
 	lifted bool
+	// answered makes it a wait for partner agencies: it ends when every one asked has answered
+	// (wokeAnswered), or when the exporter withdraws or an agency refuses (wokeWithdrawn).
+	answered bool
 	// timeout, unless zero, ends the wait wokeTimedOut; timer is its timer's summary.
 	timeout time.Duration
 	timer   string
@@ -56,9 +61,12 @@ type wait struct {
 // await waits until w ends, and says why.
 func (c *clearance) await(ctx workflow.Context, w wait) (woke, error) {
 	over := func() bool {
-		if w.lifted {
+		switch {
+		case w.lifted:
 			_, held := c.onHold()
 			return !held || c.withdrawal != nil
+		case w.answered:
+			return len(c.permitsAwaited()) == 0 || c.withdrawal != nil
 		}
 		return c.phase != w.phase
 	}
@@ -89,10 +97,12 @@ func (c *clearance) await(ctx workflow.Context, w wait) (woke, error) {
 		long = false
 	}
 	switch {
-	case w.lifted && c.withdrawal != nil:
+	case (w.lifted || w.answered) && c.withdrawal != nil:
 		return wokeWithdrawn, nil
 	case w.lifted:
 		return wokeLifted, nil
+	case w.answered:
+		return wokeAnswered, nil
 	}
 	wk, _ := wokeBy(c.phase)
 	return wk, nil

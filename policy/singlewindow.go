@@ -1,0 +1,67 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/medsupply/customs/declaration"
+)
+
+// AgencyRule names a partner agency whose permit a clearance asks through the single window: the
+// lines of the categories it lists need it, and Reason says why, as customs tells the exporter
+// and the agency (for example, NMPA's registration certificate for devices and test kits under
+// announcement No. 5 of 2020). The agency is reached at its Nexus endpoint; setup creates it.
+type AgencyRule struct {
+	Agency     string                 `json:"agency"`
+	Categories []declaration.Category `json:"categories"`
+	Reason     string                 `json:"reason"`
+}
+
+// MaxAgencyRules bounds the agencies of the single window.
+const MaxAgencyRules = 10
+
+// agencyName is an agency's short name: upper-case letters, digits and dashes.
+var agencyName = regexp.MustCompile(`^[A-Z][A-Z0-9-]{1,15}$`)
+
+// Lines returns the IDs of the declaration's lines that need the rule's agency.
+func (r AgencyRule) Lines(d declaration.Declaration) []string {
+	var ids []string
+	for _, l := range d.Lines {
+		if slices.Contains(r.Categories, l.Category) {
+			ids = append(ids, l.ID)
+		}
+	}
+	return ids
+}
+
+func validateSingleWindow(rules []AgencyRule) []string {
+	var errs []string
+	if len(rules) > MaxAgencyRules {
+		errs = append(errs, fmt.Sprintf("singleWindow: %d agencies, more than %d", len(rules), MaxAgencyRules))
+	}
+	seen := map[string]bool{}
+	for i, r := range rules {
+		at := fmt.Sprintf("singleWindow[%d]", i)
+		switch {
+		case !agencyName.MatchString(r.Agency):
+			errs = append(errs, fmt.Sprintf("%s.agency: %q is not an agency's short name (such as NMPA)", at, declaration.Clip(r.Agency, 40)))
+		case seen[r.Agency]:
+			errs = append(errs, fmt.Sprintf("%s.agency: %s is listed twice", at, r.Agency))
+		}
+		seen[r.Agency] = true
+		if len(r.Categories) == 0 {
+			errs = append(errs, fmt.Sprintf("%s.categories: the agency's permit is needed for no category", at))
+		}
+		for j, c := range r.Categories {
+			if !slices.Contains(declaration.Categories, c) {
+				errs = append(errs, fmt.Sprintf("%s.categories[%d]: %q is not a product category", at, j, declaration.Clip(string(c), 40)))
+			}
+		}
+		if strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 {
+			errs = append(errs, fmt.Sprintf("%s.reason: required, at most 500 bytes", at))
+		}
+	}
+	return errs
+}

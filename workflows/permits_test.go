@@ -1,0 +1,190 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nexus-rpc/sdk-go/nexus"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/medsupply/customs/agency"
+	"github.com/medsupply/customs/declaration"
+	"github.com/medsupply/customs/policy"
+)
+
+// The partner agencies' side of these tests: the agency's operation mocked at the Nexus boundary,
+// answering each request after a delay.
+
+var reviewOp = nexus.NewOperationReference[agency.PermitRequest, agency.PermitResult](agency.OperationReview)
+
+// nmpaRule makes NMPA's registration certificate needed for the fixture's medical masks.
+var nmpaRule = policy.AgencyRule{Agency: agency.NMPA, Categories: []declaration.Category{"medical-mask"},
+	Reason: "registration certificate of a medical device (announcement No. 5 of 2020)"}
+
+// firstRequest is the request ID of a clearance's first permit request of NMPA.
+const firstRequest = "clearance-3302960123-NB2020-0001/NMPA/1"
+
+// agencyAnswers makes the agency's operation take the first request and answer it with answer,
+// after delay; it returns the requests the clearance asked.
+func (h *harness) agencyAnswers(delay time.Duration, answer func(agency.PermitRequest) agency.PermitResult) *[]agency.PermitRequest {
+	asked := &[]agency.PermitRequest{}
+	h.env.SetOnNexusOperationStartedListener(func(_, _ string, input converter.EncodedValue) {
+		var req agency.PermitRequest
+		require.NoError(h.t, input.Get(&req))
+		*asked = append(*asked, req)
+	})
+	h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).Return(
+		&nexus.HandlerStartOperationResultAsync{OperationToken: firstRequest}, nil).Maybe()
+	res := answer(agency.PermitRequest{Agency: agency.NMPA, RequestID: firstRequest})
+	require.NoError(h.t, h.env.RegisterNexusAsyncOperationCompletion(agency.ServiceName, agency.OperationReview, firstRequest, res, nil, delay))
+	return asked
+}
+
+func granted(req agency.PermitRequest) agency.PermitResult {
+	return agency.PermitResult{Agency: req.Agency, RequestID: req.RequestID, Disposition: agency.Granted,
+		Permit: "NMPA-2020-0042", ValidUntil: start.AddDate(1, 0, 0), Decided: start.Add(2 * time.Hour)}
+}
+
+// A yellow-lane clearance of masks that need NMPA's permit asks NMPA once its declaration is
+// accepted and goes on with its own stages; its release waits for the grant and the clearance is
+// released once it comes. The time it waited on NMPA alone is NMPA's time.
+func TestReleaseWaitsForTheAgencysPermit(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	asked := h.agencyAnswers(2*time.Hour, granted)
+	var during Status
+	h.decide(30*time.Minute, "approve", docApprove)
+	h.env.RegisterDelayedCallback(func() { during = h.status() }, time.Hour)
+	r := h.run(fixture())
+
+	require.Len(t, *asked, 1)
+	req := (*asked)[0]
+	require.Equal(t, agency.NMPA, req.Agency)
+	require.Equal(t, "clearance-3302960123-NB2020-0001/NMPA/1", req.RequestID)
+	require.Equal(t, []string{"1"}, req.Lines)
+	require.Equal(t, PhaseAwaitingAgency, during.Phase)
+	require.Equal(t, StateAwaitingAgency, during.State)
+	require.Equal(t, []string{agency.NMPA}, during.Waiting.Agencies)
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Permits, 1)
+	require.Equal(t, agency.Granted, r.Permits[0].Result.Disposition)
+	require.Equal(t, "NMPA-2020-0042", r.Permits[0].Result.Permit)
+	release := r.Timeline[len(r.Timeline)-1]
+	require.Equal(t, policy.StageRelease, release.Stage)
+	require.Equal(t, start.Add(2*time.Hour), release.Started, "the release began when NMPA granted its permit")
+	require.Equal(t, policy.Duration(90*time.Minute), r.Permits[0].Waited)
+	require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(90 * time.Minute)}, r.AgencyTime)
+	require.Equal(t, policy.Duration(90*time.Minute), r.OtherAgencyTime)
+}
+
+// An agency's refusal ends the clearance refused whenever it comes, naming the agency: here while
+// the document officer is still awaited, whose later decision is refused.
+func TestAgencysRefusalEndsTheClearance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	h.agencyAnswers(time.Hour, func(req agency.PermitRequest) agency.PermitResult {
+		return agency.PermitResult{Agency: req.Agency, RequestID: req.RequestID, Disposition: agency.Refused,
+			Reason: "the masks' registration certificate was cancelled", Officer: "nmpa-zhang", Decided: start.Add(time.Hour)}
+	})
+	h.decide(2*time.Hour, "late", docApprove)
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, "NMPA refused the goods: the masks' registration certificate was cancelled", r.Reason)
+	require.Equal(t, start.Add(time.Hour), r.Ended)
+	last := r.Decisions[len(r.Decisions)-1]
+	require.Equal(t, agency.NMPA, last.Agency)
+	require.Equal(t, "nmpa-zhang", last.Officer)
+	require.Equal(t, ViaAgency, last.Via)
+	require.Equal(t, policy.StageDocumentCheck, last.Stage)
+	require.NotContains(t, h.accepted, "late")
+	require.Zero(t, h.notices)
+}
+
+// The exporter's withdrawal while the release waits for the agency ends the clearance withdrawn
+// and withdraws the request: the agency's operation is cancelled.
+func TestWithdrawalWithdrawsTheAgencysRequest(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	h.agencyAnswers(10*24*time.Hour, granted)
+	var cancelled []string
+	h.env.SetOnNexusOperationCanceledListener(func(service, operation string) {
+		cancelled = append(cancelled, service+"/"+operation)
+	})
+	h.send(time.Hour, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["withdraw"], "%v", h.rejections["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Equal(t, []string{agency.ServiceName + "/" + agency.OperationReview}, cancelled)
+	require.Nil(t, r.Permits[0].Result)
+	require.Equal(t, policy.Duration(time.Hour), r.Permits[0].Waited, "the green clearance waited on NMPA from its first hour")
+}
+
+// A clearance whose lines need no agency asks none and records no marker of the single window.
+func TestNoAgencyAskedWhenNoLineNeedsOne(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{"test-kit"}, Reason: "IVD registration"}}
+	asked := h.agencyAnswers(time.Hour, granted)
+	r := h.run(fixture())
+	require.Equal(t, StateReleased, r.State)
+	require.Empty(t, *asked)
+	require.Empty(t, r.Permits)
+	require.Nil(t, r.AgencyTime)
+}
+
+// A clearance whose history grows long while its release waits for the agency continues as new
+// there; the next run asks the same request again, so the agency's review goes on and its grant
+// releases the clearance.
+func TestAwaitingAnAgencyContinuesAsNew(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	first := h.agencyAnswers(10*24*time.Hour, granted)
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, time.Hour)
+	h.send(time.Hour, "note", UpdateNote, Note{Officer: "doc-chen", Text: "NMPA called: the review takes a day"})
+	in := h.continued(fixture())
+	require.Len(t, *first, 1)
+	require.Equal(t, &HeldBefore{Next: policy.StageRelease}, in.Carried.HeldBefore)
+	require.Len(t, in.Carried.Permits, 1)
+	require.Nil(t, in.Carried.Permits[0].Result)
+
+	next := newHarness(t, policy.LaneGreen)
+	next.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	next.env.SetStartTime(start.Add(time.Hour))
+	again := next.agencyAnswers(time.Hour, granted)
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.Len(t, *again, 1)
+	require.Equal(t, (*first)[0].RequestID, (*again)[0].RequestID, "the same request: the agency's review goes on")
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, agency.Granted, r.Permits[0].Result.Disposition)
+	require.Zero(t, next.checkCalls[policy.StageDocumentCheck]+next.checkCalls[policy.StageCertificationCheck], "nothing is checked again")
+}
+
+// An answer that is not a disposition of the request is not taken: the request is asked again.
+func TestAnAnswerThatIsNoDispositionIsNotTaken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bad  func(agency.PermitResult) agency.PermitResult
+		want string
+	}{
+		{"another request's", func(r agency.PermitResult) agency.PermitResult { r.RequestID = "other"; return r }, "not NMPA's to"},
+		{"no disposition", func(r agency.PermitResult) agency.PermitResult { r.Disposition = "maybe"; return r }, "disposition:"},
+		{"a grant without a permit", func(r agency.PermitResult) agency.PermitResult { r.Permit = ""; return r }, "permit:"},
+		{"a refusal without a reason", func(r agency.PermitResult) agency.PermitResult {
+			r.Disposition, r.Permit = agency.Refused, ""
+			return r
+		}, "reason:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := agency.PermitRequest{Agency: agency.NMPA, RequestID: "r/NMPA/1"}
+			err := checkPermit(req, tc.bad(granted(req)))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	require.NoError(t, checkPermit(agency.PermitRequest{Agency: agency.NMPA, RequestID: "r"}, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: "r"})))
+}
