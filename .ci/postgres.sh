@@ -193,11 +193,14 @@ mkdir -p "$work/tokens"
 sign --role admin --subject compose-setup --ttl 1h --out "$work/tokens/admin.token" >/dev/null
 sign --role worker --subject compose-worker --ttl 720h --out "$work/tokens/worker.token" >/dev/null
 say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
-setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --archive "file://$work/archive" --wait 5m)
+setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --archive "file://$work/archive" --wait 5m --make-current always)
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup1.out"
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"
 grep -q "exists" "$work/setup2.out"
+# The workers' build is made current before they start (they may not do it themselves), once.
+grep -q "made current" "$work/setup1.out"
+grep -q "is current already" "$work/setup2.out"
 if grep -q "added" "$work/setup2.out"; then echo "the second setup run changed something" >&2; exit 1; fi
 
 # --- workers -------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ for i in $(seq 1 "$workers"); do
   mkdir -p "$work/worker$i"
   health=$((health_base + i - 1)) metrics=$((metrics_base + i - 1))
   worker_args=(--address "$address" --namespace customs --health-addr "127.0.0.1:$health"
-    --metrics-addr "127.0.0.1:$metrics" --shutdown-timeout 65s --log-json)
+    --metrics-addr "127.0.0.1:$metrics" --shutdown-timeout 65s --log-json --make-current never)
   # The image's environment (deploy/Dockerfile), then the service's.
   CUSTOMS_DATA_DIR=$work/worker$i CUSTOMS_NOTIFICATIONS=- \
     CUSTOMS_RELEASE_DB=$release_url CUSTOMS_API_KEY_FILE=$work/tokens/worker.token \

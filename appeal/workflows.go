@@ -327,6 +327,9 @@ func (a *appeal) reopen(ctx workflow.Context, d DecisionRecord) (string, error) 
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(sa...),
 		StaticSummary:         fmt.Sprintf("Clearance of %s reopened on appeal at %s", decl.ID, a.refusal.Stage),
+		// The reopened run's tasks keep the clearance's place in the queue: the queue priority
+		// its lane selection gave, under the policy it runs with.
+		Priority: workflows.TaskPriority(a.cfg.Policy, st.LaneSelection.Priority, decl.Exporter.Code),
 	})
 	child := workflow.ExecuteChildWorkflow(cctx, workflows.WorkflowName, workflows.ReopenInput(decl, st, a.cfg, rec))
 	var started workflow.Execution

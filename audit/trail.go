@@ -645,6 +645,10 @@ func (b *trailBuilder) updateAccepted(e *historypb.HistoryEvent) {
 		}
 		row = b.add(e, RowAmendment, orCaller(d.Officer, caller), fmt.Sprintf("decide amendment %d (update)", d.Amendment),
 			d.Outcome, d.Reason)
+	case workflows.UpdateLodgement:
+		// The exporter's question, with the start, of what the lodgement came to: it changes
+		// nothing; the answer is its result.
+		row = b.add(e, RowSubmission, b.exporterActor(), "lodgement (update, with the start)", "asked", "")
 	case workflows.UpdateNote:
 		var n workflows.Note
 		if err := b.dc.FromPayloads(args, &n); err != nil {
@@ -703,6 +707,14 @@ func (b *trailBuilder) updateCompleted(e *historypb.HistoryEvent) {
 		return
 	}
 	switch r.Kind {
+	case RowSubmission:
+		var l workflows.Lodgement
+		if b.dc.FromPayloads(a.GetOutcome().GetSuccess(), &l) == nil && l.DeclarationID != "" {
+			r.Outcome, r.Reason = "answered: accepted", l.Next
+			if !l.Accepted {
+				r.Outcome, r.Reason = "answered: refused", l.Reason
+			}
+		}
 	case RowReroute:
 		var rec workflows.RerouteRecord
 		if b.dc.FromPayloads(a.GetOutcome().GetSuccess(), &rec) == nil && rec.From != "" {

@@ -21,9 +21,10 @@ import (
 //   - worker: poll and complete tasks, read histories and visibility;
 //   - officer: read; decide (update "decide", signal "decision");
 //   - supervisor: as an officer, and reroute;
-//   - exporter: start a clearance for its own exporter code; supply documents and withdraw
-//     (the clearance checks they are its own); query a clearance's status (the clearance answers
-//     only its own exporter); nothing else: no history, no listing, no decision;
+//   - exporter: start a clearance for its own exporter code, alone or with the update "lodgement"
+//     in one call (Update-with-Start); supply documents and withdraw (the clearance checks they
+//     are its own); query a clearance's status (the clearance answers only its own exporter);
+//     nothing else: no history, no listing, no decision;
 //   - auditor: read: list, count, describe, history, query;
 //   - admin: everything, in every namespace.
 //
@@ -149,6 +150,8 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		case (name == workflows.UpdateSupplyDocuments || name == workflows.UpdateWithdraw || name == workflows.UpdateAmend) &&
 			p.Has(workflows.RoleExporter):
 			return notOwn(r.GetWorkflowExecution().GetWorkflowId(), p)
+		case name == workflows.UpdateLodgement && p.Has(workflows.RoleExporter):
+			return fmt.Sprintf("the update %q is sent only with the clearance's start, in one call (Update-with-Start)", name)
 		}
 		return fmt.Sprintf("the update %q is not for this role", name)
 	case *workflowservice.SignalWorkflowExecutionRequest:
@@ -157,26 +160,9 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		}
 		return fmt.Sprintf("the signal %q is not for this role", r.GetSignalName())
 	case *workflowservice.StartWorkflowExecutionRequest:
-		if !p.Has(workflows.RoleExporter) {
-			return "only an exporter lodges declarations"
-		}
-		t := r.GetWorkflowType().GetName()
-		if (t != workflows.WorkflowName && t != appeal.WorkflowName) || r.GetTaskQueue().GetName() != workflows.TaskQueue {
-			return fmt.Sprintf("an exporter starts only %s and %s on %s", workflows.WorkflowName, appeal.WorkflowName, workflows.TaskQueue)
-		}
-		if code := exporterCode(r.GetSearchAttributes()); code != p.Exporter || p.Exporter == "" {
-			return fmt.Sprintf("the declaration is lodged for exporter %q; the token acts for exporter %q", code, p.Exporter)
-		}
-		if t == appeal.WorkflowName {
-			if own := appeal.IDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
-				return fmt.Sprintf("workflow ID %q is not one of exporter %s's appeals: they start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
-			}
-			return ""
-		}
-		if own := workflows.WorkflowIDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
-			return fmt.Sprintf("workflow ID %q is not one of exporter %s's: its clearances start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
-		}
-		return ""
+		return startWhy(r, p)
+	case *workflowservice.ExecuteMultiOperationRequest:
+		return lodgementWhy(r, p)
 	case *workflowservice.QueryWorkflowRequest:
 		q := r.GetQuery().GetQueryType()
 		if p.Has(workflows.RoleWorker) && workerQueries[q] {
@@ -195,6 +181,31 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		}
 	}
 	return "not a call of this role"
+}
+
+// startWhy says why p may not make the start r, or returns "": an exporter starts its own
+// clearances and appeals, on the clearance task queue.
+func startWhy(r *workflowservice.StartWorkflowExecutionRequest, p workflows.Principal) string {
+	if !p.Has(workflows.RoleExporter) {
+		return "only an exporter lodges declarations"
+	}
+	t := r.GetWorkflowType().GetName()
+	if (t != workflows.WorkflowName && t != appeal.WorkflowName) || r.GetTaskQueue().GetName() != workflows.TaskQueue {
+		return fmt.Sprintf("an exporter starts only %s and %s on %s", workflows.WorkflowName, appeal.WorkflowName, workflows.TaskQueue)
+	}
+	if code := exporterCode(r.GetSearchAttributes()); code != p.Exporter || p.Exporter == "" {
+		return fmt.Sprintf("the declaration is lodged for exporter %q; the token acts for exporter %q", code, p.Exporter)
+	}
+	if t == appeal.WorkflowName {
+		if own := appeal.IDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
+			return fmt.Sprintf("workflow ID %q is not one of exporter %s's appeals: they start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
+		}
+		return ""
+	}
+	if own := workflows.WorkflowIDPrefix + p.Exporter + "-"; !strings.HasPrefix(r.GetWorkflowId(), own) {
+		return fmt.Sprintf("workflow ID %q is not one of exporter %s's: its clearances start %s<declaration ID>", r.GetWorkflowId(), p.Exporter, own)
+	}
+	return ""
 }
 
 // notOwn says why exporter p may not address workflow id, or returns "" for one of its own
@@ -246,6 +257,19 @@ func tooLarge(req any) string {
 		in = r.GetRequest().GetInput().GetArgs()
 	case *workflowservice.StartWorkflowExecutionRequest:
 		in, max = r.GetInput(), MaxStartBytes
+	case *workflowservice.ExecuteMultiOperationRequest:
+		for _, op := range r.GetOperations() {
+			why := ""
+			if s := op.GetStartWorkflow(); s != nil {
+				why = tooLarge(s)
+			} else if u := op.GetUpdateWorkflow(); u != nil {
+				why = tooLarge(u)
+			}
+			if why != "" {
+				return why
+			}
+		}
+		return ""
 	default:
 		return ""
 	}

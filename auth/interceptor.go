@@ -15,9 +15,10 @@ import (
 // Interceptor is a frontend interceptor (temporal.WithChainedFrontendGrpcInterceptors; it runs
 // after the server's authorization): it writes the verified caller into every start, signal,
 // update and query as the header workflows.HeaderPrincipal, replacing whatever the client put
-// there, and removes the header from the requests of callers the server did not verify. The
-// clearance reads it; the history keeps it with the request. An exporter's start is held to what
-// an exporter may choose (exporterStart).
+// there, and removes the header from the requests of callers the server did not verify; an
+// Update-with-Start (ExecuteMultiOperation) carries it in its start and its update alike. The
+// clearance reads it; the history keeps it with the request. An exporter's start, alone or with
+// the update "lodgement", is held to what an exporter may choose (exporterStart, exporterLodgement).
 func Interceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		var caller *workflows.Principal
@@ -49,7 +50,27 @@ func Interceptor() grpc.UnaryServerInterceptor {
 			}
 		case *workflowservice.ExecuteMultiOperationRequest:
 			if caller != nil && !caller.Has(workflows.RoleAdmin) {
-				return nil, serviceerror.NewPermissionDenied("Request unauthorized.", "update-with-start is not open to this role")
+				if !caller.Has(workflows.RoleExporter) {
+					return nil, serviceerror.NewPermissionDenied("Request unauthorized.", "update-with-start is not open to this role")
+				}
+				if err := exporterLodgement(r, *caller); err != nil {
+					return nil, serviceerror.NewPermissionDenied("Request unauthorized.", err.Error())
+				}
+			}
+			// Each operation carries the caller, as the same start or update on its own does.
+			for _, op := range r.GetOperations() {
+				var oh **commonpb.Header
+				if st := op.GetStartWorkflow(); st != nil {
+					oh = &st.Header
+				} else if in := op.GetUpdateWorkflow().GetRequest().GetInput(); in != nil {
+					oh = &in.Header
+				}
+				if oh == nil {
+					continue
+				}
+				if err := stamp(oh, caller); err != nil {
+					return nil, serviceerror.NewInternal("cannot write the caller: " + err.Error())
+				}
 			}
 		}
 		if h != nil {

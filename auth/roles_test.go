@@ -137,7 +137,7 @@ func calls(t *testing.T) []call {
 			for _, u := range []string{workflows.UpdateDecide, workflows.UpdateReroute, workflows.UpdateExtend, workflows.UpdateReassign,
 				workflows.UpdateHold, workflows.UpdateLift, workflows.UpdateClaim, workflows.UpdateUnclaim, workflows.UpdateNote,
 				workflows.UpdateDecideAmendment, workflows.UpdateSupplyDocuments, workflows.UpdateWithdraw, workflows.UpdateAmend,
-				appeal.UpdateDecide, "another-update"} {
+				workflows.UpdateLodgement, appeal.UpdateDecide, "another-update"} {
 				add(fmt.Sprintf("%s `%s`", m.Name(), u), &workflowservice.UpdateWorkflowExecutionRequest{Namespace: "customs",
 					WorkflowExecution: exec, Request: &updatepb.Request{Input: &updatepb.Input{Name: u}}})
 			}
@@ -162,6 +162,29 @@ func calls(t *testing.T) []call {
 					WorkflowId: w.id, WorkflowType: &commonpb.WorkflowType{Name: w.typ},
 					TaskQueue:        &taskqueuepb.TaskQueue{Name: workflows.TaskQueue},
 					SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{workflows.SAExporterCode: code}}})
+			}
+		case "ExecuteMultiOperation":
+			code, err := converter.GetDefaultDataConverter().ToPayload(ownCode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []struct{ typ, update string }{{workflows.WorkflowName, workflows.UpdateLodgement},
+				{workflows.WorkflowName, "another-update"}, {appeal.WorkflowName, workflows.UpdateLodgement}} {
+				id := own
+				if w.typ == appeal.WorkflowName {
+					id = ownAppeal
+				}
+				add(fmt.Sprintf("%s `%s` with `%s`", m.Name(), w.typ, w.update), &workflowservice.ExecuteMultiOperationRequest{
+					Namespace: "customs", Operations: []*workflowservice.ExecuteMultiOperationRequest_Operation{
+						{Operation: &workflowservice.ExecuteMultiOperationRequest_Operation_StartWorkflow{
+							StartWorkflow: &workflowservice.StartWorkflowExecutionRequest{Namespace: "customs", WorkflowId: id,
+								WorkflowType: &commonpb.WorkflowType{Name: w.typ}, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.TaskQueue},
+								SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{workflows.SAExporterCode: code}}}}},
+						{Operation: &workflowservice.ExecuteMultiOperationRequest_Operation_UpdateWorkflow{
+							UpdateWorkflow: &workflowservice.UpdateWorkflowExecutionRequest{Namespace: "customs",
+								WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
+								Request:           &updatepb.Request{Input: &updatepb.Input{Name: w.update}}}}},
+					}})
 			}
 		case "PollWorkflowExecutionUpdate":
 			add(string(m.Name()), &workflowservice.PollWorkflowExecutionUpdateRequest{Namespace: "customs",

@@ -26,7 +26,9 @@ import (
 // clearance that awaits an officer), timeouts, retries, a schedule, a delay, callbacks, links, a
 // version or a priority. exporterStart refuses what an exporter may not choose, naming the field,
 // and sets the rest from what the server verified: the token's exporter, the workflow ID and,
-// when the input is plain JSON, the declaration itself.
+// when the input is plain JSON, the declaration itself. A clearance's task priority is the
+// engine's (clearance.StartPriority): the exporter's client sends the same, and a start that asks
+// for another is refused.
 
 // declarationKeys are the search attributes a clearance's start sets, from its declaration.
 var declarationKeys = []string{workflows.SADeclarationID, workflows.SAExporterCode, workflows.SADestinationCountry,
@@ -69,9 +71,8 @@ func startOptions(r *workflowservice.StartWorkflowExecutionRequest) error {
 		return refuseField("links", "a start by an exporter links to nothing")
 	case r.GetVersioningOverride() != nil:
 		return refuseField("versioning_override", "the engine chooses the worker version")
-	case r.GetPriority() != nil && (r.GetPriority().GetPriorityKey() != 0 || r.GetPriority().GetFairnessKey() != "" ||
-		r.GetPriority().GetFairnessWeight() != 0):
-		return refuseField("priority", "the engine sets a clearance's priority from its policy")
+	case r.GetPriority().GetFairnessWeight() != 0:
+		return refuseField("priority", "the engine sets a clearance's priority from its policy: a start sets no fairness weight")
 	case r.GetRequestEagerExecution():
 		return refuseField("request_eager_execution", "an exporter runs no worker")
 	}
@@ -131,6 +132,9 @@ func clearanceStart(r *workflowservice.StartWorkflowExecutionRequest, p workflow
 		return err
 	}
 	r.SearchAttributes = sa
+	if err := startPriority(r, p, d); err != nil {
+		return err
+	}
 	// The summary and details officers read in the Web UI are made from the declaration, never
 	// taken from the exporter; an input the frontend cannot read (encrypted) gets none.
 	r.UserMetadata = nil
@@ -154,6 +158,9 @@ func appealStart(r *workflowservice.StartWorkflowExecutionRequest, p workflows.P
 		r.WorkflowIdReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	default:
 		return refuseField("workflow_id_reuse_policy", "an appeal's ID is reused for the declaration's next refusal: only ALLOW_DUPLICATE is accepted")
+	}
+	if r.GetPriority().GetPriorityKey() != 0 || r.GetPriority().GetFairnessKey() != "" {
+		return refuseField("priority", "an appeal runs at the server's default priority")
 	}
 	declID := strings.TrimPrefix(r.GetWorkflowId(), appeal.IDPrefix+p.Exporter+"-")
 	if want, err := appeal.WorkflowID(p.Exporter, declID); err != nil || want != r.GetWorkflowId() {
@@ -185,6 +192,29 @@ func appealStart(r *workflowservice.StartWorkflowExecutionRequest, p workflows.P
 		return err
 	}
 	r.UserMetadata = md
+	return nil
+}
+
+// startPriority sets the task priority of a clearance's start by exporter p to the engine's
+// (clearance.StartPriority): the declaration d says whether it is expedited; a start the frontend
+// cannot read (d nil, encrypted) starts at normal priority, and its clearance's activities take
+// their priority from its lane selection. A start that asks for a priority the engine would not
+// give it is refused: an expedited key for a declaration that is not, or another exporter's
+// fairness key.
+func startPriority(r *workflowservice.StartWorkflowExecutionRequest, p workflows.Principal, d *declaration.Declaration) error {
+	want := clearance.StartPriority(p.Exporter, d != nil && d.IsExpedited())
+	if asked := r.GetPriority(); asked.GetPriorityKey() != 0 || asked.GetFairnessKey() != "" {
+		// The client computes the priority from the declaration. Where the frontend cannot read
+		// it, the client's urgent key is taken as well as the normal one, and the normal one set.
+		urgent := clearance.StartPriority(p.Exporter, true)
+		ok := asked.GetFairnessKey() == want.FairnessKey && (asked.GetPriorityKey() == int32(want.PriorityKey) ||
+			d == nil && asked.GetPriorityKey() == int32(urgent.PriorityKey))
+		if !ok {
+			return refuseField("priority", fmt.Sprintf("key %d, fairness key %q: the engine sets a clearance's priority from its policy "+
+				"(key %d, fairness key %q for this declaration)", asked.GetPriorityKey(), clip(asked.GetFairnessKey()), want.PriorityKey, want.FairnessKey))
+		}
+	}
+	r.Priority = &commonpb.Priority{PriorityKey: int32(want.PriorityKey), FairnessKey: want.FairnessKey}
 	return nil
 }
 

@@ -189,6 +189,7 @@ func StartOptions(d declaration.Declaration) (client.StartWorkflowOptions, error
 			workflows.SlaBreachedKey.ValueSet(false))...),
 		StaticSummary: Summary(d),
 		StaticDetails: Details(d),
+		Priority:      StartPriority(d.Exporter.Code, d.IsExpedited()),
 	}, nil
 }
 

@@ -36,6 +36,10 @@ type SetupOptions struct {
 	// to (file:///dir, s3://bucket/path, gs://bucket/path), and its visibility record under
 	// VisibilityArchiveURI; see EnsureArchival.
 	Archive string
+	// Versioning names the build of the workers this setup goes with; with MakeCurrent other
+	// than never, it is made the worker deployment's current version (MakeCurrent) before they
+	// start.
+	Versioning Versioning
 }
 
 // DefaultRetention is how long closed clearances stay in a namespace the setup command creates.
@@ -49,6 +53,10 @@ func (o *SetupOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Wait, "wait", 2*time.Minute, "how long to retry while the cluster is not up yet")
 	fs.StringVar(&o.Archive, "archive", "", "archive the history of every workflow that closes in the namespace to this URI (file:///dir, s3://bucket/path, gs://bucket/path), and its visibility record under URI/visibility, past retention; the cluster's configuration must turn history and visibility archival on")
 	fs.BoolVar(&o.RosterChanged, "roster-changed", false, "then tell every clearance waiting on an officer that the roster changed, so that it reads it again")
+	if o.Versioning.MakeCurrent == "" {
+		o.Versioning.MakeCurrent = CurrentNever
+	}
+	o.Versioning.RegisterFlags(fs, false)
 }
 
 // Setup prepares a namespace for the engine on any cluster: it waits for the cluster to answer,
@@ -63,6 +71,9 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		if err := CheckArchiveURI(o.Archive); err != nil {
 			return fmt.Errorf("--archive: %w", err)
 		}
+	}
+	if err := o.Versioning.Validate(true); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Wait+30*time.Second)
 	defer cancel()
@@ -120,6 +131,23 @@ func Setup(ctx context.Context, o SetupOptions, logger log.Logger, out io.Writer
 		return err
 	}
 	fmt.Fprintf(out, "search attributes: all %d present and usable\n", len(workflows.SearchAttributes()))
+	if v := o.Versioning; v.MakeCurrent != CurrentNever {
+		// Setup names the workers' build without being one of them.
+		v.Enabled = true
+		r, err := retry(ctx, deadline, func() (Routing, error) { return MakeCurrent(ctx, c, v.Version(), v.MakeCurrent, true) })
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Made:
+			fmt.Fprintf(out, "worker deployment %s: build %s made current\n", v.DeploymentName, v.BuildID)
+		case r.IsCurrent(v.Version()):
+			fmt.Fprintf(out, "worker deployment %s: build %s is current already\n", v.DeploymentName, v.BuildID)
+		default:
+			fmt.Fprintf(out, "worker deployment %s: %s; build %s left to be ramped (temporal worker deployment set-ramping-version)\n",
+				v.DeploymentName, r, v.BuildID)
+		}
+	}
 	if o.RosterChanged {
 		n, err := clearance.AnnounceRosterChange(ctx, c, ns)
 		if err != nil {

@@ -69,6 +69,17 @@ func TestAppealReopensARefusal(t *testing.T) {
 	if len(s.Appeals) != 1 || s.Appeals[0].Supervisor != "sup-huang" || s.Appeals[0].Grounds != grounds {
 		t.Errorf("the reopened clearance's appeals %+v", s.Appeals)
 	}
+	// The reopened run keeps the clearance's place in the task queue: the key of the queue
+	// priority its lane selection gave, and the exporter's fairness key.
+	desc, err := tc.DescribeWorkflowExecution(testContext(t), "clearance-"+ref.Exporter+"-"+ref.Declaration, res.ReopenedRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := workflows.TaskPriority(policy.Default(), s.LaneSelection.Priority, ref.Exporter)
+	if p := desc.GetWorkflowExecutionInfo().GetPriority(); s.LaneSelection.Priority == "" ||
+		int(p.GetPriorityKey()) != want.PriorityKey || p.GetFairnessKey() != ref.Exporter {
+		t.Errorf("the reopened run's priority %v, want key %d for %q, fairness key %s", p, want.PriorityKey, s.LaneSelection.Priority, ref.Exporter)
+	}
 	approve(t, ref, policy.StageDocumentCheck, "doc-li")
 	code, final := wait(t, ref)
 	if code != cli.ExitOK || final.State != workflows.StateReleased {

@@ -591,7 +591,7 @@ func TestSubmitWithInvalidExamplesStartsNothing(t *testing.T) {
 }
 
 // TestSubmitValidExamples submits every valid example at once: each is started under its
-// workflow ID, and the starter prints that ID and a Web UI link to it.
+// workflow ID, and the starter prints that ID and a Web UI link to it, and what happens next.
 func TestSubmitValidExamples(t *testing.T) {
 	valid, _ := exampleFiles(t)
 	var paths []string
@@ -609,8 +609,18 @@ func TestSubmitValidExamples(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("stderr = %q, want empty", r.stderr)
 	}
-	if n := strings.Count(r.stdout, "\n"); n != len(refs) {
-		t.Errorf("stdout has %d lines, want %d:\n%s", n, len(refs), r.stdout)
+	// One line per declaration, each followed by its lodgement's answer, indented.
+	n := 0
+	for _, l := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		if !strings.HasPrefix(l, " ") {
+			n++
+		}
+	}
+	if n != len(refs) {
+		t.Errorf("stdout has %d declaration lines, want %d:\n%s", n, len(refs), r.stdout)
+	}
+	if got := strings.Count(r.stdout, "\n  Next "); got != len(refs) {
+		t.Errorf("stdout says what happens next %d times, want %d:\n%s", got, len(refs), r.stdout)
 	}
 	for _, ref := range refs {
 		wid := "clearance-" + ref.Exporter + "-" + ref.Declaration

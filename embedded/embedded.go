@@ -114,6 +114,10 @@ type Config struct {
 	// archived after a random part of it, so a burst of closures spreads out; 0 keeps the
 	// server's default of 5 minutes.
 	ArchiveDelay time.Duration
+	// Settings are the server's dynamic config settings on top of this package's, as the stock
+	// dev server's --dynamic-config-value gives them: to tune the server, or to measure it with
+	// one of this package's settings turned back (Settings.Set reads them).
+	Settings Settings
 	// settings are dynamic config settings on top of this package's, for its tests.
 	settings dynamicconfig.StaticClient
 	// CodecEndpoint is the codec server the Web UI calls to decrypt payloads for officers;
@@ -496,6 +500,7 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 
 // dynamicConfig returns the server settings that differ from v1.32.1's defaults. Updates need
 // nothing: frontend.enableUpdateWorkflowExecution and its AsyncAccepted variant default to true.
+// Nor do the workers' versions: system.enableDeploymentVersions defaults to true.
 func dynamicConfig(cfg *Config) dynamicconfig.StaticClient {
 	dc := dynamicconfig.StaticClient{
 		// Officers' queues, the auditor and the Web UI are all visibility queries; the default
@@ -505,12 +510,28 @@ func dynamicConfig(cfg *Config) dynamicconfig.StaticClient {
 		// itself, whatever their number; the worker is for clusters with huge fan-outs, and
 		// the server never stops it.
 		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+		// Every clearance's tasks carry a priority key (urgent first) and its exporter's code as
+		// fairness key (workflows.TaskPriority). The server's priority-aware matcher
+		// (matching.useNewMatcher, on by default) dispatches a backlog by key; fairness, off by
+		// default, shares each key's turn among exporters, so that one exporter's thousands of
+		// declarations do not hold up another's few. It implies the new matcher.
+		dynamicconfig.MatchingEnableFairness.Key(): true,
+		// Priority and fairness order a backlog within each partition of a task queue, and each
+		// poll takes from whichever partition it reaches: with the server's four, an urgent task
+		// waited behind another partition's normal ones for tens of seconds (BENCHMARKS.md).
+		// Partitions spread a task queue over matching hosts; one process has one. New tasks go
+		// to the root partition; polls of the other three are forwarded to it, and whatever they
+		// held before is still drained.
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 	if cfg.HistoryCache > 0 {
 		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = cfg.HistoryCache
 	}
 	if cfg.ArchiveDelay > 0 {
 		dc[dynamicconfig.ArchivalProcessorArchiveDelay.Key()] = cfg.ArchiveDelay
+	}
+	for k, v := range cfg.Settings {
+		dc[k] = v
 	}
 	for k, v := range cfg.settings {
 		dc[k] = v

@@ -67,6 +67,10 @@ type Config struct {
 	HealthAddr string
 	// MetricsAddr, when set, is the host:port Prometheus scrapes /metrics from.
 	MetricsAddr string
+	// Versioning makes the worker a version of its worker deployment, which takes work while
+	// it is the deployment's current or ramping version, and says when it makes itself current
+	// (RegisterVersioningFlags). The zero value is an unversioned worker.
+	Versioning connect.Versioning
 }
 
 // RegisterFlags adds the worker's flags, with defaults from CUSTOMS_* environment variables.
@@ -88,6 +92,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("CUSTOMS_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this host:port, e.g. :9090 (default off; env CUSTOMS_METRICS_ADDR)")
 }
 
+// RegisterVersioningFlags adds --versioning (on by default), --deployment-name, --build-id and
+// --make-current, with defaults from CUSTOMS_* environment variables. A Versioning.MakeCurrent
+// set before is the default of --make-current (the devserver's is always), else if-none.
+func (c *Config) RegisterVersioningFlags(fs *flag.FlagSet) {
+	c.Versioning.RegisterFlags(fs, true)
+}
+
 // WorkerOptions is the worker binary's command line: how to reach Temporal, the engine's Config,
 // logging, and whether to register the search attributes at start. It lives here rather than in
 // the binary so the deployment manifests can be checked against the flags the worker really has.
@@ -105,6 +116,7 @@ type WorkerOptions struct {
 func (o *WorkerOptions) RegisterFlags(fs *flag.FlagSet) {
 	o.Connect.RegisterFlags(fs)
 	o.Config.RegisterFlags(fs)
+	o.Config.RegisterVersioningFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.LogJSON, "log-json", false, "log JSON lines instead of console text")
 	fs.BoolVar(&o.RegisterSearchAttributes, "register-search-attributes", false,
@@ -130,6 +142,9 @@ func (c Config) Validate() error {
 	if c.Pollers < 0 || c.Pollers == 1 {
 		errs = append(errs, fmt.Errorf("--pollers %d: want 0 or at least 2", c.Pollers))
 	}
+	if err := c.Versioning.Validate(c.Versioning.Enabled); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -154,6 +169,10 @@ type Engine struct {
 	// Polls watches the worker's polls; install Polls.Interceptor on the client Run is given
 	// (connect.Options.Interceptors), or the worker never reports ready.
 	Polls *health.Polls
+	// Deployments, when set, is the client Run makes the worker's version current through
+	// (Config.Versioning.MakeCurrent); nil uses the worker's own. Where callers are verified a
+	// worker may not change its deployment, and an administrator's client can.
+	Deployments client.Client
 
 	logger  *zap.Logger
 	closers []func() error
@@ -276,21 +295,29 @@ func (e *Engine) Close() error {
 }
 
 // Register registers the clearance workflow and the activities on a worker.
+//
+// Clearances are auto-upgrade workflows: a clearance runs for weeks, so it moves to the
+// deployment's current (or ramping) version at its next task rather than pinning the build it
+// started on, and a change to what a running clearance does stays behind workflow.GetVersion
+// (workflows/releases.go). An unversioned worker ignores the behaviour.
 func Register(r worker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName,
+		VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade})
 	r.RegisterActivity(acts)
 }
 
 // RegisterAppeals registers the appeal workflow and its activities, which read the appealed
 // clearance through c and keep the hearings in h, on a worker that also runs the clearances.
+// Appeals run for weeks too, and upgrade as clearances do.
 func RegisterAppeals(r worker.Registry, c client.Client, h appeal.HearingRegister) {
-	r.RegisterWorkflowWithOptions(appeal.ClearanceAppeal, workflow.RegisterOptions{Name: appeal.WorkflowName})
+	r.RegisterWorkflowWithOptions(appeal.ClearanceAppeal, workflow.RegisterOptions{Name: appeal.WorkflowName,
+		VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade})
 	r.RegisterActivity(&appeal.Activities{Client: c, Hearings: h})
 }
 
 // SDKWorkerOptions are the SDK's worker options the configuration asks for.
 func (c Config) SDKWorkerOptions() worker.Options {
-	return worker.Options{
+	o := worker.Options{
 		WorkerStopTimeout:                      c.ShutdownTimeout,
 		MaxConcurrentActivityExecutionSize:     c.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: c.MaxConcurrentWorkflowTasks,
@@ -299,6 +326,15 @@ func (c Config) SDKWorkerOptions() worker.Options {
 		// The clearance reads its verified callers through it (workflows.HeaderPrincipal).
 		Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()},
 	}
+	if c.Versioning.Enabled {
+		o.DeploymentOptions = worker.DeploymentOptions{
+			UseVersioning: true,
+			Version:       c.Versioning.Version(),
+			// Any workflow registered without a behaviour of its own upgrades too.
+			DefaultVersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
+		}
+	}
+	return o
 }
 
 // NewWorker creates a worker on the clearance task queue with the engine's activities.
@@ -364,6 +400,22 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	}
 	if hs != nil {
 		hs.Serving()
+	}
+	if v := cfg.Versioning; (v.Enabled && v.MakeCurrent != connect.CurrentNever) || v.MakeCurrent == connect.CurrentAlways {
+		dc := e.Deployments
+		if dc == nil {
+			dc = c
+		}
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.makeCurrent(mctx, dc, v)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
 	}
 	err := waitForEnd(ctx, fatal, polls)
 	if hs != nil {

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
@@ -292,5 +293,21 @@ func TestOpenWarnsOfPathsOverTheStandard(t *testing.T) {
 	found := logs.FilterMessageSnippet("add up past the standard").All()
 	if len(found) != 1 || !strings.Contains(fmt.Sprint(found[0].ContextMap()["path"]), "red lane with biological review") {
 		t.Errorf("warnings: %+v", logs.All())
+	}
+}
+
+// TestSDKWorkerOptionsOfAVersion: with versioning the worker polls as its build of the
+// deployment, and a workflow registered without a behaviour of its own upgrades as the
+// clearances do; without it the worker is unversioned.
+func TestSDKWorkerOptionsOfAVersion(t *testing.T) {
+	v := connect.Versioning{Enabled: true, DeploymentName: "customs-worker", BuildID: "1.4.0", MakeCurrent: connect.CurrentIfNone}
+	o := Config{Versioning: v}.SDKWorkerOptions()
+	d := o.DeploymentOptions
+	if !d.UseVersioning || d.Version != v.Version() || d.DefaultVersioningBehavior != workflow.VersioningBehaviorAutoUpgrade {
+		t.Errorf("versioned: %+v", d)
+	}
+	v.Enabled = false
+	if d := (Config{Versioning: v}).SDKWorkerOptions().DeploymentOptions; d.UseVersioning || d.Version.BuildID != "" {
+		t.Errorf("unversioned: %+v", d)
 	}
 }

@@ -230,6 +230,11 @@ type Policy struct {
 	// rating (high, normal or low; normal without one), as an enterprise credit system gives
 	// trusted traders priority. Expedited declarations are urgent whatever the rating.
 	PriorityByRating map[string]string `json:"priorityByRating,omitempty"`
+	// PriorityKeys maps each queue priority (urgent, high, normal, low) to the priority key of
+	// the clearance's tasks in the Temporal task queue, from 1 (dispatched first) to
+	// MaxPriorityKey, so that under a backlog an emergency's automated stages run before the
+	// rest. A priority it leaves out keeps its built-in key (urgent 1, high 2, normal 3, low 4).
+	PriorityKeys map[string]int `json:"priorityKeys,omitempty"`
 	// HighRiskDestinations are destinations whose declarations go to the red lane.
 	HighRiskDestinations []string `json:"highRiskDestinations,omitempty"`
 	// Calendar says whether allowances count calendar time or working days.
@@ -274,6 +279,28 @@ func (p Policy) PriorityFor(rating string, expedited bool) string {
 		return v
 	}
 	return PriorityNormal
+}
+
+// MaxPriorityKey is the largest task-queue priority key a policy may give: Temporal's server
+// dispatches keys 1 to 5 (matching.priorityLevels), 1 first, and treats an unset key as 3.
+const MaxPriorityKey = 5
+
+// defaultPriorityKeys are the built-in task-queue priority keys of the queue priorities: normal
+// is the server's default key, which every workflow without one (an appeal, a roster
+// announcement) shares; 5 is left below low.
+var defaultPriorityKeys = map[string]int{PriorityUrgent: 1, PriorityHigh: 2, PriorityNormal: 3, PriorityLow: 4}
+
+// queuePriorities lists the queue priorities from the most to the least urgent.
+var queuePriorities = []string{PriorityUrgent, PriorityHigh, PriorityNormal, PriorityLow}
+
+// PriorityKey returns the task-queue priority key of queue priority q: the policy's, else the
+// built-in one; 0 (the task inherits its workflow's, or takes the server's default) for a q that
+// is not a queue priority.
+func (p Policy) PriorityKey(q string) int {
+	if k, ok := p.PriorityKeys[q]; ok {
+		return k
+	}
+	return defaultPriorityKeys[q]
 }
 
 // SampleFor returns the random sample's share, in percent, for an exporter of rating (empty: no
@@ -375,6 +402,21 @@ func (p Policy) Validate() error {
 		}
 		if v := p.PriorityByRating[rating]; v != PriorityHigh && v != PriorityNormal && v != PriorityLow {
 			errs = append(errs, fmt.Sprintf("priorityByRating.%s: %q is not high, normal or low", rating, v))
+		}
+	}
+	for _, q := range slices.Sorted(maps.Keys(p.PriorityKeys)) {
+		switch k := p.PriorityKeys[q]; {
+		case !slices.Contains(queuePriorities, q):
+			errs = append(errs, fmt.Sprintf("priorityKeys: %q is not a queue priority (urgent, high, normal, low)", q))
+		case k < 1 || k > MaxPriorityKey:
+			errs = append(errs, fmt.Sprintf("priorityKeys.%s: %d is not between 1 (dispatched first) and %d", q, k, MaxPriorityKey))
+		}
+	}
+	for i := 1; i < len(queuePriorities); i++ {
+		hi, lo := queuePriorities[i-1], queuePriorities[i]
+		if p.PriorityKey(hi) > p.PriorityKey(lo) {
+			errs = append(errs, fmt.Sprintf("priorityKeys: %s (%d) would be dispatched after %s (%d); a more urgent priority takes a key no larger",
+				hi, p.PriorityKey(hi), lo, p.PriorityKey(lo)))
 		}
 	}
 	if p.TraderTime != "" && p.TraderTime != TraderTimeStops && p.TraderTime != TraderTimeCounts {

@@ -155,11 +155,13 @@ func retryPolicy() *temporal.RetryPolicy {
 // activityCtx gives automated checks their options: retried without limit (a registry that is
 // down delays the clearance, it does not end it), each attempt bounded at 10 s, so an attempt
 // lost with a crashed worker is retried on another within seconds; the checks take milliseconds.
+// Under a backlog they are dispatched at the clearance's task priority (taskPriority).
 func (c *clearance) activityCtx(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         retryPolicy(),
 		Summary:             summary,
+		Priority:            c.taskPriority(),
 	})
 }
 
@@ -172,5 +174,6 @@ func (c *clearance) firstAttemptCtx(ctx workflow.Context, summary string) workfl
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         rp,
 		Summary:             summary,
+		Priority:            c.taskPriority(),
 	})
 }

@@ -43,6 +43,7 @@ func (c *clearance) notify(ctx workflow.Context, n activities.Notification) {
 		ScheduleToCloseTimeout: time.Hour,
 		RetryPolicy:            retryPolicy(),
 		Summary:                "Notify the exporter: " + string(n.Kind),
+		Priority:               c.taskPriority(),
 	})
 	if err := workflow.ExecuteActivity(actx, a.NotifyExporter, n).Get(actx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("exporter notification failed", "declarationID", c.decl.ID,

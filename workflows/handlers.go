@@ -111,6 +111,9 @@ func (c *clearance) setup(ctx workflow.Context) error {
 	if err := c.setupDeclarationQuery(ctx); err != nil {
 		return err
 	}
+	if err := c.setupLodgement(ctx); err != nil {
+		return err
+	}
 
 	c.rosterSignals = workflow.GetSignalChannelWithOptions(ctx, SignalRosterChanged, workflow.SignalChannelOptions{
 		Description: "The officer roster changed: the clearance reads it again, so that an officer taken off it " +

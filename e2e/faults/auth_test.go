@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/internal/testport"
 	"github.com/medsupply/customs/logging"
@@ -66,9 +68,15 @@ func TestWorkerKilledWithCallersVerified(t *testing.T) {
 		return path
 	}
 
+	// A worker may not change its deployment: as a cluster's setup does, an administrator makes
+	// the workers' build current before they start.
+	build := worker.WorkerDeploymentVersion{DeploymentName: connect.DefaultDeploymentName, BuildID: "verified-1"}
+	if r, err := connect.MakeCurrent(ctxFor(t, conditionTimeout), admin, build, connect.CurrentIfNone, true); err != nil || !r.Made {
+		t.Fatalf("make the workers' build current: %+v, %v", r, err)
+	}
 	dataDir := t.TempDir()
-	doomed := startWorker(t, address, ns, dataDir, "doomed", "--api-key-file", tokenFile("worker-doomed"), "--tls=false")
-	survivor := startWorker(t, address, ns, dataDir, "survivor", "--api-key-file", tokenFile("worker-survivor"), "--tls=false")
+	doomed := startWorker(t, address, ns, dataDir, "doomed", "--api-key-file", tokenFile("worker-doomed"), "--tls=false", "--build-id", build.BuildID)
+	survivor := startWorker(t, address, ns, dataDir, "survivor", "--api-key-file", tokenFile("worker-survivor"), "--tls=false", "--build-id", build.BuildID)
 	awaitPolling(t, admin, doomed)
 	awaitPolling(t, admin, survivor)
 	reg := openRegister(t, filepath.Join(dataDir, "releases.db"))

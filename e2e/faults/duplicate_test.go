@@ -38,7 +38,8 @@ func TestDuplicateSubmissionFromProcesses(t *testing.T) {
 	for i := range runs {
 		r := &run{}
 		r.cmd = exec.CommandContext(ctxFor(t, conditionTimeout), filepath.Join(binDir, "starter"),
-			"--address", address, "--namespace", ns, "submit", path)
+			// No worker runs here: the starters do not wait for the lodgement's answer.
+			"--address", address, "--namespace", ns, "submit", "--answer-within", "0", path)
 		r.cmd.Env = processEnv()
 		dieWithTest(r.cmd)
 		r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr

@@ -36,7 +36,7 @@ const (
 	NotFound    = 4  // the clearance does not exist, or a query matched nothing
 	Conflict    = 5  // it exists already: a clearance of the declaration was lodged before
 	Denied      = 6  // the caller may not do this (the server refused it; the message says why)
-	Refused     = 10 // starter wait: the clearance ended refused
+	Refused     = 10 // starter wait: the clearance ended refused; starter submit: a lodgement was refused
 	Lapsed      = 11 // starter wait: the declaration lapsed
 	Withdrawn   = 12 // starter wait: the declaration was withdrawn
 )
@@ -47,7 +47,8 @@ const ExitCodes = `exit codes (every binary):
   1 failed                   4 not found, or the query matched nothing
   2 usage or invalid input;  5 already exists
     nothing was changed      6 not permitted for this caller
-                             10 refused, 11 lapsed, 12 withdrawn (starter wait)
+                             10 refused, 11 lapsed, 12 withdrawn (starter wait;
+                                10 also starter submit)
 `
 
 // Run is a command line: it reads args and writes to stdout and stderr, and returns the exit
@@ -76,6 +77,44 @@ func Exec(name string, run Run, args []string, stdout, stderr io.Writer) (code i
 		}
 	}()
 	return run(ctx, args, stdout, stderr)
+}
+
+// buildID names this build for Worker Versioning when the linker sets it:
+//
+//	go build -ldflags "-X github.com/medsupply/customs/internal/command.buildID=1.4.0" ./worker
+var buildID string
+
+// BuildID names this build as a version of the worker deployment: the build ID given to the
+// linker (buildID), else the commit it was built from (12 hex digits, with "-modified" when the
+// tree had local changes), else the module version it was installed at (go install ...@v1.4.0),
+// else "devel". The worker's --build-id overrides it.
+func BuildID() string {
+	bi, _ := debug.ReadBuildInfo()
+	return buildIDOf(bi, buildID)
+}
+
+func buildIDOf(bi *debug.BuildInfo, linked string) string {
+	if linked != "" {
+		return linked
+	}
+	if bi == nil {
+		return "devel"
+	}
+	setting := map[string]string{}
+	for _, s := range bi.Settings {
+		setting[s.Key] = s.Value
+	}
+	if rev := setting["vcs.revision"]; rev != "" {
+		id := rev[:min(12, len(rev))]
+		if setting["vcs.modified"] == "true" {
+			id += "-modified"
+		}
+		return id
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	return "devel"
 }
 
 // Version describes this build: the module version (a tag when installed with go install, "devel"
@@ -108,6 +147,9 @@ func versionOf(bi *debug.BuildInfo) string {
 			c += " with local changes"
 		}
 		parts = append(parts, c)
+	}
+	if buildID != "" {
+		parts = append([]string{"build " + buildID}, parts...)
 	}
 	parts = append(parts, bi.GoVersion)
 	return v + " (" + strings.Join(parts, ", ") + ")"

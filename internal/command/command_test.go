@@ -155,6 +155,30 @@ func TestVersionOfABuild(t *testing.T) {
 	}
 }
 
+func TestBuildIDOfABuild(t *testing.T) {
+	modified := &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261130100000-0123456789ab+dirty"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	clean := &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "false"}}}
+	for _, c := range []struct {
+		name   string
+		bi     *debug.BuildInfo
+		linked string
+		want   string
+	}{
+		{"given to the linker", modified, "1.4.0", "1.4.0"},
+		{"a checkout with local changes", modified, "", "0123456789ab-modified"},
+		{"a clean checkout", clean, "", "0123456789ab"},
+		{"go install at a tag", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "", "v1.4.0"},
+		{"no version control", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "", "devel"},
+		{"no build information", nil, "", "devel"},
+	} {
+		if got := buildIDOf(c.bi, c.linked); got != c.want {
+			t.Errorf("%s: build ID %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 func TestProgressLine(t *testing.T) {
 	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	now := start

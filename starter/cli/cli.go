@@ -41,7 +41,7 @@ const (
 	ExitUnavailable = command.Unavailable // the server could not be reached
 	ExitNotFound    = command.NotFound    // no clearance of the declaration
 	ExitDuplicate   = command.Conflict    // a clearance of the declaration already exists
-	ExitRefused     = command.Refused     // wait: the clearance was refused
+	ExitRefused     = command.Refused     // wait: the clearance was refused; submit: a lodgement was refused
 	ExitLapsed      = command.Lapsed      // wait: the declaration lapsed
 	ExitWithdrawn   = command.Withdrawn   // wait: the declaration was withdrawn
 )
@@ -54,8 +54,9 @@ const usage = `usage: starter [global flags] COMMAND [flags] ARGUMENTS
 The exporter's tool: lodge export declarations and follow their clearances.
 
 commands:
-  submit FILE...            validate declarations and start their clearances;
-                            --dry-run validates them only, without a server
+  submit FILE...            validate declarations, lodge them and say what each came to:
+                            registration number, risk lane, what happens next; exit 10
+                            when one is refused; --dry-run validates only, without a server
   status ID [--json]        show where a clearance stands and what you can do
   supply ID FILE            send documents answering a request for information
   amend ID FILE             amend a lodged declaration: lines, documents, certificates;
@@ -185,6 +186,7 @@ var commands = []string{"submit", "status", "supply", "amend", "withdraw", "appe
 type values struct {
 	asJSON, wait, dryRun bool
 	reason, grounds      string
+	answerWithin         time.Duration
 }
 
 // Operands the commands share.
@@ -200,10 +202,14 @@ func (r *runner) sub(name string, v *values) *command.Sub {
 	switch name {
 	case "submit":
 		fs.BoolVar(&v.dryRun, "dry-run", false, "validate the files only, without a server: exit 0 when all are valid, 2 otherwise")
-		s.Synopsis = "FILE... [--dry-run]"
-		s.Summary = "Validate declaration files, then start the clearance of each. If any file is invalid, nothing is\n" +
-			"started: every problem is printed with its field. A declaration lodged before is named, with how\n" +
-			"its clearance stands (exit 5). docs/declaration.schema.json is the files' JSON Schema."
+		fs.DurationVar(&v.answerWithin, "answer-within", clearance.AnswerWithin,
+			"how long to wait for each lodgement's answer; past it the lodgement stands and 'starter status' tells (0: do not wait)")
+		s.Synopsis = "FILE... [--dry-run] [--answer-within DURATION]"
+		s.Summary = "Validate declaration files, then lodge each and say, in the same call, what its lodgement came to:\n" +
+			"refused and why (exit 10), or its registration number, risk lane and queue priority, what happens\n" +
+			"next and what you can do meanwhile. If any file is invalid, nothing is lodged: every problem is\n" +
+			"printed with its field. A declaration lodged before is named, with how its clearance stands\n" +
+			"(exit 5). docs/declaration.schema.json is the files' JSON Schema."
 		s.Operands = []command.Operand{{Name: "FILE...", Meaning: "declaration files, JSON (examples/ holds one of each kind)"}}
 		s.Examples = []string{"starter submit examples/de-antibody-test-kits.json",
 			"starter submit --dry-run examples/*.json", "starter submit --exporter 3301960412 --address customs.example:7233 declaration.json"}
@@ -460,6 +466,10 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 		fmt.Fprintln(r.stderr, "starter: nothing was submitted")
 		return ExitInvalid
 	}
+	if v.answerWithin < 0 {
+		fmt.Fprintf(r.stderr, "starter submit: --answer-within: %s is negative; 0 does not wait for the answer\n", v.answerWithin)
+		return ExitInvalid
+	}
 	if v.dryRun {
 		for i, d := range decls {
 			fmt.Fprintf(r.stdout, "%s: valid: declaration %s of exporter %s\n", files[i], d.ID, d.Exporter.Code)
@@ -473,20 +483,88 @@ func (r *runner) submit(ctx context.Context, args []string) int {
 	}
 	code = ExitOK
 	for i, d := range decls {
-		run, err := clearance.Submit(ctx, c, d)
+		l, err := clearance.LodgeWithin(ctx, c, d, v.answerWithin)
 		var dup *clearance.DuplicateError
 		switch {
 		case errors.As(err, &dup):
 			fmt.Fprintf(r.stderr, "%s: %v\n  %s\n", files[i], dup, clearance.UILink(r.ui, r.conn.Namespace, dup.WorkflowID))
 			code = ExitDuplicate
-		case err != nil:
+		case err != nil && l.WorkflowID == "":
 			fmt.Fprintf(r.stderr, "%s: %s\n", files[i], command.Message(err))
 			return command.CodeOf(err)
+		case err != nil:
+			// Lodged, and the answer could not be read: the lodgement stands.
+			fmt.Fprintf(r.stdout, "%s\tsubmitted\t%s\t%s\n", d.ID, l.WorkflowID, clearance.UILink(r.ui, r.conn.Namespace, l.WorkflowID))
+			if encrypted(err) {
+				fmt.Fprintf(r.stderr, "%s: lodged; its answer is encrypted and the starter has no keyring to read it: give the keyring "+
+					"the worker uses with --codec-keys FILE or %s=FILE to 'starter status %s'\n", files[i], connect.EnvCodecKeys, d.ID)
+				continue
+			}
+			fmt.Fprintf(r.stderr, "%s: lodged; its answer could not be read (%s): 'starter status %s' says where it stands\n",
+				files[i], command.Message(err), d.ID)
 		default:
-			fmt.Fprintf(r.stdout, "%s\tsubmitted\t%s\t%s\n", d.ID, run.GetID(), clearance.UILink(r.ui, r.conn.Namespace, run.GetID()))
+			fmt.Fprintf(r.stdout, "%s\tsubmitted\t%s\t%s\n", d.ID, l.WorkflowID, clearance.UILink(r.ui, r.conn.Namespace, l.WorkflowID))
+			printLodgement(r.stdout, d.ID, l, v.answerWithin > 0)
+			if l.Answered && !l.Accepted && code == ExitOK {
+				code = ExitRefused
+			}
 		}
 	}
 	return code
+}
+
+// printLodgement writes, under a submitted declaration's line, what its lodgement came to in the
+// exporter's words: refused and why, or its registration number, lane, queue priority, what
+// happens next and what the exporter can do meanwhile. waited says the starter waited for the
+// answer.
+func printLodgement(w io.Writer, id string, l clearance.Lodged, waited bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	if !l.Answered {
+		yet := "customs has not answered yet; "
+		if !waited {
+			yet = ""
+		}
+		fmt.Fprintf(tw, "  Next\t%s'starter status %s' says where the clearance stands\n", yet, id)
+		return
+	}
+	if l.Registration != nil {
+		fmt.Fprintf(tw, "  Registration\t%s, accepted %s\n", l.Registration.Number, l.Registration.Accepted.UTC().Format(time.RFC3339))
+	}
+	if !l.Accepted {
+		how := "refused at the " + words(string(l.Stage))
+		if l.RefusedAsLodged {
+			how = "refused as lodged"
+		}
+		fmt.Fprintf(tw, "  Outcome\t%s: %s\n", how, p(l.Reason))
+	}
+	if l.Lane != "" {
+		fmt.Fprintf(tw, "  Risk lane\t%s (%s)\n", l.Lane, p(strings.Join(l.LaneReasons, "; ")))
+	}
+	if l.Priority != "" {
+		fmt.Fprintf(tw, "  Priority\t%s in the officers' queues\n", l.Priority)
+	}
+	fmt.Fprintf(tw, "  Next\t%s\n", p(l.Next))
+	var can []string
+	switch {
+	case slices.Contains(l.Accepts, workflows.UpdateSupplyDocuments):
+		can = append(can, fmt.Sprintf("answer with: starter supply %s FILE", id))
+	case !l.Accepted && !l.RefusedAsLodged:
+		can = append(can, fmt.Sprintf("appeal the refusal: starter appeal %s --grounds TEXT", id))
+	}
+	if slices.Contains(l.Accepts, workflows.UpdateAmend) {
+		can = append(can, fmt.Sprintf("amend the declaration: starter amend %s FILE --reason TEXT", id))
+	}
+	if slices.Contains(l.Accepts, workflows.UpdateWithdraw) {
+		can = append(can, fmt.Sprintf("withdraw it: starter withdraw %s --reason TEXT", id))
+	}
+	for i, a := range can {
+		label := ""
+		if i == 0 {
+			label = "You can"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", label, a)
+	}
 }
 
 func readDeclaration(path string) (declaration.Declaration, error) {

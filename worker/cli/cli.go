@@ -26,9 +26,11 @@ const usage = `usage: worker [flags]
        worker healthcheck [--url URL] [--timeout D]
 
 The clearance engine's worker: the workflow and every activity on the customs-clearance task
-queue of a Temporal cluster, until SIGINT or SIGTERM, then a graceful stop. With --health-addr it
-serves /healthz (alive unless the worker failed) and /readyz (ready while its polls succeed);
-healthcheck probes them and exits 0 when healthy.
+queue of a Temporal cluster, until SIGINT or SIGTERM, then a graceful stop. It runs as build
+--build-id of the worker deployment --deployment-name, and takes work while that version is the
+deployment's current or ramping one (docs/operations.md, "Rolling out a new build"). With
+--health-addr it serves /healthz (alive unless the worker failed) and /readyz (ready while its
+polls succeed); healthcheck probes them and exits 0 when healthy.
 
 flags (connection flags default from temporal.toml and the TEMPORAL_* variables):
 `
@@ -109,8 +111,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	zl.Info("worker started", zap.String("address", o.Connect.Address), zap.String("namespace", o.Connect.Namespace),
-		zap.String("taskQueue", workflows.TaskQueue))
+	fields := []zap.Field{zap.String("address", o.Connect.Address), zap.String("namespace", o.Connect.Namespace),
+		zap.String("taskQueue", workflows.TaskQueue)}
+	if v := o.Config.Versioning; v.Enabled {
+		fields = append(fields, zap.String("deployment", v.DeploymentName), zap.String("buildID", v.BuildID), zap.String("makeCurrent", v.MakeCurrent))
+	} else {
+		fields = append(fields, zap.Bool("versioning", false))
+	}
+	zl.Info("worker started", fields...)
 	if err := e.Run(ctx, c, o.Config); err != nil {
 		zl.Error("worker failed", zap.Error(err))
 		return command.Failure

@@ -5,14 +5,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/internal/testport"
+	"github.com/medsupply/customs/logging"
 )
 
 // TestBinariesDoNotLinkTheServer lists the dependencies of the worker and of the starter: the
@@ -66,7 +72,8 @@ func TestHelpAndUsage(t *testing.T) {
 	if code := Run(context.Background(), []string{"--help"}, &out, &errOut); code != command.OK {
 		t.Errorf("--help: exit %d", code)
 	}
-	for _, want := range []string{"usage: worker [flags]", "-wait", "-fatal-polls-after", "-tls-ca-path", "worker healthcheck flags:", "-url", "3 the server could not be reached"} {
+	for _, want := range []string{"usage: worker [flags]", "-wait", "-fatal-polls-after", "-tls-ca-path", "-versioning", "-build-id", "-make-current",
+		"worker healthcheck flags:", "-url", "3 the server could not be reached"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
@@ -74,6 +81,32 @@ func TestHelpAndUsage(t *testing.T) {
 	for _, args := range [][]string{{"extra"}, {"--pollers", "1"}, {"--nope"}, {"--log-level", "loud"}} {
 		if code := Run(context.Background(), args, &out, &errOut); code != command.Usage {
 			t.Errorf("%q: exit %d, want %d", args, code, command.Usage)
+		}
+	}
+}
+
+// TestVersioningRefusals: a version the server would refuse, or an unknown --make-current, is
+// refused before the worker opens anything, naming the flag or variable.
+func TestVersioningRefusals(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--make-current", "sometimes"}, "", `--make-current "sometimes": want never, if-none or always`},
+		{[]string{"--deployment-name", "customs:worker"}, "", `--deployment-name "customs:worker": must not contain '.' or ':'`},
+		{[]string{"--build-id", "__mine"}, "", `--build-id "__mine": must not start with '__'`},
+		{nil, "maybe", `CUSTOMS_VERSIONING="maybe": want true or false`},
+	} {
+		t.Setenv("CUSTOMS_VERSIONING", c.env)
+		dir := t.TempDir()
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), append([]string{"--data-dir", dir, "--address", "127.0.0.1:1"}, c.args...), &out, &errOut)
+		if code != command.Usage || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%q (CUSTOMS_VERSIONING=%q): exit %d, stderr %q; want exit 2 and %q", c.args, c.env, code, errOut.String(), c.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("%q: the worker wrote to its data directory before refusing", c.args)
 		}
 	}
 }
@@ -121,6 +154,22 @@ func TestWorkerWaitsForTheServerThenServesReady(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz never answered 200:\n%s", logs.String())
+		}
+	}
+	// By default the worker is a version of its deployment, named by its build, and on a fresh
+	// deployment it makes itself current: new clearances go to it.
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: "default", Logger: logging.NewSDKLogger(zap.NewNop())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		d, err := c.WorkerDeploymentClient().GetHandle(connect.DefaultDeploymentName).Describe(ctx, client.WorkerDeploymentDescribeOptions{})
+		if cur := d.Info.RoutingConfig.CurrentVersion; err == nil && cur != nil && cur.BuildID == command.BuildID() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker's build %s never became current: %+v, %v\n%s", command.BuildID(), d.Info.RoutingConfig, err, logs.String())
 		}
 	}
 	cancel()

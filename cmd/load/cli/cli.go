@@ -59,6 +59,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	studyAt := fs.String("study-at", "", "comma-separated numbers of clearances (ascending, for example 1000,10000,100000): clear each --examples once, start copies of them (declaration, search attributes, study memo) that no worker runs, and time the Time Release Study's read at each number")
 	reads := fs.Int("reads", 3, "with --study-at: reads timed at each number (the median is reported)")
 	studyPlain := fs.Bool("study-plain", false, "with --study-at: also time the plain reader at each number (one listing of pages, the study's reader before ranges), taking turns with the default one")
+	backlog := fs.String("backlog", "", "lodge -n clearances behind a stopped worker, then --behind more after them, start the worker and time each one's lodgement to release, beside --behind lodged on the idle server: \"expedited\" lodges expedited copies of --examples behind them (priority), \"exporter\" lodges the other exporters' --examples behind the first one's (fairness); use green-lane --examples")
+	behind := fs.Int("behind", 20, "with --backlog: declarations lodged behind the backlog, and on the idle server")
 	cpuProfile := fs.String("cpu-profile", "", "write this process's processor profile (its workers and clients) to this file, for go tool pprof")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
@@ -66,6 +68,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *n <= 0 || *concurrency <= 0 || *rate < 0 || *rounds <= 0 {
 		fmt.Fprintln(stderr, "load: -n, --concurrency and --rounds must be positive, --rate not negative")
+		return command.Usage
+	}
+	switch {
+	case *backlog != "" && *backlog != loadgen.BacklogExpedited && *backlog != loadgen.BacklogExporter:
+		fmt.Fprintf(stderr, "load: --backlog %q: want %s or %s\n", *backlog, loadgen.BacklogExpedited, loadgen.BacklogExporter)
+		return command.Usage
+	case *backlog != "" && !*inProcess:
+		fmt.Fprintln(stderr, "load: --backlog stops and starts the clearance worker: it runs it in this process (--worker)")
+		return command.Usage
+	case *backlog != "" && *behind <= 0:
+		fmt.Fprintf(stderr, "load: --behind %d: must be positive\n", *behind)
 		return command.Usage
 	}
 	if *cpuProfile != "" {
@@ -111,6 +124,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer c.Close()
 
+	// startWorker starts a clearance worker in this process (--backlog stops and starts it).
+	var startWorker func() (func(), error)
 	if *inProcess {
 		if ecfg.DataDir == "data" {
 			dir, err := os.MkdirTemp("", "load-")
@@ -136,19 +151,37 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "load: close engine: %v\n", err)
 			}
 		}()
-		w := e.NewWorker(c, ecfg)
-		bw := worker.New(c, loadgen.BaselineTaskQueue, ecfg.SDKWorkerOptions())
-		loadgen.RegisterBaseline(bw)
-		for _, x := range []worker.Worker{w, bw} {
-			if err := x.Start(); err != nil {
-				fmt.Fprintf(stderr, "load: %v\n", err)
-				return command.Failure
+		startWorker = func() (func(), error) {
+			w := e.NewWorker(c, ecfg)
+			if err := w.Start(); err != nil {
+				return nil, err
 			}
-			defer x.Stop()
+			return w.Stop, nil
+		}
+		if *backlog == "" {
+			w := e.NewWorker(c, ecfg)
+			bw := worker.New(c, loadgen.BaselineTaskQueue, ecfg.SDKWorkerOptions())
+			loadgen.RegisterBaseline(bw)
+			for _, x := range []worker.Worker{w, bw} {
+				if err := x.Start(); err != nil {
+					fmt.Fprintf(stderr, "load: %v\n", err)
+					return command.Failure
+				}
+				defer x.Stop()
+			}
 		}
 	}
 
 	prefix := fmt.Sprintf("load-%d", time.Now().Unix())
+	if *backlog != "" {
+		return runBacklog(ctx, c, loadgen.BacklogOptions{
+			Options: loadgen.Options{N: *n, Concurrency: *concurrency, Rate: *rate, Templates: templates, Prefix: prefix},
+			Mode:    *backlog, Behind: *behind, Namespace: conn.Namespace, StartWorker: startWorker,
+			Log: func(format string, args ...any) {
+				fmt.Fprintf(stderr, "load: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+			},
+		}, *asJSON, stdout, stderr)
+	}
 	if *studyAt != "" {
 		sizes, err := parseSizes(*studyAt)
 		if err != nil || *reads <= 0 {
@@ -305,6 +338,49 @@ func parseSizes(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// runBacklog runs loadgen.RunBacklog and prints what it measured.
+func runBacklog(ctx context.Context, c client.Client, o loadgen.BacklogOptions, asJSON bool, stdout, stderr io.Writer) int {
+	r, err := loadgen.RunBacklog(ctx, c, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: --backlog: %v\n", err)
+		return command.Failure
+	}
+	if asJSON {
+		if code := printJSON(stdout, stderr, r); code != command.OK {
+			return code
+		}
+	} else {
+		reportBacklog(stdout, r)
+	}
+	if r.Errors > 0 {
+		return command.Failure
+	}
+	return command.OK
+}
+
+func reportBacklog(w io.Writer, r loadgen.BacklogResult) {
+	who := "expedited copies"
+	if r.Mode == loadgen.BacklogExporter {
+		who = "another exporter's declarations"
+	}
+	fmt.Fprintf(w, "backlog by %s: %d clearances lodged behind a stopped worker, then %d %s; lodgement to release\n", r.Mode, r.N, r.Behind, who)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\tp50\tp95\tp99\tmax\t")
+	for _, g := range []struct {
+		name string
+		l    loadgen.Latencies
+	}{{"lodged on the idle server", r.Idle}, {"lodged behind the backlog", r.BehindBacklog}, {"the backlog", r.Backlog}} {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", g.name, g.l.P50.Round(time.Millisecond), g.l.P95.Round(time.Millisecond),
+			g.l.P99.Round(time.Millisecond), g.l.Max.Round(time.Millisecond))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "backlog released at %.1f/s (its last %s after the worker started); behind the backlog / idle, p99: %.2f\n",
+		r.PerSecond, r.Drain.Round(time.Millisecond), r.Ratio())
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "%d errors; first: %s\n", r.Errors, r.FirstError)
+	}
 }
 
 // runScale runs loadgen.RunScale, printing each size's figures as they come.

@@ -1,6 +1,7 @@
 // Package cli is the command line of setup: it prepares a Temporal namespace for the clearance
-// engine on any cluster, creating the namespace if asked and missing and registering the
-// engine's custom search attributes. The setup binary is a thin wrapper over Run.
+// engine on any cluster, creating the namespace if asked and missing, registering the engine's
+// custom search attributes and, if asked, making the workers' build the current version of their
+// worker deployment. The setup binary is a thin wrapper over Run.
 package cli
 
 import (
@@ -21,9 +22,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o connect.SetupOptions
 	o.RegisterFlags(fs)
-	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable. It changes only what is missing.\n\nflags:\n")
+	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable, and with --make-current makes the workers' build the current version of their worker\ndeployment. It changes only what is missing.\n\nflags:\n")
 	if code, ok := command.NoOperands("setup", fs, args, stderr); !ok {
 		return code
+	}
+	if err := o.Versioning.Validate(true); err != nil {
+		fmt.Fprintf(stderr, "setup: %v\n", err)
+		return command.Usage
 	}
 	zl, err := logging.New("error", false)
 	if err != nil {

@@ -229,3 +229,61 @@ func TestSetupArchive(t *testing.T) {
 		t.Errorf("a cluster that does not archive: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestSetupMakesTheWorkersBuildCurrent: on a fresh deployment, --make-current if-none makes the
+// build current before any worker of it runs; a later build is left for a rollout; always makes
+// it current.
+func TestSetupMakesTheWorkersBuildCurrent(t *testing.T) {
+	ns := fmt.Sprintf("versions-%d", time.Now().UnixNano())
+	current := func() string {
+		t.Helper()
+		c, err := client.NewClientFromExisting(server.GetDefaultClient(), client.Options{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		d, err := c.WorkerDeploymentClient().GetHandle("customs-worker").Describe(context.Background(), client.WorkerDeploymentDescribeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := d.Info.RoutingConfig.CurrentVersion; v != nil {
+			return v.BuildID
+		}
+		return ""
+	}
+	for _, run := range []struct {
+		args    []string
+		says    string
+		current string
+	}{
+		{[]string{"--create-namespace", "--make-current", "if-none", "--build-id", "1.4.0"}, "worker deployment customs-worker: build 1.4.0 made current", "1.4.0"},
+		{[]string{"--make-current", "if-none", "--build-id", "1.4.0"}, "build 1.4.0 is current already", "1.4.0"},
+		{[]string{"--make-current", "if-none", "--build-id", "1.5.0"}, "build 1.4.0 is current; build 1.5.0 left to be ramped", "1.4.0"},
+		{[]string{"--make-current", "always", "--build-id", "1.5.0"}, "build 1.5.0 made current", "1.5.0"},
+		{[]string{"--build-id", "1.6.0"}, "", "1.5.0"},
+	} {
+		code, out, errOut := setup(t, append([]string{"--namespace", ns}, run.args...)...)
+		if code != 0 || !strings.Contains(out, run.says) || (run.says == "" && strings.Contains(out, "worker deployment")) {
+			t.Fatalf("setup %v: exit %d\n%s%s\nwant %q", run.args, code, out, errOut, run.says)
+		}
+		if got := current(); got != run.current {
+			t.Errorf("after setup %v the current build is %q, want %q", run.args, got, run.current)
+		}
+	}
+}
+
+func TestSetupRefusesABadVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--make-current", "sometimes"}, `--make-current "sometimes": want never, if-none or always`},
+		{[]string{"--make-current", "if-none", "--deployment-name", "customs.worker"}, `--deployment-name "customs.worker": must not contain '.' or ':'`},
+		{[]string{"--make-current", "if-none", "--build-id", ""}, "--build-id is empty"},
+	} {
+		code, out, errOut := setup(t, append([]string{"--namespace", "untouched"}, tc.args...)...)
+		if code != command.Usage || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("setup %v: exit %d, stdout %q, stderr %q; want exit 2 and %q, nothing done", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}

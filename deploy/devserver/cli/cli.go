@@ -45,6 +45,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var cfg engine.Config
 	cfg.RegisterFlags(fs)
+	// The devserver's worker is its deployment's only one: each start makes its build current.
+	cfg.Versioning.MakeCurrent = connect.CurrentAlways
+	cfg.RegisterVersioningFlags(fs)
 	memory := fs.Bool("memory", false, "keep Temporal's data in memory only (lost on exit)")
 	ip := fs.String("ip", embedded.DefaultIP, "address to bind gRPC and the Web UI to")
 	port := fs.Int("port", embedded.DefaultGRPCPort, "Temporal gRPC port")
@@ -63,10 +66,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	withAuth := fs.Bool("auth", false, "verify every caller's signed token (a development issuer keeps its key under --data-dir; go run ./cmd/token signs tokens)")
 	authPort := fs.Int("auth-port", auth.DefaultDevPort, "with --auth, the port the issuer publishes its keys on")
+	var settings embedded.Settings
+	fs.Var(&settings, "dynamic-config-value", "a setting of the Temporal server's dynamic configuration as KEY=VALUE, the value in JSON or YAML (matching.enableFairness=false), over the engine's; repeat for more")
 	pprofPort := fs.Int("pprof-port", 0, "serve this process's Go profiles (net/http/pprof: processor, heap, goroutines) on 127.0.0.1 at this port, to see where the server and the worker spend their time; 0 serves none")
 	command.Help(fs, stdout, "usage: devserver [flags]\n\nThe engine on one machine: an embedded Temporal server (SQLite file, or --memory), the Web UI\nand the clearance worker in one process, on loopback unless told otherwise. The Web UI is the\nofficers' desk: decisions through updates, no Terminate, Reset, Cancel, Signal or Start\nWorkflow (--admin-ui serves them all).\n\nflags:\n")
 	if code, ok := command.NoOperands("devserver", fs, args, stderr); !ok {
 		return code
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "devserver: %v\n", err)
+		return command.Usage
 	}
 	if *historyCache < 0 {
 		fmt.Fprintf(stderr, "devserver: --history-cache %d: give a number of workflows, or 0 for the server's default\n", *historyCache)
@@ -94,7 +103,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scfg := embedded.Config{
 		InMemory: *memory, IP: *ip, GRPCPort: *port, UIPort: *uiPort, DisableUI: *noUI, AdminUI: *adminUI,
 		Namespace: *namespace, Retention: *retention, Logger: zl, SyncNormal: *syncNormal, HistoryCache: *historyCache,
-		ArchiveDir: *archive, ArchiveDelay: *archiveDelay,
+		ArchiveDir: *archive, ArchiveDelay: *archiveDelay, Settings: settings,
 	}
 	if *pprofPort != 0 {
 		stopProfiles, err := serveProfiles(*pprofPort, zl)
@@ -196,8 +205,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cd != nil {
 		codec.Apply(&copts, cd)
 	}
+	var admin client.Options
 	if dev != nil {
-		// The worker in this process signs in as a worker.
+		// The worker in this process signs in as a worker; a worker may not change its
+		// deployment, so this process makes its version current as an administrator.
+		admin = copts
+		admin.HeadersProvider = dev.Headers(workflows.Principal{Subject: "devserver", Roles: []string{workflows.RoleAdmin}})
 		copts.HeadersProvider = dev.Headers(workflows.Principal{Subject: "devserver-worker", Roles: []string{workflows.RoleWorker}})
 	}
 	var mx *metrics.Metrics
@@ -228,6 +241,7 @@ Customs clearance engine is running.
   Temporal gRPC  %s (namespace %q)
   Web UI         %s
   Data           %s
+  Worker         %s
 
 From another terminal, follow README.md's five-minute walks: the exporter lodges, the officer
 decides, the auditor reads. Check a declaration without lodging it:
@@ -236,7 +250,7 @@ Officers' queues are list filters in the Web UI, for example
   ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
 
 Stop with Ctrl-C.
-`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir))
+`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir), workerWhat(*runWorker, cfg.Versioning))
 	if dev != nil {
 		fmt.Fprintf(stdout, `
 Authentication is on: every call needs a token from the issuer %s.
@@ -253,6 +267,15 @@ Authentication is on: every call needs a token from the issuer %s.
 		zl.Info("no worker in this process; start one with go run ./worker")
 		<-ctx.Done()
 		return 0
+	}
+	if dev != nil && cfg.Versioning.Enabled {
+		ac, err := client.DialContext(ctx, admin)
+		if err != nil {
+			zl.Error("cannot connect to the embedded server", zap.Error(err))
+			return command.Failure
+		}
+		defer ac.Close()
+		e.Deployments = ac
 	}
 	if err := e.Run(ctx, c, cfg); err != nil {
 		zl.Error("worker failed", zap.Error(err))
@@ -307,6 +330,17 @@ func devPeople(cfg engine.Config) ([]auth.Person, error) {
 		}
 	}
 	return auth.DevPeople(roster, reg.Exporters()), nil
+}
+
+// workerWhat says which worker runs in this process.
+func workerWhat(run bool, v connect.Versioning) string {
+	switch {
+	case !run:
+		return "none in this process (go run ./worker)"
+	case !v.Enabled:
+		return "unversioned"
+	}
+	return fmt.Sprintf("build %s of the worker deployment %s (--make-current %s)", v.BuildID, v.DeploymentName, v.MakeCurrent)
 }
 
 func orNone(s string) string {

@@ -114,6 +114,22 @@ func TestAuthOnTheEmbeddedDefault(t *testing.T) {
 	if code, out := submit(exporter); code != command.OK {
 		t.Errorf("the exporter lodges its own declaration: exit %d\n%s", code, out)
 	}
+	// The worker is a version of its deployment, which a worker's token may not make current:
+	// the devserver does so as an administrator, and the clearance runs.
+	if !strings.Contains(logs.String(), "Worker         build ") {
+		t.Errorf("the banner does not name the worker's build:\n%s", logs.String())
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var out, errOut bytes.Buffer
+		code := starter.Run(ctx, []string{"--address", fmt.Sprintf("127.0.0.1:%d", grpcPort), "--tls=false", "--api-key", exporter,
+			"status", "LB-2020-DE-0415"}, &out, &errOut)
+		if code == command.OK && strings.Contains(out.String(), "a document officer's decision") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clearance never reached the document officer: exit %d\n%s%s\n%s", code, out.String(), errOut.String(), logs.String())
+		}
+	}
 	// Revoked, the exporter's valid token is refused from its next call.
 	var out, errOut bytes.Buffer
 	if code := token.Run(ctx, []string{"--data-dir", dir, "--revoke", "labor-berlin"}, &out, &errOut); code != command.OK {

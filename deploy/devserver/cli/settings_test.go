@@ -1,0 +1,26 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/medsupply/customs/internal/command"
+)
+
+// A setting of the server's dynamic configuration that the server does not know, or a value it
+// does not take, is refused before anything starts, naming the flag and the key.
+func TestDynamicConfigValueRefusal(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"matching.enableFairnes=true", `unregistered key "matching.enablefairnes"`},
+		{"matching.numTaskqueueWritePartitions=one", "matching.numTaskqueueWritePartitions: validation failed"},
+		{"matching.enableFairness", "is not KEY=VALUE"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), []string{"--memory", "--dynamic-config-value", tc.value}, &out, &errOut)
+		if code != command.Usage || !strings.Contains(errOut.String(), "-dynamic-config-value") || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("--dynamic-config-value %s: exit %d, stderr %q; want %d saying %q", tc.value, code, errOut.String(), command.Usage, tc.want)
+		}
+	}
+}
