@@ -319,11 +319,21 @@ export class Desk {
     }
   }
 
+  // searchAttributes reads the Search Attributes tab. The viewer draws only the lines in view, and
+  // the server's own attributes (the worker deployment's among them) make the JSON longer than a
+  // screen: it is read with the page made tall, as the status query is.
   async searchAttributes() {
     await this.tab('Search Attributes');
-    const viewer = this.page.locator('main .cm-content[contenteditable="false"]').last();
+    const page = this.page;
+    const viewer = page.locator('main .cm-content[contenteditable="false"]').last();
     await viewer.getByText('"ClearanceStage"').waitFor();
-    return JSON.parse(await viewer.innerText());
+    await page.setViewportSize({ width: VIEWPORT.width, height: 6000 });
+    try {
+      await sleep(200);
+      return JSON.parse(await viewer.innerText());
+    } finally {
+      await page.setViewportSize(VIEWPORT);
+    }
   }
 
   // ---- decisions ----
