@@ -18,8 +18,8 @@ import (
 // checkFairness reads a dynamic configuration as the server reads its file (Compose's, or the
 // one the Helm chart renders from server.dynamicConfig): it must load without an error or a
 // warning (a key the server does not know, a value it does not take), and turn fairness on for
-// the clearances' task queue, with the priority levels the policy's keys need and its new tasks
-// in one partition.
+// the clearances' task queue, with the priority levels the policy's keys need, its new tasks in
+// one partition and the polls of the others forwarded to it.
 func checkFairness(t *testing.T, what string, b []byte) {
 	t.Helper()
 	lr := dynamicconfig.LoadYamlFile(b)
@@ -41,6 +41,9 @@ func checkFairness(t *testing.T, what string, b []byte) {
 		}
 		if n := dynamicconfig.MatchingNumTaskqueueWritePartitions.Get(col)("customs", workflows.TaskQueue, typ); n != 1 {
 			t.Errorf("%s: matching.numTaskqueueWritePartitions %d for %s: a backlog is in order within one partition only", what, n, workflows.TaskQueue)
+		}
+		if n := dynamicconfig.MatchingForwarderMaxOutstandingPolls.Get(col)("customs", workflows.TaskQueue, typ); n < 20 {
+			t.Errorf("%s: matching.forwarderMaxOutstandingPolls %d for %s: polls of the partitions without tasks wait their turn to reach the one with them", what, n, workflows.TaskQueue)
 		}
 	}
 }

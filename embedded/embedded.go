@@ -520,9 +520,11 @@ func dynamicConfig(cfg *Config) dynamicconfig.StaticClient {
 		// poll takes from whichever partition it reaches: with the server's four, an urgent task
 		// waited behind another partition's normal ones for tens of seconds (BENCHMARKS.md).
 		// Partitions spread a task queue over matching hosts; one process has one. New tasks go
-		// to the root partition; polls of the other three are forwarded to it, and whatever they
-		// held before is still drained.
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// to the root partition, and whatever the other three held before is still drained.
+		// Polls that reach them are forwarded to the root, up to 20 at once from each (the
+		// server's 1 halved the throughput).
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():  1,
+		dynamicconfig.MatchingForwarderMaxOutstandingPolls.Key(): 20,
 	}
 	if cfg.HistoryCache > 0 {
 		dc[dynamicconfig.HistoryCacheHostLevelMaxSize.Key()] = cfg.HistoryCache

@@ -135,7 +135,8 @@ func TestABacklogIsDispatchedByPriorityAndFairly(t *testing.T) {
 	}
 }
 
-// TestSettings: the embedded default turns fairness on and writes new tasks to one partition;
+// TestSettings: the embedded default turns fairness on, writes new tasks to one partition and
+// forwards the polls of the others to it;
 // a setting on the command line (--dynamic-config-value) replaces the default's; a key the server does not know, a value it does not take, or no value is refused
 // and sets nothing.
 func TestSettings(t *testing.T) {
@@ -143,8 +144,11 @@ func TestSettings(t *testing.T) {
 	if v := dynamicConfig(&Config{})[fairness]; v != true {
 		t.Errorf("%s = %v by default, want true", fairness, v)
 	}
-	if k := dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(); dynamicConfig(&Config{})[k] != 1 {
-		t.Errorf("%s = %v by default, want 1", k, dynamicConfig(&Config{})[k])
+	for k, want := range map[dynamicconfig.Key]int{dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		dynamicconfig.MatchingForwarderMaxOutstandingPolls.Key(): 20} {
+		if got := dynamicConfig(&Config{})[k]; got != want {
+			t.Errorf("%s = %v by default, want %d", k, got, want)
+		}
 	}
 	var s Settings
 	if err := s.Set("matching.enableFairness=false"); err != nil {
