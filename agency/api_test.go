@@ -135,13 +135,15 @@ func FuzzDecisionValidator(f *testing.F) {
 		`{"officer":"samr-lin","outcome":"refuse","reason":"r"}`,
 		`{"outcome":"refuse","reason":"r","extra":1}`,
 	} {
-		f.Add([]byte(s), "")
-		f.Add([]byte(s), "nmpa-tang")
+		f.Add([]byte(s), "", "")
+		f.Add([]byte(s), "nmpa-tang", NMPA)
+		f.Add([]byte(s), "nmpa-gao", SAMR)
+		f.Add([]byte(s), "nmpa-gao", "")
 	}
-	f.Fuzz(func(t *testing.T, raw []byte, subject string) {
+	f.Fuzz(func(t *testing.T, raw []byte, subject, agency string) {
 		var caller *Principal
 		if subject != "" {
-			caller = &Principal{Subject: subject}
+			caller = &Principal{Subject: subject, Agency: agency}
 		}
 		err := awaiting().validate(raw, caller)
 		if err != nil {
@@ -157,7 +159,7 @@ func FuzzDecisionValidator(f *testing.F) {
 		if d.Officer == "" && caller != nil {
 			d.Officer = caller.Subject
 		}
-		if (d.Officer != "nmpa-gao" && d.Officer != "nmpa-tang") || (caller != nil && caller.Subject != d.Officer) ||
+		if (d.Officer != "nmpa-gao" && d.Officer != "nmpa-tang") || (caller != nil && (caller.Subject != d.Officer || caller.Agency != NMPA)) ||
 			strings.TrimSpace(d.Reason) == "" || len(d.Reason) > MaxReasonBytes || len(d.Requested) > MaxRequested ||
 			(d.Outcome == OutcomeRequestInformation) != (len(d.Requested) > 0) ||
 			(d.Outcome != OutcomeGrant && d.Outcome != OutcomeRefuse && d.Outcome != OutcomeRequestInformation) {

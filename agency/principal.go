@@ -15,11 +15,13 @@ import (
 const HeaderPrincipal = "customs-principal"
 
 // Principal is a verified caller, as the frontend writes it: the token's subject (an agency
-// officer's roster ID), its roles, and for an exporter the customs code it acts for.
+// officer's roster ID), its roles, for an exporter the customs code it acts for, and the agency
+// the caller works for (NMPA, ...): the token's agency claim, which the server verified.
 type Principal struct {
 	Subject  string   `json:"subject"`
 	Roles    []string `json:"roles,omitempty"`
 	Exporter string   `json:"exporter,omitempty"`
+	Agency   string   `json:"agency,omitempty"`
 }
 
 // callerOf returns the verified caller of the request whose handler or validator runs with ctx,

@@ -244,6 +244,9 @@ func (r *review) validate(raw json.RawMessage, caller *Principal) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("malformed permit decision: data after the JSON object")
 	}
+	if caller != nil && caller.Agency != r.req.Agency {
+		return fmt.Errorf("caller: %s", foreignCaller(*caller, r.req.Agency))
+	}
 	if caller != nil && d.Officer == "" {
 		d.Officer = caller.Subject
 	}
@@ -289,6 +292,17 @@ func (r *review) validate(raw json.RawMessage, caller *Principal) error {
 		}
 	}
 	return nil
+}
+
+// foreignCaller says why a verified caller who does not work for agency (the token's agency
+// claim names another, or none) may not decide its review.
+func foreignCaller(caller Principal, agency string) string {
+	works := "works for no agency"
+	if caller.Agency != "" {
+		works = "works for " + clip(caller.Agency)
+	}
+	return fmt.Sprintf("%q %s, and this review is %s's: an agency officer decides only in their own agency",
+		clip(caller.Subject), works, agency)
 }
 
 // grant is the grant of the permit on the request at t, by officer ("" by the agency's rules).

@@ -184,7 +184,7 @@ func TestDecisionValidatorRefusesWithTheReason(t *testing.T) {
 		"not JSON":                        {raw: `grant`, want: "malformed permit decision"},
 		"an unknown field":                {raw: `{"officer":"nmpa-gao","outcome":"grant","reason":"r","permit":"X"}`, want: `unknown field "permit"`},
 		"data after the object":           {raw: grant + `{}`, want: "data after the JSON object"},
-		"another officer than the caller": {raw: grant, caller: &Principal{Subject: "nmpa-tang"}, want: `officer: "nmpa-gao" is not the caller`},
+		"another officer than the caller": {raw: grant, caller: &Principal{Subject: "nmpa-tang", Agency: NMPA}, want: `officer: "nmpa-gao" is not the caller`},
 		"while checking":                  {raw: grant, phase: PhaseChecking, want: "not awaiting an officer's decision (it is checking"},
 		"once decided":                    {raw: grant, phase: PhaseDecided, want: "not awaiting an officer's decision (it is decided"},
 		"once ended":                      {raw: grant, phase: PhaseEnded, want: "not awaiting an officer's decision (it is ended"},
@@ -219,14 +219,53 @@ func TestDecisionValidatorRefusesWithTheReason(t *testing.T) {
 	}
 }
 
+// TestDecisionValidatorRefusesACallerOfAnotherAgency: on a cluster that verifies its callers, the
+// caller's agency is the token's agency claim; a caller signed in for another agency, or for
+// none, is refused with the reason before the roster is asked, even under an ID on this
+// agency's roster and whatever the review's phase.
+func TestDecisionValidatorRefusesACallerOfAnotherAgency(t *testing.T) {
+	grant := `{"officer":"nmpa-gao","outcome":"grant","reason":"seen"}`
+	for name, c := range map[string]struct {
+		raw    string
+		caller Principal
+		phase  Phase
+		want   string
+	}{
+		"an officer of another agency": {raw: `{"outcome":"grant","reason":"r"}`, caller: Principal{Subject: "samr-lin", Roles: []string{"officer"}, Agency: SAMR},
+			want: `caller: "samr-lin" works for SAMR, and this review is NMPA's: an agency officer decides only in their own agency`},
+		"another agency's caller under an ID on the roster": {raw: grant, caller: Principal{Subject: "nmpa-gao", Roles: []string{"officer"}, Agency: SAMR},
+			want: `caller: "nmpa-gao" works for SAMR, and this review is NMPA's`},
+		"a caller of no agency under an ID on the roster": {raw: grant, caller: Principal{Subject: "nmpa-gao", Roles: []string{"officer"}},
+			want: `caller: "nmpa-gao" works for no agency, and this review is NMPA's`},
+		"an agency's name in another case": {raw: grant, caller: Principal{Subject: "nmpa-gao", Agency: "nmpa"},
+			want: `caller: "nmpa-gao" works for nmpa, and this review is NMPA's`},
+		"another agency's caller, once ended": {raw: grant, caller: Principal{Subject: "samr-lin", Agency: SAMR}, phase: PhaseEnded,
+			want: `caller: "samr-lin" works for SAMR`},
+	} {
+		r := awaiting()
+		if c.phase != "" {
+			r.status.Phase = c.phase
+		}
+		caller := c.caller
+		err := r.validate(json.RawMessage(c.raw), &caller)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	// The same officer signed in for this agency decides.
+	if err := awaiting().validate(json.RawMessage(grant), &Principal{Subject: "nmpa-gao", Roles: []string{"officer"}, Agency: NMPA}); err != nil {
+		t.Errorf("nmpa-gao signed in for NMPA: %v", err)
+	}
+}
+
 func TestDecisionValidatorTakesAnOfficerOfTheAgency(t *testing.T) {
 	for name, c := range map[string]struct {
 		raw    string
 		caller *Principal
 	}{
 		"without authentication":      {raw: `{"officer":"nmpa-gao","outcome":"grant","reason":"seen"}`},
-		"the caller as the officer":   {raw: `{"outcome":"refuse","reason":"r"}`, caller: &Principal{Subject: "nmpa-tang", Roles: []string{"officer"}}},
-		"the caller naming themself":  {raw: `{"officer":"nmpa-tang","outcome":"refuse","reason":"r"}`, caller: &Principal{Subject: "nmpa-tang"}},
+		"the caller as the officer":   {raw: `{"outcome":"refuse","reason":"r"}`, caller: &Principal{Subject: "nmpa-tang", Roles: []string{"officer"}, Agency: NMPA}},
+		"the caller naming themself":  {raw: `{"officer":"nmpa-tang","outcome":"refuse","reason":"r"}`, caller: &Principal{Subject: "nmpa-tang", Agency: NMPA}},
 		"a request for two documents": {raw: `{"officer":"nmpa-gao","outcome":"request-information","reason":"r","requested":["a","b"]}`},
 	} {
 		if err := awaiting().validate(json.RawMessage(c.raw), c.caller); err != nil {

@@ -610,7 +610,7 @@ func TestSingleWindowOfficerDecidesAsThemself(t *testing.T) {
 	run := sw.ask("caller-"+t.Name(), req)
 	sw.status(req, PhaseAwaitingOfficer)
 	c, err := client.NewClientFromExisting(sw.ac, client.Options{Namespace: Namespace(NMPA),
-		ContextPropagators: []workflow.ContextPropagator{signedIn{Principal{Subject: "nmpa-tang", Roles: []string{"officer"}}}}})
+		ContextPropagators: []workflow.ContextPropagator{signedIn{Principal{Subject: "nmpa-tang", Roles: []string{"officer"}, Agency: NMPA}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/common/authorization"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/workflows"
@@ -28,10 +29,26 @@ import (
 //   - auditor: read: list, count, describe, history, query;
 //   - admin: everything, in every namespace.
 //
+// A partner agency's callers (the token's agency claim, workflows.Principal.Agency) work in
+// their agency's namespace (agency.Namespace) and in no other, customs' included; customs' own
+// callers work in no agency's namespace. There:
+//
+//   - worker: the task traffic of the agency's worker (its Nexus tasks too) and the reads it
+//     needs; the start of the review AgencyReview on agency.TaskQueue and its cancellation,
+//     which the worker's Nexus operation makes for customs' request;
+//   - officer: read the agency's reviews (list, count, describe, history, query) and decide
+//     with the update agency.UpdateDecide (the roster says who of them decides);
+//   - auditor: an agency's clerk: read, as an officer, and decide nothing.
+//
+// No one but an admin calls the Nexus endpoints over HTTP: an agency's operation is started by
+// a clearance's command, which a customs worker completes in customs' namespace and the server
+// carries out through its internal frontend, as a system administrator.
+//
 // A refused call says why (PermissionDenied). What a call's payload says the clearance checks
 // against the verified caller the Interceptor writes into the request.
 type Authorizer struct {
-	// Namespace is the engine's namespace; calls into others are refused except to admins.
+	// Namespace is the engine's namespace, customs'; calls into others are refused except to
+	// admins and, in its own namespace, to an agency's callers.
 	Namespace string
 	// Revoked, when set, refuses the subjects it lists from their next call.
 	Revoked *Revocations
@@ -109,8 +126,19 @@ func (a *Authorizer) Authorize(_ context.Context, claims *authorization.Claims, 
 	if p.Has(workflows.RoleAdmin) {
 		return allow(&p), nil
 	}
+	if why := nexusWhy(target); why != "" {
+		return deny(fmt.Sprintf("%s (%s) may not %s in namespace %s: %s", p.Subject, roles(p), api, target.Namespace, why)), nil
+	}
+	if p.Agency != "" {
+		return a.authorizeAgency(api, p, target), nil
+	}
 	if target.Namespace != "" && target.Namespace != a.Namespace {
-		return deny(fmt.Sprintf("%s may work only in namespace %s, not %s", p.Subject, a.Namespace, target.Namespace)), nil
+		why := fmt.Sprintf("%s may work only in namespace %s, not %s", p.Subject, a.Namespace, target.Namespace)
+		if ag, ok := agencyOf(target.Namespace); ok {
+			why += fmt.Sprintf(": it is %s's, where only %s's officers and workers work (a token with the claim %s %s); "+
+				"an agency officer decides only in their agency, and only an agency's workers poll its task queue", ag, ag, ClaimAgency, ag)
+		}
+		return deny(why), nil
 	}
 	if connecting[api] {
 		return allow(&p), nil
@@ -181,6 +209,118 @@ func (a *Authorizer) why(api string, p workflows.Principal, req any) string {
 		}
 	}
 	return "not a call of this role"
+}
+
+// The Nexus service of the frontend's HTTP port (server v1.32.1, service/frontend/configs/quotas.go):
+// an operation's start or cancellation through an endpoint (DispatchByEndpoint; its Namespace is
+// the endpoint's target namespace, NexusEndpointName the endpoint), or through a namespace and
+// task queue (DispatchByNamespaceAndTaskQueue), and the completion of an operation by its
+// handler's callback (CompleteNexusOperation; its Namespace is the caller's).
+const (
+	nexusService        = "/temporal.api.nexusservice.v1.NexusService/"
+	nexusByEndpoint     = nexusService + "DispatchByEndpoint"
+	nexusByQueue        = nexusService + "DispatchByNamespaceAndTaskQueue"
+	nexusCompleteByHTTP = nexusService + "CompleteNexusOperation"
+)
+
+// nexusWhy says why only an admin calls the Nexus service directly, or returns "" for another
+// call. A clearance asks an agency by a command its worker completes in customs' namespace (the
+// server authorizes that call as any other), and the server carries the operation out through
+// its internal frontend, whose callers are system administrators; a worker-targeted endpoint's
+// completion comes back through the server itself (its callback is temporal://system).
+func nexusWhy(target *authorization.CallTarget) string {
+	switch {
+	case target.APIName == nexusByEndpoint || target.APIName == nexusByQueue:
+		ep := ""
+		if target.NexusEndpointName != "" {
+			ep = " (endpoint " + target.NexusEndpointName + ")"
+		}
+		return "only customs' workflows start an agency's operations" + ep + ", by a command a customs worker completes " +
+			"in customs' namespace, which the server carries out itself; a direct call of a Nexus endpoint is an administrator's"
+	case target.APIName == nexusCompleteByHTTP:
+		return "an operation's completion reaches the calling workflow through the server itself, not by a direct call"
+	case strings.HasPrefix(target.APIName, nexusService):
+		return "a direct call of the Nexus service is an administrator's"
+	}
+	return ""
+}
+
+// agencyOf returns the agency whose namespace ns is (agency.Namespace), false for another.
+func agencyOf(ns string) (string, bool) {
+	rest, ok := strings.CutPrefix(ns, "agency-")
+	if !ok {
+		return "", false
+	}
+	a := strings.ToUpper(rest)
+	return a, agency.CheckAgency(a) == nil && agency.Namespace(a) == ns
+}
+
+// authorizeAgency decides a call of p, who works for the partner agency p.Agency: in that
+// agency's namespace only, the agency's own calls.
+func (a *Authorizer) authorizeAgency(api string, p workflows.Principal, target *authorization.CallTarget) authorization.Result {
+	home := agency.Namespace(p.Agency)
+	if ns := target.Namespace; ns != "" && ns != home {
+		where := "namespace " + ns
+		if ns == a.Namespace {
+			where = "customs' namespace " + ns
+		} else if other, ok := agencyOf(ns); ok {
+			where = other + "'s namespace " + ns
+		}
+		return deny(fmt.Sprintf("%s works for %s and may work only in its namespace %s, not in %s: "+
+			"an agency officer decides only in their agency, and only an agency's workers poll its task queue", p.Subject, p.Agency, home, where))
+	}
+	if connecting[api] {
+		return allow(&p)
+	}
+	if why := tooLarge(target.Request); why != "" {
+		return deny(fmt.Sprintf("%s may not %s: %s", p.Subject, api, why))
+	}
+	if why := agencyWhy(api, p, target.Request); why != "" {
+		return deny(fmt.Sprintf("%s (%s of %s) may not %s in namespace %s: %s", p.Subject, roles(p), p.Agency, api, home, why))
+	}
+	return allow(&p)
+}
+
+// agencyWhy says why p, in its agency's namespace, may not make the call, or returns "".
+func agencyWhy(api string, p workflows.Principal, req any) string {
+	worker, officer := p.Has(workflows.RoleWorker), p.Has(workflows.RoleOfficer)
+	reader := officer || p.Has(workflows.RoleAuditor)
+	switch {
+	case worker && tasks[api]:
+		return ""
+	case reader && reads[api]:
+		return ""
+	}
+	switch r := req.(type) {
+	case *workflowservice.UpdateWorkflowExecutionRequest:
+		name := r.GetRequest().GetInput().GetName()
+		switch {
+		case name == agency.UpdateDecide && officer:
+			return ""
+		case name == agency.UpdateDecide:
+			return fmt.Sprintf("the update %q is an agency officer's (role %s); the roster says who of them decides", name, workflows.RoleOfficer)
+		}
+		return fmt.Sprintf("the update %q is not for an agency's callers: an agency's officer sends %q and nothing else", name, agency.UpdateDecide)
+	case *workflowservice.StartWorkflowExecutionRequest:
+		if !worker {
+			return "a review starts only for customs' request through the single window, by the agency's worker"
+		}
+		if r.GetWorkflowType().GetName() != agency.WorkflowName || r.GetTaskQueue().GetName() != agency.TaskQueue ||
+			!strings.HasPrefix(r.GetWorkflowId(), agency.IDPrefix) {
+			return fmt.Sprintf("an agency's worker starts only %s on %s, under %s<request ID>, for customs' request",
+				agency.WorkflowName, agency.TaskQueue, agency.IDPrefix)
+		}
+		return ""
+	case *workflowservice.RequestCancelWorkflowExecutionRequest:
+		if worker && strings.HasPrefix(r.GetWorkflowExecution().GetWorkflowId(), agency.IDPrefix) {
+			return ""
+		}
+		return "a review is cancelled only when customs withdraws its request, by the agency's worker"
+	case *workflowservice.SignalWorkflowExecutionRequest:
+		return fmt.Sprintf("the signal %q is not for an agency's callers: an officer decides a review with the update %q",
+			r.GetSignalName(), agency.UpdateDecide)
+	}
+	return "not a call of this role in an agency's namespace"
 }
 
 // startWhy says why p may not make the start r, or returns "": an exporter starts its own

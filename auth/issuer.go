@@ -36,6 +36,10 @@ const (
 	ClaimRoles = "customs_roles"
 	// ClaimExporter is the customs code an exporter's token acts for.
 	ClaimExporter = "customs_exporter"
+	// ClaimAgency is the partner agency (agency.NMPA, ...) an agency officer's or an agency
+	// worker's token works for: it admits the caller to that agency's namespace, and to no
+	// other.
+	ClaimAgency = "customs_agency"
 )
 
 // JWKSPath is where an Issuer publishes its public keys.
@@ -113,6 +117,9 @@ func (i *Issuer) Token(p workflows.Principal, ttl time.Duration, now time.Time) 
 	}
 	if p.Exporter != "" {
 		claims[ClaimExporter] = p.Exporter
+	}
+	if p.Agency != "" {
+		claims[ClaimAgency] = p.Agency
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = i.kid

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v4"
 	"go.temporal.io/server/common/authorization"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -30,7 +32,11 @@ type ClaimMapper struct {
 	// WorkerCertificates name the client certificates that sign a worker in without a token, by
 	// common name: an exact name, or a prefix followed by "*". The frontend's TLS verifies the
 	// certificate against its client CAs (requireClientAuth); only a verified one reaches here.
+	// Such a worker is customs': an agency's worker signs in with a token naming its agency.
 	WorkerCertificates []string
+	// Agencies are the partner agencies whose officers and workers the server admits, by the
+	// token's ClaimAgency; nil means agency.Agencies, the agencies whose checks ship.
+	Agencies []string
 }
 
 // Identity is the claims' extension: the verified caller, or why there is none.
@@ -124,15 +130,100 @@ func (m *ClaimMapper) verify(header string) (workflows.Principal, error) {
 	if p.Subject == "" {
 		return p, errors.New("the token has no subject")
 	}
-	if roles, ok := claims[ClaimRoles].([]any); ok {
-		for _, r := range roles {
-			if s, ok := r.(string); ok {
-				p.Roles = append(p.Roles, s)
+	if err := m.readClaims(claims, &p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Roles lists the roles a token may grant.
+var Roles = []string{workflows.RoleOfficer, workflows.RoleSupervisor, workflows.RoleExporter, workflows.RoleAuditor,
+	workflows.RoleWorker, workflows.RoleAdmin}
+
+// AgencyRoles are the roles a token with ClaimAgency may grant: an agency's officer (who decides
+// what the roster allows), auditor (a clerk, who reads the agency's reviews and decides nothing)
+// and worker. Supervision, exporting and administration are customs' and the cluster's.
+var AgencyRoles = []string{workflows.RoleOfficer, workflows.RoleAuditor, workflows.RoleWorker}
+
+// readClaims reads the engine's claims into p: the roles, the exporter and the agency. A claim
+// of the wrong type, a role the engine does not know, an agency the server does not admit, or
+// an agency's token with a role or an exporter that is not an agency's, is refused naming the
+// claim. Other claims (email, scope, an identity provider's own) are not the engine's and are
+// left alone.
+func (m *ClaimMapper) readClaims(claims jwt.MapClaims, p *workflows.Principal) error {
+	switch roles := claims[ClaimRoles].(type) {
+	case nil:
+	case []any:
+		for i, r := range roles {
+			s, ok := r.(string)
+			if !ok {
+				return fmt.Errorf("the token's claim %s[%d] is %s, not a role's name", ClaimRoles, i, kind(r))
 			}
+			if !slices.Contains(Roles, s) {
+				return fmt.Errorf("the token's claim %s[%d]: %q is not a role (%s)", ClaimRoles, i, clipClaim(s), strings.Join(Roles, ", "))
+			}
+			p.Roles = append(p.Roles, s)
+		}
+	default:
+		return fmt.Errorf("the token's claim %s is %s, not a list of roles", ClaimRoles, kind(roles))
+	}
+	if v, ok := claims[ClaimExporter]; ok {
+		if p.Exporter, ok = v.(string); !ok {
+			return fmt.Errorf("the token's claim %s is %s, not a customs code", ClaimExporter, kind(v))
 		}
 	}
-	p.Exporter, _ = claims[ClaimExporter].(string)
-	return p, nil
+	v, ok := claims[ClaimAgency]
+	if !ok {
+		return nil
+	}
+	agencies := m.Agencies
+	if agencies == nil {
+		agencies = agency.Agencies
+	}
+	if p.Agency, ok = v.(string); !ok {
+		return fmt.Errorf("the token's claim %s is %s, not an agency's name", ClaimAgency, kind(v))
+	}
+	if !slices.Contains(agencies, p.Agency) {
+		return fmt.Errorf("the token's claim %s: %q is not an agency on this server's single window (%s)",
+			ClaimAgency, clipClaim(p.Agency), strings.Join(agencies, ", "))
+	}
+	if p.Exporter != "" {
+		return fmt.Errorf("the token's claim %s: a caller working for agency %s acts for no exporter", ClaimExporter, p.Agency)
+	}
+	for i, r := range p.Roles {
+		if !slices.Contains(AgencyRoles, r) {
+			return fmt.Errorf("the token's claim %s[%d]: %q is not a role of a caller working for agency %s (%s)",
+				ClaimRoles, i, r, p.Agency, strings.Join(AgencyRoles, ", "))
+		}
+	}
+	return nil
+}
+
+// kind names the JSON type of a claim's value, for a refusal.
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, json.Number:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// clipClaim cuts a claim's value to 64 bytes for a refusal.
+func clipClaim(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "..."
 }
 
 // Readers are the roles that read every clearance: the staff.

@@ -399,6 +399,18 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 		ports[svc] = p
 		taken = append(taken, p)
 	}
+	// The history service delivers a Nexus operation to the worker behind an endpoint through a
+	// frontend's HTTP port (server v1.32.1, common/resource/fx.go getFrontendConnectionDetails):
+	// the internal frontend's with Auth, the frontend's without. Without one, every operation's
+	// start fails and backs off for ever.
+	nexusHTTP := primitives.FrontendService
+	if cfg.Auth != nil {
+		nexusHTTP = primitives.InternalFrontendService
+	}
+	httpPort, err := freePort(loopback, taken...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded server: HTTP port for %s: %w", nexusHTTP, err)
+	}
 
 	conf := &config.Config{}
 	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: loopback}
@@ -426,6 +438,9 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 		if svc == primitives.FrontendService {
 			rpc.BindOnIP = cfg.IP
 			host = frontendHost
+		}
+		if svc == nexusHTTP {
+			rpc.HTTPPort = httpPort
 		}
 		conf.Services[string(svc)] = config.Service{RPC: rpc}
 		hosts[svc] = static.SingleLocalHost(host)

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/health"
@@ -71,6 +72,16 @@ type Config struct {
 	// it is the deployment's current or ramping version, and says when it makes itself current
 	// (RegisterVersioningFlags). The zero value is an unversioned worker.
 	Versioning connect.Versioning
+	// Agency, when set, makes the worker a partner agency's on the single window (package
+	// agency) in place of customs' clearance worker: it runs the agency's permit reviews and its
+	// Nexus service in the agency's namespace, on agency.TaskQueue, with AgencyRoster (default
+	// the agency's built-in roster), taking requests only from AgencyCallers' namespaces.
+	Agency        string
+	AgencyRoster  string
+	AgencyCallers []string
+	// SingleWindow names the agencies whose permits customs' built-in policy asks, by their
+	// standard rules (policy.StandardAgencyRules); a policy file names its own (singleWindow).
+	SingleWindow []string
 }
 
 // RegisterFlags adds the worker's flags, with defaults from CUSTOMS_* environment variables.
@@ -90,6 +101,37 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.StickyCacheSize, "sticky-cache", 0, "workflow executions cached between tasks, process-wide (0: SDK default, 10000)")
 	fs.StringVar(&c.HealthAddr, "health-addr", os.Getenv(health.EnvAddr), "serve /healthz and /readyz on this host:port, e.g. :8080 (default off; env "+health.EnvAddr+")")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", os.Getenv("CUSTOMS_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this host:port, e.g. :9090 (default off; env CUSTOMS_METRICS_ADDR)")
+}
+
+// RegisterAgencyFlags adds --agency, --agency-roster and --agency-callers, with defaults from
+// CUSTOMS_AGENCY* environment variables.
+func (c *Config) RegisterAgencyFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Agency, "agency", os.Getenv("CUSTOMS_AGENCY"), "run a partner agency's single-window worker instead of customs' ("+
+		strings.Join(agency.Agencies, ", ")+"), in the agency's namespace (--namespace agency-<agency>; env CUSTOMS_AGENCY)")
+	fs.StringVar(&c.AgencyRoster, "agency-roster", os.Getenv("CUSTOMS_AGENCY_ROSTER"), "with --agency, the agency's officer roster JSON file (default: built in; env CUSTOMS_AGENCY_ROSTER)")
+	c.AgencyCallers = splitList(os.Getenv("CUSTOMS_AGENCY_CALLERS"))
+	c.SingleWindow = splitList(os.Getenv("CUSTOMS_SINGLE_WINDOW"))
+	fs.Func("single-window", "agencies whose permits the built-in policy asks through the single window, by their standard rules, comma-separated (NMPA,SAMR; env CUSTOMS_SINGLE_WINDOW); a --policy file names its own",
+		func(s string) error {
+			c.SingleWindow = splitList(s)
+			return nil
+		})
+	fs.Func("agency-callers", "with --agency, customs' namespace whose clearances may ask the agency; comma-separated for more (env CUSTOMS_AGENCY_CALLERS)",
+		func(s string) error {
+			c.AgencyCallers = splitList(s)
+			return nil
+		})
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // RegisterVersioningFlags adds --versioning (on by default), --deployment-name, --build-id and
@@ -117,6 +159,7 @@ func (o *WorkerOptions) RegisterFlags(fs *flag.FlagSet) {
 	o.Connect.RegisterFlags(fs)
 	o.Config.RegisterFlags(fs)
 	o.Config.RegisterVersioningFlags(fs)
+	o.Config.RegisterAgencyFlags(fs)
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.LogJSON, "log-json", false, "log JSON lines instead of console text")
 	fs.BoolVar(&o.RegisterSearchAttributes, "register-search-attributes", false,
@@ -145,6 +188,7 @@ func (c Config) Validate() error {
 	if err := c.Versioning.Validate(c.Versioning.Enabled); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateAgency())
 	return errors.Join(errs...)
 }
 
@@ -173,6 +217,9 @@ type Engine struct {
 	// (Config.Versioning.MakeCurrent); nil uses the worker's own. Where callers are verified a
 	// worker may not change its deployment, and an administrator's client can.
 	Deployments client.Client
+	// Agency is the agency's checks, for an agency's worker (Config.Agency); it has no
+	// Activities then.
+	Agency *agency.Activities
 
 	logger  *zap.Logger
 	closers []func() error
@@ -192,6 +239,9 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
 		reg = r
+	}
+	if cfg.Agency != "" {
+		return e, e.openAgency(cfg, reg)
 	}
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -230,6 +280,10 @@ func Open(cfg Config, logger *zap.Logger) (*Engine, error) {
 		logger.Info("exporters' webhooks loaded", zap.Int("endpoints", len(endpoints)))
 	}
 	source := activities.FileConfig(cfg.PolicyFile, cfg.RosterFile)
+	if len(cfg.SingleWindow) > 0 {
+		source = withSingleWindow(source, cfg.SingleWindow)
+		logger.Info("the built-in policy asks agencies' permits through the single window", zap.Strings("agencies", cfg.SingleWindow))
+	}
 	loaded, err := source()
 	if err != nil {
 		_ = e.Close()
@@ -339,7 +393,15 @@ func (c Config) SDKWorkerOptions() worker.Options {
 
 // NewWorker creates a worker on the clearance task queue with the engine's activities.
 func (e *Engine) NewWorker(c client.Client, cfg Config) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, cfg.SDKWorkerOptions())
+	return e.newWorker(c, cfg, cfg.SDKWorkerOptions())
+}
+
+// newWorker is customs' clearance worker, or the agency's (Config.Agency).
+func (e *Engine) newWorker(c client.Client, cfg Config, opts worker.Options) worker.Worker {
+	if e.Agency != nil {
+		return agency.NewWorker(c, e.Agency, cfg.AgencyCallers, opts)
+	}
+	w := worker.New(c, workflows.TaskQueue, opts)
 	Register(w, e.Activities)
 	RegisterAppeals(w, c, e.Hearings)
 	return w
@@ -389,9 +451,7 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 		default:
 		}
 	}
-	w := worker.New(c, workflows.TaskQueue, opts)
-	Register(w, e.Activities)
-	RegisterAppeals(w, c, e.Hearings)
+	w := e.newWorker(c, cfg, opts)
 	if err := w.Start(); err != nil {
 		if hs != nil {
 			hs.Failed(err)

@@ -65,3 +65,32 @@ func validateSingleWindow(rules []AgencyRule) []string {
 	}
 	return errs
 }
+
+// StandardAgencyRules are the rules of the agencies whose checks the single window ships, as the
+// export rules of spring 2020 had them: the medical products administration's registration
+// certificate for the devices and test kits of MOFCOM/GACC/NMPA announcement No. 5 (test kits and
+// reagents, medical masks, medical protective clothing, ventilators, infrared thermometers), and
+// the market regulator's list of qualified producers for the non-medical masks and respirators of
+// the announcements that followed (MOFCOM/GACC/SAMR announcement No. 12).
+var StandardAgencyRules = map[string]AgencyRule{
+	"NMPA": {Agency: "NMPA", Categories: []declaration.Category{declaration.CategoryTestKit, declaration.CategoryReagent,
+		declaration.CategoryMedicalMask, declaration.CategoryProtectiveClothing, declaration.CategoryVentilator, declaration.CategoryThermometer},
+		Reason: "NMPA medical device registration certificate (MOFCOM/GACC/NMPA announcement No. 5 of 2020)"},
+	"SAMR": {Agency: "SAMR", Categories: []declaration.Category{declaration.CategoryFaceMask, declaration.CategoryRespirator},
+		Reason: "producer on SAMR's list of qualified producers (MOFCOM/GACC/SAMR announcement No. 12 of 2020)"},
+}
+
+// StandardSingleWindow returns the standard rules of the agencies named, in that order; an
+// agency without standard rules is an error.
+func StandardSingleWindow(agencies []string) ([]AgencyRule, error) {
+	var rules []AgencyRule
+	for _, a := range agencies {
+		r, ok := StandardAgencyRules[a]
+		if !ok {
+			return nil, fmt.Errorf("%q has no standard rules (NMPA, SAMR); name its lines in the policy's singleWindow", declaration.Clip(a, 40))
+		}
+		r.Categories = slices.Clone(r.Categories)
+		rules = append(rules, r)
+	}
+	return rules, nil
+}

@@ -193,6 +193,9 @@ func next(s Status, l Lodgement) string {
 			asked = strings.Join(s.Waiting.Requested, ", ")
 		}
 		return fmt.Sprintf("customs asks you for %s, due %s; without them the declaration lapses", asked, due(s.Waiting))
+	case s.Waiting != nil && s.Waiting.For == WaitingForAgency:
+		return fmt.Sprintf("waiting for the permit of %s, which reviews it in its own system; the release begins once granted",
+			strings.Join(s.Waiting.Agencies, " and "))
 	case s.Waiting != nil:
 		return fmt.Sprintf("waiting for %s decision on the %s, due %s", officersOf(s.Waiting.Role), spoken(string(s.Stage)), due(s.Waiting))
 	case len(s.Timeline) > 0 && !s.Timeline[0].Ended.IsZero() && s.Stage != s.Timeline[0].Stage:

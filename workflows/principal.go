@@ -31,11 +31,13 @@ const (
 )
 
 // Principal is a verified caller: the token's subject (an officer's roster ID, an exporter's
-// user), its roles, and for an exporter the customs code it acts for.
+// user), its roles, for an exporter the customs code it acts for, and for an agency's officer or
+// worker the partner agency of the single window it works for.
 type Principal struct {
 	Subject  string   `json:"subject"`
 	Roles    []string `json:"roles,omitempty"`
 	Exporter string   `json:"exporter,omitempty"`
+	Agency   string   `json:"agency,omitempty"`
 }
 
 // Has reports whether p holds role.

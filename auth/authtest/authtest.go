@@ -1,6 +1,7 @@
 // Package authtest starts, for tests, a real Temporal server that verifies every caller as
 // devserver --auth and cmd/server do: an issuer publishing its keys over HTTP, the engine's claim
-// mapper, authorizer and principal interceptor, and a clearance worker signed in as a worker.
+// mapper, authorizer and principal interceptor, and a clearance worker signed in as a worker;
+// with WithAgencies, the partner agencies' namespaces of the single window too.
 package authtest
 
 import (
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
@@ -37,9 +39,27 @@ type Stack struct {
 	Revoked *auth.Revocations
 }
 
+// Option changes what Start sets up.
+type Option func(*options)
+
+type options struct {
+	agencies []string
+}
+
+// WithAgencies also puts agencies on the server's single window, as an admin (agency.Setup):
+// their namespaces (agency.Namespace), the search attributes of their officers' queues and their
+// Nexus endpoints, for customs' namespace. It starts no agency's worker.
+func WithAgencies(agencies ...string) Option {
+	return func(o *options) { o.agencies = append(o.agencies, agencies...) }
+}
+
 // Start starts a Stack, stopped when t ends. Under -short it skips t.
-func Start(t *testing.T) *Stack {
+func Start(t *testing.T, opts ...Option) *Stack {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
@@ -82,7 +102,28 @@ func Start(t *testing.T) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
+	if len(o.agencies) > 0 {
+		admin := s.Client(t, workflows.Principal{Subject: "admin-setup", Roles: []string{workflows.RoleAdmin}})
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer scancel()
+		if err := agency.Setup(sctx, admin, ns, o.agencies...); err != nil {
+			t.Fatalf("put %v on the single window: %v", o.agencies, err)
+		}
+	}
 	return s
+}
+
+// ClientIn dials the server's namespace ns with an hour's token for p: an agency's namespace
+// (agency.Namespace) for an agency's officer or worker.
+func (s *Stack) ClientIn(t *testing.T, ns string, p workflows.Principal) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.Server.FrontendAddress(), Namespace: ns,
+		HeadersProvider: Bearer(s.Token(t, p, time.Hour)), Logger: logging.NewSDKLogger(zap.NewNop())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // Token signs a token for p, valid for ttl.

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/medsupply/customs/agency"
 	appealpkg "github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/codec"
@@ -653,10 +654,14 @@ func printStatus(w io.Writer, s workflows.Status) {
 			if len(wt.Requested) > 0 {
 				fmt.Fprintf(tw, "Documents\t%s\n", p(strings.Join(wt.Requested, ", ")))
 			}
+		} else if wt.For == workflows.WaitingForAgency {
+			fmt.Fprintf(tw, "Waiting for\tthe permit of %s, which reviews it in its own system; the release begins once granted\n",
+				p(strings.Join(wt.Agencies, " and ")))
 		} else {
 			fmt.Fprintf(tw, "Waiting for\t%s decision on the %s, due %s\n", officerOf(wt.Role), words(string(s.Stage)), due)
 		}
 	}
+	printPermits(tw, s.Permits)
 	if s.Stage != "" {
 		fmt.Fprintf(tw, "Stage\t%s\n", words(string(s.Stage)))
 	}
@@ -966,6 +971,39 @@ func (r *runner) wait(ctx context.Context, args []string) int {
 	return ResultCode(res.State)
 }
 
+// printPermits writes the partner agencies' permits the clearance asked through the single
+// window, one line each: the latest request of each agency says where it stands.
+func printPermits(tw io.Writer, permits []workflows.PermitRecord) {
+	for i, pr := range permits {
+		label := ""
+		if i == 0 {
+			label = "Permits"
+		}
+		fmt.Fprintf(tw, "%s\t%s (lines %s): %s\n", label, pr.Agency, p(strings.Join(pr.Lines, ", ")), permitState(pr))
+	}
+}
+
+// permitState says where a permit request stands, in the exporter's words.
+func permitState(pr workflows.PermitRecord) string {
+	switch r := pr.Result; {
+	case r == nil && pr.Withdrawn:
+		return "request withdrawn"
+	case r == nil:
+		return "asked " + pr.Asked.UTC().Format(time.RFC3339) + ", the agency reviews it"
+	case r.Disposition == agency.Granted:
+		return fmt.Sprintf("granted, permit %s valid until %s", p(r.Permit), r.ValidUntil.UTC().Format("2006-01-02"))
+	case r.Disposition == agency.Refused:
+		return "refused: " + p(r.Reason)
+	case r.Disposition == agency.InformationNeeded:
+		s := "more information needed: " + p(r.Reason)
+		if len(r.Requested) > 0 {
+			s += " (" + p(strings.Join(r.Requested, ", ")) + ")"
+		}
+		return s + "; the agency is asked again with the declaration as it then stands (starter amend)"
+	}
+	return string(pr.Result.Disposition)
+}
+
 // ResultCode is the exit code of wait for a final state.
 func ResultCode(s workflows.State) int {
 	switch s {
@@ -994,6 +1032,7 @@ func printResult(w io.Writer, r workflows.Result) {
 	if r.Reason != "" {
 		fmt.Fprintf(tw, "Reason\t%s\n", p(r.Reason))
 	}
+	printPermits(tw, r.Permits)
 	verdict := "within"
 	if !r.WithinStandard {
 		verdict = "over"

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
@@ -149,4 +150,36 @@ func TestRequestForInformationSaysWhatToRun(t *testing.T) {
 		t.Fatalf("supply with the example: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	e.awaitState(ref, workflows.StateAwaitingOfficer)
+}
+
+// TestStatusNamesTheAgenciesPermits: a clearance whose release waits on partner agencies says
+// whose permit it waits for, and where each permit stands, never the officer it does not wait
+// for nor a due time it does not have.
+func TestStatusNamesTheAgenciesPermits(t *testing.T) {
+	asked := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	s := workflows.Status{DeclarationID: "YJ-2020-IT-0427", Exporter: "3302960543", State: workflows.StateAwaitingAgency,
+		Phase: workflows.PhaseAwaitingAgency, Stage: policy.StageCertificationCheck,
+		Waiting: &workflows.Waiting{For: workflows.WaitingForAgency, Agencies: []string{"SAMR"}, Since: asked}}
+	s.Permits = []workflows.PermitRecord{
+		{Agency: "NMPA", Lines: []string{"1"}, Asked: asked, Result: &agency.PermitResult{Agency: "NMPA", Disposition: agency.Granted,
+			Permit: "NMPA-2026-PVHFU6A4EJ", ValidUntil: asked.Add(90 * 24 * time.Hour)}},
+		{Agency: "SAMR", Lines: []string{"1", "2"}, Asked: asked, Result: &agency.PermitResult{Agency: "SAMR",
+			Disposition: agency.InformationNeeded, Reason: "the listing lapsed", Requested: []string{"renewed listing"}}},
+		{Agency: "SAMR", Lines: []string{"1", "2"}, Asked: asked.Add(time.Hour)},
+	}
+	out := printed(s)
+	lacksJargon(t, out)
+	for _, want := range []string{
+		"Waiting for  the permit of SAMR, which reviews it in its own system; the release begins once granted",
+		"Permits      NMPA (lines 1): granted, permit NMPA-2026-PVHFU6A4EJ valid until 2027-03-03",
+		"SAMR (lines 1, 2): more information needed: the listing lapsed (renewed listing); the agency is asked again",
+		"SAMR (lines 1, 2): asked 2026-12-03T10:00:00Z, the agency reviews it",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "officer's decision") || strings.Contains(out, "0001-01-01") {
+		t.Errorf("an agency's wait described as an officer's:\n%s", out)
+	}
 }

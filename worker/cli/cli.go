@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/engine"
 	"github.com/medsupply/customs/health"
@@ -31,6 +33,11 @@ queue of a Temporal cluster, until SIGINT or SIGTERM, then a graceful stop. It r
 deployment's current or ramping one (docs/operations.md, "Rolling out a new build"). With
 --health-addr it serves /healthz (alive unless the worker failed) and /readyz (ready while its
 polls succeed); healthcheck probes them and exits 0 when healthy.
+
+With --agency NMPA (or SAMR) it is instead that partner agency's worker on the single window: the
+agency's permit reviews and its Nexus service, on task queue agency-review of the agency's
+namespace (--namespace agency-nmpa), answering the clearances of --agency-callers' namespace
+(docs/single-window.md).
 
 flags (connection flags default from temporal.toml and the TEMPORAL_* variables):
 `
@@ -60,7 +67,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := command.NoOperands("worker", fs, args, stderr); !ok {
 		return code
 	}
-	if err := o.Config.Validate(); err != nil {
+	if err := errors.Join(o.Config.Validate(), o.Config.CheckAgencyNamespace(o.Connect.Namespace)); err != nil {
 		fmt.Fprintf(stderr, "worker: %v\n", err)
 		return command.Usage
 	}
@@ -98,7 +105,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command.DialCode(err)
 	}
 	defer c.Close()
-	if o.RegisterSearchAttributes {
+	if o.RegisterSearchAttributes && o.Config.Agency != "" {
+		zl.Info("an agency's search attributes are registered by setup --agencies, with its namespace and endpoint")
+	} else if o.RegisterSearchAttributes {
 		if err := connect.RegisterSearchAttributes(ctx, c, o.Connect.Namespace); err != nil {
 			zl.Error("cannot register search attributes", zap.Error(err))
 			return 1
@@ -106,13 +115,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if mx != nil {
 		go func() {
-			if err := mx.Run(ctx, o.Config.MetricsAddr, c, o.Connect.Namespace); err != nil {
+			run := func() error { return mx.Run(ctx, o.Config.MetricsAddr, c, o.Connect.Namespace) }
+			if o.Config.Agency != "" {
+				// The open clearances' gauges are customs'; an agency's worker serves the SDK's metrics.
+				run = func() error { return mx.Serve(ctx, o.Config.MetricsAddr) }
+			}
+			if err := run(); err != nil {
 				zl.Error("metrics endpoint", zap.Error(err))
 			}
 		}()
 	}
+	taskQueue := workflows.TaskQueue
+	if o.Config.Agency != "" {
+		taskQueue = agency.TaskQueue
+	}
 	fields := []zap.Field{zap.String("address", o.Connect.Address), zap.String("namespace", o.Connect.Namespace),
-		zap.String("taskQueue", workflows.TaskQueue)}
+		zap.String("taskQueue", taskQueue)}
+	if o.Config.Agency != "" {
+		fields = append(fields, zap.String("agency", o.Config.Agency), zap.Strings("callers", o.Config.AgencyCallers))
+	}
 	if v := o.Config.Versioning; v.Enabled {
 		fields = append(fields, zap.String("deployment", v.DeploymentName), zap.String("buildID", v.BuildID), zap.String("makeCurrent", v.MakeCurrent))
 	} else {

@@ -111,6 +111,34 @@ func TestVersioningRefusals(t *testing.T) {
 	}
 }
 
+// An agency's worker that could not serve its agency's endpoint, or a single window the built-in
+// policy has no rules for, is refused before anything starts, naming the flag.
+func TestAgencyRefusals(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--agency", "nmpa", "--agency-callers", "customs", "--namespace", "agency-nmpa"}, "--agency: "},
+		{[]string{"--agency", "WHO", "--agency-callers", "customs", "--namespace", "agency-who"}, "--agency-roster: roster: WHO has no built-in roster; give its roster file"},
+		{[]string{"--agency", "NMPA", "--namespace", "agency-nmpa"}, "--agency-callers: missing: name customs' namespace"},
+		{[]string{"--agency", "NMPA", "--agency-callers", "customs", "--namespace", "customs"}, "--namespace customs: NMPA's worker works in namespace agency-nmpa"},
+		{[]string{"--agency", "SAMR", "--agency-callers", "agency-samr", "--namespace", "agency-samr"}, "--agency-callers agency-samr: that is SAMR's own namespace"},
+		{[]string{"--agency-callers", "customs"}, "give --agency too"},
+		{[]string{"--single-window", "NMPA,WHO"}, `--single-window: "WHO" has no standard rules`},
+		{[]string{"--single-window", "NMPA", "--policy", "policy.json"}, "--single-window is for the built-in policy"},
+	} {
+		dir := t.TempDir()
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), append([]string{"--data-dir", dir, "--address", "127.0.0.1:1"}, c.args...), &out, &errOut)
+		if code != command.Usage || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and %q", c.args, code, errOut.String(), c.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("%q: the worker wrote to its data directory before refusing", c.args)
+		}
+	}
+}
+
 // TestWorkerWaitsForTheServerThenServesReady starts the worker before any server listens: with
 // --wait it keeps trying, and once the server is up the worker polls and /readyz answers 200 (its
 // polls are watched on its own connection); without --wait it exits 3 at once.

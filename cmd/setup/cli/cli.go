@@ -9,6 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+
+	"github.com/medsupply/customs/agency"
 
 	"github.com/medsupply/customs/internal/command"
 
@@ -22,7 +28,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o connect.SetupOptions
 	o.RegisterFlags(fs)
-	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable, and with --make-current makes the workers' build the current version of their worker\ndeployment. It changes only what is missing.\n\nflags:\n")
+	var agencies []string
+	fs.Func("agencies", "put partner agencies on the single window for this namespace, comma-separated ("+strings.Join(agency.Agencies, ",")+
+		"): each agency's namespace, its search attributes and its Nexus endpoint, which this namespace's clearances call (needs operator rights)",
+		func(s string) error {
+			agencies = nil
+			for _, a := range strings.Split(s, ",") {
+				if a = strings.TrimSpace(a); a == "" {
+					continue
+				}
+				if err := agency.CheckAgency(a); err != nil {
+					return err
+				}
+				agencies = append(agencies, a)
+			}
+			return nil
+		})
+	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable, and with --make-current makes the workers' build the current version of their worker\ndeployment. With --agencies it puts partner agencies on the single window: their namespaces,\nsearch attributes and Nexus endpoints. It changes only what is missing.\n\nflags:\n")
 	if code, ok := command.NoOperands("setup", fs, args, stderr); !ok {
 		return code
 	}
@@ -40,5 +62,30 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "setup: %v\n", err)
 		return command.CodeOf(err)
 	}
+	if len(agencies) > 0 {
+		if err := setupAgencies(ctx, o, agencies, logging.NewSDKLogger(zl), stdout); err != nil {
+			fmt.Fprintf(stderr, "setup: --agencies: %v\n", err)
+			return command.CodeOf(err)
+		}
+	}
 	return command.OK
+}
+
+// setupAgencies puts the agencies on the single window of o's namespace.
+func setupAgencies(ctx context.Context, o connect.SetupOptions, agencies []string, logger log.Logger, out io.Writer) error {
+	c, err := connect.DialWait(ctx, o.Connect, logger, o.Wait)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, o.Wait+30*time.Second)
+	defer cancel()
+	if err := agency.Setup(ctx, c, o.Connect.Namespace, agencies...); err != nil {
+		return err
+	}
+	for _, a := range agencies {
+		fmt.Fprintf(out, "agency %s: namespace %s, Nexus endpoint %s to task queue %s, called from namespace %s\n",
+			a, agency.Namespace(a), agency.EndpointName(a), agency.TaskQueue, o.Connect.Namespace)
+	}
+	return nil
 }

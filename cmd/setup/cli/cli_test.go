@@ -91,6 +91,32 @@ func TestSetupOnExistingNamespace(t *testing.T) {
 	assertSearchAttributes(t, server.GetDefaultClient(), ns)
 }
 
+func TestSetupPutsAgenciesOnTheSingleWindow(t *testing.T) {
+	ns := server.GetDefaultNamespace()
+	for i := range 2 {
+		code, out, errOut := setup(t, "--namespace", ns, "--agencies", "NMPA,SAMR")
+		if code != 0 || !strings.Contains(out, "agency NMPA: namespace agency-nmpa, Nexus endpoint agency-nmpa to task queue agency-review, called from namespace "+ns) ||
+			!strings.Contains(out, "agency SAMR: namespace agency-samr") {
+			t.Fatalf("run %d: exit %d\n%s%s", i+1, code, out, errOut)
+		}
+	}
+	ctx := context.Background()
+	c := server.GetDefaultClient()
+	for _, a := range []string{"nmpa", "samr"} {
+		if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "agency-" + a}); err != nil {
+			t.Errorf("namespace agency-%s: %v", a, err)
+		}
+		eps, err := c.OperatorService().ListNexusEndpoints(ctx, &operatorservice.ListNexusEndpointsRequest{Name: "agency-" + a})
+		if err != nil || len(eps.GetEndpoints()) != 1 {
+			t.Fatalf("endpoint agency-%s: %v, %v", a, eps, err)
+		}
+		w := eps.GetEndpoints()[0].GetSpec().GetTarget().GetWorker()
+		if w.GetNamespace() != "agency-"+a || w.GetTaskQueue() != "agency-review" {
+			t.Errorf("endpoint agency-%s routes to %v", a, w)
+		}
+	}
+}
+
 func TestSetupRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -102,6 +128,7 @@ func TestSetupRefuses(t *testing.T) {
 		{"short retention", []string{"--namespace", "short", "--create-namespace", "--retention", "1h"}, 1, "at least 24h"},
 		{"argument", []string{"extra"}, 2, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},
+		{"unknown agency", []string{"--agencies", "NMPA,nmpa"}, 2, `invalid value "NMPA,nmpa" for flag -agencies`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := setup(t, tc.args...)

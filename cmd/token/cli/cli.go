@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/policy"
@@ -25,8 +26,7 @@ import (
 )
 
 // roles are the roles a token may grant.
-var roles = []string{workflows.RoleOfficer, workflows.RoleSupervisor, workflows.RoleExporter, workflows.RoleAuditor,
-	workflows.RoleWorker, workflows.RoleAdmin}
+var roles = auth.Roles
 
 var exporterCode = regexp.MustCompile(`^[0-9A-Z]{10}$`)
 
@@ -43,12 +43,12 @@ func (r *roleList) Set(v string) error {
 
 // Flags are the command line's flags.
 type Flags struct {
-	DataDir, IP, Subject, Exporter, Revoke, IssuerURL, Out string
-	Backchannel, UICallback, UISecret                      string
-	Port                                                   int
-	Roles                                                  roleList
-	TTL                                                    time.Duration
-	Serve                                                  bool
+	DataDir, IP, Subject, Exporter, Agency, Revoke, IssuerURL, Out string
+	Backchannel, UICallback, UISecret                              string
+	Port                                                           int
+	Roles                                                          roleList
+	TTL                                                            time.Duration
+	Serve                                                          bool
 }
 
 // RegisterFlags defines the flags on fs.
@@ -59,6 +59,9 @@ func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.Subject, "subject", "", "who the token is for: an officer's roster ID, an exporter's user, an auditor (required)")
 	fs.Var(&f.Roles, "role", "a role the token grants, repeatable: "+strings.Join(roles, ", ")+" (default exporter with --exporter)")
 	fs.StringVar(&f.Exporter, "exporter", "", "with role exporter: the 10-character customs code the token acts for")
+	fs.StringVar(&f.Agency, "agency", "", "the partner agency the token works for on the single window ("+strings.Join(agency.Agencies, ", ")+
+		"): an agency officer's (--role officer, a --subject on the agency's roster), a clerk's (--role auditor) or the agency's worker's (--role worker); "+
+		"it admits the token to the agency's namespace ("+agency.Namespace(agency.NMPA)+", ...) and to no other")
 	fs.DurationVar(&f.TTL, "ttl", 8*time.Hour, "how long the token is valid")
 	fs.StringVar(&f.Out, "out", "", "write the token to this file (mode 0600, replaced whole) instead of printing it")
 	fs.StringVar(&f.Revoke, "revoke", "", "instead of signing a token: revoke this subject; the devserver refuses its tokens from its next call")
@@ -75,7 +78,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f Flags
 	f.RegisterFlags(fs)
-	command.Help(fs, stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE] [flags]\n       token --revoke ID\n       token --serve [--issuer-url URL]\n\nSigns a token for one caller with the key of devserver --auth, and prints it; revokes a\ncaller, whose tokens the devserver then refuses; or serves the issuer's keys on its own.\n\nflags:\n")
+	command.Help(fs, stdout, "usage: token --subject ID [--role ROLE]... [--exporter CODE | --agency AGENCY] [flags]\n       token --revoke ID\n       token --serve [--issuer-url URL]\n\nSigns a token for one caller with the key of devserver --auth, and prints it; revokes a\ncaller, whose tokens the devserver then refuses; or serves the issuer's keys on its own.\n\nflags:\n")
 	if code, ok := command.NoOperands("token", fs, args, stderr); !ok {
 		return code
 	}
@@ -112,6 +115,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.Exporter != "" && !slices.Contains(rs, workflows.RoleExporter) {
 		problems = append(problems, "--exporter: only an exporter's token acts for an exporter code")
 	}
+	problems = append(problems, agencyProblems(f.Agency, rs)...)
 	if f.TTL <= 0 || f.TTL > 30*24*time.Hour {
 		problems = append(problems, fmt.Sprintf("--ttl: %s is not between a second and 30 days", f.TTL))
 	}
@@ -129,7 +133,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command.Failure
 	}
 	issuer := auth.NewIssuer(url, auth.DevAudience, key)
-	tok, err := issuer.Token(workflows.Principal{Subject: f.Subject, Roles: rs, Exporter: f.Exporter}, f.TTL, time.Now())
+	tok, err := issuer.Token(workflows.Principal{Subject: f.Subject, Roles: rs, Exporter: f.Exporter, Agency: f.Agency}, f.TTL, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "token: %v\n", err)
 		return command.Failure
@@ -144,6 +148,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return command.OK
+}
+
+// agencyProblems says what is wrong with --agency a for a token with roles rs: an agency on the
+// single window, with only the roles an agency's caller holds (auth.AgencyRoles).
+func agencyProblems(a string, rs []string) []string {
+	if a == "" {
+		return nil
+	}
+	if !slices.Contains(agency.Agencies, a) {
+		return []string{fmt.Sprintf("--agency: %q is not an agency on the single window: %s", a, strings.Join(agency.Agencies, ", "))}
+	}
+	var problems []string
+	for _, r := range rs {
+		if !slices.Contains(auth.AgencyRoles, r) {
+			problems = append(problems, fmt.Sprintf("--agency: --role %s makes no sense for %s: a token working for an agency is its officer's (--role %s), "+
+				"its clerk's (--role %s) or its worker's (--role %s)", r, a, workflows.RoleOfficer, workflows.RoleAuditor, workflows.RoleWorker))
+		}
+	}
+	return problems
 }
 
 // writeToken replaces path with the token in one rename, so that a reader never sees half a

@@ -15,9 +15,12 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/workflows"
 
@@ -25,6 +28,8 @@ import (
 	"google.golang.org/grpc"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -59,6 +64,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	archive := fs.String("archive", "", "directory that keeps the history of every closed workflow past retention, for auditors (auditor replay --archive); \"\" archives nothing")
 	archiveDelay := fs.Duration("archive-delay", 0, "with --archive: a closed workflow's history is archived within this time (0: the server's default, 5m)")
 	runWorker := fs.Bool("worker", true, "run the clearance worker in this process (false: the server and UI only, for external workers)")
+	agencies := fs.String("agencies", strings.Join(agency.Agencies, ","), "partner agencies on the single window, comma-separated: their namespaces and Nexus endpoints are set up, and with --worker their workers run in this process; \"\" for none")
 	namespace := fs.String("namespace", embedded.DefaultNamespace, "namespace to create and serve")
 	retention := fs.Duration("retention", 30*24*time.Hour, "how long closed clearances are kept (set when the namespace is created)")
 	codecKeys := fs.String("codec-keys", os.Getenv(connect.EnvCodecKeys), "keyring file that encrypts payloads; the Web UI then decrypts through a codec server (env "+connect.EnvCodecKeys+")")
@@ -76,6 +82,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "devserver: %v\n", err)
 		return command.Usage
+	}
+	onWindow, err := parseAgencies(*agencies, *namespace)
+	if err != nil {
+		fmt.Fprintf(stderr, "devserver: --agencies %q: %v\n", *agencies, err)
+		return command.Usage
+	}
+	if cfg.PolicyFile == "" {
+		// The built-in policy asks the permits of the agencies this process sets up.
+		cfg.SingleWindow = onWindow
 	}
 	if *historyCache < 0 {
 		fmt.Fprintf(stderr, "devserver: --history-cache %d: give a number of workflows, or 0 for the server's default\n", *historyCache)
@@ -205,13 +220,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cd != nil {
 		codec.Apply(&copts, cd)
 	}
-	var admin client.Options
+	admin := copts
 	if dev != nil {
 		// The worker in this process signs in as a worker; a worker may not change its
-		// deployment, so this process makes its version current as an administrator.
-		admin = copts
+		// deployment, nor set up the agencies, so this process does that as an administrator.
 		admin.HeadersProvider = dev.Headers(workflows.Principal{Subject: "devserver", Roles: []string{workflows.RoleAdmin}})
 		copts.HeadersProvider = dev.Headers(workflows.Principal{Subject: "devserver-worker", Roles: []string{workflows.RoleWorker}})
+	}
+	agencyOpts := func(a string) client.Options {
+		o := copts
+		o.Namespace = agency.Namespace(a)
+		o.ConnectionOptions.DialOptions = nil // customs' worker's polls say whether it is ready
+		o.MetricsHandler = nil
+		if dev != nil {
+			o.HeadersProvider = dev.Headers(agencyWorker(a))
+		}
+		return o
 	}
 	var mx *metrics.Metrics
 	if cfg.MetricsAddr != "" {
@@ -236,12 +260,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 
+	ac, err := client.DialContext(ctx, admin)
+	if err != nil {
+		zl.Error("cannot connect to the embedded server", zap.Error(err))
+		return command.Failure
+	}
+	defer ac.Close()
+	if len(onWindow) > 0 {
+		if err := agency.Setup(ctx, ac, srv.Namespace(), onWindow...); err != nil {
+			zl.Error("cannot set up the single window's agencies", zap.Error(err))
+			return command.Failure
+		}
+		zl.Info("single window set up", zap.Strings("agencies", onWindow))
+	}
+
 	fmt.Fprintf(stdout, `
 Customs clearance engine is running.
   Temporal gRPC  %s (namespace %q)
   Web UI         %s
   Data           %s
   Worker         %s
+  Single window  %s
 
 From another terminal, follow README.md's five-minute walks: the exporter lodges, the officer
 decides, the auditor reads. Check a declaration without lodging it:
@@ -250,7 +289,7 @@ Officers' queues are list filters in the Web UI, for example
   ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
 
 Stop with Ctrl-C.
-`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir), workerWhat(*runWorker, cfg.Versioning))
+`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir), workerWhat(*runWorker, cfg.Versioning), windowWhat(onWindow, *runWorker))
 	if dev != nil {
 		fmt.Fprintf(stdout, `
 Authentication is on: every call needs a token from the issuer %s.
@@ -269,13 +308,15 @@ Authentication is on: every call needs a token from the issuer %s.
 		return 0
 	}
 	if dev != nil && cfg.Versioning.Enabled {
-		ac, err := client.DialContext(ctx, admin)
+		e.Deployments = ac
+	}
+	for _, a := range onWindow {
+		stop, err := runAgency(ctx, e, a, agencyOpts(a), srv.Namespace())
 		if err != nil {
-			zl.Error("cannot connect to the embedded server", zap.Error(err))
+			zl.Error("cannot run the agency's worker", zap.String("agency", a), zap.Error(err))
 			return command.Failure
 		}
-		defer ac.Close()
-		e.Deployments = ac
+		defer stop()
 	}
 	if err := e.Run(ctx, c, cfg); err != nil {
 		zl.Error("worker failed", zap.Error(err))
@@ -283,6 +324,71 @@ Authentication is on: every call needs a token from the issuer %s.
 	}
 	zl.Info("stopping")
 	return 0
+}
+
+// parseAgencies reads --agencies: known agencies, each once, none working in customs' namespace.
+func parseAgencies(list, namespace string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if err := agency.CheckAgency(a); err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, a) {
+			return nil, fmt.Errorf("%s is named twice", a)
+		}
+		if agency.Namespace(a) == namespace {
+			return nil, fmt.Errorf("%s works in namespace %s, which is customs' (--namespace)", a, namespace)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// agencyWorker is who an agency's worker in this process signs in as.
+func agencyWorker(a string) workflows.Principal {
+	return workflows.Principal{Subject: "devserver-" + strings.ToLower(a) + "-worker", Roles: []string{workflows.RoleWorker}, Agency: a}
+}
+
+// runAgency starts agency a's worker in its namespace with the built-in roster, answering
+// customs' namespace; stop stops it. It is unversioned: a review is short, and nothing else
+// runs on its task queue.
+func runAgency(ctx context.Context, e *engine.Engine, a string, opts client.Options, customs string) (stop func(), err error) {
+	acts, err := agency.NewActivities(a, e.Activities.Registry, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to namespace %s: %w", opts.Namespace, err)
+	}
+	w := agency.NewWorker(c, acts, []string{customs}, worker.Options{Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()}})
+	if err := w.Start(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	return func() {
+		w.Stop()
+		c.Close()
+	}, nil
+}
+
+// windowWhat says which agencies are on the single window, and where their workers run.
+func windowWhat(agencies []string, run bool) string {
+	if len(agencies) == 0 {
+		return "none (--agencies)"
+	}
+	var names []string
+	for _, a := range agencies {
+		names = append(names, fmt.Sprintf("%s (namespace %s)", a, agency.Namespace(a)))
+	}
+	if !run {
+		return strings.Join(names, ", ") + "; workers: go run ./worker --agency A --namespace agency-a --agency-callers customs' namespace"
+	}
+	return strings.Join(names, ", ") + ", workers in this process"
 }
 
 // serveProfiles serves Go's profiles of this process on loopback only: they show its insides

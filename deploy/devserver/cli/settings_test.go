@@ -24,3 +24,22 @@ func TestDynamicConfigValueRefusal(t *testing.T) {
 		}
 	}
 }
+
+// An agency the single window does not know, one named twice, or one whose namespace would be
+// customs' own is refused before anything starts, naming the flag.
+func TestAgenciesRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--agencies", "NMPA,nmpa"}, `"nmpa"`},
+		{[]string{"--agencies", "NMPA,NMPA"}, "NMPA is named twice"},
+		{[]string{"--agencies", "SAMR", "--namespace", "agency-samr"}, "customs'"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), append([]string{"--memory"}, tc.args...), &out, &errOut)
+		if code != command.Usage || !strings.Contains(errOut.String(), "--agencies") || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %d saying %q", tc.args, code, errOut.String(), command.Usage, tc.want)
+		}
+	}
+}
