@@ -364,6 +364,7 @@ func (c *clearance) recheckAmended(ctx workflow.Context, stage policy.Stage) (st
 	if scope == nil {
 		return "", nil
 	}
+	c.permitsFollow(ctx, *scope)
 	rec := &c.Amendments[len(c.Amendments)-1]
 	for _, s := range c.path() {
 		if s == stage {

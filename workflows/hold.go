@@ -292,6 +292,18 @@ func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State
 	case w == wokeHistoryLong:
 		return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
 	}
+	if len(c.permitsAwaited()) > 0 {
+		// An amendment in the release stage went to an agency again (ChangePermitsFollowAmendments):
+		// the notice waits for its permit.
+		switch w, err := c.awaitAgencies(ctx); {
+		case err != nil:
+			return "", "", err
+		case w == wokeWithdrawn:
+			return c.withdrawn(), OutcomeWithdrawn, nil
+		case w == wokeHistoryLong:
+			return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
+		}
+	}
 	if err := c.release(ctx, officer); err != nil {
 		return "", "", err
 	}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,12 +52,16 @@ type PermitRecord struct {
 	Waited policy.Duration `json:"waited,omitempty"`
 	// Answered is when the agency's answer reached the clearance.
 	Answered time.Time `json:"answered,omitempty"`
-	// Withdrawn says the clearance withdrew the request unanswered, as it ended.
+	// Withdrawn says the clearance withdrew the request unanswered: as it ended, or because an
+	// amendment made the request stale.
 	Withdrawn bool `json:"withdrawn,omitempty"`
+	// Superseded says an amendment replaced the request: by a request of the amended declaration,
+	// or by none when no line needs the agency any more.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // pending reports whether the agency has not answered the request yet, and it stands.
-func (p PermitRecord) pending() bool { return p.Result == nil && !p.Withdrawn }
+func (p PermitRecord) pending() bool { return p.Result == nil && !p.Withdrawn && !p.Superseded }
 
 // latestPermits lists, for each agency asked, the index of its latest request.
 func (c *clearance) latestPermits() []int {
@@ -241,9 +246,13 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 			return wokeWithdrawn, nil // nothing more is asked of an agency for a clearance that ends
 		}
 		for _, i := range c.latestPermits() {
-			if p := c.Permits[i]; p.Withdrawn || (p.Result != nil && p.Result.Disposition != agency.Granted) {
+			if p := c.Permits[i]; !p.Superseded && (p.Withdrawn || (p.Result != nil && p.Result.Disposition != agency.Granted)) {
 				c.askAnew(ctx, p)
 			}
+		}
+		if a := c.permitUnobtainable(); a != "" && c.rel.permitsFollowAmendments(ctx) {
+			c.refuseForAgency(ctx, a, "", fmt.Sprintf("no permit after the %d requests a clearance makes", MaxPermits), ViaAgency, false)
+			return wokeWithdrawn, nil
 		}
 		awaited := c.permitsAwaited()
 		if len(awaited) == 0 {
@@ -315,12 +324,78 @@ func (c *clearance) withdrawPermits(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return len(c.permitCalls) == 0 })
 }
 
+// permitUnobtainable names an agency whose permit the release needs but that neither granted it
+// nor has a request pending, and that cannot be asked again: the clearance has made MaxPermits
+// requests. It returns "" when there is none.
+func (c *clearance) permitUnobtainable() string {
+	for _, i := range c.latestPermits() {
+		p := c.Permits[i]
+		if !p.Superseded && !p.pending() && (p.Result == nil || p.Result.Disposition != agency.Granted) {
+			return p.Agency
+		}
+	}
+	return ""
+}
+
+// permitsFollow brings the permit requests in line with the amended declaration, as
+// ChangePermitsFollowAmendments says, once an amendment of scope is applied.
+func (c *clearance) permitsFollow(ctx workflow.Context, scope AmendedScope) {
+	type ask struct {
+		rule   policy.AgencyRule
+		lines  []string
+		latest int
+	}
+	var asks []ask
+	for _, r := range c.Configuration.Policy.SingleWindow {
+		lines := r.Lines(c.decl)
+		latest := -1
+		for _, i := range c.latestPermits() {
+			if c.Permits[i].Agency == r.Agency {
+				latest = i
+			}
+		}
+		switch {
+		case latest < 0 && len(lines) == 0:
+		case latest < 0:
+			asks = append(asks, ask{r, lines, latest})
+		case c.Permits[latest].Superseded && len(lines) == 0:
+		case len(lines) == 0, c.Permits[latest].Superseded, scope.Lines || scope.Certificates,
+			!slices.Equal(lines, c.Permits[latest].Lines),
+			c.Permits[latest].Result != nil && c.Permits[latest].Result.Disposition == agency.InformationNeeded:
+			asks = append(asks, ask{r, lines, latest})
+		}
+	}
+	if len(asks) == 0 || c.withdrawal != nil || !c.rel.singleWindow(ctx) || !c.rel.permitsFollowAmendments(ctx) {
+		return
+	}
+	for _, a := range asks {
+		if a.latest >= 0 {
+			p := &c.Permits[a.latest]
+			if p.pending() {
+				p.Withdrawn = true
+				if call, ok := c.permitCalls[p.RequestID]; ok {
+					call.cancel()
+				}
+			}
+			p.Superseded = true
+		}
+		if len(a.lines) == 0 || len(c.Permits) >= MaxPermits {
+			continue
+		}
+		workflow.GetLogger(ctx).Info("the amended declaration goes to a partner agency", "declarationID", c.decl.ID,
+			"agency", a.rule.Agency, "lines", a.lines)
+		c.Permits = append(c.Permits, PermitRecord{Agency: a.rule.Agency, Lines: a.lines, Reason: a.rule.Reason})
+		c.askAgency(ctx, len(c.Permits)-1, true)
+	}
+}
+
 // askAgain asks again, in a run that takes the clearance up, the requests the agencies have not
 // answered: the same requests after a continue-as-new (the agencies' reviews go on), new ones in
 // a run an upheld appeal reopened (the earlier run withdrew them when it ended).
 func (c *clearance) askAgain(ctx workflow.Context, fresh bool) {
 	for _, i := range c.latestPermits() {
 		switch p := c.Permits[i]; {
+		case p.Superseded:
 		case fresh && (p.pending() || p.Withdrawn):
 			c.askAnew(ctx, p)
 		case p.pending():

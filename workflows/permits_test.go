@@ -188,3 +188,33 @@ func TestAnAnswerThatIsNoDispositionIsNotTaken(t *testing.T) {
 	}
 	require.NoError(t, checkPermit(agency.PermitRequest{Agency: agency.NMPA, RequestID: "r"}, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: "r"})))
 }
+
+// An amendment that adds a line the policy says needs an agency's permit asks the agency for it:
+// the release waits for the grant as it does for the lines lodged. Without it, the added test
+// thermometers would be released without NMPA's permit.
+func TestAmendmentAddingALineAsksTheAgency(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
+		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
+	asked := h.agencyAnswers(6*time.Hour, granted)
+	d := fixture()
+	kits := d.Lines[0]
+	kits.ID, kits.Category, kits.HSCode, kits.Description = "2", declaration.CategoryThermometer, "9025.19", "Infrared forehead thermometers"
+	cert := d.Certificates[0]
+	cert.Lines = []string{"1", "2"}
+	inv := d.Documents[0]
+	require.Equal(t, declaration.DocCommercialInvoice, inv.Type)
+	inv.Amount += kits.Value
+	h.send(time.Hour, "amend", UpdateAmend, Amendment{Lines: []declaration.Line{kits}, Certificates: []declaration.Certificate{cert},
+		Documents: []declaration.Document{inv}, Reason: "thermometers added to the shipment"})
+	h.decide(3*time.Hour, "approve", docApproveAt)
+	r := h.run(d)
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.Len(t, *asked, 1, "NMPA is asked for the added thermometers")
+	require.Equal(t, []string{"2"}, (*asked)[0].Lines)
+	require.Len(t, (*asked)[0].Declaration.Lines, 2, "NMPA reviews the amended declaration")
+	require.Equal(t, StateReleased, r.State)
+	release := r.Timeline[len(r.Timeline)-1]
+	require.False(t, release.Started.Before(start.Add(7*time.Hour)), "the release began at %s, before NMPA granted", release.Started)
+}

@@ -34,6 +34,8 @@ type releases struct {
 	reopenedOfficer *bool
 	// window is ChangeSingleWindow, asked the first time it makes a difference.
 	window *bool
+	// permitsFollow is ChangePermitsFollowAmendments, asked the first time it makes a difference.
+	permitsFollow *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -175,6 +177,23 @@ const ChangeSingleWindow = "single-window"
 // answer changes what it records.
 func (r *releases) singleWindow(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeSingleWindow, &r.window)
+}
+
+// ChangePermitsFollowAmendments is the workflow change after which the permit requests follow the
+// exporter's amendments: once an amendment is applied, an agency whose permit the amended
+// declaration needs and that was not asked is asked; an amendment of lines or certificates is
+// reviewed again by every agency whose permit the amended declaration needs, and one of documents
+// only by an agency that asked for more information; an agency no longer needed is withdrawn. And
+// an agency whose permit cannot be asked again (the clearance has made MaxPermits requests)
+// without having granted it refuses the goods. The earlier release asked only the agencies the
+// lodged declaration needed, and released goods whose permit could not be asked again. It is
+// asked only where the requests would differ.
+const ChangePermitsFollowAmendments = "permits-follow-amendments"
+
+// permitsFollowAmendments reports whether the clearance follows ChangePermitsFollowAmendments.
+// Call it only where the answer changes what it records.
+func (r *releases) permitsFollowAmendments(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangePermitsFollowAmendments, &r.permitsFollow)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,7 +203,7 @@ func releaseViolations(st Status, biological bool, reads []rosterRead) []string 
 // latest request of every agency asked was granted, its release stage begun and its notice asked
 // for only after the grant; every decision through the single window is an agency's refusal of
 // one of its requests; and the requests stay within their bound.
-func permitViolations(st Status, notices []time.Time) []string {
+func permitViolations(st Status, notices []time.Time, decl declaration.Declaration, rules []policy.AgencyRule) []string {
 	var out []string
 	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	if len(st.Permits) > MaxPermits {
@@ -220,6 +221,26 @@ func permitViolations(st Status, notices []time.Time) []string {
 	if st.State != StateReleased {
 		return out
 	}
+	// Every line of the declaration released that needs an agency's permit has it.
+	for _, r := range rules {
+		lines := r.Lines(decl)
+		if len(lines) == 0 {
+			continue
+		}
+		p, ok := latest[r.Agency]
+		switch {
+		case !ok:
+			bad("released without asking %s, whose permit lines %v need", r.Agency, lines)
+		case p.Superseded || p.Result == nil || p.Result.Disposition != agency.Granted:
+			bad("released without %s's permit for lines %v (its latest request %s: %+v)", r.Agency, lines, p.RequestID, p.Result)
+		default:
+			for _, l := range lines {
+				if !slices.Contains(p.Lines, l) {
+					bad("released with line %s, which needs %s's permit, not in its grant (lines %v)", l, r.Agency, p.Lines)
+				}
+			}
+		}
+	}
 	for _, a := range sortedKeys(func() map[string]bool {
 		m := map[string]bool{}
 		for k := range latest {
@@ -228,12 +249,16 @@ func permitViolations(st Status, notices []time.Time) []string {
 		return m
 	}()) {
 		p := latest[a]
+		if p.Superseded {
+			continue // no line of the declaration released needs the agency
+		}
 		if p.Result == nil || p.Result.Disposition != agency.Granted {
 			bad("released without %s's permit (request %s: %+v)", a, p.RequestID, p.Result)
 			continue
 		}
 		for _, r := range st.Timeline {
-			if r.Stage == policy.StageRelease && r.Started.Before(p.Result.Decided) {
+			// A request asked in the release stage (an amendment there) holds up the notice only.
+			if r.Stage == policy.StageRelease && r.Started.Before(p.Result.Decided) && !p.Asked.After(r.Started) {
 				bad("the release began at %s, before %s granted its permit at %s", r.Started.Format(time.RFC3339), a,
 					p.Result.Decided.Format(time.RFC3339))
 			}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -40,6 +41,8 @@ var regressionSeeds = []int64{
 	202758, // a second amendment applied at once forgot the first one's recheck (TestASecondAmendmentKeepsTheRecheckWeighed)
 	94,     // an amendment applied at once in a stage reopened on appeal cleared it by rule (TestAmendmentInAReopenedStageKeepsItsOfficer)
 	5413,   // a recheck's refusal by rule ended a stage reopened on appeal (TestRecheckInAReopenedStageGoesToItsOfficer)
+	114,    // test kits an amendment added were released without NMPA's permit (TestAmendmentAddingALineAsksTheAgency)
+	1211,   // a request an amendment superseded stayed awaited for ever, the release with it
 }
 
 // defectSeeds are schedules that find a defect not fixed yet; each has its focused reproduction,
@@ -255,7 +258,10 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	}
 	// Whether the masks need NMPA's permit through the single window, and what NMPA answers when.
 	if window := rand.New(rand.NewSource(seed ^ 0x51e6a1)); window.Intn(3) == 0 {
-		h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+		// The masks, and the test kits an amendment may add or drop.
+		rule := nmpaRule
+		rule.Categories = append(slices.Clone(rule.Categories), declaration.CategoryTestKit)
+		h.cfg.Policy.SingleWindow = []policy.AgencyRule{rule}
 		s.agency = newAgencyScript(window)
 	}
 	s.arm(h, Input{Declaration: d})
@@ -366,8 +372,8 @@ func newAgencyScript(rng *rand.Rand) *agencyScript {
 	return a
 }
 
-// maxAgencyRequests is how many requests of NMPA a schedule answers.
-const maxAgencyRequests = 6
+// maxAgencyRequests is how many requests of NMPA a schedule answers: as many as a clearance makes.
+const maxAgencyRequests = MaxPermits
 
 // arm makes the agency's operation in run h, which starts from in, answer the requests the run
 // asks, in the order it asks them, each at its time (at once if its time has passed): first the
@@ -388,10 +394,19 @@ func (s *schedule) arm(h *harness, in Input) {
 		ids = append(ids, n)
 	}
 	from := h.env.Now()
+	// Each started request's operation token is its request ID, whose answer is registered below: a
+	// request superseded in the workflow task that asked it is never started, and the next one
+	// must not take its answer.
+	started := &nexus.HandlerStartOperationResultAsync{}
+	h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		for _, a := range args {
+			if req, ok := a.(agency.PermitRequest); ok {
+				started.OperationToken = req.RequestID
+			}
+		}
+	}).Return(started, nil)
 	for _, n := range ids {
 		r := s.agency.answers[n-1]
-		h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).
-			Return(&nexus.HandlerStartOperationResultAsync{OperationToken: r.RequestID}, nil).Once()
 		if err := h.env.RegisterNexusAsyncOperationCompletion(agency.ServiceName, agency.OperationReview, r.RequestID, r, nil,
 			max(r.Decided.Sub(from), time.Millisecond)); err != nil {
 			s.fail("arm the agency: %v", err)
@@ -1394,7 +1409,7 @@ func (s *schedule) verify(r Result) {
 	violations = append(violations, holdViolations(st.Record, r.Ended, s.notices)...)
 	violations = append(violations, clockViolations(st.Record, r.Ended, stops)...)
 	violations = append(violations, appealViolations(st)...)
-	violations = append(violations, permitViolations(st, s.notices)...)
+	violations = append(violations, permitViolations(st, s.notices, decl, h.cfg.Policy.SingleWindow)...)
 	for _, p := range st.Permits {
 		if p.Result != nil {
 			s.stats.fact("agency "+string(p.Result.Disposition), 1)
