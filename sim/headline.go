@@ -20,6 +20,10 @@ type Headline struct {
 	Standard   time.Duration `json:"standard"`
 	// Rows are all released clearances, then the standard and the expedited procedure.
 	Rows []HeadlineRow `json:"rows"`
+	// Parties splits the released clearances' elapsed time by party, as the Time Release Study
+	// does: customs, the exporter, each agency on the single window; TimeByParty says it in words.
+	Parties     []trs.Party `json:"parties,omitempty"`
+	TimeByParty string      `json:"timeByParty,omitempty"`
 }
 
 // HeadlineRow is the headline of one procedure.
@@ -60,6 +64,9 @@ func headline(cs []trs.Clearance, results []workflows.Result, standard time.Dura
 	}
 	r := trs.Build(released, standard, "", time.Time{})
 	for _, g := range r.Groups {
+		if g.Dimension == "all" {
+			h.Parties, h.TimeByParty = g.Parties, g.TimeByParty()
+		}
 		if g.Dimension != "all" && g.Dimension != "procedure" {
 			continue
 		}
@@ -99,11 +106,26 @@ func WriteHeadline(w io.Writer, o *Outcome) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if h.TimeByParty != "" {
+		fmt.Fprintf(w, "Time by party, released: %s\n", h.TimeByParty)
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "role\tofficers\tdecisions\tutilisation\tlongest queue\t")
 	for _, r := range st.Officers {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f%%\t%d\t\n", r.Role, r.Officers, r.Decisions, 100*r.Utilisation, r.MaxQueue)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Agencies) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "agency\tpermits asked\tby an officer\twithdrawn\tmean review\t")
+	for _, a := range st.Agencies {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", a.Agency, a.Requests, a.ByOfficer, a.Withdrawn, trs.Human(a.MeanReview))
 	}
 	return tw.Flush()
 }

@@ -107,6 +107,18 @@ func (f *checkFuture) Get(ctx workflow.Context, valuePtr any) error {
 	return err
 }
 
+// UpsertMemo keeps the clearance's latest study memo as the report would read it, for the
+// simulation's cross-check of its time by party against the result's.
+func (o *outbound) UpsertMemo(ctx workflow.Context, memo map[string]any) error {
+	if err := o.Next.UpsertMemo(ctx, memo); err != nil {
+		return err
+	}
+	if st, ok := memo[workflows.MemoStudy].(workflows.Study); ok {
+		o.s.studied[workflow.GetInfo(ctx).WorkflowExecution.ID] = studied{other: st.OtherAgency.D(), agencies: st.AgencyTime}
+	}
+	return nil
+}
+
 func (o *outbound) UpsertTypedSearchAttributes(ctx workflow.Context, attrs ...temporal.SearchAttributeUpdate) error {
 	if err := o.Next.UpsertTypedSearchAttributes(ctx, attrs...); err != nil {
 		return err

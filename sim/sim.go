@@ -17,6 +17,11 @@
 // exporter time the test environment delivers the exporter's answer with the real
 // "supply-documents" update.
 //
+// Partner agencies on the single window (Config.Agencies) answer the clearances' permit requests
+// through the test environment's Nexus service: each request starts a review workflow that takes
+// the agency's sampled time (a durable timer) and grants the permit, and the clearance's release
+// waits for it as it waits on a real agency's endpoint.
+//
 // The simulation workflow draws from seeded random sources. That is not replay-safe and need not
 // be: the test environment never replays, and this workflow runs nowhere else.
 package sim
@@ -27,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,8 +87,9 @@ type Stats struct {
 	Supplies        int `json:"supplies"`
 	LateSupplies    int `json:"lateSupplies"`
 	RefusedSupplies int `json:"refusedSupplies"`
-	// Officers describes each role's work.
-	Officers []RoleStats `json:"officers"`
+	// Officers describes each role's work; Agencies each partner agency's.
+	Officers []RoleStats   `json:"officers"`
+	Agencies []AgencyStats `json:"agencies,omitempty"`
 	// Wall is how long the simulation took in real time.
 	Wall time.Duration `json:"wall"`
 }
@@ -98,6 +105,21 @@ type RoleStats struct {
 	Utilisation float64       `json:"utilisation"`
 	// MaxQueue is the longest queue of clearances waiting for the role's officers.
 	MaxQueue int `json:"maxQueue"`
+}
+
+// AgencyStats is the work of one partner agency on the single window.
+type AgencyStats struct {
+	Agency string `json:"agency"`
+	// Requests counts the permit requests the clearances asked of it; ByOfficer those its
+	// officers reviewed after its checks; Withdrawn those its clearance withdrew unanswered as it
+	// ended (refused by rule, lapsed).
+	Requests  int `json:"requests"`
+	ByOfficer int `json:"byOfficer"`
+	Withdrawn int `json:"withdrawn"`
+	// MeanReview is the mean time from a request to its permit, of those granted.
+	MeanReview time.Duration `json:"meanReview"`
+	granted    int
+	reviewed   time.Duration
 }
 
 // arrival is one declaration of the plan.
@@ -123,6 +145,10 @@ type simulation struct {
 	results []workflows.Result
 	stats   Stats
 	roles   map[policy.Role]*RoleStats
+	// agencies holds each agency's model and its work, by name.
+	agencies map[string]*agencyModel
+	// studied is what each clearance's latest study memo said of other agencies, by workflow ID.
+	studied map[string]studied
 	err     error
 	updates int
 }
@@ -138,8 +164,14 @@ func Run(ctx context.Context, cfg Config) (_ *Outcome, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Policy.SingleWindow = cfg.singleWindow()
 	began := time.Now()
-	s := &simulation{cfg: cfg, byID: make(map[string]int, cfg.N), roles: map[policy.Role]*RoleStats{}}
+	s := &simulation{cfg: cfg, byID: make(map[string]int, cfg.N), roles: map[policy.Role]*RoleStats{}, agencies: map[string]*agencyModel{},
+		studied: map[string]studied{}}
+	for _, r := range cfg.Policy.SingleWindow {
+		m, _ := cfg.agency(r.Agency)
+		s.agencies[r.Agency] = &agencyModel{Agency: m, stats: AgencyStats{Agency: r.Agency}}
+	}
 	if s.plan, err = plan(cfg); err != nil {
 		return nil, err
 	}
@@ -285,6 +317,14 @@ func (s *simulation) execute(ctx context.Context, releases *register.SQLite) (er
 	})
 	env.RegisterWorkflowWithOptions(workflows.ExportClearance, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	env.RegisterWorkflowWithOptions(s.run, workflow.RegisterOptions{Name: WorkflowName})
+	if len(s.agencies) > 0 {
+		svc, err := s.singleWindow()
+		if err != nil {
+			return err
+		}
+		env.RegisterNexusService(svc)
+		env.RegisterWorkflowWithOptions(s.review, workflow.RegisterOptions{Name: ReviewWorkflowName})
+	}
 	env.RegisterActivity(&activities.Activities{
 		Registry:     registry.Default(),
 		Releases:     releases,
@@ -326,14 +366,33 @@ func (s *simulation) execute(ctx context.Context, releases *register.SQLite) (er
 	return s.check()
 }
 
-// check cross-checks the run: every decision the officers sent was applied.
+// studied is what a clearance's study memo says of other agencies: the time they held it, and
+// by agency.
+type studied struct {
+	other    time.Duration
+	agencies map[string]policy.Duration
+}
+
+// check cross-checks the run: every decision the officers sent was applied, and each clearance's
+// last study memo, which the report reads from visibility, tells the agencies' time as its result
+// does.
 func (s *simulation) check() error {
 	applied := 0
-	for _, r := range s.results {
+	for i, r := range s.results {
 		for _, d := range r.Decisions {
 			if d.Via == workflows.ViaSignal {
 				applied++
 			}
+		}
+		if r.AgencyTime == nil {
+			continue
+		}
+		fromResult := trs.FromResult(r, nil)
+		memo := s.studied[s.plan[i].workflowID]
+		fromMemo := trs.FromStudy(workflows.Study{State: r.State, AgencyTime: memo.agencies, OtherAgency: policy.Duration(memo.other)}, r.DeclarationID, nil, r.Ended)
+		if !maps.Equal(fromMemo.Agencies, fromResult.Agencies) || fromMemo.OtherAgency != fromResult.OtherAgency {
+			return fmt.Errorf("simulation: %s: its study memo says other agencies held it %s (%v), its result %s (%v)",
+				r.DeclarationID, fromMemo.OtherAgency, fromMemo.Agencies, fromResult.OtherAgency, fromResult.Agencies)
 		}
 	}
 	if applied != s.stats.Decisions {
@@ -578,6 +637,13 @@ func (s *simulation) outcome() *Outcome {
 		}
 		o.Stats.Officers = append(o.Stats.Officers, st)
 	}
+	for _, r := range s.cfg.Policy.SingleWindow {
+		st := s.agencies[r.Agency].stats
+		if st.granted > 0 {
+			st.MeanReview = st.reviewed / time.Duration(st.granted)
+		}
+		o.Stats.Agencies = append(o.Stats.Agencies, st)
+	}
 	std := s.cfg.Policy.Standard.D()
 	o.Report = trs.Build(o.Clearances, std, s.describe(), time.Now())
 	o.Headline = headline(o.Clearances, s.results, std)
@@ -594,6 +660,14 @@ func (s *simulation) describe() string {
 	if s.cfg.ExpeditedShare >= 0 {
 		exp = fmt.Sprintf("%.0f%%", 100*s.cfg.ExpeditedShare)
 	}
-	return fmt.Sprintf("simulation: n=%d seed=%d arrivals=%s expedited=%s officers=%s officer-time=%s exporter-time=%s request-share=%.2f",
-		s.cfg.N, s.cfg.Seed, s.cfg.Arrivals, exp, strings.Join(officers, ","), s.cfg.OfficerTime, s.cfg.ExporterTime, s.cfg.RequestShare)
+	agencies := "none"
+	if len(s.cfg.Policy.SingleWindow) > 0 {
+		var names []string
+		for _, r := range s.cfg.Policy.SingleWindow {
+			names = append(names, s.agencies[r.Agency].String())
+		}
+		agencies = strings.Join(names, ",")
+	}
+	return fmt.Sprintf("simulation: n=%d seed=%d arrivals=%s expedited=%s officers=%s officer-time=%s exporter-time=%s request-share=%.2f agencies=%s",
+		s.cfg.N, s.cfg.Seed, s.cfg.Arrivals, exp, strings.Join(officers, ","), s.cfg.OfficerTime, s.cfg.ExporterTime, s.cfg.RequestShare, agencies)
 }

@@ -296,7 +296,7 @@ func TestParseOfficers(t *testing.T) {
 func TestMix(t *testing.T) {
 	m, err := DefaultMix("../examples")
 	require.NoError(t, err)
-	require.Len(t, m, 10, "the twelve examples less the two that do not validate")
+	require.Len(t, m, 11, "the thirteen examples less the two that do not validate")
 	m, err = LoadMix(yellowExample + "=3," + missingExample)
 	require.NoError(t, err)
 	require.Equal(t, []float64{3, 1}, []float64{m[0].Weight, m[1].Weight})

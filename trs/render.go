@@ -68,8 +68,12 @@ func WriteTable(w io.Writer, r Report) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "mean vs standard: %s; customs time %s, trader time %s, other-agency time %s; mean wait on officers %s, on the exporter %s, on checks %s, other %s\n",
-			Human(g.MeanVsStandard), pct(g.CustomsShare), pct(g.TraderShare), pct(g.OtherAgencyShare), Human(g.MeanWaits.Officers), Human(g.MeanWaits.Exporter), Human(g.MeanWaits.Checks), Human(g.MeanWaits.Other))
+		agencies := ""
+		if g.MeanWaits.Agencies > 0 {
+			agencies = ", on other agencies " + Human(g.MeanWaits.Agencies)
+		}
+		fmt.Fprintf(w, "mean vs standard: %s; %s; mean wait on officers %s, on the exporter %s%s, on checks %s, other %s\n",
+			Human(g.MeanVsStandard), g.TimeByParty(), Human(g.MeanWaits.Officers), Human(g.MeanWaits.Exporter), agencies, Human(g.MeanWaits.Checks), Human(g.MeanWaits.Other))
 	}
 	if len(r.Trend) > 0 {
 		fmt.Fprintln(w, "\n== trend: by week of lodgement")
@@ -353,7 +357,7 @@ func trendChart(weeks []Week, standard time.Duration) chart {
 	return c
 }
 
-var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct, "allowances": allowances}).Parse(`<!doctype html>
+var page = template.Must(template.New("trs").Funcs(template.FuncMap{"human": Human, "pct": pct, "allowances": allowances, "byParty": Group.byParty}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Time Release Study</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#1d2433;max-width:1000px}
@@ -393,7 +397,7 @@ svg text{font-size:12px;fill:#1d2433}.tick{stroke:#dde;stroke-width:1}.tick-labe
 {{end}}</svg>
 {{range .R.Groups}}
 <h2>{{.Dimension}}: {{.Key}}</h2>
-<p>{{.Total.Count}} ended{{if .Running}}, {{.Running}} still running ({{human .SoFar.Median}} so far at the median, not counted){{end}}; {{pct .WithinStandard}} within the standard; mean {{human .MeanVsStandard}} against it; customs time {{pct .CustomsShare}}, trader time {{pct .TraderShare}}{{if .OtherAgencyShare}}, other-agency time {{pct .OtherAgencyShare}}{{end}}. Mean wait on officers {{human .MeanWaits.Officers}}, on the exporter {{human .MeanWaits.Exporter}}, on checks {{human .MeanWaits.Checks}}.</p>
+<p>{{.Total.Count}} ended{{if .Running}}, {{.Running}} still running ({{human .SoFar.Median}} so far at the median, not counted){{end}}; {{pct .WithinStandard}} within the standard; mean {{human .MeanVsStandard}} against it; {{with byParty .}}{{if .Parties}}<span class="time-by-party">{{.Elapsed}}: {{range $i, $p := .Parties}}{{if $i}}, {{end}}<span class="party" data-party="{{$p.Name}}" data-share="{{printf "%.4f" $p.Share}}" data-mean="{{$p.Mean.Nanoseconds}}">{{$p.Text}}</span>{{end}}</span>{{else}}no clearance ended{{end}}{{end}}. Mean wait on officers {{human .MeanWaits.Officers}}, on the exporter {{human .MeanWaits.Exporter}}{{if .MeanWaits.Agencies}}, on other agencies {{human .MeanWaits.Agencies}}{{end}}, on checks {{human .MeanWaits.Checks}}.</p>
 <table><tr><th>stage</th><th>n</th><th>mean</th><th>median</th><th>p90</th><th>max</th><th>allowance</th><th>within</th></tr>
 {{range .Stages}}<tr><td>{{.Stage}}</td><td>{{.Count}}</td><td>{{human .Mean}}</td><td>{{human .Median}}</td><td>{{human .P90}}</td><td>{{human .Max}}</td><td>{{allowances .}}</td><td>{{pct .Within}}</td></tr>
 {{end}}<tr><th>total</th><td>{{.Total.Count}}</td><td>{{human .Total.Mean}}</td><td>{{human .Total.Median}}</td><td>{{human .Total.P90}}</td><td>{{human .Total.Max}}</td><td>{{human $.R.Standard}}</td><td>{{pct .WithinStandard}}</td></tr></table>

@@ -3,6 +3,7 @@ package trs
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +27,13 @@ type Clearance struct {
 	Counting    string                  `json:"counting"`
 	Timeline    []workflows.StageRecord `json:"timeline"`
 	Escalations []workflows.Escalation  `json:"escalations,omitempty"`
-	// OtherAgency is the time other agencies' holds stood (the WCO study's other-agency time).
-	OtherAgency time.Duration `json:"otherAgency,omitempty"`
+	// OtherAgency is the time other agencies held the clearance (the WCO study's other-agency
+	// time): their holds, and the permits its release waited for through the single window.
+	// Agencies tells it apart by agency (workflows.AgencyTimesApart: a span two agencies held the
+	// clearance at once is shared between them). What a clearance recorded before it told agencies
+	// apart is other agencies' holds, unattributed: OtherAgency less the agencies' times.
+	OtherAgency time.Duration            `json:"otherAgency,omitempty"`
+	Agencies    map[string]time.Duration `json:"agencyTime,omitempty"`
 	// WorkflowID is the clearance's workflow ID, when it was read from the server; Appeals counts
 	// the upheld appeals that reopened it. Of the runs of one workflow ID, the clearance is the one
 	// with the most appeals: the others are refusals an appeal reopened.
@@ -54,6 +60,28 @@ func (c Clearance) traderTime() time.Duration {
 	return d
 }
 
+// otherHolds is the other-agency time no agency is named for: other agencies' holds, recorded
+// before clearances told agencies apart.
+func (c Clearance) otherHolds() time.Duration {
+	d := c.OtherAgency
+	for _, a := range c.Agencies {
+		d -= a
+	}
+	return max(d, 0)
+}
+
+// setAgencies keeps the agencies' times apart; OtherAgency is their sum.
+func (c *Clearance) setAgencies(times map[string]policy.Duration) {
+	if times == nil {
+		return
+	}
+	c.Agencies, c.OtherAgency = make(map[string]time.Duration, len(times)), 0
+	for a, d := range times {
+		c.Agencies[a] = d.D()
+		c.OtherAgency += d.D()
+	}
+}
+
 // Biological reports whether the clearance had a biological review.
 func (c Clearance) Biological() bool {
 	for _, s := range c.Timeline {
@@ -64,28 +92,56 @@ func (c Clearance) Biological() bool {
 	return false
 }
 
-// FromResult turns a closed clearance's result into an observation.
+// FromResult turns a closed clearance's result into an observation. A result that tells the
+// agencies' time apart (AgencyTime) has it from the holds and permits it records, a span two
+// agencies held the clearance at once shared between them; an earlier result's other-agency time
+// is other agencies' holds.
 func FromResult(r workflows.Result, categories []string) Clearance {
-	return Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
+	c := Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
 		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline,
 		Escalations: r.Escalations, OtherAgency: r.OtherAgencyTime.D(), Appeals: len(r.Appeals)}
+	if r.AgencyTime != nil {
+		c.setAgencies(workflows.AgencyTimesApart(r.Holds, r.Permits, nil, r.Ended))
+	}
+	return c
 }
 
-// FromStatus turns a running clearance's status (brought up to now) into an observation.
+// FromStatus turns a running clearance's status (brought up to now) into an observation: each
+// agency's time from the holds and permits it records, the wait for agencies in progress included.
 func FromStatus(s workflows.Status, categories []string) Clearance {
-	return Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
+	c := Clearance{DeclarationID: s.DeclarationID, State: s.State, Lane: s.Lane, Expedited: s.Expedited,
 		Categories: categories, Running: !s.State.Final(), Submitted: s.Submitted, Elapsed: s.Elapsed.D(),
 		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations,
 		OtherAgency: s.OtherAgencyTime.D(), Appeals: len(s.Appeals)}
+	c.setAgencies(workflows.AgencyTimesApart(s.Holds, s.Permits, s.Waiting, s.Submitted.Add(s.Elapsed.D())))
+	return c
 }
 
 // FromStudy turns a clearance's study memo (workflows.MemoStudy) into an observation, a running
-// clearance counted on to now.
+// clearance counted on to now: the agencies whose permits its release awaits share the time since
+// the memo was written.
 func FromStudy(st workflows.Study, declarationID string, categories []string, now time.Time) Clearance {
 	s := st.Status(declarationID)
 	s.UpTo(now)
 	c := FromStatus(s, categories)
 	c.Appeals = st.Appeals
+	if st.AgencyTime != nil {
+		times := make(map[string]policy.Duration, len(st.AgencyTime))
+		for a, d := range st.AgencyTime {
+			times[a] = d
+		}
+		if w := st.Waiting; w != nil && w.For == workflows.WaitingForAgency && len(w.Agencies) > 0 && !st.State.Final() && now.After(st.AsOf) {
+			since := now.Sub(st.AsOf)
+			for i, a := range w.Agencies {
+				part := since / time.Duration(len(w.Agencies))
+				if i == 0 {
+					part = since - part*time.Duration(len(w.Agencies)-1)
+				}
+				times[a] += policy.Duration(part)
+			}
+		}
+		c.setAgencies(times)
+	}
 	return c
 }
 
@@ -128,6 +184,8 @@ type Waits struct {
 	Officers time.Duration `json:"officers"`
 	Exporter time.Duration `json:"exporter"`
 	Checks   time.Duration `json:"checks"`
+	// Agencies is the time other agencies held the clearances (Clearance.OtherAgency).
+	Agencies time.Duration `json:"agencies,omitempty"`
 	// Other is the rest: between stages, issuing notices, the workflow's own work.
 	Other time.Duration `json:"other"`
 }
@@ -145,11 +203,20 @@ type Group struct {
 	// SoFar is the time so far of the clearances still running.
 	SoFar Stats `json:"soFar"`
 	// CustomsShare, TraderShare and OtherAgencyShare split the ended clearances' total time:
-	// waiting on the exporter is trader time, other agencies' holds other-agency time, the rest
-	// (officers, checks, the engine's own work, customs' own holds) customs time.
-	CustomsShare     float64 `json:"customsShare"`
-	TraderShare      float64 `json:"traderShare"`
-	OtherAgencyShare float64 `json:"otherAgencyShare,omitempty"`
+	// waiting on the exporter is trader time, the time other agencies held a clearance (their
+	// holds, the permits its release waited for) other-agency time, the rest (officers, checks,
+	// the engine's own work, customs' own holds) customs time. AgencyShares tells
+	// OtherAgencyShare apart by agency; OtherHoldsShare is the rest of it, other agencies' holds
+	// that no agency is named for. The shares add up to 1.
+	CustomsShare     float64            `json:"customsShare"`
+	TraderShare      float64            `json:"traderShare"`
+	OtherAgencyShare float64            `json:"otherAgencyShare,omitempty"`
+	AgencyShares     map[string]float64 `json:"agencyShares,omitempty"`
+	OtherHoldsShare  float64            `json:"otherHoldsShare,omitempty"`
+	// Parties is the elapsed time by party, in the order the report names them: customs, the
+	// exporter, each agency by name, other agencies' holds; each with its mean time per ended
+	// clearance and its share.
+	Parties []Party `json:"parties,omitempty"`
 	// WithinStandard is the share of clearances whose counted time (customs time, where the
 	// exporter's time stopped the clock) kept the standard; MeanVsStandard is the mean counted
 	// time minus the standard (negative: faster).
@@ -159,6 +226,24 @@ type Group struct {
 	MeanWaits Waits `json:"meanWaits"`
 	Running   int   `json:"running"`
 }
+
+// Party is one party's part of a group's elapsed time, as the WCO Time Release Study counts it.
+type Party struct {
+	// Name is PartyCustoms, PartyExporter, an agency's short name (NMPA) or PartyOtherHolds.
+	Name string `json:"name"`
+	// Mean is the party's time per ended clearance; Share its share of their elapsed time.
+	Mean  time.Duration `json:"mean"`
+	Share float64       `json:"share"`
+}
+
+// Parties the report names besides the agencies.
+const (
+	PartyCustoms  = "customs"
+	PartyExporter = "exporter"
+	// PartyOtherHolds is the time other agencies' holds stood with no agency named for it: holds
+	// recorded before clearances told agencies apart.
+	PartyOtherHolds = "other agencies (holds)"
+)
 
 // Report is a whole study.
 type Report struct {
@@ -280,7 +365,8 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 	g := Group{Dimension: dim, Key: key}
 	var totals, soFar []time.Duration
 	var within []bool
-	var sum, counted, waitO, waitE, waitC, waitA time.Duration
+	var sum, counted, waitO, waitE, waitC, waitA, waitH time.Duration
+	byAgency := map[string]time.Duration{}
 	ended := 0
 	byStage := map[policy.Stage][]workflows.StageRecord{}
 	for _, c := range cs {
@@ -300,6 +386,10 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		sum += c.Elapsed
 		counted += c.counted()
 		waitA += c.OtherAgency
+		waitH += c.otherHolds()
+		for a, d := range c.Agencies {
+			byAgency[a] += d
+		}
 		for _, s := range c.Timeline {
 			waitO += s.OfficerWait.D()
 			waitE += s.ExporterWait.D()
@@ -313,11 +403,19 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		g.TraderShare = float64(waitE) / float64(sum)
 		g.OtherAgencyShare = float64(waitA) / float64(sum)
 		g.CustomsShare = 1 - g.TraderShare - g.OtherAgencyShare
+		g.OtherHoldsShare = float64(waitH) / float64(sum)
+		for a, d := range byAgency {
+			if g.AgencyShares == nil {
+				g.AgencyShares = map[string]float64{}
+			}
+			g.AgencyShares[a] = float64(d) / float64(sum)
+		}
 	}
 	if n := time.Duration(ended); n > 0 {
+		g.Parties = parties(sum-waitE-waitA, waitE, byAgency, waitH, sum, n)
 		g.MeanVsStandard = counted/n - standard
-		g.MeanWaits = Waits{Officers: waitO / n, Exporter: waitE / n, Checks: waitC / n}
-		g.MeanWaits.Other = sum/n - g.MeanWaits.Officers - g.MeanWaits.Exporter - g.MeanWaits.Checks
+		g.MeanWaits = Waits{Officers: waitO / n, Exporter: waitE / n, Checks: waitC / n, Agencies: waitA / n}
+		g.MeanWaits.Other = sum/n - g.MeanWaits.Officers - g.MeanWaits.Exporter - g.MeanWaits.Checks - g.MeanWaits.Agencies
 		if g.MeanWaits.Other < 0 {
 			g.MeanWaits.Other = 0
 		}
@@ -351,6 +449,77 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 	return g
 }
 
+// parties splits the ended clearances' summed elapsed time by party: customs, the exporter, each
+// agency by name, then other agencies' holds that name none (left out when there are none).
+func parties(customs, exporter time.Duration, agencies map[string]time.Duration, holds, sum, n time.Duration) []Party {
+	party := func(name string, d time.Duration) Party {
+		p := Party{Name: name, Mean: d / n}
+		if sum > 0 {
+			p.Share = float64(d) / float64(sum)
+		}
+		return p
+	}
+	out := []Party{party(PartyCustoms, customs), party(PartyExporter, exporter)}
+	for _, a := range agencyNames(agencies) {
+		out = append(out, party(a, agencies[a]))
+	}
+	if holds > 0 {
+		out = append(out, party(PartyOtherHolds, holds))
+	}
+	return out
+}
+
+// agencyNames are the agencies named in times, in name order.
+func agencyNames(times map[string]time.Duration) []string {
+	names := make([]string, 0, len(times))
+	for a := range times {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TimeByParty says how much of the group's elapsed time was whose, per ended clearance: "of 23.4
+// days elapsed: customs 14.1 (60%), exporter 6.2 (26%), NMPA 2.0 (9%), SAMR 1.1 (5%)". Durations
+// are in days from a mean of a day; shorter ones as Human writes them.
+func (g Group) TimeByParty() string {
+	v := g.byParty()
+	if len(v.Parties) == 0 {
+		return "no clearance ended"
+	}
+	parts := make([]string, len(v.Parties))
+	for i, p := range v.Parties {
+		parts[i] = p.Text
+	}
+	return v.Elapsed + ": " + strings.Join(parts, ", ")
+}
+
+// partyView is TimeByParty in parts, for the HTML page.
+type partyView struct {
+	// Elapsed is "of 23.4 days elapsed".
+	Elapsed string
+	Parties []partyFigure
+}
+
+// partyFigure is one party's figure: "NMPA 2.0 (9%)".
+type partyFigure struct {
+	Party
+	Text string
+}
+
+func (g Group) byParty() partyView {
+	in, unit := Human, ""
+	if g.Total.Mean >= 24*time.Hour {
+		in = func(d time.Duration) string { return strconv.FormatFloat(d.Hours()/24, 'f', 1, 64) }
+		unit = " days"
+	}
+	v := partyView{Elapsed: fmt.Sprintf("of %s%s elapsed", in(g.Total.Mean), unit)}
+	for _, p := range g.Parties {
+		v.Parties = append(v.Parties, partyFigure{Party: p, Text: fmt.Sprintf("%s %s (%s)", p.Name, in(p.Mean), pct(p.Share))})
+	}
+	return v
+}
+
 // withinAllowance reports whether a stage ended (or, running, stands) before its allowance ran
 // out: its due time, which working-day counting moves past weekends and holidays.
 func withinAllowance(s workflows.StageRecord) bool {
@@ -380,11 +549,13 @@ func counting(cs []Clearance) string {
 }
 
 // headline says the study in an analyst's words, of the released clearances: "12 released;
-// median 3d 4h; 92% within 20d; customs time 62%, trader time 38%".
+// median 3d 4h; 92% within 20d; customs time 62%, trader time 30%, NMPA time 6%, SAMR time 2%".
+// Other agencies' holds that name no agency are "other-agency time".
 func headline(cs []Clearance, standard time.Duration) string {
 	var released []time.Duration
 	var within []bool
-	var sum, trader, agency time.Duration
+	var sum, trader, agency, holds time.Duration
+	byAgency := map[string]time.Duration{}
 	running := 0
 	for _, c := range cs {
 		switch {
@@ -396,6 +567,10 @@ func headline(cs []Clearance, standard time.Duration) string {
 			sum += c.Elapsed
 			trader += c.traderTime()
 			agency += c.OtherAgency
+			holds += c.otherHolds()
+			for a, d := range c.Agencies {
+				byAgency[a] += d
+			}
 		}
 	}
 	tail := ""
@@ -406,16 +581,21 @@ func headline(cs []Clearance, standard time.Duration) string {
 		return "none released" + tail
 	}
 	st := summarise(released, within)
-	share, agencies := 0.0, 0.0
-	if sum > 0 {
-		share, agencies = float64(trader)/float64(sum), float64(agency)/float64(sum)
+	share := func(d time.Duration) float64 {
+		if sum <= 0 {
+			return 0
+		}
+		return float64(d) / float64(sum)
 	}
 	other := ""
-	if agency > 0 {
-		other = ", other-agency time " + percent(agencies)
+	for _, a := range agencyNames(byAgency) {
+		other += fmt.Sprintf(", %s time %s", a, percent(share(byAgency[a])))
+	}
+	if holds > 0 {
+		other += ", other-agency time " + percent(share(holds))
 	}
 	return fmt.Sprintf("%d released; median %s; %s within %s; customs time %s, trader time %s%s%s",
-		st.Count, Human(st.Median), percent(st.Within), Human(standard), percent(1-share-agencies), percent(share), other, tail)
+		st.Count, Human(st.Median), percent(st.Within), Human(standard), percent(1-share(trader)-share(agency)), percent(share(trader)), other, tail)
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }

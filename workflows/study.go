@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -35,8 +36,12 @@ type Study struct {
 	Standard policy.Duration `json:"standard"`
 	Counting string          `json:"counting"`
 	AsOf     time.Time       `json:"asOf"`
-	// OtherAgency is how long other agencies' holds stood.
-	OtherAgency policy.Duration `json:"otherAgency,omitempty"`
+	// OtherAgency is how long other agencies held the clearance: their holds, and the permits its
+	// release waited for through the single window (the WCO study's other-agency time).
+	// AgencyTime tells it apart by agency (AgencyTimesApart), when the clearance recorded by whom:
+	// a study written before it did has OtherAgency alone.
+	OtherAgency policy.Duration            `json:"otherAgency,omitempty"`
+	AgencyTime  map[string]policy.Duration `json:"agencyTime,omitempty"`
 	// Appeals counts the upheld appeals that reopened the clearance: of the runs of one workflow
 	// ID, the one with the most is the clearance, the others the refusals it reopened.
 	Appeals int `json:"appeals,omitempty"`
@@ -46,6 +51,9 @@ type Study struct {
 type StudyWait struct {
 	For   string    `json:"for"`
 	Since time.Time `json:"since"`
+	// Agencies are the partner agencies whose permits the release awaits, when For is
+	// WaitingForAgency: a reader counts their time on from AsOf.
+	Agencies []string `json:"agencies,omitempty"`
 }
 
 // Status is the study as a status: the fields the study carries, for Status.UpTo and the
@@ -77,8 +85,120 @@ func (c *clearance) study(now time.Time) Study {
 	}
 	if w := st.Waiting; w != nil && !st.State.Final() {
 		s.Waiting = &StudyWait{For: w.For, Since: w.Since}
+		if w.For == WaitingForAgency {
+			s.Waiting.Agencies = c.permitsAwaited()
+		}
+	}
+	at := now
+	if !c.ended.IsZero() {
+		at = c.ended
+	}
+	if byAgency, total := agencyTimesApart(c.Holds, c.Permits, c.waiting, at); byAgency != nil {
+		s.AgencyTime, s.OtherAgency = byAgency, total
 	}
 	return s
+}
+
+// AgencyTimesApart tells apart, by agency, the time partner agencies held a clearance up to at: each
+// agency's holds, and the permits the release waited for (the wait in progress included, when
+// waiting is the wait for agencies), each as the span of time it stood. A span in which several
+// agencies held the clearance at once is shared equally between them, so that the agencies' times
+// add up to the time any of them held it, and customs', the trader's and the agencies' shares of
+// the elapsed time add up to the whole. It is nil when no agency held the clearance or was asked.
+func AgencyTimesApart(holds []HoldRecord, permits []PermitRecord, waiting *Waiting, at time.Time) map[string]policy.Duration {
+	byAgency, _ := agencyTimesApart(holds, permits, waiting, at)
+	return byAgency
+}
+
+// agencySpan is a span of time in which an agency held the clearance.
+type agencySpan struct {
+	agency     string
+	start, end time.Time
+}
+
+// agencyTimesApart is AgencyTimesApart, and the sum of its times. It ranges over no map: the
+// clearance calls it for its study memo.
+func agencyTimesApart(holds []HoldRecord, permits []PermitRecord, waiting *Waiting, at time.Time) (map[string]policy.Duration, policy.Duration) {
+	var spans []agencySpan
+	var agencies []string
+	note := func(agency string, start, end time.Time) {
+		if !slices.Contains(agencies, agency) {
+			agencies = append(agencies, agency)
+		}
+		if end.After(start) {
+			spans = append(spans, agencySpan{agency, start, end})
+		}
+	}
+	for _, h := range holds {
+		if h.Agency == "" {
+			continue
+		}
+		end := at
+		if h.Lifted != nil {
+			end = h.At.Add(h.Held.D())
+		}
+		note(h.Agency, h.At, end)
+	}
+	inWait := waiting != nil && waiting.For == WaitingForAgency
+	for _, p := range permits {
+		// A permit's wait runs on from the moment the release began to wait until the agency
+		// answered (Waited is its length): a wait woken by another agency's answer goes on at once.
+		end := at
+		waited := p.Waited.D()
+		switch {
+		case !p.Answered.IsZero():
+			end = p.Answered
+		case inWait && p.pending():
+			from := waiting.Since
+			if p.Asked.After(from) {
+				from = p.Asked
+			}
+			waited += at.Sub(from)
+		}
+		note(p.Agency, end.Add(-waited), end)
+	}
+	if len(agencies) == 0 {
+		return nil, 0
+	}
+	// Sweep the spans' ends in time order; each stretch between two of them goes in equal parts to
+	// the agencies holding the clearance throughout it.
+	var marks []time.Time
+	for _, s := range spans {
+		marks = append(marks, s.start, s.end)
+	}
+	slices.SortFunc(marks, func(a, b time.Time) int { return a.Compare(b) })
+	marks = slices.CompactFunc(marks, func(a, b time.Time) bool { return a.Equal(b) })
+	times := make([]time.Duration, len(agencies))
+	var total time.Duration
+	for i := 1; i < len(marks); i++ {
+		from, to := marks[i-1], marks[i]
+		var holding []int
+		for _, s := range spans {
+			if !s.start.After(from) && !s.end.Before(to) {
+				if k := slices.Index(agencies, s.agency); !slices.Contains(holding, k) {
+					holding = append(holding, k)
+				}
+			}
+		}
+		if len(holding) == 0 {
+			continue
+		}
+		stretch := to.Sub(from)
+		total += stretch
+		part := stretch / time.Duration(len(holding))
+		for j, k := range holding {
+			if j == 0 {
+				times[k] += stretch - part*time.Duration(len(holding)-1) // the nanoseconds that do not divide
+			} else {
+				times[k] += part
+			}
+		}
+	}
+	out := make(map[string]policy.Duration, len(agencies))
+	for i, a := range agencies {
+		out[a] = policy.Duration(times[i])
+	}
+	return out, policy.Duration(total)
 }
 
 // keepStudy writes the clearance's study to its memo.

@@ -55,7 +55,14 @@ func replay(t *testing.T, wf any, file string) error {
 		t.Fatal(err)
 	}
 	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: WorkflowName})
-	return r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
+	h, err := client.HistoryFromJSON(mustOpen(t, file), client.HistoryJSONOptions{})
+	require.NoError(t, err, file)
+	// Under the workflow ID and run the server recorded, as a worker replays it: the clearance
+	// names its permit requests after its workflow ID and checks the agencies' answers by them.
+	start := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+	return r.ReplayWorkflowHistoryWithOptions(quietLogger(), h, worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: start.GetWorkflowId(), RunID: start.GetOriginalExecutionRunId()},
+	})
 }
 
 func quietLogger() *discardLogger { return &discardLogger{} }

@@ -1,11 +1,13 @@
 // Package golden records the golden histories of the ExportClearance workflow: one real history
 // per path through it (green release, officer approval, rejection, request for information
 // answered and lapsed, escalation, expedited, red lane, reroute, refusal by an invalid
-// certificate, withdrawal, a decision sent as a signal), each run by the real worker and
-// activities against a real Temporal server, driven through the clearance client package, and
-// written as JSON in the form the Web UI downloads. A path that continues as new is recorded in a
-// namespace where the server suggests it early, as two histories: the run that continued and the
-// run after it. Every build replays them (see the tests of the audit and workflows packages), so a
+// certificate, withdrawal, a decision sent as a signal, partner agencies' permits asked through
+// the single window), each run by the real worker and activities against a real Temporal server,
+// driven through the clearance client package, and written as JSON in the form the Web UI
+// downloads. The paths of the single window run with the partner agencies' workers behind their
+// Nexus endpoints on the same server. A path that continues as new is recorded in a namespace
+// where the server suggests it early, as two histories: the run that continued and the run after
+// it. Every build replays them (see the tests of the audit and workflows packages), so a
 // change to the released workflow that would break running clearances fails the tests.
 // docs/audit.md gives the command that records them.
 package golden
@@ -15,8 +17,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,12 +36,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/appeal"
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/engine"
+	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
@@ -93,6 +99,10 @@ type Scenario struct {
 	// Policy adjusts the built-in policy for this run: time-dependent paths need allowances or
 	// an information deadline of seconds.
 	Policy func(*policy.Policy)
+	// SingleWindow says the policy asks the partner agencies' permits (agency.Agencies) by their
+	// standard rules, as a deployment that runs their workers does: the scenario is recorded by a
+	// recorder that has opened the single window (Recorder.OpenSingleWindow).
+	SingleWindow bool
 	// Before, when set, runs before the recorded clearance is submitted, given its declaration.
 	Before func(ctx context.Context, r *Recorder, d declaration.Declaration) error
 	// Drive acts as the officers and the exporter until the clearance ends.
@@ -101,6 +111,12 @@ type Scenario struct {
 	// refuses a run that differs.
 	Lane  policy.Lane
 	State workflows.State
+	// Result, when set, says what else the clearance's result must show: the recorder refuses a
+	// run whose result it refuses, and the committed history is held to it.
+	Result func(workflows.Result) error
+	// Nexus, when set, counts the events of the partner agencies' operations the history must hold,
+	// by type; the recorder refuses a run that differs.
+	Nexus map[enumspb.EventType]int
 	// Appeal says the scenario appeals a refusal, which reopens the clearance: the recorded history
 	// is the reopened run's, and the appeal's own is recorded under AppealDir.
 	Appeal bool
@@ -629,7 +645,143 @@ func Scenarios() []Scenario {
 				return err
 			},
 		},
+		{
+			Name: "single-window-granted", Covers: "single window: the respirators need SAMR's permit (its list of qualified producers), asked through SAMR's Nexus endpoint once the declaration is accepted; SAMR's checks find the producer listed and grant the permit by rule, without an officer; released",
+			Example: "it-ffp2-respirators.json", SingleWindow: true,
+			Carries: []string{workflows.ChangeSingleWindow},
+			Lane:    policy.LaneGreen, State: workflows.StateReleased, Nexus: nexusEvents(1, 1, 0, 0),
+			Result: func(r workflows.Result) error {
+				if err := permits(r, agency.Granted); err != nil {
+					return err
+				}
+				if p := r.Permits[0].Result; p.Officer != "" || p.Permit == "" {
+					return fmt.Errorf("SAMR's grant: permit %q, officer %q; want a permit granted by rule", p.Permit, p.Officer)
+				}
+				return nil
+			},
+			Drive: func(context.Context, *Driver) error { return nil },
+		},
+		{
+			Name: "single-window-refused", Covers: "single window: SAMR's checks do not find the producer on its list of qualified producers; while the release awaits SAMR, its officer samr-lin refuses the permit: refused, SAMR's decision through the single window",
+			Example: "it-ffp2-respirators.json", ID: "YJ-2020-IT-0428", SingleWindow: true,
+			Carries: []string{workflows.ChangeSingleWindow},
+			Lane:    policy.LaneGreen, State: workflows.StateRefused, Nexus: nexusEvents(1, 1, 0, 0),
+			Before: delist,
+			Result: func(r workflows.Result) error {
+				if err := permits(r, agency.Refused); err != nil {
+					return err
+				}
+				if n := len(r.Decisions); n == 0 || r.Decisions[n-1].Agency != agency.SAMR || r.Decisions[n-1].Via != workflows.ViaAgency ||
+					r.Decisions[n-1].Officer != "samr-lin" {
+					return fmt.Errorf("decisions %+v: the last is not samr-lin's for SAMR through the single window", r.Decisions)
+				}
+				if r.Notice != nil {
+					return fmt.Errorf("release notice %s for a clearance SAMR refused", r.Notice.Number)
+				}
+				return nil
+			},
+			Drive: func(ctx context.Context, d *Driver) error {
+				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
+					return err
+				}
+				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+					return err
+				}
+				return d.DecidePermit(ctx, agency.SAMR, 1, agency.Decision{Officer: "samr-lin", Outcome: agency.OutcomeRefuse,
+					Reason: "the producer is not on the list of qualified producers"})
+			},
+		},
+		{
+			Name: "single-window-withdrawn", Covers: "single window: the exporter withdraws while the release awaits SAMR, whose officer has not decided: the clearance withdraws its permit request, cancelling the Nexus operation, and ends withdrawn once SAMR has the cancellation; SAMR's review ends cancelled",
+			Example: "it-ffp2-respirators.json", ID: "YJ-2020-IT-0429", SingleWindow: true,
+			Carries: []string{workflows.ChangeSingleWindow},
+			Lane:    policy.LaneGreen, State: workflows.StateWithdrawn, Nexus: nexusEvents(1, 0, 1, 1),
+			Before: delist,
+			Result: func(r workflows.Result) error {
+				if len(r.Permits) != 1 || !r.Permits[0].Withdrawn || r.Permits[0].Result != nil {
+					return fmt.Errorf("permits %+v: want SAMR's request withdrawn unanswered", r.Permits)
+				}
+				return nil
+			},
+			Drive: func(ctx context.Context, d *Driver) error {
+				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
+					return err
+				}
+				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+					return err
+				}
+				if err := clearance.Withdraw(ctx, d.c, d.Ref, "the consignee cancelled the order"); err != nil {
+					return err
+				}
+				return d.AwaitReviewClosed(ctx, agency.SAMR, 1, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED)
+			},
+		},
+		{
+			Name: "single-window-information-needed", Covers: "single window: SAMR's checks do not find the producer listed; while the release awaits SAMR, its officer samr-he needs more information (the producer's renewed listing) and the exporter is told; the clearance asks SAMR again, a new request (2), which samr-he grants; released, SAMR's time counted",
+			Example: "it-ffp2-respirators.json", ID: "YJ-2020-IT-0430", SingleWindow: true,
+			Carries: []string{workflows.ChangeSingleWindow},
+			Lane:    policy.LaneGreen, State: workflows.StateReleased, Nexus: nexusEvents(2, 2, 0, 0),
+			Before: delist,
+			Result: func(r workflows.Result) error {
+				if err := permits(r, agency.InformationNeeded, agency.Granted); err != nil {
+					return err
+				}
+				if r.AgencyTime[agency.SAMR] <= 0 {
+					return fmt.Errorf("agency time %v: SAMR's time not counted", r.AgencyTime)
+				}
+				return nil
+			},
+			Drive: func(ctx context.Context, d *Driver) error {
+				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
+					return err
+				}
+				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+					return err
+				}
+				if err := d.DecidePermit(ctx, agency.SAMR, 1, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeRequestInformation,
+					Reason: "the producer's listing lapsed; send its renewed listing", Requested: []string{"renewed listing certificate"}}); err != nil {
+					return err
+				}
+				return d.DecidePermit(ctx, agency.SAMR, 2, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeGrant,
+					Reason: "the renewed listing of the producer seen"})
+			},
+		},
 	}
+}
+
+// delist takes the declaration's manufacturer off the list of qualified producers the agencies'
+// checks read, for the scenario's run.
+func delist(_ context.Context, r *Recorder, d declaration.Declaration) error {
+	return r.Delist(d.Manufacturer.Code)
+}
+
+// nexusEvents counts the events of the partner agencies' operations a history holds: operations
+// scheduled, ended completed (with a disposition), cancellations requested and delivered.
+func nexusEvents(scheduled, completed, cancelRequested, cancelDelivered int) map[enumspb.EventType]int {
+	return map[enumspb.EventType]int{
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED:                scheduled,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED:                  scheduled,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED:                completed,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_FAILED:                   0,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT:                0,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED:         cancelRequested,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED: cancelDelivered,
+	}
+}
+
+// permits returns an error unless the clearance asked SAMR's permit once per disposition given,
+// request 1, 2, ..., and each got that disposition.
+func permits(r workflows.Result, dispositions ...agency.Disposition) error {
+	if len(r.Permits) != len(dispositions) {
+		return fmt.Errorf("%d permit requests, want %d: %+v", len(r.Permits), len(dispositions), r.Permits)
+	}
+	for i, p := range r.Permits {
+		if p.Agency != agency.SAMR || !strings.HasSuffix(p.RequestID, fmt.Sprintf("/%s/%d", agency.SAMR, i+1)) || p.Result == nil ||
+			p.Result.Disposition != dispositions[i] {
+			return fmt.Errorf("permit request %d: %+v, result %+v; want SAMR's request %d, %s", i+1, p, p.Result, i+1, dispositions[i])
+		}
+	}
+	return nil
 }
 
 // rechecked reports whether an earlier stage's checks, run again on an amendment, found something
@@ -654,11 +806,26 @@ type Recorder struct {
 	namespace  string
 	examples   string
 	policyPath string
+	logger     *zap.Logger
 	eng        *engine.Engine
 	w          worker.Worker
 	// outage stands between the activities and the engine's registry: a scenario makes the
 	// certificate registers unavailable for a while.
 	outage *outage
+	// window is the partner agencies' side of the single window, once opened.
+	window *window
+}
+
+// window is the partner agencies on the recorder's server: their workers, each in its agency's
+// namespace behind its endpoint, and clients of those namespaces, through which the driver acts
+// as the agencies' officers.
+type window struct {
+	// lists are the registers the agencies' checks read.
+	lists    *lists
+	clients  map[string]client.Client
+	engines  []*engine.Engine
+	workers  []worker.Worker
+	stopOnce sync.Once
 }
 
 // NewRecorder registers the engine's search attributes on namespace, opens the engine with its
@@ -667,7 +834,7 @@ func NewRecorder(ctx context.Context, c client.Client, namespace, examplesDir, w
 	if err := connect.RegisterSearchAttributes(ctx, c, namespace); err != nil {
 		return nil, err
 	}
-	r := &Recorder{c: c, namespace: namespace, examples: examplesDir, policyPath: filepath.Join(workDir, "policy.json")}
+	r := &Recorder{c: c, namespace: namespace, examples: examplesDir, policyPath: filepath.Join(workDir, "policy.json"), logger: logger}
 	if err := r.writePolicy(nil); err != nil {
 		return nil, err
 	}
@@ -686,10 +853,89 @@ func NewRecorder(ctx context.Context, c client.Client, namespace, examplesDir, w
 	return r, nil
 }
 
-// Close stops the worker and closes the engine.
+// OpenSingleWindow puts the partner agencies (agency.Agencies) on the recorder's server as a
+// deployment does: agency.Setup creates their namespaces and their Nexus endpoints, whose caller
+// is the recorder's namespace, and each agency's worker runs in its namespace as the worker binary
+// runs it (engine.Config.Agency), its checks reading the shipped registers through lists that a
+// scenario can take a producer off (Recorder.Delist). The server must deliver Nexus operations,
+// through an HTTP port on its frontend. The scenarios of the single window need it; calling it
+// again does nothing.
+func (r *Recorder) OpenSingleWindow(ctx context.Context) error {
+	if r.window != nil {
+		return nil
+	}
+	if err := agency.Setup(ctx, r.c, r.namespace, agency.Agencies...); err != nil {
+		return fmt.Errorf("single window: %w", err)
+	}
+	sw := &window{lists: &lists{Registry: registry.Default()}, clients: map[string]client.Client{}}
+	for _, a := range agency.Agencies {
+		if err := sw.run(r.c, r.namespace, a, r.logger); err != nil {
+			return errors.Join(err, sw.close())
+		}
+	}
+	r.window = sw
+	return nil
+}
+
+// run runs agency a's worker in its namespace, taking requests from caller's.
+func (sw *window) run(c client.Client, caller, a string, logger *zap.Logger) error {
+	cfg := engine.Config{Agency: a, AgencyCallers: []string{caller}}
+	eng, err := engine.Open(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("agency %s: %w", a, err)
+	}
+	sw.engines = append(sw.engines, eng)
+	eng.Agency.Registry = sw.lists
+	ac, err := client.NewClientFromExisting(c, client.Options{Namespace: agency.Namespace(a), Logger: logging.NewSDKLogger(logger)})
+	if err != nil {
+		return fmt.Errorf("agency %s: client of %s: %w", a, agency.Namespace(a), err)
+	}
+	sw.clients[a] = ac
+	w := eng.NewWorker(ac, cfg)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("agency %s: start worker: %w", a, err)
+	}
+	sw.workers = append(sw.workers, w)
+	return nil
+}
+
+// close stops the agencies' workers and closes their engines and clients.
+func (sw *window) close() error {
+	var errs []error
+	sw.stopOnce.Do(func() {
+		for _, w := range sw.workers {
+			w.Stop()
+		}
+		for _, e := range sw.engines {
+			errs = append(errs, e.Close())
+		}
+		for _, c := range sw.clients {
+			c.Close()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Delist takes the producer whose code is given off the list of qualified producers that the
+// partner agencies' checks read, until the scenario ends: the market regulator's checks then
+// find it not listed and its review awaits an officer. Customs' own checks read the list as it
+// is.
+func (r *Recorder) Delist(code string) error {
+	if r.window == nil {
+		return errors.New("no single window: the recorder runs no agencies (OpenSingleWindow)")
+	}
+	r.window.lists.delist(code)
+	return nil
+}
+
+// Close stops the workers and closes the engines.
 func (r *Recorder) Close() error {
+	var errs []error
+	if r.window != nil {
+		errs = append(errs, r.window.close())
+	}
 	r.w.Stop()
-	return r.eng.Close()
+	return errors.Join(append(errs, r.eng.Close())...)
 }
 
 // writePolicy writes the built-in policy, adjusted, where the worker reads it: each clearance
@@ -741,19 +987,38 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (Runs, error) {
 		return nil, fmt.Errorf("%s: recorded in namespace %s; a scenario that continues as new is recorded in %s and only such a scenario",
 			s.Name, r.namespace, ContinuesNamespace)
 	}
+	if s.SingleWindow && r.window == nil {
+		return nil, fmt.Errorf("%s: asks the partner agencies' permits, and the recorder runs no agencies (OpenSingleWindow)", s.Name)
+	}
 	decl, err := r.declaration(s)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.writePolicy(s.Policy); err != nil {
+	adjust := s.Policy
+	if s.SingleWindow {
+		rules, err := policy.StandardSingleWindow(agency.Agencies)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		adjust = func(p *policy.Policy) {
+			if s.Policy != nil {
+				s.Policy(p)
+			}
+			p.SingleWindow = rules
+		}
+	}
+	if err := r.writePolicy(adjust); err != nil {
 		return nil, err
+	}
+	defer r.outage.end()
+	if r.window != nil {
+		defer r.window.lists.restore()
 	}
 	if s.Before != nil {
 		if err := s.Before(ctx, r, decl); err != nil {
 			return nil, fmt.Errorf("%s: before: %w", s.Name, err)
 		}
 	}
-	defer r.outage.end()
 	run, err := clearance.Submit(ctx, r.c, decl)
 	if err != nil {
 		return nil, err
@@ -769,6 +1034,11 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (Runs, error) {
 	if res.State != s.State || res.Lane != s.Lane {
 		return nil, fmt.Errorf("%s: ended %s in the %s lane, want %s in the %s lane (%s)", s.Name, res.State, res.Lane,
 			s.State, s.Lane, res.Reason)
+	}
+	if s.Result != nil {
+		if err := s.Result(res); err != nil {
+			return nil, fmt.Errorf("%s: the result: %w", s.Name, err)
+		}
 	}
 	runID := run.GetRunID()
 	if s.Appeal || s.Continued != nil {
@@ -794,7 +1064,34 @@ func (r *Recorder) Record(ctx context.Context, s Scenario) (Runs, error) {
 	if missing := runs.Lacks(s.Carries); len(missing) > 0 {
 		return nil, fmt.Errorf("%s: the recorded runs carry no version marker of %s", s.Name, strings.Join(missing, ", "))
 	}
+	if err := runs.HoldNexus(s.Nexus); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
 	return runs, nil
+}
+
+// Count counts the runs' events of type t.
+func (rs Runs) Count(t enumspb.EventType) int {
+	n := 0
+	for _, h := range rs {
+		for _, e := range h.GetEvents() {
+			if e.GetEventType() == t {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// HoldNexus returns an error unless the runs hold as many events of each type as want counts.
+func (rs Runs) HoldNexus(want map[enumspb.EventType]int) error {
+	var errs []error
+	for _, t := range slices.Sorted(maps.Keys(want)) {
+		if got := rs.Count(t); got != want[t] {
+			errs = append(errs, fmt.Errorf("%d %s events, want %d", got, t, want[t]))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Lacks returns the changes whose version marker none of the runs holds.
@@ -958,6 +1255,38 @@ func (o *outage) QualifiedProducer(ctx context.Context, n string) (registry.Qual
 	return lookUp(o, "qualified producer", n, func() (registry.QualifiedProducer, bool, error) { return o.Registry.QualifiedProducer(ctx, n) })
 }
 
+// lists are the registers the partner agencies' checks read: the shipped ones, from which a
+// scenario can take one producer off the list of qualified producers while it runs.
+type lists struct {
+	registry.Registry
+	mu       sync.Mutex
+	delisted string
+}
+
+// delist takes the producer whose code is given off the list; restore puts it back.
+func (l *lists) delist(code string) { l.set(code) }
+func (l *lists) restore()           { l.set("") }
+
+func (l *lists) set(code string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.delisted = code
+}
+
+// QualifiedProducer finds a producer by its name or code, unless it is the one taken off the list.
+func (l *lists) QualifiedProducer(ctx context.Context, nameOrCode string) (registry.QualifiedProducer, bool, error) {
+	p, found, err := l.Registry.QualifiedProducer(ctx, nameOrCode)
+	if err != nil || !found {
+		return p, found, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.delisted != "" && p.Code == l.delisted {
+		return registry.QualifiedProducer{}, false, nil
+	}
+	return p, true, nil
+}
+
 // forget deletes a closed clearance from the server, as the end of its retention does, and waits
 // until the server no longer knows it.
 func (r *Recorder) forget(ctx context.Context, workflowID, runID string) error {
@@ -1007,7 +1336,8 @@ func Index() string {
 	var b strings.Builder
 	b.WriteString("# Golden histories of ExportClearance\n\n")
 	b.WriteString("Real histories of the workflow as it is now, one per path, recorded by `audit/golden` against\n")
-	b.WriteString("an in-process Temporal server with the real worker and activities, in the JSON form the Web UI\n")
+	b.WriteString("an in-process Temporal server with the real worker and activities (and, for the single window's\n")
+	b.WriteString("paths, the partner agencies' workers behind their Nexus endpoints), in the JSON form the Web UI\n")
 	b.WriteString("downloads. `released/` keeps the histories of earlier releases as they were recorded. A path that\n")
 	b.WriteString("continues as new is recorded in a namespace where the server suggests it after ")
 	fmt.Fprintf(&b, "%d events, as two\n", ContinueAsNewAfter)
@@ -1183,6 +1513,119 @@ func (d *Driver) Supply(ctx context.Context, s workflows.Supply) error {
 	}
 	_, err := clearance.Supply(ctx, d.c, d.Ref, s)
 	return err
+}
+
+// AwaitAgencies waits until the clearance's release waits on the partner agencies named.
+func (d *Driver) AwaitAgencies(ctx context.Context, agencies ...string) error {
+	_, err := d.Await(ctx, "the release awaiting "+strings.Join(agencies, ", "), func(s workflows.Status) bool {
+		return s.State == workflows.StateAwaitingAgency && s.Waiting != nil && slices.Equal(s.Waiting.Agencies, agencies)
+	})
+	return err
+}
+
+// PermitRequest is the ID of the clearance's nth request of agency a's permit (from 1): the
+// clearance's workflow ID, the agency and n.
+func (d *Driver) PermitRequest(a string, n int) (string, error) {
+	id, err := d.Ref.WorkflowID()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s/%s/%d", id, a, n), nil
+}
+
+// AwaitReview waits until agency a's review of the clearance's nth request awaits one of its
+// officers, and returns the review's status.
+func (d *Driver) AwaitReview(ctx context.Context, a string, n int) (agency.Status, error) {
+	req, err := d.PermitRequest(a, n)
+	if err != nil {
+		return agency.Status{}, err
+	}
+	c, ok := d.r.window.agency(a)
+	if !ok {
+		return agency.Status{}, fmt.Errorf("no worker of agency %s on the recorder's server", a)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st agency.Status
+		v, err := c.QueryWorkflow(ctx, agency.WorkflowID(agency.PermitRequest{RequestID: req}), "", agency.QueryStatus)
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err == nil && st.Phase == agency.PhaseAwaitingOfficer {
+			return st, nil
+		}
+		if err == nil && st.Phase == agency.PhaseEnded {
+			return st, fmt.Errorf("%s's review of %s ended (%+v) while waiting for its officer", a, req, st.Result)
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("gave up waiting for %s's review of %s to await its officer (phase %s, last error %v)", a, req, st.Phase, err)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// AwaitReviewClosed waits until agency a's review of the clearance's nth request has closed with
+// status want.
+func (d *Driver) AwaitReviewClosed(ctx context.Context, a string, n int, want enumspb.WorkflowExecutionStatus) error {
+	req, err := d.PermitRequest(a, n)
+	if err != nil {
+		return err
+	}
+	c, ok := d.r.window.agency(a)
+	if !ok {
+		return fmt.Errorf("no worker of agency %s on the recorder's server", a)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		desc, err := c.DescribeWorkflowExecution(ctx, agency.WorkflowID(agency.PermitRequest{RequestID: req}), "")
+		got := desc.GetWorkflowExecutionInfo().GetStatus()
+		if err == nil && got == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up waiting for %s's review of %s to close %s (status %s, last error %v)", a, req, want, got, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// DecidePermit waits until agency a's review of the clearance's nth request awaits its officer,
+// then sends the officer's decision as the update "decide-permit", in the agency's namespace.
+func (d *Driver) DecidePermit(ctx context.Context, a string, n int, dec agency.Decision) error {
+	if _, err := d.AwaitReview(ctx, a, n); err != nil {
+		return err
+	}
+	req, err := d.PermitRequest(a, n)
+	if err != nil {
+		return err
+	}
+	c, _ := d.r.window.agency(a)
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: agency.WorkflowID(agency.PermitRequest{RequestID: req}),
+		UpdateName: agency.UpdateDecide, Args: []any{dec}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return fmt.Errorf("%s's decision on %s: %w", a, req, err)
+	}
+	if err := h.Get(ctx, nil); err != nil {
+		return fmt.Errorf("%s's decision on %s: %w", a, req, err)
+	}
+	return nil
+}
+
+// agency returns the client of agency a's namespace.
+func (sw *window) agency(a string) (client.Client, bool) {
+	if sw == nil {
+		return nil, false
+	}
+	c, ok := sw.clients[a]
+	return c, ok
 }
 
 // Signal sends a decision as the signal "decision".

@@ -27,18 +27,20 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/common/dynamicconfig"
-	"go.temporal.io/server/temporal"
-	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/medsupply/customs/audit"
 	"github.com/medsupply/customs/cmd/auditor/cli"
 	"github.com/medsupply/customs/connect"
+	"github.com/medsupply/customs/embedded"
+	"github.com/medsupply/customs/internal/testport"
+	"github.com/medsupply/customs/logging"
 	"github.com/medsupply/customs/workflows"
 )
 
-var record = flag.Bool("record", false, "record every golden history into "+Dir+" (about 30 seconds)")
+var record = flag.Bool("record", false, "record every golden history into "+Dir+" (a minute or two)")
 
 var only = flag.String("only", "", "with -record: record only these scenarios (comma-separated names), keeping the others' files")
 
@@ -47,21 +49,45 @@ var goldenDir = filepath.Join("..", "..", filepath.FromSlash(Dir))
 
 const examplesDir = "../../examples"
 
-// startServer starts an in-process Temporal server whose ContinuesNamespace, once registered,
-// suggests continue-as-new after ContinueAsNewAfter events, and a recorder on its default
-// namespace.
-func startServer(t *testing.T) (*temporaltest.TestServer, *Recorder) {
+// startServer starts an in-memory Temporal server (package embedded, whose frontend serves the
+// HTTP port through which the server delivers Nexus operations to the partner agencies) whose
+// ContinuesNamespace, once registered, suggests continue-as-new after ContinueAsNewAfter events,
+// and a recorder on its namespace.
+func startServer(t *testing.T) (*embedded.Server, *Recorder) {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// temporaltest's own setting, which this client replaces: search attributes registered
-			// by the recorder are usable at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ports := testport.Free(t, 2)
+	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, IP: "127.0.0.1", GRPCPort: ports[0], UIPort: ports[1],
+		DisableUI: true, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		Settings: embedded.Settings{
+			// Search attributes the recorder registers in ContinuesNamespace are usable at once.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
 			dynamicconfig.HistoryCountSuggestContinueAsNew.Key(): []dynamicconfig.ConstrainedValue{{
 				Constraints: dynamicconfig.Constraints{Namespace: ContinuesNamespace}, Value: ContinueAsNewAfter,
 			}},
-		})))
-	return ts, newRecorder(t, ts.GetDefaultClient(), ts.GetDefaultNamespace())
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv, newRecorder(t, dial(t, srv, srv.Namespace()), srv.Namespace())
+}
+
+// dial returns a client of the server's namespace, closed when the test ends.
+func dial(t *testing.T, srv *embedded.Server, namespace string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: namespace,
+		Logger: logging.NewSDKLogger(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 func newRecorder(t *testing.T, c client.Client, namespace string) *Recorder {
@@ -81,14 +107,14 @@ func newRecorder(t *testing.T, c client.Client, namespace string) *Recorder {
 }
 
 // continuesRecorder registers ContinuesNamespace on the server and starts a recorder on it.
-func continuesRecorder(t *testing.T, ts *temporaltest.TestServer) *Recorder {
+func continuesRecorder(t *testing.T, srv *embedded.Server) *Recorder {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := connect.EnsureNamespace(ctx, ts.GetDefaultClient(), ContinuesNamespace, true, 24*time.Hour); err != nil {
+	if _, err := connect.EnsureNamespace(ctx, dial(t, srv, srv.Namespace()), ContinuesNamespace, true, 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	c := ts.NewClientWithOptions(client.Options{Namespace: ContinuesNamespace})
+	c := dial(t, srv, ContinuesNamespace)
 	// A namespace just registered reaches the frontend's cache within seconds.
 	for {
 		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ContinuesNamespace})
@@ -116,7 +142,7 @@ func TestRecordGolden(t *testing.T) {
 	if !*record {
 		t.Skip("records the golden histories only with -record")
 	}
-	ts, r := startServer(t)
+	srv, r := startServer(t)
 	var continues *Recorder
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -127,9 +153,14 @@ func TestRecordGolden(t *testing.T) {
 		rec := r
 		if s.Continued != nil {
 			if continues == nil {
-				continues = continuesRecorder(t, ts)
+				continues = continuesRecorder(t, srv)
 			}
 			rec = continues
+		}
+		if s.SingleWindow {
+			if err := rec.OpenSingleWindow(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		runs, err := rec.Record(ctx, s)
 		if err != nil {
@@ -216,6 +247,19 @@ func TestGoldensCarryWhatTheyAreAbout(t *testing.T) {
 			if missing := runs.Lacks(s.Carries); len(missing) > 0 {
 				t.Errorf("no version marker of %v", missing)
 			}
+			if err := runs.HoldNexus(s.Nexus); err != nil {
+				t.Error(err)
+			}
+			if s.Result != nil {
+				last := runs[len(runs)-1].GetEvents()
+				var res workflows.Result
+				if err := dc.FromPayloads(last[len(last)-1].GetWorkflowExecutionCompletedEventAttributes().GetResult(), &res); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Result(res); err != nil {
+					t.Errorf("the result: %v", err)
+				}
+			}
 			if s.Continued == nil {
 				return
 			}
@@ -265,7 +309,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts, r := startServer(t)
+	srv, r := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	green := Scenarios()[0]
@@ -320,7 +364,7 @@ func TestRecordEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui := downloadLikeWebUI(t, ctx, ts, audit.StartOf(fetched).WorkflowID, fetched)
+	ui := downloadLikeWebUI(t, ctx, srv, audit.StartOf(fetched).WorkflowID, fetched)
 	uiPath := filepath.Join(dir, "ui-download.json")
 	if err := os.WriteFile(uiPath, ui, 0o600); err != nil {
 		t.Fatal(err)
@@ -342,7 +386,7 @@ func TestRecordEndToEnd(t *testing.T) {
 
 	// The auditor against the server: the trail by declaration ID, replay by query, and a query
 	// that matches nothing.
-	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
+	conn := []string{"--address", srv.FrontendAddress(), "--namespace", srv.Namespace()}
 	out.Reset()
 	errOut.Reset()
 	if code := cli.Run(ctx, append([]string{"trail", "NBKR-2020-000331", "--json"}, conn...), &out, &errOut); code != cli.ExitOK {
@@ -380,7 +424,7 @@ func TestRecordEndToEnd(t *testing.T) {
 
 // downloadLikeWebUI fetches a history as the Web UI's "Download" button does with the "encoded"
 // setting: page by page from the UI server's HTTP API, then {"events": [...]} indented by two.
-func downloadLikeWebUI(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, workflowID string, h *historypb.History) []byte {
+func downloadLikeWebUI(t *testing.T, ctx context.Context, srv *embedded.Server, workflowID string, h *historypb.History) []byte {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -391,8 +435,8 @@ func downloadLikeWebUI(t *testing.T, ctx context.Context, ts *temporaltest.TestS
 		t.Fatal(err)
 	}
 	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
-		Host: "127.0.0.1", Port: port, TemporalGRPCAddress: ts.GetFrontendHostPort(),
-		DefaultNamespace: ts.GetDefaultNamespace(), CORS: uiconfig.CORS{CookieInsecure: true},
+		Host: "127.0.0.1", Port: port, TemporalGRPCAddress: srv.FrontendAddress(),
+		DefaultNamespace: srv.Namespace(), CORS: uiconfig.CORS{CookieInsecure: true},
 		HideLogs: true, DisableNewsFetch: true,
 	}))
 	done := make(chan struct{})
@@ -411,7 +455,7 @@ func downloadLikeWebUI(t *testing.T, ctx context.Context, ts *temporaltest.TestS
 		if token != "" {
 			q.Set("nextPageToken", token)
 		}
-		u := fmt.Sprintf("%s/api/v1/namespaces/%s/workflows/%s/history?%s", base, url.PathEscape(ts.GetDefaultNamespace()),
+		u := fmt.Sprintf("%s/api/v1/namespaces/%s/workflows/%s/history?%s", base, url.PathEscape(srv.Namespace()),
 			url.PathEscape(workflowID), q.Encode())
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {

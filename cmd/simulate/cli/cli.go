@@ -38,6 +38,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	exporterTime := fs.String("exporter-time", "lognormal:median=1d,p90=4d", "time an exporter takes to answer a request for information (same forms)")
 	requestShare := fs.Float64("request-share", 0.5, "probability (0-1) that an officer requests information rather than approves when the checks found errors")
 	queue := fs.String("queue", string(sim.QueueFIFO), "order of the officer queues: fifo, or due (earliest end of the stage allowance first)")
+	agencies := fs.String("agencies", "NMPA,SAMR", `partner agencies on the single window whose permits the lines need (NMPA: devices and test kits; SAMR: masks and respirators), with their default review times; "none" for none`)
+	var agencyTimes settings
+	fs.Var(&agencyTimes, "agency-time", `an agency's review time, "NMPA:checks=lognormal:median=1h,p90=6h;officer-share=0.2;officer=lognormal:median=2d,p90=7d" (settings not named keep their default); repeat for each agency`)
 	policyFile := fs.String("policy", "", "policy file (allowances, calendar); default: the built-in policy")
 	dir := fs.String("dir", "", "directory for the release register; default: a temporary directory, removed afterwards")
 	csvFile := fs.String("csv", "", "write the Time Release Study as CSV to this file")
@@ -49,6 +52,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg, err := config(*n, *seed, *arrivals, *mix, *examples, *expedited, *officers, *officerTime, *exporterTime, *requestShare, *queue, *policyFile, *dir)
+	if err == nil {
+		err = withAgencies(&cfg, *agencies, agencyTimes)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return command.Usage
@@ -123,6 +129,25 @@ func config(n int, seed uint64, arrivals, mix, examples, expedited, officers, of
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// withAgencies puts the agencies named on the single window, with their review times.
+func withAgencies(cfg *sim.Config, names string, times []string) error {
+	var err error
+	if cfg.Agencies, err = sim.ParseAgencies(names, times); err != nil {
+		return fmt.Errorf("--agencies: %w", err)
+	}
+	return cfg.Validate()
+}
+
+// settings is a flag that may be given more than once.
+type settings []string
+
+func (s *settings) String() string { return strings.Join(*s, " ") }
+
+func (s *settings) Set(v string) error {
+	*s = append(*s, v)
+	return nil
 }
 
 // memory describes the process's memory use: its peak resident set where the system reports
