@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/registry"
 	"github.com/medsupply/customs/workflows"
@@ -50,6 +51,23 @@ func DevPeople(roster policy.Roster, exporters []registry.ExporterRecord) []Pers
 		})
 	}
 	return append(people, Person{Principal: workflows.Principal{Subject: "audit-1", Roles: []string{workflows.RoleAuditor}}, Name: "Auditor"})
+}
+
+// AgencyPeople are the officers of partner agencies' rosters, each signed in for their agency:
+// a permit officer as an officer, a clerk as an auditor, who reads.
+func AgencyPeople(rosters ...agency.Roster) []Person {
+	var people []Person
+	for _, r := range rosters {
+		for _, o := range r.Officers {
+			role := workflows.RoleAuditor
+			if o.Has(agency.RolePermitOfficer) {
+				role = workflows.RoleOfficer
+			}
+			people = append(people, Person{Principal: workflows.Principal{Subject: o.ID, Roles: []string{role}, Agency: r.Agency},
+				Name: o.Name + ", " + r.Agency})
+		}
+	}
+	return people
 }
 
 // ExporterSubject is the subject of DevPeople's user for an exporter code.
@@ -436,6 +454,9 @@ func (l *Login) GetPrivateClaimsFromScopes(_ context.Context, subject, _ string,
 	claims := map[string]any{ClaimRoles: p.Principal.Roles}
 	if p.Principal.Exporter != "" {
 		claims[ClaimExporter] = p.Principal.Exporter
+	}
+	if p.Principal.Agency != "" {
+		claims[ClaimAgency] = p.Principal.Agency
 	}
 	return claims, nil
 }

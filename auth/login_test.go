@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/server/common/log"
 	"golang.org/x/oauth2"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/policy"
 	"github.com/medsupply/customs/registry"
@@ -58,7 +59,11 @@ func startLoginWith(t *testing.T, split bool) *relyingParty {
 	if split {
 		backchannel = strings.Replace(url, "127.0.0.1", "localhost", 1)
 	}
-	people := auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters())
+	samr, err := agency.DefaultRoster(agency.SAMR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := append(auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters()), auth.AgencyPeople(samr)...)
 	login, err := auth.NewLogin(auth.NewIssuer(url, auth.DevAudience, key), auth.LoginConfig{People: people, Revoked: revoked,
 		ClientSecret: "s3cret", CallbackURL: callback, TTL: time.Hour, Backchannel: backchannel})
 	if err != nil {
@@ -207,6 +212,11 @@ func TestWebUILoginSignsInAVerifiedOfficer(t *testing.T) {
 	sup := rp.principal(mustExchange(t, rp, rp.signIn("sup-huang")).AccessToken)
 	if !slices.Equal(sup.Principal.Roles, []string{workflows.RoleOfficer, workflows.RoleSupervisor}) {
 		t.Errorf("the supervisor's access token reads as %+v", sup)
+	}
+	// An agency's officer signs in for the agency, whose namespace alone they work in.
+	samr := rp.principal(mustExchange(t, rp, rp.signIn("samr-lin")).AccessToken)
+	if samr.Refused != "" || samr.Principal.Agency != "SAMR" || !slices.Equal(samr.Principal.Roles, []string{workflows.RoleOfficer}) {
+		t.Errorf("SAMR's officer's access token reads as %+v", samr)
 	}
 }
 

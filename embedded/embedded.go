@@ -129,7 +129,8 @@ type Config struct {
 	// frontend on loopback, which admits every caller as a system administrator. So that only
 	// the process itself gets in, it and all traffic between the server's services require
 	// mutual TLS with a CA that Start makes anew and keeps in memory only; the frontend stays
-	// plain gRPC.
+	// plain gRPC. The server then delivers no Nexus operation: that takes the internal frontend's
+	// HTTP port, which would admit every caller on this machine as an administrator.
 	Auth *Auth
 	// UILogin, when set, makes the Web UI sign its users in at an OpenID Connect provider and
 	// send their tokens with every call; with Auth and no UILogin the UI's calls are refused.
@@ -401,15 +402,18 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 	}
 	// The history service delivers a Nexus operation to the worker behind an endpoint through a
 	// frontend's HTTP port (server v1.32.1, common/resource/fx.go getFrontendConnectionDetails):
-	// the internal frontend's with Auth, the frontend's without. Without one, every operation's
-	// start fails and backs off for ever.
-	nexusHTTP := primitives.FrontendService
-	if cfg.Auth != nil {
-		nexusHTTP = primitives.InternalFrontendService
-	}
-	httpPort, err := freePort(loopback, taken...)
-	if err != nil {
-		return nil, fmt.Errorf("embedded server: HTTP port for %s: %w", nexusHTTP, err)
+	// without one, every operation's start fails and backs off for ever. Without Auth it is the
+	// frontend's. With Auth it would be the internal frontend's, which the server calls with the
+	// internode TLS but which would serve HTTP without TLS (the frontend's server TLS, none) and
+	// admit every caller as an administrator, its claim mapper's; so with Auth no HTTP port is
+	// opened, and Nexus operations are not delivered (Config.Auth).
+	var httpPort int
+	if cfg.Auth == nil {
+		p, err := freePort(loopback, taken...)
+		if err != nil {
+			return nil, fmt.Errorf("embedded server: the frontend's HTTP port: %w", err)
+		}
+		httpPort = p
 	}
 
 	conf := &config.Config{}
@@ -439,7 +443,7 @@ func (s *Server) newTemporalServer(cfg *Config, sqlConf *config.SQL, logger serv
 			rpc.BindOnIP = cfg.IP
 			host = frontendHost
 		}
-		if svc == nexusHTTP {
+		if svc == primitives.FrontendService {
 			rpc.HTTPPort = httpPort
 		}
 		conf.Services[string(svc)] = config.Service{RPC: rpc}

@@ -417,6 +417,12 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if e.Agency != nil && cfg.Versioning.Enabled {
+		// An agency's reviews take hours, and nothing in its namespace would make a version
+		// current: its worker is unversioned.
+		e.log().Info("an agency's worker is unversioned", zap.String("agency", e.Agency.Agency))
+		cfg.Versioning = connect.Versioning{}
+	}
 	if cfg.StickyCacheSize > 0 {
 		// The cache is created with the process's first worker; set its size before.
 		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)

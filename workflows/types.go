@@ -443,7 +443,9 @@ type Result struct {
 	OtherAgencyTime policy.Duration `json:"otherAgencyTime,omitempty"`
 	// Permits are the permits asked of partner agencies through the single window; AgencyTime is,
 	// by agency, how long the clearance waited on it (its holds, and the permits the release
-	// waited for), which OtherAgencyTime sums.
+	// waited for), which OtherAgencyTime sums. A span in which two agencies held the clearance at
+	// once counts for each, so the sum may pass the elapsed time; the report shares such a span
+	// between them (AgencyTimesApart).
 	Permits    []PermitRecord             `json:"permits,omitempty"`
 	AgencyTime map[string]policy.Duration `json:"agencyTime,omitempty"`
 }

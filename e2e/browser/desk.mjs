@@ -93,9 +93,10 @@ export class Desk {
     await this.page.waitForURL((u) => u.searchParams.get('query') === query);
   }
 
-  // listed is the workflow IDs in the list as shown now, sorted.
+  // listed is the workflow IDs in the list as shown now, sorted: clearances, or in an agency's
+  // namespace its permit reviews.
   async listed() {
-    const links = this.page.locator('table').getByRole('link', { name: /^clearance-/ });
+    const links = this.page.locator('table').getByRole('link', { name: /^(clearance|permit-review)-/ });
     return (await links.allInnerTexts()).map((s) => s.trim()).sort();
   }
 

@@ -1,11 +1,12 @@
 // An officer's day in the stock Temporal Web UI, in a real browser: the queues as list
 // filters, reading a clearance, deciding through the update dialog, a refused decision, an
 // overdue clearance, the desk's controls (updates only: no Terminate, Reset, Cancel, Signal or
-// Start Workflow), claiming a clearance and consenting to the exporter's amendment; and an
-// auditor reading a released clearance in the archive.
+// Start Workflow), claiming a clearance and consenting to the exporter's amendment; an
+// auditor reading a released clearance in the archive; and an officer of SAMR, a partner agency
+// on the single window, refusing a permit in SAMR's namespace, which ends customs' clearance.
 //
 // .ci/browser.sh starts the devserver with an archive and testdata/policy.json (expedited document check
-// allowance of 15s), submits the declarations below with the starter and runs this file with:
+// allowance of 15s; SAMR's permit for masks and respirators), submits the declarations below with the starter and runs this file with:
 //   CUSTOMS_UI_URL        the Web UI, e.g. http://127.0.0.1:18233
 //   CUSTOMS_GRPC_ADDRESS  the Temporal frontend, e.g. 127.0.0.1:17233
 //   CUSTOMS_SUBMITTED     the starter's submit output (declaration ID, "submitted", workflow ID, link)
@@ -359,4 +360,34 @@ test('8. an auditor finds the released green clearance in the namespace\'s archi
     await page.waitForURL((u) => u.pathname.startsWith(`/namespaces/default/archival/${wf(CANNULAS)}/`) && u.pathname.endsWith('/history'));
     await page.getByText('Workflow Execution Completed').first().waitFor({ timeout: 20_000 });
     await desk.shot('19-archived-history');
+  }));
+
+test('9. an officer of SAMR refuses a permit in SAMR\'s namespace, and customs\' clearance ends refused, naming SAMR', { timeout: 90_000 }, () =>
+  step('09-agency', async () => {
+    // Face masks from a producer SAMR does not list: SAMR's review waits for one of its officers.
+    const MASKS = 'YJ-2020-IT-0503';
+    EXPORTER[MASKS] = '3302960543';
+    const review = `permit-review-${wf(MASKS)}~SAMR~1`;
+    execFileSync(STARTER, ['--address', GRPC, 'submit', resolve(here, '../../examples/it-face-masks-unlisted-producer.json')], { encoding: 'utf8' });
+    const samr = new Desk(desk.page, { ui: UI, namespace: 'agency-samr', artifacts: ARTIFACTS });
+    await samr.openWorkflows();
+    await samr.filter("PermitStatus = 'awaiting-officer'");
+    await samr.waitForListed([review], { timeout: 60_000 });
+    await samr.shot('26-agency-queue');
+    await samr.openFromList(review);
+    const status = await samr.statusQuery({ accept: (s) => s.phase === 'awaiting-officer' });
+    assert.ok(status.findings.some((f) => f.code === 'producer-not-listed'),
+      `SAMR's checks found the producer unlisted: ${JSON.stringify(status.findings)}`);
+    const dialog = await samr.openUpdate('decide-permit', {
+      officer: 'samr-lin', outcome: 'refuse', reason: 'the producer is not on the list of qualified producers of non-medical masks',
+    });
+    assert.equal(await samr.submit(dialog), null, 'the dialog closes: the decision was accepted');
+    await samr.toast('Update successful');
+    await samr.shot('27-agency-decided');
+    await waitFor(() => exporterView(MASKS).state === 'refused', 'customs\' clearance to take SAMR\'s refusal');
+    const engine = exporterView(MASKS);
+    const last = engine.decisions.at(-1);
+    assert.deepEqual({ agency: last.agency, officer: last.officer, via: last.via }, { agency: 'SAMR', officer: 'samr-lin', via: 'single-window' });
+    assert.equal(engine.permits[0].result.disposition, 'refused');
+    assert.match(engine.reason, /^SAMR refused the goods: /);
   }));

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/medsupply/customs/activities"
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/clearance"
 	"github.com/medsupply/customs/connect"
@@ -149,6 +150,31 @@ func (p *parties) exporter(code string) client.Client {
 // officer is the client of the officer with roster ID id.
 func (p *parties) officer(id string) client.Client { return p.person(id) }
 
+// agencyOfficer is the client of agency a's officer id, in the agency's namespace.
+func (p *parties) agencyOfficer(a, id string) client.Client {
+	p.t.Helper()
+	key := a + "/" + id
+	if c, ok := p.clients[key]; ok {
+		return c
+	}
+	opts := client.Options{HostPort: p.address, Namespace: agency.Namespace(a),
+		Logger: logging.NewSDKLogger(zaptest.NewLogger(p.t, zaptest.Level(zapcore.WarnLevel)))}
+	if p.verified() {
+		tok, err := p.issuer.Token(workflows.Principal{Subject: id, Roles: []string{workflows.RoleOfficer}, Agency: a}, time.Hour, time.Now())
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		opts.HeadersProvider = bearer(tok)
+	}
+	c, err := client.DialContext(p.ctx, opts)
+	if err != nil {
+		p.t.Fatalf("sign in as %s of %s: %v", id, a, err)
+	}
+	p.t.Cleanup(c.Close)
+	p.clients[key] = c
+	return c
+}
+
 // expectation is how an example's clearance ends; examples/README.md tells the same.
 type expectation struct {
 	lane  policy.Lane
@@ -156,19 +182,24 @@ type expectation struct {
 	// askForQualityDeclaration: the document officer requests the missing quality declaration
 	// and the exporter supplies it.
 	askForQualityDeclaration bool
+	// refusingAgency, when the clearance asks its permit (the worker runs the single window),
+	// refuses it through its officer, and the clearance ends refused instead of as state.
+	refusingAgency string
 }
 
 var expected = map[string]expectation{
-	"us-nasal-cannulas-anaesthesia-masks.json":                {policy.LaneGreen, workflows.StateReleased, false},
-	"it-ffp2-respirators.json":                                {policy.LaneGreen, workflows.StateReleased, false},
-	"nl-examination-gloves-self-declared.json":                {policy.LaneGreen, workflows.StateReleased, false},
-	"de-antibody-test-kits.json":                              {policy.LaneYellow, workflows.StateReleased, false},
-	"us-n95-respirators-niosh.json":                           {policy.LaneYellow, workflows.StateReleased, false},
-	"fr-biological-class-b.json":                              {policy.LaneRed, workflows.StateReleased, false},
-	"expedited-emergency-ventilators.json":                    {policy.LaneRed, workflows.StateReleased, false},
-	"red-lane-repeat-refusals-protective-clothing.json":       {policy.LaneRed, workflows.StateReleased, false},
-	"es-masks-non-notified-body.json":                         {policy.LaneYellow, workflows.StateRefused, false},
-	"missing-documents-quality-declaration-thermometers.json": {policy.LaneGreen, workflows.StateReleased, true},
+	"us-nasal-cannulas-anaesthesia-masks.json":                {policy.LaneGreen, workflows.StateReleased, false, ""},
+	"it-ffp2-respirators.json":                                {policy.LaneGreen, workflows.StateReleased, false, ""},
+	"nl-examination-gloves-self-declared.json":                {policy.LaneGreen, workflows.StateReleased, false, ""},
+	"de-antibody-test-kits.json":                              {policy.LaneYellow, workflows.StateReleased, false, ""},
+	"us-n95-respirators-niosh.json":                           {policy.LaneYellow, workflows.StateReleased, false, ""},
+	"fr-biological-class-b.json":                              {policy.LaneRed, workflows.StateReleased, false, ""},
+	"expedited-emergency-ventilators.json":                    {policy.LaneRed, workflows.StateReleased, false, ""},
+	"red-lane-repeat-refusals-protective-clothing.json":       {policy.LaneRed, workflows.StateReleased, false, ""},
+	"es-masks-non-notified-body.json":                         {policy.LaneYellow, workflows.StateRefused, false, ""},
+	"missing-documents-quality-declaration-thermometers.json": {policy.LaneGreen, workflows.StateReleased, true, ""},
+	// Customs' own certification check finds the producer unlisted too, and its officer approves.
+	"it-face-masks-unlisted-producer.json": {policy.LaneYellow, workflows.StateReleased, false, agency.SAMR},
 }
 
 // run is one clearance the test drives.
@@ -346,6 +377,12 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 		r.done = true
 		return 0
 	}
+	if r.exp.refusingAgency != "" && slices.ContainsFunc(s.Permits, func(p workflows.PermitRecord) bool {
+		return p.Agency == r.exp.refusingAgency && p.Result == nil
+	}) {
+		// Its review goes on beside customs' stages: the agency's officer decides as soon as asked.
+		refuseAsAgency(t, callCtx, who, r)
+	}
 	if s.Waiting == nil {
 		return 0
 	}
@@ -366,6 +403,10 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 		return 0
 	}
 	d := workflows.Decision{Stage: s.Stage, Officer: pickOfficer(s), Outcome: workflows.OutcomeApprove}
+	if r.exp.refusingAgency != "" {
+		// Customs' own checks find the producer unlisted too: an approval over it says why.
+		d.Reason = "the producer's listing is the agency's to judge, on the single window"
+	}
 	if r.exp.askForQualityDeclaration && !r.asked && s.Stage == policy.StageDocumentCheck {
 		d.Outcome = workflows.OutcomeRequestInformation
 		d.Reason = "attach the manufacturer's quality declaration (announcement No. 5 of 2020)"
@@ -384,6 +425,44 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 		r.asked = true
 	}
 	return 1
+}
+
+// refuseAsAgency refuses the clearance's permit as an officer of r's refusing agency, once its
+// review awaits one, in the agency's namespace.
+func refuseAsAgency(t *testing.T, ctx context.Context, who *parties, r *run) {
+	t.Helper()
+	a := r.exp.refusingAgency
+	roster, err := agency.DefaultRoster(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := roster.Deciders()[0]
+	c := who.agencyOfficer(a, officer)
+	wid, err := r.ref.WorkflowID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := agency.WorkflowID(agency.PermitRequest{RequestID: wid + "/" + a + "/1"})
+	v, err := c.QueryWorkflow(ctx, review, "", agency.QueryStatus)
+	var st agency.Status
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil || st.Phase != agency.PhaseAwaitingOfficer {
+		t.Logf("%s: %s's review: phase %s, %v", r.ref.Declaration, a, st.Phase, err)
+		return
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: review, UpdateName: agency.UpdateDecide,
+		Args:         []any{agency.Decision{Officer: officer, Outcome: agency.OutcomeRefuse, Reason: "the producer is not on the list of qualified producers"}},
+		WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err != nil {
+		t.Errorf("%s: %s's officer %s refuses: %v", r.ref.Declaration, a, officer, err)
+		return
+	}
+	r.exp.state = workflows.StateRefused
 }
 
 // pickOfficer returns an officer offered for the stage who has not decided an earlier stage of

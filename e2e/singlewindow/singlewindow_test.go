@@ -26,6 +26,7 @@ import (
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/clearance"
+	"github.com/medsupply/customs/connect"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/embedded"
 	"github.com/medsupply/customs/engine"
@@ -173,8 +174,12 @@ func (s *stack) runCustoms(t *testing.T) (stop func()) {
 }
 
 // runAgency runs agency a's worker, answering customs' namespace; registryDir "" is the shipped one.
+// It is given the worker binary's default, a version of its deployment that does not make itself
+// current: an agency's worker runs unversioned whatever it is given, or it would get no work.
 func (s *stack) runAgency(t *testing.T, a, registryDir string) (stop func()) {
-	return s.run(t, engine.Config{Agency: a, AgencyCallers: []string{s.srv.Namespace()}, RegistryDir: registryDir},
+	return s.run(t, engine.Config{Agency: a, AgencyCallers: []string{s.srv.Namespace()}, RegistryDir: registryDir,
+		Versioning: connect.Versioning{Enabled: true, DeploymentName: connect.DefaultDeploymentName, BuildID: "agency-test",
+			MakeCurrent: connect.CurrentNever}},
 		agency.Namespace(a))
 }
 

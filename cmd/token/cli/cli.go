@@ -205,8 +205,16 @@ func serveIssuer(ctx context.Context, f Flags, addr, url string, stdout, stderr 
 		if f.UISecret == "" {
 			problems = append(problems, "--ui-client-secret: required with --ui-callback (the Web UI holds the same)")
 		}
-		web = &auth.WebLogin{People: auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters()),
-			CallbackURL: f.UICallback, ClientSecret: f.UISecret, Backchannel: f.Backchannel}
+		people := auth.DevPeople(policy.DefaultRoster(), registry.Default().Exporters())
+		for _, a := range agency.Agencies {
+			r, err := agency.DefaultRoster(a)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			people = append(people, auth.AgencyPeople(r)...)
+		}
+		web = &auth.WebLogin{People: people, CallbackURL: f.UICallback, ClientSecret: f.UISecret, Backchannel: f.Backchannel}
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "token: "+strings.Join(problems, "\ntoken: "))

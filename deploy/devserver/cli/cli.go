@@ -88,6 +88,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "devserver: --agencies %q: %v\n", *agencies, err)
 		return command.Usage
 	}
+	if *withAuth {
+		// The embedded server delivers Nexus operations only through an HTTP port that would admit
+		// anyone on this machine when it verifies callers (embedded.Config.Auth).
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "agencies" })
+		if explicit && len(onWindow) > 0 {
+			fmt.Fprintf(stderr, "devserver: --agencies %q with --auth: the embedded server does not deliver Nexus operations while it verifies callers; run the single window on a cluster (docs/single-window.md), or give --agencies \"\"\n", *agencies)
+			return command.Usage
+		}
+		onWindow = nil
+	}
 	if cfg.PolicyFile == "" {
 		// The built-in policy asks the permits of the agencies this process sets up.
 		cfg.SingleWindow = onWindow
@@ -132,7 +143,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *withAuth {
 		var web *auth.WebLogin
 		if !*noUI {
-			people, err := devPeople(cfg)
+			people, err := devPeople(cfg, onWindow)
 			if err != nil {
 				zl.Error("--auth", zap.Error(err))
 				return command.Usage
@@ -289,7 +300,7 @@ Officers' queues are list filters in the Web UI, for example
   ClearanceStatus = 'awaiting-officer' AND ClearanceStage = 'biological-review'
 
 Stop with Ctrl-C.
-`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir), workerWhat(*runWorker, cfg.Versioning), windowWhat(onWindow, *runWorker))
+`, srv.FrontendAddress(), srv.Namespace(), orNone(srv.UIAddress()), dataWhere(*memory, cfg.DataDir), workerWhat(*runWorker, cfg.Versioning), windowWhat(onWindow, *runWorker, *withAuth))
 	if dev != nil {
 		fmt.Fprintf(stdout, `
 Authentication is on: every call needs a token from the issuer %s.
@@ -377,8 +388,11 @@ func runAgency(ctx context.Context, e *engine.Engine, a string, opts client.Opti
 }
 
 // windowWhat says which agencies are on the single window, and where their workers run.
-func windowWhat(agencies []string, run bool) string {
-	if len(agencies) == 0 {
+func windowWhat(agencies []string, run bool, verified bool) string {
+	switch {
+	case len(agencies) == 0 && verified:
+		return "none: with --auth the embedded server delivers no Nexus operations (docs/single-window.md)"
+	case len(agencies) == 0:
 		return "none (--agencies)"
 	}
 	var names []string
@@ -419,8 +433,9 @@ func serveProfiles(port int, zl *zap.Logger) (stop func(), err error) {
 }
 
 // devPeople are those the development identity provider signs in: the roster the worker uses,
-// the exporters of its trader registry, and an auditor.
-func devPeople(cfg engine.Config) ([]auth.Person, error) {
+// the exporters of its trader registry, an auditor, and the officers of the agencies on the
+// single window (their built-in rosters).
+func devPeople(cfg engine.Config, agencies []string) ([]auth.Person, error) {
 	roster := policy.DefaultRoster()
 	if cfg.RosterFile != "" {
 		var err error
@@ -435,7 +450,15 @@ func devPeople(cfg engine.Config) ([]auth.Person, error) {
 			return nil, fmt.Errorf("--registry-dir: %w", err)
 		}
 	}
-	return auth.DevPeople(roster, reg.Exporters()), nil
+	people := auth.DevPeople(roster, reg.Exporters())
+	for _, a := range agencies {
+		r, err := agency.DefaultRoster(a)
+		if err != nil {
+			return nil, err
+		}
+		people = append(people, auth.AgencyPeople(r)...)
+	}
+	return people, nil
 }
 
 // workerWhat says which worker runs in this process.

@@ -43,3 +43,13 @@ func TestAgenciesRefusal(t *testing.T) {
 		}
 	}
 }
+
+// The single window with --auth is refused before anything starts: the embedded server cannot
+// deliver Nexus operations while it verifies callers.
+func TestAgenciesWithAuthRefusal(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"--memory", "--auth", "--agencies", "SAMR"}, &out, &errOut)
+	if code != command.Usage || !strings.Contains(errOut.String(), `--agencies "SAMR" with --auth`) {
+		t.Errorf("exit %d, stderr %q; want %d naming the flags", code, errOut.String(), command.Usage)
+	}
+}
