@@ -5,7 +5,9 @@
 # below signs in with a token: setup as an admin and the workers as workers (from token files,
 # as Compose's token jobs write them), the starter as the exporter, the cluster test as each
 # exporter, officer and an auditor; the setup command and the workers as Compose runs them; three
-# worker processes sharing the task queue and a PostgreSQL release register; the starter; and the
+# worker processes sharing the task queue and a PostgreSQL release register, asking the partner
+# agencies' permits through the single window; NMPA's and SAMR's workers in their own namespaces,
+# each with its agency's token; the starter, with a declaration released on SAMR's permit; and the
 # cluster test (e2e/cluster), which submits every valid example, decides as the officers, kills
 # one worker mid-run and checks every outcome and the register. It also runs the PostgreSQL
 # tests of the release register.
@@ -22,6 +24,11 @@ say() { printf '== %s (%ds)\n' "$*" $((SECONDS - began)); }
 
 namespace=customs
 workers=3
+# The stock temporal CLI lists the agencies' reviews as an administrator (.ci/run installs it), and
+# jq reads the starter's JSON.
+for tool in temporal jq; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed: .ci/run installs the temporal CLI (github.com/temporalio/cli v1.5.1); jq is Debian's" >&2; exit 1; }
+done
 
 # --- PostgreSQL binaries -------------------------------------------------------------------
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -192,8 +199,11 @@ cat "$work/anonymous.out"
 mkdir -p "$work/tokens"
 sign --role admin --subject compose-setup --ttl 1h --out "$work/tokens/admin.token" >/dev/null
 sign --role worker --subject compose-worker --ttl 720h --out "$work/tokens/worker.token" >/dev/null
-say "setup: namespace $namespace and search attributes (run twice), signed in as an admin"
-setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --archive "file://$work/archive" --wait 5m --make-current always)
+sign --agency NMPA --role worker --subject compose-agency-nmpa-worker --ttl 720h --out "$work/tokens/agency-nmpa-worker.token" >/dev/null
+sign --agency SAMR --role worker --subject compose-agency-samr-worker --ttl 720h --out "$work/tokens/agency-samr-worker.token" >/dev/null
+say "setup: namespace $namespace, search attributes and the agencies on the single window (run twice), signed in as an admin"
+setup_args=(--address "$address" --namespace customs --create-namespace --retention 1080h --archive "file://$work/archive" --wait 5m --make-current always
+  --agencies NMPA,SAMR)
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup1.out"
 CUSTOMS_API_KEY_FILE=$work/tokens/admin.token bin/setup "${setup_args[@]}" | tee "$work/setup2.out"
 grep -q "created" "$work/setup1.out"
@@ -202,6 +212,50 @@ grep -q "exists" "$work/setup2.out"
 grep -q "made current" "$work/setup1.out"
 grep -q "is current already" "$work/setup2.out"
 if grep -q "added" "$work/setup2.out"; then echo "the second setup run changed something" >&2; exit 1; fi
+for a in nmpa samr; do
+  grep -q "namespace agency-$a, Nexus endpoint agency-$a to task queue agency-review, called from namespace customs" "$work/setup2.out" ||
+    { echo "setup --agencies did not put agency-$a on the single window" >&2; exit 1; }
+done
+
+# --- the partner agencies' workers -----------------------------------------------------------
+# Compose's agency-nmpa-worker and agency-samr-worker, as the image runs them: the worker with
+# --agency in the agency's namespace, signed in with the agency's token. They start before
+# customs' workers, whose clearances ask them at once.
+nmpa_health=$(free_ports 28180 1) nmpa_metrics=$(free_ports 29180 1)
+samr_health=$(free_ports $((nmpa_health + 1)) 1) samr_metrics=$(free_ports $((nmpa_metrics + 1)) 1)
+agency_nmpa_worker_args=(--address "$address" --agency NMPA --namespace agency-nmpa --agency-callers customs
+  --health-addr "127.0.0.1:$nmpa_health" --metrics-addr "127.0.0.1:$nmpa_metrics" --shutdown-timeout 65s --log-json --versioning=false)
+agency_samr_worker_args=(--address "$address" --agency SAMR --namespace agency-samr --agency-callers customs
+  --health-addr "127.0.0.1:$samr_health" --metrics-addr "127.0.0.1:$samr_metrics" --shutdown-timeout 65s --log-json --versioning=false)
+say "starting NMPA's and SAMR's workers on task queue agency-review of agency-nmpa and agency-samr, as the Compose services run them"
+agency_pids=()
+mkdir -p "$work/agency-nmpa" "$work/agency-samr"
+CUSTOMS_DATA_DIR=$work/agency-nmpa CUSTOMS_NOTIFICATIONS=- CUSTOMS_API_KEY_FILE=$work/tokens/agency-nmpa-worker.token \
+  bin/worker "${agency_nmpa_worker_args[@]}" >"$work/agency-nmpa-worker.log" 2>&1 &
+pids+=($!)
+agency_pids+=($!)
+CUSTOMS_DATA_DIR=$work/agency-samr CUSTOMS_NOTIFICATIONS=- CUSTOMS_API_KEY_FILE=$work/tokens/agency-samr-worker.token \
+  bin/worker "${agency_samr_worker_args[@]}" >"$work/agency-samr-worker.log" 2>&1 &
+pids+=($!)
+agency_pids+=($!)
+wait_for 60 "NMPA's worker /readyz" bin/worker healthcheck --url "http://127.0.0.1:$nmpa_health/readyz"
+wait_for 60 "SAMR's worker /readyz" bin/worker healthcheck --url "http://127.0.0.1:$samr_health/readyz"
+echo "agency workers ready: pids ${agency_pids[*]}"
+
+say "an agency's token works in its own namespace only, and customs' worker token in none of them"
+rc=0
+CUSTOMS_API_KEY_FILE=$work/tokens/agency-nmpa-worker.token bin/worker --address "$address" --agency NMPA --namespace agency-samr \
+  --agency-callers customs --versioning=false >"$work/misplaced.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "NMPA's worker works in namespace agency-nmpa" "$work/misplaced.out" ||
+  { echo "NMPA's worker in agency-samr: exit $rc, want 2 naming its namespace:"; cat "$work/misplaced.out"; exit 1; }
+refused() { # refused TOKEN-FILE NAMESPACE: reading the agency's reviews there is refused, the token being out of its namespace
+  local out rc=0
+  out=$(CUSTOMS_API_KEY_FILE=$1 bin/auditor replay --query "WorkflowType = 'AgencyReview'" --address "$address" --namespace "$2" 2>&1) || rc=$?
+  [ "$rc" != 0 ] && grep -q "may work only in" <<<"$out" || { echo "$1 in $2: exit $rc, want refused as out of its namespace: $out" >&2; return 1; }
+  echo "  refused in $2: $(grep -o "[^(]*may work only in[^:)]*" <<<"$out" | head -n 1)"
+}
+refused "$work/tokens/agency-nmpa-worker.token" agency-samr
+refused "$work/tokens/worker.token" agency-nmpa
 
 # --- workers -------------------------------------------------------------------------------
 health_base=$(free_ports 28080 "$workers")
@@ -212,7 +266,7 @@ for i in $(seq 1 "$workers"); do
   mkdir -p "$work/worker$i"
   health=$((health_base + i - 1)) metrics=$((metrics_base + i - 1))
   worker_args=(--address "$address" --namespace customs --health-addr "127.0.0.1:$health"
-    --metrics-addr "127.0.0.1:$metrics" --shutdown-timeout 65s --log-json --make-current never)
+    --metrics-addr "127.0.0.1:$metrics" --shutdown-timeout 65s --log-json --make-current never --single-window NMPA,SAMR)
   # The image's environment (deploy/Dockerfile), then the service's.
   CUSTOMS_DATA_DIR=$work/worker$i CUSTOMS_NOTIFICATIONS=- \
     CUSTOMS_RELEASE_DB=$release_url CUSTOMS_API_KEY_FILE=$work/tokens/worker.token \
@@ -233,6 +287,31 @@ TEMPORAL_API_KEY=$exporter_token bin/starter submit examples/us-nasal-cannulas-a
 TEMPORAL_API_KEY=$exporter_token bin/starter wait NBKR-2020-000331 >"$work/starter-wait.out"
 grep -q "released" "$work/starter-wait.out"
 head -n 3 "$work/starter-wait.out"
+
+# --- the single window ------------------------------------------------------------------------
+# Respirators need SAMR's permit: the clearance asks SAMR's worker through the endpoint
+# agency-samr, SAMR's checks find the producer on its list and grant by its rules, and the
+# green-lane clearance is released without an officer, its permit on record.
+say "single window: a green-lane declaration of respirators released on SAMR's permit"
+ffp2_exporter=$(jq -r .exporter.code examples/it-ffp2-respirators.json)
+ffp2_id=$(jq -r .id examples/it-ffp2-respirators.json)
+ffp2_token=$(sign --exporter "$ffp2_exporter" --subject "exporter-$ffp2_exporter")
+TEMPORAL_API_KEY=$ffp2_token bin/starter submit examples/it-ffp2-respirators.json
+TEMPORAL_API_KEY=$ffp2_token timeout 120 bin/starter wait "$ffp2_id" >"$work/ffp2-wait.out" ||
+  { echo "$ffp2_id did not end released:"; cat "$work/ffp2-wait.out"; TEMPORAL_API_KEY=$ffp2_token bin/starter status "$ffp2_id"; exit 1; }
+TEMPORAL_API_KEY=$ffp2_token bin/starter status "$ffp2_id" --json >"$work/ffp2-status.json"
+jq -e '.state == "released" and (.permits | length) == 1 and .permits[0].agency == "SAMR"
+  and .permits[0].result.disposition == "granted" and (.permits[0].result.permit | startswith("SAMR-"))' "$work/ffp2-status.json" >/dev/null ||
+  { echo "$ffp2_id: not released on SAMR's granted permit:"; jq '{state, permits}' "$work/ffp2-status.json"; exit 1; }
+ffp2_permit=$(jq -r '.permits[0].result.permit' "$work/ffp2-status.json")
+echo "$ffp2_id released on SAMR's permit $ffp2_permit"
+# The review ran in SAMR's namespace, which an administrator lists.
+admin_token=$(sign --role admin --subject ci-admin)
+temporal workflow list --address "$address" --namespace agency-samr --api-key "$admin_token" --tls=false \
+  --query "WorkflowType = 'AgencyReview' AND DeclarationId = '$ffp2_id' AND PermitStatus = 'granted'" --output json >"$work/samr-reviews.json"
+[ "$(jq length "$work/samr-reviews.json")" = 1 ] ||
+  { echo "agency-samr holds no granted review of $ffp2_id:"; cat "$work/samr-reviews.json"; exit 1; }
+echo "agency-samr: review $(jq -r '.[0].execution.workflowId' "$work/samr-reviews.json") granted"
 
 # --- the Web UI ----------------------------------------------------------------------------
 # The Compose stack's temporal-ui service, as its image runs it: Temporal's UI server (built from
@@ -276,6 +355,25 @@ grep -E '^(--- |ok|FAIL)' "$work/cluster-test.log"
 if grep -q -- '--- SKIP' "$work/cluster-test.log"; then echo "the cluster test skipped" >&2; exit 1; fi
 killed=$(sed -n 's/^killed worker pid //p' "$work/report.txt")
 
+# The cluster test's antibody test kits (declaration ID suffixed -c and six hex digits) needed
+# NMPA's permit besides the officers' decisions: the review NMPA granted is named after the
+# clearance (permit-review-clearance-EXPORTER-DECLARATION~NMPA~N), which has the permit on record.
+say "single window: the cluster test's antibody test kits released on NMPA's permit"
+kits_exporter=$(jq -r .exporter.code examples/de-antibody-test-kits.json)
+kits_id=$(jq -r .id examples/de-antibody-test-kits.json)
+temporal workflow list --address "$address" --namespace agency-nmpa --api-key "$admin_token" --tls=false \
+  --query "WorkflowType = 'AgencyReview' AND PermitStatus = 'granted' AND DeclarationId STARTS_WITH '$kits_id-'" --output json >"$work/nmpa-reviews.json"
+kits_run=$(jq -r '.[].execution.workflowId' "$work/nmpa-reviews.json" |
+  sed -n "s/^permit-review-clearance-$kits_exporter-\($kits_id-c[0-9a-f]\{6\}\)~NMPA~[0-9]*\$/\1/p")
+[ "$(wc -w <<<"$kits_run")" = 1 ] ||
+  { echo "agency-nmpa holds no granted review of the cluster test's $kits_id:"; jq -r '.[].execution.workflowId' "$work/nmpa-reviews.json"; exit 1; }
+kits_token=$(sign --exporter "$kits_exporter" --subject "exporter-$kits_exporter")
+TEMPORAL_API_KEY=$kits_token bin/starter status "$kits_run" --json >"$work/kits-status.json"
+jq -e '.state == "released" and any(.permits[]; .agency == "NMPA" and .result.disposition == "granted")' "$work/kits-status.json" >/dev/null ||
+  { echo "$kits_run: not released on NMPA's granted permit:"; jq '{state, permits}' "$work/kits-status.json"; exit 1; }
+kits_permit=$(jq -r '.permits[] | select(.agency == "NMPA") | .result.permit' "$work/kits-status.json")
+echo "$kits_run released on NMPA's permit $kits_permit"
+
 # --- the archive ------------------------------------------------------------------------------
 # The server archives each closed clearance within history.archivalProcessorArchiveDelay (1m in
 # deploy/temporal/dynamicconfig.yaml); the auditor replays the archive without the server.
@@ -294,6 +392,15 @@ spelled=$(curl -sf "http://127.0.0.1:$server_metrics/metrics" | grep -o 'taskque
 grep -qF "approximate_backlog_count{$spelled}" deploy/k8s/hpa.yaml ||
   { echo "deploy/k8s/hpa.yaml does not name the backlog as the server labels it: $spelled" >&2; exit 1; }
 echo "server metrics label the task queue $spelled"
+curl -sf "http://127.0.0.1:$server_metrics/metrics" >"$work/server-metrics.txt" || true
+# docs/operations.md names an agency's backlog for its operators: spelled as this server writes
+# the agency's namespace and task queue.
+agency_lines=$(grep 'namespace="agency[-_]samr"' "$work/server-metrics.txt" | grep 'taskqueue="agency[-_]review"' || true)
+[ -n "$agency_lines" ] || { echo "the server's metrics name no task queue agency-review in agency-samr" >&2; exit 1; }
+agency_spelled=$(grep -o 'namespace="agency[-_]samr"' <<<"$agency_lines" | sort -u | head -n 1),$(grep -o 'taskqueue="agency[-_]review"' <<<"$agency_lines" | sort -u | head -n 1)
+grep -qF "approximate_backlog_count{${agency_spelled//samr/nmpa}}" docs/operations.md ||
+  { echo "docs/operations.md does not name an agency's backlog as the server labels it: ${agency_spelled//samr/nmpa}" >&2; exit 1; }
+echo "server metrics label the agencies' task queue $agency_spelled"
 
 # --- the register as PostgreSQL holds it, and a graceful stop of the survivors ---------------
 notices=$(psql_admin -d customs -c "SELECT count(*) FROM release_notices")
@@ -308,6 +415,12 @@ for pid in "${worker_pids[@]}"; do
   if wait "$pid"; then stopped=$((stopped + 1)); else echo "worker $pid exited $? on SIGTERM" >&2; exit 1; fi
 done
 grep -h '"worker stopped"' "$work"/worker*.log | wc -l | grep -qx "$stopped"
+say "stopping the agencies' workers with SIGTERM"
+for pid in "${agency_pids[@]}"; do
+  kill -TERM "$pid"
+  if ! wait "$pid"; then echo "agency worker $pid exited $? on SIGTERM" >&2; exit 1; fi
+done
+grep -h '"worker stopped"' "$work"/agency-*-worker.log | wc -l | grep -qx 2
 
 say "covered"
 sed 's/^/  /' "$work/report.txt"
@@ -317,8 +430,10 @@ echo "  callers: verified by the server against the issuer $issuer (cmd/server);
 echo "  setup and workers: Compose's arguments and environment (deploy_test.go TestPostgresScriptRunsTheComposeSetupAndWorkers)"
 echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
+echo "  single window: setup --agencies NMPA,SAMR; NMPA's and SAMR's workers as Compose runs them, each with its agency's token (refused in the other's namespace, as customs' worker token is in theirs)"
+echo "  single window: $ffp2_id released on SAMR's permit $ffp2_permit, no officer; $kits_run released on NMPA's permit $kits_permit; the reviews listed in agency-samr and agency-nmpa"
 echo "  release register (PostgreSQL): $notices notices, $distinct distinct numbers"
 echo "  archive: $archived closed clearances archived by the server and replayed by bin/auditor replay --archive"
 echo "  PostgreSQL tests: $(grep -c -- '--- PASS' "$work/pgtests.log") passed"
-echo "  server metrics: the task queue is labelled $spelled, as deploy/k8s/hpa.yaml names it"
+echo "  server metrics: the task queue is labelled $spelled, as deploy/k8s/hpa.yaml names it; the agencies' $agency_spelled"
 echo "  Temporal server $server_version, PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), total $((SECONDS - began))s"

@@ -79,13 +79,12 @@ var binaries = map[string]binary{
 		if err := parseAll(fs, args, false); err != nil {
 			return nil, err
 		}
-		return &o, o.Config.Validate()
+		// As the binary: an agency's worker works in its agency's namespace only.
+		return &o, errors.Join(o.Config.Validate(), o.Config.CheckAgencyNamespace(o.Connect.Namespace))
 	}},
 	"setup": {"setup", func(args []string) (*engine.WorkerOptions, error) {
-		var o connect.SetupOptions
-		fs := newFlagSet("setup")
-		o.RegisterFlags(fs)
-		return nil, parseAll(fs, args, false)
+		_, err := parseSetup(args)
+		return nil, err
 	}},
 	"token": {"token", func(args []string) (*engine.WorkerOptions, error) {
 		var f tokencli.Flags
@@ -464,10 +463,13 @@ func TestCompose(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: %s %v: %v", name, b.name, args, err)
 			}
-			switch b.name {
-			case "worker":
+			switch {
+			// Customs' workers; the agencies' are TestComposeRunsEachAgencysWorker's.
+			case b.name == "worker" && name == "worker":
 				worker = o
-			case "setup":
+			case b.name == "worker" && o != nil && o.Config.Agency == "":
+				t.Errorf("%s runs customs' worker beside the worker service", name)
+			case b.name == "setup":
 				setupNamespace = flagValue(args, "namespace")
 			}
 			if own := filepath.Base(stage.healthcheck[0]); b.name != own && get(s, "healthcheck", "disable") != true {

@@ -19,6 +19,8 @@ var chartPaths = map[string]string{
 	"server.additionalEnv":                          "templates/server-deployment.yaml: every service's container env",
 	"server.internal-frontend.enabled":              "templates/server-deployment.yaml: the internal-frontend Deployment and USE_INTERNAL_FRONTEND",
 	"server.*.replicaCount":                         "templates/server-deployment.yaml: default $.Values.server.replicaCount $serviceValues.replicaCount",
+	"server.frontend.service.httpPort":              "templates/server-configmap.yaml services.frontend.rpc.httpPort; server-deployment.yaml and server-service.yaml port http",
+	"server.internal-frontend.service.httpPort":     "templates/server-configmap.yaml services.internal-frontend.rpc.httpPort; server-deployment.yaml port http",
 	"server.config.logLevel":                        "templates/server-configmap.yaml log.level",
 	"server.config.namespaces.create":               "templates/server-namespace-job.yaml",
 	"server.config.persistence.defaultStore":        "values.yaml",

@@ -41,18 +41,13 @@ func containerEnv(c any) map[string]string {
 // setupOptions parses setup's command line with env set, as the container runs it.
 func setupOptions(t *testing.T, args []string, env map[string]string) connect.SetupOptions {
 	t.Helper()
-	var o connect.SetupOptions
-	withEnv(t, env, func() {
-		fs := newFlagSet("setup")
-		o.RegisterFlags(fs)
-		if err := parseAll(fs, args, false); err != nil {
-			t.Fatalf("setup %v: %v", args, err)
-		}
-	})
-	if err := o.Versioning.Validate(true); err != nil {
-		t.Errorf("setup %v: %v", args, err)
+	var s setupArgs
+	var err error
+	withEnv(t, env, func() { s, err = parseSetup(args) })
+	if err != nil {
+		t.Fatalf("setup %v: %v", args, err)
 	}
-	return o
+	return s.SetupOptions
 }
 
 // TestKubernetesRunsEachBuildAsAVersion: the workers are a version of their worker deployment,
