@@ -116,16 +116,24 @@ type Result struct {
 	// run, LoadCPU this process's (its workers, clients and officer); zero when unknown.
 	// PerWorkflow divides them by the completed workflows.
 	ServerCPU, LoadCPU time.Duration
+	// Permits counts the released clearances each partner agency granted a permit through the
+	// single window, by agency; AgencyRoundTrip is the round trip of every request an agency
+	// answered, from the clearance asking to the answer reaching it, as the clearance recorded
+	// them (workflows.PermitRecord's Asked and Answered).
+	Permits         map[string]int
+	AgencyRoundTrip Latencies
 
-	decides []time.Duration
-	e2e     []time.Duration
-	stages  map[policy.Stage][]time.Duration
+	decides    []time.Duration
+	e2e        []time.Duration
+	stages     map[policy.Stage][]time.Duration
+	roundTrips []time.Duration
 }
 
 // result summarises a tally.
 func (t *tally) result(kind string, n int, wall time.Duration) Result {
 	r := Result{Kind: kind, N: n, Completed: t.completed, Errors: t.errors, FirstError: t.first, Wall: wall,
-		Decisions: int(t.decisions.Load()), decides: t.decides, e2e: t.e2e, stages: t.stages}
+		Decisions: int(t.decisions.Load()), decides: t.decides, e2e: t.e2e, stages: t.stages,
+		Permits: t.permits, roundTrips: t.roundTrips}
 	r.summarise()
 	return r
 }
@@ -137,6 +145,7 @@ func (r *Result) summarise() {
 	}
 	r.EndToEnd = latencies(r.e2e)
 	r.Decide = latencies(r.decides)
+	r.AgencyRoundTrip = latencies(r.roundTrips)
 	r.Stages = nil
 	if len(r.stages) > 0 {
 		r.Stages = map[policy.Stage]Latencies{}
@@ -166,6 +175,13 @@ func Merge(runs ...Result) Result {
 		m.LoadCPU += r.LoadCPU
 		m.e2e = append(m.e2e, r.e2e...)
 		m.decides = append(m.decides, r.decides...)
+		m.roundTrips = append(m.roundTrips, r.roundTrips...)
+		for a, n := range r.Permits {
+			if m.Permits == nil {
+				m.Permits = map[string]int{}
+			}
+			m.Permits[a] += n
+		}
 		for s, ds := range r.stages {
 			if m.stages == nil {
 				m.stages = map[policy.Stage][]time.Duration{}
@@ -311,6 +327,9 @@ type tally struct {
 	completed int
 	decisions atomic.Int64
 	decides   []time.Duration
+	// permits and roundTrips are the released clearances' permits (recordPermits).
+	permits    map[string]int
+	roundTrips []time.Duration
 }
 
 func (t *tally) fail(err error) {
@@ -373,6 +392,7 @@ func RunClearances(ctx context.Context, c client.Client, o Options) (Result, err
 			for _, s := range r.Timeline {
 				t.stages[s.Stage] = append(t.stages[s.Stage], s.Duration.D())
 			}
+			t.recordPermits(r)
 			t.mu.Unlock()
 			if o.Progress != nil {
 				o.Progress(int(done.Add(1)), o.N)

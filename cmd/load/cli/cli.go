@@ -4,15 +4,18 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,6 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	backlog := fs.String("backlog", "", "lodge -n clearances behind a stopped worker, then --behind more after them, start the worker and time each one's lodgement to release, beside --behind lodged on the idle server: \"expedited\" lodges expedited copies of --examples behind them (priority), \"exporter\" lodges the other exporters' --examples behind the first one's (fairness); use green-lane --examples")
 	behind := fs.Int("behind", 20, "with --backlog: declarations lodged behind the backlog, and on the idle server")
 	cpuProfile := fs.String("cpu-profile", "", "write this process's processor profile (its workers and clients) to this file, for go tool pprof")
+	singleWindow := fs.String("single-window", "", "agencies whose permits the clearances ask through the single window by their standard rules, comma-separated (NMPA,SAMR): the clearance worker in this process asks them, and each agency's worker runs in this process too, in the agency's namespace (agency-<agency>), which the server must have set up (the embedded default does)")
 	command.Help(fs, stdout, "usage: load [flags]\n\nMeasures throughput and latency against any server: generated declarations at a concurrency or\nrate, an automatic officer, and the bare baseline beside them on the same server.\n\nflags:\n")
 	if code, ok := command.NoOperands("load", fs, args, stderr); !ok {
 		return code
@@ -80,6 +84,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *backlog != "" && *behind <= 0:
 		fmt.Fprintf(stderr, "load: --behind %d: must be positive\n", *behind)
 		return command.Usage
+	case *singleWindow != "" && !*inProcess:
+		fmt.Fprintln(stderr, "load: --single-window runs the clearance worker and the agencies' workers in this process (--worker)")
+		return command.Usage
+	case *singleWindow != "" && ecfg.PolicyFile != "":
+		fmt.Fprintln(stderr, "load: --single-window is for the built-in policy: a --policy file names its agencies in its singleWindow")
+		return command.Usage
+	}
+	if *singleWindow != "" {
+		agencies, err := parseSingleWindow(*singleWindow)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: --single-window %q: %v\n", *singleWindow, err)
+			return command.Usage
+		}
+		ecfg.SingleWindow = agencies
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -151,6 +169,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "load: close engine: %v\n", err)
 			}
 		}()
+		if len(ecfg.SingleWindow) > 0 {
+			stop, err := startAgencies(ctx, conn, ecfg, zl)
+			if err != nil {
+				fmt.Fprintf(stderr, "load: --single-window: %v\n", err)
+				return command.Failure
+			}
+			defer stop()
+		}
 		startWorker = func() (func(), error) {
 			w := e.NewWorker(c, ecfg)
 			if err := w.Start(); err != nil {
@@ -294,6 +320,15 @@ func report(w io.Writer, results []loadgen.Result, peak uint64, inProcess bool) 
 	}
 	if len(results) == 2 && results[0].PerSecond > 0 {
 		fmt.Fprintf(w, "\nclearances / baseline throughput: %.2f\n", results[1].PerSecond/results[0].PerSecond)
+	}
+	if len(last.Permits) > 0 || last.AgencyRoundTrip.Max > 0 {
+		var granted []string
+		for _, a := range slices.Sorted(maps.Keys(last.Permits)) {
+			granted = append(granted, fmt.Sprintf("%s %d", a, last.Permits[a]))
+		}
+		fmt.Fprintf(w, "permits granted through the single window, clearances by agency: %s of %d; agency round trip (asked to answered) p50 %s, p95 %s, p99 %s, max %s\n",
+			cmp.Or(strings.Join(granted, ", "), "none"), last.Completed, last.AgencyRoundTrip.P50.Round(time.Millisecond), last.AgencyRoundTrip.P95.Round(time.Millisecond),
+			last.AgencyRoundTrip.P99.Round(time.Millisecond), last.AgencyRoundTrip.Max.Round(time.Millisecond))
 	}
 	if last.Decisions > 0 {
 		fmt.Fprintf(w, "officer approvals: %d; decide round trip p50 %s, p95 %s, p99 %s, max %s\n", last.Decisions,
