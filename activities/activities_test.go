@@ -179,6 +179,7 @@ var examples = []struct {
 	{"red-lane-repeat-refusals-protective-clothing.json", policy.LaneRed, true, "ok"},
 	{"es-masks-non-notified-body.json", policy.LaneYellow, true, "invalid"},
 	{"missing-documents-quality-declaration-thermometers.json", policy.LaneGreen, false, "ok"},
+	{"it-face-masks-unlisted-producer.json", policy.LaneYellow, true, "producer-not-qualified"},
 }
 
 func TestExamples(t *testing.T) {
@@ -236,6 +237,14 @@ func TestExamples(t *testing.T) {
 			case "invalid":
 				if res, _ := invalidCertificate(t, err); res.Worst() != SeverityError {
 					t.Errorf("certificates: findings %v", codes(res))
+				}
+			default:
+				// A finding an officer weighs, by its code.
+				if err != nil {
+					t.Fatalf("certificates: %v", err)
+				}
+				if !certs.NeedsOfficer() || len(findings(certs, ex.certs)) == 0 {
+					t.Errorf("certificates: findings %v, want %s for an officer", codes(certs), ex.certs)
 				}
 			}
 
