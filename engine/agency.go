@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/medsupply/customs/activities"
@@ -86,4 +87,28 @@ func withSingleWindow(source func() (activities.Configuration, error), agencies 
 		}
 		return c, nil
 	}
+}
+
+// StartAgencyWorker starts, on c (a client of the agency's namespace), the worker of the agency
+// cfg.Agency names, as the worker binary runs it with --agency, for a process that runs it beside
+// others (the embedded default, the load generator). stop stops it and closes what it opened.
+func StartAgencyWorker(c client.Client, cfg Config, logger *zap.Logger) (stop func(), err error) {
+	if cfg.Agency == "" {
+		return nil, errors.New("no agency named")
+	}
+	e, err := Open(cfg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("%s's worker: %w", cfg.Agency, err)
+	}
+	w := e.NewWorker(c, cfg)
+	if err := w.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("%s's worker in namespace %s (is the agency set up? setup --agencies, or the embedded default, sets it up): %w",
+			cfg.Agency, agency.Namespace(cfg.Agency), err), e.Close())
+	}
+	return func() {
+		w.Stop()
+		if err := e.Close(); err != nil {
+			logger.Warn("close the agency's worker", zap.String("agency", cfg.Agency), zap.Error(err))
+		}
+	}, nil
 }

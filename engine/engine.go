@@ -380,7 +380,8 @@ func (c Config) SDKWorkerOptions() worker.Options {
 		// The clearance reads its verified callers through it (workflows.HeaderPrincipal).
 		Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()},
 	}
-	if c.Versioning.Enabled {
+	if c.Versioning.Enabled && c.Agency == "" {
+		// An agency's worker is unversioned (Run).
 		o.DeploymentOptions = worker.DeploymentOptions{
 			UseVersioning: true,
 			Version:       c.Versioning.Version(),

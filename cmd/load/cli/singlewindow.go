@@ -61,15 +61,6 @@ func startAgencies(ctx context.Context, conn connect.Options, cfg engine.Config,
 			ShutdownTimeout: cfg.ShutdownTimeout, FatalPollsAfter: cfg.FatalPollsAfter,
 			MaxConcurrentActivities: cfg.MaxConcurrentActivities, MaxConcurrentWorkflowTasks: cfg.MaxConcurrentWorkflowTasks,
 			Pollers: cfg.Pollers}
-		e, err := engine.Open(acfg, zl)
-		if err != nil {
-			return nil, fmt.Errorf("%s's worker: %w", a, err)
-		}
-		stops = append(stops, func() {
-			if err := e.Close(); err != nil {
-				zl.Warn("close agency engine", zap.String("agency", a), zap.Error(err))
-			}
-		})
 		ac := conn
 		ac.Namespace = agency.Namespace(a)
 		c, err := connect.Dial(ctx, ac, logging.NewSDKLogger(zl))
@@ -77,11 +68,11 @@ func startAgencies(ctx context.Context, conn connect.Options, cfg engine.Config,
 			return nil, fmt.Errorf("%s's worker: %w", a, err)
 		}
 		stops = append(stops, c.Close)
-		w := e.NewWorker(c, acfg)
-		if err := w.Start(); err != nil {
-			return nil, fmt.Errorf("%s's worker in namespace %s (is the agency set up? the embedded default sets it up): %w", a, ac.Namespace, err)
+		stopWorker, err := engine.StartAgencyWorker(c, acfg, zl)
+		if err != nil {
+			return nil, err
 		}
-		stops = append(stops, w.Stop)
+		stops = append(stops, stopWorker)
 	}
 	return stop, nil
 }

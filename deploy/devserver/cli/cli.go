@@ -28,8 +28,6 @@ import (
 	"google.golang.org/grpc"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/interceptor"
-	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -322,7 +320,7 @@ Authentication is on: every call needs a token from the issuer %s.
 		e.Deployments = ac
 	}
 	for _, a := range onWindow {
-		stop, err := runAgency(ctx, e, a, agencyOpts(a), srv.Namespace())
+		stop, err := runAgency(ctx, cfg, a, agencyOpts(a), srv.Namespace(), zl)
 		if err != nil {
 			zl.Error("cannot run the agency's worker", zap.String("agency", a), zap.Error(err))
 			return command.Failure
@@ -365,24 +363,19 @@ func agencyWorker(a string) workflows.Principal {
 }
 
 // runAgency starts agency a's worker in its namespace with the built-in roster, answering
-// customs' namespace; stop stops it. It is unversioned: a review is short, and nothing else
-// runs on its task queue.
-func runAgency(ctx context.Context, e *engine.Engine, a string, opts client.Options, customs string) (stop func(), err error) {
-	acts, err := agency.NewActivities(a, e.Activities.Registry, nil)
-	if err != nil {
-		return nil, err
-	}
+// customs' namespace, as the worker binary runs it with --agency; stop stops it.
+func runAgency(ctx context.Context, cfg engine.Config, a string, opts client.Options, customs string, zl *zap.Logger) (stop func(), err error) {
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to namespace %s: %w", opts.Namespace, err)
 	}
-	w := agency.NewWorker(c, acts, []string{customs}, worker.Options{Interceptors: []interceptor.WorkerInterceptor{workflows.Interceptor()}})
-	if err := w.Start(); err != nil {
+	stopWorker, err := engine.StartAgencyWorker(c, engine.Config{Agency: a, AgencyCallers: []string{customs}, RegistryDir: cfg.RegistryDir}, zl)
+	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("start: %w", err)
+		return nil, err
 	}
 	return func() {
-		w.Stop()
+		stopWorker()
 		c.Close()
 	}, nil
 }
