@@ -383,6 +383,11 @@ func drive(t *testing.T, ctx context.Context, who *parties, r *run) int {
 		// Its review goes on beside customs' stages: the agency's officer decides as soon as asked.
 		refuseAsAgency(t, callCtx, who, r)
 	}
+	if r.exp.refusingAgency != "" && r.exp.state == workflows.StateRefused {
+		// The agency has refused: the clearance ends refused as its answer arrives, and what it
+		// waits for until then is not to be answered.
+		return 0
+	}
 	if s.Waiting == nil {
 		return 0
 	}
