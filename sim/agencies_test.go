@@ -55,8 +55,9 @@ func TestAgenciesTimeByHand(t *testing.T) {
 		require.Equal(t, policy.LaneYellow, r.Lane, r.DeclarationID)
 		require.Equal(t, 10*time.Hour, r.Elapsed.D(), r.DeclarationID)
 		require.Len(t, r.Permits, 2)
-		require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(9 * time.Hour), agency.SAMR: policy.Duration(3 * time.Hour)}, r.AgencyTime,
-			"each agency's own wait, from the first hour")
+		require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(450 * time.Minute), agency.SAMR: policy.Duration(90 * time.Minute)}, r.AgencyTime,
+			"each agency's wait from the first hour, the 3 hours both held the clearance shared")
+		require.Equal(t, policy.Duration(9*time.Hour), r.OtherAgencyTime, "the time any agency held the clearance")
 	}
 	for _, c := range out.Clearances {
 		require.Equal(t, map[string]time.Duration{agency.NMPA: 450 * time.Minute, agency.SAMR: 90 * time.Minute}, c.Agencies, c.DeclarationID)

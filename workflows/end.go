@@ -105,13 +105,16 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 	workflow.GetLogger(ctx).Info("clearance ended", "declarationID", c.decl.ID, "state", s,
 		"elapsed", elapsed, "standard", std)
 	heldByCustoms, heldByAgencies := c.heldTimes(c.ended)
-	for _, p := range c.Permits {
-		heldByAgencies += p.Waited.D()
+	// Each agency's time, a span two agencies held the clearance at once shared between them, and
+	// the time any agency held it.
+	byAgency, agencies := agencyTimesApart(c.Holds, c.Permits, nil, c.ended)
+	if byAgency != nil {
+		heldByAgencies = agencies.D()
 	}
 	c.result = &Result{
 		Amendments: c.Amendments, Appeals: c.Appeals,
 		Holds: c.Holds, HeldTime: policy.Duration(heldByCustoms), OtherAgencyTime: policy.Duration(heldByAgencies),
-		Permits: c.Permits, AgencyTime: c.agencyTimes(c.ended),
+		Permits: c.Permits, AgencyTime: byAgency,
 		DeclarationID: c.decl.ID, State: s, Lane: c.Lane, Expedited: c.decl.IsExpedited(),
 		Notice: c.notice, Stage: c.Stage, Reason: c.reason, RefusedAsLodged: c.refusedAsLodged, Registration: c.Registration,
 		Submitted: c.Submitted, Ended: c.ended,

@@ -403,26 +403,3 @@ func (c *clearance) askAgain(ctx workflow.Context, fresh bool) {
 		}
 	}
 }
-
-// agencyTimes sums, by agency, the time the clearance waited on partner agencies: their holds and
-// the permits its release waited for.
-func (c *clearance) agencyTimes(now time.Time) map[string]policy.Duration {
-	out := map[string]policy.Duration{}
-	for _, h := range c.Holds {
-		if h.Agency == "" {
-			continue
-		}
-		d := h.Held
-		if h.Lifted == nil {
-			d = policy.Duration(now.Sub(h.At))
-		}
-		out[h.Agency] += d
-	}
-	for _, p := range c.Permits {
-		out[p.Agency] += p.Waited
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}

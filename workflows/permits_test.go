@@ -218,3 +218,68 @@ func TestAmendmentAddingALineAsksTheAgency(t *testing.T) {
 	release := r.Timeline[len(r.Timeline)-1]
 	require.False(t, release.Started.Before(start.Add(7*time.Hour)), "the release began at %s, before NMPA granted", release.Started)
 }
+
+// answered is an agency's answer to a request, given after its delay from the moment the
+// clearance asks.
+type answered struct {
+	after time.Duration
+	res   agency.PermitResult
+}
+
+// agenciesAnswer makes the agencies' operation take each request under its own ID, and answer
+// those in answers (by request ID), each after its delay; it returns the requests the clearance
+// asked.
+func (h *harness) agenciesAnswer(answers map[string]answered) *[]agency.PermitRequest {
+	asked := &[]agency.PermitRequest{}
+	h.env.SetOnNexusOperationStartedListener(func(_, _ string, input converter.EncodedValue) {
+		var req agency.PermitRequest
+		require.NoError(h.t, input.Get(&req))
+		*asked = append(*asked, req)
+	})
+	started := &nexus.HandlerStartOperationResultAsync{}
+	h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		for _, a := range args {
+			if req, ok := a.(agency.PermitRequest); ok {
+				started.OperationToken = req.RequestID
+			}
+		}
+	}).Return(started, nil).Maybe()
+	for id, a := range answers {
+		require.NoError(h.t, h.env.RegisterNexusAsyncOperationCompletion(agency.ServiceName, agency.OperationReview, id, a.res, nil, a.after))
+	}
+	return asked
+}
+
+// Two agencies asked at once hold the release together: the span both held it is shared between
+// them, so that their times add up to the time the release waited on agencies, as the report
+// counts it, not to more than the clearance took.
+func TestTwoAgenciesAtOnceShareTheirTime(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	samrRule := policy.AgencyRule{Agency: agency.SAMR, Categories: []declaration.Category{"medical-mask"},
+		Reason: "list of qualified producers (announcement No. 12 of 2020)"}
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule, samrRule}
+	samrRequest := "clearance-3302960123-NB2020-0001/SAMR/1"
+	samr := func(req agency.PermitRequest) agency.PermitResult {
+		r := granted(req)
+		r.Permit = "SAMR-2020-0007"
+		return r
+	}
+	asked := h.agenciesAnswer(map[string]answered{
+		firstRequest: {2 * time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: firstRequest})},
+		samrRequest:  {3 * time.Hour, samr(agency.PermitRequest{Agency: agency.SAMR, RequestID: samrRequest})},
+	})
+	h.decide(30*time.Minute, "approve", docApprove)
+	r := h.run(fixture())
+
+	require.Len(t, *asked, 2)
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, start.Add(3*time.Hour), r.Timeline[len(r.Timeline)-1].Started, "the release began when SAMR granted")
+	// The release waited from 30 minutes: NMPA and SAMR together until NMPA granted at 2 hours,
+	// SAMR alone until 3 hours.
+	require.Equal(t, map[string]policy.Duration{
+		agency.NMPA: policy.Duration(45 * time.Minute),
+		agency.SAMR: policy.Duration(45*time.Minute + time.Hour),
+	}, r.AgencyTime)
+	require.Equal(t, policy.Duration(150*time.Minute), r.OtherAgencyTime)
+	require.Equal(t, r.AgencyTime, AgencyTimesApart(r.Holds, r.Permits, nil, r.Ended), "the result and the report count alike")
+}

@@ -437,15 +437,15 @@ type Result struct {
 	// Counting says how allowances were counted: calendar or business-days.
 	Counting string `json:"counting"`
 	// Holds are the holds placed on the clearance; HeldTime is how long customs' own stood,
-	// OtherAgencyTime how long other agencies' did (the WCO Time Release Study's other-agency time).
+	// OtherAgencyTime how long other agencies held it, by their holds and the permits its release
+	// waited for (the WCO Time Release Study's other-agency time).
 	Holds           []HoldRecord    `json:"holds,omitempty"`
 	HeldTime        policy.Duration `json:"heldTime,omitempty"`
 	OtherAgencyTime policy.Duration `json:"otherAgencyTime,omitempty"`
 	// Permits are the permits asked of partner agencies through the single window; AgencyTime is,
 	// by agency, how long the clearance waited on it (its holds, and the permits the release
-	// waited for), which OtherAgencyTime sums. A span in which two agencies held the clearance at
-	// once counts for each, so the sum may pass the elapsed time; the report shares such a span
-	// between them (AgencyTimesApart).
+	// waited for), a span in which several agencies held the clearance at once shared between
+	// them (AgencyTimesApart), so that OtherAgencyTime is their sum.
 	Permits    []PermitRecord             `json:"permits,omitempty"`
 	AgencyTime map[string]policy.Duration `json:"agencyTime,omitempty"`
 }
