@@ -70,17 +70,28 @@ cleanup() {
     as_postgres "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
   fi
   if [ "$status" -ne 0 ]; then
+    local said
+    said=$(grep -v '^[{ ]' "$work/script.out" 2>/dev/null | tail -n 15 || true)
     echo "== failed (exit $status); last lines of the logs:"
     for f in "$work"/*.log "$work"/pgrun/*.log; do
       [ -f "$f" ] || continue
       echo "--- $f"
       tail -n 25 "$f"
     done
+    # What the step that failed said, last, where a reader of the tail finds it: the script's own
+    # lines, and what the cluster test reported.
+    echo "== the step that failed (exit $status):"
+    if [ -f "$work/cluster-test.log" ]; then
+      grep -E -- '--- FAIL|_test\.go:[0-9]+: ' "$work/cluster-test.log" | tail -n 40 || true
+    fi
+    echo "$said"
   fi
   rm -rf "$work"
   exit "$status"
 }
 trap cleanup EXIT
+# The script's own lines go to a file too, for the failure's summary.
+exec > >(tee "$work/script.out") 2>&1
 
 # as_postgres runs a command as the postgres user, from a directory it may enter.
 as_postgres() { (cd / && runuser -u postgres -- "$@"); }
