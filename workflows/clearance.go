@@ -134,6 +134,8 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 				return Result{}, err
 			case w == wokeWithdrawn:
 				return c.finish(ctx, c.withdrawn())
+			case w == wokeTimedOut:
+				return c.finish(ctx, StateLapsed)
 			case w == wokeHistoryLong:
 				return Result{}, c.continueAsNew(ctx, reviewAfterSupply, &HeldBefore{Next: stage, Resume: resume})
 			}

@@ -44,6 +44,14 @@ func (c *clearance) details(now time.Time) string {
 		if w.ClockStopped {
 			b.WriteString(" The stage's allowance stands still meanwhile: this is trader time.")
 		}
+	case PhaseAwaitingAgencyInformation:
+		if w == nil {
+			b.WriteString("Awaiting the exporter's answer to a partner agency's request for more information.")
+			break
+		}
+		fmt.Fprintf(&b, "Awaiting the exporter's answer to %s's request for more information: %s.", strings.Join(w.Agencies, " and "),
+			declaration.Printable(w.Reason))
+		fmt.Fprintf(&b, " The declaration lapses at %s: %s.", w.Due.UTC().Format("2006-01-02 15:04 MST"), left(w.Due.Sub(now)))
 	case PhaseAwaitingAgency:
 		fmt.Fprintf(&b, "Awaiting %s through the single window: the release begins once every permit is granted.",
 			strings.Join(c.permitsAwaited(), " and "))

@@ -19,7 +19,7 @@ import (
 var (
 	allPhases = []Phase{PhaseStarting, PhaseChecking, PhaseAwaitingOfficer, PhaseDecided, PhaseAwaitingExporter,
 		PhaseSupplied, PhaseWithdrawing, PhaseRerouting, PhaseReleasing, PhaseContinuing, PhaseEnding, PhaseEnded, PhaseHeld, PhaseAmended,
-		PhaseRefusing}
+		PhaseRefusing, PhaseAwaitingAgency, PhaseAwaitingAgencyInformation}
 	allStages = []policy.Stage{policy.StageDocumentCheck, policy.StageBiologicalReview, policy.StageCertificationCheck,
 		policy.StagePhysicalInspection, policy.StageRelease}
 )
@@ -30,7 +30,7 @@ var stateOf = map[Phase]State{
 	PhaseDecided: StateAwaitingOfficer, PhaseAwaitingExporter: StateAwaitingExporter, PhaseSupplied: StateAwaitingExporter,
 	PhaseWithdrawing: StateAwaitingOfficer, PhaseRerouting: StateAwaitingOfficer, PhaseContinuing: StateChecking, PhaseReleasing: StateAwaitingOfficer, PhaseEnding: StateAwaitingOfficer,
 	PhaseEnded: StateRefused, PhaseHeld: StateChecking, PhaseAmended: StateAwaitingOfficer,
-	PhaseRefusing: StateAwaitingOfficer,
+	PhaseRefusing: StateAwaitingOfficer, PhaseAwaitingAgency: StateAwaitingAgency, PhaseAwaitingAgencyInformation: StateAwaitingExporter,
 }
 
 // fuzzClearance builds a clearance in the phase and stage the fuzzer picks; flags add an
@@ -53,6 +53,15 @@ func fuzzClearance(phase, stage, flags uint8) *clearance {
 		if flags&128 != 0 {
 			c.Timeline[0].Escalated = true
 		}
+	}
+	if p == PhaseAwaitingAgencyInformation {
+		// NMPA needs more information: with bit 3, a document type the answer must carry.
+		requested := "the lot's test report"
+		if flags&8 != 0 {
+			requested = string(declaration.DocRiskAssessment)
+		}
+		c.waiting = &Waiting{For: WaitingForExporter, Agencies: []string{"NMPA"}, Exporter: c.decl.Exporter.Code,
+			Requested: []string{requested}, Reason: "NMPA: the test report of the lot", Since: start, Due: start.Add(5 * 24 * time.Hour)}
 	}
 	if flags&1 != 0 {
 		c.Findings = append(c.Findings, StageFindings{Stage: c.Stage, Result: activities.CheckResult{Findings: []activities.Finding{{

@@ -82,7 +82,8 @@ func (c *clearance) setup(ctx workflow.Context) error {
 			return c.supply(ctx, lenient[Supply](raw)), nil
 		},
 		`The exporter's (starter supply): {"documents":[{"type":"quality-declaration","reference":"QD-1"}],"note":"..."} `+
-			"answers a request for information; the stage's checks run again and the officer reviews the answer. "+
+			"answers a request for information: customs' (the stage's checks run again and the officer reviews the answer) "+
+			"or, while the release waits for it, a partner agency's (the agency is asked again with the documents). "+
 			"Refused unless documents are awaited."); err != nil {
 		return err
 	}
@@ -344,6 +345,9 @@ func (c *clearance) supply(ctx workflow.Context, s Supply) SupplyRecord {
 	merge(&c.decl, s)
 	rec := SupplyRecord{Stage: c.Stage, At: workflow.Now(ctx), Documents: len(s.Documents),
 		Certificates: len(s.Certificates), Note: s.Note}
+	if c.phase == PhaseAwaitingAgencyInformation && c.waiting != nil {
+		rec.Agencies = append([]string(nil), c.waiting.Agencies...)
+	}
 	c.Supplies = append(c.Supplies, rec)
 	c.enter(ctx, PhaseSupplied)
 	return rec

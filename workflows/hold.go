@@ -300,6 +300,8 @@ func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State
 			return "", "", err
 		case w == wokeWithdrawn:
 			return c.withdrawn(), OutcomeWithdrawn, nil
+		case w == wokeTimedOut:
+			return StateLapsed, OutcomeLapsed, nil
 		case w == wokeHistoryLong:
 			return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
 		}

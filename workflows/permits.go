@@ -25,6 +25,9 @@ import (
 const (
 	// PhaseAwaitingAgency: the release waits for partner agencies' dispositions.
 	PhaseAwaitingAgency Phase = "awaiting-agency"
+	// PhaseAwaitingAgencyInformation: the release waits for the exporter's answer to a partner
+	// agency's request for more information (ChangeAgencyInformationAwaitsTheExporter).
+	PhaseAwaitingAgencyInformation Phase = "awaiting-agency-information"
 	// StateAwaitingAgency is the ClearanceStatus of a clearance whose release waits for agencies.
 	StateAwaitingAgency State = "awaiting-agency"
 	// WaitingForAgency is Waiting.For while agencies are awaited.
@@ -58,6 +61,10 @@ type PermitRecord struct {
 	// Superseded says an amendment replaced the request: by a request of the amended declaration,
 	// or by none when no line needs the agency any more.
 	Superseded bool `json:"superseded,omitempty"`
+	// InformationDue is the exporter's deadline to answer the agency's request for more
+	// information (the disposition information-needed), set when the release first waits for
+	// the answer; the clearance lapses when it passes unanswered.
+	InformationDue time.Time `json:"informationDue,omitempty"`
 }
 
 // pending reports whether the agency has not answered the request yet, and it stands.
@@ -235,24 +242,52 @@ func (c *clearance) permitAnswered(ctx workflow.Context, id string, res agency.P
 }
 
 // awaitAgencies waits, before the release stage begins, until every agency asked has answered.
-// An agency that refused in an earlier run of a clearance reopened on appeal, or that needed more
-// information, is asked again. It says why the wait ended: every agency answered (wokeAnswered),
-// the exporter withdrew or an agency refused (wokeWithdrawn), or the history grew long
-// (wokeHistoryLong).
+// An agency that refused in an earlier run of a clearance reopened on appeal is asked again; one
+// that needed more information is asked again on the exporter's answer
+// (ChangeAgencyInformationAwaitsTheExporter; at once in the earlier release). It says why the wait
+// ended: every agency answered (wokeAnswered), the exporter withdrew or an agency refused
+// (wokeWithdrawn), the exporter left an agency's request for information unanswered and the
+// clearance lapses (wokeTimedOut), or the history grew long (wokeHistoryLong).
 func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 	was := c.phase
 	for {
 		if c.withdrawal != nil {
 			return wokeWithdrawn, nil // nothing more is asked of an agency for a clearance that ends
 		}
+		// An agency that needs more information waits for the exporter's answer; one that refused
+		// before an upheld appeal, or whose request was withdrawn, is asked again.
+		var asking []int
 		for _, i := range c.latestPermits() {
-			if p := c.Permits[i]; !p.Superseded && (p.Withdrawn || (p.Result != nil && p.Result.Disposition != agency.Granted)) {
+			p := c.Permits[i]
+			switch {
+			case p.Superseded:
+			case p.Result != nil && p.Result.Disposition == agency.InformationNeeded && len(c.Permits) < MaxPermits &&
+				c.rel.agencyInformationAwaitsTheExporter(ctx):
+				asking = append(asking, i)
+			case p.Withdrawn || (p.Result != nil && p.Result.Disposition != agency.Granted):
 				c.askAnew(ctx, p)
 			}
 		}
-		if a := c.permitUnobtainable(); a != "" && c.rel.permitsFollowAmendments(ctx) {
+		if a := c.permitUnobtainable(asking); a != "" && c.rel.permitsFollowAmendments(ctx) {
 			c.refuseForAgency(ctx, a, "", fmt.Sprintf("no permit after the %d requests a clearance makes", MaxPermits), ViaAgency, false)
 			return wokeWithdrawn, nil
+		}
+		if len(asking) > 0 {
+			switch w, err := c.awaitAgencyInformation(ctx, asking); {
+			case err != nil:
+				return 0, err
+			case w == wokeSupplied:
+				// The agencies review the declaration with the exporter's documents: new requests.
+				for _, i := range asking {
+					c.askAnew(ctx, c.Permits[i])
+				}
+				if c.phase == PhaseSupplied {
+					c.enter(ctx, was)
+				}
+				continue
+			default:
+				return w, nil
+			}
 		}
 		awaited := c.permitsAwaited()
 		if len(awaited) == 0 {
@@ -292,6 +327,73 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 	}
 }
 
+// awaitAgencyInformation waits for the exporter's answer to the requests for more information of
+// the agencies whose latest requests are at the indices asking, until the earliest of their
+// deadlines: InformationDue, set from the moment the release first waits for the answer and
+// kept across runs. The time it waits is the exporter's, kept on the stage last begun. It says
+// why the wait ended: the answer (wokeSupplied), a withdrawal or an agency's refusal
+// (wokeWithdrawn), or the deadline (wokeTimedOut), on which the clearance lapses.
+func (c *clearance) awaitAgencyInformation(ctx workflow.Context, asking []int) (woke, error) {
+	pol := c.Configuration.Policy
+	since := workflow.Now(ctx)
+	w := &Waiting{For: WaitingForExporter, Exporter: c.decl.Exporter.Code, Since: since}
+	var reasons []string
+	for _, i := range asking {
+		p := &c.Permits[i]
+		if p.InformationDue.IsZero() {
+			p.InformationDue = since.Add(pol.InformationDeadline.D())
+			if pol.Calendar.BusinessDays() {
+				p.InformationDue = pol.Calendar.Due(since, pol.InformationDeadline.D())
+			}
+		}
+		if w.Due.IsZero() || p.InformationDue.Before(w.Due) {
+			w.Due = p.InformationDue
+		}
+		w.Agencies = append(w.Agencies, p.Agency)
+		for _, r := range p.Result.Requested {
+			if !slices.Contains(w.Requested, r) {
+				w.Requested = append(w.Requested, r)
+			}
+		}
+		reasons = append(reasons, p.Agency+": "+p.Result.Reason)
+	}
+	w.Reason = strings.Join(reasons, "; ")
+	w.ClockStopped = pol.TraderTimeStopsTheClock()
+	c.waiting = w
+	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
+		return 0, err
+	}
+	c.enter(ctx, PhaseAwaitingAgencyInformation)
+	agencies := strings.Join(w.Agencies, " and ")
+	woke := wokeTimedOut
+	if w.Due.After(since) {
+		c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest, Due: w.Due,
+			Message: fmt.Sprintf("Declaration %s: the release waits for the information %s needs for its permit: %s", c.decl.ID,
+				agencies, w.Reason)})
+		var err error
+		woke, err = c.await(ctx, wait{phase: PhaseAwaitingAgencyInformation, timeout: w.Due.Sub(since),
+			timer: ExporterDeadlineTimerSummary(pol.InformationDeadline, pol.Calendar.BusinessDays(), w.Due)})
+		if err != nil {
+			return 0, err
+		}
+	}
+	now := workflow.Now(ctx)
+	if n := len(c.Timeline); n > 0 {
+		c.Timeline[n-1].ExporterWait += policy.Duration(now.Sub(since))
+		if w.ClockStopped {
+			c.Timeline[n-1].ClockStopped += policy.Duration(now.Sub(since))
+		}
+	}
+	c.waiting = nil
+	if woke == wokeTimedOut && c.withdrawal == nil {
+		c.reason = fmt.Sprintf("no answer to %s's request for information within %s", agencies, pol.InformationDeadline)
+		c.enter(ctx, PhaseEnding)
+		c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,
+			Message: fmt.Sprintf("Declaration %s lapsed: %s", c.decl.ID, c.reason)})
+	}
+	return woke, nil
+}
+
 // permitCall is a permit request this run is asking: its answer, once asked, and what withdraws it.
 type permitCall struct {
 	answer workflow.Future
@@ -326,11 +428,12 @@ func (c *clearance) withdrawPermits(ctx workflow.Context) error {
 
 // permitUnobtainable names an agency whose permit the release needs but that neither granted it
 // nor has a request pending, and that cannot be asked again: the clearance has made MaxPermits
-// requests. It returns "" when there is none.
-func (c *clearance) permitUnobtainable() string {
+// requests. It returns "" when there is none. The requests at the indices asking await the
+// exporter's answer, after which they are asked again.
+func (c *clearance) permitUnobtainable(asking []int) string {
 	for _, i := range c.latestPermits() {
 		p := c.Permits[i]
-		if !p.Superseded && !p.pending() && (p.Result == nil || p.Result.Disposition != agency.Granted) {
+		if !p.Superseded && !p.pending() && (p.Result == nil || p.Result.Disposition != agency.Granted) && !slices.Contains(asking, i) {
 			return p.Agency
 		}
 	}
@@ -394,6 +497,11 @@ func (c *clearance) permitsFollow(ctx workflow.Context, scope AmendedScope) {
 // a run an upheld appeal reopened (the earlier run withdrew them when it ended).
 func (c *clearance) askAgain(ctx workflow.Context, fresh bool) {
 	for _, i := range c.latestPermits() {
+		if fresh {
+			// The exporter's deadline to answer an agency's request for information runs anew from
+			// when the reopened clearance's release waits for the answer.
+			c.Permits[i].InformationDue = time.Time{}
+		}
 		switch p := c.Permits[i]; {
 		case p.Superseded:
 		case fresh && (p.pending() || p.Withdrawn):

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/declaration"
 	"github.com/medsupply/customs/policy"
@@ -282,4 +285,118 @@ func TestTwoAgenciesAtOnceShareTheirTime(t *testing.T) {
 	}, r.AgencyTime)
 	require.Equal(t, policy.Duration(150*time.Minute), r.OtherAgencyTime)
 	require.Equal(t, r.AgencyTime, AgencyTimesApart(r.Holds, r.Permits, nil, r.Ended), "the result and the report count alike")
+}
+
+// needsTestReport is NMPA's answer to request id that it needs the lot's test report.
+func needsTestReport(id string) agency.PermitResult {
+	return agency.PermitResult{Agency: agency.NMPA, RequestID: id, Disposition: agency.InformationNeeded,
+		Reason: "the test report of the lot", Requested: []string{"the lot's test report"}, Officer: "nmpa-zhang", Decided: start.Add(time.Hour)}
+}
+
+// testReport is the exporter's answer to NMPA's request for the lot's test report.
+var testReport = Supply{Documents: []declaration.Document{{Type: declaration.DocOther, Reference: "TR-2020-0815",
+	Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}}, Note: "the lot's test report"}
+
+// secondRequest is the request ID of a clearance's second permit request of NMPA.
+const secondRequest = "clearance-3302960123-NB2020-0001/NMPA/2"
+
+// An agency's request for more information is the exporter's to answer: the release waits for
+// the exporter (the status says what the agency asked and by when), takes the documents into the
+// declaration and asks the agency again with it; the agency's grant then releases the goods. The
+// time the exporter took is trader time, not the agency's.
+func TestAgencysRequestForInformationAwaitsTheExporter(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	asked := h.agenciesAnswer(map[string]answered{
+		firstRequest:  {time.Hour, needsTestReport(firstRequest)},
+		secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},
+	})
+	h.decide(30*time.Minute, "approve", docApprove)
+	var waiting, supplied Status
+	askedBefore := 0
+	h.env.RegisterDelayedCallback(func() { waiting, askedBefore = h.status(), len(*asked) }, 2*time.Hour)
+	h.send(45*time.Minute, "early", UpdateSupplyDocuments, testReport)
+	h.send(3*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	h.env.RegisterDelayedCallback(func() { supplied = h.status() }, 3*time.Hour+time.Minute)
+	r := h.run(fixture())
+
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase)
+	require.Equal(t, StateAwaitingExporter, waiting.State)
+	require.Equal(t, WaitingForExporter, waiting.Waiting.For)
+	require.Equal(t, []string{agency.NMPA}, waiting.Waiting.Agencies)
+	require.Equal(t, []string{"the lot's test report"}, waiting.Waiting.Requested)
+	require.Equal(t, "NMPA: the test report of the lot", waiting.Waiting.Reason)
+	require.Equal(t, start.Add(time.Hour).Add(h.cfg.Policy.InformationDeadline.D()), waiting.Waiting.Due)
+	require.Contains(t, waiting.Accepts, UpdateSupplyDocuments)
+	require.NotContains(t, waiting.Accepts, UpdateDecide)
+	require.Equal(t, 1, askedBefore, "NMPA is not asked again before the exporter answers")
+
+	require.ErrorContains(t, h.rejections["early"], "the clearance is not awaiting documents (it is awaiting-agency",
+		"no agency has asked anything yet")
+	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
+	require.Equal(t, PhaseAwaitingAgency, supplied.Phase, "NMPA reviews the answer")
+	require.Len(t, *asked, 2)
+	again := (*asked)[1]
+	require.Equal(t, secondRequest, again.RequestID)
+	require.True(t, slices.ContainsFunc(again.Declaration.Documents, func(d declaration.Document) bool { return d.Reference == "TR-2020-0815" }),
+		"NMPA is asked again with the test report: %+v", again.Declaration.Documents)
+
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, start.Add(4*time.Hour), r.Timeline[len(r.Timeline)-1].Started, "the release began when NMPA granted")
+	require.Len(t, supplied.Supplies, 1)
+	require.Equal(t, []string{agency.NMPA}, supplied.Supplies[0].Agencies)
+	require.Equal(t, policy.Duration(2*time.Hour), r.TraderTime, "the exporter took two hours to answer NMPA")
+	require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(90 * time.Minute)}, r.AgencyTime,
+		"NMPA held the release from 30 minutes to an hour, and for the hour of its second review")
+	require.Len(t, r.Permits, 2)
+	require.Equal(t, agency.InformationNeeded, r.Permits[0].Result.Disposition)
+	require.Equal(t, agency.Granted, r.Permits[1].Result.Disposition)
+	var told []activities.Notification
+	for _, n := range h.notifications {
+		if n.Kind == activities.NotifyInformationRequest {
+			told = append(told, n)
+		}
+	}
+	require.Len(t, told, 2, "told of NMPA's request as it came, and as the release waits for the answer")
+	require.True(t, slices.ContainsFunc(told, func(n activities.Notification) bool { return n.Due.Equal(waiting.Waiting.Due) }),
+		"the exporter is told the deadline: %+v", told)
+}
+
+// An agency's request for more information the exporter leaves unanswered lapses the clearance at
+// its deadline, naming the agency; NMPA is not asked again. An answer that lacks a document type
+// the agency named is refused, naming it.
+func TestAgencysRequestForInformationLapses(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	needs := needsTestReport(firstRequest)
+	needs.Requested = []string{string(declaration.DocQualityDeclaration)}
+	asked := h.agenciesAnswer(map[string]answered{firstRequest: {time.Hour, needs}})
+	h.send(2*time.Hour, "wrong", UpdateSupplyDocuments, testReport)
+	r := h.run(fixture())
+
+	require.ErrorContains(t, h.rejections["wrong"], "documents: the officer asked for quality-declaration, which this answer does not carry")
+	require.Equal(t, StateLapsed, r.State)
+	deadline := h.cfg.Policy.InformationDeadline
+	require.Equal(t, fmt.Sprintf("no answer to NMPA's request for information within %s", deadline), r.Reason)
+	require.Equal(t, start.Add(time.Hour).Add(deadline.D()), r.Ended)
+	require.Len(t, *asked, 1)
+	require.Equal(t, deadline, r.TraderTime, "the exporter's time")
+	require.Zero(t, h.notices)
+	require.Equal(t, 1, h.notifyCalls[activities.NotifyLapsed])
+}
+
+// The exporter's withdrawal while the release waits for the answer to an agency's request ends
+// the clearance withdrawn; the agency is not asked again.
+func TestWithdrawalWhileAnAgencyAwaitsInformation(t *testing.T) {
+	h := newHarness(t, policy.LaneGreen)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	asked := h.agenciesAnswer(map[string]answered{firstRequest: {time.Hour, needsTestReport(firstRequest)}})
+	h.send(2*time.Hour, "withdraw", UpdateWithdraw, withdrawal)
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["withdraw"], "%v", h.rejections["withdraw"])
+	require.Equal(t, StateWithdrawn, r.State)
+	require.Equal(t, start.Add(2*time.Hour), r.Ended)
+	require.Len(t, *asked, 1)
+	require.Equal(t, policy.Duration(time.Hour), r.TraderTime)
 }

@@ -36,6 +36,9 @@ type releases struct {
 	window *bool
 	// permitsFollow is ChangePermitsFollowAmendments, asked the first time it makes a difference.
 	permitsFollow *bool
+	// agencyInformation is ChangeAgencyInformationAwaitsTheExporter, asked the first time it makes
+	// a difference.
+	agencyInformation *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -194,6 +197,21 @@ const ChangePermitsFollowAmendments = "permits-follow-amendments"
 // Call it only where the answer changes what it records.
 func (r *releases) permitsFollowAmendments(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangePermitsFollowAmendments, &r.permitsFollow)
+}
+
+// ChangeAgencyInformationAwaitsTheExporter is the workflow change after which a partner agency's
+// request for more information is the exporter's to answer: the release waits for the exporter's
+// documents (supply-documents, the agency's request's deadline the policy's informationDeadline),
+// adds them to the declaration and asks the agency again with it; a request left unanswered past
+// its deadline lapses the clearance. The earlier release asked the agency again at once, with the
+// declaration it had already seen. It is asked only where an agency's latest answer needs more
+// information as the release waits for it.
+const ChangeAgencyInformationAwaitsTheExporter = "agency-information-awaits-the-exporter"
+
+// agencyInformationAwaitsTheExporter reports whether the clearance follows
+// ChangeAgencyInformationAwaitsTheExporter. Call it only where the answer changes what it records.
+func (r *releases) agencyInformationAwaitsTheExporter(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeAgencyInformationAwaitsTheExporter, &r.agencyInformation)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -218,6 +218,41 @@ func permitViolations(st Status, notices []time.Time, decl declaration.Declarati
 			bad("the decision %s %s by %q through the single window is no agency's refusal of its request", d.Stage, d.Outcome, d.Officer)
 		}
 	}
+	// An agency that needed more information is asked again only on the exporter's answer to it
+	// (or on an amendment, which supersedes its request).
+	for i, p := range st.Permits {
+		if p.Superseded || p.Result == nil || p.Result.Disposition != agency.InformationNeeded {
+			continue
+		}
+		for _, q := range st.Permits[i+1:] {
+			if q.Agency != p.Agency {
+				continue
+			}
+			if !slices.ContainsFunc(st.Supplies, func(s SupplyRecord) bool {
+				return slices.Contains(s.Agencies, p.Agency) && !s.At.Before(p.Answered) && !s.At.After(q.Asked)
+			}) {
+				bad("%s's request %s needed more information at %s and was asked again (%s at %s) without the exporter's answer",
+					p.Agency, p.RequestID, p.Answered.Format(time.RFC3339), q.RequestID, q.Asked.Format(time.RFC3339))
+			}
+			break
+		}
+	}
+	if st.State == StateLapsed && strings.HasPrefix(st.Reason, "no answer to ") && !strings.HasPrefix(st.Reason, "no answer to the request") {
+		// Lapsed on an agency's request for more information: at its deadline, unanswered.
+		for _, p := range latestAsking(st.Permits) {
+			if !strings.Contains(st.Reason, p.Agency+"'s") {
+				continue
+			}
+			if ended := st.Submitted.Add(st.Elapsed.D()); p.InformationDue.IsZero() || ended.Before(p.InformationDue) {
+				bad("lapsed at %s on %s's request for information, due %s", ended.Format(time.RFC3339), p.Agency, p.InformationDue.Format(time.RFC3339))
+			}
+			for _, s := range st.Supplies {
+				if slices.Contains(s.Agencies, p.Agency) && s.At.After(p.Answered) {
+					bad("lapsed on %s's request for information, answered at %s", p.Agency, s.At.Format(time.RFC3339))
+				}
+			}
+		}
+	}
 	if st.State != StateReleased {
 		return out
 	}
@@ -268,6 +303,26 @@ func permitViolations(st Status, notices []time.Time, decl declaration.Declarati
 				bad("a release notice was asked for at %s, before %s granted its permit at %s", n.Format(time.RFC3339), a,
 					p.Result.Decided.Format(time.RFC3339))
 			}
+		}
+	}
+	return out
+}
+
+// latestAsking lists the agencies' latest requests that stand answered with a need for more
+// information.
+func latestAsking(permits []PermitRecord) []PermitRecord {
+	latest := map[string]PermitRecord{}
+	var order []string
+	for _, p := range permits {
+		if _, ok := latest[p.Agency]; !ok {
+			order = append(order, p.Agency)
+		}
+		latest[p.Agency] = p
+	}
+	var out []PermitRecord
+	for _, a := range order {
+		if p := latest[a]; !p.Superseded && p.Result != nil && p.Result.Disposition == agency.InformationNeeded {
+			out = append(out, p)
 		}
 	}
 	return out

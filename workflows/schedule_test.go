@@ -221,8 +221,10 @@ type schedule struct {
 	notices []time.Time
 	// continued is the last continuation, until the next run shows its first status.
 	continued *continuation
-	// agency answers the clearance's permit requests of NMPA, when the schedule's policy asks them.
+	// agency answers the clearance's permit requests of NMPA, when the schedule's policy asks them;
+	// asked are the requests the clearance asked, by request ID.
 	agency *agencyScript
+	asked  map[string]agency.PermitRequest
 	// reported are the violations already reported, each once.
 	reported map[string]bool
 }
@@ -414,6 +416,43 @@ func (s *schedule) arm(h *harness, in Input) {
 	}
 }
 
+// answeredAgencyViolations checks that the documents of each accepted answer to an agency's
+// request for more information reach the agency: its next request's declaration carries them.
+func (s *schedule) answeredAgencyViolations(st Status) []string {
+	var out []string
+	for _, q := range s.reqs {
+		if q.name != UpdateSupplyDocuments || !q.accepted || q.answer == nil {
+			continue
+		}
+		var rec SupplyRecord
+		if err := json.Unmarshal(q.answer, &rec); err != nil || len(rec.Agencies) == 0 {
+			continue
+		}
+		s.stats.fact("agency's request for information answered", 1)
+		sup := q.arg.(Supply)
+		for _, a := range rec.Agencies {
+			i := slices.IndexFunc(st.Permits, func(p PermitRecord) bool { return p.Agency == a && !p.Asked.Before(rec.At) })
+			if i < 0 {
+				if st.State == StateReleased {
+					out = append(out, fmt.Sprintf("the answer to %s's request at %s was never sent to %s", a, rec.At.Format(time.RFC3339), a))
+				}
+				continue
+			}
+			req, ok := s.asked[st.Permits[i].RequestID]
+			if !ok {
+				continue // superseded before it was started
+			}
+			for _, d := range sup.Documents {
+				if !slices.ContainsFunc(req.Declaration.Documents, func(x declaration.Document) bool { return x.Reference == d.Reference }) {
+					out = append(out, fmt.Sprintf("%s's request %s after the exporter's answer at %s lacks its document %s", a, req.RequestID,
+						rec.At.Format(time.RFC3339), d.Reference))
+				}
+			}
+		}
+	}
+	return out
+}
+
 // markUndelivered marks the updates the run that ended never answered: they were not delivered (a
 // client sends them again).
 func (s *schedule) markUndelivered() {
@@ -474,9 +513,15 @@ func (s *schedule) observe(h *harness) {
 		}
 	})
 	h.env.SetOnNexusOperationStartedListener(func(_, _ string, in converter.EncodedValue) {
+		var req agency.PermitRequest
+		if err := in.Get(&req); err != nil {
+			s.fail("the agency's request: %v", err)
+		}
+		if s.asked == nil {
+			s.asked = map[string]agency.PermitRequest{}
+		}
+		s.asked[req.RequestID] = req
 		if *debugSchedule {
-			var req agency.PermitRequest
-			_ = in.Get(&req)
 			s.t.Logf("  asked the agency %s", req.RequestID)
 		}
 		if s.continued != nil {
@@ -851,6 +896,14 @@ func (s *schedule) fitting(st Status, decl declaration.Declaration, finishing bo
 		}
 		s.send(UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocQualityDeclaration,
 			Reference: fmt.Sprintf("QD-%d", s.steps)}}, Note: "attached"})
+	case PhaseAwaitingAgencyInformation:
+		// A partner agency needs more information: the exporter answers it, mostly in time.
+		if !finishing && rng.Intn(8) == 0 {
+			s.send(UpdateWithdraw, Withdrawal{Reason: "the buyer cancelled the order"})
+			return
+		}
+		s.send(UpdateSupplyDocuments, Supply{Documents: []declaration.Document{{Type: declaration.DocOther,
+			Reference: fmt.Sprintf("TR-%d", s.steps), Issued: time.Date(2020, 5, 6, 0, 0, 0, 0, time.UTC)}}, Note: "the lot's test report"})
 	default:
 		if !finishing && rng.Intn(10) == 0 {
 			s.send(UpdateWithdraw, Withdrawal{Reason: "the buyer cancelled the order"})
@@ -1383,7 +1436,9 @@ func (s *schedule) verify(r Result) {
 			}
 		}
 	}
-	if r.State == StateLapsed {
+	// A clearance may lapse on an agency's request for more information too (permitViolations).
+	agencyLapse := len(latestAsking(st.Permits)) > 0 && !strings.HasPrefix(r.Reason, "no answer to the request")
+	if r.State == StateLapsed && !agencyLapse {
 		last := r.Decisions[len(r.Decisions)-1]
 		if last.Outcome != OutcomeRequestInformation {
 			fail("lapsed after a %s decision", last.Outcome)
@@ -1415,6 +1470,7 @@ func (s *schedule) verify(r Result) {
 			s.stats.fact("agency "+string(p.Result.Disposition), 1)
 		}
 	}
+	violations = append(violations, s.answeredAgencyViolations(st)...)
 	for _, v := range violations {
 		if !s.reported[v] {
 			fail("%s", v)

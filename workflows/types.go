@@ -212,6 +212,9 @@ type SupplyRecord struct {
 	Documents    int          `json:"documents"`
 	Certificates int          `json:"certificates"`
 	Note         string       `json:"note,omitempty"`
+	// Agencies are the partner agencies whose requests for more information the supply answered;
+	// none when it answered customs' request.
+	Agencies []string `json:"agencies,omitempty"`
 }
 
 // Withdrawal is the exporter's withdrawal of a declaration.

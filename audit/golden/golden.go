@@ -717,9 +717,9 @@ func Scenarios() []Scenario {
 			},
 		},
 		{
-			Name: "single-window-information-needed", Covers: "single window: SAMR's checks do not find the producer listed; while the release awaits SAMR, its officer samr-he needs more information (the producer's renewed listing) and the exporter is told; the clearance asks SAMR again, a new request (2), which samr-he grants; released, SAMR's time counted",
+			Name: "single-window-information-needed", Covers: "single window: SAMR's checks do not find the producer listed; while the release awaits SAMR, its officer samr-he needs more information (the producer's renewed listing); the release waits for the exporter, who supplies the renewed listing; the clearance asks SAMR again with it, a new request (2), which samr-he grants; released, SAMR's time and the exporter's counted apart",
 			Example: "it-ffp2-respirators.json", ID: "YJ-2020-IT-0430", SingleWindow: true,
-			Carries: []string{workflows.ChangeSingleWindow},
+			Carries: []string{workflows.ChangeSingleWindow, workflows.ChangeAgencyInformationAwaitsTheExporter},
 			Lane:    policy.LaneGreen, State: workflows.StateReleased, Nexus: nexusEvents(2, 2, 0, 0),
 			Before: delist,
 			Result: func(r workflows.Result) error {
@@ -728,6 +728,9 @@ func Scenarios() []Scenario {
 				}
 				if r.AgencyTime[agency.SAMR] <= 0 {
 					return fmt.Errorf("agency time %v: SAMR's time not counted", r.AgencyTime)
+				}
+				if r.TraderTime <= 0 {
+					return fmt.Errorf("trader time %v: the exporter's answer to SAMR not counted", r.TraderTime)
 				}
 				return nil
 			},
@@ -740,6 +743,10 @@ func Scenarios() []Scenario {
 				}
 				if err := d.DecidePermit(ctx, agency.SAMR, 1, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeRequestInformation,
 					Reason: "the producer's listing lapsed; send its renewed listing", Requested: []string{"renewed listing certificate"}}); err != nil {
+					return err
+				}
+				if err := d.Supply(ctx, workflows.Supply{Documents: []declaration.Document{{Type: declaration.DocOther, Reference: "SAMR-LIST-2020-0431",
+					Issued: time.Date(2020, 5, 2, 0, 0, 0, 0, time.UTC)}}, Note: "the producer's renewed listing"}); err != nil {
 					return err
 				}
 				return d.DecidePermit(ctx, agency.SAMR, 2, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeGrant,

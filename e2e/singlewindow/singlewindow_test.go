@@ -20,6 +20,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -253,6 +254,24 @@ func (s *stack) review(t *testing.T, a, requestID string) (agency.Status, error)
 	return st, v.Get(&st)
 }
 
+// reviewed is the request the review of request id in agency a's namespace was started with.
+func (s *stack) reviewed(t *testing.T, a, requestID string) agency.PermitRequest {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	it := s.agencies[a].GetWorkflowHistory(ctx, agency.WorkflowID(agency.PermitRequest{RequestID: requestID}), "", false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	first, err := it.Next()
+	if err != nil {
+		t.Fatalf("the history of review %s: %v", requestID, err)
+	}
+	var req agency.PermitRequest
+	if err := converter.GetDefaultDataConverter().FromPayloads(first.GetWorkflowExecutionStartedEventAttributes().GetInput(), &req); err != nil {
+		t.Fatalf("the request of review %s: %v", requestID, err)
+	}
+	return req
+}
+
 // awaitReviewOfficer waits until the review of request id waits for an agency officer.
 func (s *stack) awaitReviewOfficer(t *testing.T, a, requestID string) agency.Status {
 	t.Helper()
@@ -427,7 +446,7 @@ func TestSingleWindowOnARealServer(t *testing.T) {
 		s.awaitReview(t, agency.SAMR, id, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED)
 	})
 
-	t.Run("information needed, then granted on the request asked again", func(t *testing.T) {
+	t.Run("information needed, answered by the exporter, then granted on the request asked again", func(t *testing.T) {
 		ref := s.lodge(t, "it-ffp2-respirators.json")
 		first := requestID(t, s, ref, agency.SAMR, 1)
 		s.awaitReviewOfficer(t, agency.SAMR, first)
@@ -439,8 +458,35 @@ func TestSingleWindowOnARealServer(t *testing.T) {
 			}
 			return nil
 		})
+		// The release waits for the exporter's answer, and SAMR is not asked again before it.
+		eventually(t, "the release waiting for the exporter's answer to SAMR", func() error {
+			st, err := s.status(t, ref)
+			if err == nil && (st.Phase != workflows.PhaseAwaitingAgencyInformation || st.Waiting == nil ||
+				!slices.Equal(st.Waiting.Agencies, []string{agency.SAMR})) {
+				err = fmt.Errorf("phase %s, waiting %+v", st.Phase, st.Waiting)
+			}
+			return err
+		})
+		if st, _ := s.status(t, ref); len(st.Permits) != 1 {
+			t.Fatalf("permits %+v: SAMR asked again before the exporter answered", st.Permits)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		listing := declaration.Document{Type: declaration.DocOther, Reference: "SAMR-LIST-2020-0427", Issued: time.Date(2020, 5, 2, 0, 0, 0, 0, time.UTC)}
+		rec, err := clearance.Supply(ctx, s.customs, ref, workflows.Supply{Documents: []declaration.Document{listing}, Note: "the producer's renewed listing"})
+		if err != nil {
+			t.Fatalf("the exporter's answer to SAMR: %v", err)
+		}
+		if !slices.Equal(rec.Agencies, []string{agency.SAMR}) {
+			t.Fatalf("supply record %+v: want it to answer SAMR", rec)
+		}
 		second := requestID(t, s, ref, agency.SAMR, 2)
 		s.awaitReviewOfficer(t, agency.SAMR, second)
+		if req := s.reviewed(t, agency.SAMR, second); !slices.ContainsFunc(req.Declaration.Documents, func(d declaration.Document) bool {
+			return d.Reference == listing.Reference
+		}) {
+			t.Fatalf("SAMR's second review has documents %+v: want the renewed listing", req.Declaration.Documents)
+		}
 		s.awaitAgency(t, ref, agency.SAMR)
 		s.decide(t, agency.SAMR, second, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeGrant,
 			Reason: "renewed listing seen"})
@@ -451,8 +497,8 @@ func TestSingleWindowOnARealServer(t *testing.T) {
 		if len(r.Permits) != 2 || r.Permits[0].Result.Disposition != agency.InformationNeeded || r.Permits[1].Result.Disposition != agency.Granted {
 			t.Fatalf("permits %+v: want information needed, then granted", r.Permits)
 		}
-		if r.AgencyTime[agency.SAMR] <= 0 {
-			t.Fatalf("agency time %v: want SAMR's time kept", r.AgencyTime)
+		if r.AgencyTime[agency.SAMR] <= 0 || r.TraderTime <= 0 {
+			t.Fatalf("agency time %v, trader time %v: want SAMR's time and the exporter's kept apart", r.AgencyTime, r.TraderTime)
 		}
 	})
 }

@@ -647,7 +647,11 @@ func printStatus(w io.Writer, s workflows.Status) {
 	if wt := s.Waiting; wt != nil {
 		due := wt.Due.UTC().Format(time.RFC3339)
 		if wt.For == workflows.WaitingForExporter {
-			fmt.Fprintf(tw, "Waiting for\tyour answer to customs' request for information, due %s; without it the declaration lapses\n", due)
+			asker := "customs'"
+			if len(wt.Agencies) > 0 {
+				asker = p(strings.Join(wt.Agencies, " and ")) + "'s"
+			}
+			fmt.Fprintf(tw, "Waiting for\tyour answer to %s request for information, due %s; without it the declaration lapses\n", asker, due)
 			if wt.Reason != "" {
 				fmt.Fprintf(tw, "Asked\t%s\n", p(wt.Reason))
 			}
@@ -999,7 +1003,7 @@ func permitState(pr workflows.PermitRecord) string {
 		if len(r.Requested) > 0 {
 			s += " (" + p(strings.Join(r.Requested, ", ")) + ")"
 		}
-		return s + "; the agency is asked again with the declaration as it then stands (starter amend)"
+		return s + "; answer with starter supply once the release waits for it (or amend the declaration sooner: starter amend), and the agency is asked again with your documents"
 	}
 	return string(pr.Result.Disposition)
 }

@@ -78,6 +78,20 @@ func TestStatusSpeaksTheExportersLanguage(t *testing.T) {
 		t.Errorf("offers an amendment while the clearance awaits documents:\n%s", out)
 	}
 
+	// A partner agency's request, which the release waits for: the exporter is told whose.
+	exporter.Phase, exporter.Accepts = workflows.PhaseAwaitingAgencyInformation, workflows.PhaseAwaitingAgencyInformation.Accepting()
+	exporter.Waiting.Agencies, exporter.Waiting.Reason = []string{"SAMR"}, "SAMR: the listing lapsed"
+	out = printed(exporter)
+	lacksJargon(t, out)
+	for _, want := range []string{
+		"Waiting for  your answer to SAMR's request for information, due 2026-12-03T09:00:00Z; without it the declaration lapses",
+		"Next         answer with: starter supply RW-2020-US-0506 FILE",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("awaiting the exporter for an agency: lacks %q:\n%s", want, out)
+		}
+	}
+
 	refused := workflows.Status{DeclarationID: "JH-2020-US-0512", Exporter: "3205960330", State: workflows.StateRefused,
 		Phase: workflows.PhaseEnded, Accepts: workflows.PhaseEnded.Accepting(), Reason: "the invoice bills another consignee"}
 	out = printed(refused)
@@ -172,7 +186,7 @@ func TestStatusNamesTheAgenciesPermits(t *testing.T) {
 	for _, want := range []string{
 		"Waiting for  the permit of SAMR, which reviews it in its own system; the release begins once granted",
 		"Permits      NMPA (lines 1): granted, permit NMPA-2026-PVHFU6A4EJ valid until 2027-03-03",
-		"SAMR (lines 1, 2): more information needed: the listing lapsed (renewed listing); the agency is asked again",
+		"SAMR (lines 1, 2): more information needed: the listing lapsed (renewed listing); answer with starter supply once the release waits for it",
 		"SAMR (lines 1, 2): asked 2026-12-03T10:00:00Z, the agency reviews it",
 	} {
 		if !strings.Contains(out, want) {
