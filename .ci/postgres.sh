@@ -440,6 +440,7 @@ echo "  setup: run twice against the fresh cluster as an admin; the second run c
 echo "  callers: verified by the server against the issuer $issuer (cmd/server); setup and the workers from Compose's token files, every other party with its own token"
 echo "  setup and workers: Compose's arguments and environment (deploy_test.go TestPostgresScriptRunsTheComposeSetupAndWorkers)"
 echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
+echo "  Web UI: SAMR's officer signed in through it and refused SAMR's permit in agency-samr; the clearance ended refused, naming SAMR; doc-li refused there"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  single window: setup --agencies NMPA,SAMR; NMPA's and SAMR's workers as Compose runs them, each with its agency's token (refused in the other's namespace, as customs' worker token is in theirs)"
 echo "  single window: $ffp2_id released on SAMR's permit $ffp2_permit, no officer; $kits_run released on NMPA's permit $kits_permit; the reviews listed in agency-samr and agency-nmpa"

@@ -120,14 +120,22 @@ func (u *User) Call(method, path string, body []byte) (int, string) {
 // the HTTP status, the refusal (empty when the update was carried out) and the body.
 func (u *User) Decide(namespace, workflowID string, d map[string]string) (int, string, string) {
 	u.t.Helper()
-	arg, _ := json.Marshal(d)
+	return u.Update(namespace, workflowID, workflows.UpdateDecide, d)
+}
+
+// Update sends the update name with its one argument through the UI's API, as its update dialog
+// does, and returns the HTTP status, the refusal (empty when the update was carried out) and the
+// body.
+func (u *User) Update(namespace, workflowID, name string, input any) (int, string, string) {
+	u.t.Helper()
+	arg, _ := json.Marshal(input)
 	req := &workflowservice.UpdateWorkflowExecutionRequest{
 		Namespace:         namespace,
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID},
 		WaitPolicy:        &updatepb.WaitPolicy{LifecycleStage: 3}, // completed
 		Request: &updatepb.Request{
 			Meta: &updatepb.Meta{UpdateId: fmt.Sprintf("ui-%d", time.Now().UnixNano())},
-			Input: &updatepb.Input{Name: workflows.UpdateDecide, Args: &commonpb.Payloads{Payloads: []*commonpb.Payload{{
+			Input: &updatepb.Input{Name: name, Args: &commonpb.Payloads{Payloads: []*commonpb.Payload{{
 				Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: arg}}}},
 		},
 	}
@@ -135,7 +143,7 @@ func (u *User) Decide(namespace, workflowID string, d map[string]string) (int, s
 	if err != nil {
 		u.t.Fatal(err)
 	}
-	code, resp := u.Call(http.MethodPost, fmt.Sprintf("/api/v1/namespaces/%s/workflows/%s/update/%s", namespace, workflowID, workflows.UpdateDecide), body)
+	code, resp := u.Call(http.MethodPost, fmt.Sprintf("/api/v1/namespaces/%s/workflows/%s/update/%s", namespace, workflowID, name), body)
 	var res struct {
 		Message string
 		Details []struct{ Reason string }
