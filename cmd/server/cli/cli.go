@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
 	"github.com/medsupply/customs/internal/command"
 )
@@ -47,6 +48,7 @@ const (
 	EnvNamespace   = "CUSTOMS_AUTH_NAMESPACE"
 	EnvRevocations = "CUSTOMS_AUTH_REVOCATIONS"
 	EnvWorkerCerts = "CUSTOMS_AUTH_WORKER_CERTS"
+	EnvAgencies    = "CUSTOMS_AUTH_AGENCIES"
 )
 
 type serviceList []string
@@ -74,6 +76,7 @@ type Flags struct {
 	ConfigFile, Issuer, Audience, JWKS, Namespace, Revocations string
 	Services                                                   serviceList
 	WorkerCerts                                                string
+	Agencies                                                   string
 
 	servicesEnv string
 }
@@ -93,6 +96,7 @@ func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.Namespace, "namespace", env(EnvNamespace, "default"), "the engine's namespace: callers other than admins work only in it (env "+EnvNamespace+")")
 	fs.StringVar(&f.WorkerCerts, "worker-certs", os.Getenv(EnvWorkerCerts), "comma-separated common names of the client certificates that sign a worker in without a token (a prefix ends in *, such as customs-worker-*); needs the frontend's mutual TLS (env "+EnvWorkerCerts+")")
 	fs.StringVar(&f.Revocations, "revocations", os.Getenv(EnvRevocations), "a file of revoked subjects, one per line, read again as it changes (env "+EnvRevocations+"; default none)")
+	fs.StringVar(&f.Agencies, "agencies", env(EnvAgencies, strings.Join(agency.Agencies, ",")), "the partner agencies on the single window whose officers and workers the server admits, each in its namespace agency-<agency>, comma-separated; another agency than those whose checks ship runs with its roster and no automated checks (env "+EnvAgencies+")")
 }
 
 // Run is the command line.
@@ -145,6 +149,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			workerCerts = append(workerCerts, n)
 		}
 	}
+	var agencies []string
+	for _, a := range strings.Split(f.Agencies, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if err := agency.CheckAgency(a); err != nil {
+			problems = append(problems, fmt.Sprintf("--agencies: %v", err))
+			continue
+		}
+		if !slices.Contains(agencies, a) {
+			agencies = append(agencies, a)
+		}
+	}
 	if len(workerCerts) > 0 && !cfg.Global.TLS.Frontend.Server.RequireClientAuth {
 		problems = append(problems, "--worker-certs: the frontend does not require client certificates (global.tls.frontend.server.requireClientAuth), so none would be verified")
 	}
@@ -167,7 +184,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(&auth.Authorizer{Namespace: f.Namespace, Revoked: opts.revoked}),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
-			return &auth.ClaimMapper{Keys: keys, Issuer: f.Issuer, Audience: f.Audience, WorkerCertificates: workerCerts}
+			return &auth.ClaimMapper{Keys: keys, Issuer: f.Issuer, Audience: f.Audience, WorkerCertificates: workerCerts, Agencies: orNone(agencies)}
 		}),
 		temporal.WithChainedFrontendGrpcInterceptors(auth.Interceptor()),
 	)
@@ -180,13 +197,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command.Failure
 	}
 	logger.Info("Temporal server started; every caller is verified",
-		tag.NewStringsTag("services", services), tag.NewStringTag("issuer", f.Issuer), tag.NewStringTag("namespace", f.Namespace))
+		tag.NewStringsTag("services", services), tag.NewStringTag("issuer", f.Issuer), tag.NewStringTag("namespace", f.Namespace),
+		tag.NewStringsTag("agencies", agencies))
 	<-ctx.Done()
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(stderr, "server: stop: %v\n", err)
 		return command.Failure
 	}
 	return command.OK
+}
+
+// orNone makes an empty list of agencies a list of none, which the claim mapper tells apart from
+// nil (the agencies whose checks ship).
+func orNone(agencies []string) []string {
+	if agencies == nil {
+		return []string{}
+	}
+	return agencies
 }
 
 type authOpts struct {

@@ -132,7 +132,7 @@ func TestServerVerifiesCallers(t *testing.T) {
 	issuer := testIssuer(t)
 	cfg, frontend := configFile(t, true)
 	ctx := context.Background()
-	out, done := startServer(t, "--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs")
+	out, done := startServer(t, "--config-file", cfg, "--issuer", issuer.URL, "--namespace", "customs", "--agencies", "NMPA,SAMR,CNCA")
 	sign := func(p workflows.Principal) string {
 		tok, err := issuer.Token(p, time.Hour, time.Now())
 		if err != nil {
@@ -220,6 +220,27 @@ func TestServerVerifiesCallers(t *testing.T) {
 		!strings.Contains(denied.Reason, "may work only in namespace customs") {
 		t.Errorf("the officer lists another namespace: %v", err)
 	}
+
+	// A third agency on the single window (--agencies): its officer is admitted to its own
+	// namespace, which does not exist yet; an agency the server was not given is refused.
+	cnca := dial(sign(workflows.Principal{Subject: "cnca-wu", Roles: []string{workflows.RoleOfficer}, Agency: "CNCA"}))
+	var missing *serviceerror.NamespaceNotFound
+	if _, err := cnca.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "agency-cnca"}); !errors.As(err, &missing) {
+		t.Errorf("CNCA's officer lists agency-cnca: %v, want admitted (and the namespace not found)", err)
+	}
+	if _, err := cnca.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "agency-nmpa"}); !errors.As(err, &denied) {
+		t.Errorf("CNCA's officer lists NMPA's namespace: %v, want refused", err)
+	}
+	health, err := client.NewLazyClient(client.Options{HostPort: frontend, Namespace: "agency-health",
+		HeadersProvider: bearer(sign(workflows.Principal{Subject: "health-li", Roles: []string{workflows.RoleOfficer}, Agency: "HEALTH"}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer health.Close()
+	if _, err := health.WorkflowService().ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "agency-health"}); !errors.As(err, &denied) ||
+		!strings.Contains(denied.Reason, `"HEALTH" is not an agency on this server's single window (NMPA, SAMR, CNCA)`) {
+		t.Errorf("an agency the server was not given: %v", err)
+	}
 }
 
 // TestServerRefusesUnverifiableSettings: each setting that would leave callers unverified, or
@@ -251,6 +272,7 @@ func TestServerRefusesUnverifiableSettings(t *testing.T) {
 		{[]string{"--config-file", filepath.Join(t.TempDir(), "missing.yaml"), "--issuer", "https://login.customs.example"}, "the configuration"},
 		{[]string{"--issuer", "https://login.customs.example", "--service", "gateway"}, `"gateway" is not one of`},
 		{[]string{"--issuer", "https://login.customs.example", "start"}, "start"},
+		{[]string{"--config-file", withInternal, "--issuer", "https://login.customs.example", "--agencies", "NMPA,health"}, `--agencies: "health" is not an agency's short name`},
 	} {
 		t.Setenv("TEMPORAL_SERVICES", "")
 		var out, errOut bytes.Buffer

@@ -29,16 +29,17 @@ func (keyOf) SupportedMethods() []string             { return []string{"RS256"} 
 func (keyOf) Close()                                 {}
 
 // TestAgencyTokensWorkForTheirAgency: --agency signs a token whose claim the server's claim
-// mapper reads as the caller's agency, for an agency officer, clerk or worker; an agency the
-// single window does not know, or a role no agency's caller holds, is refused naming the flag,
-// and nothing is signed.
+// mapper reads as the caller's agency, for an agency officer, clerk or worker, of an agency whose
+// checks ship or another the server admits; what is no agency's short name, or a role no agency's
+// caller holds, is refused naming the flag, and nothing is signed.
 func TestAgencyTokensWorkForTheirAgency(t *testing.T) {
 	dir := t.TempDir()
 	key, err := auth.LoadOrCreateKey(auth.KeyPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &auth.ClaimMapper{Keys: keyOf{&key.PublicKey}, Issuer: auth.DevIssuerURL("127.0.0.1", auth.DefaultDevPort), Audience: auth.DevAudience}
+	m := &auth.ClaimMapper{Keys: keyOf{&key.PublicKey}, Issuer: auth.DevIssuerURL("127.0.0.1", auth.DefaultDevPort), Audience: auth.DevAudience,
+		Agencies: []string{agency.NMPA, agency.SAMR, "CNCA"}}
 	for _, c := range []struct {
 		args []string
 		want workflows.Principal
@@ -49,6 +50,9 @@ func TestAgencyTokensWorkForTheirAgency(t *testing.T) {
 			workflows.Principal{Subject: "nmpa-qian", Roles: []string{workflows.RoleAuditor}, Agency: agency.NMPA}},
 		{[]string{"--agency", "SAMR", "--role", "worker", "--subject", "samr-worker-1"},
 			workflows.Principal{Subject: "samr-worker-1", Roles: []string{workflows.RoleWorker}, Agency: agency.SAMR}},
+		// An agency beyond those whose checks ship, which this server's --agencies names.
+		{[]string{"--agency", "CNCA", "--role", "officer", "--subject", "cnca-wu"},
+			workflows.Principal{Subject: "cnca-wu", Roles: []string{workflows.RoleOfficer}, Agency: "CNCA"}},
 		{[]string{"--role", "officer", "--subject", "doc-li"},
 			workflows.Principal{Subject: "doc-li", Roles: []string{workflows.RoleOfficer}}},
 	} {
@@ -70,8 +74,8 @@ func TestAgencyTokensWorkForTheirAgency(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--agency", "nmpa", "--role", "officer"}, `--agency: "nmpa" is not an agency on the single window: NMPA, SAMR`},
-		{[]string{"--agency", "HEALTH", "--role", "officer"}, `--agency: "HEALTH" is not an agency on the single window`},
+		{[]string{"--agency", "nmpa", "--role", "officer"}, `--agency: "nmpa" is not an agency's short name`},
+		{[]string{"--agency", "CNCA/1", "--role", "officer"}, `--agency: "CNCA/1" is not an agency's short name`},
 		{[]string{"--agency", "NMPA", "--exporter", "3301960412"}, "--agency: --role exporter makes no sense for NMPA"},
 		{[]string{"--agency", "NMPA", "--role", "exporter", "--exporter", "3301960412"}, "--agency: --role exporter makes no sense for NMPA"},
 		{[]string{"--agency", "NMPA", "--role", "supervisor"}, "--agency: --role supervisor makes no sense for NMPA"},

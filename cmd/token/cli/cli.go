@@ -60,7 +60,7 @@ func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&f.Roles, "role", "a role the token grants, repeatable: "+strings.Join(roles, ", ")+" (default exporter with --exporter)")
 	fs.StringVar(&f.Exporter, "exporter", "", "with role exporter: the 10-character customs code the token acts for")
 	fs.StringVar(&f.Agency, "agency", "", "the partner agency the token works for on the single window ("+strings.Join(agency.Agencies, ", ")+
-		"): an agency officer's (--role officer, a --subject on the agency's roster), a clerk's (--role auditor) or the agency's worker's (--role worker); "+
+		", or another the server's --agencies names): an agency officer's (--role officer, a --subject on the agency's roster), a clerk's (--role auditor) or the agency's worker's (--role worker); "+
 		"it admits the token to the agency's namespace ("+agency.Namespace(agency.NMPA)+", ...) and to no other")
 	fs.DurationVar(&f.TTL, "ttl", 8*time.Hour, "how long the token is valid")
 	fs.StringVar(&f.Out, "out", "", "write the token to this file (mode 0600, replaced whole) instead of printing it")
@@ -150,14 +150,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return command.OK
 }
 
-// agencyProblems says what is wrong with --agency a for a token with roles rs: an agency on the
-// single window, with only the roles an agency's caller holds (auth.AgencyRoles).
+// agencyProblems says what is wrong with --agency a for a token with roles rs: an agency's short
+// name (the server admits the agencies its --agencies names), with only the roles an agency's
+// caller holds (auth.AgencyRoles).
 func agencyProblems(a string, rs []string) []string {
 	if a == "" {
 		return nil
 	}
-	if !slices.Contains(agency.Agencies, a) {
-		return []string{fmt.Sprintf("--agency: %q is not an agency on the single window: %s", a, strings.Join(agency.Agencies, ", "))}
+	if err := agency.CheckAgency(a); err != nil {
+		return []string{fmt.Sprintf("--agency: %v", err)}
 	}
 	var problems []string
 	for _, r := range rs {
