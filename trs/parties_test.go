@@ -269,3 +269,36 @@ func TestStatusTellsAgenciesApart(t *testing.T) {
 		t.Errorf("agencies %v, other-agency %s; want NMPA 4h", c.Agencies, c.OtherAgency)
 	}
 }
+
+// The time a clearance's release waited for the exporter's answer to an agency's request for more
+// information is the exporter's: from the result, from a running clearance's status (the wait in
+// progress counted to its moment) and from its study memo.
+func TestAnswersToAgenciesAreTraderTime(t *testing.T) {
+	r := singleWindowResult()
+	r.Permits[0].ExporterWait = policy.Duration(2 * day) // of NMPA's 18 days, 2 were the exporter's
+	r.Permits[0].Waited = policy.Duration(16 * day)
+	c := FromResult(r, nil)
+	if c.AgencyInformation != 2*day || c.traderTime() != 3*day {
+		t.Fatalf("agency information %s, trader time %s; want 2d and 3d with the document check's day", c.AgencyInformation, c.traderTime())
+	}
+	all := find(t, Build([]Clearance{c}, 20*day, "", week1.AddDate(0, 1, 0)), "all", "all")
+	if math.Abs(all.TraderShare-0.15) > 1e-9 {
+		t.Errorf("trader share %v, want 0.15", all.TraderShare)
+	}
+	assertPartiesAddUp(t, all)
+
+	now := week1.Add(10 * time.Hour)
+	s := workflows.Status{DeclarationID: "S", State: workflows.StateAwaitingExporter, Submitted: week1, Elapsed: policy.Duration(10 * time.Hour), AsOf: now,
+		Waiting: &workflows.Waiting{For: workflows.WaitingForExporter, Agencies: []string{agency.NMPA}, Since: week1.Add(7 * time.Hour)},
+		Record: workflows.Record{Permits: []workflows.PermitRecord{{Agency: agency.NMPA, Asked: week1, ExporterWait: policy.Duration(time.Hour),
+			Result: &agency.PermitResult{Agency: agency.NMPA, Disposition: agency.InformationNeeded, Reason: "r"}}}}}
+	if c := FromStatus(s, nil); c.AgencyInformation != 4*time.Hour {
+		t.Errorf("a running clearance's answers to agencies %s, want 4h (1h before, 3h in progress)", c.AgencyInformation)
+	}
+	st := workflows.Study{State: workflows.StateAwaitingExporter, Submitted: week1, Elapsed: policy.Duration(10 * time.Hour), AsOf: now,
+		Standard: policy.Duration(20 * day), Waiting: &workflows.StudyWait{For: workflows.WaitingForExporter, Since: week1.Add(7 * time.Hour), Agencies: []string{agency.NMPA}},
+		AgencyInformation: policy.Duration(time.Hour)}
+	if c := FromStudy(st, "S", nil, now.Add(time.Hour)); c.AgencyInformation != 5*time.Hour {
+		t.Errorf("a study memo's answers to agencies %s, want 5h (1h before, 4h in progress)", c.AgencyInformation)
+	}
+}

@@ -34,6 +34,9 @@ type Clearance struct {
 	// apart is other agencies' holds, unattributed: OtherAgency less the agencies' times.
 	OtherAgency time.Duration            `json:"otherAgency,omitempty"`
 	Agencies    map[string]time.Duration `json:"agencyTime,omitempty"`
+	// AgencyInformation is the time the release waited for the exporter's answers to partner
+	// agencies' requests for more information: trader time, beside the stages' exporter waits.
+	AgencyInformation time.Duration `json:"agencyInformation,omitempty"`
 	// WorkflowID is the clearance's workflow ID, when it was read from the server; Appeals counts
 	// the upheld appeals that reopened it. Of the runs of one workflow ID, the clearance is the one
 	// with the most appeals: the others are refusals an appeal reopened.
@@ -51,9 +54,10 @@ func (c Clearance) counted() time.Duration {
 	return d
 }
 
-// traderTime is the time the clearance waited on its exporter.
+// traderTime is the time the clearance waited on its exporter: at its stages, and for its
+// answers to partner agencies.
 func (c Clearance) traderTime() time.Duration {
-	var d time.Duration
+	d := c.AgencyInformation
 	for _, s := range c.Timeline {
 		d += s.ExporterWait.D()
 	}
@@ -100,6 +104,9 @@ func FromResult(r workflows.Result, categories []string) Clearance {
 	c := Clearance{DeclarationID: r.DeclarationID, State: r.State, Lane: r.Lane, Expedited: r.Expedited,
 		Categories: categories, Submitted: r.Submitted, Elapsed: r.Elapsed.D(), Standard: r.Standard.D(), Counting: r.Counting, Timeline: r.Timeline,
 		Escalations: r.Escalations, OtherAgency: r.OtherAgencyTime.D(), Appeals: len(r.Appeals)}
+	for _, p := range r.Permits {
+		c.AgencyInformation += p.ExporterWait.D()
+	}
 	if r.AgencyTime != nil {
 		c.setAgencies(workflows.AgencyTimesApart(r.Holds, r.Permits, nil, r.Ended))
 	}
@@ -114,6 +121,15 @@ func FromStatus(s workflows.Status, categories []string) Clearance {
 		Standard: s.Standard.D(), Counting: s.Counting, Timeline: s.Timeline, Escalations: s.Escalations,
 		OtherAgency: s.OtherAgencyTime.D(), Appeals: len(s.Appeals)}
 	c.setAgencies(workflows.AgencyTimesApart(s.Holds, s.Permits, s.Waiting, s.Submitted.Add(s.Elapsed.D())))
+	for _, p := range s.Permits {
+		c.AgencyInformation += p.ExporterWait.D()
+	}
+	if w := s.Waiting; w != nil && w.For == workflows.WaitingForExporter && len(w.Agencies) > 0 && !s.State.Final() {
+		// The exporter's answer to an agency, in progress.
+		if at := s.Submitted.Add(s.Elapsed.D()); at.After(w.Since) {
+			c.AgencyInformation += at.Sub(w.Since)
+		}
+	}
 	return c
 }
 
@@ -125,6 +141,7 @@ func FromStudy(st workflows.Study, declarationID string, categories []string, no
 	s.UpTo(now)
 	c := FromStatus(s, categories)
 	c.Appeals = st.Appeals
+	c.AgencyInformation += st.AgencyInformation.D()
 	if st.AgencyTime != nil {
 		times := make(map[string]policy.Duration, len(st.AgencyTime))
 		for a, d := range st.AgencyTime {
@@ -390,6 +407,7 @@ func group(dim, key string, cs []Clearance, standard time.Duration) Group {
 		for a, d := range c.Agencies {
 			byAgency[a] += d
 		}
+		waitE += c.AgencyInformation
 		for _, s := range c.Timeline {
 			waitO += s.OfficerWait.D()
 			waitE += s.ExporterWait.D()

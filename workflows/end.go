@@ -99,6 +99,9 @@ func (c *clearance) finish(ctx workflow.Context, s State) (Result, error) {
 		counted -= st.ClockStopped.D()
 		trader += st.ExporterWait.D()
 	}
+	for _, p := range c.Permits {
+		trader += p.ExporterWait.D() // the exporter's answers to the agencies' requests
+	}
 	h := c.metrics(ctx, map[string]string{"state": string(s)})
 	h.Timer(MetricClearanceDuration).Record(elapsed)
 	h.Counter(MetricClearancesEnded).Inc(1)

@@ -345,10 +345,12 @@ func (c *clearance) supply(ctx workflow.Context, s Supply) SupplyRecord {
 	merge(&c.decl, s)
 	rec := SupplyRecord{Stage: c.Stage, At: workflow.Now(ctx), Documents: len(s.Documents),
 		Certificates: len(s.Certificates), Note: s.Note}
+	next := PhaseSupplied
 	if c.phase == PhaseAwaitingAgencyInformation && c.waiting != nil {
-		rec.Agencies = append([]string(nil), c.waiting.Agencies...)
+		// An agency's request: the release waits for the agency again, asked with the documents.
+		rec.Agencies, next = append([]string(nil), c.waiting.Agencies...), PhaseAwaitingAgency
 	}
 	c.Supplies = append(c.Supplies, rec)
-	c.enter(ctx, PhaseSupplied)
+	c.enter(ctx, next)
 	return rec
 }

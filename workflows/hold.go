@@ -292,9 +292,10 @@ func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State
 	case w == wokeHistoryLong:
 		return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
 	}
-	if len(c.permitsAwaited()) > 0 {
+	if len(c.permitsAwaited()) > 0 || c.informationOutstanding(ctx) {
 		// An amendment in the release stage went to an agency again (ChangePermitsFollowAmendments):
-		// the notice waits for its permit.
+		// the notice waits for its permit, and for the exporter's answer when the agency needs more
+		// information (ChangeAgencyInformationAwaitsTheExporter).
 		switch w, err := c.awaitAgencies(ctx); {
 		case err != nil:
 			return "", "", err

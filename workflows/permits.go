@@ -63,8 +63,11 @@ type PermitRecord struct {
 	Superseded bool `json:"superseded,omitempty"`
 	// InformationDue is the exporter's deadline to answer the agency's request for more
 	// information (the disposition information-needed), set when the release first waits for
-	// the answer; the clearance lapses when it passes unanswered.
-	InformationDue time.Time `json:"informationDue,omitempty"`
+	// the answer; the clearance lapses when it passes unanswered. ExporterWait is how long the
+	// release waited for that answer: trader time, as the WCO Time Release Study counts it (kept
+	// on the first of the requests one answer served).
+	InformationDue time.Time       `json:"informationDue,omitempty"`
+	ExporterWait   policy.Duration `json:"exporterWait,omitempty"`
 }
 
 // pending reports whether the agency has not answered the request yet, and it stands.
@@ -234,6 +237,9 @@ func (c *clearance) permitAnswered(ctx workflow.Context, id string, res agency.P
 			c.refuseForAgency(ctx, res.Agency, res.Officer, res.Reason, ViaAgency, false)
 		}
 	case agency.InformationNeeded:
+		// Under ChangeAgencyInformationAwaitsTheExporter a release waiting for agencies turns to
+		// the exporter at once (asking), whoever else it waits for.
+		c.rel.agencyInformationAwaitsTheExporter(ctx)
 		c.notify(ctx, activities.Notification{Kind: activities.NotifyInformationRequest,
 			Message: fmt.Sprintf("Declaration %s: %s needs more information for its permit: %s (%s)", c.decl.ID, res.Agency,
 				res.Reason, strings.Join(res.Requested, ", "))})
@@ -256,18 +262,16 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 		}
 		// An agency that needs more information waits for the exporter's answer; one that refused
 		// before an upheld appeal, or whose request was withdrawn, is asked again.
-		var asking []int
 		for _, i := range c.latestPermits() {
 			p := c.Permits[i]
 			switch {
 			case p.Superseded:
-			case p.Result != nil && p.Result.Disposition == agency.InformationNeeded && len(c.Permits) < MaxPermits &&
-				c.rel.agencyInformationAwaitsTheExporter(ctx):
-				asking = append(asking, i)
+			case p.Result != nil && p.Result.Disposition == agency.InformationNeeded && c.rel.agencyInformationAwaitsTheExporter(ctx):
 			case p.Withdrawn || (p.Result != nil && p.Result.Disposition != agency.Granted):
 				c.askAnew(ctx, p)
 			}
 		}
+		asking := c.asking()
 		if a := c.permitUnobtainable(asking); a != "" && c.rel.permitsFollowAmendments(ctx) {
 			c.refuseForAgency(ctx, a, "", fmt.Sprintf("no permit after the %d requests a clearance makes", MaxPermits), ViaAgency, false)
 			return wokeWithdrawn, nil
@@ -281,13 +285,11 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 				for _, i := range asking {
 					c.askAnew(ctx, c.Permits[i])
 				}
-				if c.phase == PhaseSupplied {
-					c.enter(ctx, was)
-				}
 				continue
-			default:
+			case w == wokeWithdrawn, w == wokeTimedOut:
 				return w, nil
 			}
+			continue
 		}
 		awaited := c.permitsAwaited()
 		if len(awaited) == 0 {
@@ -327,12 +329,44 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 	}
 }
 
+// asking lists the indices of the agencies' latest requests that stand answered with a need for
+// more information, which the exporter answers (ChangeAgencyInformationAwaitsTheExporter, as this
+// run answered it): none when the clearance cannot ask them all again within MaxPermits, whose
+// agencies then cannot grant (permitUnobtainable). It reads state only, so a wait may ask it.
+func (c *clearance) asking() []int {
+	if on := c.rel.agencyInformation; on == nil || !*on {
+		return nil
+	}
+	var out []int
+	for _, i := range c.latestPermits() {
+		if p := c.Permits[i]; !p.Superseded && p.Result != nil && p.Result.Disposition == agency.InformationNeeded {
+			out = append(out, i)
+		}
+	}
+	if len(c.Permits)+len(out) > MaxPermits {
+		return nil
+	}
+	return out
+}
+
+// informationOutstanding reports whether an agency's latest request stands answered with a need
+// for more information that the release waits for (ChangeAgencyInformationAwaitsTheExporter).
+func (c *clearance) informationOutstanding(ctx workflow.Context) bool {
+	for _, i := range c.latestPermits() {
+		if p := c.Permits[i]; !p.Superseded && p.Result != nil && p.Result.Disposition == agency.InformationNeeded {
+			return c.rel.agencyInformationAwaitsTheExporter(ctx)
+		}
+	}
+	return false
+}
+
 // awaitAgencyInformation waits for the exporter's answer to the requests for more information of
 // the agencies whose latest requests are at the indices asking, until the earliest of their
 // deadlines: InformationDue, set from the moment the release first waits for the answer and
-// kept across runs. The time it waits is the exporter's, kept on the stage last begun. It says
-// why the wait ended: the answer (wokeSupplied), a withdrawal or an agency's refusal
-// (wokeWithdrawn), or the deadline (wokeTimedOut), on which the clearance lapses.
+// kept across runs. The time it waits is the exporter's (the first asking request's
+// ExporterWait); the standard's clock runs on, as it does while agencies decide. It says why the
+// wait ended: the answer (wokeSupplied), a withdrawal or an agency's refusal (wokeWithdrawn), or
+// the deadline (wokeTimedOut), on which the clearance lapses.
 func (c *clearance) awaitAgencyInformation(ctx workflow.Context, asking []int) (woke, error) {
 	pol := c.Configuration.Policy
 	since := workflow.Now(ctx)
@@ -358,7 +392,6 @@ func (c *clearance) awaitAgencyInformation(ctx workflow.Context, asking []int) (
 		reasons = append(reasons, p.Agency+": "+p.Result.Reason)
 	}
 	w.Reason = strings.Join(reasons, "; ")
-	w.ClockStopped = pol.TraderTimeStopsTheClock()
 	c.waiting = w
 	if err := c.setState(ctx, StateAwaitingExporter); err != nil {
 		return 0, err
@@ -377,13 +410,7 @@ func (c *clearance) awaitAgencyInformation(ctx workflow.Context, asking []int) (
 			return 0, err
 		}
 	}
-	now := workflow.Now(ctx)
-	if n := len(c.Timeline); n > 0 {
-		c.Timeline[n-1].ExporterWait += policy.Duration(now.Sub(since))
-		if w.ClockStopped {
-			c.Timeline[n-1].ClockStopped += policy.Duration(now.Sub(since))
-		}
-	}
+	c.Permits[asking[0]].ExporterWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
 	if woke == wokeTimedOut && c.withdrawal == nil {
 		c.reason = fmt.Sprintf("no answer to %s's request for information within %s", agencies, pol.InformationDeadline)

@@ -374,7 +374,7 @@ func TestAgencysRequestForInformationLapses(t *testing.T) {
 	h.send(2*time.Hour, "wrong", UpdateSupplyDocuments, testReport)
 	r := h.run(fixture())
 
-	require.ErrorContains(t, h.rejections["wrong"], "documents: the officer asked for quality-declaration, which this answer does not carry")
+	require.ErrorContains(t, h.rejections["wrong"], "documents: NMPA asked for quality-declaration, which this answer does not carry")
 	require.Equal(t, StateLapsed, r.State)
 	deadline := h.cfg.Policy.InformationDeadline
 	require.Equal(t, fmt.Sprintf("no answer to NMPA's request for information within %s", deadline), r.Reason)
@@ -399,4 +399,76 @@ func TestWithdrawalWhileAnAgencyAwaitsInformation(t *testing.T) {
 	require.Equal(t, start.Add(2*time.Hour), r.Ended)
 	require.Len(t, *asked, 1)
 	require.Equal(t, policy.Duration(time.Hour), r.TraderTime)
+}
+
+// An agency that needs more information while another still decides turns the release to the
+// exporter at once: the exporter answers NMPA while SAMR reviews, and the release begins once both
+// have granted.
+func TestAgencyInformationWhileAnotherAgencyDecides(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	samrRule := policy.AgencyRule{Agency: agency.SAMR, Categories: []declaration.Category{"medical-mask"},
+		Reason: "list of qualified producers (announcement No. 12 of 2020)"}
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule, samrRule}
+	samrRequest := "clearance-3302960123-NB2020-0001/SAMR/1"
+	asked := h.agenciesAnswer(map[string]answered{
+		firstRequest:  {time.Hour, needsTestReport(firstRequest)},
+		secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},
+		samrRequest:   {10 * time.Hour, granted(agency.PermitRequest{Agency: agency.SAMR, RequestID: samrRequest})},
+	})
+	h.decide(30*time.Minute, "approve", docApprove)
+	var waiting Status
+	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 2*time.Hour)
+	h.send(3*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	r := h.run(fixture())
+
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "NMPA's request goes to the exporter while SAMR decides")
+	require.Equal(t, []string{agency.NMPA}, waiting.Waiting.Agencies)
+	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
+	require.Len(t, *asked, 3)
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, start.Add(10*time.Hour), r.Timeline[len(r.Timeline)-1].Started, "the release began when SAMR granted")
+	require.Equal(t, policy.Duration(2*time.Hour), r.TraderTime)
+	require.Equal(t, policy.Duration(2*time.Hour), r.Permits[0].ExporterWait)
+}
+
+// An amendment in the release stage adds a line NMPA's permit covers; NMPA needs more information
+// while the release officer still decides, and the officer approves. The release notice waits for
+// the exporter's answer and NMPA's grant: without it, the notice went out with NMPA's request
+// unanswered and no permit.
+func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
+		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
+	asked := h.agenciesAnswer(map[string]answered{
+		firstRequest:  {time.Hour, needsTestReport(firstRequest)},
+		secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},
+	})
+	d := biological(fixture())
+	kits := d.Lines[0]
+	kits.ID, kits.Category, kits.HSCode, kits.Description = "3", declaration.CategoryThermometer, "9025.19", "Infrared forehead thermometers"
+	cert := d.Certificates[0]
+	cert.Lines = []string{"1", "2", "3"}
+	inv := d.Documents[slices.IndexFunc(d.Documents, func(x declaration.Document) bool { return x.Type == declaration.DocCommercialInvoice })]
+	inv.Amount += kits.Value
+	h.decide(time.Hour, "doc", docApproveAt)
+	h.decide(2*time.Hour, "bio", Decision{Stage: policy.StageBiologicalReview, Officer: "hq-wang", Outcome: OutcomeApprove})
+	h.send(3*time.Hour, "amend", UpdateAmend, Amendment{Lines: []declaration.Line{kits}, Certificates: []declaration.Certificate{cert},
+		Documents: []declaration.Document{inv}, Reason: "thermometers added to the shipment"})
+	h.send(3*time.Hour+30*time.Minute, "consent", UpdateDecideAmendment, AmendmentDecision{Officer: "rel-zhou", Amendment: 1, Outcome: AmendmentConsent})
+	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
+	var waiting Status
+	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 5*time.Hour+30*time.Minute)
+	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	r := h.run(d)
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.True(t, h.accepted["consent"], "%v", h.rejections["consent"])
+	require.True(t, h.accepted["rel"], "%v", h.rejections["rel"])
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
+	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
+	require.Len(t, *asked, 2)
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
+	require.Len(t, h.releaseRequests, 1)
+	require.False(t, r.Ended.Before(start.Add(7*time.Hour)), "released at %s, before NMPA granted", r.Ended)
 }

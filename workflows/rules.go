@@ -466,7 +466,11 @@ func (c *clearance) validateSupply(s Supply) error {
 		return err
 	}
 	if missing := c.unanswered(s); len(missing) > 0 {
-		return fmt.Errorf("documents: the officer asked for %s, which this answer does not carry", strings.Join(missing, ", "))
+		asker := "the officer"
+		if c.waiting != nil && len(c.waiting.Agencies) > 0 {
+			asker = strings.Join(c.waiting.Agencies, " and ")
+		}
+		return fmt.Errorf("documents: %s asked for %s, which this answer does not carry", asker, strings.Join(missing, ", "))
 	}
 	problems := attachmentProblems(s.Documents, s.Certificates)
 	if len(problems) == 0 {

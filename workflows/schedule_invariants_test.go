@@ -598,9 +598,17 @@ func clockViolations(rec Record, now time.Time, stops bool) []string {
 
 // waitViolations checks the exporter wait a status shows, where the policy stops the clock while
 // the exporter is asked (stops): the wait stops the stage's clock unless the stage had overrun
-// before the exporter was asked, and nothing escalated the stage while its clock stood.
+// before the exporter was asked, and nothing escalated the stage while its clock stood. An
+// agency's request for more information stops no clock: the standard counts it, as it counts the
+// agencies' time.
 func waitViolations(st Status, stops bool) []string {
 	w := st.Waiting
+	if w != nil && w.For == WaitingForExporter && len(w.Agencies) > 0 {
+		if w.ClockStopped {
+			return []string{fmt.Sprintf("the exporter answers %v's request, and the clock is said to stand", w.Agencies)}
+		}
+		return nil
+	}
 	if !stops || w == nil || w.For != WaitingForExporter || len(st.Timeline) == 0 {
 		return nil
 	}

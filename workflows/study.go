@@ -42,6 +42,9 @@ type Study struct {
 	// a study written before it did has OtherAgency alone.
 	OtherAgency policy.Duration            `json:"otherAgency,omitempty"`
 	AgencyTime  map[string]policy.Duration `json:"agencyTime,omitempty"`
+	// AgencyInformation is how long the release waited for the exporter's answers to agencies'
+	// requests for more information (PermitRecord.ExporterWait): trader time, beside the stages'.
+	AgencyInformation policy.Duration `json:"agencyInformation,omitempty"`
 	// Appeals counts the upheld appeals that reopened the clearance: of the runs of one workflow
 	// ID, the one with the most is the clearance, the others the refusals it reopened.
 	Appeals int `json:"appeals,omitempty"`
@@ -52,7 +55,8 @@ type StudyWait struct {
 	For   string    `json:"for"`
 	Since time.Time `json:"since"`
 	// Agencies are the partner agencies whose permits the release awaits, when For is
-	// WaitingForAgency: a reader counts their time on from AsOf.
+	// WaitingForAgency: a reader counts their time on from AsOf; or, when For is
+	// WaitingForExporter, the agencies whose requests for more information the exporter answers.
 	Agencies []string `json:"agencies,omitempty"`
 }
 
@@ -68,6 +72,9 @@ func (s Study) Status(declarationID string) Status {
 	st.Escalations = s.Escalations
 	if s.Waiting != nil {
 		st.Waiting = &Waiting{For: s.Waiting.For, Since: s.Waiting.Since}
+		if s.Waiting.For == WaitingForExporter {
+			st.Waiting.Agencies = s.Waiting.Agencies
+		}
 	}
 	return st
 }
@@ -85,8 +92,11 @@ func (c *clearance) study(now time.Time) Study {
 	}
 	if w := st.Waiting; w != nil && !st.State.Final() {
 		s.Waiting = &StudyWait{For: w.For, Since: w.Since}
-		if w.For == WaitingForAgency {
+		switch {
+		case w.For == WaitingForAgency:
 			s.Waiting.Agencies = c.permitsAwaited()
+		case len(w.Agencies) > 0:
+			s.Waiting.Agencies = w.Agencies
 		}
 	}
 	at := now
@@ -95,6 +105,9 @@ func (c *clearance) study(now time.Time) Study {
 	}
 	if byAgency, total := agencyTimesApart(c.Holds, c.Permits, c.waiting, at); byAgency != nil {
 		s.AgencyTime, s.OtherAgency = byAgency, total
+	}
+	for _, p := range c.Permits {
+		s.AgencyInformation += p.ExporterWait
 	}
 	return s
 }

@@ -391,9 +391,12 @@ func (s *Status) UpTo(now time.Time) {
 		if fresh {
 			wait = policy.Duration(now.Sub(w.Since))
 		}
-		if w.For == WaitingForExporter {
+		switch {
+		case w.For == WaitingForExporter && len(w.Agencies) > 0:
+			// The exporter answers an agency: counted on the agency's request, not the stage.
+		case w.For == WaitingForExporter:
 			t.ExporterWait += wait
-		} else {
+		default:
 			t.OfficerWait += wait
 		}
 	}

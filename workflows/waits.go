@@ -66,7 +66,8 @@ func (c *clearance) await(ctx workflow.Context, w wait) (woke, error) {
 			_, held := c.onHold()
 			return !held || c.withdrawal != nil
 		case w.answered:
-			return len(c.permitsAwaited()) == 0 || c.withdrawal != nil
+			// An agency that needs more information ends the wait too: the exporter answers it.
+			return len(c.permitsAwaited()) == 0 || c.withdrawal != nil || len(c.asking()) > 0
 		}
 		return c.phase != w.phase
 	}
@@ -121,6 +122,10 @@ func wokeBy(p Phase) (w woke, ok bool) {
 	case PhaseDecided:
 		return wokeDecided, true
 	case PhaseSupplied:
+		return wokeSupplied, true
+	case PhaseAwaitingAgency:
+		// The exporter answered an agency's request for more information: the release waits for
+		// the agency again.
 		return wokeSupplied, true
 	}
 	return 0, false
