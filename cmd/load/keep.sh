@@ -10,11 +10,16 @@
 #
 #   bash cmd/load/keep.sh                  # ROUNDS=4 N=300 C=200
 #   ROUNDS=2 N=150 bash cmd/load/keep.sh   # shorter
+#   ARMS="stock-memory on w4" bash cmd/load/keep.sh
+#
+# Arms: stock-memory; on (the embedded default); off (priority and fairness off); w4 (the
+# embedded default with the server's four write partitions of a task queue instead of one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
 
 ROUNDS=${ROUNDS:-4}
+ARMS=${ARMS:-stock-memory on off}
 N=${N:-300}
 C=${C:-200}
 work=$(mktemp -d)
@@ -38,12 +43,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
-echo "== $ROUNDS rounds of stock-memory, embedded with priority and fairness on, and off; $N per load round, concurrency $C"
+echo "== $ROUNDS rounds of: $ARMS (turned about every other round); $N per load round, concurrency $C"
 
 run=0
 for round in $(seq 1 "$ROUNDS"); do
-  arms="stock-memory on off"
-  [ $((round % 2)) -eq 0 ] && arms="off on stock-memory"
+  arms=$ARMS
+  [ $((round % 2)) -eq 0 ] && arms=$(tr ' ' '\n' <<<"$ARMS" | tac | tr '\n' ' ')
   for arm in $arms; do
     run=$((run + 1))
     port=$(free_port)
@@ -59,6 +64,14 @@ for round in $(seq 1 "$ROUNDS"); do
       "$work/devserver" --data-dir "$work/$run-off" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false \
         --dynamic-config-value matching.useNewMatcher=false --dynamic-config-value matching.enableFairness=false \
         --log-level error >/dev/null 2>&1 &
+      ;;
+    w4)
+      "$work/devserver" --data-dir "$work/$run-w4" --port "$port" --ui-port "$(free_port)" --no-ui --worker=false \
+        --dynamic-config-value matching.numTaskqueueWritePartitions=4 --log-level error >/dev/null 2>&1 &
+      ;;
+    *)
+      echo "unknown arm $arm: stock-memory, on, off or w4" >&2
+      exit 2
       ;;
     esac
     pids+=($!)
@@ -82,7 +95,7 @@ for line in open(sys.argv[1]):
 med = {arm: (statistics.median(b for b, _, _ in xs), statistics.median(c for _, c, _ in xs)) for arm, xs in runs.items()}
 print("\n| arm | runs | baseline wf/s, median (min-max) | clearances wf/s, median (min-max) | clearances / baseline | errors |")
 print("|---|---|---|---|---|---|")
-for arm in ("stock-memory", "on", "off"):
+for arm in ("stock-memory", "on", "off", "w4"):
     xs = runs.get(arm, [])
     if not xs:
         continue
@@ -94,4 +107,7 @@ if all(a in med for a in ("stock-memory", "on", "off")):
           f"with them off: {med['off'][0] / med['stock-memory'][0]:.2f}x")
     print(f"priority and fairness on against off on the embedded default: baseline {med['on'][0] / med['off'][0]:.2f}, "
           f"clearances {med['on'][1] / med['off'][1]:.2f}")
+if all(a in med for a in ("stock-memory", "on", "w4")):
+    print(f"embedded with four write partitions against stock in memory, baseline: {med['w4'][0] / med['stock-memory'][0]:.2f}x; "
+          f"one (the default) against four: baseline {med['on'][0] / med['w4'][0]:.2f}, clearances {med['on'][1] / med['w4'][1]:.2f}")
 EOF
