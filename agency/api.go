@@ -107,6 +107,26 @@ func CheckAgency(agency string) error {
 // "agency-nmpa".
 func EndpointName(agency string) string { return "agency-" + strings.ToLower(agency) }
 
+// ParseList reads a comma-separated list of agencies' short names, as the commands' --agencies
+// flags take it: each an agency's short name (CheckAgency), each once; blanks between the commas
+// are dropped.
+func ParseList(list string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if err := CheckAgency(a); err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, a) {
+			return nil, fmt.Errorf("%s is named twice", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // Namespace returns the agency's own namespace, such as "agency-nmpa".
 func Namespace(agency string) string { return "agency-" + strings.ToLower(agency) }
 

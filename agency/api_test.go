@@ -3,6 +3,7 @@ package agency
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +167,19 @@ func FuzzDecisionValidator(f *testing.F) {
 			t.Fatalf("accepted %+v from %v", d, caller)
 		}
 	})
+}
+
+// TestParseList: the commands' lists of agencies, blanks dropped, each a short name and once.
+func TestParseList(t *testing.T) {
+	for list, want := range map[string][]string{"": nil, "NMPA": {NMPA}, " NMPA, ,SAMR ,": {NMPA, SAMR}, "CNCA,NMPA": {"CNCA", NMPA}} {
+		got, err := ParseList(list)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseList(%q) = %v, %v; want %v", list, got, err, want)
+		}
+	}
+	for list, why := range map[string]string{"NMPA,nmpa": `"nmpa" is not an agency's short name`, "SAMR,NMPA,SAMR": "SAMR is named twice"} {
+		if _, err := ParseList(list); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("ParseList(%q): %v, want %q", list, err, why)
+		}
+	}
 }

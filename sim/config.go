@@ -270,14 +270,11 @@ func (c Config) validateAgencies() []string {
 func ParseAgencies(names string, settings []string) ([]Agency, error) {
 	var out []Agency
 	if n := strings.TrimSpace(names); n != "" && n != "none" {
-		for _, name := range strings.Split(n, ",") {
-			name = strings.TrimSpace(name)
-			if err := agency.CheckAgency(name); err != nil {
-				return nil, fmt.Errorf("agencies: %w", err)
-			}
-			if slices.ContainsFunc(out, func(a Agency) bool { return a.Rule.Agency == name }) {
-				return nil, fmt.Errorf("agencies: %s is named twice", name)
-			}
+		names, err := agency.ParseList(n)
+		if err != nil {
+			return nil, fmt.Errorf("agencies: %w", err)
+		}
+		for _, name := range names {
 			a := Agency{Rule: policy.AgencyRule{Agency: name}, CheckTime: Fixed(0), OfficerShare: 1, OfficerTime: LogNormal{Median: 2 * day, P90: 7 * day}}
 			for _, d := range DefaultAgencies() {
 				if d.Rule.Agency == name {

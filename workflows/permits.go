@@ -412,7 +412,10 @@ func (c *clearance) awaitAgencyInformation(ctx workflow.Context, asking []int) (
 	}
 	c.Permits[asking[0]].ExporterWait += policy.Duration(workflow.Now(ctx).Sub(since))
 	c.waiting = nil
-	if woke == wokeTimedOut && c.withdrawal == nil {
+	if woke == wokeTimedOut && c.withdrawal != nil {
+		woke = wokeWithdrawn // a withdrawal or an agency's refusal came first
+	}
+	if woke == wokeTimedOut {
 		c.reason = fmt.Sprintf("no answer to %s's request for information within %s", agencies, pol.InformationDeadline)
 		c.enter(ctx, PhaseEnding)
 		c.notify(ctx, activities.Notification{Kind: activities.NotifyLapsed,

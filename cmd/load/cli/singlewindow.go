@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -18,16 +16,9 @@ import (
 
 // parseSingleWindow reads --single-window: agencies with standard rules, each once.
 func parseSingleWindow(list string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(list, ",") {
-		a := strings.TrimSpace(f)
-		if a == "" {
-			continue
-		}
-		if slices.Contains(out, a) {
-			return nil, fmt.Errorf("%s named twice", a)
-		}
-		out = append(out, a)
+	out, err := agency.ParseList(list)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("name at least one agency")

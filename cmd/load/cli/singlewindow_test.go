@@ -29,7 +29,7 @@ func TestSingleWindowRefusals(t *testing.T) {
 		{[]string{"--single-window", "SAMR", "--worker=false"}, "--single-window runs the clearance worker and the agencies' workers in this process"},
 		{[]string{"--single-window", "SAMR", "--policy", "policy.json"}, "--single-window is for the built-in policy"},
 		{[]string{"--single-window", "HEALTH"}, `--single-window "HEALTH": "HEALTH" has no standard rules`},
-		{[]string{"--single-window", "SAMR,SAMR"}, "SAMR named twice"},
+		{[]string{"--single-window", "SAMR,SAMR"}, "SAMR is named twice"},
 		{[]string{"--single-window", ","}, "name at least one agency"},
 	} {
 		var out, errOut bytes.Buffer

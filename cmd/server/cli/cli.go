@@ -149,18 +149,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			workerCerts = append(workerCerts, n)
 		}
 	}
-	var agencies []string
-	for _, a := range strings.Split(f.Agencies, ",") {
-		if a = strings.TrimSpace(a); a == "" {
-			continue
-		}
-		if err := agency.CheckAgency(a); err != nil {
-			problems = append(problems, fmt.Sprintf("--agencies: %v", err))
-			continue
-		}
-		if !slices.Contains(agencies, a) {
-			agencies = append(agencies, a)
-		}
+	agencies, err := agency.ParseList(f.Agencies)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("--agencies: %v", err))
 	}
 	if len(workerCerts) > 0 && !cfg.Global.TLS.Frontend.Server.RequireClientAuth {
 		problems = append(problems, "--worker-certs: the frontend does not require client certificates (global.tls.frontend.server.requireClientAuth), so none would be verified")

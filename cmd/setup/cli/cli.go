@@ -31,18 +31,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var agencies []string
 	fs.Func("agencies", "put partner agencies on the single window for this namespace, comma-separated ("+strings.Join(agency.Agencies, ",")+
 		"): each agency's namespace, its search attributes and its Nexus endpoint, which this namespace's clearances call (needs operator rights)",
-		func(s string) error {
-			agencies = nil
-			for _, a := range strings.Split(s, ",") {
-				if a = strings.TrimSpace(a); a == "" {
-					continue
-				}
-				if err := agency.CheckAgency(a); err != nil {
-					return err
-				}
-				agencies = append(agencies, a)
-			}
-			return nil
+		func(s string) (err error) {
+			agencies, err = agency.ParseList(s)
+			return err
 		})
 	command.Help(fs, stdout, "usage: setup [flags]\n\nPrepares a namespace for the engine on any cluster: waits for the cluster, creates the\nnamespace if asked and missing, registers the custom search attributes and waits until they are\nusable, and with --make-current makes the workers' build the current version of their worker\ndeployment. With --agencies it puts partner agencies on the single window: their namespaces,\nsearch attributes and Nexus endpoints. It changes only what is missing.\n\nflags:\n")
 	if code, ok := command.NoOperands("setup", fs, args, stderr); !ok {

@@ -15,7 +15,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -337,22 +336,14 @@ Authentication is on: every call needs a token from the issuer %s.
 
 // parseAgencies reads --agencies: known agencies, each once, none working in customs' namespace.
 func parseAgencies(list, namespace string) ([]string, error) {
-	var out []string
-	for _, a := range strings.Split(list, ",") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		if err := agency.CheckAgency(a); err != nil {
-			return nil, err
-		}
-		if slices.Contains(out, a) {
-			return nil, fmt.Errorf("%s is named twice", a)
-		}
+	out, err := agency.ParseList(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range out {
 		if agency.Namespace(a) == namespace {
 			return nil, fmt.Errorf("%s works in namespace %s, which is customs' (--namespace)", a, namespace)
 		}
-		out = append(out, a)
 	}
 	return out, nil
 }
