@@ -68,6 +68,10 @@ func LodgeWithin(ctx context.Context, c client.Client, d declaration.Declaration
 			Args: []any{workflows.LodgementRequest{DeclarationID: d.ID}}, WaitForStage: client.WorkflowUpdateStageCompleted},
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	// The server may give up waiting for the update a moment before the call's own deadline:
+	// that is no answer in time too.
+	var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	noAnswer := func(err error) bool { return (actx.Err() != nil || errors.As(err, &timedOut)) && ctx.Err() == nil }
 	switch {
 	case errors.As(err, &started):
 		dup := &DuplicateError{DeclarationID: d.ID, WorkflowID: opts.ID, RunID: started.RunId}
@@ -75,7 +79,7 @@ func LodgeWithin(ctx context.Context, c client.Client, d declaration.Declaration
 		return Lodged{}, dup
 	case withoutUpdateWithStart(err):
 		return startAndPoll(ctx, c, d, within)
-	case err != nil && actx.Err() != nil && ctx.Err() == nil:
+	case err != nil && noAnswer(err):
 		// No answer in time, and no word of the start: the clearance's worker may not be
 		// running. Whether the lodgement stands, the server says.
 		if exists(ctx, c, opts.ID) {
@@ -97,7 +101,7 @@ func LodgeWithin(ctx context.Context, c client.Client, d declaration.Declaration
 		// rest of the time.
 		deadline, _ := actx.Deadline()
 		return pollLodgement(ctx, c, out, time.Until(deadline))
-	case actx.Err() != nil && ctx.Err() == nil:
+	case noAnswer(err):
 		return out, nil
 	}
 	return out, fmt.Errorf("the lodgement of %s: %w", d.ID, err)
