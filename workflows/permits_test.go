@@ -29,20 +29,17 @@ var nmpaRule = policy.AgencyRule{Agency: agency.NMPA, Categories: []declaration.
 // firstRequest is the request ID of a clearance's first permit request of NMPA.
 const firstRequest = "clearance-3302960123-NB2020-0001/NMPA/1"
 
+// samrRule makes SAMR's permit needed for the fixture's medical masks too; samrRequest is a
+// clearance's first request of it.
+var samrRule = policy.AgencyRule{Agency: agency.SAMR, Categories: []declaration.Category{"medical-mask"},
+	Reason: "list of qualified producers (announcement No. 12 of 2020)"}
+
+const samrRequest = "clearance-3302960123-NB2020-0001/SAMR/1"
+
 // agencyAnswers makes the agency's operation take the first request and answer it with answer,
 // after delay; it returns the requests the clearance asked.
 func (h *harness) agencyAnswers(delay time.Duration, answer func(agency.PermitRequest) agency.PermitResult) *[]agency.PermitRequest {
-	asked := &[]agency.PermitRequest{}
-	h.env.SetOnNexusOperationStartedListener(func(_, _ string, input converter.EncodedValue) {
-		var req agency.PermitRequest
-		require.NoError(h.t, input.Get(&req))
-		*asked = append(*asked, req)
-	})
-	h.env.OnNexusOperation(agency.ServiceName, reviewOp, mock.Anything, mock.Anything).Return(
-		&nexus.HandlerStartOperationResultAsync{OperationToken: firstRequest}, nil).Maybe()
-	res := answer(agency.PermitRequest{Agency: agency.NMPA, RequestID: firstRequest})
-	require.NoError(h.t, h.env.RegisterNexusAsyncOperationCompletion(agency.ServiceName, agency.OperationReview, firstRequest, res, nil, delay))
-	return asked
+	return h.agenciesAnswer(map[string]answered{firstRequest: {delay, answer(agency.PermitRequest{Agency: agency.NMPA, RequestID: firstRequest})}})
 }
 
 func granted(req agency.PermitRequest) agency.PermitResult {
@@ -258,10 +255,7 @@ func (h *harness) agenciesAnswer(answers map[string]answered) *[]agency.PermitRe
 // counts it, not to more than the clearance took.
 func TestTwoAgenciesAtOnceShareTheirTime(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
-	samrRule := policy.AgencyRule{Agency: agency.SAMR, Categories: []declaration.Category{"medical-mask"},
-		Reason: "list of qualified producers (announcement No. 12 of 2020)"}
 	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule, samrRule}
-	samrRequest := "clearance-3302960123-NB2020-0001/SAMR/1"
 	samr := func(req agency.PermitRequest) agency.PermitResult {
 		r := granted(req)
 		r.Permit = "SAMR-2020-0007"
@@ -406,10 +400,7 @@ func TestWithdrawalWhileAnAgencyAwaitsInformation(t *testing.T) {
 // have granted.
 func TestAgencyInformationWhileAnotherAgencyDecides(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
-	samrRule := policy.AgencyRule{Agency: agency.SAMR, Categories: []declaration.Category{"medical-mask"},
-		Reason: "list of qualified producers (announcement No. 12 of 2020)"}
 	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule, samrRule}
-	samrRequest := "clearance-3302960123-NB2020-0001/SAMR/1"
 	asked := h.agenciesAnswer(map[string]answered{
 		firstRequest:  {time.Hour, needsTestReport(firstRequest)},
 		secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},

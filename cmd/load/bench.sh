@@ -9,18 +9,10 @@
 #   N=1000 C=200 bash cmd/load/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
+. cmd/load/lib.sh
 
 N=${N:-300}
 C=${C:-200}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 if ! command -v temporal >/dev/null; then
   echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
@@ -30,9 +22,6 @@ go build -o "$work/load" ./cmd/load
 go build -o "$work/devserver" ./deploy/devserver
 go build -o "$work/setup" ./cmd/setup
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-
 run_load() { # run_load NAME ADDRESS SERVER-PID
   local name=$1 addr=$2 pid=$3
   echo
@@ -41,7 +30,7 @@ run_load() { # run_load NAME ADDRESS SERVER-PID
     --server-pid "$pid" --notifications - 2>/dev/null | tee "$work/$name.txt" || true  # errors are reported in the table
 }
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
+machine
 
 port=$(free_port)
 temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --log-level error >/dev/null 2>&1 &

@@ -14,29 +14,18 @@
 #   ORDER="off on" N=300 bash cmd/load/priority.sh # shorter
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
+. cmd/load/lib.sh
 
 N=${N:-2000}
 BEHIND=${BEHIND:-20}
 C=${C:-200}
 ORDER=${ORDER:-off on on off}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 go build -o "$work/load" ./cmd/load
 go build -o "$work/devserver" ./deploy/devserver
 go build -o "$work/setup" ./cmd/setup
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
+machine
 echo "== $N clearances behind a stopped worker, $BEHIND behind them, lodged $C at a time; order: $ORDER"
 
 i=0

@@ -15,20 +15,12 @@
 #   ORDER="without with" N=30 C=10 bash cmd/load/singlewindow.sh  # shorter
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
+. cmd/load/lib.sh
 
 N=${N:-500}
 C=${C:-100}
 ORDER=${ORDER:-without with with without}
 EXAMPLE=examples/it-ffp2-respirators.json
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 for mode in $ORDER; do
   case $mode in without | with) ;; *) echo "ORDER: $mode: want without or with" >&2; exit 2 ;; esac
@@ -37,7 +29,6 @@ done
 go build -o "$work/load" ./cmd/load
 go build -o "$work/devserver" ./deploy/devserver
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # ready waits until the devserver has printed its banner, which it does once the server answers
 # and the agencies are set up.
 ready() { # ready PID STDOUT-FILE
@@ -49,7 +40,7 @@ ready() { # ready PID STDOUT-FILE
   return 1
 }
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"
+machine
 echo "== $N green-lane clearances of $EXAMPLE per run, $C in flight; order: $ORDER"
 
 i=0

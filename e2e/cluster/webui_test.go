@@ -27,30 +27,11 @@ const EnvUI = "CUSTOMS_CLUSTER_UI_URL"
 // name), and an officer decides through it as themself, recorded verified; an exporter signed in
 // the same way cannot decide.
 func TestWebUISignsOfficersInOnTheCluster(t *testing.T) {
-	ui := os.Getenv(EnvUI)
-	if ui == "" || os.Getenv(EnvIssuerKey) == "" {
-		t.Skipf("no Web UI: set %s and %s, as .ci/postgres.sh does", EnvUI, EnvIssuerKey)
-	}
+	ui := webUI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	who := newParties(t, ctx, os.Getenv(EnvAddress), os.Getenv(EnvNamespace))
-
-	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "de-antibody-test-kits.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := declaration.ParseAndValidate(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.ID += "-ui-" + randomSuffix(t)
-	if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
-		t.Fatal(err)
-	}
-	wid, err := clearance.RefOf(d).WorkflowID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, wid := lodgeForUI(t, ctx, who, "de-antibody-test-kits.json")
 
 	if code, body := uitest.Anonymous(t, ui).Call(http.MethodGet, "/api/v1/namespaces/"+who.ns+"/workflows", nil); code != http.StatusUnauthorized {
 		t.Errorf("the UI's API without signing in: %d %s, want 401", code, body)
@@ -94,32 +75,13 @@ func TestWebUISignsOfficersInOnTheCluster(t *testing.T) {
 // naming the agency. A customs officer signed in the same way cannot decide the agency's review,
 // and the agency's officer cannot read customs' clearances nor another agency's reviews.
 func TestWebUISignsAgencyOfficersInOnTheCluster(t *testing.T) {
-	ui := os.Getenv(EnvUI)
-	if ui == "" || os.Getenv(EnvIssuerKey) == "" {
-		t.Skipf("no Web UI: set %s and %s, as .ci/postgres.sh does", EnvUI, EnvIssuerKey)
-	}
+	ui := webUI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	who := newParties(t, ctx, os.Getenv(EnvAddress), os.Getenv(EnvNamespace))
-
 	// Face masks from a producer not on SAMR's list: SAMR's checks leave them to its officer.
-	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "it-face-masks-unlisted-producer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := declaration.ParseAndValidate(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.ID += "-ui-" + randomSuffix(t)
+	d, wid := lodgeForUI(t, ctx, who, "it-face-masks-unlisted-producer.json")
 	ref := clearance.RefOf(d)
-	if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
-		t.Fatal(err)
-	}
-	wid, err := ref.WorkflowID()
-	if err != nil {
-		t.Fatal(err)
-	}
 	roster, err := agency.DefaultRoster(agency.SAMR)
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +146,39 @@ func TestWebUISignsAgencyOfficersInOnTheCluster(t *testing.T) {
 			t.Fatalf("the clearance did not end on SAMR's refusal: %+v, %v", s.State, err)
 		}
 	}
+}
+
+// webUI is the Web UI's base URL; the test skips without it or without the issuer's key.
+func webUI(t *testing.T) string {
+	t.Helper()
+	ui := os.Getenv(EnvUI)
+	if ui == "" || os.Getenv(EnvIssuerKey) == "" {
+		t.Skipf("no Web UI: set %s and %s, as .ci/postgres.sh does", EnvUI, EnvIssuerKey)
+	}
+	return ui
+}
+
+// lodgeForUI lodges the example file as its exporter, under a declaration ID of this run's own,
+// and returns the declaration and its clearance's workflow ID.
+func lodgeForUI(t *testing.T, ctx context.Context, who *parties, file string) (declaration.Declaration, string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := declaration.ParseAndValidate(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ID += "-ui-" + randomSuffix(t)
+	if _, err := clearance.Submit(ctx, who.exporter(d.Exporter.Code), d); err != nil {
+		t.Fatal(err)
+	}
+	wid, err := clearance.RefOf(d).WorkflowID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, wid
 }
 
 // clip shortens a response body for a message.
