@@ -2,9 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/auth/authtest"
 	"github.com/medsupply/customs/workflows"
 )
 
@@ -269,17 +267,6 @@ func TestOnlyCustomsWorkflowsStartAnAgencysOperations(t *testing.T) {
 	}
 }
 
-// keyOf is the issuer's public key, as the server's key provider hands it to the claim mapper.
-type keyOf struct{ key *rsa.PublicKey }
-
-func (k keyOf) RsaKey(string, string) (*rsa.PublicKey, error) { return k.key, nil }
-func (keyOf) EcdsaKey(string, string) (*ecdsa.PublicKey, error) {
-	return nil, errors.New("no ECDSA key")
-}
-func (keyOf) HmacKey(string, string) ([]byte, error) { return nil, errors.New("no HMAC key") }
-func (keyOf) SupportedMethods() []string             { return []string{"RS256"} }
-func (keyOf) Close()                                 {}
-
 // TestClaimMapperReadsTheAgencyClaim: a token's agency claim is the caller's agency when it
 // names an agency on the server's single window, with an agency caller's roles; every claim of
 // the engine's of the wrong type, a role the engine does not know, an unknown agency, or an
@@ -291,7 +278,7 @@ func TestClaimMapperReadsTheAgencyClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	const iss, aud = "https://identity.customs.example", "customs-clearance"
-	m := &auth.ClaimMapper{Keys: keyOf{&key.PublicKey}, Issuer: iss, Audience: aud}
+	m := &auth.ClaimMapper{Keys: authtest.Keys(&key.PublicKey), Issuer: iss, Audience: aud}
 	now := time.Now()
 	sign := func(extra jwt.MapClaims) string {
 		claims := jwt.MapClaims{"iss": iss, "aud": aud, "sub": "nmpa-gao", "exp": now.Add(time.Hour).Unix()}

@@ -3,9 +3,6 @@ package deploy_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/auth/authtest"
 	setupcli "github.com/medsupply/customs/cmd/setup/cli"
 	tokencli "github.com/medsupply/customs/cmd/token/cli"
 	"github.com/medsupply/customs/connect"
@@ -71,17 +69,6 @@ func parseSetup(args []string) (setupArgs, error) {
 // agencyService is the Compose service of agency a's worker, and its Deployment's name.
 func agencyService(a string) string { return "agency-" + strings.ToLower(a) + "-worker" }
 
-// keyOf is an issuer's public key, as the server's key provider hands it to the claim mapper.
-type keyOf struct{ key *rsa.PublicKey }
-
-func (k keyOf) RsaKey(string, string) (*rsa.PublicKey, error) { return k.key, nil }
-func (keyOf) EcdsaKey(string, string) (*ecdsa.PublicKey, error) {
-	return nil, errors.New("no ECDSA key")
-}
-func (keyOf) HmacKey(string, string) ([]byte, error) { return nil, errors.New("no HMAC key") }
-func (keyOf) SupportedMethods() []string             { return []string{"RS256"} }
-func (keyOf) Close()                                 {}
-
 // signAsTheJob runs a token job's command line (the token binary's Run), with its data directory
 // and output file moved into a directory of the test's, and returns the claims the server's claim
 // mapper reads from the token it wrote, for the issuer and audience the server trusts.
@@ -110,7 +97,7 @@ func signAsTheJob(t *testing.T, args []string, issuer, audience string) *authori
 	if err != nil {
 		t.Fatalf("token %v wrote no token: %v", args, err)
 	}
-	m := &auth.ClaimMapper{Keys: keyOf{&key.PublicKey}, Issuer: issuer, Audience: audience}
+	m := &auth.ClaimMapper{Keys: authtest.Keys(&key.PublicKey), Issuer: issuer, Audience: audience}
 	claims, err := m.GetClaims(&authorization.AuthInfo{AuthToken: "Bearer " + strings.TrimSpace(string(tok))})
 	if err != nil {
 		t.Fatalf("the server reads token %v: %v", args, err)

@@ -681,10 +681,7 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			Drive: func(ctx context.Context, d *Driver) error {
-				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
-					return err
-				}
-				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+				if err := d.AwaitReleaseOnReview(ctx, agency.SAMR); err != nil {
 					return err
 				}
 				return d.DecidePermit(ctx, agency.SAMR, 1, agency.Decision{Officer: "samr-lin", Outcome: agency.OutcomeRefuse,
@@ -704,10 +701,7 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			Drive: func(ctx context.Context, d *Driver) error {
-				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
-					return err
-				}
-				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+				if err := d.AwaitReleaseOnReview(ctx, agency.SAMR); err != nil {
 					return err
 				}
 				if err := clearance.Withdraw(ctx, d.c, d.Ref, "the consignee cancelled the order"); err != nil {
@@ -735,10 +729,7 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			Drive: func(ctx context.Context, d *Driver) error {
-				if _, err := d.AwaitReview(ctx, agency.SAMR, 1); err != nil {
-					return err
-				}
-				if err := d.AwaitAgencies(ctx, agency.SAMR); err != nil {
+				if err := d.AwaitReleaseOnReview(ctx, agency.SAMR); err != nil {
 					return err
 				}
 				if err := d.DecidePermit(ctx, agency.SAMR, 1, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeRequestInformation,
@@ -1520,6 +1511,15 @@ func (d *Driver) Supply(ctx context.Context, s workflows.Supply) error {
 	}
 	_, err := clearance.Supply(ctx, d.c, d.Ref, s)
 	return err
+}
+
+// AwaitReleaseOnReview waits until agency a's review of the clearance's first request has begun
+// and the clearance's release waits on a alone.
+func (d *Driver) AwaitReleaseOnReview(ctx context.Context, a string) error {
+	if _, err := d.AwaitReview(ctx, a, 1); err != nil {
+		return err
+	}
+	return d.AwaitAgencies(ctx, a)
 }
 
 // AwaitAgencies waits until the clearance's release waits on the partner agencies named.

@@ -6,6 +6,9 @@ package authtest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -161,3 +164,18 @@ type Bearer string
 func (b Bearer) GetHeaders(context.Context) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + string(b)}, nil
 }
+
+// Keys hands the claim mapper key, an issuer's public key, as the server's key provider does
+// once it has read the issuer's JWKS: for tests of the mapper without a server.
+func Keys(key *rsa.PublicKey) authorization.TokenKeyProvider { return publicKey{key} }
+
+// publicKey is Keys' provider: one RSA key, nothing else.
+type publicKey struct{ key *rsa.PublicKey }
+
+func (k publicKey) RsaKey(string, string) (*rsa.PublicKey, error) { return k.key, nil }
+func (publicKey) EcdsaKey(string, string) (*ecdsa.PublicKey, error) {
+	return nil, errors.New("no ECDSA key")
+}
+func (publicKey) HmacKey(string, string) ([]byte, error) { return nil, errors.New("no HMAC key") }
+func (publicKey) SupportedMethods() []string             { return []string{"RS256"} }
+func (publicKey) Close()                                 {}

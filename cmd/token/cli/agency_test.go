@@ -3,9 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"errors"
 	"strings"
 	"testing"
 
@@ -13,20 +10,10 @@ import (
 
 	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/auth"
+	"github.com/medsupply/customs/auth/authtest"
 	"github.com/medsupply/customs/internal/command"
 	"github.com/medsupply/customs/workflows"
 )
-
-// keyOf is the issuer's public key, as the server's key provider hands it to the claim mapper.
-type keyOf struct{ key *rsa.PublicKey }
-
-func (k keyOf) RsaKey(string, string) (*rsa.PublicKey, error) { return k.key, nil }
-func (keyOf) EcdsaKey(string, string) (*ecdsa.PublicKey, error) {
-	return nil, errors.New("no ECDSA key")
-}
-func (keyOf) HmacKey(string, string) ([]byte, error) { return nil, errors.New("no HMAC key") }
-func (keyOf) SupportedMethods() []string             { return []string{"RS256"} }
-func (keyOf) Close()                                 {}
 
 // TestAgencyTokensWorkForTheirAgency: --agency signs a token whose claim the server's claim
 // mapper reads as the caller's agency, for an agency officer, clerk or worker, of an agency whose
@@ -38,7 +25,7 @@ func TestAgencyTokensWorkForTheirAgency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &auth.ClaimMapper{Keys: keyOf{&key.PublicKey}, Issuer: auth.DevIssuerURL("127.0.0.1", auth.DefaultDevPort), Audience: auth.DevAudience,
+	m := &auth.ClaimMapper{Keys: authtest.Keys(&key.PublicKey), Issuer: auth.DevIssuerURL("127.0.0.1", auth.DefaultDevPort), Audience: auth.DevAudience,
 		Agencies: []string{agency.NMPA, agency.SAMR, "CNCA"}}
 	for _, c := range []struct {
 		args []string
