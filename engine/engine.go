@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,10 @@ type Engine struct {
 	// (Config.Versioning.MakeCurrent); nil uses the worker's own. Where callers are verified a
 	// worker may not change its deployment, and an administrator's client can.
 	Deployments client.Client
+	// HealthListener, when set, is where Run serves the health endpoints in place of binding
+	// Config.HealthAddr: a process that starts servers of its own binds it before them, so that
+	// none of theirs takes the port. Run closes it.
+	HealthListener net.Listener
 	// Agency is the agency's checks, for an agency's worker (Config.Agency); it has no
 	// Activities then.
 	Agency *agency.Activities
@@ -416,6 +421,9 @@ func (e *Engine) newWorker(c client.Client, cfg Config, opts worker.Options) wor
 // alive until such a failure, ready only while the worker polls successfully.
 func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
+		if e.HealthListener != nil {
+			_ = e.HealthListener.Close()
+		}
 		return err
 	}
 	if e.Agency != nil && cfg.Versioning.Enabled {
@@ -434,12 +442,16 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	}
 	polls.FatalAfter = cfg.FatalPollsAfter
 	var hs *health.Server
-	if cfg.HealthAddr != "" {
+	ready := func(context.Context) error { return polls.Ready() }
+	if e.HealthListener != nil {
+		hs = health.Serve(e.HealthListener, ready)
+	} else if cfg.HealthAddr != "" {
 		var err error
-		hs, err = health.Listen(cfg.HealthAddr, func(context.Context) error { return polls.Ready() })
-		if err != nil {
+		if hs, err = health.Listen(cfg.HealthAddr, ready); err != nil {
 			return err
 		}
+	}
+	if hs != nil {
 		e.log().Info("health endpoints listening", zap.String("address", hs.Addr()),
 			zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
 		defer func() {

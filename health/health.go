@@ -79,6 +79,11 @@ func Listen(addr string, ready Checker) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("health endpoint %s: %w", addr, err)
 	}
+	return Serve(ln, ready), nil
+}
+
+// Serve serves the endpoints on ln, bound by the caller, in the background; Close closes ln.
+func Serve(ln net.Listener, ready Checker) *Server {
 	s := &Server{ready: ready, ln: ln, done: make(chan error, 1)}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -88,7 +93,7 @@ func Listen(addr string, ready Checker) (*Server, error) {
 		}
 		s.done <- err
 	}()
-	return s, nil
+	return s
 }
 
 // Addr returns the address the server listens on.

@@ -136,6 +136,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopProfiles()
 	}
+	// The worker's health address is bound before the server starts, whose own ports are chosen
+	// among those free then: it can take none that the worker binds later.
+	var healthLn net.Listener
+	if *runWorker && cfg.HealthAddr != "" {
+		if healthLn, err = net.Listen("tcp", cfg.HealthAddr); err != nil {
+			fmt.Fprintf(stderr, "devserver: --health-addr %s: %v\n", cfg.HealthAddr, err)
+			return command.Failure
+		}
+		// Run closes it; closing it again on the way out, if Run never took it, is harmless.
+		defer func() { _ = healthLn.Close() }()
+	}
 	var dev *auth.Dev
 	if *withAuth {
 		var web *auth.WebLogin
@@ -216,6 +227,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			zl.Warn("close engine", zap.Error(err))
 		}
 	}()
+	e.HealthListener = healthLn
 	copts := client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
 		ConnectionOptions: client.ConnectionOptions{

@@ -233,3 +233,22 @@ func TestArchiveDelayRefusal(t *testing.T) {
 		}
 	}
 }
+
+// The worker's health address is bound before the embedded server starts: one in use is refused
+// at once, naming the flag, and none of the server's own ports can take it meanwhile.
+func TestHealthAddressInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = taken.Close() }()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"--memory", "--no-ui", "--log-level", "error", "--port", fmt.Sprint(testport.One(t)),
+		"--health-addr", taken.Addr().String()}, &out, &errOut)
+	if code != command.Failure || !strings.Contains(errOut.String(), "--health-addr "+taken.Addr().String()) {
+		t.Errorf("exit %d, stderr %q; want %d naming the flag", code, errOut.String(), command.Failure)
+	}
+	if strings.Contains(out.String(), "is running") {
+		t.Errorf("the devserver started before it refused the health address:\n%s", out.String())
+	}
+}
