@@ -218,10 +218,8 @@ type Engine struct {
 	// (Config.Versioning.MakeCurrent); nil uses the worker's own. Where callers are verified a
 	// worker may not change its deployment, and an administrator's client can.
 	Deployments client.Client
-	// HealthListener, when set, is where Run serves the health endpoints in place of binding
-	// Config.HealthAddr: a process that starts servers of its own binds it before them, so that
-	// none of theirs takes the port. Run closes it.
-	HealthListener net.Listener
+	// health serves the health endpoints from ServeHealth on; Close closes it.
+	health *health.Server
 	// Agency is the agency's checks, for an agency's worker (Config.Agency); it has no
 	// Activities then.
 	Agency *agency.Activities
@@ -344,6 +342,26 @@ func orBuiltIn(s string) string {
 }
 
 // Close releases what Open opened.
+// ServeHealth serves the health endpoints on ln, bound by the caller, from now until Close:
+// alive, and not ready until Run's worker polls; Run then serves them there in place of binding
+// Config.HealthAddr. A process binds ln before it starts servers of its own, so that none of
+// theirs takes the port, and before it waits for Temporal, so that a probe finds it alive.
+func (e *Engine) ServeHealth(ln net.Listener) {
+	if e.Polls == nil {
+		e.Polls = health.NewPolls()
+	}
+	polls := e.Polls
+	e.health = health.Serve(ln, func(context.Context) error { return polls.Ready() })
+	e.log().Info("health endpoints listening", zap.String("address", e.health.Addr()),
+		zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
+	hs := e.health
+	e.closers = append(e.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hs.Close(ctx)
+	})
+}
+
 func (e *Engine) Close() error {
 	var errs []error
 	for i := len(e.closers) - 1; i >= 0; i-- {
@@ -421,9 +439,6 @@ func (e *Engine) newWorker(c client.Client, cfg Config, opts worker.Options) wor
 // alive until such a failure, ready only while the worker polls successfully.
 func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
-		if e.HealthListener != nil {
-			_ = e.HealthListener.Close()
-		}
 		return err
 	}
 	if e.Agency != nil && cfg.Versioning.Enabled {
@@ -441,17 +456,12 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 		polls = health.NewPolls()
 	}
 	polls.FatalAfter = cfg.FatalPollsAfter
-	var hs *health.Server
-	ready := func(context.Context) error { return polls.Ready() }
-	if e.HealthListener != nil {
-		hs = health.Serve(e.HealthListener, ready)
-	} else if cfg.HealthAddr != "" {
+	hs := e.health
+	if hs == nil && cfg.HealthAddr != "" {
 		var err error
-		if hs, err = health.Listen(cfg.HealthAddr, ready); err != nil {
+		if hs, err = health.Listen(cfg.HealthAddr, func(context.Context) error { return polls.Ready() }); err != nil {
 			return err
 		}
-	}
-	if hs != nil {
 		e.log().Info("health endpoints listening", zap.String("address", hs.Addr()),
 			zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
 		defer func() {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/medsupply/customs/internal/command"
 
@@ -32,7 +33,8 @@ queue of a Temporal cluster, until SIGINT or SIGTERM, then a graceful stop. It r
 --build-id of the worker deployment --deployment-name, and takes work while that version is the
 deployment's current or ramping one (docs/operations.md, "Rolling out a new build"). With
 --health-addr it serves /healthz (alive unless the worker failed) and /readyz (ready while its
-polls succeed); healthcheck probes them and exits 0 when healthy.
+polls succeed) from its start, while it waits for the server too; healthcheck probes them and
+exits 0 when healthy.
 
 With --agency NMPA (or SAMR) it is instead that partner agency's worker on the single window: the
 agency's permit reviews and its Nexus service, on task queue agency-review of the agency's
@@ -88,6 +90,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			zl.Warn("close", zap.Error(err))
 		}
 	}()
+	if o.Config.HealthAddr != "" {
+		// Served from now on, while the worker waits for the server (--wait): alive, not ready.
+		ln, err := net.Listen("tcp", o.Config.HealthAddr)
+		if err != nil {
+			zl.Error("--health-addr", zap.String("address", o.Config.HealthAddr), zap.Error(err))
+			return command.Failure
+		}
+		defer func() { _ = ln.Close() }()
+		e.ServeHealth(ln)
+	}
 	var mx *metrics.Metrics
 	if o.Config.MetricsAddr != "" {
 		if mx, err = metrics.New(); err != nil {

@@ -161,12 +161,25 @@ func TestWorkerWaitsForTheServerThenServesReady(t *testing.T) {
 		done <- Run(ctx, []string{"--address", addr, "--namespace", "default", "--wait", "2m", "--data-dir", t.TempDir(),
 			"--notifications", "-", "--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--log-level", "warn"}, &logs, &logs)
 	}()
+	// While it waits for the server the worker is alive, not ready: a probe restarts it only when
+	// it has failed. Its health address is bound meanwhile, so the server's ports cannot take it.
+	live, ready := fmt.Sprintf("http://127.0.0.1:%d/healthz", health), fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code := statusOf(live); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("while it waits for the server, the worker's /healthz never answered 200:\n%s", logs.String())
+		}
+	}
+	if code := statusOf(ready); code != http.StatusServiceUnavailable {
+		t.Errorf("while it waits for the server, /readyz answers %d, want %d", code, http.StatusServiceUnavailable)
+	}
 	srv, err := embedded.Start(ctx, embedded.Config{InMemory: true, IP: "127.0.0.1", GRPCPort: port, DisableUI: true, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = srv.Stop() }()
-	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(ready)
 		if err == nil {
@@ -209,4 +222,14 @@ func TestWorkerWaitsForTheServerThenServesReady(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the worker did not stop")
 	}
+}
+
+// statusOf GETs url and returns the response's status code, or 0 when nothing answered.
+func statusOf(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }

@@ -144,7 +144,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "devserver: --health-addr %s: %v\n", cfg.HealthAddr, err)
 			return command.Failure
 		}
-		// Run closes it; closing it again on the way out, if Run never took it, is harmless.
+		// The engine closes it once it serves there; closing it again on the way out is harmless.
 		defer func() { _ = healthLn.Close() }()
 	}
 	var dev *auth.Dev
@@ -227,7 +227,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			zl.Warn("close engine", zap.Error(err))
 		}
 	}()
-	e.HealthListener = healthLn
+	if healthLn != nil {
+		e.ServeHealth(healthLn)
+	}
 	copts := client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: logging.NewSDKLogger(zl.Named("sdk")),
 		ConnectionOptions: client.ConnectionOptions{
