@@ -97,8 +97,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			zl.Error("--health-addr", zap.String("address", o.Config.HealthAddr), zap.Error(err))
 			return command.Failure
 		}
-		defer func() { _ = ln.Close() }()
-		e.ServeHealth(ln)
+		e.ServeHealth(ln) // closed with the engine
 	}
 	var mx *metrics.Metrics
 	if o.Config.MetricsAddr != "" {
