@@ -16,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver, pure Go
+	"modernc.org/sqlite" // registers the "sqlite" driver, pure Go
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/medsupply/customs/activities"
 )
@@ -90,7 +91,6 @@ func OpenSQLite(path string) (*SQLite, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
@@ -98,10 +98,41 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, fmt.Errorf("open release register %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	if err := useWAL(db, busyTimeout); err != nil {
+		return nil, errors.Join(fmt.Errorf("release register %s: WAL journal: %w", path, err), db.Close())
+	}
 	if err := createSQLiteSchema(db); err != nil {
 		return nil, errors.Join(fmt.Errorf("create release register %s: %w", path, err), db.Close())
 	}
 	return &SQLite{db: db, path: path}, nil
+}
+
+// busyTimeout is how long a statement waits for another process's lock on the register.
+const busyTimeout = 10 * time.Second
+
+// useWAL puts the file in WAL journal mode, which it keeps. SQLite changes a file's journal mode
+// only under an exclusive lock and does not wait for one, so a process that finds the file busy
+// (another worker starting with it) asks again, for up to within.
+func useWAL(db *sql.DB, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		var mode string
+		err := db.QueryRow(`PRAGMA journal_mode=WAL`).Scan(&mode)
+		var se *sqlite.Error
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			// A mode SQLite could not change is answered with the mode it keeps.
+			err = fmt.Errorf("the file stays in journal mode %q", mode)
+		case !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY:
+			return err
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+	}
 }
 
 // createSQLiteSchema creates the register's tables, or brings an earlier release's to this one,

@@ -3,6 +3,7 @@ package register
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -193,5 +194,32 @@ func TestIssueReleaseNoticeRefusesBadRequest(t *testing.T) {
 	}
 	if _, err := OpenSQLite("releases.db?mode=ro"); err == nil {
 		t.Error("a path with a query was accepted")
+	}
+}
+
+// Workers started together open one fresh register at once: each waits its turn to create it
+// (busy_timeout), none fails with "database is locked".
+func TestOpenSQLiteTogether(t *testing.T) {
+	for round := range 20 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("releases-%d.db", round))
+		const openers = 6
+		errs := make(chan error, openers)
+		start := make(chan struct{})
+		for range openers {
+			go func() {
+				<-start
+				r, err := OpenSQLite(path)
+				if err == nil {
+					err = r.Close()
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range openers {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
 	}
 }
