@@ -49,11 +49,8 @@ func newReviewOperation(agency string, callers []string) *reviewOperation {
 
 func (o *reviewOperation) Name() string { return OperationReview }
 
-// startOptions are the review's start options; it refuses a request the agency does not take.
-func (o *reviewOperation) startOptions(_ context.Context, req PermitRequest, opts nexus.StartOperationOptions) (client.StartWorkflowOptions, error) {
-	if err := o.admit(req, opts); err != nil {
-		return client.StartWorkflowOptions{}, err
-	}
+// startOptions are the review's start options, for a request Start admitted.
+func (o *reviewOperation) startOptions(_ context.Context, req PermitRequest, _ nexus.StartOperationOptions) (client.StartWorkflowOptions, error) {
 	p, _ := ProfileOf(req.Agency)
 	return client.StartWorkflowOptions{
 		ID:                       WorkflowID(req),
@@ -100,9 +97,17 @@ func callerNamespace(links []nexus.Link) string {
 	return ""
 }
 
-// Start starts the review, attaches to the running one, or answers with the disposition of the
-// one that ended.
+// Start admits the request, then starts the review, attaches to the running one, or answers with
+// the disposition of the one that ended. The review keeps no link to the calling workflow's
+// event: the agency's callers may not read customs' namespace, and the Web UI, which follows
+// such a link to read the caller's history, would send the agency's officer back to its sign-in
+// page on the refusal. The callback that brings customs the disposition stays; customs' side
+// keeps its link to the review, and the review's details name the clearance.
 func (o *reviewOperation) Start(ctx context.Context, req PermitRequest, opts nexus.StartOperationOptions) (nexus.HandlerStartOperationResult[PermitResult], error) {
+	if err := o.admit(req, opts); err != nil {
+		return nil, err
+	}
+	opts.Links = nil
 	res, err := o.run.Start(ctx, req, opts)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &started) {

@@ -652,3 +652,56 @@ func TestTheOperationTakesOnlyItsAgencysRequestsFromItsCallers(t *testing.T) {
 		t.Errorf("a worker that takes any caller: %v", err)
 	}
 }
+
+// The review carries no link back into customs' namespace: the agency's officers may not read
+// there, and the Web UI, following a link to the caller's event, fetches customs' history and on
+// its refusal sends the officer back to the sign-in page. Customs keeps its link to the review
+// (its operation's started event), and its callback still brings the disposition back.
+func TestTheReviewLinksNothingOfCustoms(t *testing.T) {
+	sw := newWindow(t, NMPA)
+	req := request(t, NMPA, testKits(t))
+	run := sw.ask("caller-"+t.Name(), req)
+	if res, err := sw.result(run); err != nil || res.Disposition != Granted {
+		t.Fatalf("result %+v, %v: want granted", res, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	iter := sw.ac.GetWorkflowHistory(ctx, WorkflowID(req), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		links := ev.GetLinks()
+		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+			if len(a.GetCompletionCallbacks()) == 0 {
+				t.Error("the review has no completion callback: customs would never hear its disposition")
+			}
+			for _, cb := range a.GetCompletionCallbacks() {
+				links = append(links, cb.GetLinks()...)
+			}
+		}
+		for _, l := range links {
+			if we := l.GetWorkflowEvent(); we != nil && we.GetNamespace() == customs {
+				t.Errorf("event %d (%s) links to %s/%s in customs' namespace", ev.GetEventId(), ev.GetEventType(), we.GetNamespace(), we.GetWorkflowId())
+			}
+		}
+	}
+	// Customs' side still links to the review.
+	citer := sw.customs.GetWorkflowHistory(ctx, run.GetID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	forward := false
+	for citer.HasNext() {
+		ev, err := citer.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ev.GetLinks() {
+			if we := l.GetWorkflowEvent(); we != nil && we.GetNamespace() == Namespace(NMPA) && we.GetWorkflowId() == WorkflowID(req) {
+				forward = true
+			}
+		}
+	}
+	if !forward {
+		t.Error("customs' history has no link to NMPA's review")
+	}
+}
