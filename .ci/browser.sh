@@ -18,20 +18,8 @@ artifacts="$PWD/artifacts/browser"
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 phase() { echo "== browser: $* (at $(( $(date +%s) - started ))s)"; }
 
-phase "chromium"
-if [ -z "${CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
-fi
-[ -x "$chromium" ] || { echo "no browser at $chromium"; exit 1; }
-"$chromium" --version 2>/dev/null | head -1
-
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
-  { echo "e2e/browser needs Node.js 20 or later, found $(node --version)"; exit 1; }
-
-phase "npm ci (e2e/browser)"
-(cd e2e/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+phase "chromium, node and the tests' packages"
+bash .ci/browser-deps.sh
 
 work=$(mktemp -d)
 devserver_pid=""

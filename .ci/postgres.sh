@@ -385,6 +385,27 @@ jq -e '.state == "released" and any(.permits[]; .agency == "NMPA" and .result.di
 kits_permit=$(jq -r '.permits[] | select(.agency == "NMPA") | .result.permit' "$work/kits-status.json")
 echo "$kits_run released on NMPA's permit $kits_permit"
 
+# --- an agency's officer in a real browser -----------------------------------------------------
+# SAMR's officer signs in to the Web UI at the issuer in Chromium and grants the permit in
+# agency-samr; customs' clearance takes it (e2e/browser/agency-signin.test.mjs).
+say "browser: SAMR's officer signs in to the Web UI and decides in agency-samr"
+bash .ci/browser-deps.sh
+masks_exporter=$(jq -r .exporter.code examples/it-face-masks-unlisted-producer.json)
+masks_id="$(jq -r .id examples/it-face-masks-unlisted-producer.json)-browser"
+masks_token=$(sign --exporter "$masks_exporter" --subject "exporter-$masks_exporter")
+jq --arg id "$masks_id" '.id = $id' examples/it-face-masks-unlisted-producer.json >"$work/masks.json"
+TEMPORAL_API_KEY=$masks_token bin/starter submit "$work/masks.json"
+mkdir -p artifacts/browser
+(
+  cd e2e/browser
+  CUSTOMS_UI_URL="$ui" CUSTOMS_GRPC_ADDRESS="$address" CUSTOMS_NAMESPACE="$namespace" CUSTOMS_STARTER="$PWD/../../bin/starter" \
+    CUSTOMS_EXPORTER_TOKEN="$masks_token" CUSTOMS_DECLARATION="$masks_id" CUSTOMS_ARTIFACTS="$PWD/../../artifacts/browser" \
+    CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" timeout --kill-after=10 240 node --test agency-signin.test.mjs
+) >"$work/agency-browser.log" 2>&1 ||
+  { cat "$work/agency-browser.log"; echo "screenshots in artifacts/browser/; the Web UI's refused calls:"
+    grep -E '"status":(4|5)[0-9][0-9]' "$work/ui.log" | tail -n 20; exit 1; }
+grep -E '^# (pass|fail)' "$work/agency-browser.log"
+
 # --- the archive ------------------------------------------------------------------------------
 # The server archives each closed clearance within history.archivalProcessorArchiveDelay (1m in
 # deploy/temporal/dynamicconfig.yaml); the auditor replays the archive without the server.
@@ -441,6 +462,7 @@ echo "  callers: verified by the server against the issuer $issuer (cmd/server);
 echo "  setup and workers: Compose's arguments and environment (deploy_test.go TestPostgresScriptRunsTheComposeSetupAndWorkers)"
 echo "  Web UI: Temporal's UI server as the Compose service runs it; doc-li signed in through it and decided, verified; an exporter refused"
 echo "  Web UI: SAMR's officer signed in through it and refused SAMR's permit in agency-samr; the clearance ended refused, naming SAMR; doc-li refused there"
+echo "  browser: in Chromium, SAMR's officer signed in at the issuer and granted SAMR's permit in agency-samr through the update dialog, as themself; the clearance took it"
 echo "  workers: $workers started; pid $killed killed with SIGKILL by the test; $stopped stopped gracefully on SIGTERM"
 echo "  single window: setup --agencies NMPA,SAMR; NMPA's and SAMR's workers as Compose runs them, each with its agency's token (refused in the other's namespace, as customs' worker token is in theirs)"
 echo "  single window: $ffp2_id released on SAMR's permit $ffp2_permit, no officer; $kits_run released on NMPA's permit $kits_permit; the reviews listed in agency-samr and agency-nmpa"
