@@ -9,8 +9,9 @@
 # agencies' permits through the single window; NMPA's and SAMR's workers in their own namespaces,
 # each with its agency's token; the starter, with a declaration released on SAMR's permit; and the
 # cluster test (e2e/cluster), which submits every valid example, decides as the officers, kills
-# one worker mid-run and checks every outcome and the register. It also runs the PostgreSQL
-# tests of the release register.
+# one worker mid-run and checks every outcome and the register; then, in Chromium, SAMR's officer
+# signs in to the Web UI and decides in agency-samr (e2e/browser/agency-signin.test.mjs). It also
+# runs the PostgreSQL tests of the release register.
 #
 # Run as root on Debian (it installs PostgreSQL when missing and runs it as the postgres user).
 # Everything binds to loopback on free ports, data lives in a temporary directory, binaries in
