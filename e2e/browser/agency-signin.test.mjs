@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Desk, launch, required } from './desk.mjs';
+import { Desk, launch, openContext, required, waitFor } from './desk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -47,20 +47,6 @@ function exporterView() {
 
 const samrPermit = (view) => (view.permits ?? []).filter((p) => p.agency === 'SAMR').at(-1);
 
-// waitFor polls check until it holds, for up to a minute.
-async function waitFor(check, what) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // the starter may fail while the clearance changes; try again
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 let launched;
 
 before(async () => {
@@ -73,8 +59,7 @@ after(async () => {
 
 // signedIn runs body with a desk in a browser context of its own, signed in as who, in namespace.
 async function signedIn(who, namespace, name, body) {
-  const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-US' });
-  context.setDefaultTimeout(15_000);
+  const context = await openContext(launched.browser);
   const desk = new Desk(await context.newPage(), { ui: UI, namespace, artifacts: ARTIFACTS });
   try {
     await desk.signIn(who);
@@ -91,7 +76,7 @@ test('1. the clearance waits on SAMR through the single window', { timeout: 90_0
   await waitFor(() => {
     const permit = samrPermit(exporterView());
     return permit !== undefined && permit.result === undefined;
-  }, `${CLEARANCE} to ask SAMR's permit`);
+  }, `${CLEARANCE} to ask SAMR's permit`, { timeout: 60_000 });
 });
 
 test('2. a customs officer signed in reads nothing of SAMR\'s review: the UI returns to the sign-in page', { timeout: 90_000 }, () =>
@@ -135,7 +120,7 @@ test('3. SAMR\'s officer signs in, finds the review, and decides it as themself;
       { officer: 'samr-he', verified: true });
     await desk.shot('29-agency-signed-in-decided');
 
-    await waitFor(() => samrPermit(exporterView())?.result?.disposition === 'granted', 'customs\' clearance to take SAMR\'s permit');
+    await waitFor(() => samrPermit(exporterView())?.result?.disposition === 'granted', 'customs\' clearance to take SAMR\'s permit', { timeout: 60_000 });
     const view = exporterView();
     const permit = samrPermit(view).result;
     assert.equal(permit.officer, 'samr-he');

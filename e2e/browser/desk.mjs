@@ -33,10 +33,31 @@ export function required(name) {
 export async function launch({ executablePath }) {
   // Playwright gives every launch a fresh, empty user-data dir of its own.
   const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  return { browser, context: await openContext(browser) };
+}
+
+// openContext opens a browser context of its own (cookies, and so a sign-in, of its own) at the
+// desk's size, time zone and timeouts.
+export async function openContext(browser) {
   const context = await browser.newContext({ viewport: VIEWPORT, timezoneId: 'UTC', locale: 'en-US' });
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(30_000);
-  return { browser, context };
+  return context;
+}
+
+// waitFor polls check until it holds, for up to timeout ms; a check that throws (the starter may
+// fail while the clearance changes) is tried again.
+export async function waitFor(check, what, { timeout = 30_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // try again
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
 }
 
 export class Desk {

@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Desk, launch, required } from './desk.mjs';
+import { Desk, launch, required, waitFor } from './desk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -74,20 +74,6 @@ function exporterView(id) {
     encoding: 'utf8',
   });
   return JSON.parse(out);
-}
-
-// waitFor polls check until it holds, for up to 30 s.
-async function waitFor(check, what) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // the starter may fail while the clearance changes; try again
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 let browser;

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Desk, launch, required } from './desk.mjs';
+import { Desk, launch, openContext, required } from './desk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -101,7 +101,7 @@ test('2. the update dialog decides as the signed-in officer; naming another offi
   }));
 
 test('3. an exporter who signs in reads no clearance in the UI: it returns to the sign-in page', { timeout: 90_000 }, async () => {
-  const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-US' });
+  const context = await openContext(launched.browser);
   const exporter = new Desk(await context.newPage(), { ui: UI, artifacts: ARTIFACTS });
   try {
     await step('signin-03', exporter, async () => {
@@ -123,7 +123,7 @@ test('4. the UI opened at localhost signs in: it moves to the sign-in\'s host be
   const ui = new URL(UI);
   assert.equal(ui.hostname, '127.0.0.1', '.ci/browser.sh gives the UI at 127.0.0.1');
   const atLocalhost = `http://localhost:${ui.port}`;
-  const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-US' });
+  const context = await openContext(launched.browser);
   const officer = new Desk(await context.newPage(), { ui: UI, artifacts: ARTIFACTS });
   try {
     await step('signin-04', officer, async () => {
