@@ -137,7 +137,7 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 			case w == wokeTimedOut:
 				return c.finish(ctx, StateLapsed)
 			case w == wokeHistoryLong:
-				return Result{}, c.continueAsNew(ctx, reviewAfterSupply, &HeldBefore{Next: stage, Resume: resume})
+				return c.continueRun(ctx, reviewAfterSupply, &HeldBefore{Next: stage, Resume: resume})
 			}
 		}
 		switch w, err := c.awaitLifted(ctx, stage); {
@@ -150,7 +150,7 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 			if held == nil {
 				held = &HeldBefore{Next: stage, Resume: resume}
 			}
-			return Result{}, c.continueAsNew(ctx, reviewAfterSupply, held)
+			return c.continueRun(ctx, reviewAfterSupply, held)
 		}
 		end, err := c.runStage(ctx, stage, resume, reviewAfterSupply)
 		if err != nil {
@@ -303,7 +303,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			return "", OutcomeRerouted, nil
 		}
 		if c.historyLong(ctx) && c.rel.explicitPhases(ctx) {
-			return "", "", c.continueAsNew(ctx, reviewAfterSupply, nil)
+			return c.continueStage(ctx, reviewAfterSupply, nil)
 		}
 		if err := c.setState(ctx, StateChecking); err != nil {
 			return "", "", err
@@ -359,7 +359,7 @@ func (c *clearance) decideStage(ctx workflow.Context, stage policy.Stage, idx in
 			continue
 		case wokeHistoryLong:
 			// The next run takes the stage up at its checks and asks the officer again.
-			return "", "", c.continueAsNew(ctx, true, nil)
+			return c.continueStage(ctx, true, nil)
 		case wokeAmended:
 			review := c.AmendedScope != nil && c.AmendedScope.Review
 			refusal, err := c.recheckAmended(ctx, stage)

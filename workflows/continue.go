@@ -20,19 +20,45 @@ func (c *clearance) historyLong(ctx workflow.Context) bool {
 // same workflow ID: the carried stage's checks (its officer's review when officerReview), or the
 // hold it waits for (held). Requests that arrive meanwhile are refused with the phase's reason;
 // those already accepted, and signals already delivered, are taken in first.
-func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool, held *HeldBefore) error {
+//
+// An outcome fixed meanwhile (an agency's refusal, or a withdrawal, taken in) is not carried: ended
+// says the run ends with it instead (ChangeOutcomeBeforeContinuing), as c.withdrawn() says.
+func (c *clearance) continueAsNew(ctx workflow.Context, officerReview bool, held *HeldBefore) (ended bool, err error) {
 	c.enter(ctx, PhaseContinuing)
 	if err := workflow.Await(ctx, func() bool {
 		return workflow.AllHandlersFinished(ctx) && c.signalsTaken() && c.permitsTaken()
 	}); err != nil {
-		return err
+		return false, err
+	}
+	if c.withdrawal != nil && c.rel.outcomeBeforeContinuing(ctx) {
+		workflow.GetLogger(ctx).Info("not continuing as new: the clearance ends", "declarationID", c.decl.ID,
+			"reason", c.withdrawal.Reason)
+		return true, nil
 	}
 	info := workflow.GetInfo(ctx)
 	k := c.Carried
 	k.Run, k.PreviousRunID, k.OfficerReview, k.HeldBefore = c.Run+1, info.WorkflowExecution.RunID, officerReview, held
 	workflow.GetLogger(ctx).Info("continuing as new", "declarationID", c.decl.ID, "stage", c.Stage,
 		"events", info.GetCurrentHistoryLength(), "run", k.Run)
-	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &k})
+	return false, workflow.NewContinueAsNewError(ctx, WorkflowName, Input{Declaration: c.decl, Carried: &k})
+}
+
+// continueRun continues the clearance as new from the stage loop, or ends it with the outcome
+// fixed meanwhile.
+func (c *clearance) continueRun(ctx workflow.Context, officerReview bool, held *HeldBefore) (Result, error) {
+	if ended, err := c.continueAsNew(ctx, officerReview, held); !ended {
+		return Result{}, err
+	}
+	return c.finish(ctx, c.withdrawn())
+}
+
+// continueStage continues the clearance as new from within a stage, or says the stage ends with
+// the outcome fixed meanwhile.
+func (c *clearance) continueStage(ctx workflow.Context, officerReview bool, held *HeldBefore) (State, string, error) {
+	if ended, err := c.continueAsNew(ctx, officerReview, held); !ended {
+		return "", "", err
+	}
+	return c.withdrawn(), OutcomeWithdrawn, nil
 }
 
 // restore takes up the state an earlier run carried, at the carried stage's checks.

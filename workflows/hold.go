@@ -284,18 +284,23 @@ type HeldBefore struct {
 // stands, and says how the release stage ends; a withdrawal or an agency's refusal meanwhile ends
 // the clearance instead.
 func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State, string, error) {
-	switch w, err := c.awaitLifted(ctx, ""); {
-	case err != nil:
-		return "", "", err
-	case w == wokeWithdrawn:
-		return c.withdrawn(), OutcomeWithdrawn, nil
-	case w == wokeHistoryLong:
-		return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
-	}
-	if len(c.permitsAwaited()) > 0 || c.informationOutstanding(ctx) {
+	held := &HeldBefore{Notice: true, Officer: officer}
+	for {
+		switch w, err := c.awaitLifted(ctx, ""); {
+		case err != nil:
+			return "", "", err
+		case w == wokeWithdrawn:
+			return c.withdrawn(), OutcomeWithdrawn, nil
+		case w == wokeHistoryLong:
+			return c.continueStage(ctx, false, held)
+		}
+		if len(c.permitsAwaited()) == 0 && !c.informationOutstanding(ctx) {
+			break
+		}
 		// An amendment in the release stage went to an agency again (ChangePermitsFollowAmendments):
 		// the notice waits for its permit, and for the exporter's answer when the agency needs more
-		// information (ChangeAgencyInformationAwaitsTheExporter).
+		// information (ChangeAgencyInformationAwaitsTheExporter); then for a hold placed meanwhile
+		// (ChangeNoticeWaitsForHoldsAfterAgencies).
 		switch w, err := c.awaitAgencies(ctx); {
 		case err != nil:
 			return "", "", err
@@ -304,7 +309,10 @@ func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State
 		case w == wokeTimedOut:
 			return StateLapsed, OutcomeLapsed, nil
 		case w == wokeHistoryLong:
-			return "", "", c.continueAsNew(ctx, false, &HeldBefore{Notice: true, Officer: officer})
+			return c.continueStage(ctx, false, held)
+		}
+		if _, standing := c.onHold(); !standing || !c.rel.noticeWaitsForHoldsAfterAgencies(ctx) {
+			break
 		}
 	}
 	if err := c.release(ctx, officer); err != nil {

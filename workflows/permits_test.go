@@ -428,6 +428,29 @@ func TestAgencyInformationWhileAnotherAgencyDecides(t *testing.T) {
 // unanswered and no permit.
 func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
+	asked, d := thermometersAddedInTheRelease(h)
+	var waiting Status
+	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 5*time.Hour+30*time.Minute)
+	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	r := h.run(d)
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.True(t, h.accepted["consent"], "%v", h.rejections["consent"])
+	require.True(t, h.accepted["rel"], "%v", h.rejections["rel"])
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
+	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
+	require.Len(t, *asked, 2)
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
+	require.Len(t, h.releaseRequests, 1)
+	require.False(t, r.Ended.Before(start.Add(7*time.Hour)), "released at %s, before NMPA granted", r.Ended)
+}
+
+// thermometersAddedInTheRelease: the biological kits of fixture() pass the document check and the
+// biological review; at 3h the exporter adds infrared thermometers, which need NMPA's permit, and
+// rel-zhou consents at 3h30 and approves the release at 5h. NMPA needs the lot's test report at
+// once (the first request), and grants the second request an hour after it is asked.
+func thermometersAddedInTheRelease(h *harness) (*[]agency.PermitRequest, declaration.Declaration) {
 	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
 		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
 	asked := h.agenciesAnswer(map[string]answered{
@@ -447,19 +470,45 @@ func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
 		Documents: []declaration.Document{inv}, Reason: "thermometers added to the shipment"})
 	h.send(3*time.Hour+30*time.Minute, "consent", UpdateDecideAmendment, AmendmentDecision{Officer: "rel-zhou", Amendment: 1, Outcome: AmendmentConsent})
 	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
-	var waiting Status
-	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 5*time.Hour+30*time.Minute)
+	return asked, d
+}
+
+// A customs hold placed while an approved release waits for an agency (here for the exporter's
+// answer to NMPA, then for NMPA) stops the notice until it is lifted, as every hold does
+// (ChangeNoticeWaitsForHoldsAfterAgencies). Before, NMPA's grant issued the notice at 7h over
+// the standing hold.
+func TestApprovedReleaseWaitingForAnAgencyKeepsAHold(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	_, d := thermometersAddedInTheRelease(h)
+	h.send(5*time.Hour+30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: counterfeit thermometers"})
 	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	var held Status
+	h.env.RegisterDelayedCallback(func() { held = h.status() }, 8*time.Hour)
+	h.send(9*time.Hour, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "the lot checked"})
 	r := h.run(d)
 
-	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
-	require.True(t, h.accepted["consent"], "%v", h.rejections["consent"])
-	require.True(t, h.accepted["rel"], "%v", h.rejections["rel"])
-	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
-	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
-	require.Len(t, *asked, 2)
+	for _, name := range []string{"hold", "supply", "lift"} {
+		require.True(t, h.accepted[name], "%s: %v", name, h.rejections[name])
+	}
+	require.Equal(t, PhaseHeld, held.Phase, "NMPA granted at 7h; the hold stands")
 	require.Equal(t, StateReleased, r.State)
-	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
 	require.Len(t, h.releaseRequests, 1)
-	require.False(t, r.Ended.Before(start.Add(7*time.Hour)), "released at %s, before NMPA granted", r.Ended)
+	require.False(t, r.Ended.Before(start.Add(9*time.Hour)), "released at %s, before the hold was lifted", r.Ended)
+}
+
+// An agency's refusal taken while the clearance continues as new ends it refused
+// (ChangeOutcomeBeforeContinuing). Before, the run continued all the same: the refusal stayed on
+// the record, but the next run asked the agency again and could release the goods.
+func TestAnAgencysRefusalWhileContinuingEndsTheClearance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	h.agenciesAnswer(map[string]answered{firstRequest: {time.Hour, agency.PermitResult{Agency: agency.NMPA, RequestID: firstRequest,
+		Disposition: agency.Refused, Reason: "the masks' registration certificate was cancelled", Officer: "nmpa-zhang", Decided: start.Add(time.Hour)}}})
+	// The server suggests continuing as new in the workflow task that brings NMPA's refusal.
+	h.env.SetOnNexusOperationCompletedListener(func(_, _ string, _ converter.EncodedValue, _ error) { h.env.SetContinueAsNewSuggested(true) })
+	r := h.run(fixture())
+
+	require.Equal(t, StateRefused, r.State, "NMPA refused the goods")
+	require.Equal(t, "NMPA refused the goods: the masks' registration certificate was cancelled", r.Reason)
+	require.Empty(t, h.releaseRequests)
 }

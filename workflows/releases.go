@@ -39,6 +39,11 @@ type releases struct {
 	// agencyInformation is ChangeAgencyInformationAwaitsTheExporter, asked the first time it makes
 	// a difference.
 	agencyInformation *bool
+	// outcomeFirst is ChangeOutcomeBeforeContinuing, asked the first time it makes a difference.
+	outcomeFirst *bool
+	// holdsAfterAgencies is ChangeNoticeWaitsForHoldsAfterAgencies, asked the first time it makes
+	// a difference.
+	holdsAfterAgencies *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -212,6 +217,31 @@ const ChangeAgencyInformationAwaitsTheExporter = "agency-information-awaits-the-
 // ChangeAgencyInformationAwaitsTheExporter. Call it only where the answer changes what it records.
 func (r *releases) agencyInformationAwaitsTheExporter(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeAgencyInformationAwaitsTheExporter, &r.agencyInformation)
+}
+
+// ChangeOutcomeBeforeContinuing is the workflow change after which a clearance whose outcome is
+// fixed while it continues as new (an agency's refusal, or a withdrawal, taken in while the run
+// waits for its handlers and answers to finish) ends with that outcome instead of continuing. The
+// earlier release continued: the refusal stayed on the record, but the next run asked the agency
+// again and could release the goods. It is asked only when such an outcome meets a continuation.
+const ChangeOutcomeBeforeContinuing = "outcome-before-continuing"
+
+// outcomeBeforeContinuing reports whether the clearance follows ChangeOutcomeBeforeContinuing.
+// Call it only where the answer changes what it records.
+func (r *releases) outcomeBeforeContinuing(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeOutcomeBeforeContinuing, &r.outcomeFirst)
+}
+
+// ChangeNoticeWaitsForHoldsAfterAgencies is the workflow change after which the notice of an
+// approved release that waited for an agency (ChangePermitsFollowAmendments) waits again for the
+// holds placed meanwhile. The earlier release issued the notice on the agency's answer over a
+// standing hold. It is asked only when a hold stands as the agencies have answered.
+const ChangeNoticeWaitsForHoldsAfterAgencies = "notice-waits-for-holds-after-agencies"
+
+// noticeWaitsForHoldsAfterAgencies reports whether the clearance follows
+// ChangeNoticeWaitsForHoldsAfterAgencies. Call it only where the answer changes what it records.
+func (r *releases) noticeWaitsForHoldsAfterAgencies(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeNoticeWaitsForHoldsAfterAgencies, &r.holdsAfterAgencies)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -217,6 +217,11 @@ func permitViolations(st Status, notices []time.Time, decl declaration.Declarati
 		if d.Via == ViaAgency && !agencyRefusal(st.Record, d) {
 			bad("the decision %s %s by %q through the single window is no agency's refusal of its request", d.Stage, d.Outcome, d.Officer)
 		}
+		// An agency's refusal ends the clearance refused, unless an appeal reopened it since.
+		if d.Via == ViaAgency && st.State.Final() && st.State != StateRefused &&
+			!slices.ContainsFunc(st.Appeals, func(a AppealRecord) bool { return !a.Decided.Before(d.At) }) {
+			bad("%s refused the goods at %s, and the clearance ended %s with no appeal since", d.Agency, d.At.Format(time.RFC3339), st.State)
+		}
 	}
 	// An agency that needed more information is asked again only on the exporter's answer to it
 	// (or on an amendment, which supersedes its request).

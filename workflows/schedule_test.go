@@ -43,6 +43,7 @@ var regressionSeeds = []int64{
 	5413,   // a recheck's refusal by rule ended a stage reopened on appeal (TestRecheckInAReopenedStageGoesToItsOfficer)
 	114,    // test kits an amendment added were released without NMPA's permit (TestAmendmentAddingALineAsksTheAgency)
 	1211,   // a request an amendment superseded stayed awaited for ever, the release with it
+	12,     // NMPA's refusal taken while the clearance continued as new was not carried out (TestAnAgencysRefusalWhileContinuingEndsTheClearance)
 }
 
 // defectSeeds are schedules that find a defect not fixed yet; each has its focused reproduction,
@@ -227,6 +228,9 @@ type schedule struct {
 	asked  map[string]agency.PermitRequest
 	// reported are the violations already reported, each once.
 	reported map[string]bool
+	// onAnswer draws whether the server suggests continuing as new in the workflow task that brings
+	// an agency's refusal, apart from the schedule's other draws.
+	onAnswer *rand.Rand
 }
 
 // continuation is what a run that continued as new showed last and handed on.
@@ -240,7 +244,8 @@ func runSchedule(t *testing.T, seed int64) scheduleStats {
 	rng := rand.New(rand.NewSource(seed))
 	lanes := []policy.Lane{policy.LaneGreen, policy.LaneYellow, policy.LaneRed}
 	h := newHarness(t, lanes[rng.Intn(len(lanes))])
-	s := &schedule{t: t, h: h, rng: rng, seed: seed, limit: 4 + rng.Intn(24), reported: map[string]bool{}}
+	s := &schedule{t: t, h: h, rng: rng, seed: seed, limit: 4 + rng.Intn(24), reported: map[string]bool{},
+		onAnswer: rand.New(rand.NewSource(seed ^ 0xca5e))}
 	d := fixture()
 	if rng.Intn(2) == 0 {
 		d = biological(d)
@@ -504,12 +509,16 @@ func (s *schedule) appeal(rng *rand.Rand) (Input, bool) {
 func (s *schedule) observe(h *harness) {
 	// A run asks again the permits an earlier one left pending before anything else.
 	h.env.SetOnNexusOperationCompletedListener(func(_, _ string, res converter.EncodedValue, err error) {
+		var r agency.PermitResult
+		if res != nil {
+			_ = res.Get(&r)
+		}
 		if *debugSchedule {
-			var r agency.PermitResult
-			if res != nil {
-				_ = res.Get(&r)
-			}
 			s.t.Logf("  the agency answered %s %s: %v", r.RequestID, r.Disposition, err)
+		}
+		if r.Disposition == agency.Refused && len(s.runs) < maxRuns-1 && s.onAnswer.Intn(2) == 0 {
+			// The history grew long in the very task that brings the refusal.
+			h.env.SetContinueAsNewSuggested(true)
 		}
 	})
 	h.env.SetOnNexusOperationStartedListener(func(_, _ string, in converter.EncodedValue) {
