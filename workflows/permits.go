@@ -318,6 +318,11 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 			if !p.Answered.IsZero() && p.Answered.Before(until) {
 				until = p.Answered
 			}
+			// A request is not waited for once the next one of its agency is asked: that one
+			// superseded it, or asked again after its answer.
+			if next := c.nextAsked(i); !next.IsZero() && next.Before(until) {
+				until = next
+			}
 			if until.After(from) {
 				p.Waited += policy.Duration(until.Sub(from))
 			}
@@ -441,6 +446,16 @@ func (c *clearance) permitsTaken() bool {
 	return true
 }
 
+// nextAsked is when the agency of the request at index i was next asked, zero when it was not.
+func (c *clearance) nextAsked(i int) time.Time {
+	for _, q := range c.Permits[i+1:] {
+		if q.Agency == c.Permits[i].Agency {
+			return q.Asked
+		}
+	}
+	return time.Time{}
+}
+
 // withdrawPermits withdraws the requests the agencies have not answered, as the clearance ends,
 // and waits until each agency has been told.
 func (c *clearance) withdrawPermits(ctx workflow.Context) error {
@@ -449,7 +464,8 @@ func (c *clearance) withdrawPermits(ctx workflow.Context) error {
 	}
 	for i, p := range c.Permits {
 		if call, ok := c.permitCalls[p.RequestID]; ok {
-			c.Permits[i].Withdrawn = p.pending()
+			// A request an amendment superseded was withdrawn then; it stays so.
+			c.Permits[i].Withdrawn = p.Withdrawn || p.pending()
 			call.cancel()
 		}
 	}

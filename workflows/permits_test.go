@@ -512,3 +512,28 @@ func TestAnAgencysRefusalWhileContinuingEndsTheClearance(t *testing.T) {
 	require.Equal(t, "NMPA refused the goods: the masks' registration certificate was cancelled", r.Reason)
 	require.Empty(t, h.releaseRequests)
 }
+
+// A request an amendment superseded is not waited for after the request that replaced it was
+// asked: its time is not the agency's twice. Before, the request superseded at 1h and never
+// answered gathered the release's whole wait for its successor as NMPA's time, 2h for 1h, and
+// it was recorded as not withdrawn once the clearance ended.
+func TestASupersededRequestIsNotWaitedFor(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	h.agenciesAnswer(map[string]answered{
+		// The first request is never answered; the second, asked on the amendment at 1h, is granted at 3h.
+		secondRequest: {2 * time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},
+	})
+	h.send(time.Hour, "amend", UpdateAmend, shortShipment())
+	h.decide(2*time.Hour, "approve", docApproveAt)
+	h.send(150*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence"})
+	h.send(6*time.Hour, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "checked"})
+	r := h.run(fixture())
+
+	require.True(t, h.accepted["amend"], "%v", h.rejections["amend"])
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Permits, 2)
+	first := r.Permits[0]
+	require.True(t, first.Superseded && first.Withdrawn, "the first request: superseded %v, withdrawn %v", first.Superseded, first.Withdrawn)
+	require.Equal(t, policy.Duration(time.Hour), r.AgencyTime[agency.NMPA], "the release waited on NMPA from 2h to 3h")
+}
