@@ -63,6 +63,9 @@ type clearance struct {
 	// refusal (PhaseRefusing), which the run carries out the same way; refusedBy names the agency.
 	withdrawal *Withdrawal
 	refusedBy  string
+	// releaseInProgress says the run took up the release stage where an earlier run stood in it:
+	// its agencies were awaited before it began (ChangeReleaseResumesAtItsOfficer).
+	releaseInProgress bool
 
 	// decisionSignals and rosterSignals are the signal channels, read by their own coroutines.
 	decisionSignals, rosterSignals workflow.ReceiveChannel
@@ -127,7 +130,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
-		if stage == policy.StageRelease {
+		if stage == policy.StageRelease && !c.resumesReleaseAtItsOfficer(ctx, stage == first) {
 			// The release does not begin before every partner agency asked has granted its permit.
 			switch w, err := c.awaitAgencies(ctx); {
 			case err != nil:
@@ -162,6 +165,18 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 		resume, reviewAfterSupply = false, false
 	}
 	return c.finish(ctx, StateReleased)
+}
+
+// resumesReleaseAtItsOfficer reports whether the release stage, first in this run, goes on where an
+// earlier run stood in it without awaiting the agencies again (ChangeReleaseResumesAtItsOfficer):
+// they were awaited before it began, and a request an amendment in it sent again is awaited
+// before its notice, as it would have been without the continuation. It is asked only when the
+// agencies would be awaited.
+func (c *clearance) resumesReleaseAtItsOfficer(ctx workflow.Context, first bool) bool {
+	if !first || !c.releaseInProgress || (len(c.permitsAwaited()) == 0 && !c.needsInformation()) {
+		return false
+	}
+	return c.rel.releaseResumesAtItsOfficer(ctx)
 }
 
 // register accepts the declaration and registers it (VersionDeclarationsRegister). It returns

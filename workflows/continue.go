@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/medsupply/customs/policy"
 )
 
 // MaxRunEvents is the history length after which a clearance continues as new, unless the server
@@ -77,6 +79,7 @@ func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, er
 		c.HeldBefore = nil
 		return c.stages(ctx, h.Next, h.Resume, officerReview)
 	}
+	c.releaseInProgress = c.Stage == policy.StageRelease
 	return c.stages(ctx, c.Stage, true, officerReview)
 }
 

@@ -357,9 +357,15 @@ func (c *clearance) asking() []int {
 // informationOutstanding reports whether an agency's latest request stands answered with a need
 // for more information that the release waits for (ChangeAgencyInformationAwaitsTheExporter).
 func (c *clearance) informationOutstanding(ctx workflow.Context) bool {
+	return c.needsInformation() && c.rel.agencyInformationAwaitsTheExporter(ctx)
+}
+
+// needsInformation reports whether an agency's latest request stands answered with a need for more
+// information. It reads state only.
+func (c *clearance) needsInformation() bool {
 	for _, i := range c.latestPermits() {
 		if p := c.Permits[i]; !p.Superseded && p.Result != nil && p.Result.Disposition == agency.InformationNeeded {
-			return c.rel.agencyInformationAwaitsTheExporter(ctx)
+			return true
 		}
 	}
 	return false

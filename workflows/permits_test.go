@@ -429,6 +429,7 @@ func TestAgencyInformationWhileAnotherAgencyDecides(t *testing.T) {
 func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
 	asked, d := thermometersAddedInTheRelease(h)
+	releaseApprovedAt(h, 5*time.Hour)
 	var waiting Status
 	h.env.RegisterDelayedCallback(func() { waiting = h.status() }, 5*time.Hour+30*time.Minute)
 	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
@@ -448,8 +449,8 @@ func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
 
 // thermometersAddedInTheRelease: the biological kits of fixture() pass the document check and the
 // biological review; at 3h the exporter adds infrared thermometers, which need NMPA's permit, and
-// rel-zhou consents at 3h30 and approves the release at 5h. NMPA needs the lot's test report at
-// once (the first request), and grants the second request an hour after it is asked.
+// rel-zhou consents at 3h30. NMPA needs the lot's test report an hour after it is asked (the
+// first request), and grants the second request an hour after it is asked.
 func thermometersAddedInTheRelease(h *harness) (*[]agency.PermitRequest, declaration.Declaration) {
 	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
 		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
@@ -469,8 +470,12 @@ func thermometersAddedInTheRelease(h *harness) (*[]agency.PermitRequest, declara
 	h.send(3*time.Hour, "amend", UpdateAmend, Amendment{Lines: []declaration.Line{kits}, Certificates: []declaration.Certificate{cert},
 		Documents: []declaration.Document{inv}, Reason: "thermometers added to the shipment"})
 	h.send(3*time.Hour+30*time.Minute, "consent", UpdateDecideAmendment, AmendmentDecision{Officer: "rel-zhou", Amendment: 1, Outcome: AmendmentConsent})
-	h.decide(5*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
 	return asked, d
+}
+
+// releaseApprovedAt: rel-zhou approves the release after after.
+func releaseApprovedAt(h *harness, after time.Duration) {
+	h.decide(after, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
 }
 
 // A customs hold placed while an approved release waits for an agency (here for the exporter's
@@ -480,6 +485,7 @@ func thermometersAddedInTheRelease(h *harness) (*[]agency.PermitRequest, declara
 func TestApprovedReleaseWaitingForAnAgencyKeepsAHold(t *testing.T) {
 	h := newHarness(t, policy.LaneYellow)
 	_, d := thermometersAddedInTheRelease(h)
+	releaseApprovedAt(h, 5*time.Hour)
 	h.send(5*time.Hour+30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: counterfeit thermometers"})
 	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
 	var held Status
@@ -536,4 +542,43 @@ func TestASupersededRequestIsNotWaitedFor(t *testing.T) {
 	first := r.Permits[0]
 	require.True(t, first.Superseded && first.Withdrawn, "the first request: superseded %v, withdrawn %v", first.Superseded, first.Withdrawn)
 	require.Equal(t, policy.Duration(time.Hour), r.AgencyTime[agency.NMPA], "the release waited on NMPA from 2h to 3h")
+}
+
+// A clearance that continues as new while its release officer decides, with an agency's request
+// for more information standing, goes on in the same wait: the officer decides, and the notice
+// waits for the exporter's answer, as it would have without the continuation
+// (ChangeReleaseResumesAtItsOfficer). Before, the next run turned to the exporter at once, and the
+// officer could not decide until the answer came.
+func TestReleaseInProgressResumesAtItsOfficer(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	_, d := thermometersAddedInTheRelease(h)
+	var before Status
+	h.env.RegisterDelayedCallback(func() { before = h.status() }, 4*time.Hour+40*time.Minute)
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 4*time.Hour+45*time.Minute)
+	h.send(5*time.Hour, "note", UpdateNote, Note{Officer: "rel-zhou", Text: "NMPA asked for the lot's test report"})
+	in := h.continued(d)
+	require.Equal(t, PhaseAwaitingOfficer, before.Phase, "NMPA needs more information; the release officer decides meanwhile")
+	require.Equal(t, policy.StageRelease, before.Stage)
+
+	next := newHarness(t, policy.LaneYellow)
+	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
+	next.env.SetStartTime(start.Add(5 * time.Hour))
+	next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+	var resumed, waiting Status
+	next.env.RegisterDelayedCallback(func() { resumed = next.status() }, time.Minute)
+	next.decide(time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
+	next.env.RegisterDelayedCallback(func() { waiting = next.status() }, 90*time.Minute)
+	next.send(2*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	next.execute(in)
+	require.Equal(t, before.Phase, resumed.Phase, "the next run goes on in the wait the last one stood in")
+	require.Equal(t, before.Stage, resumed.Stage)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.True(t, next.accepted["rel"], "%v", next.rejections["rel"])
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
+	require.True(t, next.accepted["supply"], "%v", next.rejections["supply"])
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
+	require.Len(t, next.releaseRequests, 1)
 }

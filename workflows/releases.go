@@ -44,6 +44,9 @@ type releases struct {
 	// holdsAfterAgencies is ChangeNoticeWaitsForHoldsAfterAgencies, asked the first time it makes
 	// a difference.
 	holdsAfterAgencies *bool
+	// releaseResumes is ChangeReleaseResumesAtItsOfficer, asked the first time it makes a
+	// difference.
+	releaseResumes *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -242,6 +245,20 @@ const ChangeNoticeWaitsForHoldsAfterAgencies = "notice-waits-for-holds-after-age
 // ChangeNoticeWaitsForHoldsAfterAgencies. Call it only where the answer changes what it records.
 func (r *releases) noticeWaitsForHoldsAfterAgencies(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeNoticeWaitsForHoldsAfterAgencies, &r.holdsAfterAgencies)
+}
+
+// ChangeReleaseResumesAtItsOfficer is the workflow change after which a run that takes up the
+// release stage where an earlier run stood in it goes on at the stage's officer, as the earlier
+// run would have: the agencies were awaited before the stage began, and a request an amendment in
+// it sent again (with its request for more information) is awaited before the notice. The
+// earlier release awaited the agencies again first, so a continuation turned the clearance to the
+// exporter before the officer could decide. It is asked only when an agency would be awaited.
+const ChangeReleaseResumesAtItsOfficer = "release-resumes-at-its-officer"
+
+// releaseResumesAtItsOfficer reports whether the clearance follows
+// ChangeReleaseResumesAtItsOfficer. Call it only where the answer changes what it records.
+func (r *releases) releaseResumesAtItsOfficer(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeReleaseResumesAtItsOfficer, &r.releaseResumes)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

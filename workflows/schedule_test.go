@@ -44,6 +44,7 @@ var regressionSeeds = []int64{
 	114,    // test kits an amendment added were released without NMPA's permit (TestAmendmentAddingALineAsksTheAgency)
 	1211,   // a request an amendment superseded stayed awaited for ever, the release with it
 	12,     // NMPA's refusal taken while the clearance continued as new was not carried out (TestAnAgencysRefusalWhileContinuingEndsTheClearance)
+	701310, // a continuation while the release officer decided turned the clearance to the exporter (TestReleaseInProgressResumesAtItsOfficer)
 }
 
 // defectSeeds are schedules that find a defect not fixed yet; each has its focused reproduction,
