@@ -51,8 +51,10 @@ type PermitRecord struct {
 	// Result is the agency's disposition, once it came.
 	Result *agency.PermitResult `json:"result,omitempty"`
 	// Waited is how long the clearance waited on the agency alone, its release held for it: the
-	// agency's time, as the WCO Time Release Study counts it.
+	// agency's time, as the WCO Time Release Study counts it. Waits are the stretches it is made
+	// of (none in the records of earlier clearances, which keep Waited only).
 	Waited policy.Duration `json:"waited,omitempty"`
+	Waits  []Stretch       `json:"waits,omitempty"`
 	// Answered is when the agency's answer reached the clearance.
 	Answered time.Time `json:"answered,omitempty"`
 	// Withdrawn says the clearance withdrew the request unanswered: as it ended, or because an
@@ -68,6 +70,12 @@ type PermitRecord struct {
 	// on the first of the requests one answer served).
 	InformationDue time.Time       `json:"informationDue,omitempty"`
 	ExporterWait   policy.Duration `json:"exporterWait,omitempty"`
+}
+
+// Stretch is a stretch of time, From until Until.
+type Stretch struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
 }
 
 // pending reports whether the agency has not answered the request yet, and it stands.
@@ -325,6 +333,11 @@ func (c *clearance) awaitAgencies(ctx workflow.Context) (woke, error) {
 			}
 			if until.After(from) {
 				p.Waited += policy.Duration(until.Sub(from))
+				if n := len(p.Waits); n > 0 && p.Waits[n-1].Until.Equal(from) {
+					p.Waits[n-1].Until = until
+				} else {
+					p.Waits = append(p.Waits, Stretch{From: from, Until: until})
+				}
 			}
 		}
 		c.waiting = nil

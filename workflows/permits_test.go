@@ -420,6 +420,12 @@ func TestAgencyInformationWhileAnotherAgencyDecides(t *testing.T) {
 	require.Equal(t, start.Add(10*time.Hour), r.Timeline[len(r.Timeline)-1].Started, "the release began when SAMR granted")
 	require.Equal(t, policy.Duration(2*time.Hour), r.TraderTime)
 	require.Equal(t, policy.Duration(2*time.Hour), r.Permits[0].ExporterWait)
+	// The release waited for NMPA and SAMR from 30m to 1h, for the exporter to 3h, for both again
+	// to 4h and for SAMR alone to 10h: an agency's time is its own stretches, none of them the
+	// exporter's. Before, SAMR's 7h were laid out as one stretch from 3h back, over the exporter's.
+	require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(45 * time.Minute),
+		agency.SAMR: policy.Duration(6*time.Hour + 45*time.Minute)}, r.AgencyTime)
+	require.Equal(t, policy.Duration(7*time.Hour+30*time.Minute), r.OtherAgencyTime)
 }
 
 // An amendment in the release stage adds a line NMPA's permit covers; NMPA needs more information

@@ -154,18 +154,31 @@ func agencyTimesApart(holds []HoldRecord, permits []PermitRecord, waiting *Waiti
 	}
 	inWait := waiting != nil && waiting.For == WaitingForAgency
 	for _, p := range permits {
-		// A permit's wait runs on from the moment the release began to wait until the agency
-		// answered (Waited is its length): a wait woken by another agency's answer goes on at once.
+		var from time.Time // the wait in progress, if the release waits for the request now
+		if inWait && p.pending() {
+			from = waiting.Since
+			if p.Asked.After(from) {
+				from = p.Asked
+			}
+		}
+		if len(p.Waits) > 0 {
+			// The stretches the release waited for the request, and the one in progress.
+			for _, w := range p.Waits {
+				note(p.Agency, w.From, w.Until)
+			}
+			if !from.IsZero() {
+				note(p.Agency, from, at)
+			}
+			continue
+		}
+		// A record of an earlier clearance keeps Waited only: its wait is laid out as one
+		// stretch until the agency answered.
 		end := at
 		waited := p.Waited.D()
 		switch {
 		case !p.Answered.IsZero():
 			end = p.Answered
-		case inWait && p.pending():
-			from := waiting.Since
-			if p.Asked.After(from) {
-				from = p.Asked
-			}
+		case !from.IsZero():
 			waited += at.Sub(from)
 		}
 		note(p.Agency, end.Add(-waited), end)
