@@ -270,6 +270,31 @@ func (c *clearance) awaitLifted(ctx workflow.Context, next policy.Stage) (woke, 
 	return w, nil
 }
 
+// awaitAgenciesOutsideTheAllowance is awaitAgencies for the notice of the approved release: the
+// stage's allowance is not watched meanwhile, and its due moves on by the time waited, recorded
+// as the stage's PermitWait (ChangeApprovedReleaseWaitsOutsideItsAllowance). A stage escalated
+// already stays so.
+func (c *clearance) awaitAgenciesOutsideTheAllowance(ctx workflow.Context) (woke, error) {
+	idx := c.stageIdx
+	if c.stageCtx == nil || idx >= len(c.Timeline) || c.Timeline[idx].Escalated || !c.rel.approvedReleaseWaitsOutsideItsAllowance(ctx) {
+		return c.awaitAgencies(ctx)
+	}
+	if c.watchCancel != nil {
+		c.watchCancel()
+	}
+	c.watching = false
+	since := workflow.Now(ctx)
+	w, err := c.awaitAgencies(ctx)
+	if err != nil {
+		return w, err
+	}
+	now := workflow.Now(ctx)
+	st, cal := &c.Timeline[idx], c.Configuration.Policy.Calendar
+	st.PermitWait += policy.Duration(now.Sub(since))
+	st.Due = cal.Due(st.Due, cal.Worked(since, now))
+	return w, nil
+}
+
 // HeldBefore is where a run that continued as new during a hold stood: before the stage Next began
 // (Resume when Next is the carried stage, in progress), or before the release notice of the release
 // Officer approved ("" when approved by rules).
@@ -299,9 +324,11 @@ func (c *clearance) releaseApproved(ctx workflow.Context, officer string) (State
 		}
 		// An amendment in the release stage went to an agency again (ChangePermitsFollowAmendments):
 		// the notice waits for its permit, and for the exporter's answer when the agency needs more
-		// information (ChangeAgencyInformationAwaitsTheExporter); then for a hold placed meanwhile
+		// information (ChangeAgencyInformationAwaitsTheExporter), outside the stage's allowance
+		// (ChangeApprovedReleaseWaitsOutsideItsAllowance); then for a hold placed meanwhile
 		// (ChangeNoticeWaitsForHoldsAfterAgencies).
-		switch w, err := c.awaitAgencies(ctx); {
+		w, err := c.awaitAgenciesOutsideTheAllowance(ctx)
+		switch {
 		case err != nil:
 			return "", "", err
 		case w == wokeWithdrawn:

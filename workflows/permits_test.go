@@ -588,3 +588,23 @@ func TestReleaseInProgressResumesAtItsOfficer(t *testing.T) {
 	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
 	require.Len(t, next.releaseRequests, 1)
 }
+
+// The notice of an approved release that waits for an agency, and for the exporter's answer it
+// needs, waits outside the release stage's allowance (ChangeApprovedReleaseWaitsOutsideItsAllowance):
+// the release officer has decided, and the wait is the agency's and the exporter's time. Before,
+// the release stage was escalated to the supervisor two days in, and recorded as overrun.
+func TestApprovedReleaseWaitsForAnAgencyOutsideItsAllowance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	_, d := thermometersAddedInTheRelease(h)
+	releaseApprovedAt(h, 5*time.Hour)
+	h.send(77*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	r := h.run(d)
+
+	require.True(t, h.accepted["supply"], "%v", h.rejections["supply"])
+	require.Equal(t, StateReleased, r.State)
+	require.Empty(t, r.Escalations, "customs' release stage escalated for NMPA's and the exporter's time")
+	rel := r.Timeline[len(r.Timeline)-1]
+	require.Equal(t, policy.StageRelease, rel.Stage)
+	require.False(t, rel.Overrun, "the release stage: %s for an allowance of %s, due %s", rel.Duration.D(), rel.Allowance.D(), rel.Due)
+	require.Equal(t, policy.Duration(73*time.Hour), rel.PermitWait, "from the approval at 5h to NMPA's grant at 78h")
+}

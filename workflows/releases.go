@@ -47,6 +47,9 @@ type releases struct {
 	// releaseResumes is ChangeReleaseResumesAtItsOfficer, asked the first time it makes a
 	// difference.
 	releaseResumes *bool
+	// outsideAllowance is ChangeApprovedReleaseWaitsOutsideItsAllowance, asked the first time it
+	// makes a difference.
+	outsideAllowance *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -259,6 +262,21 @@ const ChangeReleaseResumesAtItsOfficer = "release-resumes-at-its-officer"
 // ChangeReleaseResumesAtItsOfficer. Call it only where the answer changes what it records.
 func (r *releases) releaseResumesAtItsOfficer(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeReleaseResumesAtItsOfficer, &r.releaseResumes)
+}
+
+// ChangeApprovedReleaseWaitsOutsideItsAllowance is the workflow change after which the notice of
+// an approved release that waits for partner agencies (and for the exporter's answers they need)
+// waits outside the release stage's allowance: its watch stops while it waits, and its due moves
+// on by the time waited (StageRecord.PermitWait). The earlier release escalated the stage, whose
+// officer had decided, for the agencies' and the exporter's time. Asked only when such a notice
+// waits, in a stage not escalated yet.
+const ChangeApprovedReleaseWaitsOutsideItsAllowance = "approved-release-waits-outside-its-allowance"
+
+// approvedReleaseWaitsOutsideItsAllowance reports whether the clearance follows
+// ChangeApprovedReleaseWaitsOutsideItsAllowance. Call it only where the answer changes what it
+// records.
+func (r *releases) approvedReleaseWaitsOutsideItsAllowance(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeApprovedReleaseWaitsOutsideItsAllowance, &r.outsideAllowance)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -258,6 +258,10 @@ type StageRecord struct {
 	// ClockStopped is the part of ExporterWait that stopped the clock (the policy's traderTime
 	// "stop"): it counts neither against the stage's allowance nor against the standard.
 	ClockStopped policy.Duration `json:"clockStopped,omitempty"`
+	// PermitWait is how long the notice of the approved release waited for partner agencies'
+	// permits, and for the exporter's answers they needed: not the stage's time, so its due moved
+	// on by as much (ChangeApprovedReleaseWaitsOutsideItsAllowance).
+	PermitWait policy.Duration `json:"permitWait,omitempty"`
 }
 
 // What a clearance waits for: Waiting.For.
