@@ -130,7 +130,7 @@ func (c *clearance) run(ctx workflow.Context) (Result, error) {
 // earlier run left it, at its checks (again on the exporter's answer when reviewAfterSupply).
 func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, reviewAfterSupply bool) (Result, error) {
 	for stage := first; stage != ""; stage = c.following(ctx, stage) {
-		if stage == policy.StageRelease && !c.resumesReleaseAtItsOfficer(ctx, stage == first) {
+		if stage == policy.StageRelease && !c.resumesReleaseAtItsOfficer(ctx) {
 			// The release does not begin before every partner agency asked has granted its permit.
 			switch w, err := c.awaitAgencies(ctx); {
 			case err != nil:
@@ -167,13 +167,16 @@ func (c *clearance) stages(ctx workflow.Context, first policy.Stage, resume, rev
 	return c.finish(ctx, StateReleased)
 }
 
-// resumesReleaseAtItsOfficer reports whether the release stage, first in this run, goes on where an
-// earlier run stood in it without awaiting the agencies again (ChangeReleaseResumesAtItsOfficer):
+// resumesReleaseAtItsOfficer reports whether the release stage, taken up where an earlier run
+// stood in it, goes on without awaiting the agencies again (ChangeReleaseResumesAtItsOfficer):
 // they were awaited before it began, and a request an amendment in it sent again is awaited
-// before its notice, as it would have been without the continuation. It is asked only when the
-// agencies would be awaited.
-func (c *clearance) resumesReleaseAtItsOfficer(ctx workflow.Context, first bool) bool {
-	if !first || !c.releaseInProgress || (len(c.permitsAwaited()) == 0 && !c.needsInformation()) {
+// before its notice, as it would have been without the continuation. It holds once, for the
+// stage the run takes up: a release the run comes to again (after a reroute) awaits them. It is
+// asked only when the agencies would be awaited.
+func (c *clearance) resumesReleaseAtItsOfficer(ctx workflow.Context) bool {
+	inProgress := c.releaseInProgress
+	c.releaseInProgress = false
+	if !inProgress || (len(c.permitsAwaited()) == 0 && !c.needsInformation()) {
 		return false
 	}
 	return c.rel.releaseResumesAtItsOfficer(ctx)

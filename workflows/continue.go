@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"fmt"
+	"slices"
+
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/medsupply/customs/agency"
 	"github.com/medsupply/customs/policy"
 )
 
@@ -74,13 +78,40 @@ func (c *clearance) restore(k Carried) {
 func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, error) {
 	workflow.GetLogger(ctx).Info("continued from an earlier run", "declarationID", c.decl.ID, "stage", c.Stage,
 		"run", c.Run+1)
-	c.askAgain(ctx, false)
+	if p := c.refusalLeftBehind(); p != nil && c.rel.carriedRefusalEnds(ctx) {
+		// An earlier release continued as new with the agency's refusal taken and not carried
+		// out: this run carries it out, as the run that took it would have.
+		reason := fmt.Sprintf("%s refused the goods: %s", p.Agency, p.Result.Reason)
+		workflow.GetLogger(ctx).Info("carrying out an agency's refusal an earlier run left behind", "declarationID", c.decl.ID,
+			"agency", p.Agency, "request", p.RequestID)
+		c.withdrawal, c.refusedBy = &Withdrawal{Reason: reason}, p.Agency
+		c.enter(ctx, PhaseRefusing)
+	} else {
+		c.askAgain(ctx, false)
+	}
 	if h := c.HeldBefore; h != nil && h.Next != "" {
 		c.HeldBefore = nil
 		return c.stages(ctx, h.Next, h.Resume, officerReview)
 	}
 	c.releaseInProgress = c.Stage == policy.StageRelease
 	return c.stages(ctx, c.Stage, true, officerReview)
+}
+
+// refusalLeftBehind returns an agency's latest request that stands refused with no appeal upheld
+// since, which a continuation never carries (ChangeOutcomeBeforeContinuing): only an earlier
+// release's run left one behind. A clearance an upheld appeal reopened asks such an agency again
+// at its release.
+func (c *clearance) refusalLeftBehind() *PermitRecord {
+	for _, i := range c.latestPermits() {
+		p := &c.Permits[i]
+		if p.Superseded || p.Result == nil || p.Result.Disposition != agency.Refused {
+			continue
+		}
+		if !slices.ContainsFunc(c.Appeals, func(a AppealRecord) bool { return !a.Decided.Before(p.Answered) }) {
+			return p
+		}
+	}
+	return nil
 }
 
 // recorded is what the clearance has recorded, as the status shows it and a continuation hands on.

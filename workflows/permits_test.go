@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/medsupply/customs/activities"
 	"github.com/medsupply/customs/agency"
@@ -458,12 +459,17 @@ func TestReleaseApprovedWaitsForTheAnswerAnAgencyNeeds(t *testing.T) {
 // rel-zhou consents at 3h30. NMPA needs the lot's test report an hour after it is asked (the
 // first request), and grants the second request an hour after it is asked.
 func thermometersAddedInTheRelease(h *harness) (*[]agency.PermitRequest, declaration.Declaration) {
-	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
-		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
-	asked := h.agenciesAnswer(map[string]answered{
+	return thermometersAddedInTheReleaseAnswered(h, map[string]answered{
 		firstRequest:  {time.Hour, needsTestReport(firstRequest)},
 		secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})},
 	})
+}
+
+// thermometersAddedInTheReleaseAnswered is thermometersAddedInTheRelease with NMPA's answers.
+func thermometersAddedInTheReleaseAnswered(h *harness, answers map[string]answered) (*[]agency.PermitRequest, declaration.Declaration) {
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{{Agency: agency.NMPA, Categories: []declaration.Category{declaration.CategoryThermometer},
+		Reason: "NMPA registration (announcement No. 5 of 2020)"}}
+	asked := h.agenciesAnswer(answers)
 	d := biological(fixture())
 	kits := d.Lines[0]
 	kits.ID, kits.Category, kits.HSCode, kits.Description = "3", declaration.CategoryThermometer, "9025.19", "Infrared forehead thermometers"
@@ -556,6 +562,32 @@ func TestASupersededRequestIsNotWaitedFor(t *testing.T) {
 // (ChangeReleaseResumesAtItsOfficer). Before, the next run turned to the exporter at once, and the
 // officer could not decide until the answer came.
 func TestReleaseInProgressResumesAtItsOfficer(t *testing.T) {
+	in, before, next := continuedWhileTheReleaseOfficerDecides(t)
+	var resumed, waiting Status
+	next.env.RegisterDelayedCallback(func() { resumed = next.status() }, time.Minute)
+	next.decide(time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
+	next.env.RegisterDelayedCallback(func() { waiting = next.status() }, 90*time.Minute)
+	next.send(2*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	next.execute(in)
+	require.Equal(t, before.Phase, resumed.Phase, "the next run goes on in the wait the last one stood in")
+	require.Equal(t, before.Stage, resumed.Stage)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+
+	require.True(t, next.accepted["rel"], "%v", next.rejections["rel"])
+	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
+	require.True(t, next.accepted["supply"], "%v", next.rejections["supply"])
+	require.Equal(t, StateReleased, r.State)
+	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
+	require.Len(t, next.releaseRequests, 1)
+}
+
+// continuedWhileTheReleaseOfficerDecides: thermometersAddedInTheRelease, NMPA needing more
+// information at 4h30 while the release officer decides, and the clearance continuing as new at
+// 5h. It returns the next run's input, the last status before, and the next run's harness, from
+// 5h, in which NMPA grants its second request an hour after it is asked.
+func continuedWhileTheReleaseOfficerDecides(t *testing.T) (Input, Status, *harness) {
 	h := newHarness(t, policy.LaneYellow)
 	_, d := thermometersAddedInTheRelease(h)
 	var before Status
@@ -570,23 +602,44 @@ func TestReleaseInProgressResumesAtItsOfficer(t *testing.T) {
 	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
 	next.env.SetStartTime(start.Add(5 * time.Hour))
 	next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
-	var resumed, waiting Status
-	next.env.RegisterDelayedCallback(func() { resumed = next.status() }, time.Minute)
-	next.decide(time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
-	next.env.RegisterDelayedCallback(func() { waiting = next.status() }, 90*time.Minute)
+	return in, before, next
+}
+
+// A release taken up where an earlier run stood in it goes on at its officer once: rerouted to red
+// and come back to the release, the clearance awaits the agencies before the release begins, as
+// it would have without the continuation. Before, the flag held for the whole run, and the
+// release officer approved while NMPA's request for information stood unanswered.
+func TestAReleaseComeBackToAfterAResumeAwaitsTheAgencies(t *testing.T) {
+	in, _, next := continuedWhileTheReleaseOfficerDecides(t)
+	next.send(10*time.Minute, "reroute", UpdateReroute, Reroute{Officer: "sup-huang", Lane: policy.LaneRed, Reason: "intelligence on this consignment"})
+	next.decide(20*time.Minute, "cert", Decision{Stage: policy.StageCertificationCheck, Officer: "cert-liu", Outcome: OutcomeApprove})
+	next.decide(30*time.Minute, "insp", Decision{Stage: policy.StagePhysicalInspection, Officer: "insp-sun", Outcome: OutcomeApprove})
+	var st Status
+	next.env.RegisterDelayedCallback(func() { st = next.status() }, 40*time.Minute)
+	next.decide(50*time.Minute, "rel-early", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
 	next.send(2*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	next.decide(4*time.Hour, "rel", Decision{Stage: policy.StageRelease, Officer: "rel-zhou", Outcome: OutcomeApprove, Reason: "reviewed"})
 	next.execute(in)
-	require.Equal(t, before.Phase, resumed.Phase, "the next run goes on in the wait the last one stood in")
-	require.Equal(t, before.Stage, resumed.Stage)
 	require.NoError(t, next.env.GetWorkflowError())
 	var r Result
 	require.NoError(t, next.env.GetWorkflowResult(&r))
+
+	require.True(t, next.accepted["reroute"], "%v", next.rejections["reroute"])
+	require.Equal(t, PhaseAwaitingAgencyInformation, st.Phase, "back at the release, NMPA's request for information is the exporter's to answer first")
+	require.False(t, next.accepted["rel-early"], "the release officer approved before the release began")
 	require.True(t, next.accepted["rel"], "%v", next.rejections["rel"])
-	require.Equal(t, PhaseAwaitingAgencyInformation, waiting.Phase, "the approved release waits for the exporter's answer to NMPA")
-	require.True(t, next.accepted["supply"], "%v", next.rejections["supply"])
 	require.Equal(t, StateReleased, r.State)
-	require.Equal(t, agency.Granted, r.Permits[len(r.Permits)-1].Result.Disposition)
 	require.Len(t, next.releaseRequests, 1)
+}
+
+// A request a run of an earlier release waited for kept its wait in Waited only; a later run
+// adds stretches. Its agency's time is both: the earlier wait comes before the stretches.
+func TestAgencyTimeOfARequestWaitedForBeforeStretchesWereKept(t *testing.T) {
+	p := PermitRecord{Agency: agency.NMPA, RequestID: firstRequest, Asked: start, Answered: start.Add(2 * time.Hour),
+		Waited: policy.Duration(2 * time.Hour), Waits: []Stretch{{From: start.Add(time.Hour), Until: start.Add(2 * time.Hour)}},
+		Result: &agency.PermitResult{Agency: agency.NMPA, RequestID: firstRequest, Disposition: agency.Granted, Permit: "NMPA-1"}}
+	got := AgencyTimesApart(nil, []PermitRecord{p}, nil, start.Add(3*time.Hour))
+	require.Equal(t, map[string]policy.Duration{agency.NMPA: policy.Duration(2 * time.Hour)}, got)
 }
 
 // The notice of an approved release that waits for an agency, and for the exporter's answer it
@@ -607,4 +660,64 @@ func TestApprovedReleaseWaitsForAnAgencyOutsideItsAllowance(t *testing.T) {
 	require.Equal(t, policy.StageRelease, rel.Stage)
 	require.False(t, rel.Overrun, "the release stage: %s for an allowance of %s, due %s", rel.Duration.D(), rel.Allowance.D(), rel.Due)
 	require.Equal(t, policy.Duration(73*time.Hour), rel.PermitWait, "from the approval at 5h to NMPA's grant at 78h")
+}
+
+// A run that an earlier release continued with an agency's refusal left behind (before
+// ChangeOutcomeBeforeContinuing) carries it out when it starts (ChangeCarriedRefusalEnds): it ends
+// refused, naming the agency, and asks the agency nothing again. Before, it asked the agency again
+// and could release the goods the agency had refused.
+func TestACarriedRefusalEndsTheNextRun(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	h.cfg.Policy.SingleWindow = []policy.AgencyRule{nmpaRule}
+	h.agenciesAnswer(map[string]answered{firstRequest: {time.Hour, agency.PermitResult{Agency: agency.NMPA, RequestID: firstRequest,
+		Disposition: agency.Refused, Reason: "the masks' registration certificate was cancelled", Officer: "nmpa-zhang", Decided: start.Add(time.Hour)}}})
+	h.env.OnGetVersion(ChangeOutcomeBeforeContinuing, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.env.SetOnNexusOperationCompletedListener(func(_, _ string, _ converter.EncodedValue, _ error) { h.env.SetContinueAsNewSuggested(true) })
+	in := h.continued(fixture())
+	require.Equal(t, agency.Refused, in.Carried.Permits[0].Result.Disposition, "the earlier release continued with NMPA's refusal")
+
+	next := newHarness(t, policy.LaneYellow)
+	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
+	next.env.SetStartTime(start.Add(time.Hour))
+	asked := next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+	next.decide(2*time.Hour, "approve", docApproveAt)
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, "NMPA refused the goods: the masks' registration certificate was cancelled", r.Reason)
+	require.Empty(t, *asked, "NMPA is asked nothing again")
+	require.Empty(t, next.releaseRequests)
+	require.Len(t, r.Decisions, 1, "the refusal is recorded once")
+	require.Equal(t, OutcomeRefused, r.Timeline[len(r.Timeline)-1].Outcome)
+}
+
+// The same, where the earlier release continued while the approved release's notice waited for
+// NMPA, which refused: the next run issues no notice.
+func TestACarriedRefusalEndsTheNoticeWait(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	_, d := thermometersAddedInTheReleaseAnswered(h, map[string]answered{firstRequest: {3 * time.Hour, agency.PermitResult{
+		Agency: agency.NMPA, RequestID: firstRequest, Disposition: agency.Refused, Reason: "the thermometers hold no NMPA registration",
+		Officer: "nmpa-zhang", Decided: start.Add(6*time.Hour + 30*time.Minute)}}})
+	releaseApprovedAt(h, 5*time.Hour)
+	h.env.OnGetVersion(ChangeOutcomeBeforeContinuing, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.env.SetOnNexusOperationCompletedListener(func(_, _ string, _ converter.EncodedValue, _ error) { h.env.SetContinueAsNewSuggested(true) })
+	in := h.continued(d)
+	require.NotNil(t, in.Carried.HeldBefore)
+	require.True(t, in.Carried.HeldBefore.Notice, "the earlier release continued in the approved release's wait for NMPA")
+
+	next := newHarness(t, policy.LaneYellow)
+	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
+	next.env.SetStartTime(start.Add(6*time.Hour + 30*time.Minute))
+	next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, "NMPA refused the goods: the thermometers hold no NMPA registration", r.Reason)
+	require.Empty(t, next.releaseRequests, "no notice for goods NMPA refused")
 }

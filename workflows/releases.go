@@ -50,6 +50,8 @@ type releases struct {
 	// outsideAllowance is ChangeApprovedReleaseWaitsOutsideItsAllowance, asked the first time it
 	// makes a difference.
 	outsideAllowance *bool
+	// carriedRefusal is ChangeCarriedRefusalEnds, asked the first time it makes a difference.
+	carriedRefusal *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -277,6 +279,19 @@ const ChangeApprovedReleaseWaitsOutsideItsAllowance = "approved-release-waits-ou
 // records.
 func (r *releases) approvedReleaseWaitsOutsideItsAllowance(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeApprovedReleaseWaitsOutsideItsAllowance, &r.outsideAllowance)
+}
+
+// ChangeCarriedRefusalEnds is the workflow change after which a run that an earlier release
+// continued as new with an agency's refusal taken and not carried out (before
+// ChangeOutcomeBeforeContinuing) carries it out when it starts: it ends refused, naming the agency,
+// and asks no agency again. The earlier release asked the agency again and could release the
+// goods. It is asked only when a continuation carries such a refusal.
+const ChangeCarriedRefusalEnds = "carried-refusal-ends"
+
+// carriedRefusalEnds reports whether the clearance follows ChangeCarriedRefusalEnds. Call it only
+// where the answer changes what it records.
+func (r *releases) carriedRefusalEnds(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeCarriedRefusalEnds, &r.carriedRefusal)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

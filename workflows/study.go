@@ -162,9 +162,15 @@ func agencyTimesApart(holds []HoldRecord, permits []PermitRecord, waiting *Waiti
 			}
 		}
 		if len(p.Waits) > 0 {
-			// The stretches the release waited for the request, and the one in progress.
+			// The stretches the release waited for the request, and the one in progress. Time a
+			// run of an earlier release waited, which kept no stretches, comes before them.
+			var kept time.Duration
 			for _, w := range p.Waits {
 				note(p.Agency, w.From, w.Until)
+				kept += w.Until.Sub(w.From)
+			}
+			if earlier := p.Waited.D() - kept; earlier > 0 {
+				note(p.Agency, p.Waits[0].From.Add(-earlier), p.Waits[0].From)
 			}
 			if !from.IsZero() {
 				note(p.Agency, from, at)
