@@ -39,8 +39,8 @@ func goldenFiles(t *testing.T) []string {
 	return append(files, released...)
 }
 
-// continuedFiles lists the golden histories of the clearances that continued as new: each the run
-// that continued and the run after it.
+// continuedFiles lists the golden histories of the clearances that continued as new, of this
+// release and of earlier ones: each the run that continued and the run after it.
 func continuedFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(goldenDir, "continued", "*.json"))
@@ -50,7 +50,11 @@ func continuedFiles(t *testing.T) []string {
 	if len(files) < 4 {
 		t.Fatalf("want at least 4 golden histories in %s, found %d", filepath.Join(goldenDir, "continued"), len(files))
 	}
-	return files
+	released, err := filepath.Glob(filepath.Join(releasedDir, "*", "continued", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files, released...)
 }
 
 func golden(t testing.TB, name string) *historypb.History {

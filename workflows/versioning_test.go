@@ -43,7 +43,10 @@ func goldenFiles(t *testing.T) []string {
 	released, err := filepath.Glob(filepath.Join(releasedDir, "*", "*.json"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(released), 12, "golden histories in %s", releasedDir)
-	return append(append(files, continued...), released...)
+	// And those of earlier releases, each run that continued with the one after it.
+	releasedContinued, err := filepath.Glob(filepath.Join(releasedDir, "*", "continued", "*.json"))
+	require.NoError(t, err)
+	return append(append(append(files, continued...), released...), releasedContinued...)
 }
 
 // replay replays one golden history against wf registered under the workflow's name, as the
