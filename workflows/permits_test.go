@@ -721,3 +721,22 @@ func TestACarriedRefusalEndsTheNoticeWait(t *testing.T) {
 	require.Equal(t, "NMPA refused the goods: the thermometers hold no NMPA registration", r.Reason)
 	require.Empty(t, next.releaseRequests, "no notice for goods NMPA refused")
 }
+
+// A hold that stands once the agencies have answered is customs' time: the release stage's
+// allowance is watched again, from the due time the agencies' wait moved on, and the stage is
+// escalated when the hold outlasts it.
+func TestAHoldAfterTheAgenciesIsWatchedAgainstTheAllowance(t *testing.T) {
+	h := newHarness(t, policy.LaneYellow)
+	_, d := thermometersAddedInTheRelease(h)
+	releaseApprovedAt(h, 5*time.Hour)
+	h.send(5*time.Hour+30*time.Minute, "hold", UpdateHold, Hold{Supervisor: "sup-huang", Reason: "intelligence: counterfeit thermometers"})
+	h.send(6*time.Hour, "supply", UpdateSupplyDocuments, testReport)
+	h.send(7*time.Hour+4*24*time.Hour, "lift", UpdateLift, Lift{Supervisor: "sup-huang", Disposition: DispositionMayProceed, Reason: "the lot checked"})
+	r := h.run(d)
+
+	require.True(t, h.accepted["lift"], "%v", h.rejections["lift"])
+	require.Equal(t, StateReleased, r.State)
+	require.Len(t, r.Escalations, 1, "the hold outlasted the release stage's allowance")
+	require.Equal(t, policy.StageRelease, r.Escalations[0].Stage)
+	require.True(t, r.Timeline[len(r.Timeline)-1].Overrun)
+}
