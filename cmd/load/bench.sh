@@ -14,13 +14,7 @@ cd "$(dirname "$0")/../.."
 N=${N:-300}
 C=${C:-200}
 
-if ! command -v temporal >/dev/null; then
-  echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
-  go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-fi
-go build -o "$work/load" ./cmd/load
-go build -o "$work/devserver" ./deploy/devserver
-go build -o "$work/setup" ./cmd/setup
+build temporal load devserver setup
 
 run_load() { # run_load NAME ADDRESS SERVER-PID
   local name=$1 addr=$2 pid=$3

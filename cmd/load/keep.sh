@@ -23,13 +23,7 @@ ARMS=${ARMS:-stock-memory on off}
 N=${N:-300}
 C=${C:-200}
 
-if ! command -v temporal >/dev/null; then
-  echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
-  go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-fi
-go build -o "$work/load" ./cmd/load
-go build -o "$work/devserver" ./deploy/devserver
-go build -o "$work/setup" ./cmd/setup
+build temporal load devserver setup
 
 machine
 echo "== $ROUNDS rounds of: $ARMS (turned about every other round); $N per load round, concurrency $C"

@@ -1,6 +1,7 @@
 # Shell helpers the load scripts share (bench.sh, keep.sh, priority.sh, singlewindow.sh): a work
-# directory removed on exit with every server started, free loopback ports, a wait for a server's
-# frontend, and the machine's line. Sourced from the repository's root, not run.
+# directory removed on exit with every server started, the binaries they run, free loopback
+# ports, a wait for a server's frontend, and the machine's line. Sourced from the repository's
+# root, not run.
 
 export PATH="/usr/local/go/bin:$(go env GOPATH)/bin:$PATH"
 work=$(mktemp -d)
@@ -19,3 +20,20 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 await() { for _ in $(seq 1 600); do "$work/setup" --address "$1" --namespace default --wait 1m >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 # machine prints the machine's line every script's output begins with.
 machine() { echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(date -u +%F)"; }
+# build BINARY... builds the binaries the script runs into $work (load, devserver, setup), and
+# installs the stock Temporal CLI when one is asked for (temporal) and missing.
+build() {
+  for b in "$@"; do
+    case $b in
+      load) go build -o "$work/load" ./cmd/load ;;
+      devserver) go build -o "$work/devserver" ./deploy/devserver ;;
+      setup) go build -o "$work/setup" ./cmd/setup ;;
+      temporal)
+        if ! command -v temporal >/dev/null; then
+          echo "== installing the stock Temporal CLI v1.5.1 (a few minutes)"
+          go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+        fi ;;
+      *) echo "build: $b: not a binary the load scripts run" >&2; return 2 ;;
+    esac
+  done
+}

@@ -21,9 +21,7 @@ BEHIND=${BEHIND:-20}
 C=${C:-200}
 ORDER=${ORDER:-off on on off}
 
-go build -o "$work/load" ./cmd/load
-go build -o "$work/devserver" ./deploy/devserver
-go build -o "$work/setup" ./cmd/setup
+build load devserver setup
 
 machine
 echo "== $N clearances behind a stopped worker, $BEHIND behind them, lodged $C at a time; order: $ORDER"

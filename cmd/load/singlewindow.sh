@@ -26,8 +26,7 @@ for mode in $ORDER; do
   case $mode in without | with) ;; *) echo "ORDER: $mode: want without or with" >&2; exit 2 ;; esac
 done
 
-go build -o "$work/load" ./cmd/load
-go build -o "$work/devserver" ./deploy/devserver
+build load devserver
 
 # ready waits until the devserver has printed its banner, which it does once the server answers
 # and the agencies are set up.
