@@ -173,10 +173,12 @@ func (c *clearance) askAgency(ctx workflow.Context, i int, fresh bool) {
 			})
 			err := call.answer.Get(gctx, &res)
 			var canceled *temporal.CanceledError
-			if errors.As(err, &canceled) || gctx.Err() != nil {
+			if gctx.Err() != nil || (errors.As(err, &canceled) && !c.rel.agencyCancelAsksAgain(gctx)) {
 				delete(c.permitCalls, id)
 				return // the clearance withdrew the request as it ended
 			}
+			// A review the agency cancelled itself answers nothing: the request is asked again
+			// below, and the agency starts a new review of it (ChangeAgencyCancelAsksAgain).
 			if err == nil {
 				err = checkPermit(req, res)
 			}

@@ -52,6 +52,8 @@ type releases struct {
 	outsideAllowance *bool
 	// carriedRefusal is ChangeCarriedRefusalEnds, asked the first time it makes a difference.
 	carriedRefusal *bool
+	// cancelAsksAgain is ChangeAgencyCancelAsksAgain, asked the first time it makes a difference.
+	cancelAsksAgain *bool
 	// keepsStudy is VersionStudyMemo of ChangeQuietAutomatedStages: each time the clearance
 	// publishes its search attributes it also writes its Study to its memo.
 	keepsStudy bool
@@ -292,6 +294,19 @@ const ChangeCarriedRefusalEnds = "carried-refusal-ends"
 // where the answer changes what it records.
 func (r *releases) carriedRefusalEnds(ctx workflow.Context) bool {
 	return askOnce(ctx, ChangeCarriedRefusalEnds, &r.carriedRefusal)
+}
+
+// ChangeAgencyCancelAsksAgain is the workflow change after which a request whose review the agency
+// cancelled itself (an agency's administrator, not customs' withdrawal) is asked again, with the
+// backoff of a request the agency's endpoint could not take, and the agency starts a new review of
+// it. The earlier release took the cancellation for its own withdrawal: it recorded nothing, and the
+// clearance waited for an answer that never came. Asked only when such a cancellation comes.
+const ChangeAgencyCancelAsksAgain = "agency-cancel-asks-again"
+
+// agencyCancelAsksAgain reports whether the clearance follows ChangeAgencyCancelAsksAgain. Call it
+// only where the answer changes what it records.
+func (r *releases) agencyCancelAsksAgain(ctx workflow.Context) bool {
+	return askOnce(ctx, ChangeAgencyCancelAsksAgain, &r.cancelAsksAgain)
 }
 
 // ChangeQuietAutomatedStages is the workflow change (a workflow.GetVersion change ID) after which

@@ -446,6 +446,44 @@ func TestSingleWindowOnARealServer(t *testing.T) {
 		s.awaitReview(t, agency.SAMR, id, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED)
 	})
 
+	t.Run("a review the agency cancels itself is asked again", func(t *testing.T) {
+		// SAMR's administrator cancels the review in SAMR's namespace. The clearance, which did not
+		// withdraw, asks again after its backoff (a minute), and SAMR reviews the request anew.
+		ref := s.lodge(t, "it-ffp2-respirators.json")
+		id := requestID(t, s, ref, agency.SAMR, 1)
+		first := s.awaitReviewOfficer(t, agency.SAMR, id)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		wid := agency.WorkflowID(agency.PermitRequest{RequestID: id})
+		d, err := s.agencies[agency.SAMR].DescribeWorkflowExecution(ctx, wid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancelled := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		if err := s.agencies[agency.SAMR].CancelWorkflow(ctx, wid, cancelled); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := s.agencies[agency.SAMR].DescribeWorkflowExecution(ctx, wid, "")
+			if err == nil && d.GetWorkflowExecutionInfo().GetExecution().GetRunId() != cancelled &&
+				d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("SAMR's review of %s was not asked for again after SAMR cancelled it: %v, %v", id, d, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		again := s.awaitReviewOfficer(t, agency.SAMR, id)
+		if again.RequestID != first.RequestID {
+			t.Fatalf("the new review is of %s, want the same request %s", again.RequestID, first.RequestID)
+		}
+		s.decide(t, agency.SAMR, id, agency.Decision{Officer: "samr-he", Outcome: agency.OutcomeGrant, Reason: "reviewed again"})
+		if r := s.wait(t, ref); r.State != workflows.StateReleased || len(r.Permits) != 1 || r.Permits[0].Result.Disposition != agency.Granted {
+			t.Fatalf("state %s, permits %+v: want released on SAMR's grant of the request asked again", r.State, r.Permits)
+		}
+	})
+
 	t.Run("information needed, answered by the exporter, then granted on the request asked again", func(t *testing.T) {
 		ref := s.lodge(t, "it-ffp2-respirators.json")
 		first := requestID(t, s, ref, agency.SAMR, 1)
