@@ -204,6 +204,10 @@ func (r *review) setup(ctx workflow.Context) error {
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				if ctx.Err() != nil {
+					// Customs withdrew the request: the review ends cancelled, whatever it awaited.
+					return refusal(fmt.Errorf("the review is withdrawn: customs withdrew its request, and the review takes no decision"))
+				}
 				caller, err := callerOf(ctx)
 				if err != nil {
 					return refusal(err)

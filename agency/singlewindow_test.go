@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	updatepb "go.temporal.io/api/update/v1"
+
 	"github.com/nexus-rpc/sdk-go/nexus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -703,5 +706,66 @@ func TestTheReviewLinksNothingOfCustoms(t *testing.T) {
 	}
 	if !forward {
 		t.Error("customs' history has no link to NMPA's review")
+	}
+}
+
+// A decision that reaches the review in the workflow task that brings customs' withdrawal is
+// refused, and the review ends cancelled: customs recorded the request withdrawn. Before, the
+// decision was taken and the review ended with a disposition customs never heard. The agency's
+// workflow worker is away while customs withdraws (its Nexus service answers the cancellation)
+// and while the officer decides, so both wait for the same workflow task.
+func TestADecisionAfterTheWithdrawalIsRefused(t *testing.T) {
+	sw := newWindow(t, NMPA)
+	req := request(t, NMPA, withoutRegistration(testKits(t)))
+	run := sw.ask("caller-"+t.Name(), req)
+	sw.status(req, PhaseAwaitingOfficer)
+	sw.w.Stop()
+	acts, err := NewActivities(NMPA, registry.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nexusOnly := worker.New(sw.ac, TaskQueue, worker.Options{DisableWorkflowWorker: true})
+	nexusOnly.RegisterNexusService(NewService(acts.Agency, customs))
+	if err := nexusOnly.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.customs.SignalWorkflow(context.Background(), run.GetID(), "", signalWithdraw, nil); err != nil {
+		t.Fatal(err)
+	}
+	var canceled *temporal.CanceledError
+	if _, err := sw.result(run); !errors.As(err, &canceled) {
+		t.Fatalf("customs' request ended %v, want withdrawn (cancelled)", err)
+	}
+	const updateID = "decision-after-withdrawal"
+	decided := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		h, err := sw.ac.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: WorkflowID(req), UpdateID: updateID,
+			UpdateName: UpdateDecide, Args: []any{Decision{Officer: "nmpa-gao", Outcome: OutcomeGrant, Reason: "checked by hand"}},
+			WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		decided <- err
+	}()
+	// The decision is admitted by the server before the workflow worker comes back.
+	eventually(t, "the decision admitted", func(ctx context.Context) (bool, error) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := sw.ac.WorkflowService().PollWorkflowExecutionUpdate(pctx, &workflowservice.PollWorkflowExecutionUpdateRequest{
+			Namespace:  Namespace(NMPA),
+			UpdateRef:  &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: WorkflowID(req)}, UpdateId: updateID},
+			WaitPolicy: &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED},
+		})
+		return err == nil, nil
+	})
+	nexusOnly.Stop()
+	sw.startAgency()
+	if err := <-decided; err == nil || !strings.Contains(err.Error(), "customs withdrew") {
+		t.Fatalf("the decision after customs' withdrawal: %v, want it refused, naming the withdrawal", err)
+	}
+	if s := sw.closed(req); s != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Fatalf("the review ended %v, want cancelled", s)
 	}
 }
