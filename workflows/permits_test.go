@@ -598,10 +598,7 @@ func continuedWhileTheReleaseOfficerDecides(t *testing.T) (Input, Status, *harne
 	require.Equal(t, PhaseAwaitingOfficer, before.Phase, "NMPA needs more information; the release officer decides meanwhile")
 	require.Equal(t, policy.StageRelease, before.Stage)
 
-	next := newHarness(t, policy.LaneYellow)
-	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
-	next.env.SetStartTime(start.Add(5 * time.Hour))
-	next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+	next, _ := nextRun(t, h, 5*time.Hour)
 	return in, before, next
 }
 
@@ -676,20 +673,11 @@ func TestACarriedRefusalEndsTheNextRun(t *testing.T) {
 	in := h.continued(fixture())
 	require.Equal(t, agency.Refused, in.Carried.Permits[0].Result.Disposition, "the earlier release continued with NMPA's refusal")
 
-	next := newHarness(t, policy.LaneYellow)
-	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
-	next.env.SetStartTime(start.Add(time.Hour))
-	asked := next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+	next, asked := nextRun(t, h, time.Hour)
 	next.decide(2*time.Hour, "approve", docApproveAt)
-	next.execute(in)
-	require.NoError(t, next.env.GetWorkflowError())
-	var r Result
-	require.NoError(t, next.env.GetWorkflowResult(&r))
+	r := refusedRun(t, next, in, "NMPA refused the goods: the masks' registration certificate was cancelled")
 
-	require.Equal(t, StateRefused, r.State)
-	require.Equal(t, "NMPA refused the goods: the masks' registration certificate was cancelled", r.Reason)
 	require.Empty(t, *asked, "NMPA is asked nothing again")
-	require.Empty(t, next.releaseRequests)
 	require.Len(t, r.Decisions, 1, "the refusal is recorded once")
 	require.Equal(t, OutcomeRefused, r.Timeline[len(r.Timeline)-1].Outcome)
 }
@@ -708,18 +696,8 @@ func TestACarriedRefusalEndsTheNoticeWait(t *testing.T) {
 	require.NotNil(t, in.Carried.HeldBefore)
 	require.True(t, in.Carried.HeldBefore.Notice, "the earlier release continued in the approved release's wait for NMPA")
 
-	next := newHarness(t, policy.LaneYellow)
-	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
-	next.env.SetStartTime(start.Add(6*time.Hour + 30*time.Minute))
-	next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
-	next.execute(in)
-	require.NoError(t, next.env.GetWorkflowError())
-	var r Result
-	require.NoError(t, next.env.GetWorkflowResult(&r))
-
-	require.Equal(t, StateRefused, r.State)
-	require.Equal(t, "NMPA refused the goods: the thermometers hold no NMPA registration", r.Reason)
-	require.Empty(t, next.releaseRequests, "no notice for goods NMPA refused")
+	next, _ := nextRun(t, h, 6*time.Hour+30*time.Minute)
+	refusedRun(t, next, in, "NMPA refused the goods: the thermometers hold no NMPA registration")
 }
 
 // A hold that stands once the agencies have answered is customs' time: the release stage's
@@ -739,4 +717,26 @@ func TestAHoldAfterTheAgenciesIsWatchedAgainstTheAllowance(t *testing.T) {
 	require.Len(t, r.Escalations, 1, "the hold outlasted the release stage's allowance")
 	require.Equal(t, policy.StageRelease, r.Escalations[0].Stage)
 	require.True(t, r.Timeline[len(r.Timeline)-1].Overrun)
+}
+
+// nextRun is the harness of the run that continues h's clearance, from after: the same policy,
+// and NMPA granting its second request an hour after it is asked. asked are the requests it asks.
+func nextRun(t *testing.T, h *harness, after time.Duration) (*harness, *[]agency.PermitRequest) {
+	next := newHarness(t, policy.LaneYellow)
+	next.cfg.Policy.SingleWindow = h.cfg.Policy.SingleWindow
+	next.env.SetStartTime(start.Add(after))
+	return next, next.agenciesAnswer(map[string]answered{secondRequest: {time.Hour, granted(agency.PermitRequest{Agency: agency.NMPA, RequestID: secondRequest})}})
+}
+
+// refusedRun runs next from in to its end, and says it ended refused for reason, with no
+// release notice asked for.
+func refusedRun(t *testing.T, next *harness, in Input, reason string) Result {
+	next.execute(in)
+	require.NoError(t, next.env.GetWorkflowError())
+	var r Result
+	require.NoError(t, next.env.GetWorkflowResult(&r))
+	require.Equal(t, StateRefused, r.State)
+	require.Equal(t, reason, r.Reason)
+	require.Empty(t, next.releaseRequests, "no notice for goods the agency refused")
+	return r
 }
