@@ -341,7 +341,6 @@ func orBuiltIn(s string) string {
 	return s
 }
 
-// Close releases what Open opened.
 // ServeHealth serves the health endpoints on ln, bound by the caller, from now until Close:
 // alive, and not ready until Run's worker polls; Run then serves them there in place of binding
 // Config.HealthAddr. A process binds ln before it starts servers of its own, so that none of
@@ -350,18 +349,31 @@ func (e *Engine) ServeHealth(ln net.Listener) {
 	if e.Polls == nil {
 		e.Polls = health.NewPolls()
 	}
-	polls := e.Polls
-	e.health = health.Serve(ln, func(context.Context) error { return polls.Ready() })
-	e.log().Info("health endpoints listening", zap.String("address", e.health.Addr()),
-		zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
-	hs := e.health
-	e.closers = append(e.closers, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return hs.Close(ctx)
-	})
+	hs := health.Serve(ln, readyWhile(e.Polls))
+	e.logHealth(hs)
+	e.health = hs
+	e.closers = append(e.closers, func() error { return closeHealth(hs) })
 }
 
+// readyWhile is the readiness of a worker whose polls are polls.
+func readyWhile(polls *health.Polls) health.Checker {
+	return func(context.Context) error { return polls.Ready() }
+}
+
+// logHealth logs where the health endpoints listen.
+func (e *Engine) logHealth(hs *health.Server) {
+	e.log().Info("health endpoints listening", zap.String("address", hs.Addr()),
+		zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
+}
+
+// closeHealth stops the health endpoints, letting answers in progress finish for a few seconds.
+func closeHealth(hs *health.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Close(ctx)
+}
+
+// Close releases what Open opened.
 func (e *Engine) Close() error {
 	var errs []error
 	for i := len(e.closers) - 1; i >= 0; i-- {
@@ -459,15 +471,12 @@ func (e *Engine) Run(ctx context.Context, c client.Client, cfg Config) error {
 	hs := e.health
 	if hs == nil && cfg.HealthAddr != "" {
 		var err error
-		if hs, err = health.Listen(cfg.HealthAddr, func(context.Context) error { return polls.Ready() }); err != nil {
+		if hs, err = health.Listen(cfg.HealthAddr, readyWhile(polls)); err != nil {
 			return err
 		}
-		e.log().Info("health endpoints listening", zap.String("address", hs.Addr()),
-			zap.Strings("paths", []string{health.LivePath, health.ReadyPath}))
+		e.logHealth(hs)
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := hs.Close(ctx); err != nil {
+			if err := closeHealth(hs); err != nil {
 				e.log().Warn("close health endpoints", zap.Error(err))
 			}
 		}()
