@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"slices"
 
 	"go.temporal.io/sdk/workflow"
@@ -81,7 +80,7 @@ func (c *clearance) resume(ctx workflow.Context, officerReview bool) (Result, er
 	if p := c.refusalLeftBehind(); p != nil && c.rel.carriedRefusalEnds(ctx) {
 		// An earlier release continued as new with the agency's refusal taken and not carried
 		// out: this run carries it out, as the run that took it would have.
-		reason := fmt.Sprintf("%s refused the goods: %s", p.Agency, p.Result.Reason)
+		reason := refusedByAgency(p.Agency, p.Result.Reason)
 		workflow.GetLogger(ctx).Info("carrying out an agency's refusal an earlier run left behind", "declarationID", c.decl.ID,
 			"agency", p.Agency, "request", p.RequestID)
 		c.withdrawal, c.refusedBy = &Withdrawal{Reason: reason}, p.Agency

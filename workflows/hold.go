@@ -279,10 +279,7 @@ func (c *clearance) awaitAgenciesOutsideTheAllowance(ctx workflow.Context) (woke
 	if c.stageCtx == nil || idx >= len(c.Timeline) || c.Timeline[idx].Escalated || !c.rel.approvedReleaseWaitsOutsideItsAllowance(ctx) {
 		return c.awaitAgencies(ctx)
 	}
-	if c.watchCancel != nil {
-		c.watchCancel()
-	}
-	c.watching = false
+	c.stopWatch()
 	since := workflow.Now(ctx)
 	w, err := c.awaitAgencies(ctx)
 	if err != nil {
@@ -406,7 +403,7 @@ func (c *clearance) heldTimes(now time.Time) (customs, agencies time.Duration) {
 // exporter is told, and the run ends the clearance refused at its next step, as it ends a
 // withdrawn one.
 func (c *clearance) refuseForAgency(ctx workflow.Context, agencyName, officer, why string, via Via, verified bool) {
-	reason := fmt.Sprintf("%s refused the goods: %s", agencyName, why)
+	reason := refusedByAgency(agencyName, why)
 	if c.phase == PhaseHeld && c.heldNext != "" {
 		c.Stage = c.heldNext
 	}
@@ -417,4 +414,9 @@ func (c *clearance) refuseForAgency(ctx workflow.Context, agencyName, officer, w
 	c.enter(ctx, PhaseRefusing)
 	c.notify(ctx, activities.Notification{Kind: activities.NotifyRefused,
 		Message: fmt.Sprintf("Declaration %s refused at %s: %s", c.decl.ID, c.Stage, reason)})
+}
+
+// refusedByAgency is the reason of a clearance an agency refused, for why.
+func refusedByAgency(agencyName, why string) string {
+	return fmt.Sprintf("%s refused the goods: %s", agencyName, why)
 }

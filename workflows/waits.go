@@ -147,13 +147,18 @@ func (c *clearance) startWatch(wait time.Duration) {
 	workflow.Go(wctx, func(gctx workflow.Context) { c.watchAllowance(gctx, idx, wait) })
 }
 
-// restartWatch watches the current stage's allowance anew, for wait from now: an extension
-// moved its due time.
-func (c *clearance) restartWatch(wait time.Duration) {
+// stopWatch stops watching the current stage's allowance.
+func (c *clearance) stopWatch() {
 	if c.watchCancel != nil {
 		c.watchCancel()
 	}
 	c.watching = false
+}
+
+// restartWatch watches the current stage's allowance anew, for wait from now: an extension
+// moved its due time.
+func (c *clearance) restartWatch(wait time.Duration) {
+	c.stopWatch()
 	c.startWatch(wait)
 }
 
@@ -261,10 +266,7 @@ func (c *clearance) awaitExporter(ctx workflow.Context, d DecisionRecord, idx in
 	c.waiting.ClockStopped = stopped
 	if stopped {
 		// Trader time: the allowance is not watched while the exporter is asked.
-		if c.watchCancel != nil {
-			c.watchCancel()
-		}
-		c.watching = false
+		c.stopWatch()
 	} else {
 		c.watch(ctx)
 	}
